@@ -1,0 +1,36 @@
+# noisy_seg: two commands from a fresh clone.
+#   make demo   - create .venv if missing, install everything, train + evaluate on the built-in data
+#   make test   - create .venv if missing, install everything, run the test suite
+# Both are idempotent: once installed, the install step is skipped in well under a second.
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+# CPU-only machines: these two work together (PyPI's CUDA builds run on CPU).
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+STAMP  := $(VENV)/.noisy_seg-installed
+PYTEST_ARGS ?= -q
+
+.PHONY: install demo test bench-robust bench clean-data
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-run the install only when what it depends on changed.
+$(STAMP): setup.py tools/install_detectron2.py Makefile | $(VPY)
+	$(VPY) -m pip install -q --disable-pip-version-check "setuptools<81" wheel
+	$(VPY) -m pip install -q --disable-pip-version-check $(TORCH_PINS)
+	$(VPY) -m pip install -q --disable-pip-version-check --no-build-isolation -e ".[dev]"
+	$(VPY) tools/install_detectron2.py
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(VPY) -m pytest $(PYTEST_ARGS) tests
+
+demo: install
+	$(VPY) tools/demo.py
+
+clean-data:
+	rm -rf datasets/generated

@@ -1,0 +1,47 @@
+#!/usr/bin/env python
+"""noisy_seg: a detectron2 extension for instance and semantic segmentation from noisy labels.
+
+detectron2 itself is not on PyPI: `make install` (or `python tools/install_detectron2.py`) installs it.
+"""
+from setuptools import find_packages, setup
+
+# detectron2's own runtime dependencies are listed too: its PyPI fallback is installed with --no-deps.
+DETECTRON2_RUNTIME = [
+    "Pillow>=7.1",
+    "matplotlib",
+    "termcolor>=1.1",
+    "yacs>=0.1.8",
+    "tabulate",
+    "cloudpickle",
+    "tensorboard",
+    "fvcore>=0.1.5,<0.1.6",
+    "iopath>=0.1.7,<0.1.10",
+    "omegaconf>=2.1,<2.4",
+    "hydra-core>=1.1",
+    "black",
+    "packaging",
+    # detectron2.model_zoo imports pkg_resources, which setuptools>=81 dropped
+    "setuptools<81",
+]
+
+setup(
+    name="noisy_seg",
+    version="0.1.0",
+    description="Learning instance and semantic segmentation from noisy labels, on detectron2",
+    python_requires=">=3.9",
+    packages=find_packages(exclude=("tests", "tests.*", "configs", "tools", "projects")),
+    install_requires=[
+        "torch>=2.0",
+        "torchvision>=0.15",
+        "numpy",
+        "scipy",
+        "opencv-python-headless",
+        "pycocotools>=2.0.2",
+        "cityscapesscripts>=2.2",
+        "orjson",
+        "tqdm>4.29.0",
+        "filelock",
+        *DETECTRON2_RUNTIME,
+    ],
+    extras_require={"dev": ["pytest>=7", "hypothesis>=6"]},
+)
