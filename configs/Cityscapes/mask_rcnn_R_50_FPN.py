@@ -1,0 +1,19 @@
+# Mask R-CNN R50-FPN on Cityscapes fine, detectron2's Cityscapes recipe with ImageNet init:
+# 24000 iters * 8 images/iter / 2975 images/ep = ~64 epochs, x0.1 at 18000, 1000-iter warmup.
+from ..common.data.cityscapes import dataloader
+from ..common.models.mask_rcnn_fpn import model
+from ..common.optim import SGD as optimizer
+from ..common.schedule import step_schedule
+from ..common.train import train
+
+MAX_ITER = 24000
+
+model.backbone.bottom_up.freeze_at = 2
+model.roi_heads.num_classes = 8
+optimizer.lr = 0.01
+lr_multiplier = step_schedule(MAX_ITER, steps=(18000,), warmup_iters=1000)
+
+train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
+train.max_iter = MAX_ITER
+train.eval_period = 8000
+train.output_dir = "output/cityscapes/mask_rcnn_R_50_FPN"

@@ -1,0 +1,3 @@
+from .defaults import add_noisy_seg_config
+
+__all__ = ["add_noisy_seg_config"]

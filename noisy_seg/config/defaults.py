@@ -1,0 +1,13 @@
+"""yacs keys for noisy_seg's registered heads (LazyConfig users set constructor arguments directly)."""
+from detectron2.config import CfgNode as CN
+
+
+def add_noisy_seg_config(cfg):
+    """Add noisy_seg's keys to a detectron2 yacs config (like PointRend's add_pointrend_config).
+
+    MODEL.ROI_HEADS.NAME: "NoisyStandardROIHeads" or "NoisyCascadeROIHeads" to use them.
+    """
+    cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "ce"
+    cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS = CN(new_allowed=True)
+    cfg.MODEL.ROI_BOX_HEAD.LOSS_SWITCH_ITER = 0
+    return cfg

@@ -1,0 +1,5 @@
+from .ddp import create_ddp_model
+from .overrides import apply_overrides, check_override_key
+from .train_loop import do_test, do_train, load_for_eval, resolve_device
+
+__all__ = ["create_ddp_model", "apply_overrides", "check_override_key", "do_test", "do_train", "load_for_eval", "resolve_device"]

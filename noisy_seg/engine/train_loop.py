@@ -1,0 +1,110 @@
+"""LazyConfig training and evaluation, as detectron2's tools/lazyconfig_train_net.py does it.
+
+Differences: CPU fallback when no GPU is present, DDP on CPU, `train.resume_from` (resume the full
+training state from a checkpoint of another run, for stage-wise training), validated inputs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import instantiate
+from detectron2.engine import AMPTrainer, SimpleTrainer, default_writers, hooks
+from detectron2.evaluation import inference_on_dataset, print_csv_format
+from detectron2.utils import comm
+
+from ..data.checks import check_datasets_available
+from .ddp import create_ddp_model
+
+logger = logging.getLogger("noisy_seg")
+
+
+def resolve_device(cfg) -> str:
+    """`train.device`, moved to CPU when CUDA was asked for but no GPU is present."""
+    device = cfg.train.get("device", "cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        logger.info("No GPU found: training and evaluating on CPU.")
+        device = "cpu"
+    cfg.train.device = device
+    return device
+
+
+def dataset_names(loader_cfg) -> list[str]:
+    names = loader_cfg.dataset.names
+    return [names] if isinstance(names, str) else list(names)
+
+
+def do_test(cfg, model):
+    """Evaluate `model` on `cfg.dataloader.test` with `cfg.dataloader.evaluator`; returns the results dict."""
+    if "evaluator" not in cfg.dataloader:
+        return {}
+    check_datasets_available(dataset_names(cfg.dataloader.test))
+    results = inference_on_dataset(
+        model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
+    )
+    if comm.is_main_process() and results:
+        print_csv_format(results)
+    return results
+
+
+def load_for_eval(cfg, model, resume: bool):
+    DetectionCheckpointer(model, cfg.train.output_dir).resume_or_load(cfg.train.init_checkpoint, resume=resume)
+
+
+def do_train(cfg, resume: bool = False):
+    """Train `cfg.model` with hooks for LR schedule, checkpoints, evaluation and metric writers."""
+    device = resolve_device(cfg)
+    check_datasets_available(dataset_names(cfg.dataloader.train))
+    model = instantiate(cfg.model)
+    model.to(device)
+    logger.info("Model:\n%s", model)
+
+    cfg.optimizer.params.model = model
+    optim = instantiate(cfg.optimizer)
+    train_loader = instantiate(cfg.dataloader.train)
+
+    model = create_ddp_model(model, **cfg.train.ddp)
+    trainer_cls = AMPTrainer if cfg.train.amp.enabled else SimpleTrainer
+    trainer = trainer_cls(model, train_loader, optim)
+    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    trainer.register_hooks(
+        [
+            hooks.IterationTimer(),
+            hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
+            hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
+            hooks.PeriodicWriter(
+                default_writers(cfg.train.output_dir, cfg.train.max_iter), period=cfg.train.log_period
+            )
+            if comm.is_main_process()
+            else None,
+        ]
+    )
+
+    start_iter = _restore(cfg, checkpointer, trainer, resume)
+    trainer.train(start_iter, cfg.train.max_iter)
+    return trainer
+
+
+def _restore(cfg, checkpointer, trainer, resume: bool) -> int:
+    """Where training starts: the last checkpoint of this run (--resume), else a full training state
+    from `train.resume_from` (stage-wise training), else iteration 0 with `train.init_checkpoint` weights."""
+    if resume and checkpointer.has_checkpoint():
+        checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=True)
+        return trainer.iter + 1
+    resume_from = cfg.train.get("resume_from", "")
+    if resume_from:
+        if not os.path.isfile(resume_from):
+            from ..utils.errors import UserInputError
+
+            raise UserInputError(
+                f"train.resume_from={resume_from} does not exist: train the previous stage first "
+                "(see projects/NoisyClassLabels/README.md) or point it at its model_final.pth."
+            )
+        checkpointer.load(resume_from)  # model, optimizer, scheduler and iteration
+        return trainer.iter + 1
+    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=False)
+    return 0

@@ -1,0 +1,23 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# tools/ is not a package: make its scripts importable in tests
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_threads():
+    # 2-core machines: keep torch from oversubscribing when tests run model code
+    import torch
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    yield

@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Train or evaluate a model from a LazyConfig file (detectron2's lazyconfig_train_net, for noisy_seg).
+
+    python tools/train_net.py --config-file configs/toy/mask_rcnn_R18_FPN_ce.py
+    python tools/train_net.py --config-file configs/toy/mask_rcnn_R18_FPN_ce.py \
+        train.max_iter=3 train.output_dir=output/smoke
+    python tools/train_net.py --config-file CFG --eval-only train.init_checkpoint=output/.../model_final.pth
+    python tools/train_net.py --config-file CFG --resume          # continue from the last checkpoint
+    python tools/train_net.py --config-file CFG --num-gpus 8      # DDP via detectron2.engine.launch
+
+Runs on CPU when no GPU is present. Writes checkpoints, metrics.json and tensorboard events to
+`train.output_dir`.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+try:
+    from detectron2.config import LazyConfig
+    from detectron2.engine import default_argument_parser, default_setup, launch
+    from detectron2.utils import comm
+except ImportError as e:
+    sys.exit(
+        f"error: detectron2 is not importable ({e}). Install it with `make install` "
+        "or `python tools/install_detectron2.py`."
+    )
+
+from noisy_seg.engine import apply_overrides, do_test, do_train, load_for_eval, resolve_device  # noqa: E402
+from noisy_seg.utils.errors import UserInputError  # noqa: E402
+
+
+def load_config(config_file, opts):
+    if not config_file or not os.path.isfile(config_file):
+        raise UserInputError(f"config file '{config_file}' not found: pass --config-file configs/<...>.py")
+    cfg = LazyConfig.load(config_file)
+    return apply_overrides(cfg, opts)
+
+
+def main(args):
+    cfg = load_config(args.config_file, args.opts)
+    default_setup(cfg, args)
+    if args.eval_only:
+        from detectron2.config import instantiate
+
+        from noisy_seg.engine import create_ddp_model
+
+        device = resolve_device(cfg)
+        model = instantiate(cfg.model)
+        model.to(device)
+        model = create_ddp_model(model)
+        load_for_eval(cfg, model, resume=args.resume)
+        return do_test(cfg, model)
+    do_train(cfg, resume=args.resume)
+    return None
+
+
+def _main_with_clear_errors(args):
+    try:
+        return main(args)
+    except UserInputError as e:
+        if comm.is_main_process():
+            print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def cli(argv=None):
+    args = default_argument_parser().parse_args(argv)
+    try:  # validate the config before spawning workers, so errors are one line
+        load_config(args.config_file, args.opts)
+    except UserInputError as e:
+        sys.exit(f"error: {e}")
+    launch(
+        _main_with_clear_errors,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
+
+
+if __name__ == "__main__":
+    cli()
