@@ -33,7 +33,8 @@ setup(
     install_requires=[
         "torch>=2.0",
         "torchvision>=0.15",
-        "numpy",
+        # cityscapesscripts 2.3 calls np.in1d, which numpy 2.4 removed
+        "numpy<2.4",
         "scipy",
         "opencv-python-headless",
         "pycocotools>=2.0.2",

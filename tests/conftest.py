@@ -21,3 +21,13 @@ def _quiet_threads():
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_toy(tmp_path_factory):
+    """A tiny toy-shapes data set registered as toy_tiny_{train,val} (and its Cityscapes views)."""
+    from noisy_seg.data.datasets.builtin import register_toy_datasets
+
+    root = tmp_path_factory.mktemp("toy_tiny")
+    register_toy_datasets(root, prefix="toy_tiny", num_train=16, num_val=4, image_size=96)
+    return root

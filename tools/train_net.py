@@ -13,6 +13,11 @@ Runs on CPU when no GPU is present. Writes checkpoints, metrics.json and tensorb
 """
 import os
 import sys
+import warnings
+
+# deprecation chatter from libraries that users cannot act on; keeps error output to one line
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
+warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated", category=UserWarning)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -10,7 +10,7 @@ from detectron2.data import (
     build_detection_train_loader,
     get_detection_dataset_dicts,
 )
-from detectron2.evaluation import CityscapesInstanceEvaluator
+from noisy_seg.evaluation import CityscapesInstanceEvaluator  # detectron2's, numpy-2 safe
 
 dataloader = OmegaConf.create()
 

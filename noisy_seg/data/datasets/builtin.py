@@ -1,0 +1,145 @@
+"""Register the toy-shapes data sets with detectron2 (on import; files are generated on first use).
+
+Names (with the default prefix "toy_shapes"):
+  toy_shapes_{train,val}                         COCO layout, evaluator_type "coco"
+  toy_shapes_cityscapes_{train,val}              Cityscapes instances, "cityscapes_instance"
+  toy_shapes_cityscapes_sem_seg_{train,val}      Cityscapes labelTrainIds, "cityscapes_sem_seg"
+Data root: $NOISY_SEG_DATASETS/toy_shapes, else <repo>/datasets/generated/toy_shapes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.datasets import load_coco_json
+from detectron2.data.datasets.builtin_meta import _get_builtin_metadata
+from detectron2.data.datasets.cityscapes import load_cityscapes_instances, load_cityscapes_semantic
+
+from .toy_shapes import (
+    CITYSCAPES_CLASS_NAMES,
+    SPLIT_CODES,
+    TOY_CLASSES,
+    cityscapes_paths,
+    coco_paths,
+    ensure_toy_dataset,
+)
+
+__all__ = [
+    "TOY_DATASET_NAMES",
+    "dataset_names",
+    "prepare_toy_dataset",
+    "register_toy_datasets",
+    "toy_data_root",
+]
+
+DEFAULT_PREFIX = "toy_shapes"
+
+
+def toy_data_root() -> Path:
+    """Default toy data folder: $NOISY_SEG_DATASETS/toy_shapes, else <repo>/datasets/generated/toy_shapes."""
+    override = os.environ.get("NOISY_SEG_DATASETS")
+    base = Path(override) if override else Path(__file__).resolve().parents[3] / "datasets" / "generated"
+    return base / "toy_shapes"
+
+
+def prepare_toy_dataset(root: str | os.PathLike | None = None, **settings) -> Path:
+    """Generate the toy data set at ``root`` (default ``toy_data_root()``) unless it already exists
+    with these ``settings`` (seed, num_train, num_val, image_size); returns its path. Call it before
+    building an evaluator if no data loader has been built yet (COCOEvaluator reads json_file)."""
+    return ensure_toy_dataset(toy_data_root() if root is None else root, **settings)
+
+
+def dataset_names(prefix: str) -> list[str]:
+    """The six names ``register_toy_datasets`` registers for ``prefix``."""
+    return [
+        f"{prefix}{kind}_{split}"
+        for kind in ("", "_cityscapes", "_cityscapes_sem_seg")
+        for split in SPLIT_CODES
+    ]
+
+
+def register_toy_datasets(
+    root: str | os.PathLike,
+    prefix: str = DEFAULT_PREFIX,
+    seed: int = 0,
+    num_train: int = 512,
+    num_val: int = 96,
+    image_size: int = 128,
+) -> list[str]:
+    """Register the COCO, Cityscapes-instance and Cityscapes-semantic views of one toy data set at
+    ``root``; each loader generates the data first if needed. Returns the registered names."""
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
+    taken = [name for name in dataset_names(prefix) if name in DatasetCatalog.list()]
+    if taken:
+        raise ValueError(f"datasets {taken} are already registered; pick another prefix")
+    root = Path(root).resolve()  # metadata paths stay valid if the working directory changes
+    settings = dict(seed=seed, num_train=num_train, num_val=num_val, image_size=image_size)
+
+    def prepared() -> None:
+        ensure_toy_dataset(root, **settings)
+
+    # Metadata set on toy data only; the checks in noisy_seg.data skip paths that appear on first use.
+    extra = dict(
+        generated_on_first_use=True,
+        toy_classes=list(TOY_CLASSES),
+        cityscapes_thing_classes=list(CITYSCAPES_CLASS_NAMES),
+    )
+    cityscapes_meta = _get_builtin_metadata("cityscapes")
+    for split in SPLIT_CODES:
+        json_file, image_root = coco_paths(root, split)
+        image_dir, gt_dir = cityscapes_paths(root, split)
+
+        name = f"{prefix}_{split}"
+
+        def load_coco(json_file=json_file, image_root=image_root, name=name):
+            prepared()
+            # The annotation "id" keys the per-annotation noise draws of the noise mappers.
+            return load_coco_json(str(json_file), str(image_root), name, extra_annotation_keys=["id"])
+
+        DatasetCatalog.register(name, load_coco)
+        MetadataCatalog.get(name).set(
+            json_file=str(json_file),
+            image_root=str(image_root),
+            evaluator_type="coco",
+            thing_classes=list(TOY_CLASSES),
+            thing_dataset_id_to_contiguous_id={i + 1: i for i in range(len(TOY_CLASSES))},
+            **extra,
+        )
+
+        name = f"{prefix}_cityscapes_{split}"
+
+        def load_instances(image_dir=image_dir, gt_dir=gt_dir):
+            prepared()
+            return load_cityscapes_instances(str(image_dir), str(gt_dir), from_json=False, to_polygons=True)
+
+        DatasetCatalog.register(name, load_instances)
+        MetadataCatalog.get(name).set(
+            image_dir=str(image_dir),
+            gt_dir=str(gt_dir),
+            evaluator_type="cityscapes_instance",
+            **cityscapes_meta,
+            **extra,
+        )
+
+        name = f"{prefix}_cityscapes_sem_seg_{split}"
+
+        def load_semantic(image_dir=image_dir, gt_dir=gt_dir):
+            prepared()
+            return load_cityscapes_semantic(str(image_dir), str(gt_dir))
+
+        DatasetCatalog.register(name, load_semantic)
+        MetadataCatalog.get(name).set(
+            image_dir=str(image_dir),
+            gt_dir=str(gt_dir),
+            evaluator_type="cityscapes_sem_seg",
+            ignore_label=255,
+            **cityscapes_meta,
+            **extra,
+        )
+    return dataset_names(prefix)
+
+
+TOY_DATASET_NAMES = tuple(register_toy_datasets(toy_data_root()))
