@@ -1,0 +1,102 @@
+"""Box predictor whose classification loss is chosen by name (Yang et al. 2020 and robust losses)."""
+from __future__ import annotations
+
+import inspect
+from typing import Optional
+
+import torch
+
+from detectron2.config import configurable
+from detectron2.layers import cat
+from detectron2.modeling.roi_heads import FastRCNNOutputLayers
+from detectron2.utils.events import get_event_storage
+
+from ..losses import build_loss
+
+
+def _current_iter() -> Optional[int]:
+    try:
+        return get_event_storage().iter
+    except AssertionError:  # called outside a trainer (no event storage)
+        return None
+
+
+class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
+    """`FastRCNNOutputLayers` with a configurable classification loss.
+
+    Args (in addition to FastRCNNOutputLayers'):
+        cls_loss: a registered loss name (`noisy_seg.losses.available_losses()`): "ce", "sce", "gce",
+            "nce_rce", "combination", ... With "ce" the losses equal the stock layer's exactly.
+        cls_loss_kwargs: keyword arguments of that loss. `bg_index` is filled in (= num_classes) for
+            losses that take it.
+        loss_switch_iter: plain CE before this training iteration, `cls_loss` from it on (one-run
+            stage-wise training). 0 uses `cls_loss` from the start.
+    Box regression is unchanged.
+    """
+
+    @configurable
+    def __init__(self, *args, cls_loss: str = "ce", cls_loss_kwargs: Optional[dict] = None,
+                 loss_switch_iter: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.use_sigmoid_ce and cls_loss != "ce":
+            raise ValueError(f"cls_loss={cls_loss!r} needs softmax scores: set use_sigmoid_ce=False")
+        if loss_switch_iter < 0:
+            raise ValueError(f"loss_switch_iter must be >= 0, got {loss_switch_iter}")
+        kwargs_ = dict(cls_loss_kwargs or {})
+        self.cls_loss_name = cls_loss
+        self.loss_switch_iter = int(loss_switch_iter)
+        self.cls_loss = None if cls_loss == "ce" else self._build_cls_loss(cls_loss, kwargs_)
+
+    def _build_cls_loss(self, name: str, kwargs: dict):
+        from ..losses.registry import LOSS_REGISTRY
+
+        cls = LOSS_REGISTRY.get(name)
+        if cls is not None and "bg_index" in inspect.signature(cls.__init__).parameters:
+            bg_index = kwargs.setdefault("bg_index", self.num_classes)
+            if bg_index != self.num_classes:
+                raise ValueError(
+                    f"cls_loss_kwargs bg_index={bg_index} is inconsistent with num_classes={self.num_classes}: "
+                    f"detectron2's background is the last class, index {self.num_classes}; drop bg_index."
+                )
+        return build_loss(name, **kwargs)
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        ret = super().from_config(cfg, input_shape)
+        box_cfg = cfg.MODEL.ROI_BOX_HEAD
+        ret["cls_loss"] = box_cfg.get("CLS_LOSS", "ce")
+        ret["cls_loss_kwargs"] = dict(box_cfg.get("CLS_LOSS_KWARGS", {}) or {})
+        ret["loss_switch_iter"] = box_cfg.get("LOSS_SWITCH_ITER", 0)
+        return ret
+
+    def robust_loss_active(self) -> bool:
+        if self.cls_loss is None:
+            return False
+        it = _current_iter()
+        return it is None or it >= self.loss_switch_iter
+
+    def losses(self, predictions, proposals):
+        losses = super().losses(predictions, proposals)
+        scores = predictions[0]
+        if not len(proposals) or scores.numel() == 0:
+            return losses
+        gt_classes = cat([p.gt_classes for p in proposals], dim=0)
+        if proposals[0].has("gt_clean_classes"):
+            self._log_memorization(scores, gt_classes, proposals)
+        if self.robust_loss_active():
+            losses["loss_cls"] = self.cls_loss(scores, gt_classes) * self.loss_weight.get("loss_cls", 1.0)
+        return losses
+
+    @torch.no_grad()
+    def _log_memorization(self, scores, gt_classes, proposals):
+        """Among foreground RoIs whose label was corrupted, how often the prediction is the clean vs
+        the noisy label: the second rising is the model memorizing the noise."""
+        clean = cat([p.gt_clean_classes for p in proposals], dim=0)
+        noisy = (gt_classes < self.num_classes) & (clean != gt_classes)
+        if not noisy.any():
+            return
+        pred = scores[noisy].argmax(dim=1)
+        storage = get_event_storage()
+        storage.put_scalar("memorization/pred_is_clean_label", (pred == clean[noisy]).float().mean().item())
+        storage.put_scalar("memorization/pred_is_noisy_label", (pred == gt_classes[noisy]).float().mean().item())
+        storage.put_scalar("memorization/noisy_fg_fraction", noisy.float().mean().item())

@@ -1,0 +1,62 @@
+"""Every shipped config instantiates: model built, optimizer and schedule made; data not iterated."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from detectron2.config import LazyConfig, instantiate
+from detectron2.modeling import GeneralizedRCNN
+
+from noisy_seg.data import check_datasets_available
+from noisy_seg.utils.errors import UserInputError
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.py") if "common" not in p.parts)
+CONFIGS += sorted(str(p.relative_to(REPO)) for p in (REPO / "projects").rglob("configs/**/*.py"))
+REAL_DATA = ["configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", "configs/Cityscapes/mask_rcnn_R_50_FPN.py"]
+
+
+def test_the_required_configs_exist():
+    assert "configs/toy/mask_rcnn_R18_FPN_ce.py" in CONFIGS
+    assert set(REAL_DATA) <= set(CONFIGS)
+
+
+@pytest.mark.parametrize("path", CONFIGS)
+def test_config_instantiates(path):
+    cfg = LazyConfig.load(str(REPO / path))
+    model = instantiate(cfg.model)
+    assert isinstance(model, GeneralizedRCNN)
+    cfg.optimizer.params.model = model
+    optim = instantiate(cfg.optimizer)
+    assert isinstance(optim, torch.optim.Optimizer)
+    sched = instantiate(cfg.lr_multiplier)
+    assert 0 < sched(0.0) <= sched(0.5)  # warmup starts low
+    assert cfg.train.max_iter > 0 and cfg.train.output_dir
+    # the test loader and evaluator name the same dataset
+    assert cfg.dataloader.evaluator.dataset_name == cfg.dataloader.test.dataset.names
+
+
+def test_toy_config_is_small_and_from_scratch():
+    cfg = LazyConfig.load(str(REPO / "configs/toy/mask_rcnn_R18_FPN_ce.py"))
+    assert cfg.train.init_checkpoint == ""
+    model = instantiate(cfg.model)
+    assert sum(p.numel() for p in model.parameters()) < 20e6
+    assert model.roi_heads.num_classes == 8
+    norms = {type(m).__name__ for m in model.backbone.modules()}
+    assert "FrozenBatchNorm2d" not in norms, "FrozenBN diverges from scratch"
+
+
+@pytest.mark.parametrize("path", REAL_DATA)
+def test_real_data_configs_keep_real_defaults(path):
+    cfg = LazyConfig.load(str(REPO / path))
+    assert cfg.train.init_checkpoint == "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
+    assert cfg.model.backbone.bottom_up.stages.depth == 50
+
+
+@pytest.mark.parametrize("path", REAL_DATA)
+def test_missing_real_data_is_a_clear_error(path, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # detectron2's default dataset root "datasets" is relative to the cwd
+    cfg = LazyConfig.load(str(REPO / path))
+    names = cfg.dataloader.train.dataset.names
+    with pytest.raises(UserInputError, match=f"dataset '{names}'.*DETECTRON2_DATASETS"):
+        check_datasets_available([names])

@@ -1,0 +1,193 @@
+import copy
+
+import pytest
+import torch
+
+from detectron2.config import LazyConfig, get_cfg, instantiate
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import build_model
+from detectron2.modeling.box_regression import Box2BoxTransform
+from detectron2.modeling.roi_heads import FastRCNNOutputLayers
+from detectron2.structures import Boxes, Instances
+from detectron2.utils.events import EventStorage
+
+from noisy_seg.config import add_noisy_seg_config, use_noisy_roi_heads
+from noisy_seg.losses import build_loss
+from noisy_seg.modeling import NoisyCascadeROIHeads, NoisyFastRCNNOutputLayers, NoisyStandardROIHeads
+
+NUM_CLASSES = 4
+
+
+def _predictor_pair(**noisy_kwargs):
+    torch.manual_seed(0)
+    args = dict(input_shape=ShapeSpec(channels=16), box2box_transform=Box2BoxTransform((10, 10, 5, 5)),
+                num_classes=NUM_CLASSES)
+    stock = FastRCNNOutputLayers(**args)
+    noisy = NoisyFastRCNNOutputLayers(**args, **noisy_kwargs)
+    noisy.load_state_dict(stock.state_dict())
+    return stock, noisy
+
+
+def _proposals(n=40, clean=None, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(n, 2, generator=g) * 40
+    boxes = torch.cat([xy, xy + 5 + torch.rand(n, 2, generator=g) * 20], dim=1)
+    inst = Instances((64, 64))
+    inst.proposal_boxes = Boxes(boxes)
+    inst.gt_boxes = Boxes(boxes + torch.randn(n, 4, generator=g))
+    inst.gt_classes = torch.randint(0, NUM_CLASSES + 1, (n,), generator=g)
+    if clean is not None:
+        inst.gt_clean_classes = clean
+    return inst
+
+
+def test_ce_equals_stock_fast_rcnn_exactly():
+    stock, noisy = _predictor_pair(cls_loss="ce")
+    x = torch.randn(40, 16)
+    props = [_proposals()]
+    with EventStorage(0):
+        a = stock.losses(stock(x), props)
+        b = noisy.losses(noisy(x), props)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("name,kwargs", [("combination", {}), ("sce", {"alpha": 1.0, "beta": 0.1}),
+                                         ("gce", {"q": 0.7}), ("nce_rce", {})])
+def test_robust_loss_replaces_only_the_classification_loss(name, kwargs):
+    stock, noisy = _predictor_pair(cls_loss=name, cls_loss_kwargs=kwargs)
+    x = torch.randn(40, 16)
+    props = [_proposals()]
+    with EventStorage(0):
+        a = stock.losses(stock(x), props)
+        scores, deltas = noisy(x)
+        b = noisy.losses((scores, deltas), props)
+    assert torch.equal(a["loss_box_reg"], b["loss_box_reg"])
+    if name == "combination":
+        kwargs = {"bg_index": NUM_CLASSES}
+    expected = build_loss(name, **kwargs)(scores, props[0].gt_classes)
+    torch.testing.assert_close(b["loss_cls"], expected)
+    assert not torch.allclose(a["loss_cls"], b["loss_cls"])
+
+
+def test_loss_switch_iter_uses_ce_before_and_robust_loss_from_it_on():
+    stock, noisy = _predictor_pair(cls_loss="gce", cls_loss_kwargs={"q": 0.7}, loss_switch_iter=10)
+    x = torch.randn(40, 16)
+    props = [_proposals()]
+    with EventStorage(9):
+        before = noisy.losses(noisy(x), props)["loss_cls"]
+        ce = stock.losses(stock(x), props)["loss_cls"]
+    with EventStorage(10):
+        after = noisy.losses(noisy(x), props)["loss_cls"]
+    assert torch.equal(before, ce)
+    torch.testing.assert_close(after, build_loss("gce", q=0.7)(noisy(x)[0], props[0].gt_classes))
+
+
+def test_memorization_curve_is_logged_when_clean_labels_are_known():
+    _, noisy = _predictor_pair(cls_loss="combination")
+    props = _proposals(n=6, clean=torch.tensor([0, 1, 2, 3, 2, 0]))
+    props.gt_classes = torch.tensor([0, 2, 2, 1, 4, 0])  # RoIs 1 and 3 carry a corrupted fg label; 4 is bg
+    scores = torch.full((6, NUM_CLASSES + 1), -5.0)
+    scores[torch.arange(6), torch.tensor([0, 1, 2, 1, 4, 0])] = 5.0  # RoI 1 predicts clean, RoI 3 noisy
+    with EventStorage(0) as storage:
+        noisy.losses((scores, torch.zeros(6, 4 * NUM_CLASSES)), [props])
+        latest = {k: v[0] for k, v in storage.latest().items()}
+    assert latest["memorization/pred_is_clean_label"] == pytest.approx(0.5)
+    assert latest["memorization/pred_is_noisy_label"] == pytest.approx(0.5)
+    assert latest["memorization/noisy_fg_fraction"] == pytest.approx(2 / 6)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"cls_loss": "nope"}, "unknown loss 'nope'"),
+    ({"cls_loss": "gce", "cls_loss_kwargs": {"q": 1.5}}, "q"),
+    ({"cls_loss": "sce", "cls_loss_kwargs": {"alpha": -1.0, "beta": 1.0}}, "alpha"),
+    ({"cls_loss": "combination", "cls_loss_kwargs": {"bg_index": 0}}, "inconsistent with num_classes"),
+    ({"loss_switch_iter": -1}, "loss_switch_iter"),
+])
+def test_bad_arguments_fail_at_construction(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _predictor_pair(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def toy_lazy_cfg(repo_root):
+    return LazyConfig.load(str(repo_root / "configs/toy/mask_rcnn_R18_FPN_ce.py"))
+
+
+def _toy_batch(tiny_toy):
+    from detectron2.data import DatasetCatalog, DatasetMapper
+    import detectron2.data.transforms as T
+
+    mapper = DatasetMapper(is_train=True, augmentations=[T.NoOpTransform()], image_format="BGR",
+                           use_instance_mask=True)
+    return [mapper(copy.deepcopy(d)) for d in DatasetCatalog.get("toy_tiny_train")[:2]]
+
+
+def test_noisy_standard_roi_heads_with_ce_match_stock_model(toy_lazy_cfg, tiny_toy):
+    batch = _toy_batch(tiny_toy)
+    torch.manual_seed(0)
+    stock = instantiate(toy_lazy_cfg.model)
+    noisy_cfg = copy.deepcopy(toy_lazy_cfg)
+    use_noisy_roi_heads(noisy_cfg.model, cls_loss="ce")
+    noisy = instantiate(noisy_cfg.model)
+    assert isinstance(noisy.roi_heads, NoisyStandardROIHeads)
+    noisy.load_state_dict(stock.state_dict())
+    losses = []
+    for model in (stock, noisy):
+        model.train()
+        torch.manual_seed(123)  # proposal sampling is random
+        with EventStorage(0):
+            losses.append(model(batch))
+    assert losses[0].keys() == losses[1].keys()
+    for k in losses[0]:
+        assert torch.equal(losses[0][k], losses[1][k]), k
+
+
+def test_class_agnostic_mask_head_trains(toy_lazy_cfg, tiny_toy):
+    cfg = copy.deepcopy(toy_lazy_cfg)
+    use_noisy_roi_heads(cfg.model, cls_loss="combination", cls_agnostic_mask=True)
+    model = instantiate(cfg.model)
+    assert model.roi_heads.mask_head.predictor.out_channels == 1
+    model.train()
+    with EventStorage(0):
+        losses = model(_toy_batch(tiny_toy))
+    assert torch.isfinite(losses["loss_mask"]) and torch.isfinite(losses["loss_cls"])
+    model.eval()
+    with torch.no_grad():
+        out = model([{"image": _toy_batch(tiny_toy)[0]["image"]}])
+    assert out[0]["instances"].pred_masks.shape[1:] == (96, 96)
+
+
+@pytest.mark.parametrize("head", ["NoisyStandardROIHeads", "NoisyCascadeROIHeads"])
+def test_yacs_config_selects_heads_and_loss(head):
+    cfg = get_cfg()
+    add_noisy_seg_config(cfg)
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
+    cfg.MODEL.BACKBONE.NAME = "build_resnet_fpn_backbone"
+    cfg.MODEL.RESNETS.DEPTH = 18
+    cfg.MODEL.RESNETS.RES2_OUT_CHANNELS = 64
+    cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.RPN.IN_FEATURES = ["p2", "p3", "p4", "p5", "p6"]
+    cfg.MODEL.ANCHOR_GENERATOR.SIZES = [[32], [64], [128], [256], [512]]
+    cfg.MODEL.ROI_HEADS.IN_FEATURES = ["p2", "p3", "p4", "p5"]
+    cfg.MODEL.ROI_BOX_HEAD.NAME = "FastRCNNConvFCHead"
+    cfg.MODEL.ROI_BOX_HEAD.NUM_FC = 2
+    cfg.MODEL.MASK_ON = True
+    cfg.MODEL.ROI_MASK_HEAD.NAME = "MaskRCNNConvUpsampleHead"
+    cfg.MODEL.ROI_HEADS.NAME = head
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = NUM_CLASSES
+    cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "gce"
+    cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS.q = 0.5
+    cfg.MODEL.ROI_BOX_HEAD.LOSS_SWITCH_ITER = 7
+    if head == "NoisyCascadeROIHeads":
+        cfg.MODEL.ROI_BOX_HEAD.CLS_AGNOSTIC_BBOX_REG = True
+    model = build_model(cfg)
+    expected = {"NoisyStandardROIHeads": NoisyStandardROIHeads, "NoisyCascadeROIHeads": NoisyCascadeROIHeads}[head]
+    assert isinstance(model.roi_heads, expected)
+    predictors = getattr(model.roi_heads, "box_predictor")
+    predictors = list(predictors) if isinstance(predictors, torch.nn.ModuleList) else [predictors]
+    assert predictors and all(isinstance(p, NoisyFastRCNNOutputLayers) for p in predictors)
+    assert all(p.cls_loss_name == "gce" and p.loss_switch_iter == 7 for p in predictors)
