@@ -10,4 +10,6 @@ def add_noisy_seg_config(cfg):
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "ce"
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS = CN(new_allowed=True)
     cfg.MODEL.ROI_BOX_HEAD.LOSS_SWITCH_ITER = 0
+    # NoisyDatasetMapper's noise spec with lowercase keys, e.g. type: symmetric, rate: 0.4, seed: 0
+    cfg.INPUT.LABEL_NOISE = CN(new_allowed=True)
     return cfg

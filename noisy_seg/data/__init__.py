@@ -3,3 +3,6 @@ from .datasets import builtin  # noqa: F401  (registers the toy-shapes datasets)
 from .checks import check_datasets_available
 
 __all__ = ["check_datasets_available"]
+from .mappers import NoisyDatasetMapper, NoisySemSegDatasetMapper  # noqa: E402
+
+__all__ += ["NoisyDatasetMapper", "NoisySemSegDatasetMapper"]

@@ -1,0 +1,138 @@
+"""DatasetMappers that inject label noise on the fly, deterministically, before augmentation.
+
+The noise is `noisy_seg.noise` (numpy, keyed on seed, image id and annotation id), so every epoch,
+worker and rank sees the same noisy labels, identical to `tools/make_noisy_dataset.py`'s output.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+import detectron2.data.detection_utils as utils
+import detectron2.data.transforms as T
+from detectron2.config import configurable
+from detectron2.data import DatasetMapper
+
+from ..noise import NoisePipeline, SemanticNoise, build_noise, build_semantic_noise
+
+NoiseSpec = Union[None, NoisePipeline, Mapping, Sequence[Mapping]]
+_LABEL_STRIDE = 1 << 16  # > any class index: packs (noisy, clean) into one category_id
+
+
+class NoisyDatasetMapper(DatasetMapper):
+    """`DatasetMapper` that corrupts the annotations of each image before augmentation.
+
+    Args (in addition to DatasetMapper's):
+        noise: a `NoisePipeline`, or a spec such as ``{"type": "symmetric", "rate": 0.4, "seed": 0}``
+            (see `noisy_seg.noise.build_noise`), or None for clean labels.
+        num_classes: number of thing classes; needed when `noise` is a spec.
+    The `Instances` get `gt_classes` (noisy), `gt_clean_classes` and `gt_noisy` (class changed).
+    Only training mappers (`is_train=True`) apply noise: evaluation stays on the given labels.
+    """
+
+    @configurable
+    def __init__(self, is_train: bool, *, noise: NoiseSpec = None, num_classes: Optional[int] = None, **kwargs):
+        super().__init__(is_train, **kwargs)
+        if noise is not None and not isinstance(noise, NoisePipeline):
+            if num_classes is None:
+                raise ValueError("NoisyDatasetMapper: a noise spec needs num_classes (the number of thing classes)")
+            noise = build_noise(_plain(noise), num_classes)
+        self.noise = noise
+        self.num_classes = num_classes
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool = True):
+        ret = super().from_config(cfg, is_train)
+        spec = cfg.INPUT.get("LABEL_NOISE", None)
+        ret["noise"] = _plain(spec) if spec else None
+        ret["num_classes"] = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+        return ret
+
+    def __call__(self, dataset_dict):
+        if self.noise is None or not self.is_train or "annotations" not in dataset_dict:
+            return super().__call__(dataset_dict)
+        dataset_dict = dict(dataset_dict)  # shallow: the annotations list is replaced, not edited
+        image = None
+        if self.noise.needs_image:  # instance-dependent noise looks at the instance crops
+            image = utils.read_image(dataset_dict["file_name"], format="BGR")
+        annotations = self.noise.apply_to_annotations(
+            dataset_dict["annotations"], dataset_dict["image_id"],
+            image_hw=(dataset_dict["height"], dataset_dict["width"]), image=image,
+        )
+        # (noisy, clean) travel together through detectron2's transforms and empty-instance filter
+        # packed into category_id, and are unpacked right after.
+        stride = _LABEL_STRIDE
+        for ann in annotations:
+            ann["category_id"] = ann["category_id"] + stride * ann["clean_category_id"]
+        dataset_dict["annotations"] = annotations
+        mapped = super().__call__(dataset_dict)
+        if "instances" in mapped:
+            packed = mapped["instances"].gt_classes
+            instances = mapped["instances"]
+            instances.gt_classes = packed % stride
+            instances.gt_clean_classes = packed // stride
+            instances.gt_noisy = instances.gt_classes != instances.gt_clean_classes
+        return mapped
+
+
+
+class NoisySemSegDatasetMapper(DatasetMapper):
+    """Semantic-segmentation mapper that corrupts `sem_seg` per connected component before augmentation.
+
+    Args (in addition to DatasetMapper's):
+        noise: a `SemanticNoise`, or a spec ``{"type": "semantic", "rate": 0.3, ...}``; None = clean.
+        num_classes: number of semantic classes; needed when `noise` is a spec.
+        keep_clean_sem_seg: also return the augmented clean map as "sem_seg_clean" (analysis only).
+    """
+
+    @configurable
+    def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None,
+                 keep_clean_sem_seg: bool = False, **kwargs):
+        super().__init__(is_train, **kwargs)
+        if noise is not None and not isinstance(noise, SemanticNoise):
+            if num_classes is None:
+                raise ValueError("NoisySemSegDatasetMapper: a noise spec needs num_classes")
+            noise = build_semantic_noise(_plain(noise), num_classes)
+        self.noise = noise
+        self.keep_clean_sem_seg = keep_clean_sem_seg
+
+    def __call__(self, dataset_dict):
+        if self.noise is None or not self.is_train or "sem_seg_file_name" not in dataset_dict:
+            return super().__call__(dataset_dict)
+        dataset_dict = copy.deepcopy(dataset_dict)
+        image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
+        utils.check_image_size(dataset_dict, image)
+        clean = utils.read_image(dataset_dict.pop("sem_seg_file_name"), "L").squeeze(2)
+        noisy = self.noise.apply(clean, _image_id(dataset_dict))
+        aug_input = T.AugInput(image, sem_seg=noisy)
+        transforms = self.augmentations(aug_input)
+        image, noisy = aug_input.image, aug_input.sem_seg
+        dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        dataset_dict["sem_seg"] = torch.as_tensor(noisy.astype("long"))
+        if self.keep_clean_sem_seg:
+            dataset_dict["sem_seg_clean"] = torch.as_tensor(transforms.apply_segmentation(clean).astype("long"))
+        dataset_dict.pop("annotations", None)
+        return dataset_dict
+
+
+def _image_id(dataset_dict) -> Union[int, str]:
+    """The dataset's image id; semantic loaders (e.g. Cityscapes) have none: the file's stem is one."""
+    if "image_id" in dataset_dict:
+        return dataset_dict["image_id"]
+    return os.path.splitext(os.path.basename(dataset_dict["file_name"]))[0]
+
+
+def _plain(spec):
+    """OmegaConf containers (from LazyConfig/yacs) -> plain dicts/lists for the numpy noise core."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(spec, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(spec, resolve=True)
+    except ImportError:  # pragma: no cover - omegaconf ships with detectron2
+        pass
+    return spec

@@ -1,0 +1,152 @@
+"""NoisyDatasetMapper / NoisySemSegDatasetMapper: deterministic, before augmentation, clean labels kept,
+and identical to the offline tool's noisy dataset."""
+import copy
+
+import numpy as np
+import orjson
+import pytest
+import torch
+
+import detectron2.data.transforms as T
+from detectron2.config import get_cfg
+from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_test_loader
+from detectron2.data.datasets import load_coco_json
+
+from noisy_seg.config import add_noisy_seg_config
+from noisy_seg.data import NoisyDatasetMapper, NoisySemSegDatasetMapper
+from noisy_seg.noise import apply_noise_to_coco
+
+SYM40 = {"type": "symmetric", "rate": 0.4, "seed": 3}
+
+
+def _mapper(noise=SYM40, augmentations=(), is_train=True):
+    return NoisyDatasetMapper(is_train=is_train, augmentations=list(augmentations), image_format="BGR",
+                              use_instance_mask=True, noise=noise, num_classes=8)
+
+
+@pytest.fixture(scope="module")
+def dicts(tiny_toy):
+    return DatasetCatalog.get("toy_tiny_train")
+
+
+def test_clean_labels_kept_and_noisy_flag(dicts):
+    mapper = _mapper()
+    flipped = total = 0
+    for d in dicts:
+        inst = mapper(copy.deepcopy(d))["instances"]
+        clean = torch.tensor([a["category_id"] for a in d["annotations"]])
+        assert torch.equal(inst.gt_clean_classes, clean)
+        assert torch.equal(inst.gt_noisy, inst.gt_classes != clean)
+        assert inst.gt_classes.min() >= 0 and inst.gt_classes.max() < 8
+        flipped += int(inst.gt_noisy.sum())
+        total += len(inst)
+    assert 0 < flipped < total  # ~40% of ~40 instances
+
+
+def test_class_noise_leaves_geometry_untouched(dicts):
+    noisy, clean = _mapper(), DatasetMapper(is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True)
+    for d in dicts:
+        a, b = noisy(copy.deepcopy(d))["instances"], clean(copy.deepcopy(d))["instances"]
+        assert torch.equal(a.gt_boxes.tensor, b.gt_boxes.tensor)
+        assert len(a.gt_masks.polygons) == len(b.gt_masks.polygons)
+        for pa, pb in zip(a.gt_masks.polygons, b.gt_masks.polygons):
+            assert all(np.array_equal(x, y) for x, y in zip(pa, pb))
+
+
+def test_noise_is_applied_before_augmentation(dicts):
+    # with a flip, labels are the same as without: the noise never sees augmented geometry
+    plain, flipped = _mapper(), _mapper(augmentations=[T.RandomFlip(prob=1.0)])
+    for d in dicts:
+        assert torch.equal(plain(copy.deepcopy(d))["instances"].gt_classes,
+                           flipped(copy.deepcopy(d))["instances"].gt_classes)
+
+
+def test_test_time_mapper_applies_no_noise(dicts):
+    mapper = _mapper(is_train=False)
+    out = mapper(copy.deepcopy(dicts[0]))
+    assert "instances" not in out  # detectron2 drops annotations at test time
+    assert mapper.noise is not None
+
+
+def _labels_by_image(num_workers):
+    mapper = _mapper(augmentations=[T.RandomFlip()])
+    loader = build_detection_test_loader(dataset=DatasetCatalog.get("toy_tiny_train"), mapper=mapper,
+                                         num_workers=num_workers)
+    return {b[0]["image_id"]: b[0]["instances"].gt_classes.tolist() for b in loader}
+
+
+def test_same_noise_in_every_worker_configuration(tiny_toy):
+    assert _labels_by_image(0) == _labels_by_image(2)
+
+
+def test_offline_tool_output_equals_on_the_fly_noise(tiny_toy, dicts, tmp_path):
+    meta = MetadataCatalog.get("toy_tiny_train")
+    dataset = orjson.loads(open(meta.json_file, "rb").read())
+    noisy_dataset, _ = apply_noise_to_coco(dataset, SYM40)
+    noisy_json = tmp_path / "noisy.json"
+    noisy_json.write_bytes(orjson.dumps(noisy_dataset))
+    offline = load_coco_json(str(noisy_json), meta.image_root, dataset_name="toy_tiny_offline_noisy",
+                             extra_annotation_keys=["id"])  # a name makes it map ids to contiguous
+    offline_by_id = {d["image_id"]: d for d in offline}
+    mapper = _mapper()
+    checked = 0
+    for d in dicts:
+        online = mapper(copy.deepcopy(d))["instances"].gt_classes.tolist()
+        assert online == [a["category_id"] for a in offline_by_id[d["image_id"]]["annotations"]]
+        checked += len(online)
+    assert checked == sum(len(d["annotations"]) for d in dicts)
+
+
+def test_spatial_noise_changes_masks_not_labels(dicts):
+    mapper = _mapper(noise={"type": "spatial", "p": 1.0, "kernel": 5, "jitter_sigma": 3,
+                            "simplify_tolerance": 10, "seed": 0})
+    clean = DatasetMapper(is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True)
+    changed = 0
+    for d in dicts:
+        a, b = mapper(copy.deepcopy(d))["instances"], clean(copy.deepcopy(d))["instances"]
+        assert torch.equal(a.gt_classes, b.gt_classes)
+        changed += int((a.gt_masks.area() != b.gt_masks.area()).sum())
+    assert changed > 0
+
+
+def test_drop_noise_removes_annotations(dicts):
+    mapper = _mapper(noise={"type": "drop", "rate": 0.5, "seed": 0})
+    kept = sum(len(mapper(copy.deepcopy(d))["instances"]) for d in dicts)
+    total = sum(len(d["annotations"]) for d in dicts)
+    assert 0 < kept < total
+
+
+def test_spec_without_num_classes_is_rejected():
+    with pytest.raises(ValueError, match="num_classes"):
+        NoisyDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise=SYM40)
+
+
+def test_yacs_config_builds_the_noise(dicts):
+    cfg = get_cfg()
+    add_noisy_seg_config(cfg)
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = 8
+    cfg.INPUT.LABEL_NOISE.type = "symmetric"
+    cfg.INPUT.LABEL_NOISE.rate = 0.4
+    cfg.INPUT.LABEL_NOISE.seed = 3
+    mapper = NoisyDatasetMapper(cfg, is_train=True)
+    reference = _mapper(augmentations=[])
+    d = dicts[0]
+    assert torch.equal(mapper(copy.deepcopy(d))["instances"].gt_classes,
+                       reference(copy.deepcopy(d))["instances"].gt_classes)
+
+
+def test_semantic_mapper_noise_is_deterministic_and_keeps_clean_map(tiny_toy):
+    records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
+    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[T.RandomFlip(prob=1.0)], image_format="BGR",
+                                      noise={"type": "semantic", "rate": 1.0, "seed": 0}, num_classes=19,
+                                      keep_clean_sem_seg=True)
+    clean = DatasetMapper(is_train=True, augmentations=[T.RandomFlip(prob=1.0)], image_format="BGR")
+    differs = 0
+    for r in records[:6]:
+        a, b = mapper(copy.deepcopy(r)), mapper(copy.deepcopy(r))
+        assert torch.equal(a["sem_seg"], b["sem_seg"])
+        reference = clean(copy.deepcopy(r))
+        assert torch.equal(a["sem_seg_clean"], reference["sem_seg"])  # same flip applied to the clean map
+        assert torch.equal(a["image"], reference["image"])
+        differs += int((a["sem_seg"] != a["sem_seg_clean"]).any())
+    assert differs == 6
