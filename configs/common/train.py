@@ -1,5 +1,9 @@
-# Training options read by tools/train_net.py: detectron2's defaults plus `train.device`, which
-# train_net moves to "cpu" when no GPU is present.
+# Training options read by tools/train_net.py: detectron2's defaults plus
+#   device       "cuda"; train_net moves to "cpu" when no GPU is present
+#   stop_iter    stop at this iteration on a schedule that spans max_iter (stage 1 of stage-wise training)
+#   resume_from  a checkpoint of another run to resume model, optimizer, LR schedule and iteration from
 from detectron2 import model_zoo
 
 train = model_zoo.get_config("common/train.py").train
+train.stop_iter = None
+train.resume_from = ""

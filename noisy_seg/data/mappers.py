@@ -18,6 +18,7 @@ from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 
 from ..noise import NoisePipeline, SemanticNoise, build_noise, build_semantic_noise
+from ..noise.named import named_noise_spec
 
 NoiseSpec = Union[None, NoisePipeline, Mapping, Sequence[Mapping]]
 _LABEL_STRIDE = 1 << 16  # > any class index: packs (noisy, clean) into one category_id
@@ -27,8 +28,9 @@ class NoisyDatasetMapper(DatasetMapper):
     """`DatasetMapper` that corrupts the annotations of each image before augmentation.
 
     Args (in addition to DatasetMapper's):
-        noise: a `NoisePipeline`, or a spec such as ``{"type": "symmetric", "rate": 0.4, "seed": 0}``
-            (see `noisy_seg.noise.build_noise`), or None for clean labels.
+        noise: a `NoisePipeline`, a spec such as ``{"type": "symmetric", "rate": 0.4, "seed": 0}``
+            (see `noisy_seg.noise.build_noise`), a short name such as "sym40" or "coco_n_medium"
+            (see `noisy_seg.noise.named`), or None / "clean" for clean labels.
         num_classes: number of thing classes; needed when `noise` is a spec.
     The `Instances` get `gt_classes` (noisy), `gt_clean_classes` and `gt_noisy` (class changed).
     Only training mappers (`is_train=True`) apply noise: evaluation stays on the given labels.
@@ -37,6 +39,8 @@ class NoisyDatasetMapper(DatasetMapper):
     @configurable
     def __init__(self, is_train: bool, *, noise: NoiseSpec = None, num_classes: Optional[int] = None, **kwargs):
         super().__init__(is_train, **kwargs)
+        if isinstance(noise, str):
+            noise = named_noise_spec(noise)
         if noise is not None and not isinstance(noise, NoisePipeline):
             if num_classes is None:
                 raise ValueError("NoisyDatasetMapper: a noise spec needs num_classes (the number of thing classes)")

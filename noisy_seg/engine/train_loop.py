@@ -1,7 +1,8 @@
 """LazyConfig training and evaluation, as detectron2's tools/lazyconfig_train_net.py does it.
 
-Differences: CPU fallback when no GPU is present, DDP on CPU, `train.resume_from` (resume the full
-training state from a checkpoint of another run, for stage-wise training), validated inputs.
+Differences: CPU fallback when no GPU is present, DDP on CPU, validated inputs, and for stage-wise
+training `train.stop_iter` (stop early on a schedule that spans `train.max_iter`) and
+`train.resume_from` (resume the full training state from another run's checkpoint).
 """
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from detectron2.engine import AMPTrainer, SimpleTrainer, default_writers, hooks
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 
+from detectron2.solver import LRMultiplier
+
 from ..data.checks import check_datasets_available
+from ..utils.errors import UserInputError
 from .ddp import create_ddp_model
 
 logger = logging.getLogger("noisy_seg")
@@ -73,7 +77,8 @@ def do_train(cfg, resume: bool = False):
     trainer.register_hooks(
         [
             hooks.IterationTimer(),
-            hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            # the schedule spans train.max_iter even when this run stops at train.stop_iter
+            hooks.LRScheduler(scheduler=LRMultiplier(optim, instantiate(cfg.lr_multiplier), cfg.train.max_iter)),
             hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
             hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
             hooks.PeriodicWriter(
@@ -85,8 +90,16 @@ def do_train(cfg, resume: bool = False):
     )
 
     start_iter = _restore(cfg, checkpointer, trainer, resume)
-    trainer.train(start_iter, cfg.train.max_iter)
+    trainer.train(start_iter, stop_iter(cfg))
     return trainer
+
+
+def stop_iter(cfg) -> int:
+    """Where this run stops: `train.stop_iter` if set (stage 1 of a stage-wise schedule), else max_iter."""
+    stop = cfg.train.get("stop_iter", None) or cfg.train.max_iter
+    if not 0 < stop <= cfg.train.max_iter:
+        raise UserInputError(f"train.stop_iter={stop} must be in (0, train.max_iter={cfg.train.max_iter}]")
+    return stop
 
 
 def _restore(cfg, checkpointer, trainer, resume: bool) -> int:
@@ -98,8 +111,6 @@ def _restore(cfg, checkpointer, trainer, resume: bool) -> int:
     resume_from = cfg.train.get("resume_from", "")
     if resume_from:
         if not os.path.isfile(resume_from):
-            from ..utils.errors import UserInputError
-
             raise UserInputError(
                 f"train.resume_from={resume_from} does not exist: train the previous stage first "
                 "(see projects/NoisyClassLabels/README.md) or point it at its model_final.pth."

@@ -1,5 +1,7 @@
 # Cityscapes fine instance segmentation with detectron2's Cityscapes recipe
 # (configs/Cityscapes/mask_rcnn_R_50_FPN.yaml). Data under $DETECTRON2_DATASETS/cityscapes.
+# On-the-fly label noise, clean by default:
+#   dataloader.train.mapper.noise=sym40 | asym40_cityscapes | coco_n_medium   (Cityscapes-N levels)
 from omegaconf import OmegaConf
 
 import detectron2.data.transforms as T
@@ -10,14 +12,17 @@ from detectron2.data import (
     build_detection_train_loader,
     get_detection_dataset_dicts,
 )
+from noisy_seg.data import NoisyDatasetMapper
 from noisy_seg.evaluation import CityscapesInstanceEvaluator  # detectron2's, numpy-2 safe
 
 dataloader = OmegaConf.create()
 
 dataloader.train = L(build_detection_train_loader)(
     dataset=L(get_detection_dataset_dicts)(names="cityscapes_fine_instance_seg_train"),
-    mapper=L(DatasetMapper)(
+    mapper=L(NoisyDatasetMapper)(
         is_train=True,
+        noise=None,
+        num_classes=8,
         augmentations=[
             L(T.ResizeShortestEdge)(
                 short_edge_length=(800, 832, 864, 896, 928, 960, 992, 1024),

@@ -1,0 +1,7 @@
+# Stage-wise training in one run: CE until half of the schedule, the combination loss after.
+from .mask_rcnn_R_50_FPN_1x_ce import dataloader, lr_multiplier, model, optimizer, train
+
+model.roi_heads.box_predictor.cls_loss = "combination"
+model.roi_heads.box_predictor.cls_loss_kwargs = dict(ce_weight=1.0, rce_weight=1.0)
+model.roi_heads.box_predictor.loss_switch_iter = train.max_iter // 2
+train.output_dir = "output/NoisyClassLabels/coco/combination_switch"

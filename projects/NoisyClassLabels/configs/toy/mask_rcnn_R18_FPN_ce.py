@@ -1,0 +1,13 @@
+# Toy-shapes Mask R-CNN with NoisyStandardROIHeads; every loss variant of this project builds on it.
+# Under noise: add e.g. dataloader.train.mapper.noise=sym40 on the command line.
+from detectron2.config import LazyConfig
+
+from noisy_seg.config import use_noisy_roi_heads
+
+dataloader, lr_multiplier, model, optimizer, train = LazyConfig.load_rel(
+    "../../../../configs/toy/mask_rcnn_R18_FPN_ce.py",
+    ("dataloader", "lr_multiplier", "model", "optimizer", "train"),
+)
+
+use_noisy_roi_heads(model, cls_loss="ce")
+train.output_dir = "output/NoisyClassLabels/toy/ce"

@@ -1,0 +1,6 @@
+# Stage 1 of Yang et al.'s stage-wise training: plain CE for the first half of the schedule.
+# The LR schedule spans the full train.max_iter; training stops at train.stop_iter.
+from .mask_rcnn_R18_FPN_ce import dataloader, lr_multiplier, model, optimizer, train
+
+train.stop_iter = train.max_iter // 2
+train.output_dir = "output/NoisyClassLabels/toy/stage1_ce"
