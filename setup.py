@@ -40,6 +40,7 @@ setup(
         "pycocotools>=2.0.2",
         "cityscapesscripts>=2.2",
         "orjson",
+        "shapely",  # detectron2's Cityscapes loader (from_json=True)
         "tqdm>4.29.0",
         "filelock",
         *DETECTRON2_RUNTIME,

@@ -1,0 +1,195 @@
+"""Conversions between COCO segmentation kinds: polygons, RLE dicts and binary masks.
+
+Coordinates follow COCO/pycocotools: pixel (x, y) covers [x, x+1) x [y, y+1), polygons are
+flat [x0, y0, x1, y1, ...] lists in that continuous space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import cv2
+import numpy as np
+import pycocotools.mask as mask_util
+
+__all__ = [
+    "bbox_of_segmentation",
+    "mask_to_polygons",
+    "mask_to_polygons_supersampled",
+    "morph_polygons",
+    "polygon_arrays",
+    "polygons_to_lists",
+    "rasterize_polygons",
+    "rle_to_mask",
+    "mask_to_rle",
+    "segmentation_area",
+    "segmentation_kind",
+]
+
+# Contours are traced on a mask supersampled by this factor so the polygon lies within
+# 0.5 / factor px of the true pixel boundary (at factor 1 it would sit 0.5 px inside).
+SUPERSAMPLE = 4
+_MAX_SUPERSAMPLED_PIXELS = 16_000_000
+# Staircase vertices of traced contours are merged within this tolerance (px, original scale).
+CONTOUR_TOLERANCE = 0.25
+DECIMALS = 2  # coordinates written back are rounded like COCO's own json
+
+
+def segmentation_kind(segmentation) -> str:
+    """'polygons', 'rle' or 'mask'; raises ValueError for anything else."""
+    if isinstance(segmentation, np.ndarray):
+        if segmentation.ndim != 2:
+            raise ValueError(f"a mask segmentation must be (H, W), got shape {segmentation.shape}")
+        return "mask"
+    if isinstance(segmentation, Mapping):
+        if "counts" not in segmentation or "size" not in segmentation:
+            raise ValueError("an RLE segmentation must be a dict with 'counts' and 'size'")
+        return "rle"
+    if isinstance(segmentation, Sequence) and not isinstance(segmentation, (str, bytes)):
+        if not all(
+            isinstance(part, (Sequence, np.ndarray)) and not isinstance(part, (str, bytes)) for part in segmentation
+        ):
+            raise ValueError("a polygon segmentation must be a list of flat [x0, y0, x1, y1, ...] lists")
+        return "polygons"
+    raise ValueError(f"segmentation must be polygons, an RLE dict or an (H, W) mask, got {type(segmentation).__name__}")
+
+
+def polygon_arrays(polygons) -> list[np.ndarray]:
+    """Valid parts (even length, >= 3 points) of a COCO polygon list -> list of float64 (m, 2)."""
+    parts = []
+    for part in polygons:
+        coords = np.asarray(part, dtype=np.float64).reshape(-1)
+        if coords.size >= 6 and coords.size % 2 == 0:
+            parts.append(coords.reshape(-1, 2))
+    return parts
+
+
+def polygons_to_lists(parts: Sequence[np.ndarray]) -> list[list[float]]:
+    """(m, 2) arrays -> COCO flat lists, coordinates rounded to 2 decimals."""
+    return [np.round(part, DECIMALS).reshape(-1).tolist() for part in parts]
+
+
+def rasterize_polygons(parts: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
+    """Union of polygons (m, 2) -> uint8 mask (height, width), pycocotools rasterization."""
+    if not parts:
+        return np.zeros((height, width), dtype=np.uint8)
+    rles = mask_util.frPyObjects([part.reshape(-1).tolist() for part in parts], height, width)
+    return np.ascontiguousarray(mask_util.decode(mask_util.merge(rles)))
+
+
+def rle_to_mask(rle: Mapping) -> np.ndarray:
+    """RLE dict (compressed str/bytes or uncompressed list counts) -> uint8 mask (H, W)."""
+    height, width = (int(v) for v in rle["size"])
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        rle = mask_util.frPyObjects(dict(rle), height, width)
+    elif isinstance(counts, str):
+        rle = {"size": [height, width], "counts": counts.encode("ascii")}
+    return np.ascontiguousarray(mask_util.decode(rle))
+
+
+def mask_to_rle(mask: np.ndarray, like: Mapping | None = None) -> dict:
+    """uint8/bool mask (H, W) -> compressed RLE dict; counts as str unless ``like`` used bytes."""
+    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    if like is None or not isinstance(like.get("counts"), bytes):
+        rle["counts"] = rle["counts"].decode("ascii")
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"]}
+
+
+def mask_to_polygons(mask: np.ndarray, scale: int = 1, offset=(0.0, 0.0)) -> list[np.ndarray]:
+    """Outer contours of a mask -> polygons (m, 2) in original coordinates.
+
+    ``mask`` may be supersampled by ``scale``; ``offset`` (x, y) is added after scaling back
+    (for masks of a crop). Holes are dropped: COCO polygons are a union of outer boundaries.
+    """
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    parts = []
+    for contour in contours:
+        points = (contour.reshape(-1, 2).astype(np.float64) + 0.5) / scale + np.asarray(offset, dtype=np.float64)
+        if points.shape[0] > 3:
+            points = cv2.approxPolyDP(points.astype(np.float32).reshape(-1, 1, 2), CONTOUR_TOLERANCE, True)
+            points = points.reshape(-1, 2).astype(np.float64)
+        if points.shape[0] >= 3:
+            parts.append(points)
+    return parts
+
+
+def mask_to_polygons_supersampled(mask: np.ndarray) -> list[np.ndarray]:
+    """Outer contours of a full-image mask traced at up to 4x resolution -> polygons (m, 2)."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    if ys.size == 0:
+        return []
+    crop = mask[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1].astype(np.uint8)
+    factor = _supersample_factor(*crop.shape)
+    crop = np.repeat(np.repeat(crop, factor, axis=0), factor, axis=1)
+    # one empty pixel of padding so contours touching the crop edge are traced outside it
+    crop = np.pad(crop, 1)
+    return mask_to_polygons(crop, factor, (xs[0] - 1.0 / factor, ys[0] - 1.0 / factor))
+
+
+def _supersample_factor(crop_h: int, crop_w: int) -> int:
+    for factor in (SUPERSAMPLE, 2):
+        if crop_h * crop_w * factor * factor <= _MAX_SUPERSAMPLED_PIXELS:
+            return factor
+    return 1
+
+
+def morph_polygons(parts: Sequence[np.ndarray], image_hw, kernel: int, dilate: bool) -> list[np.ndarray]:
+    """Dilate or erode polygons (m, 2) with a k x k square kernel -> polygons (possibly empty).
+
+    Rasterizes a crop around the polygons at up to 4x resolution so the result is within
+    ~0.125 px of the exact pixel-level morphology. The image border counts as foreground for
+    erosion (an object cut by the border does not shrink from that side).
+    """
+    height, width = image_hw
+    if not parts:
+        return []
+    points = np.concatenate(parts)
+    radius = (kernel - 1) / 2.0
+    margin = int(np.ceil(radius)) + 2
+    x0 = int(max(0, np.floor(points[:, 0].min()) - margin))
+    y0 = int(max(0, np.floor(points[:, 1].min()) - margin))
+    x1 = int(min(width, np.ceil(points[:, 0].max()) + margin))
+    y1 = int(min(height, np.ceil(points[:, 1].max()) + margin))
+    if x1 <= x0 or y1 <= y0:
+        return []
+    factor = _supersample_factor(y1 - y0, x1 - x0)
+    scaled = [(part - (x0, y0)) * factor for part in parts]
+    mask = rasterize_polygons(scaled, (y1 - y0) * factor, (x1 - x0) * factor)
+    size = int(round(2 * radius * factor)) + 1
+    structuring = np.ones((size, size), dtype=np.uint8)
+    mask = cv2.dilate(mask, structuring) if dilate else cv2.erode(mask, structuring)
+    return mask_to_polygons(mask, factor, (x0, y0))
+
+
+def bbox_of_segmentation(segmentation, kind: str | None = None) -> list[float] | None:
+    """Tight XYWH box of polygons (coordinates), RLE or mask (pixels); None when empty."""
+    kind = kind or segmentation_kind(segmentation)
+    if kind == "polygons":
+        parts = polygon_arrays(segmentation)
+        if not parts:
+            return None
+        points = np.concatenate(parts)
+        low, high = points.min(axis=0), points.max(axis=0)
+        return np.round([low[0], low[1], high[0] - low[0], high[1] - low[1]], DECIMALS).tolist()
+    mask = rle_to_mask(segmentation) if kind == "rle" else np.asarray(segmentation)
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    if ys.size == 0:
+        return None
+    return [float(xs[0]), float(ys[0]), float(xs[-1] + 1 - xs[0]), float(ys[-1] + 1 - ys[0])]
+
+
+def segmentation_area(segmentation, image_hw) -> float:
+    """Pixel area of polygons (rasterized at image_hw), RLE or mask."""
+    kind = segmentation_kind(segmentation)
+    if kind == "polygons":
+        parts = polygon_arrays(segmentation)
+        if not parts:
+            return 0.0
+        rles = mask_util.frPyObjects([part.reshape(-1).tolist() for part in parts], *image_hw)
+        return float(mask_util.area(mask_util.merge(rles)))
+    if kind == "rle":
+        return float(rle_to_mask(segmentation).sum())
+    return float(np.count_nonzero(segmentation))

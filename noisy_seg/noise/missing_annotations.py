@@ -1,0 +1,33 @@
+"""Missing-annotation noise: each annotation is dropped independently with probability ``rate``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_rate, check_seed
+from .keyed_random import as_key_array, keyed_uniform
+
+__all__ = ["DROP_STREAM", "MissingAnnotationNoise"]
+
+DROP_STREAM = "drop"
+
+
+@dataclass(frozen=True, eq=False)
+class MissingAnnotationNoise:
+    """Drop annotations; the dropped set is nested across rates for one seed."""
+
+    rate: float
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "rate", check_rate(self.rate))
+        object.__setattr__(self, "seed", check_seed(self.seed))
+
+    def keep_mask(self, image_keys, ann_keys) -> np.ndarray:
+        """True for annotations that stay -> bool (n,); image_keys scalar or (n,), ann_keys (n,)."""
+        anns = as_key_array(ann_keys, "ann_keys")
+        if anns.size == 0:
+            return np.zeros(0, dtype=bool)
+        return keyed_uniform(self.seed, image_keys, anns, DROP_STREAM) >= self.rate

@@ -1,0 +1,200 @@
+import numpy as np
+import pytest
+
+from noisy_seg.noise.geometry import (
+    bbox_of_segmentation,
+    mask_to_rle,
+    polygon_arrays,
+    rasterize_polygons,
+    rle_to_mask,
+    segmentation_area,
+)
+from noisy_seg.noise.mask_noise import COCO_N_PRESETS, DILATE, ERODE, JITTER, OP_NAMES, SIMPLIFY, SpatialNoise
+from noisy_seg.noise.missing_annotations import MissingAnnotationNoise
+from noisy_seg.noise.presets import spatial_preset
+
+HW = (120, 160)
+RECT = [[20.0, 30.0, 100.0, 30.0, 100.0, 90.0, 20.0, 90.0]]  # 80 x 60 px
+
+
+def circle(cx=80.0, cy=60.0, radius=40.0, vertices=120):
+    angles = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+    return [np.round(np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1), 2).reshape(-1).tolist()]
+
+
+def raster(segmentation, hw=HW):
+    if isinstance(segmentation, dict):
+        return rle_to_mask(segmentation).astype(bool)
+    if isinstance(segmentation, np.ndarray):
+        return segmentation.astype(bool)
+    return rasterize_polygons(polygon_arrays(segmentation), *hw).astype(bool)
+
+
+def iou(a, b):
+    a, b = raster(a), raster(b)
+    return (a & b).sum() / (a | b).sum()
+
+
+def test_presets_have_the_published_parameters():
+    assert spatial_preset("easy") == COCO_N_PRESETS["easy"]
+    table = {
+        name: (lv.p, lv.simplify_tolerance, lv.jitter_sigma, lv.kernel, lv.class_noise_rate)
+        for name, lv in COCO_N_PRESETS.items()
+    }
+    assert table == {"easy": (0.2, 5, 2, 3, 0.2), "medium": (0.25, 10, 3, 5, 0.3), "hard": (0.3, 15, 4, 7, 0.4)}
+    noise = SpatialNoise.from_preset("hard", seed=3)
+    assert (noise.p, noise.kernel, noise.jitter_sigma, noise.simplify_tolerance, noise.seed) == (0.3, 7, 4.0, 15.0, 3)
+    with pytest.raises(ValueError, match="unknown spatial preset"):
+        spatial_preset("extreme")
+
+
+def test_op_frequencies_follow_p_and_the_uniform_choice():
+    n = 30_000
+    ops = SpatialNoise(0.3, 3, 2, 5, seed=1).choose_ops(np.arange(n) // 5, np.arange(n))
+    frequencies = np.bincount(ops, minlength=5) / n
+    expected = [0.7, 0.05, 0.05, 0.1, 0.1]
+    for observed, p in zip(frequencies, expected):
+        assert abs(observed - p) < 4 * np.sqrt(p * (1 - p) / n)
+
+
+def test_corrupted_set_is_nested_across_p():
+    n = 5000
+    low = SpatialNoise(0.2, 3, 2, 5, seed=2).choose_ops(7, np.arange(n))
+    high = SpatialNoise(0.5, 3, 2, 5, seed=2).choose_ops(7, np.arange(n))
+    assert ((low == 0) | (high == low)).all() and (high != 0).sum() > (low != 0).sum()
+
+
+def test_dilation_and_erosion_grow_and_shrink_polygons_by_the_kernel_radius():
+    noise = SpatialNoise(1.0, 3, 2, 5)
+    area = segmentation_area(RECT, HW)
+    assert area == 80 * 60
+    dilated = noise.apply_op(RECT, DILATE, HW, 0, 0)
+    eroded = noise.apply_op(RECT, ERODE, HW, 0, 0)
+    assert isinstance(dilated, list) and isinstance(eroded, list)
+    assert segmentation_area(dilated, HW) == pytest.approx(82 * 62, rel=0.01)
+    assert segmentation_area(eroded, HW) == pytest.approx(78 * 58, rel=0.01)
+    assert raster(eroded).sum() < raster(RECT).sum() < raster(dilated).sum()
+    assert (raster(dilated) >= raster(RECT)).all() and (raster(eroded) <= raster(RECT)).all()
+    # traced on a 4x raster: within 0.5 / 4 px of the exact pixel boundary on each side
+    np.testing.assert_allclose(bbox_of_segmentation(dilated), [19, 29, 82, 62], atol=0.26)
+    big = SpatialNoise(1.0, 7, 2, 5).apply_op(RECT, DILATE, HW, 0, 0)
+    assert segmentation_area(big, HW) == pytest.approx(86 * 66, rel=0.01)
+
+
+def test_jitter_moves_vertices_by_about_sigma_and_keeps_shape():
+    noise = SpatialNoise(1.0, 3, 3.0, 5, seed=4)
+    shape = circle()
+    jittered = noise.apply_op(shape, JITTER, HW, 1, 2)
+    moved = np.asarray(jittered[0]) - np.asarray(shape[0])
+    assert len(jittered[0]) == len(shape[0])
+    assert 2.5 < moved.std() < 3.5
+    assert 0.8 < iou(jittered, shape) < 0.99
+    np.testing.assert_array_equal(jittered[0], noise.apply_op(shape, JITTER, HW, 1, 2)[0])
+    assert jittered[0] != noise.apply_op(shape, JITTER, HW, 1, 3)[0]
+
+
+def test_jitter_stays_inside_the_image():
+    corner = [[0.0, 0.0, 30.0, 0.0, 30.0, 30.0, 0.0, 30.0]]
+    jittered = SpatialNoise(1.0, 3, 10.0, 5).apply_op(corner, JITTER, HW, 0, 5)
+    points = np.asarray(jittered[0]).reshape(-1, 2)
+    assert (points >= 0).all() and (points[:, 0] <= HW[1]).all() and (points[:, 1] <= HW[0]).all()
+
+
+def test_simplify_drops_vertices_within_tolerance():
+    shape = circle()
+    simplified = SpatialNoise(1.0, 3, 2, 5.0).apply_op(shape, SIMPLIFY, HW, 0, 0)
+    assert 6 <= len(simplified[0]) < len(shape[0]) // 4
+    assert 0.85 < iou(simplified, shape) < 0.99
+    coarse = SpatialNoise(1.0, 3, 2, 15.0).apply_op(shape, SIMPLIFY, HW, 0, 0)
+    assert len(coarse[0]) <= len(simplified[0])
+
+
+@pytest.mark.parametrize("op", [DILATE, ERODE, JITTER, SIMPLIFY])
+def test_rle_and_mask_inputs_keep_their_kind(op):
+    noise = SpatialNoise(1.0, 5, 3.0, 10.0, seed=1)
+    mask = raster(circle())
+    rle = mask_to_rle(mask)
+    out_rle = noise.apply_op(rle, op, HW, 3, 4)
+    out_mask = noise.apply_op(mask, op, HW, 3, 4)
+    assert isinstance(out_rle, dict) and isinstance(out_rle["counts"], str) and out_rle["size"] == list(HW)
+    assert isinstance(out_mask, np.ndarray) and out_mask.dtype == bool and out_mask.shape == HW
+    np.testing.assert_array_equal(raster(out_rle), out_mask)  # same op on the same pixels
+    assert 0.7 < iou(out_mask, mask) <= 1.0
+    if op == DILATE:
+        assert out_mask.sum() > mask.sum()
+    if op == ERODE:
+        assert out_mask.sum() < mask.sum()
+
+
+def test_bytes_and_uncompressed_rle_inputs():
+    mask = raster(RECT)
+    rle = mask_to_rle(mask)
+    as_bytes = {"size": rle["size"], "counts": rle["counts"].encode()}
+    out = SpatialNoise(1.0, 3, 2, 5).apply_op(as_bytes, DILATE, HW, 0, 0)
+    assert isinstance(out["counts"], bytes)
+    # uncompressed counts: column-major run lengths, starting with a run of zeros
+    flat = mask.T.reshape(-1).astype(np.int8)
+    changes = np.flatnonzero(np.diff(flat)) + 1
+    runs = np.diff(np.r_[0, changes, flat.size]).tolist()
+    uncompressed = {"size": list(HW), "counts": runs if flat[0] == 0 else [0, *runs]}
+    np.testing.assert_array_equal(rle_to_mask(uncompressed).astype(bool), mask)
+
+
+def test_apply_one_is_deterministic_recomputes_bbox_and_matches_corrupt():
+    noise = SpatialNoise(0.6, 3, 2.0, 5.0, seed=11)
+    ops = noise.choose_ops(5, np.arange(200))
+    seen = set()
+    for ann_key in range(200):
+        segmentation, bbox, name = noise.apply_one(RECT, [20, 30, 80, 60], HW, 5, ann_key)
+        assert name == OP_NAMES[ops[ann_key]]
+        seen.add(name)
+        if name == "clean":
+            assert segmentation is RECT and bbox == [20, 30, 80, 60]
+        else:
+            assert bbox == bbox_of_segmentation(segmentation)
+            again = noise.corrupt(RECT, [20, 30, 80, 60], HW, 5, ann_key, int(ops[ann_key]))
+            assert again == (segmentation, bbox, name)
+    assert seen == set(OP_NAMES)
+    _, xyxy, name = noise.apply_one(RECT, [20, 30, 100, 90], HW, 5, int(np.flatnonzero(ops == DILATE)[0]), "xyxy")
+    np.testing.assert_allclose(xyxy, [19, 29, 101, 91], atol=0.26)
+
+
+def test_erosion_that_would_delete_the_object_is_skipped():
+    tiny = [[10.0, 10.0, 12.0, 10.0, 12.0, 12.0, 10.0, 12.0]]
+    noise = SpatialNoise(1.0, 7, 2, 5)
+    assert noise.apply_op(tiny, ERODE, HW, 0, 0) is None
+    ann_key = int(np.flatnonzero(noise.choose_ops(0, np.arange(100)) == ERODE)[0])
+    segmentation, bbox, name = noise.apply_one(tiny, [10, 10, 2, 2], HW, 0, ann_key)
+    assert (segmentation, bbox, name) == (tiny, [10, 10, 2, 2], "erode_skipped")
+    invalid = [[1.0, 2.0, 3.0, 4.0]]  # no valid polygon part: nothing to dilate
+    assert noise.corrupt(invalid, [1, 2, 2, 2], HW, 0, 0, DILATE) == (invalid, [1, 2, 2, 2], "dilate_skipped")
+
+
+def test_missing_annotation_noise_rate_and_nesting():
+    n = 20_000
+    keep_low = MissingAnnotationNoise(0.1, seed=1).keep_mask(np.arange(n) // 3, np.arange(n))
+    keep_high = MissingAnnotationNoise(0.3, seed=1).keep_mask(np.arange(n) // 3, np.arange(n))
+    assert abs((~keep_low).mean() - 0.1) < 4 * np.sqrt(0.09 / n)
+    assert (keep_low | ~keep_high).all()  # dropped at 0.1 -> dropped at 0.3
+    assert MissingAnnotationNoise(0.0).keep_mask(0, np.arange(10)).all()
+    assert not MissingAnnotationNoise(1.0).keep_mask(0, np.arange(10)).any()
+    assert MissingAnnotationNoise(0.5).keep_mask(0, np.zeros(0, np.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: SpatialNoise(1.2, 3, 2, 5), r"p must be in \[0, 1\]"),
+        (lambda: SpatialNoise(0.2, 0, 2, 5), "kernel"),
+        (lambda: SpatialNoise(0.2, 3, -2, 5), "jitter_sigma"),
+        (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op(RECT, DILATE, (0, 5), 0, 0), "image_hw"),
+        (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op("rect", DILATE, HW, 0, 0), "segmentation"),
+        (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op(RECT, 9, HW, 0, 0), "op must be"),
+        (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op(np.zeros((5, 5), bool), DILATE, HW, 0, 0), "image_hw is"),
+        (lambda: SpatialNoise(0.2, 3, 2, 5).apply_one(RECT, [0, 0, 1, 1], HW, 0, 0, "cxcy"), "bbox_format"),
+        (lambda: MissingAnnotationNoise(2.0), "rate"),
+    ],
+)
+def test_invalid_inputs_raise_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,0 +1,78 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from noisy_seg.noise.class_noise import AsymmetricNoise, PairFlipNoise, SymmetricNoise, TransitionMatrixNoise
+from noisy_seg.noise.instance_dependent import InstanceDependentNoise
+from noisy_seg.noise.registry import build_class_noise, build_noise, build_semantic_noise
+from noisy_seg.noise.semantic_noise import SemanticNoise
+
+
+def test_build_class_noise_types_and_parameters():
+    sym = build_class_noise({"type": "symmetric", "rate": 0.4, "seed": 3}, 10)
+    assert isinstance(sym, SymmetricNoise) and (sym.rate, sym.num_classes, sym.seed) == (0.4, 10, 3)
+    asym = build_class_noise({"type": "asymmetric", "rate": 0.2, "preset": "cityscapes"}, 8)
+    assert isinstance(asym, AsymmetricNoise) and asym.seed == 0
+    mapped = build_class_noise({"type": "asymmetric", "rate": 1.0, "mapping": {"0": [1, 2], "3": 0}}, 4)
+    np.testing.assert_allclose(mapped.expected_transition_matrix()[0], [0, 0.5, 0.5, 0])
+    assert isinstance(build_class_noise({"type": "pair_flip", "rate": 0.1}, 5), PairFlipNoise)
+    matrix = build_class_noise({"type": "transition_matrix", "matrix": [[0.9, 0.1], [0.2, 0.8]]}, 2)
+    assert isinstance(matrix, TransitionMatrixNoise)
+    idn = build_class_noise({"type": "instance_dependent", "rate": 0.3, "feature_size": [4, 4]}, 3)
+    assert isinstance(idn, InstanceDependentNoise) and idn.feature_size == (4, 4)
+
+
+def test_spatial_spec_brings_its_symmetric_class_noise():
+    pipeline = build_noise({"type": "spatial", "preset": "medium", "seed": 5}, 8)
+    assert pipeline.spatial_noise.kernel == 5 and pipeline.spatial_noise.p == 0.25
+    assert isinstance(pipeline.class_noise, SymmetricNoise) and pipeline.class_noise.rate == 0.3
+    assert pipeline.class_noise.seed == 5
+    override = build_noise({"type": "spatial", "preset": "easy", "p": 0.5, "class_rate": 0.0}, 8)
+    assert override.spatial_noise.p == 0.5 and override.class_noise is None
+    explicit = build_noise({"type": "spatial", "p": 0.1, "kernel": 3, "jitter_sigma": 1, "simplify_tolerance": 2}, 8)
+    assert explicit.class_noise is None and explicit.spatial_noise.kernel == 3
+
+
+def test_list_specs_compose_and_none_is_empty():
+    pipeline = build_noise([{"type": "asymmetric", "rate": 0.2, "preset": "voc"}, {"type": "drop", "rate": 0.1}], 20)
+    assert pipeline.drop_noise.rate == 0.1 and isinstance(pipeline.class_noise, AsymmetricNoise)
+    empty = build_noise({"type": "none"}, 3)
+    assert empty.class_noise is None and empty.spatial_noise is None and empty.drop_noise is None
+
+
+def test_build_semantic_noise():
+    noise = build_semantic_noise({"type": "semantic", "rate": 0.2, "background_label": 0, "ops": ["ignore"]}, 21)
+    assert isinstance(noise, SemanticNoise) and noise.ops == ("ignore",) and noise.background_label == 0
+
+
+@pytest.mark.parametrize(
+    "spec, num_classes, message",
+    [
+        ({"type": "symmetric", "rate": 1.5}, 5, r"rate must be in \[0, 1\]"),
+        ({"type": "symmetric"}, 5, "needs key"),
+        ({"type": "symmetric", "rate": 0.1, "rtae": 0.2}, 5, "unknown key"),
+        ({"type": "gaussian", "rate": 0.1}, 5, "unknown noise type"),
+        ({"rate": 0.1}, 5, "unknown noise type"),
+        ({"type": "asymmetric", "rate": 0.1, "preset": "kitti"}, 8, "unknown asymmetric preset"),
+        ({"type": "asymmetric", "rate": 0.1, "mapping": {"0": 7}}, 5, "outside"),
+        ({"type": "asymmetric", "rate": 0.1, "mapping": {"person": 1}}, 5, "not a class index"),
+        ({"type": "transition_matrix", "matrix": [[1.0]]}, 5, "dataset has 5 classes"),
+        ({"type": "spatial", "preset": "brutal"}, 5, "unknown spatial preset"),
+        ({"type": "spatial", "preset": "easy", "kernel": 3}, 5, "not both"),
+        ({"type": "spatial", "p": 0.1}, 5, "missing"),
+        ([{"type": "symmetric", "rate": 0.1}, {"type": "spatial", "preset": "easy"}], 5, "two class noise"),
+        ("symmetric", 5, "spec must be a dict"),
+    ],
+)
+def test_invalid_specs_raise_one_line_value_error(spec, num_classes, message):
+    with pytest.raises(ValueError, match=message) as info:
+        build_noise(spec, num_classes)
+    assert "\n" not in str(info.value)
+
+
+def test_noise_package_imports_neither_detectron2_nor_torch():
+    code = "import sys, noisy_seg.noise; print(sorted({'detectron2', 'torch'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,298 @@
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import orjson
+import pytest
+
+import make_noisy_dataset  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.noise.pipeline import NoisePipeline
+from noisy_seg.noise.presets import CITYSCAPES_THING_CLASSES, COCO_THING_CATEGORIES
+from noisy_seg.noise.registry import build_noise
+
+
+def coco_dataset(categories, num_images=30, per_image=6, seed=0):
+    rng = np.random.default_rng(seed)
+    images = [{"id": i + 1, "file_name": f"{i + 1:06d}.png", "height": 64, "width": 96} for i in range(num_images)]
+    annotations = []
+    ids = [c["id"] for c in categories]
+    for image in images:
+        for _ in range(per_image):
+            x, y = rng.uniform(2, 50), rng.uniform(2, 30)
+            polygon = np.round([x, y, x + 30, y, x + 30, y + 20, x, y + 20], 2).tolist()
+            annotations.append(
+                {
+                    "id": 10 * len(annotations) + 7,
+                    "image_id": image["id"],
+                    "category_id": int(rng.choice(ids)),
+                    "bbox": [round(x, 2), round(y, 2), 30.0, 20.0],
+                    "segmentation": [polygon],
+                    "area": 600.0,
+                    "iscrowd": 0,
+                }
+            )
+    return {"info": {"year": 2024}, "images": images, "annotations": annotations, "categories": categories}
+
+
+CITYSCAPES_CATEGORIES = [{"id": 24 + i, "name": n} for i, n in enumerate(CITYSCAPES_THING_CLASSES)]
+
+
+@pytest.fixture
+def coco_file(tmp_path):
+    path = tmp_path / "instances.json"
+    path.write_bytes(orjson.dumps(coco_dataset(CITYSCAPES_CATEGORIES)))
+    return path
+
+
+def run_tool(*args):
+    return subprocess.run(
+        [sys.executable, make_noisy_dataset.__file__, *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_symmetric_noise_writes_same_ids_with_clean_labels_and_tags(coco_file, tmp_path, capsys):
+    output = tmp_path / "noisy.json"
+    assert (
+        make_noisy_dataset.main(
+            ["--input", str(coco_file), "--output", str(output), "--noise", "symmetric", "--rate", "0.4", "--seed", "1"]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    source, noisy = orjson.loads(coco_file.read_bytes()), orjson.loads(output.read_bytes())
+    assert noisy["images"] == source["images"] and noisy["info"] == source["info"]
+    assert [a["id"] for a in noisy["annotations"]] == [a["id"] for a in source["annotations"]]
+    flips = 0
+    for old, new in zip(source["annotations"], noisy["annotations"]):
+        assert new["clean_category_id"] == old["category_id"]
+        assert new["noise"] == ("class_flip" if new["category_id"] != old["category_id"] else "clean")
+        flips += new["noise"] == "class_flip"
+    assert 0.25 < flips / len(source["annotations"]) < 0.55
+    assert f"realized class-flip rate: {flips / len(source['annotations']):.4f}" in printed
+    assert "motorcycle" in printed and "P(noisy | clean)" in printed
+
+
+def test_output_equals_the_on_the_fly_pipeline(coco_file, tmp_path):
+    output = tmp_path / "noisy.json"
+    make_noisy_dataset.main(
+        [
+            "--input",
+            str(coco_file),
+            "--output",
+            str(output),
+            "--noise",
+            "spatial",
+            "--preset",
+            "hard",
+            "--seed",
+            "4",
+            "--no-progress",
+        ]
+    )
+    pipeline = build_noise({"type": "spatial", "preset": "hard", "seed": 4}, len(CITYSCAPES_THING_CLASSES))
+    assert isinstance(pipeline, NoisePipeline)
+    source, noisy = orjson.loads(coco_file.read_bytes()), orjson.loads(output.read_bytes())
+    by_id = {a["id"]: a for a in noisy["annotations"]}
+    for image in source["images"]:
+        anns = [
+            dict(a, category_id=a["category_id"] - 24) for a in source["annotations"] if a["image_id"] == image["id"]
+        ]
+        for expected in pipeline.apply_to_annotations(anns, image["id"], (image["height"], image["width"])):
+            written = by_id[expected["id"]]
+            assert written["category_id"] - 24 == expected["category_id"]
+            assert (written["noise"], written["segmentation"], written["bbox"]) == (
+                expected["noise"],
+                expected["segmentation"],
+                expected["bbox"],
+            )
+    assert {a["noise"] for a in noisy["annotations"]} & {"dilate", "erode", "jitter", "simplify"}
+
+
+def test_same_seed_reproduces_across_processes_and_other_seed_differs(coco_file, tmp_path):
+    outputs = []
+    for seed, name in ((3, "a.json"), (3, "b.json"), (4, "c.json")):
+        result = run_tool(
+            "--input", coco_file, "--output", tmp_path / name, "--noise", "pair_flip", "--rate", "0.5", "--seed", seed
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append((tmp_path / name).read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0] != outputs[2]
+
+
+def test_drop_removes_annotations_and_reports_how_many(coco_file, tmp_path, capsys):
+    output = tmp_path / "dropped.json"
+    make_noisy_dataset.main(["--input", str(coco_file), "--output", str(output), "--noise", "drop", "--rate", "0.3"])
+    source, noisy = orjson.loads(coco_file.read_bytes()), orjson.loads(output.read_bytes())
+    dropped = len(source["annotations"]) - len(noisy["annotations"])
+    assert dropped > 0 and f"dropped: {dropped}," in capsys.readouterr().out
+    assert {a["id"] for a in noisy["annotations"]} < {a["id"] for a in source["annotations"]}
+
+
+def test_asymmetric_preset_and_mapping_file(tmp_path, capsys):
+    coco_categories = [{"id": cid, "name": name, "supercategory": sup} for cid, name, sup in COCO_THING_CATEGORIES]
+    source_path = tmp_path / "coco.json"
+    source_path.write_bytes(orjson.dumps(coco_dataset(coco_categories, num_images=60)))
+    output = tmp_path / "coco_asym.json"
+    make_noisy_dataset.main(
+        [
+            "--input",
+            str(source_path),
+            "--output",
+            str(output),
+            "--noise",
+            "asymmetric",
+            "--preset",
+            "coco",
+            "--rate",
+            "1.0",
+        ]
+    )
+    supercategory = {cid: sup for cid, _, sup in COCO_THING_CATEGORIES}
+    for ann in orjson.loads(output.read_bytes())["annotations"]:
+        assert supercategory[ann["category_id"]] == supercategory[ann["clean_category_id"]]
+        assert (ann["category_id"] == 1) == (ann["clean_category_id"] == 1)  # person stays person
+    mapping = tmp_path / "mapping.json"
+    mapping.write_bytes(orjson.dumps({"24": [25], "26": 27}))  # dataset ids: person -> rider, car -> truck
+    city = tmp_path / "city.json"
+    city.write_bytes(orjson.dumps(coco_dataset(CITYSCAPES_CATEGORIES)))
+    make_noisy_dataset.main(
+        [
+            "--input",
+            str(city),
+            "--output",
+            str(tmp_path / "city_map.json"),
+            "--noise",
+            "asymmetric",
+            "--mapping",
+            str(mapping),
+            "--rate",
+            "1.0",
+        ]
+    )
+    for ann in orjson.loads((tmp_path / "city_map.json").read_bytes())["annotations"]:
+        expected = {24: 25, 26: 27}.get(ann["clean_category_id"], ann["clean_category_id"])
+        assert ann["category_id"] == expected
+
+
+def test_instance_dependent_reads_images_from_images_root(coco_file, tmp_path):
+    source = orjson.loads(coco_file.read_bytes())
+    rng = np.random.default_rng(0)
+    for image in source["images"]:
+        cv2.imwrite(str(tmp_path / image["file_name"]), rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    output = tmp_path / "idn.json"
+    result = run_tool(
+        "--input",
+        coco_file,
+        "--output",
+        output,
+        "--noise",
+        "instance_dependent",
+        "--rate",
+        "0.5",
+        "--images-root",
+        tmp_path,
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    tags = [a["noise"] for a in orjson.loads(output.read_bytes())["annotations"]]
+    assert 0.3 < tags.count("class_flip") / len(tags) < 0.7
+
+
+def test_cityscapes_input_goes_through_detectron2_loader_and_keys_by_index(tmp_path, monkeypatch, capsys):
+    import detectron2.data.datasets.cityscapes as cityscapes
+
+    image_dir, gt_dir = tmp_path / "leftImg8bit" / "train", tmp_path / "gtFine" / "train"
+    image_dir.mkdir(parents=True)
+    gt_dir.mkdir(parents=True)
+    dicts = []
+    for i in range(20):
+        annotations = [
+            {
+                "category_id": int(c),
+                "iscrowd": False,
+                "bbox": [5.0 + j, 5.0, 40.0 + j, 30.0],
+                "bbox_mode": 0,
+                "segmentation": [[5.0 + j, 5.0, 40.0 + j, 5.0, 40.0 + j, 30.0, 5.0 + j, 30.0]],
+            }
+            for j, c in enumerate(np.random.default_rng(i).integers(0, 8, 6))
+        ]
+        dicts.append(
+            {
+                "file_name": str(image_dir / "aachen" / f"aachen_{i:06d}_000019_leftImg8bit.png"),
+                "image_id": f"aachen_{i:06d}_000019_leftImg8bit.png",
+                "height": 64,
+                "width": 96,
+                "annotations": annotations,
+            }
+        )
+    calls = []
+    monkeypatch.setattr(
+        cityscapes, "load_cityscapes_instances", lambda *args, **kwargs: calls.append((args, kwargs)) or dicts
+    )
+    output = tmp_path / "cityscapes_noisy.json"
+    make_noisy_dataset.main(
+        [
+            "--input",
+            str(image_dir),
+            "--gt-dir",
+            str(gt_dir),
+            "--output",
+            str(output),
+            "--noise",
+            "asymmetric",
+            "--preset",
+            "cityscapes",
+            "--rate",
+            "0.5",
+        ]
+    )
+    assert calls == [((str(image_dir), str(gt_dir)), {"from_json": True, "to_polygons": True})]
+    noisy = orjson.loads(output.read_bytes())
+    assert [a["id"] for a in noisy["annotations"]] == list(range(1, 121))
+    assert noisy["images"][0]["file_name"] == "aachen/aachen_000000_000019_leftImg8bit.png"
+    pipeline = build_noise({"type": "asymmetric", "preset": "cityscapes", "rate": 0.5}, 8)
+    written = iter(noisy["annotations"])
+    for record in dicts:  # what the mapper gets from the same loader: no ids -> index keys
+        for expected in pipeline.apply_to_annotations(record["annotations"], record["image_id"], (64, 96)):
+            ann = next(written)
+            assert ann["category_id"] == expected["category_id"] + 1 and ann["noise"] == expected["noise"]
+    assert any(a["noise"] == "class_flip" for a in noisy["annotations"])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--noise", "symmetric", "--rate", "1.5"], "error: --rate must be in [0, 1], got 1.5"),
+        (["--noise", "asymmetric", "--preset", "kitti", "--rate", "0.2"], "error: unknown asymmetric preset 'kitti'"),
+        (["--noise", "spatial", "--preset", "brutal"], "error: --noise spatial needs --preset one of"),
+        (["--noise", "asymmetric", "--preset", "coco", "--rate", "0.2"], "error: preset 'coco' expects the 80 classes"),
+        (["--noise", "symmetric"], "error: --noise symmetric needs --rate"),
+    ],
+)
+def test_bad_arguments_fail_with_one_error_line(coco_file, tmp_path, extra, message):
+    output = tmp_path / "never.json"
+    result = run_tool("--input", coco_file, "--output", output, *extra)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith(message), result.stderr
+    assert "Traceback" not in result.stderr and not output.exists()
+
+
+def test_missing_class_id_fails_with_one_line(tmp_path):
+    dataset = coco_dataset(CITYSCAPES_CATEGORIES)
+    dataset["annotations"][3]["category_id"] = 99
+    source = tmp_path / "bad.json"
+    source.write_bytes(orjson.dumps(dataset))
+    result = run_tool("--input", source, "--output", tmp_path / "out.json", "--noise", "symmetric", "--rate", "0.2")
+    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0
+    assert "category_id 99 which is not in 'categories'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_refuses_to_overwrite_the_input(coco_file, tmp_path):
+    before = coco_file.read_bytes()
+    aliased = tmp_path / "." / coco_file.name
+    result = run_tool("--input", coco_file, "--output", aliased, "--noise", "symmetric", "--rate", "0.2")
+    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0
+    assert "is the input" in result.stderr
+    assert coco_file.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [coco_file.name]  # no temp files left behind
