@@ -51,7 +51,10 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         from ..losses.registry import LOSS_REGISTRY
 
         cls = LOSS_REGISTRY.get(name)
-        if cls is not None and "bg_index" in inspect.signature(cls.__init__).parameters:
+        params = inspect.signature(cls.__init__).parameters if cls is not None else {}
+        if "ignore_index" in params:  # gt_classes has no ignore label; 255 may be a real class (LVIS)
+            kwargs.setdefault("ignore_index", None)
+        if "bg_index" in params:
             bg_index = kwargs.setdefault("bg_index", self.num_classes)
             if bg_index != self.num_classes:
                 raise ValueError(

@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Training-iteration time of NoisyStandardROIHeads with each loss vs stock StandardROIHeads.
+
+    python benchmarks/bench_roi_heads.py [--iters 10] [--rounds 5]
+
+Same toy Mask R-CNN (configs/toy/mask_rcnn_R18_FPN_ce.py), same weights and the same batch of 4 toy
+images for every variant; one iteration = forward + backward + SGD step. Rounds alternate between the
+variants and the median per-iteration time is reported with its ratio to stock (target: within 3%).
+"""
+import argparse
+import copy
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+import detectron2.data.transforms as T  # noqa: E402
+from detectron2.config import LazyConfig, instantiate  # noqa: E402
+from detectron2.data import DatasetCatalog  # noqa: E402
+from detectron2.utils.events import EventStorage  # noqa: E402
+
+from noisy_seg.config import use_noisy_roi_heads  # noqa: E402
+from noisy_seg.data import NoisyDatasetMapper  # noqa: E402
+
+VARIANTS = {
+    "stock StandardROIHeads": None,
+    "noisy ce": ("ce", {}),
+    "noisy sce": ("sce", {"alpha": 1.0, "beta": 0.1}),
+    "noisy gce": ("gce", {"q": 0.3}),
+    "noisy nce_rce": ("nce_rce", {}),
+    "noisy combination": ("combination", {}),
+}
+
+
+def build(cfg, variant, state):
+    cfg = copy.deepcopy(cfg)
+    if variant is not None:
+        use_noisy_roi_heads(cfg.model, cls_loss=variant[0], cls_loss_kwargs=variant[1])
+    model = instantiate(cfg.model)
+    model.load_state_dict(state)
+    model.train()
+    return model, torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+
+def time_iters(model, optim, batch, iters) -> float:
+    times = []
+    with EventStorage(0):
+        for i in range(iters):
+            torch.manual_seed(i)  # same proposal sampling for every variant
+            start = time.perf_counter()
+            losses = model(batch)
+            optim.zero_grad()
+            sum(losses.values()).backward()
+            optim.step()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    cfg = LazyConfig.load(str(REPO / "configs/toy/mask_rcnn_R18_FPN_ce.py"))
+    mapper = NoisyDatasetMapper(is_train=True, augmentations=[T.NoOpTransform()], image_format="BGR",
+                                use_instance_mask=True, noise="sym40", num_classes=8)
+    batch = [mapper(d) for d in DatasetCatalog.get("toy_shapes_train")[:4]]
+    torch.manual_seed(0)
+    state = instantiate(cfg.model).state_dict()
+    models = {name: build(cfg, variant, state) for name, variant in VARIANTS.items()}
+    for model, optim in models.values():
+        time_iters(model, optim, batch, 2)  # warm-up
+    times = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, (model, optim) in models.items():
+            times[name].append(time_iters(model, optim, batch, args.iters))
+    base = statistics.median(times["stock StandardROIHeads"])
+    print(f"toy Mask R-CNN R18-FPN, batch 4 (128x128), {args.rounds} alternating rounds x {args.iters} iters, "
+          f"torch threads {torch.get_num_threads()}; median time per training iteration:")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"  {name:24s} {med * 1e3:8.1f} ms   ratio vs stock {med / base:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Noise-robust losses on logits (plain torch, any device, autocast-safe).
+
+Conventions shared by every loss here:
+- logits (N, C) with integer targets (N,) (ROI box classifier: background is the LAST index, as in
+  detectron2), or dense logits (N, C, H, W) with targets (N, H, W); the class axis is always 1.
+- `ignore_index` (default 255, None disables; the combination loss has none) marks targets that contribute
+  0 and get no gradient. An ignore_index that is a real class index (0 <= ignore_index < C) is an error.
+- `weight` shaped like targets multiplies the per-element loss. reduction "mean" divides by the number of
+  non-ignored elements, NOT by the sum of weights; "sum" sums; "none" returns the per-element loss with 0 at
+  ignored elements. An empty batch (or all targets ignored) gives 0, not nan.
+- fp16/bf16 logits are upcast to float32 before the softmax; float64 stays float64.
+- `build_loss(name, **kwargs)` returns an nn.Module called as `loss(logits, targets, weight=None)`.
+"""
+from .classification import (
+    CrossEntropy,
+    GeneralizedCrossEntropy,
+    MeanAbsoluteError,
+    NCEandRCE,
+    NormalizedCrossEntropy,
+    ReverseCrossEntropy,
+    SymmetricCrossEntropy,
+    cross_entropy,
+    generalized_cross_entropy,
+    mean_absolute_error,
+    nce_rce,
+    normalized_cross_entropy,
+    reverse_cross_entropy,
+    symmetric_cross_entropy,
+)
+from .combination import CombinationLoss, combination_loss, foreground_instance_mask
+from .dense import (
+    ClassAwareCrossEntropy,
+    CrossEntropyDiceLoss,
+    DiceLoss,
+    FocalLoss,
+    ce_dice_loss,
+    class_aware_cross_entropy,
+    dice_loss,
+    focal_loss,
+    present_classes,
+)
+from .lovasz import LovaszSoftmax, lovasz_softmax
+from .region_aware import RegionAwareLoss, confusion_ema_update, region_aware_loss
+from .registry import LOSS_REGISTRY, available_losses, build_loss, register_loss
+
+__all__ = [
+    "LOSS_REGISTRY",
+    "available_losses",
+    "build_loss",
+    "register_loss",
+    # classification (also dense: class axis 1)
+    "cross_entropy",
+    "reverse_cross_entropy",
+    "symmetric_cross_entropy",
+    "mean_absolute_error",
+    "normalized_cross_entropy",
+    "nce_rce",
+    "generalized_cross_entropy",
+    "CrossEntropy",
+    "ReverseCrossEntropy",
+    "SymmetricCrossEntropy",
+    "MeanAbsoluteError",
+    "NormalizedCrossEntropy",
+    "NCEandRCE",
+    "GeneralizedCrossEntropy",
+    # ROI box classifier
+    "combination_loss",
+    "foreground_instance_mask",
+    "CombinationLoss",
+    # dense
+    "class_aware_cross_entropy",
+    "present_classes",
+    "focal_loss",
+    "dice_loss",
+    "ce_dice_loss",
+    "lovasz_softmax",
+    "region_aware_loss",
+    "confusion_ema_update",
+    "ClassAwareCrossEntropy",
+    "FocalLoss",
+    "DiceLoss",
+    "CrossEntropyDiceLoss",
+    "LovaszSoftmax",
+    "RegionAwareLoss",
+]

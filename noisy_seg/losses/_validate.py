@@ -1,0 +1,167 @@
+"""Argument checks and the shared reduction used by every loss in this package.
+
+Shape and scalar checks are free. Value checks on tensors (target range, negative weights) are batched
+into one host sync per call by `raise_if_any`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+
+REDUCTIONS = ("none", "mean", "sum")
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def check_reduction(reduction: str, name: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def check_non_negative(value: float, arg: str, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: {arg} must be a finite number >= 0, got {value!r}")
+
+
+def check_positive(value: float, arg: str, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: {arg} must be a finite number > 0, got {value!r}")
+
+
+def check_label_floor(label_floor: float, name: str) -> None:
+    if isinstance(label_floor, bool) or not isinstance(label_floor, (int, float)) or not 0 < label_floor < 1:
+        raise ValueError(f"{name}: label_floor must lie in (0, 1) (e.g. 1e-4), got {label_floor!r}")
+
+
+def check_ignore_index(ignore_index: Optional[int], name: str) -> None:
+    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
+        raise ValueError(f"{name}: ignore_index must be an int or None, got {ignore_index!r}")
+
+
+def compute_dtype_logits(logits: torch.Tensor) -> torch.Tensor:
+    """fp16/bf16 logits are upcast to float32 (softmax needs the range); float32/float64 pass unchanged."""
+    return logits.float() if logits.dtype in _LOW_PRECISION else logits
+
+
+def check_logits_targets(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    name: str,
+    *,
+    ignore_index: Optional[int] = None,
+    dense_only: bool = False,
+    classification_only: bool = False,
+) -> None:
+    """Shapes and dtypes: logits (N, C) or (N, C, *spatial) floating, targets (N, *spatial) integer."""
+    if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise ValueError(f"{name}: logits and targets must be torch.Tensor, got {type(logits).__name__} "
+                         f"and {type(targets).__name__}")
+    if not logits.is_floating_point():
+        raise ValueError(f"{name}: logits must be a floating tensor, got dtype {logits.dtype}")
+    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
+        raise ValueError(f"{name}: targets must be an integer tensor of class indices, got dtype {targets.dtype}")
+    if dense_only and logits.dim() < 3:
+        raise ValueError(f"{name}: expects dense logits (N, C, H, W), got shape {tuple(logits.shape)}")
+    if classification_only and logits.dim() != 2:
+        raise ValueError(f"{name}: expects classification logits (N, C), got shape {tuple(logits.shape)}")
+    if logits.dim() < 2:
+        raise ValueError(f"{name}: logits must be (N, C) or (N, C, H, W), got shape {tuple(logits.shape)}")
+    expected = (logits.shape[0],) + tuple(logits.shape[2:])
+    if tuple(targets.shape) != expected:
+        raise ValueError(f"{name}: targets shape {tuple(targets.shape)} does not match logits "
+                         f"{tuple(logits.shape)}; expected {expected} (logits with the class axis removed)")
+    num_classes = logits.shape[1]
+    if num_classes < 2:
+        raise ValueError(f"{name}: need at least 2 classes on logits axis 1, got {num_classes}")
+    if targets.device != logits.device:
+        raise ValueError(f"{name}: targets on {targets.device} but logits on {logits.device}; move them together")
+    if ignore_index is not None and 0 <= ignore_index < num_classes:
+        raise ValueError(f"{name}: ignore_index={ignore_index} is a real class index for {num_classes} classes; "
+                         f"pass ignore_index=None (no ignored targets) or a negative value")
+
+
+def check_weight_shape(weight: Optional[torch.Tensor], targets: torch.Tensor, name: str) -> None:
+    if weight is None:
+        return
+    if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
+        raise ValueError(f"{name}: weight must be a floating tensor shaped like targets "
+                         f"{tuple(targets.shape)}, got {type(weight).__name__}")
+    if weight.shape != targets.shape:
+        raise ValueError(f"{name}: weight shape {tuple(weight.shape)} must equal targets shape "
+                         f"{tuple(targets.shape)} (one weight per sample / pixel)")
+    if weight.device != targets.device:
+        raise ValueError(f"{name}: weight on {weight.device} but targets on {targets.device}; move them together")
+
+
+def raise_if_any(checks: Sequence[Tuple[torch.Tensor, str]]) -> None:
+    """Each check is (boolean scalar tensor meaning 'bad', message). One host sync for all of them."""
+    if not checks:
+        return
+    flags = torch.stack([bad.reshape(()) for bad, _ in checks]).tolist()
+    for bad, (_, message) in zip(flags, checks):
+        if bad:
+            raise ValueError(message)
+
+
+def target_and_weight_checks(
+    targets: torch.Tensor,
+    num_classes: int,
+    name: str,
+    *,
+    ignore_index: Optional[int] = None,
+    valid: Optional[torch.Tensor] = None,
+    weight: Optional[torch.Tensor] = None,
+) -> list:
+    """Value checks (not yet synced): targets in [0, C) or ignore_index; weight finite and >= 0.
+    valid: the precomputed `valid_mask(targets, ignore_index)`, to save a pass over the targets."""
+    checks = []
+    if targets.numel() > 0:
+        if ignore_index is not None and valid is None:
+            valid = targets != ignore_index
+        # Two passes (masked copy + aminmax) instead of one comparison pass per bound.
+        kept = targets if valid is None else targets.masked_fill(~valid, 0)
+        lowest, highest = torch.aminmax(kept)
+        hint = "" if ignore_index is None else f" or equal ignore_index={ignore_index}"
+        checks.append(((lowest < 0) | (highest >= num_classes),
+                       f"{name}: targets must lie in [0, {num_classes}){hint}; found other values "
+                       f"(set ignore_index to the void label, e.g. 255)"))
+    if weight is not None and weight.numel() > 0:
+        bad_weight = ~torch.isfinite(weight) | (weight < 0)
+        checks.append((bad_weight.any(), f"{name}: weight must be finite and >= 0; found negative or non-finite "
+                                         f"entries"))
+    return checks
+
+
+def valid_mask(targets: torch.Tensor, ignore_index: Optional[int]) -> Optional[torch.Tensor]:
+    return None if ignore_index is None else targets != ignore_index
+
+
+def target_log_prob(log_probs: torch.Tensor, targets: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """log p_y per sample/pixel from log_probs (N, C, ...); ignored targets read class 0 (masked later)."""
+    safe = targets.long() if valid is None else targets.long().masked_fill(~valid, 0)
+    return log_probs.gather(1, safe.unsqueeze(1)).squeeze(1)
+
+
+def reduce_loss(
+    loss: torch.Tensor,
+    reduction: str,
+    *,
+    valid: Optional[torch.Tensor] = None,
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Per-element loss -> reduced loss. weight multiplies; ignored elements are 0; "mean" divides by the
+    number of non-ignored elements (NOT the sum of weights); an empty batch gives 0 with a graph."""
+    if weight is not None:
+        loss = loss * weight.to(loss.dtype)
+    if valid is not None:
+        loss = torch.where(valid, loss, torch.zeros((), dtype=loss.dtype, device=loss.device))
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    count = loss.numel() if valid is None else valid.sum()
+    if isinstance(count, int):
+        return total / max(count, 1)
+    return total / count.clamp_min(1).to(total.dtype)

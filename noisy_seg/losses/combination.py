@@ -1,0 +1,111 @@
+"""The combination loss of Yang et al. 2020 ("Learning with noisy class labels for instance segmentation")
+for the ROI box classifier: CE for the foreground-background sub-task, RCE for the foreground-instance one.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validate import (
+    check_label_floor,
+    check_logits_targets,
+    check_non_negative,
+    check_positive,
+    check_reduction,
+    check_weight_shape,
+    compute_dtype_logits,
+    raise_if_any,
+    reduce_loss,
+    target_and_weight_checks,
+    target_log_prob,
+)
+from .registry import register_loss
+
+_NAME = "combination_loss"
+
+
+def _check_combination(bg_index: int, ce_weight: float, rce_weight: float, label_floor: float,
+                       pon_threshold: Optional[float], reduction: str) -> None:
+    if isinstance(bg_index, bool) or not isinstance(bg_index, int):
+        raise ValueError(f"{_NAME}: bg_index must be an int (detectron2: num_classes, the last logit), "
+                         f"got {bg_index!r}")
+    check_non_negative(ce_weight, "ce_weight", _NAME)
+    check_non_negative(rce_weight, "rce_weight", _NAME)
+    check_label_floor(label_floor, _NAME)
+    if pon_threshold is not None:
+        check_positive(pon_threshold, "pon_threshold", _NAME)
+    check_reduction(reduction, _NAME)
+
+
+def foreground_instance_mask(logits: torch.Tensor, targets: torch.Tensor, bg_index: int) -> torch.Tensor:
+    """(N,) bool: RoIs labelled foreground AND predicted (argmax, no gradient) foreground."""
+    predicted = logits.detach().argmax(dim=1)
+    return (targets != bg_index) & (predicted != bg_index)
+
+
+def combination_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    bg_index: int,
+    ce_weight: float = 1.0,
+    rce_weight: float = 1.0,
+    label_floor: float = 1e-4,
+    pon_threshold: Optional[float] = None,
+    reduction: str = "mean",
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """logits (N, C), targets (N,) in [0, C). With pred = argmax(logits):
+    group 1 (y == bg or pred == bg) gets CE, group 2 (y != bg and pred != bg) gets RCE only, and
+    L = ce_weight * mean(g1 * CE) + rce_weight * mean(g2 * RCE), both means over ALL N RoIs.
+    pon_threshold: zero the loss of group-2 RoIs whose CE exceeds it ("potential noisy" filter).
+    weight (N,) multiplies the per-RoI loss; "mean" still divides by N. "none" gives the per-RoI loss (N,).
+    With no RoI in group 2 this equals cross entropy."""
+    _check_combination(bg_index, ce_weight, rce_weight, label_floor, pon_threshold, reduction)
+    check_logits_targets(logits, targets, _NAME, classification_only=True)
+    num_classes = logits.shape[1]
+    if not 0 <= bg_index < num_classes:
+        raise ValueError(f"{_NAME}: bg_index={bg_index} must lie in [0, {num_classes}) for {num_classes} logits")
+    check_weight_shape(weight, targets, _NAME)
+    raise_if_any(target_and_weight_checks(targets, num_classes, _NAME, weight=weight))
+
+    log_p_y = target_log_prob(F.log_softmax(compute_dtype_logits(logits), dim=1), targets, None)
+    ce = -log_p_y
+    rce = -math.log(label_floor) * -torch.expm1(log_p_y)
+    in_instance_group = foreground_instance_mask(logits, targets, bg_index)
+    if pon_threshold is not None:
+        kept = ~(in_instance_group & (ce.detach() > pon_threshold))
+    else:
+        kept = torch.ones_like(in_instance_group)
+    zero = torch.zeros((), dtype=ce.dtype, device=ce.device)
+    per_roi = torch.where(in_instance_group, rce_weight * rce, ce_weight * ce)
+    per_roi = torch.where(kept, per_roi, zero)
+    return reduce_loss(per_roi, reduction, weight=weight)
+
+
+@register_loss("combination")
+class CombinationLoss(nn.Module):
+    """Module form of `combination_loss`; bg_index is num_classes for detectron2's box predictor."""
+
+    def __init__(self, *, bg_index: int, ce_weight: float = 1.0, rce_weight: float = 1.0,
+                 label_floor: float = 1e-4, pon_threshold: Optional[float] = None, reduction: str = "mean"):
+        super().__init__()
+        _check_combination(bg_index, ce_weight, rce_weight, label_floor, pon_threshold, reduction)
+        if bg_index < 0:
+            raise ValueError(f"CombinationLoss: bg_index must be >= 0, got {bg_index}")
+        self.bg_index, self.ce_weight, self.rce_weight = bg_index, ce_weight, rce_weight
+        self.label_floor, self.pon_threshold, self.reduction = label_floor, pon_threshold, reduction
+
+    def forward(self, logits, targets, weight=None):
+        return combination_loss(logits, targets, bg_index=self.bg_index, ce_weight=self.ce_weight,
+                                rce_weight=self.rce_weight, label_floor=self.label_floor,
+                                pon_threshold=self.pon_threshold, reduction=self.reduction, weight=weight)
+
+    def extra_repr(self) -> str:
+        return (f"bg_index={self.bg_index}, ce_weight={self.ce_weight}, rce_weight={self.rce_weight}, "
+                f"label_floor={self.label_floor}, pon_threshold={self.pon_threshold}, "
+                f"reduction={self.reduction!r}")

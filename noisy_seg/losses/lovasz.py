@@ -1,0 +1,125 @@
+"""Lovasz-softmax loss (Berman et al., CVPR 2018), a convex surrogate of mean IoU, vectorized over classes."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validate import (
+    check_ignore_index,
+    check_logits_targets,
+    compute_dtype_logits,
+    raise_if_any,
+    target_and_weight_checks,
+)
+from .registry import register_loss
+
+LovaszClasses = Union[str, Sequence[int]]
+_NAME = "lovasz_softmax"
+
+
+def _check_lovasz(classes: LovaszClasses, per_image: bool, ignore_index: Optional[int]) -> None:
+    if isinstance(classes, str):
+        if classes not in ("present", "all"):
+            raise ValueError(f"{_NAME}: classes must be 'present', 'all' or a list of class indices, got {classes!r}")
+    elif not (isinstance(classes, (list, tuple)) and classes
+              and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in classes)):
+        raise ValueError(f"{_NAME}: classes must be 'present', 'all' or a non-empty list of class indices >= 0, "
+                         f"got {classes!r}")
+    if not isinstance(per_image, bool):
+        raise ValueError(f"{_NAME}: per_image must be a bool, got {per_image!r}")
+    check_ignore_index(ignore_index, _NAME)
+
+
+def _lovasz_per_class(probs: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor):
+    """probs (G, C, P), targets (G, P) (ignored entries arbitrary), valid (G, P) ->
+    ((G, C) per-class losses, (G, C) foreground pixel counts). Sorting runs along the contiguous last axis."""
+    num_classes = probs.shape[1]
+    classes = torch.arange(num_classes, device=targets.device).view(1, -1, 1)
+    foreground = ((targets.unsqueeze(1) == classes) & valid.unsqueeze(1)).to(probs.dtype)
+    errors = (foreground - probs).abs()
+    # Ignored pixels get error -1 so the descending sort puts them last, where they change no earlier Jaccard
+    # term; their contribution is then masked to 0.
+    errors = torch.where(valid.unsqueeze(1), errors, torch.full((), -1.0, dtype=errors.dtype, device=errors.device))
+    errors_sorted, order = torch.sort(errors, dim=-1, descending=True)
+    foreground_sorted = foreground.gather(-1, order)
+    foreground_total = foreground_sorted.sum(dim=-1, keepdim=True)
+    intersection = foreground_total - foreground_sorted.cumsum(dim=-1)
+    union = foreground_total + (1.0 - foreground_sorted).cumsum(dim=-1)  # >= 1 everywhere
+    jaccard = 1.0 - intersection / union
+    lovasz_gradient = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], dim=-1)
+    kept_errors = torch.where(errors_sorted >= 0, errors_sorted, torch.zeros((), dtype=errors.dtype,
+                                                                              device=errors.device))
+    return (kept_errors * lovasz_gradient).sum(dim=-1), foreground_total.squeeze(-1)
+
+
+def lovasz_softmax(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    classes: LovaszClasses = "present",
+    ignore_index: Optional[int] = 255,
+    per_image: bool = False,
+) -> torch.Tensor:
+    """Scalar Lovasz-softmax loss for logits (N, C, H, W) and targets (N, H, W).
+    classes: "present" (classes in the non-ignored targets), "all", or a list of class indices; the loss is
+    the mean over those classes of the Lovasz extension of the per-class Jaccard loss.
+    per_image: compute it per image and average over the images that have non-ignored pixels (Berman's code
+    also averages in all-ignored images as 0); otherwise over the whole batch as one image."""
+    _check_lovasz(classes, per_image, ignore_index)
+    check_logits_targets(logits, targets, _NAME, ignore_index=ignore_index, dense_only=True)
+    num_images, num_classes = logits.shape[:2]
+    valid = torch.ones_like(targets, dtype=torch.bool) if ignore_index is None else targets != ignore_index
+    raise_if_any(target_and_weight_checks(targets, num_classes, _NAME, ignore_index=ignore_index, valid=valid))
+    if not isinstance(classes, str) and max(classes) >= num_classes:
+        raise ValueError(f"{_NAME}: classes {list(classes)} contains an index >= C={num_classes}")
+
+    probs = F.softmax(compute_dtype_logits(logits), dim=1)
+    if per_image:
+        groups, probs = num_images, probs.reshape(num_images, num_classes, -1)  # a view
+    else:
+        groups, probs = 1, probs.transpose(0, 1).reshape(1, num_classes, -1)
+    valid = valid.reshape(groups, -1)
+    flat_targets = targets.reshape(groups, -1).masked_fill(~valid, 0)
+    losses, foreground_counts = _lovasz_per_class(probs, flat_targets, valid)
+
+    if classes == "present":
+        selected = foreground_counts > 0
+    elif classes == "all":
+        selected = torch.ones_like(losses, dtype=torch.bool)
+    else:
+        selected = torch.zeros_like(losses, dtype=torch.bool)
+        selected[:, list(classes)] = True
+    selected_counts = selected.sum(dim=1)
+    zero = torch.zeros((), dtype=losses.dtype, device=losses.device)
+    per_group = torch.where(selected, losses, zero).sum(dim=1) / selected_counts.clamp_min(1).to(losses.dtype)
+    if not per_image:
+        return per_group[0]
+    image_has_pixels = valid.any(dim=1)
+    return (torch.where(image_has_pixels, per_group, zero).sum()
+            / image_has_pixels.sum().clamp_min(1).to(losses.dtype))
+
+
+@register_loss("lovasz")
+class LovaszSoftmax(nn.Module):
+    """Module form of `lovasz_softmax`; forward(logits, targets, weight=None), weight must stay None."""
+
+    def __init__(self, *, classes: LovaszClasses = "present", ignore_index: Optional[int] = 255,
+                 per_image: bool = False):
+        super().__init__()
+        _check_lovasz(classes, per_image, ignore_index)
+        self.classes = classes if isinstance(classes, str) else tuple(classes)
+        self.ignore_index, self.per_image = ignore_index, per_image
+
+    def forward(self, logits, targets, weight=None):
+        if weight is not None:
+            raise ValueError("LovaszSoftmax: per-pixel weight is not supported (the loss is not a sum over "
+                             "pixels); pass weight=None")
+        classes = self.classes if isinstance(self.classes, str) else list(self.classes)
+        return lovasz_softmax(logits, targets, classes=classes, ignore_index=self.ignore_index,
+                              per_image=self.per_image)
+
+    def extra_repr(self) -> str:
+        return f"classes={self.classes!r}, ignore_index={self.ignore_index}, per_image={self.per_image}"
