@@ -32,5 +32,15 @@ test: install
 demo: install
 	$(VPY) tools/demo.py
 
+# clean vs 40% symmetric class noise; CE vs Yang et al.'s combination loss (3 toy runs, ~25 min on 2 cores)
+bench-robust: install
+	$(VPY) tools/demo.py --suite robust
+
+# speed benchmarks (ratios against the stock detectron2 path, measured in one run)
+bench: install
+	$(VPY) benchmarks/bench_mapper.py
+	$(VPY) benchmarks/bench_roi_heads.py
+	$(VPY) benchmarks/bench_losses.py
+
 clean-data:
 	rm -rf datasets/generated

@@ -4,6 +4,7 @@
     python tools/demo.py                   # suite "demo": clean labels, cross entropy
     python tools/demo.py --suite robust    # clean CE vs 40% symmetric noise with CE / combination loss
     python tools/demo.py --suite robust --max-iter 100   # shorter, for a quick look
+    python tools/demo.py --suite robust --reuse          # keep runs that already finished
 
 Each run is `tools/train_net.py` in its own process, writing to OUTPUT/<run name>/; the table reads
 the final evaluation from each run's metrics.json. A bar chart goes to OUTPUT/<suite>_mask_ap.png.
@@ -30,9 +31,18 @@ class Run:
     overrides: tuple[str, ...] = field(default_factory=tuple)
 
 
+_TOY = "projects/NoisyClassLabels/configs/toy"
 SUITES: dict[str, list[Run]] = {
     "demo": [
         Run("clean_ce", "configs/toy/mask_rcnn_R18_FPN_ce.py", "clean labels, cross entropy"),
+    ],
+    # Yang et al. 2020 on toy data: evaluation is always on the clean val labels.
+    "robust": [
+        Run("clean_ce", "configs/toy/mask_rcnn_R18_FPN_ce.py", "clean labels, CE"),
+        Run("sym40_ce", f"{_TOY}/mask_rcnn_R18_FPN_ce.py", "40% symmetric noise, CE",
+            ("dataloader.train.mapper.noise=sym40",)),
+        Run("sym40_combination", f"{_TOY}/combination_switch.py",
+            "40% symmetric noise, CE then combination loss from half-way", ("dataloader.train.mapper.noise=sym40",)),
     ],
 }
 
@@ -47,8 +57,11 @@ def final_metrics(output_dir: Path) -> dict:
     return evaluated[-1] if evaluated else {}
 
 
-def run_one(run: Run, output_root: Path, extra: list[str]) -> tuple[dict, float]:
+def run_one(run: Run, output_root: Path, extra: list[str], reuse: bool = False) -> tuple[dict, float]:
     out = output_root / run.name
+    if reuse and (out / "model_final.pth").is_file() and final_metrics(out):
+        print(f"\n=== {run.name}: reusing the finished run in {out}", flush=True)
+        return final_metrics(out), float("nan")
     cmd = [sys.executable, str(REPO / "tools/train_net.py"), "--config-file", str(REPO / run.config),
            *run.overrides, f"train.output_dir={out}", *extra]
     print(f"\n=== {run.name}: {run.description}\n$ {' '.join(cmd)}", flush=True)
@@ -94,10 +107,11 @@ def main(argv=None) -> int:
     parser.add_argument("--suite", choices=sorted(SUITES), default="demo")
     parser.add_argument("--output", type=Path, default=REPO / "output" / "demo")
     parser.add_argument("--max-iter", type=int, default=None, help="override train.max_iter of every run")
+    parser.add_argument("--reuse", action="store_true", help="keep runs that already finished in --output")
     args = parser.parse_args(argv)
 
     extra = [] if args.max_iter is None else [f"train.max_iter={args.max_iter}", f"train.eval_period={args.max_iter}"]
-    rows = [(run, *run_one(run, args.output, extra)) for run in SUITES[args.suite]]
+    rows = [(run, *run_one(run, args.output, extra, args.reuse)) for run in SUITES[args.suite]]
     print(f"\nResults of suite '{args.suite}' (toy-shapes val, COCO-style AP):\n")
     print(format_table(rows))
     png = args.output / f"{args.suite}_mask_ap.png"
