@@ -41,12 +41,7 @@ class NoisyDatasetMapper(DatasetMapper):
         super().__init__(is_train, **kwargs)
         if isinstance(noise, str):
             noise = named_noise_spec(noise)
-        if noise is not None and not isinstance(noise, NoisePipeline):
-            if num_classes is None:
-                raise ValueError("NoisyDatasetMapper: a noise spec needs num_classes (the number of thing classes)")
-            noise = build_noise(_plain(noise), num_classes)
-        self.noise = noise
-        self.num_classes = num_classes
+        self.noise = _built(noise, NoisePipeline, build_noise, num_classes, type(self).__name__)
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):
@@ -97,11 +92,7 @@ class NoisySemSegDatasetMapper(DatasetMapper):
     def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None,
                  keep_clean_sem_seg: bool = False, **kwargs):
         super().__init__(is_train, **kwargs)
-        if noise is not None and not isinstance(noise, SemanticNoise):
-            if num_classes is None:
-                raise ValueError("NoisySemSegDatasetMapper: a noise spec needs num_classes")
-            noise = build_semantic_noise(_plain(noise), num_classes)
-        self.noise = noise
+        self.noise = _built(noise, SemanticNoise, build_semantic_noise, num_classes, type(self).__name__)
         self.keep_clean_sem_seg = keep_clean_sem_seg
 
     def __call__(self, dataset_dict):
@@ -121,6 +112,15 @@ class NoisySemSegDatasetMapper(DatasetMapper):
             dataset_dict["sem_seg_clean"] = torch.as_tensor(transforms.apply_segmentation(clean).astype("long"))
         dataset_dict.pop("annotations", None)
         return dataset_dict
+
+
+def _built(noise, model_type, builder, num_classes, owner: str):
+    """A noise model from a model, a spec (built for `num_classes`) or None."""
+    if noise is None or isinstance(noise, model_type):
+        return noise
+    if num_classes is None:
+        raise ValueError(f"{owner}: a noise spec needs num_classes (the number of classes)")
+    return builder(_plain(noise), num_classes)
 
 
 def _image_id(dataset_dict) -> Union[int, str]:

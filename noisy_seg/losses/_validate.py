@@ -39,6 +39,13 @@ def check_ignore_index(ignore_index: Optional[int], name: str) -> None:
         raise ValueError(f"{name}: ignore_index must be an int or None, got {ignore_index!r}")
 
 
+def check_reduction_and_ignore_index(name: str, reduction: str, ignore_index: Optional[int]) -> None:
+    """The options every per-element loss has. `name` comes first, as in each loss's option validator
+    `check_options(name, **options)`: losses with no other option use this one directly."""
+    check_reduction(reduction, name)
+    check_ignore_index(ignore_index, name)
+
+
 def compute_dtype_logits(logits: torch.Tensor) -> torch.Tensor:
     """fp16/bf16 logits are upcast to float32 (softmax needs the range); float32/float64 pass unchanged."""
     return logits.float() if logits.dtype in _LOW_PRECISION else logits
@@ -137,10 +144,35 @@ def valid_mask(targets: torch.Tensor, ignore_index: Optional[int]) -> Optional[t
     return None if ignore_index is None else targets != ignore_index
 
 
+def check_loss_inputs(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    name: str,
+    *,
+    ignore_index: Optional[int] = None,
+    weight: Optional[torch.Tensor] = None,
+    dense_only: bool = False,
+    classification_only: bool = False,
+) -> Optional[torch.Tensor]:
+    """All input checks of a loss: shapes and dtypes, then target/weight values in one host sync.
+    Returns `valid_mask(targets, ignore_index)` (None when nothing can be ignored)."""
+    check_logits_targets(logits, targets, name, ignore_index=ignore_index, dense_only=dense_only,
+                         classification_only=classification_only)
+    check_weight_shape(weight, targets, name)
+    valid = valid_mask(targets, ignore_index)
+    raise_if_any(target_and_weight_checks(targets, logits.shape[1], name, ignore_index=ignore_index, valid=valid,
+                                          weight=weight))
+    return valid
+
+
+def safe_targets(targets: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """int64 targets with ignored entries set to class 0, safe to index with (their loss is masked later)."""
+    return targets.long() if valid is None else targets.long().masked_fill(~valid, 0)
+
+
 def target_log_prob(log_probs: torch.Tensor, targets: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
     """log p_y per sample/pixel from log_probs (N, C, ...); ignored targets read class 0 (masked later)."""
-    safe = targets.long() if valid is None else targets.long().masked_fill(~valid, 0)
-    return log_probs.gather(1, safe.unsqueeze(1)).squeeze(1)
+    return log_probs.gather(1, safe_targets(targets, valid).unsqueeze(1)).squeeze(1)
 
 
 def reduce_loss(

@@ -8,37 +8,34 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ._validate import (
     check_label_floor,
-    check_logits_targets,
+    check_loss_inputs,
     check_non_negative,
     check_positive,
     check_reduction,
-    check_weight_shape,
     compute_dtype_logits,
-    raise_if_any,
     reduce_loss,
-    target_and_weight_checks,
     target_log_prob,
 )
+from .module import FunctionLoss
 from .registry import register_loss
 
 _NAME = "combination_loss"
 
 
-def _check_combination(bg_index: int, ce_weight: float, rce_weight: float, label_floor: float,
+def _check_combination(name: str, bg_index: int, ce_weight: float, rce_weight: float, label_floor: float,
                        pon_threshold: Optional[float], reduction: str) -> None:
-    if isinstance(bg_index, bool) or not isinstance(bg_index, int):
-        raise ValueError(f"{_NAME}: bg_index must be an int (detectron2: num_classes, the last logit), "
+    if isinstance(bg_index, bool) or not isinstance(bg_index, int) or bg_index < 0:
+        raise ValueError(f"{name}: bg_index must be an int >= 0 (detectron2: num_classes, the last logit), "
                          f"got {bg_index!r}")
-    check_non_negative(ce_weight, "ce_weight", _NAME)
-    check_non_negative(rce_weight, "rce_weight", _NAME)
-    check_label_floor(label_floor, _NAME)
+    check_non_negative(ce_weight, "ce_weight", name)
+    check_non_negative(rce_weight, "rce_weight", name)
+    check_label_floor(label_floor, name)
     if pon_threshold is not None:
-        check_positive(pon_threshold, "pon_threshold", _NAME)
-    check_reduction(reduction, _NAME)
+        check_positive(pon_threshold, "pon_threshold", name)
+    check_reduction(reduction, name)
 
 
 def foreground_instance_mask(logits: torch.Tensor, targets: torch.Tensor, bg_index: int) -> torch.Tensor:
@@ -65,13 +62,11 @@ def combination_loss(
     pon_threshold: zero the loss of group-2 RoIs whose CE exceeds it ("potential noisy" filter).
     weight (N,) multiplies the per-RoI loss; "mean" still divides by N. "none" gives the per-RoI loss (N,).
     With no RoI in group 2 this equals cross entropy."""
-    _check_combination(bg_index, ce_weight, rce_weight, label_floor, pon_threshold, reduction)
-    check_logits_targets(logits, targets, _NAME, classification_only=True)
+    _check_combination(_NAME, bg_index, ce_weight, rce_weight, label_floor, pon_threshold, reduction)
+    check_loss_inputs(logits, targets, _NAME, weight=weight, classification_only=True)  # nothing is ignored
     num_classes = logits.shape[1]
-    if not 0 <= bg_index < num_classes:
+    if bg_index >= num_classes:
         raise ValueError(f"{_NAME}: bg_index={bg_index} must lie in [0, {num_classes}) for {num_classes} logits")
-    check_weight_shape(weight, targets, _NAME)
-    raise_if_any(target_and_weight_checks(targets, num_classes, _NAME, weight=weight))
 
     log_p_y = target_log_prob(F.log_softmax(compute_dtype_logits(logits), dim=1), targets, None)
     ce = -log_p_y
@@ -88,24 +83,11 @@ def combination_loss(
 
 
 @register_loss("combination")
-class CombinationLoss(nn.Module):
+class CombinationLoss(FunctionLoss):
     """Module form of `combination_loss`; bg_index is num_classes for detectron2's box predictor."""
 
     def __init__(self, *, bg_index: int, ce_weight: float = 1.0, rce_weight: float = 1.0,
                  label_floor: float = 1e-4, pon_threshold: Optional[float] = None, reduction: str = "mean"):
-        super().__init__()
-        _check_combination(bg_index, ce_weight, rce_weight, label_floor, pon_threshold, reduction)
-        if bg_index < 0:
-            raise ValueError(f"CombinationLoss: bg_index must be >= 0, got {bg_index}")
-        self.bg_index, self.ce_weight, self.rce_weight = bg_index, ce_weight, rce_weight
-        self.label_floor, self.pon_threshold, self.reduction = label_floor, pon_threshold, reduction
-
-    def forward(self, logits, targets, weight=None):
-        return combination_loss(logits, targets, bg_index=self.bg_index, ce_weight=self.ce_weight,
-                                rce_weight=self.rce_weight, label_floor=self.label_floor,
-                                pon_threshold=self.pon_threshold, reduction=self.reduction, weight=weight)
-
-    def extra_repr(self) -> str:
-        return (f"bg_index={self.bg_index}, ce_weight={self.ce_weight}, rce_weight={self.rce_weight}, "
-                f"label_floor={self.label_floor}, pon_threshold={self.pon_threshold}, "
-                f"reduction={self.reduction!r}")
+        super().__init__(combination_loss, _check_combination, bg_index=bg_index, ce_weight=ce_weight,
+                         rce_weight=rce_weight, label_floor=label_floor, pon_threshold=pon_threshold,
+                         reduction=reduction)

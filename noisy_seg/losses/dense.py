@@ -11,31 +11,24 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ._validate import (
     check_ignore_index,
-    check_logits_targets,
+    check_loss_inputs,
     check_non_negative,
     check_positive,
-    check_reduction,
-    check_weight_shape,
+    check_reduction_and_ignore_index,
     compute_dtype_logits,
     raise_if_any,
     reduce_loss,
-    target_and_weight_checks,
+    safe_targets,
     target_log_prob,
-    valid_mask,
 )
 from .classification import cross_entropy
+from .module import FunctionLoss
 from .registry import register_loss
 
 FocalAlpha = Union[None, float, Sequence[float], torch.Tensor]
-
-
-def _check_common(name: str, reduction: str, ignore_index: Optional[int]) -> None:
-    check_reduction(reduction, name)
-    check_ignore_index(ignore_index, name)
 
 
 # ------------------------------------------------------------------------------------ class-aware CE
@@ -71,9 +64,9 @@ def class_aware_cross_entropy(
     A non-ignored pixel whose class is not tagged present raises ValueError (its loss would be +inf; silently
     ignoring it would hide a tag/label mismatch), as does an image with no present class."""
     name = "class_aware_cross_entropy"
-    _check_common(name, reduction, ignore_index)
-    check_logits_targets(logits, targets, name, ignore_index=ignore_index, dense_only=True)
-    check_weight_shape(weight, targets, name)
+    check_reduction_and_ignore_index(name, reduction, ignore_index)
+    # Targets are range-checked first: the tag lookup below indexes with them.
+    valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, weight=weight, dense_only=True)
     num_images, num_classes = logits.shape[:2]
     if not isinstance(present, torch.Tensor) or present.dtype != torch.bool:
         raise ValueError(f"{name}: present must be a bool tensor (N, C) of image-level tags, got "
@@ -83,12 +76,7 @@ def class_aware_cross_entropy(
     if present.device != logits.device:
         raise ValueError(f"{name}: present on {present.device} but logits on {logits.device}; move them together")
 
-    valid = valid_mask(targets, ignore_index)
-    # Range first: the tag lookup below indexes with the targets.
-    raise_if_any(target_and_weight_checks(targets, num_classes, name, ignore_index=ignore_index, valid=valid,
-                                          weight=weight))
-    safe_targets = targets.long() if valid is None else targets.long().masked_fill(~valid, 0)
-    target_present = present.gather(1, safe_targets.reshape(num_images, -1)).view_as(targets)
+    target_present = present.gather(1, safe_targets(targets, valid).reshape(num_images, -1)).view_as(targets)
     untagged = ~target_present if valid is None else valid & ~target_present
     raise_if_any([
         ((~present.any(dim=1)).any(), f"{name}: every image needs at least one present class; found an all-False "
@@ -104,8 +92,7 @@ def class_aware_cross_entropy(
 
 
 # ------------------------------------------------------------------------------------------- focal
-def _check_focal(gamma: float, alpha: FocalAlpha, reduction: str, ignore_index: Optional[int]) -> None:
-    name = "focal_loss"
+def _check_focal(name: str, gamma: float, alpha: FocalAlpha, reduction: str, ignore_index: Optional[int]) -> None:
     check_non_negative(gamma, "gamma", name)
     if alpha is not None and not isinstance(alpha, (int, float)):
         values = alpha.detach().cpu().reshape(-1).tolist() if isinstance(alpha, torch.Tensor) else list(alpha)
@@ -114,7 +101,7 @@ def _check_focal(gamma: float, alpha: FocalAlpha, reduction: str, ignore_index: 
                              f"got {alpha!r}")
     elif alpha is not None:
         check_non_negative(alpha, "alpha", name)
-    _check_common(name, reduction, ignore_index)
+    check_reduction_and_ignore_index(name, reduction, ignore_index)
 
 
 def focal_loss(
@@ -130,13 +117,9 @@ def focal_loss(
     """Softmax focal loss (Lin et al. 2017): alpha_y * (1 - p_y)^gamma * CE, for (N, C) or (N, C, H, W).
     alpha: None (1), a scalar, or C per-class weights indexed by the target."""
     name = "focal_loss"
-    _check_focal(gamma, alpha, reduction, ignore_index)
-    check_logits_targets(logits, targets, name, ignore_index=ignore_index)
-    check_weight_shape(weight, targets, name)
+    _check_focal(name, gamma, alpha, reduction, ignore_index)
+    valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, weight=weight)
     num_classes = logits.shape[1]
-    valid = valid_mask(targets, ignore_index)
-    raise_if_any(target_and_weight_checks(targets, num_classes, name, ignore_index=ignore_index, valid=valid,
-                                          weight=weight))
     log_p_y = target_log_prob(F.log_softmax(compute_dtype_logits(logits), dim=1), targets, valid)
     # Clamped so that gamma < 1 has a finite gradient where p_y == 1 (the true derivative there is 0).
     modulating = (-torch.expm1(log_p_y)).clamp_min(torch.finfo(log_p_y.dtype).tiny).pow(gamma)
@@ -149,15 +132,14 @@ def focal_loss(
             if class_alpha.numel() != num_classes:
                 raise ValueError(f"{name}: alpha has {class_alpha.numel()} per-class weights but logits have "
                                  f"{num_classes} classes")
-            safe_targets = targets.long() if valid is None else targets.long().masked_fill(~valid, 0)
-            loss = loss * class_alpha[safe_targets]
+            loss = loss * class_alpha[safe_targets(targets, valid)]
     return reduce_loss(loss, reduction, valid=valid, weight=weight)
 
 
 # -------------------------------------------------------------------------------------------- dice
-def _check_dice(smooth: float, reduction: str, ignore_index: Optional[int]) -> None:
-    check_positive(smooth, "smooth", "dice_loss")
-    _check_common("dice_loss", reduction, ignore_index)
+def _check_dice(name: str, smooth: float, reduction: str, ignore_index: Optional[int]) -> None:
+    check_positive(smooth, "smooth", name)
+    check_reduction_and_ignore_index(name, reduction, ignore_index)
 
 
 def dice_loss(
@@ -173,29 +155,34 @@ def dice_loss(
     "none" gives the (C,) per-class losses, "mean"/"sum" reduce over classes (absent classes count,
     with a loss near 0 when they are also not predicted)."""
     name = "dice_loss"
-    _check_dice(smooth, reduction, ignore_index)
-    check_logits_targets(logits, targets, name, ignore_index=ignore_index, dense_only=True)
+    _check_dice(name, smooth, reduction, ignore_index)
+    valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, dense_only=True)
     num_classes = logits.shape[1]
-    valid = valid_mask(targets, ignore_index)
-    raise_if_any(target_and_weight_checks(targets, num_classes, name, ignore_index=ignore_index, valid=valid))
     probs = F.softmax(compute_dtype_logits(logits), dim=1)
-    safe_targets = targets.long()
+    kept_targets = safe_targets(targets, valid)
     if valid is not None:
         # Ignored pixels get all-zero probabilities, so they add to neither the intersection nor the sums.
         probs = torch.where(valid.unsqueeze(1), probs, torch.zeros((), dtype=probs.dtype, device=probs.device))
-        safe_targets = safe_targets.masked_fill(~valid, 0)
-        target_counts = torch.bincount(safe_targets[valid], minlength=num_classes)
+        target_counts = torch.bincount(kept_targets[valid], minlength=num_classes)
     else:
-        target_counts = torch.bincount(safe_targets.reshape(-1), minlength=num_classes)
-    p_y = probs.gather(1, safe_targets.unsqueeze(1)).reshape(-1)
+        target_counts = torch.bincount(kept_targets.reshape(-1), minlength=num_classes)
+    p_y = probs.gather(1, kept_targets.unsqueeze(1)).reshape(-1)
     intersection = torch.zeros(num_classes, dtype=probs.dtype, device=probs.device).scatter_add(
-        0, safe_targets.reshape(-1), p_y)
+        0, kept_targets.reshape(-1), p_y)
     prob_sums = probs.sum(dim=[d for d in range(probs.dim()) if d != 1])
     target_counts = target_counts.to(probs.dtype)
     per_class = 1.0 - (2.0 * intersection + smooth) / (prob_sums + target_counts + smooth)
     if reduction == "none":
         return per_class
     return per_class.mean() if reduction == "mean" else per_class.sum()
+
+
+def _check_ce_dice(name: str, ignore_index: Optional[int], smooth: float, ce_weight: float,
+                   dice_weight: float) -> None:
+    check_ignore_index(ignore_index, name)
+    check_positive(smooth, "smooth", name)
+    check_non_negative(ce_weight, "ce_weight", name)
+    check_non_negative(dice_weight, "dice_weight", name)
 
 
 def ce_dice_loss(
@@ -210,95 +197,51 @@ def ce_dice_loss(
 ) -> torch.Tensor:
     """Scalar ce_weight * CE (mean over non-ignored pixels, `weight` (N, H, W) applies here only)
     + dice_weight * dice_loss (mean over classes)."""
-    check_non_negative(ce_weight, "ce_weight", "ce_dice_loss")
-    check_non_negative(dice_weight, "dice_weight", "ce_dice_loss")
+    _check_ce_dice("ce_dice_loss", ignore_index, smooth, ce_weight, dice_weight)
     ce = cross_entropy(logits, targets, ignore_index=ignore_index, weight=weight)
     return ce_weight * ce + dice_weight * dice_loss(logits, targets, ignore_index=ignore_index, smooth=smooth)
 
 
 # ----------------------------------------------------------------------------------------- modules
-def _reject_weight(weight: Optional[torch.Tensor], name: str) -> None:
-    if weight is not None:
-        raise ValueError(f"{name}: per-pixel weight is not supported (the loss is not a sum over pixels); "
-                         f"pass weight=None")
-
-
+# Each module calls its function with the options fixed at construction: forward(logits, targets, weight=None).
 @register_loss("cce")
-class ClassAwareCrossEntropy(nn.Module):
+class ClassAwareCrossEntropy(FunctionLoss):
     """forward(logits, targets, weight=None, present=None): without `present` the tags are the classes that
     occur in each image's targets (the strongly labelled case of Wang et al. 2022)."""
 
     def __init__(self, *, ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__()
-        _check_common("ClassAwareCrossEntropy", reduction, ignore_index)
-        self.ignore_index, self.reduction = ignore_index, reduction
+        super().__init__(class_aware_cross_entropy, check_reduction_and_ignore_index, ignore_index=ignore_index,
+                         reduction=reduction)
 
     def forward(self, logits, targets, weight=None, present=None):
         if present is None:
-            present = present_classes(targets, logits.shape[1], ignore_index=self.ignore_index)
-        return class_aware_cross_entropy(logits, targets, present, ignore_index=self.ignore_index,
-                                         reduction=self.reduction, weight=weight)
-
-    def extra_repr(self) -> str:
-        return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}"
+            present = present_classes(targets, logits.shape[1], ignore_index=self.options["ignore_index"])
+        return class_aware_cross_entropy(logits, targets, present, **self.options, weight=weight)
 
 
 @register_loss("focal")
-class FocalLoss(nn.Module):
-    """Module form of `focal_loss`; forward(logits, targets, weight=None)."""
+class FocalLoss(FunctionLoss):
+    """Module form of `focal_loss`; a per-class alpha is stored as a tuple."""
 
     def __init__(self, *, gamma: float = 2.0, alpha: FocalAlpha = None, ignore_index: Optional[int] = 255,
                  reduction: str = "mean"):
-        super().__init__()
-        _check_focal(gamma, alpha, reduction, ignore_index)
-        if alpha is not None and not isinstance(alpha, (int, float)):
-            alpha = tuple(float(a) for a in (alpha.reshape(-1).tolist() if isinstance(alpha, torch.Tensor)
-                                             else alpha))
-        self.gamma, self.alpha, self.ignore_index, self.reduction = gamma, alpha, ignore_index, reduction
-
-    def forward(self, logits, targets, weight=None):
-        return focal_loss(logits, targets, gamma=self.gamma, alpha=self.alpha, ignore_index=self.ignore_index,
-                          reduction=self.reduction, weight=weight)
-
-    def extra_repr(self) -> str:
-        return f"gamma={self.gamma}, alpha={self.alpha}, ignore_index={self.ignore_index}, reduction={self.reduction!r}"
+        super().__init__(focal_loss, _check_focal, gamma=gamma, alpha=alpha, ignore_index=ignore_index,
+                         reduction=reduction)
 
 
 @register_loss("dice")
-class DiceLoss(nn.Module):
-    """Module form of `dice_loss`; forward(logits, targets, weight=None), weight must stay None."""
+class DiceLoss(FunctionLoss):
+    """Module form of `dice_loss`; weight must stay None."""
 
     def __init__(self, *, ignore_index: Optional[int] = 255, smooth: float = 1.0, reduction: str = "mean"):
-        super().__init__()
-        _check_dice(smooth, reduction, ignore_index)
-        self.ignore_index, self.smooth, self.reduction = ignore_index, smooth, reduction
-
-    def forward(self, logits, targets, weight=None):
-        _reject_weight(weight, "DiceLoss")
-        return dice_loss(logits, targets, ignore_index=self.ignore_index, smooth=self.smooth,
-                         reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"ignore_index={self.ignore_index}, smooth={self.smooth}, reduction={self.reduction!r}"
+        super().__init__(dice_loss, _check_dice, ignore_index=ignore_index, smooth=smooth, reduction=reduction)
 
 
 @register_loss("ce_dice")
-class CrossEntropyDiceLoss(nn.Module):
-    """Module form of `ce_dice_loss`; forward(logits, targets, weight=None)."""
+class CrossEntropyDiceLoss(FunctionLoss):
+    """Module form of `ce_dice_loss`."""
 
     def __init__(self, *, ignore_index: Optional[int] = 255, smooth: float = 1.0, ce_weight: float = 1.0,
                  dice_weight: float = 1.0):
-        super().__init__()
-        _check_dice(smooth, "mean", ignore_index)
-        check_non_negative(ce_weight, "ce_weight", "CrossEntropyDiceLoss")
-        check_non_negative(dice_weight, "dice_weight", "CrossEntropyDiceLoss")
-        self.ignore_index, self.smooth = ignore_index, smooth
-        self.ce_weight, self.dice_weight = ce_weight, dice_weight
-
-    def forward(self, logits, targets, weight=None):
-        return ce_dice_loss(logits, targets, ignore_index=self.ignore_index, smooth=self.smooth,
-                            ce_weight=self.ce_weight, dice_weight=self.dice_weight, weight=weight)
-
-    def extra_repr(self) -> str:
-        return (f"ignore_index={self.ignore_index}, smooth={self.smooth}, ce_weight={self.ce_weight}, "
-                f"dice_weight={self.dice_weight}")
+        super().__init__(ce_dice_loss, _check_ce_dice, ignore_index=ignore_index, smooth=smooth,
+                         ce_weight=ce_weight, dice_weight=dice_weight)

@@ -5,32 +5,26 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ._validate import (
-    check_ignore_index,
-    check_logits_targets,
-    compute_dtype_logits,
-    raise_if_any,
-    target_and_weight_checks,
-)
+from ._validate import check_ignore_index, check_loss_inputs, compute_dtype_logits
+from .module import FunctionLoss
 from .registry import register_loss
 
 LovaszClasses = Union[str, Sequence[int]]
 _NAME = "lovasz_softmax"
 
 
-def _check_lovasz(classes: LovaszClasses, per_image: bool, ignore_index: Optional[int]) -> None:
+def _check_lovasz(name: str, classes: LovaszClasses, ignore_index: Optional[int], per_image: bool) -> None:
     if isinstance(classes, str):
         if classes not in ("present", "all"):
-            raise ValueError(f"{_NAME}: classes must be 'present', 'all' or a list of class indices, got {classes!r}")
+            raise ValueError(f"{name}: classes must be 'present', 'all' or a list of class indices, got {classes!r}")
     elif not (isinstance(classes, (list, tuple)) and classes
               and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in classes)):
-        raise ValueError(f"{_NAME}: classes must be 'present', 'all' or a non-empty list of class indices >= 0, "
+        raise ValueError(f"{name}: classes must be 'present', 'all' or a non-empty list of class indices >= 0, "
                          f"got {classes!r}")
     if not isinstance(per_image, bool):
-        raise ValueError(f"{_NAME}: per_image must be a bool, got {per_image!r}")
-    check_ignore_index(ignore_index, _NAME)
+        raise ValueError(f"{name}: per_image must be a bool, got {per_image!r}")
+    check_ignore_index(ignore_index, name)
 
 
 def _lovasz_per_class(probs: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor):
@@ -68,11 +62,11 @@ def lovasz_softmax(
     the mean over those classes of the Lovasz extension of the per-class Jaccard loss.
     per_image: compute it per image and average over the images that have non-ignored pixels (Berman's code
     also averages in all-ignored images as 0); otherwise over the whole batch as one image."""
-    _check_lovasz(classes, per_image, ignore_index)
-    check_logits_targets(logits, targets, _NAME, ignore_index=ignore_index, dense_only=True)
+    _check_lovasz(_NAME, classes, ignore_index, per_image)
+    valid = check_loss_inputs(logits, targets, _NAME, ignore_index=ignore_index, dense_only=True)
+    if valid is None:
+        valid = torch.ones_like(targets, dtype=torch.bool)
     num_images, num_classes = logits.shape[:2]
-    valid = torch.ones_like(targets, dtype=torch.bool) if ignore_index is None else targets != ignore_index
-    raise_if_any(target_and_weight_checks(targets, num_classes, _NAME, ignore_index=ignore_index, valid=valid))
     if not isinstance(classes, str) and max(classes) >= num_classes:
         raise ValueError(f"{_NAME}: classes {list(classes)} contains an index >= C={num_classes}")
 
@@ -103,23 +97,10 @@ def lovasz_softmax(
 
 
 @register_loss("lovasz")
-class LovaszSoftmax(nn.Module):
+class LovaszSoftmax(FunctionLoss):
     """Module form of `lovasz_softmax`; forward(logits, targets, weight=None), weight must stay None."""
 
     def __init__(self, *, classes: LovaszClasses = "present", ignore_index: Optional[int] = 255,
                  per_image: bool = False):
-        super().__init__()
-        _check_lovasz(classes, per_image, ignore_index)
-        self.classes = classes if isinstance(classes, str) else tuple(classes)
-        self.ignore_index, self.per_image = ignore_index, per_image
-
-    def forward(self, logits, targets, weight=None):
-        if weight is not None:
-            raise ValueError("LovaszSoftmax: per-pixel weight is not supported (the loss is not a sum over "
-                             "pixels); pass weight=None")
-        classes = self.classes if isinstance(self.classes, str) else list(self.classes)
-        return lovasz_softmax(logits, targets, classes=classes, ignore_index=self.ignore_index,
-                              per_image=self.per_image)
-
-    def extra_repr(self) -> str:
-        return f"classes={self.classes!r}, ignore_index={self.ignore_index}, per_image={self.per_image}"
+        super().__init__(lovasz_softmax, _check_lovasz, classes=classes, ignore_index=ignore_index,
+                         per_image=per_image)

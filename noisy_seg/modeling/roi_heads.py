@@ -23,7 +23,11 @@ def _make_mask_head_class_agnostic(mask_head: nn.Module) -> None:
 
 
 class _NoisyROIHeadsMixin:
-    def _setup_mask_head(self, cls_agnostic_mask: bool) -> None:
+    """Adds `cls_agnostic_mask` to an ROIHeads class; the box predictors are swapped in `_init_box_head`."""
+
+    @configurable
+    def __init__(self, *, cls_agnostic_mask: bool = False, **kwargs):
+        super().__init__(**kwargs)
         if cls_agnostic_mask:
             if not self.mask_on:
                 raise ValueError("cls_agnostic_mask=True needs a mask head (mask_in_features/mask_head set)")
@@ -35,11 +39,6 @@ class NoisyStandardROIHeads(_NoisyROIHeadsMixin, StandardROIHeads):
     """StandardROIHeads with a `NoisyFastRCNNOutputLayers` box predictor (yacs: MODEL.ROI_BOX_HEAD.CLS_LOSS)
     and an optional class-agnostic mask head."""
 
-    @configurable
-    def __init__(self, *, cls_agnostic_mask: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self._setup_mask_head(cls_agnostic_mask)
-
     @classmethod
     def _init_box_head(cls, cfg, input_shape):
         ret = super()._init_box_head(cfg, input_shape)
@@ -50,11 +49,6 @@ class NoisyStandardROIHeads(_NoisyROIHeadsMixin, StandardROIHeads):
 @ROI_HEADS_REGISTRY.register()
 class NoisyCascadeROIHeads(_NoisyROIHeadsMixin, CascadeROIHeads):
     """CascadeROIHeads whose every stage uses `NoisyFastRCNNOutputLayers`."""
-
-    @configurable
-    def __init__(self, *, cls_agnostic_mask: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self._setup_mask_head(cls_agnostic_mask)
 
     @classmethod
     def _init_box_head(cls, cfg, input_shape):
