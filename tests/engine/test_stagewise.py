@@ -5,6 +5,8 @@ import json
 import pytest
 import torch
 
+from detectron2.config import LazyConfig
+
 import train_net
 from noisy_seg.utils.errors import UserInputError
 
@@ -37,11 +39,12 @@ def test_stage2_resumes_full_training_state(repo_root, tiny_toy, tmp_path):
          f"train.resume_from={s1 / 'model_final.pth'}")
     stage2 = _train_rows(s2)
     assert sorted(stage2) == [4, 5, 6, 7], "stage 2 continues at the iteration after stage 1"
-    # The schedule spans 8 iterations (warmup ~1.3 iters, x0.1 at 80% = iter 6.4): a restored scheduler
+    # The schedule spans 8 iterations (warmup 1.6 iters, x0.1 at 80% = iter 6.4): a restored scheduler
     # gives the base LR at iter 4 and the decayed LR at iter 7; a fresh one would be warming up again.
-    assert stage2[4]["lr"] == pytest.approx(0.02)
-    assert stage2[7]["lr"] == pytest.approx(0.002)
-    assert stage1[3]["lr"] == pytest.approx(0.02)
+    base_lr = LazyConfig.load(str(repo_root / f"{P}/stage1_ce.py")).optimizer.lr
+    assert stage2[4]["lr"] == pytest.approx(base_lr)
+    assert stage2[7]["lr"] == pytest.approx(base_lr * 0.1)
+    assert stage1[3]["lr"] == pytest.approx(base_lr)
 
 
 def test_stage2_without_stage1_checkpoint_is_a_clear_error(repo_root, tiny_toy, tmp_path):
