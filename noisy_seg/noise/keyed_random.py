@@ -19,6 +19,7 @@ Keys:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import numbers
 from collections.abc import Mapping, Sequence
@@ -167,11 +168,17 @@ def _broadcast_keys(image_keys_, ann_keys_) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _base_state(seed: int, stream) -> int:
+    """The (seed, stream) part of every key; cached because the mapper asks for it per image."""
+    return _mix_int(_mix_int(seed + _GOLDEN) ^ _mix_int(stream_key(stream) + 2 * _GOLDEN))
+
+
 def _key_state(seed, image_keys_, ann_keys_, stream) -> np.ndarray:
     """Per-annotation 64-bit state before the draw index is absorbed -> uint64 (n,)."""
     seed = check_seed(seed)
     images, anns = _broadcast_keys(image_keys_, ann_keys_)
-    base = _mix_int(_mix_int(seed + _GOLDEN) ^ _mix_int(stream_key(stream) + 2 * _GOLDEN))
+    base = _base_state(seed, stream)
     state = np.full(images.shape, base, dtype=np.uint64)
     state = _absorb(state, images.view(np.uint64), 3)
     return _absorb(state, anns.view(np.uint64), 4)
@@ -212,11 +219,36 @@ def keyed_uniform(seed, image_keys, ann_keys, stream, draws: int = 1) -> np.ndar
     """
     if isinstance(draws, bool) or not isinstance(draws, numbers.Integral) or draws < 1:
         raise ValueError(f"draws must be a positive int, got {draws!r}")
+    if draws == 1 and 0 < np.size(ann_keys) <= _SMALL:
+        return _keyed_uniform_small(seed, image_keys, ann_keys, stream)
     state = _key_state(seed, image_keys, ann_keys, stream)
     if draws == 1:
         return _to_unit(_absorb(state, np.zeros_like(state), 5))
     indices = np.arange(draws, dtype=np.uint64)[None, :]
     return _to_unit(_absorb(state[:, None], indices, 5))
+
+
+# Below this many annotations (one image, in the mapper) plain Python ints beat numpy's per-call cost.
+_SMALL = 32
+
+
+def _absorb_int(state: int, value: int, salt: int) -> int:
+    """`_absorb` on Python ints; bit-identical to the array version."""
+    return _mix_int(state ^ _mix_int((value + salt * _GOLDEN) & _MASK64))
+
+
+def _keyed_uniform_small(seed, image_keys_, ann_keys_, stream) -> np.ndarray:
+    """keyed_uniform(draws=1) for a few annotations (one image in the mapper), same numbers as the array path."""
+    base = _base_state(check_seed(seed), stream)
+    images, anns = _broadcast_keys(image_keys_, ann_keys_)
+    image_states: dict = {}
+    out = []
+    for image, ann in zip(images.tolist(), anns.tolist()):
+        state = image_states.get(image)
+        if state is None:
+            state = image_states[image] = _absorb_int(base, image & _MASK64, 3)
+        out.append((_absorb_int(_absorb_int(state, ann & _MASK64, 4), 0, 5) >> 11) * _INV_2_53)
+    return np.array(out)
 
 
 def keyed_standard_normal(seed, image_keys, ann_keys, stream, draw_index) -> np.ndarray:

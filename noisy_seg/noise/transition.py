@@ -62,6 +62,8 @@ def sample_from_table(cdf_table: np.ndarray, rows: np.ndarray, uniforms: np.ndar
     result = np.empty(rows.shape[0], dtype=np.int64)
     if rows.size == 0:
         return result
+    if rows.size <= 32:  # a few samples (one image): count cdf entries <= u, same as searchsorted "right"
+        return (cdf_table[rows] <= uniforms[:, None]).sum(axis=1).astype(np.int64)
     order = np.argsort(rows, kind="stable")
     sorted_rows = rows[order]
     starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])

@@ -111,3 +111,19 @@ def test_invalid_inputs_raise_one_line_value_errors(call, message):
 def test_any_64_bit_key_gives_a_unit_interval_draw(seed, image, ann):
     u = keyed_uniform(seed, image, ann, "s", draws=3)
     assert u.shape == (1, 3) and ((u >= 0) & (u < 1)).all()
+
+
+def test_small_scalar_path_is_bit_identical_to_the_array_path():
+    # keyed_uniform answers one image's few annotations with Python ints; it must equal the numpy path
+    from noisy_seg.noise import keyed_random as kr
+
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        n = int(rng.integers(1, kr._SMALL + 1))
+        anns = rng.integers(-(2**63), 2**63 - 1, size=n, dtype=np.int64)
+        image = [int(rng.integers(-(2**63), 2**63 - 1)), "frankfurt_000000_000294"][trial % 2]
+        stream = ["class_flip", 3][trial % 2]
+        fast = kr.keyed_uniform(7, image, anns, stream)
+        state = kr._key_state(7, image, anns, stream)
+        slow = kr._to_unit(kr._absorb(state, np.zeros(n, dtype=np.uint64), 5))
+        assert np.array_equal(fast, slow)
