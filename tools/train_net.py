@@ -31,7 +31,7 @@ except ImportError as e:
         "or `python tools/install_detectron2.py`."
     )
 
-from noisy_seg.engine import apply_overrides, do_test, do_train, load_for_eval, resolve_device  # noqa: E402
+from noisy_seg.engine import apply_overrides, do_test, do_train, load_for_eval  # noqa: E402
 from noisy_seg.utils.errors import UserInputError  # noqa: E402
 
 
@@ -46,16 +46,7 @@ def main(args):
     cfg = load_config(args.config_file, args.opts)
     default_setup(cfg, args)
     if args.eval_only:
-        from detectron2.config import instantiate
-
-        from noisy_seg.engine import create_ddp_model
-
-        device = resolve_device(cfg)
-        model = instantiate(cfg.model)
-        model.to(device)
-        model = create_ddp_model(model)
-        load_for_eval(cfg, model, resume=args.resume)
-        return do_test(cfg, model)
+        return do_test(cfg, load_for_eval(cfg, resume=args.resume))
     do_train(cfg, resume=args.resume)
     return None
 

@@ -15,9 +15,8 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
 from detectron2.engine import AMPTrainer, SimpleTrainer, default_writers, hooks
 from detectron2.evaluation import inference_on_dataset, print_csv_format
-from detectron2.utils import comm
-
 from detectron2.solver import LRMultiplier
+from detectron2.utils import comm
 
 from ..data.checks import check_datasets_available
 from ..utils.errors import UserInputError
@@ -54,8 +53,13 @@ def do_test(cfg, model):
     return results
 
 
-def load_for_eval(cfg, model, resume: bool):
+def load_for_eval(cfg, resume: bool):
+    """The model of `cfg` with `train.init_checkpoint` (or, with `resume`, the run's last checkpoint)."""
+    model = instantiate(cfg.model)
+    model.to(resolve_device(cfg))
+    model = create_ddp_model(model)
     DetectionCheckpointer(model, cfg.train.output_dir).resume_or_load(cfg.train.init_checkpoint, resume=resume)
+    return model
 
 
 def do_train(cfg, resume: bool = False):
