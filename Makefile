@@ -32,7 +32,7 @@ test: install
 demo: install
 	$(VPY) tools/demo.py
 
-# clean vs 40% symmetric class noise; CE vs Yang et al.'s combination loss (3 toy runs, ~25 min on 2 cores)
+# clean vs 40% symmetric class noise; CE, SCE and Yang et al.'s combination loss (4 toy runs, ~32 min on 2 cores)
 bench-robust: install
 	$(VPY) tools/demo.py --suite robust
 

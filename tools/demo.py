@@ -41,6 +41,8 @@ SUITES: dict[str, list[Run]] = {
         Run("clean_ce", "configs/toy/mask_rcnn_R18_FPN_ce.py", "clean labels, CE"),
         Run("sym40_ce", f"{_TOY}/mask_rcnn_R18_FPN_ce.py", "40% symmetric noise, CE",
             ("dataloader.train.mapper.noise=sym40",)),
+        Run("sym40_sce", f"{_TOY}/mask_rcnn_R18_FPN_sce.py", "40% symmetric noise, SCE (alpha 1, beta 0.1)",
+            ("dataloader.train.mapper.noise=sym40",)),
         Run("sym40_combination", f"{_TOY}/combination_switch.py",
             "40% symmetric noise, CE then combination loss from half-way", ("dataloader.train.mapper.noise=sym40",)),
     ],
