@@ -8,7 +8,6 @@ the median round is reported, with the overhead ratio (target: under 2% extra pe
 """
 import argparse
 import copy
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import detectron2.data.transforms as T  # noqa: E402
 from detectron2.data import DatasetCatalog, DatasetMapper  # noqa: E402
 
+from alternating import alternating_medians, print_ratios  # noqa: E402
 from noisy_seg.data import NoisyDatasetMapper  # noqa: E402
 
 
@@ -41,16 +41,10 @@ def main(argv=None):
                f"NoisyDatasetMapper ({args.noise})": NoisyDatasetMapper(**common, noise=args.noise, num_classes=8)}
     for mapper in mappers.values():  # warm up caches and lazy imports
         time_round(mapper, dicts[:16])
-    times = {name: [] for name in mappers}
-    for _ in range(args.rounds):
-        for name, mapper in mappers.items():
-            times[name].append(time_round(mapper, dicts))
-    base_name = next(iter(mappers))
-    base = statistics.median(times[base_name])
+    medians = alternating_medians(
+        {name: (lambda m=mapper: time_round(m, dicts)) for name, mapper in mappers.items()}, args.rounds)
     print(f"{len(dicts)} toy images x {args.rounds} alternating rounds, median per-image time:")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"  {name:32s} {med * 1e3:7.3f} ms/image   ratio vs stock {med / base:.3f}")
+    print_ratios(medians, "ms/image")
     return 0
 
 

@@ -24,6 +24,7 @@ from detectron2.config import LazyConfig, instantiate  # noqa: E402
 from detectron2.data import DatasetCatalog  # noqa: E402
 from detectron2.utils.events import EventStorage  # noqa: E402
 
+from alternating import alternating_medians, print_ratios  # noqa: E402
 from noisy_seg.config import use_noisy_roi_heads  # noqa: E402
 from noisy_seg.data import NoisyDatasetMapper  # noqa: E402
 
@@ -76,16 +77,11 @@ def main(argv=None):
     models = {name: build(cfg, variant, state) for name, variant in VARIANTS.items()}
     for model, optim in models.values():
         time_iters(model, optim, batch, 2)  # warm-up
-    times = {name: [] for name in models}
-    for _ in range(args.rounds):
-        for name, (model, optim) in models.items():
-            times[name].append(time_iters(model, optim, batch, args.iters))
-    base = statistics.median(times["stock StandardROIHeads"])
+    medians = alternating_medians(
+        {name: (lambda mo=mo: time_iters(*mo, batch, args.iters)) for name, mo in models.items()}, args.rounds)
     print(f"toy Mask R-CNN R18-FPN, batch 4 (128x128), {args.rounds} alternating rounds x {args.iters} iters, "
           f"torch threads {torch.get_num_threads()}; median time per training iteration:")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"  {name:24s} {med * 1e3:8.1f} ms   ratio vs stock {med / base:.3f}")
+    print_ratios(medians, "ms", width=24)
     return 0
 
 

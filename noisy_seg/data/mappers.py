@@ -64,16 +64,15 @@ class NoisyDatasetMapper(DatasetMapper):
         )
         # (noisy, clean) travel together through detectron2's transforms and empty-instance filter
         # packed into category_id, and are unpacked right after.
-        stride = _LABEL_STRIDE
         for ann in annotations:
-            ann["category_id"] = ann["category_id"] + stride * ann["clean_category_id"]
+            ann["category_id"] += _LABEL_STRIDE * ann["clean_category_id"]
         dataset_dict["annotations"] = annotations
         mapped = super().__call__(dataset_dict)
         if "instances" in mapped:
-            packed = mapped["instances"].gt_classes
             instances = mapped["instances"]
-            instances.gt_classes = packed % stride
-            instances.gt_clean_classes = packed // stride
+            packed = instances.gt_classes
+            instances.gt_classes = packed % _LABEL_STRIDE
+            instances.gt_clean_classes = packed // _LABEL_STRIDE
             instances.gt_noisy = instances.gt_classes != instances.gt_clean_classes
         return mapped
 

@@ -1,0 +1,20 @@
+"""Shared timing scheme of the benchmarks: alternate rounds between variants (so machine drift hits all
+of them alike), report each variant's median and its ratio to the first (the baseline)."""
+import statistics
+from typing import Callable, Dict
+
+
+def alternating_medians(variants: Dict[str, Callable[[], float]], rounds: int) -> Dict[str, float]:
+    """`variants` name -> a function timing one round (seconds); returns name -> median over rounds."""
+    times = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, time_one_round in variants.items():
+            times[name].append(time_one_round())
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def print_ratios(medians: Dict[str, float], unit: str, scale: float = 1e3, width: int = 32) -> None:
+    """One line per variant: median (seconds * scale, in `unit`) and ratio to the first variant."""
+    base = next(iter(medians.values()))
+    for name, med in medians.items():
+        print(f"  {name:{width}s} {med * scale:8.3f} {unit}   ratio vs stock {med / base:.3f}")
