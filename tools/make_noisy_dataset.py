@@ -11,9 +11,11 @@ no valid geometry, or "class_flip+<op>").
 ``--noise drop`` removes annotations. For one seed the result equals the on-the-fly noise of
 noisy_seg.noise.NoisePipeline (same keyed random functions, same keys).
 
---preset: the asymmetric preset (cityscapes, coco, voc) or the spatial level (easy, medium,
-hard; spatial noise also applies the level's symmetric class noise, and --rate, if given,
-overrides the level's corruption probability p).
+--preset: the asymmetric preset (cityscapes, coco, voc) or the COCO-N spatial level (easy, medium,
+hard: 60 / 75 / 90% of annotations get one spatial op, plus the level's uniform-mix class noise;
+--rate, if given, overrides the level's per-op probability p <= 1/3, so 3p are corrupted).
+--include-true: symmetric noise redraws over all K classes, the true one included (Yang et al.'s
+"Sym r" convention: r (K-1)/K flipped); without it exactly r of the labels change.
 --mapping FILE: asymmetric noise from a json {"src_category_id": dst_id or [dst_id, ...]}
 (dataset category ids) or a K x K matrix of target probabilities (contiguous order).
 --input DIR --gt-dir DIR: a Cityscapes split (leftImg8bit/<split>, gtFine/<split>), read with
@@ -54,7 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--output", required=True, help="output COCO json (never the input)")
     parser.add_argument("--noise", required=True, choices=NOISE_CHOICES)
-    parser.add_argument("--rate", type=float, help="noise rate in [0, 1] (spatial: overrides the level's p)")
+    parser.add_argument("--rate", type=float, help="noise rate in [0, 1] (spatial: the per-op probability p <= 1/3)")
+    parser.add_argument("--include-true", action="store_true",
+                        help="symmetric: draw over all classes, the true one included (the papers' 'Sym r')")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--preset", help="asymmetric: cityscapes|coco|voc; spatial: easy|medium|hard")
     parser.add_argument("--mapping", help="asymmetric: json file with a class mapping or a K x K matrix")
@@ -86,6 +90,8 @@ def _validate(args) -> None:
             raise _fail(f"--noise spatial needs --preset one of {sorted(COCO_N_PRESETS)}, got {args.preset!r}")
     elif args.preset is not None or args.mapping is not None:
         raise _fail(f"--preset/--mapping do not apply to --noise {args.noise}")
+    if args.include_true and args.noise != "symmetric":
+        raise _fail(f"--include-true applies to --noise symmetric only, not {args.noise}")
     if args.noise == "instance_dependent" and args.images_root is None and not os.path.isdir(args.input):
         raise _fail("--noise instance_dependent needs --images-root DIR to crop the instances")
     source, target = Path(args.input).resolve(), Path(args.output).resolve()
@@ -155,6 +161,8 @@ def _noise_spec(args, dataset: dict) -> dict:
             spec["p"] = args.rate
         return spec
     spec = {"type": args.noise, "rate": args.rate, "seed": args.seed}
+    if args.include_true:
+        spec["include_true"] = True
     if args.noise == "asymmetric":
         if args.preset is not None:
             _check_preset_classes(args.preset, dataset)

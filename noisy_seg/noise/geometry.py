@@ -16,7 +16,6 @@ __all__ = [
     "bbox_of_segmentation",
     "mask_to_polygons",
     "mask_to_polygons_supersampled",
-    "morph_polygons",
     "polygon_arrays",
     "polygons_to_lists",
     "rasterize_polygons",
@@ -133,34 +132,6 @@ def _supersample_factor(crop_h: int, crop_w: int) -> int:
         if crop_h * crop_w * factor * factor <= _MAX_SUPERSAMPLED_PIXELS:
             return factor
     return 1
-
-
-def morph_polygons(parts: Sequence[np.ndarray], image_hw, kernel: int, dilate: bool) -> list[np.ndarray]:
-    """Dilate or erode polygons (m, 2) with a k x k square kernel -> polygons (possibly empty).
-
-    Rasterizes a crop around the polygons at up to 4x resolution so the result is within
-    ~0.125 px of the exact pixel-level morphology. The image border counts as foreground for
-    erosion (an object cut by the border does not shrink from that side).
-    """
-    height, width = image_hw
-    if not parts:
-        return []
-    points = np.concatenate(parts)
-    radius = (kernel - 1) / 2.0
-    margin = int(np.ceil(radius)) + 2
-    x0 = int(max(0, np.floor(points[:, 0].min()) - margin))
-    y0 = int(max(0, np.floor(points[:, 1].min()) - margin))
-    x1 = int(min(width, np.ceil(points[:, 0].max()) + margin))
-    y1 = int(min(height, np.ceil(points[:, 1].max()) + margin))
-    if x1 <= x0 or y1 <= y0:
-        return []
-    factor = _supersample_factor(y1 - y0, x1 - x0)
-    scaled = [(part - (x0, y0)) * factor for part in parts]
-    mask = rasterize_polygons(scaled, (y1 - y0) * factor, (x1 - x0) * factor)
-    size = int(round(2 * radius * factor)) + 1
-    structuring = np.ones((size, size), dtype=np.uint8)
-    mask = cv2.dilate(mask, structuring) if dilate else cv2.erode(mask, structuring)
-    return mask_to_polygons(mask, factor, (x0, y0))
 
 
 def bbox_of_segmentation(segmentation, kind: str | None = None) -> list[float] | None:

@@ -1,33 +1,40 @@
-"""Spatial annotation noise of COCO-N / Cityscapes-N (Grad, Kimhi et al., arXiv 2406.10891).
+"""Spatial annotation noise of COCO-N / Cityscapes-N (Grad, Kimhi et al., arXiv 2406.10891), drawn as
+the benchmark's own script (``noise_annotations.py``, ``pick_noise``) draws it.
 
-With probability ``p`` an annotation gets ONE corruption, chosen uniformly among
-  morphology (then dilate or erode, 50/50, k x k kernel), vertex jitter (sigma px), and
-  polygon simplification (Douglas-Peucker, tolerance px),
-so dilate and erode each have probability p/6, jitter and simplify p/3. Each decision and each
-jitter offset comes from its own keyed stream, so results do not depend on batching and the
-corrupted set is nested across p for one seed.
+Per annotation ONE op is chosen with weights ``approximation p, localization p, rand p, none 1 - 3p``:
+each op family has probability ``p`` and an annotation is corrupted with probability ``3p`` (60 / 75 /
+90% at easy / medium / hard). Like the benchmark's, every op works on the annotation's raster at image
+resolution:
 
-Geometry keeps its kind: polygons stay polygons (morphology is done on a supersampled raster
-and traced back), RLE stays RLE, masks stay masks. Invalid polygon parts (< 3 points) are
-dropped from corrupted annotations, as detectron2 drops them on loading. An op that would
-leave no valid geometry (erosion of a thin object, an annotation without a valid polygon)
-leaves it untouched and is tagged ``"<op>_skipped"`` (e.g. ``"erode_skipped"``).
+  rand           -> ``dilate`` or ``erode`` (50/50) with a k x k kernel of ones
+  localization   -> ``jitter``: outer contours (CHAIN_APPROX_SIMPLE), every vertex moved by N(0, sigma)
+                    px, rounded, refilled
+  approximation  -> ``simplify``: outer contours with >= 4 vertices simplified by shapely
+                    (tolerance t, preserve_topology), truncated to ints, refilled
+
+Determinism: "corrupted" (u < 3p), the family (a uniform third), dilate vs erode and each jitter
+offset come from their own keyed streams, so results do not depend on batching and the corrupted
+set (with its ops) is nested across p for one seed. Geometry keeps its kind: polygons are traced back
+from the corrupted raster, RLE stays RLE, masks stay masks. An op that would leave no pixel (erosion of
+a thin object, an annotation without a valid polygon) leaves the annotation untouched and is tagged
+``"<op>_skipped"``. Upstream quirks not copied: the unseeded op choice, and an emptied mask written out.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from shapely.geometry import Polygon
 
 from ._validation import check_non_negative, check_rate, check_seed
 from .geometry import (
     bbox_of_segmentation,
     mask_to_polygons_supersampled,
     mask_to_rle,
-    morph_polygons,
     polygon_arrays,
     polygons_to_lists,
     rasterize_polygons,
@@ -42,11 +49,13 @@ __all__ = ["COCO_N_PRESETS", "OP_NAMES", "SKIPPED_NAMES", "SpatialNoise", "spati
 OP_NAMES = ("clean", "dilate", "erode", "jitter", "simplify")
 CLEAN, DILATE, ERODE, JITTER, SIMPLIFY = range(len(OP_NAMES))
 SKIPPED_NAMES = tuple(f"{name}_skipped" for name in OP_NAMES[1:])  # index op - 1
+OP_FAMILIES = 3  # rand (dilate / erode), localization (jitter), approximation (simplify)
 
 APPLY_STREAM = "spatial_apply"
 OP_STREAM = "spatial_op"
 MORPH_STREAM = "spatial_morph"
 JITTER_STREAM = "spatial_jitter"
+_JITTER_REACH = 8.0  # sigmas of jitter a window keeps around the object (beyond: P < 1e-15 per vertex)
 
 
 def _check_image_hw(image_hw) -> tuple[int, int]:
@@ -66,9 +75,24 @@ def _xywh_to(bbox: list[float], bbox_format: str) -> list[float]:
     return [x, y, x + w, y + h]
 
 
+def _outer_contours(mask: np.ndarray) -> list[np.ndarray]:
+    """The benchmark's ``mask_to_polygon``: external contours, CHAIN_APPROX_SIMPLE -> int32 (m, 2) each."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [contour.reshape(-1, 2) for contour in contours]
+
+
+def _filled(parts: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Union of the filled int32 polygons -> uint8 mask (the benchmark fills each and takes the max)."""
+    out = np.zeros(shape, dtype=np.uint8)
+    for part in parts:
+        if part.shape[0]:
+            cv2.fillPoly(out, [part.astype(np.int32).reshape(-1, 1, 2)], 1)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class SpatialNoise:
-    """Per-annotation spatial corruption with probability ``p`` (see module docstring)."""
+    """COCO-N spatial corruption; ``p`` is each op family's probability (corrupted: 3p), so p <= 1/3."""
 
     p: float
     kernel: int
@@ -78,6 +102,11 @@ class SpatialNoise:
 
     def __post_init__(self):
         object.__setattr__(self, "p", check_rate(self.p, "p"))
+        if self.p * OP_FAMILIES > 1.0 + 1e-12:
+            raise ValueError(
+                f"p must be <= 1/3, got {self.p}: p is the probability of EACH of the 3 op families "
+                "(an annotation is corrupted with probability 3p, 0.6 / 0.75 / 0.9 for COCO-N easy / medium / hard)"
+            )
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, numbers.Integral) or self.kernel < 1:
             raise ValueError(f"kernel must be a positive int (e.g. 3 for a 3x3 kernel), got {self.kernel!r}")
         object.__setattr__(self, "kernel", int(self.kernel))
@@ -89,17 +118,22 @@ class SpatialNoise:
 
     @classmethod
     def from_preset(cls, name: str, seed: int = 0, p: float | None = None) -> SpatialNoise:
-        """COCO-N level ``easy``/``medium``/``hard``; ``p`` overrides the level's probability."""
+        """COCO-N level ``easy``/``medium``/``hard``; ``p`` overrides the level's per-op probability."""
         level = spatial_preset(name)
         return cls(level.p if p is None else p, level.kernel, level.jitter_sigma, level.simplify_tolerance, seed)
+
+    @property
+    def corrupted_probability(self) -> float:
+        """P(an annotation gets a spatial op) = 3p."""
+        return min(1.0, OP_FAMILIES * self.p)
 
     def choose_ops(self, image_keys, ann_keys) -> np.ndarray:
         """Op code per annotation -> int8 (n,), indices into ``OP_NAMES`` (0 = clean)."""
         anns = as_key_array(ann_keys, "ann_keys")
         if anns.size == 0:
             return np.zeros(0, dtype=np.int8)
-        corrupted = keyed_uniform(self.seed, image_keys, anns, APPLY_STREAM) < self.p
-        family = np.minimum((keyed_uniform(self.seed, image_keys, anns, OP_STREAM) * 3).astype(np.int8), 2)
+        corrupted = keyed_uniform(self.seed, image_keys, anns, APPLY_STREAM) < self.corrupted_probability
+        family = np.minimum((keyed_uniform(self.seed, image_keys, anns, OP_STREAM) * OP_FAMILIES).astype(np.int8), 2)
         erode = keyed_uniform(self.seed, image_keys, anns, MORPH_STREAM) >= 0.5
         ops = np.where(family == 0, np.where(erode, ERODE, DILATE), np.where(family == 1, JITTER, SIMPLIFY))
         return np.where(corrupted, ops, CLEAN).astype(np.int8)
@@ -127,55 +161,83 @@ class SpatialNoise:
         return corrupted, _xywh_to(new_bbox, bbox_format), OP_NAMES[op]
 
     def apply_op(self, segmentation, op: int, image_hw, image_key, ann_key):
-        """Apply op code ``op`` to a segmentation -> same kind, or None if nothing would remain."""
+        """Apply op code ``op`` to a segmentation -> same kind, or None if no pixel would remain."""
         height, width = _check_image_hw(image_hw)
         kind = segmentation_kind(segmentation)
         if op not in (DILATE, ERODE, JITTER, SIMPLIFY):
             raise ValueError(f"op must be one of {DILATE, ERODE, JITTER, SIMPLIFY} (see OP_NAMES), got {op!r}")
-        if kind == "polygons":
-            parts = polygon_arrays(segmentation)
-            if op in (DILATE, ERODE):
-                parts = morph_polygons(parts, (height, width), self.kernel, dilate=op == DILATE)
-            elif op == JITTER:
-                parts = self._jitter(parts, (height, width), image_key, ann_key)
-            else:
-                parts = self._simplify(parts)
-            return polygons_to_lists(parts) if parts else None
-
-        mask = rle_to_mask(segmentation) if kind == "rle" else np.asarray(segmentation)
-        if mask.shape != (height, width):
-            raise ValueError(f"segmentation is {mask.shape[0]}x{mask.shape[1]} but image_hw is {height}x{width}")
+        window = self._raster_window(segmentation, kind, height, width, op)
+        if window is None:
+            return None
+        crop, (x0, y0) = window
         if op in (DILATE, ERODE):
             structuring = np.ones((self.kernel, self.kernel), dtype=np.uint8)
-            morph = cv2.dilate if op == DILATE else cv2.erode
-            new_mask = morph(mask.astype(np.uint8), structuring)
+            new = (cv2.dilate if op == DILATE else cv2.erode)(crop, structuring, iterations=1)
+        elif op == JITTER:
+            new = self._localization(crop, image_key, ann_key)
         else:
-            parts = mask_to_polygons_supersampled(mask)
-            parts = self._jitter(parts, (height, width), image_key, ann_key) if op == JITTER else self._simplify(parts)
-            new_mask = rasterize_polygons(parts, height, width)
-        if not new_mask.any():
+            new = self._approximation(crop)
+        if not new.any():
             return None
+        if kind == "polygons":
+            parts = [part + (x0, y0) for part in mask_to_polygons_supersampled(new)]
+            return polygons_to_lists(parts) if parts else None
+        full = np.zeros((height, width), dtype=np.uint8)
+        full[y0 : y0 + new.shape[0], x0 : x0 + new.shape[1]] = new
         if kind == "rle":
-            return mask_to_rle(new_mask, like=segmentation)
-        return new_mask.astype(mask.dtype)
+            return mask_to_rle(full, like=segmentation)
+        return full.astype(np.asarray(segmentation).dtype)
 
-    def _jitter(self, parts, image_hw, image_key, ann_key) -> list[np.ndarray]:
-        """Gaussian offsets (sigma px) on every vertex coordinate, clipped to the image."""
-        if not parts:
-            return []
-        sizes = [part.shape[0] for part in parts]
-        points = np.concatenate(parts)
+    def _raster_window(self, segmentation, kind: str, height: int, width: int, op: int):
+        """The annotation's uint8 raster in a window around it wide enough for ``op`` -> (crop, (x0, y0)),
+        or None when it has no pixel. Ops on the window equal ops on the whole image: the margin keeps
+        the object off the window's edges except where they are the image's edges."""
+        if op == JITTER:
+            margin = int(math.ceil(_JITTER_REACH * self.jitter_sigma)) + 2
+        else:
+            margin = self.kernel + 1
+        if kind == "polygons":
+            parts = polygon_arrays(segmentation)
+            if not parts:
+                return None
+            points = np.concatenate(parts)
+            low, high = np.floor(points.min(axis=0)), np.ceil(points.max(axis=0))
+        else:
+            full = rle_to_mask(segmentation) if kind == "rle" else np.asarray(segmentation)
+            if full.shape != (height, width):
+                raise ValueError(f"segmentation is {full.shape[0]}x{full.shape[1]} but image_hw is {height}x{width}")
+            ys, xs = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))
+            if ys.size == 0:
+                return None
+            low, high = np.array([xs[0], ys[0]], float), np.array([xs[-1] + 1, ys[-1] + 1], float)
+        x0, y0 = int(max(0, low[0] - margin)), int(max(0, low[1] - margin))
+        x1, y1 = int(min(width, high[0] + margin)), int(min(height, high[1] + margin))
+        if x1 <= x0 or y1 <= y0:
+            return None
+        if kind == "polygons":
+            crop = rasterize_polygons([part - (x0, y0) for part in parts], y1 - y0, x1 - x0)
+        else:
+            crop = np.ascontiguousarray(full[y0:y1, x0:x1], dtype=np.uint8)
+        if not crop.any():
+            return None
+        return crop, (x0, y0)
+
+    def _localization(self, mask: np.ndarray, image_key, ann_key) -> np.ndarray:
+        """Gaussian offsets (sigma px) on every contour vertex, rounded, refilled."""
+        contours = _outer_contours(mask)
+        sizes = [contour.shape[0] for contour in contours]
+        points = np.concatenate(contours).astype(np.float64)
         normals = keyed_standard_normal(self.seed, image_key, ann_key, JITTER_STREAM, np.arange(points.size))
-        points = points + self.jitter_sigma * normals.reshape(points.shape)
-        points[:, 0] = np.clip(points[:, 0], 0, image_hw[1])
-        points[:, 1] = np.clip(points[:, 1], 0, image_hw[0])
-        return np.split(points, np.cumsum(sizes)[:-1])
+        moved = np.round(points + self.jitter_sigma * normals.reshape(points.shape))
+        return _filled(np.split(moved, np.cumsum(sizes)[:-1]), mask.shape)
 
-    def _simplify(self, parts) -> list[np.ndarray]:
-        """Douglas-Peucker per part; a part that would drop below 3 points is kept as is."""
-        simplified = []
-        for part in parts:
-            approx = cv2.approxPolyDP(part.astype(np.float32).reshape(-1, 1, 2), self.simplify_tolerance, True)
-            approx = approx.reshape(-1, 2).astype(np.float64)
-            simplified.append(approx if approx.shape[0] >= 3 else part)
-        return simplified
+    def _approximation(self, mask: np.ndarray) -> np.ndarray:
+        """shapely's topology-preserving simplification of each contour (fewer than 4 vertices: dropped)."""
+        parts = []
+        for contour in _outer_contours(mask):
+            if contour.shape[0] < 4:
+                continue
+            simplified = Polygon(contour).simplify(self.simplify_tolerance, preserve_topology=True)
+            if isinstance(simplified, Polygon) and not simplified.is_empty:
+                parts.append(np.asarray(simplified.exterior.coords).astype(np.int32))
+        return _filled(parts, mask.shape)

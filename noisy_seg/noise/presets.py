@@ -155,11 +155,11 @@ def asymmetric_preset(name: str) -> _AsymmetricPreset:
 class SpatialNoiseLevel:
     """One COCO-N / Cityscapes-N level (Grad, Kimhi et al., arXiv 2406.10891)."""
 
-    p: float  # probability that an annotation gets one spatial corruption
-    simplify_tolerance: float  # polygon simplification tolerance, px
-    jitter_sigma: float  # Gaussian vertex jitter, px
-    kernel: int  # dilation / erosion kernel size k (k x k)
-    class_noise_rate: float  # symmetric class-noise rate applied together with it
+    p: float  # probability of EACH op family (approximation, localization, rand): 3p are corrupted
+    simplify_tolerance: float  # approximation: shapely simplify tolerance t, px
+    jitter_sigma: float  # localization: Gaussian contour-vertex jitter sigma, px
+    kernel: int  # rand: dilation / erosion kernel size k (k x k)
+    class_noise_rate: float  # r of the benchmark's uniform_mix_C(r, K): realized flip rate r (K - 1) / K
 
 
 COCO_N_PRESETS = MappingProxyType(

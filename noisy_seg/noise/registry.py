@@ -1,13 +1,14 @@
 """Build noise models from plain dicts, so configs and the CLI can name them.
 
-    {"type": "symmetric", "rate": 0.4, "seed": 0}
+    {"type": "symmetric", "rate": 0.4, "seed": 0}                  # exactly 40% of labels flipped
+    {"type": "symmetric", "rate": 0.4, "include_true": True}       # uniform mix: redraw 40% over all K classes
     {"type": "asymmetric", "rate": 0.2, "preset": "coco"}
     {"type": "asymmetric", "rate": 0.2, "mapping": {"3": [4, 5]}}   # contiguous indices
     {"type": "pair_flip", "rate": 0.3}
     {"type": "transition_matrix", "matrix": [[...], ...]}
     {"type": "instance_dependent", "rate": 0.4, "std": 0.1, "feature_size": [32, 32]}
-    {"type": "spatial", "preset": "medium"}          # + its symmetric class noise (class_rate)
-    {"type": "spatial", "p": 0.3, "kernel": 5, "jitter_sigma": 3, "simplify_tolerance": 10}
+    {"type": "spatial", "preset": "medium"}          # COCO-N: + its uniform-mix class noise (class_rate)
+    {"type": "spatial", "p": 0.25, "kernel": 5, "jitter_sigma": 3, "simplify_tolerance": 10}  # p per op family
     {"type": "drop", "rate": 0.1}
     {"type": "none"}
 ``build_noise`` also takes a list of such dicts (at most one class, spatial and drop part).
@@ -126,7 +127,8 @@ def _build_spatial(params: dict, num_classes: int) -> tuple[SpatialNoise, Symmet
             params["p"], params["kernel"], params["jitter_sigma"], params["simplify_tolerance"], seed
         )
         class_rate = params.get("class_rate", 0.0)
-    class_noise = SymmetricNoise(class_rate, num_classes, seed) if class_rate else None
+    # COCO-N's class noise is uniform_mix_C(r, K): the redraw may return the true class
+    class_noise = SymmetricNoise(class_rate, num_classes, seed, include_true=True) if class_rate else None
     return spatial, class_noise
 
 

@@ -98,7 +98,7 @@ def test_offline_tool_output_equals_on_the_fly_noise(tiny_toy, dicts, tmp_path):
 
 
 def test_spatial_noise_changes_masks_not_labels(dicts):
-    mapper = _mapper(noise={"type": "spatial", "p": 1.0, "kernel": 5, "jitter_sigma": 3,
+    mapper = _mapper(noise={"type": "spatial", "p": 1 / 3, "kernel": 5, "jitter_sigma": 3,
                             "simplify_tolerance": 10, "seed": 0})
     clean = DatasetMapper(is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True)
     changed = 0

@@ -74,7 +74,7 @@ def offline_view(noisy_dataset):
     [
         {"type": "symmetric", "rate": 0.5, "seed": 3},
         {"type": "asymmetric", "rate": 0.6, "seed": 1, "mapping": {0: [1, 2], 4: 5}},
-        [{"type": "spatial", "preset": "hard", "seed": 2, "p": 0.6}, {"type": "drop", "rate": 0.2, "seed": 2}],
+        [{"type": "spatial", "preset": "hard", "seed": 2, "p": 0.3}, {"type": "drop", "rate": 0.2, "seed": 2}],
     ],
     ids=["symmetric", "asymmetric", "spatial+drop"],
 )
@@ -127,7 +127,7 @@ def test_spatial_output_updates_bbox_and_area_and_drop_removes():
     dataset = make_coco(seed=2)
     noisy, report = apply_noise_to_coco(
         dataset,
-        [{"type": "spatial", "preset": "hard", "p": 1.0, "class_rate": 0}, {"type": "drop", "rate": 0.3, "seed": 1}],
+        [{"type": "spatial", "preset": "hard", "p": 1 / 3, "class_rate": 0}, {"type": "drop", "rate": 0.3, "seed": 1}],
     )
     assert report.num_dropped == len(dataset["annotations"]) - len(noisy["annotations"]) > 0
     tags = [a["noise"] for a in noisy["annotations"] if not a["iscrowd"]]

@@ -1,5 +1,7 @@
+import cv2
 import numpy as np
 import pytest
+from shapely.geometry import Polygon
 
 from noisy_seg.noise.geometry import (
     bbox_of_segmentation,
@@ -9,7 +11,17 @@ from noisy_seg.noise.geometry import (
     rle_to_mask,
     segmentation_area,
 )
-from noisy_seg.noise.mask_noise import COCO_N_PRESETS, DILATE, ERODE, JITTER, OP_NAMES, SIMPLIFY, SpatialNoise
+from noisy_seg.noise.keyed_random import keyed_standard_normal
+from noisy_seg.noise.mask_noise import (
+    COCO_N_PRESETS,
+    DILATE,
+    ERODE,
+    JITTER,
+    JITTER_STREAM,
+    OP_NAMES,
+    SIMPLIFY,
+    SpatialNoise,
+)
 from noisy_seg.noise.missing_annotations import MissingAnnotationNoise
 from noisy_seg.noise.presets import spatial_preset
 
@@ -48,24 +60,32 @@ def test_presets_have_the_published_parameters():
         spatial_preset("extreme")
 
 
-def test_op_frequencies_follow_p_and_the_uniform_choice():
-    n = 30_000
-    ops = SpatialNoise(0.3, 3, 2, 5, seed=1).choose_ops(np.arange(n) // 5, np.arange(n))
-    frequencies = np.bincount(ops, minlength=5) / n
-    expected = [0.7, 0.05, 0.05, 0.1, 0.1]
-    for observed, p in zip(frequencies, expected):
-        assert abs(observed - p) < 4 * np.sqrt(p * (1 - p) / n)
+@pytest.mark.parametrize("level", ["easy", "medium", "hard"])
+def test_op_fractions_are_the_benchmarks(level):
+    """noise_annotations.py draws one op with weights approximation p, localization p, rand p, none 1-3p."""
+    n = 40_000
+    noise = SpatialNoise.from_preset(level, seed=1)
+    p = spatial_preset(level).p
+    ops = noise.choose_ops(np.arange(n) // 5, np.arange(n))
+    fractions = np.bincount(ops, minlength=5) / n
+    # clean, dilate + erode (rand, 50/50), jitter (localization), simplify (approximation)
+    expected = {"corrupted": 3 * p, "dilate": p / 2, "erode": p / 2, "jitter": p, "simplify": p}
+    observed = {"corrupted": 1 - fractions[0], **{OP_NAMES[i]: fractions[i] for i in range(1, 5)}}
+    for name, q in expected.items():
+        assert abs(observed[name] - q) < 4 * np.sqrt(q * (1 - q) / n), (name, observed[name], q)
+    assert noise.corrupted_probability == pytest.approx(3 * p)
+    assert {"easy": 0.6, "medium": 0.75, "hard": 0.9}[level] == pytest.approx(3 * p)
 
 
 def test_corrupted_set_is_nested_across_p():
     n = 5000
     low = SpatialNoise(0.2, 3, 2, 5, seed=2).choose_ops(7, np.arange(n))
-    high = SpatialNoise(0.5, 3, 2, 5, seed=2).choose_ops(7, np.arange(n))
+    high = SpatialNoise(0.3, 3, 2, 5, seed=2).choose_ops(7, np.arange(n))
     assert ((low == 0) | (high == low)).all() and (high != 0).sum() > (low != 0).sum()
 
 
 def test_dilation_and_erosion_grow_and_shrink_polygons_by_the_kernel_radius():
-    noise = SpatialNoise(1.0, 3, 2, 5)
+    noise = SpatialNoise(0.3, 3, 2, 5)
     area = segmentation_area(RECT, HW)
     assert area == 80 * 60
     dilated = noise.apply_op(RECT, DILATE, HW, 0, 0)
@@ -77,41 +97,73 @@ def test_dilation_and_erosion_grow_and_shrink_polygons_by_the_kernel_radius():
     assert (raster(dilated) >= raster(RECT)).all() and (raster(eroded) <= raster(RECT)).all()
     # traced on a 4x raster: within 0.5 / 4 px of the exact pixel boundary on each side
     np.testing.assert_allclose(bbox_of_segmentation(dilated), [19, 29, 82, 62], atol=0.26)
-    big = SpatialNoise(1.0, 7, 2, 5).apply_op(RECT, DILATE, HW, 0, 0)
+    big = SpatialNoise(0.3, 7, 2, 5).apply_op(RECT, DILATE, HW, 0, 0)
     assert segmentation_area(big, HW) == pytest.approx(86 * 66, rel=0.01)
 
 
-def test_jitter_moves_vertices_by_about_sigma_and_keeps_shape():
-    noise = SpatialNoise(1.0, 3, 3.0, 5, seed=4)
-    shape = circle()
-    jittered = noise.apply_op(shape, JITTER, HW, 1, 2)
-    moved = np.asarray(jittered[0]) - np.asarray(shape[0])
-    assert len(jittered[0]) == len(shape[0])
-    assert 2.5 < moved.std() < 3.5
-    assert 0.8 < iou(jittered, shape) < 0.99
-    np.testing.assert_array_equal(jittered[0], noise.apply_op(shape, JITTER, HW, 1, 2)[0])
-    assert jittered[0] != noise.apply_op(shape, JITTER, HW, 1, 3)[0]
+def _benchmark_localization(mask, normals, sigma):
+    """noise_annotations.py's add_localization_noise, with its np.random.normal draws given."""
+    out = np.zeros(mask.shape, np.uint8)
+    start = 0
+    for contour in cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]:
+        vertices = contour[:, 0, :]
+        noise = normals[start : start + vertices.size].reshape(vertices.shape) * sigma
+        start += vertices.size
+        polygon_mask = np.zeros(mask.shape, np.uint8)
+        cv2.fillPoly(polygon_mask, [np.round(vertices + noise).astype(np.int32)], 1)
+        out = np.maximum(out, polygon_mask)
+    return out
+
+
+def _benchmark_approximation(mask, tolerance):
+    """noise_annotations.py's add_approximation_noise."""
+    out = np.zeros(mask.shape, np.uint8)
+    for contour in cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]:
+        polygon = contour[:, 0, :]
+        if len(polygon) < 4:
+            continue
+        simplified = Polygon(polygon).simplify(tolerance, preserve_topology=True)
+        polygon_mask = np.zeros(mask.shape, np.uint8)
+        cv2.fillPoly(polygon_mask, [np.array(simplified.exterior.coords).reshape((-1, 1, 2)).astype(np.int32)], 1)
+        out = np.maximum(out, polygon_mask)
+    return out
+
+
+@pytest.mark.parametrize("shape", [circle(), circle(30.0, 40.0, 25.0, 40), RECT])
+def test_jitter_is_the_benchmarks_localization_on_the_raster(shape):
+    noise = SpatialNoise(0.3, 3, 3.0, 5, seed=4)
+    mask = raster(shape).astype(np.uint8)
+    out = noise.apply_op(mask, JITTER, HW, 1, 2)
+    points = sum(c.size for c in cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0])
+    normals = keyed_standard_normal(4, 1, 2, JITTER_STREAM, np.arange(points))
+    np.testing.assert_array_equal(out, _benchmark_localization(mask, normals, 3.0))
+    assert 0.5 < iou(out, mask) < 0.99
+    np.testing.assert_array_equal(out, noise.apply_op(mask, JITTER, HW, 1, 2))  # keyed: same every time
+    assert not np.array_equal(out, noise.apply_op(mask, JITTER, HW, 1, 3))
+    # polygons are jittered on their raster and traced back
+    assert iou(noise.apply_op(shape, JITTER, HW, 1, 2), out) > 0.97
 
 
 def test_jitter_stays_inside_the_image():
     corner = [[0.0, 0.0, 30.0, 0.0, 30.0, 30.0, 0.0, 30.0]]
-    jittered = SpatialNoise(1.0, 3, 10.0, 5).apply_op(corner, JITTER, HW, 0, 5)
+    jittered = SpatialNoise(0.3, 3, 10.0, 5).apply_op(corner, JITTER, HW, 0, 5)
     points = np.asarray(jittered[0]).reshape(-1, 2)
     assert (points >= 0).all() and (points[:, 0] <= HW[1]).all() and (points[:, 1] <= HW[0]).all()
 
 
-def test_simplify_drops_vertices_within_tolerance():
-    shape = circle()
-    simplified = SpatialNoise(1.0, 3, 2, 5.0).apply_op(shape, SIMPLIFY, HW, 0, 0)
-    assert 6 <= len(simplified[0]) < len(shape[0]) // 4
-    assert 0.85 < iou(simplified, shape) < 0.99
-    coarse = SpatialNoise(1.0, 3, 2, 15.0).apply_op(shape, SIMPLIFY, HW, 0, 0)
-    assert len(coarse[0]) <= len(simplified[0])
+@pytest.mark.parametrize("tolerance", [5.0, 15.0])
+def test_simplify_is_the_benchmarks_approximation_on_the_raster(tolerance):
+    mask = raster(circle()).astype(np.uint8)
+    out = SpatialNoise(0.3, 3, 2, tolerance).apply_op(mask, SIMPLIFY, HW, 0, 0)
+    np.testing.assert_array_equal(out, _benchmark_approximation(mask, tolerance))
+    assert {5.0: 0.85, 15.0: 0.5}[tolerance] < iou(out, mask) < 0.99
+    polygons = SpatialNoise(0.3, 3, 2, tolerance).apply_op(circle(), SIMPLIFY, HW, 0, 0)
+    assert iou(polygons, out) > 0.97
 
 
 @pytest.mark.parametrize("op", [DILATE, ERODE, JITTER, SIMPLIFY])
 def test_rle_and_mask_inputs_keep_their_kind(op):
-    noise = SpatialNoise(1.0, 5, 3.0, 10.0, seed=1)
+    noise = SpatialNoise(0.3, 5, 3.0, 10.0, seed=1)
     mask = raster(circle())
     rle = mask_to_rle(mask)
     out_rle = noise.apply_op(rle, op, HW, 3, 4)
@@ -130,7 +182,7 @@ def test_bytes_and_uncompressed_rle_inputs():
     mask = raster(RECT)
     rle = mask_to_rle(mask)
     as_bytes = {"size": rle["size"], "counts": rle["counts"].encode()}
-    out = SpatialNoise(1.0, 3, 2, 5).apply_op(as_bytes, DILATE, HW, 0, 0)
+    out = SpatialNoise(0.3, 3, 2, 5).apply_op(as_bytes, DILATE, HW, 0, 0)
     assert isinstance(out["counts"], bytes)
     # uncompressed counts: column-major run lengths, starting with a run of zeros
     flat = mask.T.reshape(-1).astype(np.int8)
@@ -141,7 +193,7 @@ def test_bytes_and_uncompressed_rle_inputs():
 
 
 def test_apply_one_is_deterministic_recomputes_bbox_and_matches_corrupt():
-    noise = SpatialNoise(0.6, 3, 2.0, 5.0, seed=11)
+    noise = SpatialNoise(0.3, 3, 2.0, 5.0, seed=11)
     ops = noise.choose_ops(5, np.arange(200))
     seen = set()
     for ann_key in range(200):
@@ -161,7 +213,7 @@ def test_apply_one_is_deterministic_recomputes_bbox_and_matches_corrupt():
 
 def test_erosion_that_would_delete_the_object_is_skipped():
     tiny = [[10.0, 10.0, 12.0, 10.0, 12.0, 12.0, 10.0, 12.0]]
-    noise = SpatialNoise(1.0, 7, 2, 5)
+    noise = SpatialNoise(0.3, 7, 2, 5)
     assert noise.apply_op(tiny, ERODE, HW, 0, 0) is None
     ann_key = int(np.flatnonzero(noise.choose_ops(0, np.arange(100)) == ERODE)[0])
     segmentation, bbox, name = noise.apply_one(tiny, [10, 10, 2, 2], HW, 0, ann_key)
@@ -185,6 +237,7 @@ def test_missing_annotation_noise_rate_and_nesting():
     "call, message",
     [
         (lambda: SpatialNoise(1.2, 3, 2, 5), r"p must be in \[0, 1\]"),
+        (lambda: SpatialNoise(0.4, 3, 2, 5), r"p must be <= 1/3"),
         (lambda: SpatialNoise(0.2, 0, 2, 5), "kernel"),
         (lambda: SpatialNoise(0.2, 3, -2, 5), "jitter_sigma"),
         (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op(RECT, DILATE, (0, 5), 0, 0), "image_hw"),

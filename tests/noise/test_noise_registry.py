@@ -24,13 +24,13 @@ def test_build_class_noise_types_and_parameters():
     assert isinstance(idn, InstanceDependentNoise) and idn.feature_size == (4, 4)
 
 
-def test_spatial_spec_brings_its_symmetric_class_noise():
+def test_spatial_spec_brings_the_benchmarks_uniform_mix_class_noise():
     pipeline = build_noise({"type": "spatial", "preset": "medium", "seed": 5}, 8)
     assert pipeline.spatial_noise.kernel == 5 and pipeline.spatial_noise.p == 0.25
     assert isinstance(pipeline.class_noise, SymmetricNoise) and pipeline.class_noise.rate == 0.3
-    assert pipeline.class_noise.seed == 5
-    override = build_noise({"type": "spatial", "preset": "easy", "p": 0.5, "class_rate": 0.0}, 8)
-    assert override.spatial_noise.p == 0.5 and override.class_noise is None
+    assert pipeline.class_noise.include_true and pipeline.class_noise.seed == 5
+    override = build_noise({"type": "spatial", "preset": "easy", "p": 0.3, "class_rate": 0.0}, 8)
+    assert override.spatial_noise.p == 0.3 and override.class_noise is None
     explicit = build_noise({"type": "spatial", "p": 0.1, "kernel": 3, "jitter_sigma": 1, "simplify_tolerance": 2}, 8)
     assert explicit.class_noise is None and explicit.spatial_noise.kernel == 3
 

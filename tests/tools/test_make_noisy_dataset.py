@@ -296,3 +296,21 @@ def test_refuses_to_overwrite_the_input(coco_file, tmp_path):
     assert "is the input" in result.stderr
     assert coco_file.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [coco_file.name]  # no temp files left behind
+
+
+def test_include_true_is_the_papers_symmetric_convention(tmp_path):
+    path = tmp_path / "many.json"
+    path.write_bytes(orjson.dumps(coco_dataset(CITYSCAPES_CATEGORIES, num_images=400, per_image=10)))
+    rates = {}
+    for flag in ([], ["--include-true"]):
+        output = tmp_path / f"noisy{len(flag)}.json"
+        assert make_noisy_dataset.main(["--input", str(path), "--output", str(output), "--noise", "symmetric",
+                                        "--rate", "0.4", "--no-progress", *flag]) == 0
+        anns = orjson.loads(output.read_bytes())["annotations"]
+        rates[bool(flag)] = np.mean([a["category_id"] != a["clean_category_id"] for a in anns])
+    n, k = 4000, len(CITYSCAPES_CATEGORIES)
+    assert abs(rates[False] - 0.4) < 4 * np.sqrt(0.24 / n)
+    assert abs(rates[True] - 0.4 * (k - 1) / k) < 4 * np.sqrt(0.35 * 0.65 / n)
+    res = run_tool("--input", path, "--output", tmp_path / "x.json", "--noise", "drop", "--rate", "0.1",
+                   "--include-true")
+    assert res.returncode != 0 and "--include-true applies to --noise symmetric only" in res.stderr
