@@ -26,8 +26,9 @@ def _quiet_threads():
 @pytest.fixture(scope="session")
 def tiny_toy(tmp_path_factory):
     """A tiny toy-shapes data set registered as toy_tiny_{train,val} (and its Cityscapes views)."""
-    from noisy_seg.data.datasets.builtin import register_toy_datasets
+    from noisy_seg.data.datasets.builtin import prepare_toy_dataset, register_toy_datasets
 
     root = tmp_path_factory.mktemp("toy_tiny")
-    register_toy_datasets(root, prefix="toy_tiny", num_train=16, num_val=4, image_size=96)
-    return root
+    settings = dict(num_train=16, num_val=4, image_size=96)
+    register_toy_datasets(root, prefix="toy_tiny", **settings)
+    return prepare_toy_dataset(root, **settings)  # on disk now, for tests that read the files

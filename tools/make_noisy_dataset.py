@@ -20,6 +20,10 @@ hard: 60 / 75 / 90% of annotations get one spatial op, plus the level's uniform-
 (dataset category ids) or a K x K matrix of target probabilities (contiguous order).
 --input DIR --gt-dir DIR: a Cityscapes split (leftImg8bit/<split>, gtFine/<split>), read with
 detectron2's load_cityscapes_instances and written as COCO json (ids assigned after noising).
+--cityscapes-from json|png: read it as the dataset you train on is registered: from the polygon
+jsons (from_json=True, detectron2's cityscapes_fine_instance_seg_*; the default) or from the
+instanceIds PNGs (from_json=False). The two ways give slightly different polygons, so the noisy
+file equals the on-the-fly noise of the registration read the same way.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--mapping", help="asymmetric: json file with a class mapping or a K x K matrix")
     parser.add_argument("--images-root", help="image folder (instance_dependent noise crops the instances)")
     parser.add_argument("--gt-dir", help="Cityscapes gtFine/<split> dir, when --input is a Cityscapes image dir")
+    parser.add_argument("--cityscapes-from", choices=("json", "png"), default="json",
+                        help="Cityscapes input: polygons from the json files (default) or the instanceIds PNGs")
     parser.add_argument("--report", help="also write the noise report as json to this file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
@@ -113,7 +119,9 @@ def _load_dataset(args) -> tuple[dict, bool]:
         from detectron2.data.datasets.cityscapes import load_cityscapes_instances  # only this branch needs it
 
         try:
-            dicts = load_cityscapes_instances(args.input, args.gt_dir, from_json=True, to_polygons=True)
+            dicts = load_cityscapes_instances(
+                args.input, args.gt_dir, from_json=args.cityscapes_from == "json", to_polygons=True
+            )
         except ImportError as err:  # cityscapesscripts and shapely are only needed here
             raise _fail(f"reading Cityscapes polygons needs the package {err.name!r}; pip install {err.name}") from None
         return cityscapes_to_coco(dicts, CITYSCAPES_THING_CLASSES, image_root=args.input), True

@@ -1,7 +1,7 @@
 """Label-noise models as plain numpy functions (no detectron2 import).
 
 Every random decision is a pure function of (seed, image key, annotation key, stream), see
-``keyed_random``; so on-the-fly noise (``NoisePipeline``, one image at a time) and the offline
+``keyed_random``, and an annotation's key comes from its content (``annotation_keys``); so on-the-fly noise (``NoisePipeline``, one image at a time) and the offline
 tool (``apply_noise_to_coco``, all annotations at once) give identical noisy datasets.
 """
 
@@ -15,7 +15,8 @@ from .class_noise import (
 )
 from .coco_io import NoiseReport, apply_noise_to_coco, category_index, cityscapes_to_coco
 from .instance_dependent import InstanceDependentNoise, instance_features
-from .keyed_random import ann_keys, image_key, image_keys, keyed_standard_normal, keyed_uniform, keyed_uniform_at
+from .annotation_keys import annotation_keys, content_keys
+from .keyed_random import image_key, image_keys, keyed_standard_normal, keyed_uniform, keyed_uniform_at
 from .mask_noise import OP_NAMES, SpatialNoise
 from .missing_annotations import MissingAnnotationNoise
 from .pipeline import NoisePipeline
@@ -38,13 +39,14 @@ __all__ = [
     "SpatialNoise",
     "SymmetricNoise",
     "TransitionMatrixNoise",
-    "ann_keys",
+    "annotation_keys",
     "apply_noise_to_coco",
     "build_class_noise",
     "build_noise",
     "build_semantic_noise",
     "category_index",
     "cityscapes_to_coco",
+    "content_keys",
     "image_key",
     "image_keys",
     "instance_features",

@@ -1,8 +1,8 @@
 """Apply noise to a whole COCO-format dataset at once; the core of tools/make_noisy_dataset.py.
 
 Category ids map to contiguous indices by SORTED category id, as detectron2's load_coco_json
-does, and back. Keys: image id -> ``image_key``; annotation ``"id"``, or the index within its
-image (in file order) when an annotation has none. Class noise, drops and spatial decisions
+does, and back. Keys: image id -> ``image_key``; annotation -> its content (``content_keys``: class,
+crowd flag, box), as the mapper keys it, whatever detectron2's loader kept of ids and order. Class noise, drops and spatial decisions
 run vectorized over all annotations; geometry and instance crops are per annotation. For one
 seed the result equals ``NoisePipeline.apply_to_annotations`` run image by image.
 """
@@ -21,11 +21,12 @@ import cv2
 import numpy as np
 import orjson
 
-from .geometry import segmentation_area
+from .annotation_keys import content_keys
+from .geometry import bbox_format_of, segmentation_area, xyxy_boxes
 from .instance_dependent import InstanceDependentNoise, instance_features
 from .keyed_random import image_keys as to_image_keys
 from .mask_noise import CLEAN, OP_NAMES, SKIPPED_NAMES
-from .pipeline import NoisePipeline, bbox_format_of, noise_tag, xyxy_boxes
+from .pipeline import NoisePipeline, noise_tag
 from .registry import build_noise
 from .transition import realized_transition_matrix
 
@@ -191,19 +192,6 @@ def _to_contiguous(category_ids: np.ndarray, sorted_ids: np.ndarray, annotation_
     return positions.astype(np.int64)
 
 
-def _index_within_image(image_positions: np.ndarray) -> np.ndarray:
-    """Rank of each annotation among its image's annotations, in file order -> int64 (n,)."""
-    if image_positions.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.argsort(image_positions, kind="stable")
-    sorted_positions = image_positions[order]
-    starts = np.r_[True, sorted_positions[1:] != sorted_positions[:-1]]
-    group_start = np.maximum.accumulate(np.where(starts, np.arange(order.size), 0))
-    ranks = np.empty(order.size, dtype=np.int64)
-    ranks[order] = np.arange(order.size) - group_start
-    return ranks
-
-
 def _check_dataset(dataset) -> None:
     if not isinstance(dataset, Mapping):
         raise ValueError(f"dataset must be a COCO dict, got {type(dataset).__name__}")
@@ -212,29 +200,15 @@ def _check_dataset(dataset) -> None:
             raise ValueError(f"dataset has no '{key}' list; is this a COCO instances json?")
 
 
-def _dataset_keys(images: Sequence[Mapping], annotations: Sequence[Mapping]):
-    """Image position (n,), image keys (n,) and annotation keys (n,) of every annotation.
-
-    Annotation keys are the "id" where present, else the index within the image in file
-    order, exactly what ``keyed_random.ann_keys`` gives the mapper for one image.
-    """
-    n = len(annotations)
+def _image_positions(images: Sequence[Mapping], annotations: Sequence[Mapping]) -> np.ndarray:
+    """Index into ``images`` of every annotation's image -> int64 (n,)."""
     image_position = {image["id"]: position for position, image in enumerate(images)}
     try:
-        positions = np.fromiter((image_position[a["image_id"]] for a in annotations), dtype=np.int64, count=n)
+        return np.fromiter(
+            (image_position[a["image_id"]] for a in annotations), dtype=np.int64, count=len(annotations)
+        )
     except KeyError as err:
         raise ValueError(f"an annotation refers to image_id {err.args[0]!r}, which is not in 'images'") from None
-    if n == 0:
-        return positions, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    img_keys = to_image_keys([image["id"] for image in images])[positions]
-    ann_ids = [a.get("id") for a in annotations]
-    if all(ann_id is not None for ann_id in ann_ids):
-        return positions, img_keys, to_image_keys(ann_ids)
-    ann_keys = _index_within_image(positions)
-    with_id = [i for i, ann_id in enumerate(ann_ids) if ann_id is not None]
-    if with_id:
-        ann_keys[with_id] = to_image_keys([ann_ids[i] for i in with_id])
-    return positions, img_keys, ann_keys
 
 
 def apply_noise_to_coco(dataset: Mapping, noise, *, images_root=None, progress: bool = False):
@@ -256,10 +230,13 @@ def apply_noise_to_coco(dataset: Mapping, noise, *, images_root=None, progress: 
         )
 
     n = len(annotations)
-    positions, img_keys, ann_keys = _dataset_keys(images, annotations)
+    positions = _image_positions(images, annotations)
     category_ids = np.fromiter((a["category_id"] for a in annotations), dtype=np.int64, count=n)
     labels = _to_contiguous(category_ids, sorted_ids, [a.get("id", i) for i, a in enumerate(annotations)])
     crowd = np.fromiter((bool(a.get("iscrowd", 0)) for a in annotations), dtype=bool, count=n)
+    boxes = np.array([a["bbox"] for a in annotations], dtype=np.float64).reshape(n, 4)
+    img_keys = to_image_keys([image["id"] for image in images])[positions] if n else np.zeros(0, np.int64)
+    ann_keys = content_keys(labels, crowd, boxes, groups=positions)
 
     keep = np.ones(n, dtype=bool)
     if pipeline.drop_noise is not None:
@@ -371,8 +348,7 @@ def _instance_dependent(
 def cityscapes_to_coco(dataset_dicts: Sequence[Mapping], class_names: Sequence[str], image_root=None) -> dict:
     """detectron2 Cityscapes instance dicts -> COCO dict (category id = contiguous + 1, bbox XYWH).
 
-    Annotations get no "id" here so noise is keyed by index within the image, exactly as for
-    the dicts themselves; give ids after noising. ``file_name`` is made relative to
+    Annotations get no "id" here (noise is keyed by content, ids play no part); give ids after noising. ``file_name`` is made relative to
     ``image_root`` when given. Segmentations must be polygons (to_polygons=True).
     """
     images, annotations = [], []

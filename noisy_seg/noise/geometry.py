@@ -13,6 +13,7 @@ import numpy as np
 import pycocotools.mask as mask_util
 
 __all__ = [
+    "bbox_format_of",
     "bbox_of_segmentation",
     "mask_to_polygons",
     "mask_to_polygons_supersampled",
@@ -23,6 +24,7 @@ __all__ = [
     "mask_to_rle",
     "segmentation_area",
     "segmentation_kind",
+    "xyxy_boxes",
 ]
 
 # Contours are traced on a mask supersampled by this factor so the polygon lies within
@@ -32,6 +34,27 @@ _MAX_SUPERSAMPLED_PIXELS = 16_000_000
 # Staircase vertices of traced contours are merged within this tolerance (px, original scale).
 CONTOUR_TOLERANCE = 0.25
 DECIMALS = 2  # coordinates written back are rounded like COCO's own json
+
+
+_BOX_MODE_FORMATS = {0: "xyxy", 1: "xywh"}  # detectron2 BoxMode.XYXY_ABS / XYWH_ABS
+
+
+def bbox_format_of(annotation: Mapping) -> str:
+    """'xyxy' or 'xywh' from detectron2's ``bbox_mode`` (absent: COCO json, 'xywh')."""
+    mode = annotation.get("bbox_mode")
+    if mode is None:
+        return "xywh"
+    if int(mode) not in _BOX_MODE_FORMATS:
+        raise ValueError(f"bbox_mode {mode!r} is not supported; use XYXY_ABS or XYWH_ABS boxes")
+    return _BOX_MODE_FORMATS[int(mode)]
+
+
+def xyxy_boxes(boxes: np.ndarray, formats: Sequence[str]) -> np.ndarray:
+    """Boxes (n, 4) in per-row 'xywh'/'xyxy' -> XYXY float64 (n, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
+    is_xywh = np.asarray([f == "xywh" for f in formats], dtype=bool)
+    boxes[is_xywh, 2:] += boxes[is_xywh, :2]
+    return boxes
 
 
 def segmentation_kind(segmentation) -> str:

@@ -9,10 +9,8 @@ Keys:
 - image key: ``image_key(image_id)``; ints pass through as int64, strings (Cityscapes ids such
   as ``"frankfurt_000000_000294"``) map through an 8-byte blake2b digest (never Python's
   ``hash()``, which is salted per process).
-- annotation key: the COCO annotation ``"id"`` when present, else the annotation's index within
-  its image (see ``ann_keys``). detectron2's ``load_coco_json`` drops ``"id"`` unless it is listed
-  in ``extra_annotation_keys``, so register datasets with ``extra_annotation_keys=["id"]`` to key
-  on-the-fly noise exactly like the offline tool.
+- annotation key: derived from the annotation's own content (class, crowd flag, box), not from its
+  id or position, so every loader gives the same key (see ``annotation_keys``).
 - stream: a small int or a str naming the decision ("class_flip", "jitter", ...), so different
   decisions about the same annotation are independent.
 """
@@ -22,7 +20,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import numbers
-from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.special import ndtri
@@ -30,7 +27,6 @@ from scipy.special import ndtri
 from ._validation import check_seed
 
 __all__ = [
-    "ann_keys",
     "as_key_array",
     "image_key",
     "image_keys",
@@ -121,19 +117,6 @@ def _int_array_to_int64(values: np.ndarray, what: str) -> np.ndarray:
     if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{what} must fit in int64; got a value above 2**63-1")
     return values.astype(np.int64, copy=False)
-
-
-def ann_keys(annotations: Sequence[Mapping]) -> np.ndarray:
-    """Keys of one image's annotations -> int64 (n,): ``"id"`` when present, else the index."""
-    if not isinstance(annotations, Sequence) or isinstance(annotations, (str, bytes)):
-        raise ValueError(f"annotations must be a list of dicts, got {type(annotations).__name__}")
-    keys = np.empty(len(annotations), dtype=np.int64)
-    for index, ann in enumerate(annotations):
-        if not isinstance(ann, Mapping):
-            raise ValueError(f"annotation {index} must be a dict, got {type(ann).__name__}")
-        ann_id = ann.get("id")
-        keys[index] = index if ann_id is None else image_key(ann_id)
-    return keys
 
 
 def as_key_array(keys, name: str) -> np.ndarray:

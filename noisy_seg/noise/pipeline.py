@@ -3,7 +3,7 @@
 The offline tool (``coco_io.apply_noise_to_coco``) runs the same models with the same keys on
 all annotations at once, so both produce identical noisy labels and geometry for one seed.
 Call it on the image's annotations BEFORE any augmentation, in the dataset's original
-coordinates and order (annotation keys fall back to the index within the image).
+coordinates. Annotations are keyed by their content (``annotation_keys``), not by id or order.
 """
 
 from __future__ import annotations
@@ -13,33 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .annotation_keys import annotation_keys
 from .class_noise import ClassNoise
 from .instance_dependent import InstanceDependentNoise, instance_features
-from .keyed_random import ann_keys as annotation_keys, image_key as to_image_key
+from .geometry import bbox_format_of, xyxy_boxes
+from .keyed_random import image_key as to_image_key
 from .mask_noise import CLEAN, OP_NAMES, SpatialNoise
 from .missing_annotations import MissingAnnotationNoise
 
-__all__ = ["NoisePipeline", "bbox_format_of", "noise_tag", "xyxy_boxes"]
-
-_BOX_MODE_FORMATS = {0: "xyxy", 1: "xywh"}  # detectron2 BoxMode.XYXY_ABS / XYWH_ABS
-
-
-def bbox_format_of(annotation: Mapping) -> str:
-    """'xyxy' or 'xywh' from detectron2's ``bbox_mode`` (absent: COCO json, 'xywh')."""
-    mode = annotation.get("bbox_mode")
-    if mode is None:
-        return "xywh"
-    if int(mode) not in _BOX_MODE_FORMATS:
-        raise ValueError(f"bbox_mode {mode!r} is not supported; use XYXY_ABS or XYWH_ABS boxes")
-    return _BOX_MODE_FORMATS[int(mode)]
-
-
-def xyxy_boxes(boxes: np.ndarray, formats: Sequence[str]) -> np.ndarray:
-    """Boxes (n, 4) in per-row 'xywh'/'xyxy' -> XYXY float64 (n, 4)."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
-    is_xywh = np.asarray([f == "xywh" for f in formats], dtype=bool)
-    boxes[is_xywh, 2:] += boxes[is_xywh, :2]
-    return boxes
+__all__ = ["NoisePipeline", "noise_tag"]
 
 
 def noise_tag(class_changed: bool, spatial_op: str) -> str:
@@ -78,8 +60,8 @@ class NoisePipeline:
     def apply_to_annotations(self, annotations: Sequence[Mapping], image_id, image_hw=None, image=None) -> list[dict]:
         """Noisy copies of one image's annotations -> list of dicts (dropped ones left out).
 
-        annotations: dicts with contiguous ``category_id`` and optionally ``id``, ``iscrowd``,
-        ``bbox`` (+ ``bbox_mode``), ``segmentation``; image_id: the dataset's image id (int or
+        annotations: dicts with contiguous ``category_id``, ``bbox`` (+ ``bbox_mode``) and optionally
+        ``iscrowd``, ``segmentation``; image_id: the dataset's image id (int or
         str); image_hw (H, W): needed for spatial noise; image (H, W, 3) uint8 as decoded for
         training (BGR): needed for instance-dependent noise. Each output dict also carries
         ``clean_category_id`` and a ``noise`` tag.

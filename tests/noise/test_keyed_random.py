@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from noisy_seg.noise.keyed_random import (
-    ann_keys,
     image_key,
     image_keys,
     keyed_standard_normal,
@@ -71,11 +70,6 @@ def test_string_image_ids_hash_stably_with_blake2b():
     keys = image_keys([name, 42, name])
     assert keys.dtype == np.int64 and keys.tolist() == [expected, 42, expected]
     np.testing.assert_array_equal(keyed_uniform(0, name, [0, 1], "s"), keyed_uniform(0, expected, [0, 1], "s"))
-
-
-def test_ann_keys_use_id_else_index():
-    assert ann_keys([{"id": 17}, {"category_id": 1}, {"id": 5}]).tolist() == [17, 1, 5]
-    assert ann_keys([]).shape == (0,)
 
 
 def test_empty_keys_give_empty_draws():

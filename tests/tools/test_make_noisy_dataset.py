@@ -199,7 +199,8 @@ def test_instance_dependent_reads_images_from_images_root(coco_file, tmp_path):
     assert 0.3 < tags.count("class_flip") / len(tags) < 0.7
 
 
-def test_cityscapes_input_goes_through_detectron2_loader_and_keys_by_index(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("source", ["json", "png"])
+def test_cityscapes_input_goes_through_detectron2_loader_either_way(tmp_path, monkeypatch, source):
     import detectron2.data.datasets.cityscapes as cityscapes
 
     image_dir, gt_dir = tmp_path / "leftImg8bit" / "train", tmp_path / "gtFine" / "train"
@@ -245,15 +246,17 @@ def test_cityscapes_input_goes_through_detectron2_loader_and_keys_by_index(tmp_p
             "cityscapes",
             "--rate",
             "0.5",
+            "--cityscapes-from",
+            source,
         ]
     )
-    assert calls == [((str(image_dir), str(gt_dir)), {"from_json": True, "to_polygons": True})]
+    assert calls == [((str(image_dir), str(gt_dir)), {"from_json": source == "json", "to_polygons": True})]
     noisy = orjson.loads(output.read_bytes())
     assert [a["id"] for a in noisy["annotations"]] == list(range(1, 121))
     assert noisy["images"][0]["file_name"] == "aachen/aachen_000000_000019_leftImg8bit.png"
     pipeline = build_noise({"type": "asymmetric", "preset": "cityscapes", "rate": 0.5}, 8)
     written = iter(noisy["annotations"])
-    for record in dicts:  # what the mapper gets from the same loader: no ids -> index keys
+    for record in dicts:  # what the mapper gets from the same loader (no ids: content keys)
         for expected in pipeline.apply_to_annotations(record["annotations"], record["image_id"], (64, 96)):
             ann = next(written)
             assert ann["category_id"] == expected["category_id"] + 1 and ann["noise"] == expected["noise"]
