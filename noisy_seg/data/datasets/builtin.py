@@ -96,8 +96,7 @@ def register_toy_datasets(
 
         def load_coco(json_file=json_file, image_root=image_root, name=name):
             prepared()
-            # The annotation "id" keys the per-annotation noise draws of the noise mappers.
-            return load_coco_json(str(json_file), str(image_root), name, extra_annotation_keys=["id"])
+            return load_coco_json(str(json_file), str(image_root), name)
 
         DatasetCatalog.register(name, load_coco)
         MetadataCatalog.get(name).set(
