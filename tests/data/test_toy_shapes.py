@@ -394,7 +394,7 @@ def test_registered_loaders_generate_on_first_use(tmp_path):
     assert not root.exists(), "registration must not generate"
     dicts = DatasetCatalog.get(f"{prefix}_train")
     assert read_manifest(root)["num_train"] == 3 and len(dicts) == 3
-    assert all("id" in a for d in dicts for a in d["annotations"])
+    assert all("id" not in a and "bbox" in a for d in dicts for a in d["annotations"])  # as register_coco_instances
     assert len(DatasetCatalog.get(f"{prefix}_cityscapes_sem_seg_val")) == 2
     assert len(names) == 6
     with pytest.raises(ValueError, match="already registered"):
