@@ -38,14 +38,24 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
     def __init__(self, *args, cls_loss: str = "ce", cls_loss_kwargs: Optional[dict] = None,
                  loss_switch_iter: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
+        self._init_cls_loss(cls_loss, cls_loss_kwargs, loss_switch_iter)
+
+    @classmethod
+    def from_stock(cls, predictor: FastRCNNOutputLayers, cfg) -> "NoisyFastRCNNOutputLayers":
+        """The stock predictor detectron2 just built, turned into this class in place with the loss of the yacs
+        `cfg`: its layers are not built again, so the weights and the global RNG stream stay exactly stock."""
+        predictor.__class__ = cls
+        predictor._init_cls_loss(**cls._loss_options(cfg))
+        return predictor
+
+    def _init_cls_loss(self, cls_loss: str, cls_loss_kwargs: Optional[dict], loss_switch_iter: int) -> None:
         if self.use_sigmoid_ce and cls_loss != "ce":
             raise ValueError(f"cls_loss={cls_loss!r} needs softmax scores: set use_sigmoid_ce=False")
-        if loss_switch_iter < 0:
-            raise ValueError(f"loss_switch_iter must be >= 0, got {loss_switch_iter}")
-        kwargs_ = dict(cls_loss_kwargs or {})
+        if isinstance(loss_switch_iter, bool) or not isinstance(loss_switch_iter, int) or loss_switch_iter < 0:
+            raise ValueError(f"loss_switch_iter must be an int >= 0, got {loss_switch_iter!r}")
         self.cls_loss_name = cls_loss
-        self.loss_switch_iter = int(loss_switch_iter)
-        self.cls_loss = None if cls_loss == "ce" else self._build_cls_loss(cls_loss, kwargs_)
+        self.loss_switch_iter = loss_switch_iter
+        self.cls_loss = None if cls_loss == "ce" else self._build_cls_loss(cls_loss, dict(cls_loss_kwargs or {}))
 
     def _build_cls_loss(self, name: str, kwargs: dict):
         from ..losses.registry import LOSS_REGISTRY
@@ -65,12 +75,16 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
 
     @classmethod
     def from_config(cls, cfg, input_shape):
-        ret = super().from_config(cfg, input_shape)
+        return {**super().from_config(cfg, input_shape), **cls._loss_options(cfg)}
+
+    @staticmethod
+    def _loss_options(cfg) -> dict:
         box_cfg = cfg.MODEL.ROI_BOX_HEAD
-        ret["cls_loss"] = box_cfg.get("CLS_LOSS", "ce")
-        ret["cls_loss_kwargs"] = dict(box_cfg.get("CLS_LOSS_KWARGS", {}) or {})
-        ret["loss_switch_iter"] = box_cfg.get("LOSS_SWITCH_ITER", 0)
-        return ret
+        return {
+            "cls_loss": box_cfg.get("CLS_LOSS", "ce"),
+            "cls_loss_kwargs": dict(box_cfg.get("CLS_LOSS_KWARGS", {}) or {}),
+            "loss_switch_iter": box_cfg.get("LOSS_SWITCH_ITER", 0),
+        }
 
     def robust_loss_active(self) -> bool:
         if self.cls_loss is None:

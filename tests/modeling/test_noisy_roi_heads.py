@@ -124,15 +124,18 @@ def _toy_batch(tiny_toy):
     return [mapper(copy.deepcopy(d)) for d in DatasetCatalog.get("toy_tiny_train")[:2]]
 
 
-def test_noisy_standard_roi_heads_with_ce_match_stock_model(toy_lazy_cfg, tiny_toy):
+def test_noisy_standard_roi_heads_with_ce_match_stock_model_from_the_same_seed(toy_lazy_cfg, tiny_toy):
     batch = _toy_batch(tiny_toy)
     torch.manual_seed(0)
     stock = instantiate(toy_lazy_cfg.model)
     noisy_cfg = copy.deepcopy(toy_lazy_cfg)
     use_noisy_roi_heads(noisy_cfg.model, cls_loss="ce")
+    torch.manual_seed(0)
     noisy = instantiate(noisy_cfg.model)
     assert isinstance(noisy.roi_heads, NoisyStandardROIHeads)
-    noisy.load_state_dict(stock.state_dict())
+    stock_state, noisy_state = stock.state_dict(), noisy.state_dict()  # no weights copied: built alike
+    assert stock_state.keys() == noisy_state.keys()
+    assert all(torch.equal(stock_state[k], noisy_state[k]) for k in stock_state)
     losses = []
     for model in (stock, noisy):
         model.train()
@@ -159,8 +162,7 @@ def test_class_agnostic_mask_head_trains(toy_lazy_cfg, tiny_toy):
     assert out[0]["instances"].pred_masks.shape[1:] == (96, 96)
 
 
-@pytest.mark.parametrize("head", ["NoisyStandardROIHeads", "NoisyCascadeROIHeads"])
-def test_yacs_config_selects_heads_and_loss(head):
+def _yacs_cfg(head):
     cfg = get_cfg()
     add_noisy_seg_config(cfg)
     cfg.MODEL.DEVICE = "cpu"
@@ -182,12 +184,39 @@ def test_yacs_config_selects_heads_and_loss(head):
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "gce"
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS.q = 0.5
     cfg.MODEL.ROI_BOX_HEAD.LOSS_SWITCH_ITER = 7
-    if head == "NoisyCascadeROIHeads":
+    if "Cascade" in head:
         cfg.MODEL.ROI_BOX_HEAD.CLS_AGNOSTIC_BBOX_REG = True
-    model = build_model(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize("head", ["NoisyStandardROIHeads", "NoisyCascadeROIHeads"])
+def test_yacs_config_selects_heads_and_loss(head):
+    model = build_model(_yacs_cfg(head))
     expected = {"NoisyStandardROIHeads": NoisyStandardROIHeads, "NoisyCascadeROIHeads": NoisyCascadeROIHeads}[head]
     assert isinstance(model.roi_heads, expected)
     predictors = getattr(model.roi_heads, "box_predictor")
     predictors = list(predictors) if isinstance(predictors, torch.nn.ModuleList) else [predictors]
     assert predictors and all(isinstance(p, NoisyFastRCNNOutputLayers) for p in predictors)
     assert all(p.cls_loss_name == "gce" and p.loss_switch_iter == 7 for p in predictors)
+
+
+@pytest.mark.parametrize("stock,noisy", [("StandardROIHeads", "NoisyStandardROIHeads"),
+                                         ("CascadeROIHeads", "NoisyCascadeROIHeads")])
+def test_yacs_noisy_heads_build_stock_weights_from_the_same_seed(stock, noisy):
+    states = []
+    for head in (stock, noisy):
+        cfg = _yacs_cfg(head)
+        cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "combination"
+        cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS = type(cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS)(new_allowed=True)
+        torch.manual_seed(5)
+        states.append(build_model(cfg).state_dict())
+        states.append(torch.rand(3))  # the RNG stream after building
+    assert states[0].keys() == states[2].keys()
+    assert all(torch.equal(states[0][k], states[2][k]) for k in states[0])
+    assert torch.equal(states[1], states[3])
+
+
+def test_yacs_class_agnostic_mask_is_detectron2s_own_option():
+    cfg = _yacs_cfg("NoisyStandardROIHeads")
+    cfg.MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK = True
+    assert build_model(cfg).roi_heads.mask_head.predictor.out_channels == 1
