@@ -1,12 +1,16 @@
 """Argument checks and the shared reduction used by every loss in this package.
 
-Shape and scalar checks are free. Value checks on tensors (target range, negative weights) are batched
-into one host sync per call by `raise_if_any`.
+Options are checked once: by a public function when called directly, by its module when it is built. Per
+call only shapes, dtypes and devices are checked, which never reads tensor values: no loss forces a
+device-to-host sync. Target values are the data's business (an out-of-range target fails in the gather);
+non-finite logits give a NaN loss, which detectron2's trainer stops on.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Optional
 
 import torch
 
@@ -101,45 +105,6 @@ def check_weight_shape(weight: Optional[torch.Tensor], targets: torch.Tensor, na
         raise ValueError(f"{name}: weight on {weight.device} but targets on {targets.device}; move them together")
 
 
-def raise_if_any(checks: Sequence[Tuple[torch.Tensor, str]]) -> None:
-    """Each check is (boolean scalar tensor meaning 'bad', message). One host sync for all of them."""
-    if not checks:
-        return
-    flags = torch.stack([bad.reshape(()) for bad, _ in checks]).tolist()
-    for bad, (_, message) in zip(flags, checks):
-        if bad:
-            raise ValueError(message)
-
-
-def target_and_weight_checks(
-    targets: torch.Tensor,
-    num_classes: int,
-    name: str,
-    *,
-    ignore_index: Optional[int] = None,
-    valid: Optional[torch.Tensor] = None,
-    weight: Optional[torch.Tensor] = None,
-) -> list:
-    """Value checks (not yet synced): targets in [0, C) or ignore_index; weight finite and >= 0.
-    valid: the precomputed `valid_mask(targets, ignore_index)`, to save a pass over the targets."""
-    checks = []
-    if targets.numel() > 0:
-        if ignore_index is not None and valid is None:
-            valid = targets != ignore_index
-        # Two passes (masked copy + aminmax) instead of one comparison pass per bound.
-        kept = targets if valid is None else targets.masked_fill(~valid, 0)
-        lowest, highest = torch.aminmax(kept)
-        hint = "" if ignore_index is None else f" or equal ignore_index={ignore_index}"
-        checks.append(((lowest < 0) | (highest >= num_classes),
-                       f"{name}: targets must lie in [0, {num_classes}){hint}; found other values "
-                       f"(set ignore_index to the void label, e.g. 255)"))
-    if weight is not None and weight.numel() > 0:
-        bad_weight = ~torch.isfinite(weight) | (weight < 0)
-        checks.append((bad_weight.any(), f"{name}: weight must be finite and >= 0; found negative or non-finite "
-                                         f"entries"))
-    return checks
-
-
 def valid_mask(targets: torch.Tensor, ignore_index: Optional[int]) -> Optional[torch.Tensor]:
     return None if ignore_index is None else targets != ignore_index
 
@@ -154,15 +119,45 @@ def check_loss_inputs(
     dense_only: bool = False,
     classification_only: bool = False,
 ) -> Optional[torch.Tensor]:
-    """All input checks of a loss: shapes and dtypes, then target/weight values in one host sync.
+    """All per-call input checks of a loss: shapes, dtypes and devices (no tensor values, no host sync).
     Returns `valid_mask(targets, ignore_index)` (None when nothing can be ignored)."""
     check_logits_targets(logits, targets, name, ignore_index=ignore_index, dense_only=dense_only,
                          classification_only=classification_only)
     check_weight_shape(weight, targets, name)
-    valid = valid_mask(targets, ignore_index)
-    raise_if_any(target_and_weight_checks(targets, logits.shape[1], name, ignore_index=ignore_index, valid=valid,
-                                          weight=weight))
-    return valid
+    return valid_mask(targets, ignore_index)
+
+
+def nan_if_nonfinite(loss: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """`loss`, or NaN where any logit is NaN or +-inf. Some losses (Lovasz's sort, a clamp, a masked softmax)
+    would otherwise return a finite value and slip past detectron2's finite-loss check; this keeps every loss
+    alike without a host sync."""
+    return torch.where(torch.isfinite(logits).all(), loss, torch.full((), float("nan"), dtype=loss.dtype,
+                                                                        device=loss.device))
+
+
+def options_checked_by(check: Callable[..., None]):
+    """Decorator of a public loss function: on a direct call `check(function_name, **options)` validates its
+    keyword options first. Its module form (FunctionLoss) runs the check once at construction and then calls
+    the undecorated function (`__wrapped__`), so nothing is checked again per training step."""
+    option_names = [name for name in inspect.signature(check).parameters if name != "name"]
+
+    def decorate(function):
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def checked(*args, **kwargs):
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as err:
+                raise ValueError(f"{function.__name__}: {err}") from None
+            bound.apply_defaults()
+            check(function.__name__, **{name: bound.arguments[name] for name in option_names})
+            return function(*args, **kwargs)
+
+        checked.check_options = check
+        return checked
+
+    return decorate
 
 
 def safe_targets(targets: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:

@@ -19,6 +19,8 @@ from ._validate import (
     check_non_negative,
     check_reduction_and_ignore_index,
     compute_dtype_logits,
+    nan_if_nonfinite,
+    options_checked_by,
     reduce_loss,
     target_log_prob,
 )
@@ -58,12 +60,35 @@ def _check_alpha_beta(name: str, alpha: float, beta: float, label_floor: float, 
     _check_rce(name, label_floor, reduction, ignore_index)
 
 
+def _check_sce(name: str, alpha: float, beta: float, label_floor: float, floored_ce: bool, reduction: str,
+               ignore_index: Optional[int]) -> None:
+    check_floored_ce(floored_ce, name)
+    _check_alpha_beta(name, alpha, beta, label_floor, reduction, ignore_index)
+
+
+def check_floored_ce(floored_ce: bool, name: str) -> None:
+    if not isinstance(floored_ce, bool):
+        raise ValueError(f"{name}: floored_ce must be True or False, got {floored_ce!r}")
+
+
+def released_ce_rce(logits: torch.Tensor, targets: torch.Tensor, label_floor: float):
+    """(CE, RCE) per sample exactly as Yang et al.'s released code computes them (logits (N, C), targets (N,)):
+    p = clamp(softmax(z), 1e-7, 1), q = clamp(onehot(y), label_floor, 1), CE = -sum_k q_k log p_k,
+    RCE = -sum_k p_k log q_k. The CE carries a small label smoothing: label_floor * sum_{k != y} -log p_k."""
+    probs = F.softmax(compute_dtype_logits(logits), dim=1).clamp(min=1e-7, max=1.0)
+    floored_onehot = torch.full_like(probs, label_floor).scatter_(1, targets.long().unsqueeze(1), 1.0)
+    ce = -(floored_onehot * probs.log()).sum(dim=1)
+    rce = -(probs * floored_onehot.log()).sum(dim=1)
+    return ce, rce
+
+
 def _check_gce(name: str, q: float, reduction: str, ignore_index: Optional[int]) -> None:
     if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
         raise ValueError(f"{name}: q must lie in (0, 1] (q -> 0 is CE, q = 1 is MAE/2), got {q!r}")
     check_reduction_and_ignore_index(name, reduction, ignore_index)
 
 
+@options_checked_by(check_reduction_and_ignore_index)
 def cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -75,23 +100,22 @@ def cross_entropy(
     """Softmax cross entropy. Without `weight` this is `F.cross_entropy` itself (bit-identical), except that
     "mean" over zero valid targets returns 0 instead of nan."""
     name = "cross_entropy"
-    check_reduction_and_ignore_index(name, reduction, ignore_index)
     valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, weight=weight)
     torch_ignore = -100 if ignore_index is None else ignore_index
     logits_c, targets_l = compute_dtype_logits(logits), targets.long()
     if weight is None:
         loss = F.cross_entropy(logits_c, targets_l, ignore_index=torch_ignore, reduction=reduction)
-        if reduction != "mean":
-            return loss
-        if targets.numel() == 0:
-            return logits_c.sum() * 0.0
-        if valid is None:
-            return loss
-        return torch.where(valid.any(), loss, torch.zeros_like(loss))
-    per_element = F.cross_entropy(logits_c, targets_l, ignore_index=torch_ignore, reduction="none")
-    return reduce_loss(per_element, reduction, valid=valid, weight=weight)
+        if reduction == "mean" and targets.numel() == 0:
+            loss = logits_c.sum() * 0.0
+        elif reduction == "mean" and valid is not None:
+            loss = torch.where(valid.any(), loss, torch.zeros_like(loss))
+    else:
+        per_element = F.cross_entropy(logits_c, targets_l, ignore_index=torch_ignore, reduction="none")
+        loss = reduce_loss(per_element, reduction, valid=valid, weight=weight)
+    return nan_if_nonfinite(loss, logits)
 
 
+@options_checked_by(_check_rce)
 def reverse_cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -103,12 +127,12 @@ def reverse_cross_entropy(
 ) -> torch.Tensor:
     """RCE = -sum_k p_k log(clamp(onehot(y), label_floor, 1)_k) = -log(label_floor) * (1 - p_y)."""
     name = "reverse_cross_entropy"
-    _check_rce(name, label_floor, reduction, ignore_index)
     _, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
     loss = -math.log(label_floor) * _one_minus_exp(log_p_y)
-    return reduce_loss(loss, reduction, valid=valid, weight=weight)
+    return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
+@options_checked_by(_check_sce)
 def symmetric_cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -116,18 +140,28 @@ def symmetric_cross_entropy(
     alpha: float,
     beta: float,
     label_floor: float = 1e-4,
+    floored_ce: bool = False,
     ignore_index: Optional[int] = 255,
     reduction: str = "mean",
     weight: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """SCE (Wang et al. 2019) = alpha * CE + beta * RCE; CE from log_softmax, RCE against the floored one-hot."""
+    """SCE (Wang et al. 2019) = alpha * CE + beta * RCE; CE from log_softmax, RCE against the floored one-hot.
+    floored_ce: both terms exactly as Yang et al.'s released code computes them (`released_ce_rce`: CE
+    against the floored one-hot, probabilities clamped at 1e-7); classification logits (N, C) only."""
     name = "symmetric_cross_entropy"
-    _check_alpha_beta(name, alpha, beta, label_floor, reduction, ignore_index)
     _, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
-    loss = alpha * -log_p_y + beta * -math.log(label_floor) * _one_minus_exp(log_p_y)
-    return reduce_loss(loss, reduction, valid=valid, weight=weight)
+    if floored_ce:
+        if logits.dim() != 2:
+            raise ValueError(f"{name}: floored_ce takes classification logits (N, C), got {tuple(logits.shape)}")
+        ce, rce = released_ce_rce(logits, targets.masked_fill(~valid, 0) if valid is not None else targets,
+                                  label_floor)
+        loss = alpha * ce + beta * rce
+    else:
+        loss = alpha * -log_p_y + beta * -math.log(label_floor) * _one_minus_exp(log_p_y)
+    return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
+@options_checked_by(check_reduction_and_ignore_index)
 def mean_absolute_error(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -138,9 +172,8 @@ def mean_absolute_error(
 ) -> torch.Tensor:
     """MAE = sum_k |p_k - onehot(y)_k| = 2 * (1 - p_y)."""
     name = "mean_absolute_error"
-    check_reduction_and_ignore_index(name, reduction, ignore_index)
     _, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
-    return reduce_loss(2.0 * _one_minus_exp(log_p_y), reduction, valid=valid, weight=weight)
+    return nan_if_nonfinite(reduce_loss(2.0 * _one_minus_exp(log_p_y), reduction, valid=valid, weight=weight), logits)
 
 
 def _normalized_ce_terms(log_probs: torch.Tensor, log_p_y: torch.Tensor) -> torch.Tensor:
@@ -148,6 +181,7 @@ def _normalized_ce_terms(log_probs: torch.Tensor, log_p_y: torch.Tensor) -> torc
     return log_p_y / log_probs.sum(dim=1)
 
 
+@options_checked_by(check_reduction_and_ignore_index)
 def normalized_cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -158,11 +192,12 @@ def normalized_cross_entropy(
 ) -> torch.Tensor:
     """NCE (Ma et al. 2020) = -log p_y / sum_k -log p_k, in (0, 1]."""
     name = "normalized_cross_entropy"
-    check_reduction_and_ignore_index(name, reduction, ignore_index)
     log_probs, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
-    return reduce_loss(_normalized_ce_terms(log_probs, log_p_y), reduction, valid=valid, weight=weight)
+    loss = reduce_loss(_normalized_ce_terms(log_probs, log_p_y), reduction, valid=valid, weight=weight)
+    return nan_if_nonfinite(loss, logits)
 
 
+@options_checked_by(_check_alpha_beta)
 def nce_rce(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -176,13 +211,13 @@ def nce_rce(
 ) -> torch.Tensor:
     """Active-passive loss (Ma et al. 2020): alpha * NCE + beta * RCE."""
     name = "nce_rce"
-    _check_alpha_beta(name, alpha, beta, label_floor, reduction, ignore_index)
     log_probs, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
     loss = (alpha * _normalized_ce_terms(log_probs, log_p_y)
             + beta * -math.log(label_floor) * _one_minus_exp(log_p_y))
-    return reduce_loss(loss, reduction, valid=valid, weight=weight)
+    return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
+@options_checked_by(_check_gce)
 def generalized_cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -195,9 +230,9 @@ def generalized_cross_entropy(
     """GCE (Zhang & Sabuncu 2018) = (1 - p_y^q) / q, q in (0, 1]; p_y^q = exp(q log p_y), via expm1 so that
     small q stays accurate (q -> 0 is CE)."""
     name = "generalized_cross_entropy"
-    _check_gce(name, q, reduction, ignore_index)
     _, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
-    return reduce_loss(_one_minus_exp(q * log_p_y) / q, reduction, valid=valid, weight=weight)
+    loss = reduce_loss(_one_minus_exp(q * log_p_y) / q, reduction, valid=valid, weight=weight)
+    return nan_if_nonfinite(loss, logits)
 
 
 # ----------------------------------------------------------------------------------------------- modules
@@ -224,10 +259,10 @@ class ReverseCrossEntropy(FunctionLoss):
 class SymmetricCrossEntropy(FunctionLoss):
     """Module form of `symmetric_cross_entropy`."""
 
-    def __init__(self, *, alpha: float, beta: float, label_floor: float = 1e-4,
+    def __init__(self, *, alpha: float, beta: float, label_floor: float = 1e-4, floored_ce: bool = False,
                  ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(symmetric_cross_entropy, _check_alpha_beta, alpha=alpha, beta=beta,
-                         label_floor=label_floor, ignore_index=ignore_index, reduction=reduction)
+        super().__init__(symmetric_cross_entropy, _check_sce, alpha=alpha, beta=beta, label_floor=label_floor,
+                         floored_ce=floored_ce, ignore_index=ignore_index, reduction=reduction)
 
 
 @register_loss("mae")

@@ -16,9 +16,12 @@ from ._validate import (
     check_positive,
     check_reduction,
     compute_dtype_logits,
+    nan_if_nonfinite,
+    options_checked_by,
     reduce_loss,
     target_log_prob,
 )
+from .classification import check_floored_ce, released_ce_rce
 from .module import FunctionLoss
 from .registry import register_loss
 
@@ -26,13 +29,14 @@ _NAME = "combination_loss"
 
 
 def _check_combination(name: str, bg_index: int, ce_weight: float, rce_weight: float, label_floor: float,
-                       pon_threshold: Optional[float], reduction: str) -> None:
+                       floored_ce: bool, pon_threshold: Optional[float], reduction: str) -> None:
     if isinstance(bg_index, bool) or not isinstance(bg_index, int) or bg_index < 0:
         raise ValueError(f"{name}: bg_index must be an int >= 0 (detectron2: num_classes, the last logit), "
                          f"got {bg_index!r}")
     check_non_negative(ce_weight, "ce_weight", name)
     check_non_negative(rce_weight, "rce_weight", name)
     check_label_floor(label_floor, name)
+    check_floored_ce(floored_ce, name)
     if pon_threshold is not None:
         check_positive(pon_threshold, "pon_threshold", name)
     check_reduction(reduction, name)
@@ -44,6 +48,7 @@ def foreground_instance_mask(logits: torch.Tensor, targets: torch.Tensor, bg_ind
     return (targets != bg_index) & (predicted != bg_index)
 
 
+@options_checked_by(_check_combination)
 def combination_loss(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -52,6 +57,7 @@ def combination_loss(
     ce_weight: float = 1.0,
     rce_weight: float = 1.0,
     label_floor: float = 1e-4,
+    floored_ce: bool = False,
     pon_threshold: Optional[float] = None,
     reduction: str = "mean",
     weight: Optional[torch.Tensor] = None,
@@ -61,16 +67,21 @@ def combination_loss(
     L = ce_weight * mean(g1 * CE) + rce_weight * mean(g2 * RCE), both means over ALL N RoIs.
     pon_threshold: zero the loss of group-2 RoIs whose CE exceeds it ("potential noisy" filter).
     weight (N,) multiplies the per-RoI loss; "mean" still divides by N. "none" gives the per-RoI loss (N,).
-    With no RoI in group 2 this equals cross entropy."""
-    _check_combination(_NAME, bg_index, ce_weight, rce_weight, label_floor, pon_threshold, reduction)
+    With no RoI in group 2 this equals cross entropy.
+    floored_ce: CE and RCE exactly as the released code computes them (against the floored one-hot, with
+    probabilities clamped at 1e-7; see `released_ce_rce`), for a faithful reproduction; the default is the
+    textbook CE."""
     check_loss_inputs(logits, targets, _NAME, weight=weight, classification_only=True)  # nothing is ignored
     num_classes = logits.shape[1]
     if bg_index >= num_classes:
         raise ValueError(f"{_NAME}: bg_index={bg_index} must lie in [0, {num_classes}) for {num_classes} logits")
 
-    log_p_y = target_log_prob(F.log_softmax(compute_dtype_logits(logits), dim=1), targets, None)
-    ce = -log_p_y
-    rce = -math.log(label_floor) * -torch.expm1(log_p_y)
+    if floored_ce:
+        ce, rce = released_ce_rce(logits, targets, label_floor)
+    else:
+        log_p_y = target_log_prob(F.log_softmax(compute_dtype_logits(logits), dim=1), targets, None)
+        ce = -log_p_y
+        rce = -math.log(label_floor) * -torch.expm1(log_p_y)
     in_instance_group = foreground_instance_mask(logits, targets, bg_index)
     if pon_threshold is not None:
         kept = ~(in_instance_group & (ce.detach() > pon_threshold))
@@ -79,7 +90,7 @@ def combination_loss(
     zero = torch.zeros((), dtype=ce.dtype, device=ce.device)
     per_roi = torch.where(in_instance_group, rce_weight * rce, ce_weight * ce)
     per_roi = torch.where(kept, per_roi, zero)
-    return reduce_loss(per_roi, reduction, weight=weight)
+    return nan_if_nonfinite(reduce_loss(per_roi, reduction, weight=weight), logits)
 
 
 @register_loss("combination")
@@ -87,7 +98,8 @@ class CombinationLoss(FunctionLoss):
     """Module form of `combination_loss`; bg_index is num_classes for detectron2's box predictor."""
 
     def __init__(self, *, bg_index: int, ce_weight: float = 1.0, rce_weight: float = 1.0,
-                 label_floor: float = 1e-4, pon_threshold: Optional[float] = None, reduction: str = "mean"):
+                 label_floor: float = 1e-4, floored_ce: bool = False, pon_threshold: Optional[float] = None,
+                 reduction: str = "mean"):
         super().__init__(combination_loss, _check_combination, bg_index=bg_index, ce_weight=ce_weight,
-                         rce_weight=rce_weight, label_floor=label_floor, pon_threshold=pon_threshold,
-                         reduction=reduction)
+                         rce_weight=rce_weight, label_floor=label_floor, floored_ce=floored_ce,
+                         pon_threshold=pon_threshold, reduction=reduction)

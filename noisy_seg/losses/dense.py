@@ -19,7 +19,8 @@ from ._validate import (
     check_positive,
     check_reduction_and_ignore_index,
     compute_dtype_logits,
-    raise_if_any,
+    nan_if_nonfinite,
+    options_checked_by,
     reduce_loss,
     safe_targets,
     target_log_prob,
@@ -33,16 +34,14 @@ FocalAlpha = Union[None, float, Sequence[float], torch.Tensor]
 
 # ------------------------------------------------------------------------------------ class-aware CE
 def present_classes(targets: torch.Tensor, num_classes: int, *, ignore_index: Optional[int] = 255) -> torch.Tensor:
-    """(N, num_classes) bool image-level tags: the classes that occur in each image's non-ignored targets."""
+    """(N, num_classes) bool image-level tags: the classes that occur in each image's non-ignored targets
+    (values outside [0, num_classes), the ignore label among them, tag nothing)."""
     if not isinstance(targets, torch.Tensor) or targets.dim() < 1 or targets.is_floating_point():
         raise ValueError("present_classes: targets must be an integer tensor (N, H, W)")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"present_classes: num_classes must be a positive int, got {num_classes!r}")
     flat = targets.reshape(targets.shape[0], -1).long()
     valid = (flat >= 0) & (flat < num_classes)
-    unexpected = ~valid if ignore_index is None else ~valid & (flat != ignore_index)
-    raise_if_any([(unexpected.any(), f"present_classes: targets must lie in [0, {num_classes}) or equal "
-                                     f"ignore_index={ignore_index}")])
     # Ignored pixels are scattered into an extra column that is dropped afterwards.
     index = torch.where(valid, flat, torch.full_like(flat, num_classes))
     tags = torch.zeros(flat.shape[0], num_classes + 1, dtype=torch.bool, device=flat.device)
@@ -50,6 +49,7 @@ def present_classes(targets: torch.Tensor, num_classes: int, *, ignore_index: Op
     return tags[:, :num_classes]
 
 
+@options_checked_by(check_reduction_and_ignore_index)
 def class_aware_cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -61,11 +61,10 @@ def class_aware_cross_entropy(
 ) -> torch.Tensor:
     """CCE (Wang et al. 2022): cross entropy with the softmax restricted to each image's present classes,
     log_softmax(z.masked_fill(~present[:, :, None, None], -inf)). present (N, C) bool.
-    A non-ignored pixel whose class is not tagged present raises ValueError (its loss would be +inf; silently
-    ignoring it would hide a tag/label mismatch), as does an image with no present class."""
+    A non-ignored pixel whose class is not tagged present gets an infinite loss, which detectron2's finite-loss
+    check stops on (a tag/label mismatch must not pass silently). An image with no present class (all of it
+    ignored) contributes nothing; an empty batch gives 0."""
     name = "class_aware_cross_entropy"
-    check_reduction_and_ignore_index(name, reduction, ignore_index)
-    # Targets are range-checked first: the tag lookup below indexes with them.
     valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, weight=weight, dense_only=True)
     num_images, num_classes = logits.shape[:2]
     if not isinstance(present, torch.Tensor) or present.dtype != torch.bool:
@@ -76,19 +75,14 @@ def class_aware_cross_entropy(
     if present.device != logits.device:
         raise ValueError(f"{name}: present on {present.device} but logits on {logits.device}; move them together")
 
-    target_present = present.gather(1, safe_targets(targets, valid).reshape(num_images, -1)).view_as(targets)
-    untagged = ~target_present if valid is None else valid & ~target_present
-    raise_if_any([
-        ((~present.any(dim=1)).any(), f"{name}: every image needs at least one present class; found an all-False "
-                                      f"row in present"),
-        (untagged.any(), f"{name}: some non-ignored pixels have a class that present marks absent; fix the tags "
-                         f"or set those pixels to ignore_index"),
-    ])
     spatial = (1,) * (logits.dim() - 2)
-    masked = compute_dtype_logits(logits).masked_fill(~present.view(num_images, num_classes, *spatial),
+    # An image without any tag keeps all classes: masking every logit would give NaN (and NaN gradients
+    # through the ignored pixels) where a zero contribution is meant.
+    softmax_over = present | ~present.any(dim=1, keepdim=True)
+    masked = compute_dtype_logits(logits).masked_fill(~softmax_over.view(num_images, num_classes, *spatial),
                                                       float("-inf"))
     loss = -target_log_prob(F.log_softmax(masked, dim=1), targets, valid)
-    return reduce_loss(loss, reduction, valid=valid, weight=weight)
+    return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
 # ------------------------------------------------------------------------------------------- focal
@@ -104,6 +98,7 @@ def _check_focal(name: str, gamma: float, alpha: FocalAlpha, reduction: str, ign
     check_reduction_and_ignore_index(name, reduction, ignore_index)
 
 
+@options_checked_by(_check_focal)
 def focal_loss(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -117,7 +112,6 @@ def focal_loss(
     """Softmax focal loss (Lin et al. 2017): alpha_y * (1 - p_y)^gamma * CE, for (N, C) or (N, C, H, W).
     alpha: None (1), a scalar, or C per-class weights indexed by the target."""
     name = "focal_loss"
-    _check_focal(name, gamma, alpha, reduction, ignore_index)
     valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, weight=weight)
     num_classes = logits.shape[1]
     log_p_y = target_log_prob(F.log_softmax(compute_dtype_logits(logits), dim=1), targets, valid)
@@ -133,7 +127,7 @@ def focal_loss(
                 raise ValueError(f"{name}: alpha has {class_alpha.numel()} per-class weights but logits have "
                                  f"{num_classes} classes")
             loss = loss * class_alpha[safe_targets(targets, valid)]
-    return reduce_loss(loss, reduction, valid=valid, weight=weight)
+    return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
 # -------------------------------------------------------------------------------------------- dice
@@ -142,6 +136,7 @@ def _check_dice(name: str, smooth: float, reduction: str, ignore_index: Optional
     check_reduction_and_ignore_index(name, reduction, ignore_index)
 
 
+@options_checked_by(_check_dice)
 def dice_loss(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -155,26 +150,26 @@ def dice_loss(
     "none" gives the (C,) per-class losses, "mean"/"sum" reduce over classes (absent classes count,
     with a loss near 0 when they are also not predicted)."""
     name = "dice_loss"
-    _check_dice(name, smooth, reduction, ignore_index)
     valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, dense_only=True)
     num_classes = logits.shape[1]
     probs = F.softmax(compute_dtype_logits(logits), dim=1)
     kept_targets = safe_targets(targets, valid)
+    counted = torch.ones_like(kept_targets, dtype=probs.dtype)
     if valid is not None:
         # Ignored pixels get all-zero probabilities, so they add to neither the intersection nor the sums.
         probs = torch.where(valid.unsqueeze(1), probs, torch.zeros((), dtype=probs.dtype, device=probs.device))
-        target_counts = torch.bincount(kept_targets[valid], minlength=num_classes)
-    else:
-        target_counts = torch.bincount(kept_targets.reshape(-1), minlength=num_classes)
+        counted = valid.to(probs.dtype)
+    # scatter_add, not bincount or boolean indexing: both read sizes back from the device (a host sync)
+    target_counts = torch.zeros(num_classes, dtype=probs.dtype, device=probs.device).scatter_add(
+        0, kept_targets.reshape(-1), counted.reshape(-1))
     p_y = probs.gather(1, kept_targets.unsqueeze(1)).reshape(-1)
     intersection = torch.zeros(num_classes, dtype=probs.dtype, device=probs.device).scatter_add(
         0, kept_targets.reshape(-1), p_y)
     prob_sums = probs.sum(dim=[d for d in range(probs.dim()) if d != 1])
-    target_counts = target_counts.to(probs.dtype)
     per_class = 1.0 - (2.0 * intersection + smooth) / (prob_sums + target_counts + smooth)
-    if reduction == "none":
-        return per_class
-    return per_class.mean() if reduction == "mean" else per_class.sum()
+    if reduction != "none":
+        per_class = per_class.mean() if reduction == "mean" else per_class.sum()
+    return nan_if_nonfinite(per_class, logits)
 
 
 def _check_ce_dice(name: str, ignore_index: Optional[int], smooth: float, ce_weight: float,
@@ -185,6 +180,7 @@ def _check_ce_dice(name: str, ignore_index: Optional[int], smooth: float, ce_wei
     check_non_negative(dice_weight, "dice_weight", name)
 
 
+@options_checked_by(_check_ce_dice)
 def ce_dice_loss(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -197,9 +193,9 @@ def ce_dice_loss(
 ) -> torch.Tensor:
     """Scalar ce_weight * CE (mean over non-ignored pixels, `weight` (N, H, W) applies here only)
     + dice_weight * dice_loss (mean over classes)."""
-    _check_ce_dice("ce_dice_loss", ignore_index, smooth, ce_weight, dice_weight)
-    ce = cross_entropy(logits, targets, ignore_index=ignore_index, weight=weight)
-    return ce_weight * ce + dice_weight * dice_loss(logits, targets, ignore_index=ignore_index, smooth=smooth)
+    ce = cross_entropy.__wrapped__(logits, targets, ignore_index=ignore_index, weight=weight)
+    dice = dice_loss.__wrapped__(logits, targets, ignore_index=ignore_index, smooth=smooth)
+    return ce_weight * ce + dice_weight * dice
 
 
 # ----------------------------------------------------------------------------------------- modules
@@ -216,7 +212,7 @@ class ClassAwareCrossEntropy(FunctionLoss):
     def forward(self, logits, targets, weight=None, present=None):
         if present is None:
             present = present_classes(targets, logits.shape[1], ignore_index=self.options["ignore_index"])
-        return class_aware_cross_entropy(logits, targets, present, **self.options, weight=weight)
+        return self.loss_fn(logits, targets, present, **self.options, weight=weight)
 
 
 @register_loss("focal")

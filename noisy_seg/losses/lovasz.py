@@ -6,7 +6,7 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_ignore_index, check_loss_inputs, compute_dtype_logits
+from ._validate import check_ignore_index, check_loss_inputs, compute_dtype_logits, nan_if_nonfinite, options_checked_by
 from .module import FunctionLoss
 from .registry import register_loss
 
@@ -49,6 +49,7 @@ def _lovasz_per_class(probs: torch.Tensor, targets: torch.Tensor, valid: torch.T
     return (kept_errors * lovasz_gradient).sum(dim=-1), foreground_total.squeeze(-1)
 
 
+@options_checked_by(_check_lovasz)
 def lovasz_softmax(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -62,7 +63,6 @@ def lovasz_softmax(
     the mean over those classes of the Lovasz extension of the per-class Jaccard loss.
     per_image: compute it per image and average over the images that have non-ignored pixels (Berman's code
     also averages in all-ignored images as 0); otherwise over the whole batch as one image."""
-    _check_lovasz(_NAME, classes, ignore_index, per_image)
     valid = check_loss_inputs(logits, targets, _NAME, ignore_index=ignore_index, dense_only=True)
     if valid is None:
         valid = torch.ones_like(targets, dtype=torch.bool)
@@ -90,10 +90,10 @@ def lovasz_softmax(
     zero = torch.zeros((), dtype=losses.dtype, device=losses.device)
     per_group = torch.where(selected, losses, zero).sum(dim=1) / selected_counts.clamp_min(1).to(losses.dtype)
     if not per_image:
-        return per_group[0]
+        return nan_if_nonfinite(per_group[0], logits)
     image_has_pixels = valid.any(dim=1)
-    return (torch.where(image_has_pixels, per_group, zero).sum()
-            / image_has_pixels.sum().clamp_min(1).to(losses.dtype))
+    loss = torch.where(image_has_pixels, per_group, zero).sum() / image_has_pixels.sum().clamp_min(1).to(losses.dtype)
+    return nan_if_nonfinite(loss, logits)
 
 
 @register_loss("lovasz")

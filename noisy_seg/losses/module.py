@@ -27,8 +27,8 @@ class FunctionLoss(nn.Module):
 
     def __init__(self, loss_fn: Callable[..., torch.Tensor], check_options: Callable[..., None], **options: Any):
         super().__init__()
-        check_options(loss_fn.__name__, **options)
-        self.loss_fn = loss_fn
+        check_options(loss_fn.__name__, **options)  # once, here: forward calls the unchecked function
+        self.loss_fn = getattr(loss_fn, "__wrapped__", loss_fn)
         self.options = {name: _frozen(value) for name, value in options.items()}
         # Dice and Lovasz are not sums over pixels: their functions take no per-pixel weight.
         self._takes_weight = "weight" in inspect.signature(loss_fn).parameters

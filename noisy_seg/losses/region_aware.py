@@ -21,10 +21,10 @@ from ._validate import (
     check_reduction_and_ignore_index,
     check_weight_shape,
     compute_dtype_logits,
-    raise_if_any,
+    nan_if_nonfinite,
+    options_checked_by,
     reduce_loss,
     safe_targets,
-    target_and_weight_checks,
     target_log_prob,
     valid_mask,
 )
@@ -48,6 +48,7 @@ def _check_momentum(momentum: float, name: str) -> None:
         raise ValueError(f"{name}: momentum (weight of the old matrix) must lie in [0, 1), got {momentum!r}")
 
 
+@options_checked_by(_check_region_aware)
 def region_aware_loss(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -63,9 +64,8 @@ def region_aware_loss(
 ) -> torch.Tensor:
     """Per pixel: omega * max(0, 1 - sum_j p_j W[j, y]) / C + ce_factor * omega * CE, with W = confusion
     (C, C), W[j, i] = P(true = j | pred = i) (no gradient), omega = foreground_weight where
-    y != background_index, background_weight elsewhere. logits (N, C, H, W), targets (N, H, W)."""
-    _check_region_aware(_NAME, background_index, foreground_weight, background_weight, ce_factor, reduction,
-                        ignore_index)
+    y != background_index, background_weight elsewhere. logits (N, C, H, W), targets (N, H, W).
+    A non-finite confusion matrix gives a NaN loss (it is the module's own state: checked without a sync)."""
     check_logits_targets(logits, targets, _NAME, ignore_index=ignore_index, dense_only=True)
     check_weight_shape(weight, targets, _NAME)
     num_classes = logits.shape[1]
@@ -79,10 +79,6 @@ def region_aware_loss(
     if confusion.device != logits.device:
         raise ValueError(f"{_NAME}: confusion on {confusion.device} but logits on {logits.device}; move them together")
     valid = valid_mask(targets, ignore_index)
-    checks = target_and_weight_checks(targets, num_classes, _NAME, ignore_index=ignore_index, valid=valid,
-                                      weight=weight)
-    checks.append((~torch.isfinite(confusion).all(), f"{_NAME}: confusion contains non-finite values"))
-    raise_if_any(checks)
 
     log_probs = F.log_softmax(compute_dtype_logits(logits), dim=1)
     log_p_y = target_log_prob(log_probs, targets, valid)
@@ -94,7 +90,8 @@ def region_aware_loss(
                         torch.full((), foreground_weight, dtype=log_p_y.dtype, device=log_p_y.device),
                         torch.full((), background_weight, dtype=log_p_y.dtype, device=log_p_y.device))
     loss = omega * ((1.0 - corrected_agreement).clamp_min(0.0) / num_classes + ce_factor * -log_p_y)
-    return reduce_loss(loss, reduction, valid=valid, weight=weight)
+    loss = nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), confusion)
+    return nan_if_nonfinite(loss, logits)
 
 
 @torch.no_grad()
@@ -121,11 +118,12 @@ def confusion_ema_update(
         raise ValueError(f"{name}: confusion shape {tuple(confusion.shape)} must be (C, C) = "
                          f"{(num_classes, num_classes)}")
     predicted = logits.max(dim=1).indices  # same first-max ties as argmax, ~4x faster on CPU over axis 1
-    labels = targets.long()
-    if valid is not None:
-        predicted, labels = predicted[valid], labels[valid]
-    # counts[j, i] = #pixels with label j predicted as i
-    counts = torch.bincount((labels * num_classes + predicted).reshape(-1), minlength=num_classes ** 2)
+    labels = safe_targets(targets, valid)
+    counted = torch.ones_like(labels) if valid is None else valid.long()
+    # counts[j, i] = #pixels with label j predicted as i; scatter_add, not bincount or boolean indexing,
+    # which read sizes back from the device (a host sync per step)
+    counts = torch.zeros(num_classes ** 2, dtype=torch.long, device=labels.device).scatter_add_(
+        0, (labels * num_classes + predicted).reshape(-1), counted.reshape(-1))
     if all_reduce and dist.is_available() and dist.is_initialized():
         dist.all_reduce(counts)  # int64 counts: exact, and supported by every backend
     # float32 at least (a half-precision buffer would overflow the counts); not float64, which MPS lacks.
@@ -165,7 +163,7 @@ class RegionAwareLoss(nn.Module):
         self.register_buffer("confusion", torch.eye(num_classes))
 
     def forward(self, logits, targets, weight=None):
-        loss = region_aware_loss(logits, targets, self.confusion, background_index=self.background_index,
+        loss = region_aware_loss.__wrapped__(logits, targets, self.confusion, background_index=self.background_index,
                                  foreground_weight=self.foreground_weight,
                                  background_weight=self.background_weight, ce_factor=self.ce_factor,
                                  ignore_index=self.ignore_index, reduction=self.reduction, weight=weight)

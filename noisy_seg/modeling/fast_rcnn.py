@@ -14,6 +14,9 @@ from detectron2.utils.events import get_event_storage
 from ..losses import build_loss
 
 
+MEMORIZATION_LOG_PERIOD = 20  # detectron2's default writer period
+
+
 def _current_iter() -> Optional[int]:
     try:
         return get_event_storage().iter
@@ -55,6 +58,7 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
             raise ValueError(f"loss_switch_iter must be an int >= 0, got {loss_switch_iter!r}")
         self.cls_loss_name = cls_loss
         self.loss_switch_iter = loss_switch_iter
+        self._memorization_counts = None  # device-side counts between two writes to the event storage
         self.cls_loss = None if cls_loss == "ce" else self._build_cls_loss(cls_loss, dict(cls_loss_kwargs or {}))
 
     def _build_cls_loss(self, name: str, kwargs: dict):
@@ -106,14 +110,22 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
 
     @torch.no_grad()
     def _log_memorization(self, scores, gt_classes, proposals):
-        """Among foreground RoIs whose label was corrupted, how often the prediction is the clean vs
-        the noisy label: the second rising is the model memorizing the noise."""
+        """Among foreground RoIs whose label was corrupted, how often the prediction is the clean vs the noisy
+        label: the second rising is the model memorizing the noise. Counted on the device and written to the
+        event storage every MEMORIZATION_LOG_PERIOD iterations, so training steps never wait on a host sync."""
         clean = cat([p.gt_clean_classes for p in proposals], dim=0)
         noisy = (gt_classes < self.num_classes) & (clean != gt_classes)
-        if not noisy.any():
-            return
-        pred = scores[noisy].argmax(dim=1)
+        pred = scores.argmax(dim=1)
+        counts = torch.stack([noisy.sum(), (noisy & (pred == clean)).sum(), (noisy & (pred == gt_classes)).sum(),
+                              torch.tensor(noisy.numel(), device=noisy.device)]).double()
+        if self._memorization_counts is None or self._memorization_counts.device != counts.device:
+            self._memorization_counts = torch.zeros_like(counts)
+        self._memorization_counts += counts
         storage = get_event_storage()
-        storage.put_scalar("memorization/pred_is_clean_label", (pred == clean[noisy]).float().mean().item())
-        storage.put_scalar("memorization/pred_is_noisy_label", (pred == gt_classes[noisy]).float().mean().item())
-        storage.put_scalar("memorization/noisy_fg_fraction", noisy.float().mean().item())
+        if storage.iter % MEMORIZATION_LOG_PERIOD == 0:
+            num_noisy, pred_clean, pred_noisy, num_rois = self._memorization_counts.tolist()  # one sync per period
+            self._memorization_counts.zero_()
+            if num_noisy:
+                storage.put_scalar("memorization/pred_is_clean_label", pred_clean / num_noisy)
+                storage.put_scalar("memorization/pred_is_noisy_label", pred_noisy / num_noisy)
+                storage.put_scalar("memorization/noisy_fg_fraction", num_noisy / num_rois)

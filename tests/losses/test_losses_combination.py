@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noisy_seg.losses import CombinationLoss, build_loss, combination_loss, foreground_instance_mask
+from noisy_seg.losses import CombinationLoss, build_loss, combination_loss, foreground_instance_mask, symmetric_cross_entropy
 
 BG = 3  # 3 foreground classes + background as the last index, as in detectron2
 A = -math.log(1e-4)
@@ -167,9 +167,52 @@ def test_invalid_arguments(kwargs, message):
         combination_loss(logits, targets, **kwargs)
 
 
-def test_rejects_dense_logits_and_out_of_range_targets():
+def test_rejects_dense_logits():
     with pytest.raises(ValueError, match=r"\(N, C\)"):
         combination_loss(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long), bg_index=BG)
-    logits, targets = hand_batch()
-    with pytest.raises(ValueError, match="targets must lie"):
-        combination_loss(logits, targets + 1, bg_index=BG)
+
+
+def _released_combination(cls_score, label, num_classes, w1=1.0, w2=1.0):
+    """longrongyang/Learning-with-Noisy-Class-Labels-for-Instance-Segmentation, NewCombinationLoss.forward
+    (mmdet/models/losses/new_combination_loss.py), with its hard-coded .cuda() / 'cuda' removed."""
+    cls_score = torch.nn.Softmax(dim=1)(cls_score)
+    label_one_hot = torch.nn.functional.one_hot(label, num_classes + 1).float()
+    label_false = torch.argmax(cls_score, dim=1)
+    cls_score = torch.clamp(cls_score, min=1e-7, max=1.0)
+    label_one_hot = torch.clamp(label_one_hot, min=1e-4, max=1.0)
+    ce = -1 * torch.sum(label_one_hot * torch.log(cls_score), dim=1)
+    rce = -1 * torch.sum(cls_score * torch.log(label_one_hot), dim=1)
+    weight1 = 0.0 * torch.ones(len(label))
+    weight1[label == num_classes] = 1.0
+    weight1[label_false == num_classes] = 1.0
+    weight2 = 1.0 * torch.ones(len(label))
+    weight2[label == num_classes] = 0.0
+    weight2[label_false == num_classes] = 0.0
+    return w1 * (weight1 * ce).mean() + w2 * (weight2 * rce).mean()
+
+
+def _released_sce(cls_score, label, num_classes, w1=1.0, w2=0.1):
+    """The same repository's SymmetricCrossEntropyLoss.forward."""
+    cls_score = torch.nn.Softmax(dim=1)(cls_score)
+    label_one_hot = torch.nn.functional.one_hot(label, num_classes + 1).float()
+    cls_score = torch.clamp(cls_score, min=1e-7, max=1.0)
+    label_one_hot = torch.clamp(label_one_hot, min=1e-4, max=1.0)
+    ce = -1 * torch.sum(label_one_hot * torch.log(cls_score), dim=1)
+    rce = -1 * torch.sum(cls_score * torch.log(label_one_hot), dim=1)
+    return w1 * ce.mean() + w2 * rce.mean()
+
+
+@pytest.mark.parametrize("num_classes", [8, 80])
+@pytest.mark.parametrize("scale", [1.0, 12.0])  # saturated logits: the clamp at 1e-7 matters
+def test_floored_ce_is_the_released_code(num_classes, scale):
+    g = torch.Generator().manual_seed(num_classes)
+    logits = scale * torch.randn(512, num_classes + 1, generator=g, dtype=torch.float64)
+    targets = torch.randint(0, num_classes + 1, (512,), generator=g)
+    released = _released_combination(logits, targets, num_classes)
+    ours = combination_loss(logits, targets, bg_index=num_classes, floored_ce=True)
+    torch.testing.assert_close(ours, released)
+    torch.testing.assert_close(symmetric_cross_entropy(logits, targets, alpha=1.0, beta=0.1, floored_ce=True,
+                                                       ignore_index=None), _released_sce(logits, targets, num_classes))
+    textbook = combination_loss(logits, targets, bg_index=num_classes)
+    assert not torch.allclose(textbook, released)  # the default stays textbook CE: stock-identical "ce" mode
+    assert build_loss("combination", bg_index=num_classes, floored_ce=True)(logits, targets) == ours

@@ -1,0 +1,124 @@
+"""What every loss promises a training step: non-finite logits give a non-finite loss (so detectron2's finite-loss
+check stops the run), and nothing in the forward or backward pass reads a tensor back to the host.
+
+No GPU here, so the host-sync check is a sentinel: the operations that force a device-to-host sync on CUDA
+(.item(), .tolist(), bool()/int()/float() of a tensor, nonzero, bincount, unique, masked_select, boolean-mask
+indexing) raise while the step runs."""
+import contextlib
+
+import pytest
+import torch
+
+from detectron2.layers import ShapeSpec
+from detectron2.modeling.box_regression import Box2BoxTransform
+from detectron2.structures import Boxes, Instances
+from detectron2.utils.events import EventStorage
+
+from noisy_seg.losses import available_losses, build_loss
+from noisy_seg.modeling import NoisyFastRCNNOutputLayers
+
+C = 5
+OPTIONS = {"sce": {"alpha": 1.0, "beta": 0.1}, "gce": {"q": 0.7}, "combination": {"bg_index": C - 1},
+           "region_aware": {"num_classes": C}}
+CLASSIFICATION_ONLY = {"combination"}
+DENSE_ONLY = {"cce", "dice", "ce_dice", "lovasz", "region_aware"}
+
+
+def _inputs(name, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    if name in CLASSIFICATION_ONLY:
+        return torch.randn(16, C, generator=g), torch.randint(0, C, (16,), generator=g)
+    logits = torch.randn(2, C, 6, 7, generator=g)
+    targets = torch.randint(0, C, (2, 6, 7), generator=g)
+    if name not in CLASSIFICATION_ONLY:
+        targets[0, :2] = 255  # some ignored pixels
+    return logits, targets
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("name", available_losses())
+def test_non_finite_logits_give_a_non_finite_loss(name, value):
+    loss_fn = build_loss(name, **OPTIONS.get(name, {}))
+    logits, targets = _inputs(name)
+    assert torch.isfinite(loss_fn(logits, targets))
+    logits = logits.clone()
+    logits.view(-1)[3] = value
+    assert not torch.isfinite(loss_fn(logits, targets)).all(), f"{name} hides a {value} logit"
+
+
+_SYNCING_METHODS = ("item", "tolist", "__bool__", "__int__", "__float__", "nonzero", "unique", "masked_select",
+                    "numpy")
+_SYNCING_FUNCTIONS = ("nonzero", "bincount", "unique", "masked_select")
+
+
+@contextlib.contextmanager
+def forbid_host_syncs():
+    """Make the operations that would wait for the GPU raise (see the module docstring)."""
+    saved_methods = {name: getattr(torch.Tensor, name) for name in _SYNCING_METHODS}
+    saved_functions = {name: getattr(torch, name) for name in _SYNCING_FUNCTIONS}
+    saved_getitem = torch.Tensor.__getitem__
+
+    def forbidden(name):
+        def call(*args, **kwargs):
+            raise AssertionError(f"host sync: {name}")
+        return call
+
+    def getitem(self, index):
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool and p.dim() > 0 for p in parts):
+            raise AssertionError("host sync: boolean-mask indexing")
+        return saved_getitem(self, index)
+
+    try:
+        for name in _SYNCING_METHODS:
+            setattr(torch.Tensor, name, forbidden(f"Tensor.{name}"))
+        for name in _SYNCING_FUNCTIONS:
+            setattr(torch, name, forbidden(f"torch.{name}"))
+        torch.Tensor.__getitem__ = getitem
+        yield
+    finally:
+        for name, method in saved_methods.items():
+            setattr(torch.Tensor, name, method)
+        for name, function in saved_functions.items():
+            setattr(torch, name, function)
+        torch.Tensor.__getitem__ = saved_getitem
+
+
+def test_the_sentinel_catches_syncs():
+    x = torch.ones(3)
+    with forbid_host_syncs(), pytest.raises(AssertionError, match="host sync"):
+        x.sum().item()
+    with forbid_host_syncs(), pytest.raises(AssertionError, match="boolean-mask"):
+        x[x > 0]
+    assert x.sum().item() == 3.0  # restored afterwards
+
+
+@pytest.mark.parametrize("name", available_losses())
+def test_a_loss_step_never_syncs(name):
+    loss_fn = build_loss(name, **OPTIONS.get(name, {}))  # option checks happen here, once
+    logits, targets = _inputs(name)
+    logits.requires_grad_(True)
+    with forbid_host_syncs():
+        loss_fn(logits, targets).backward()
+
+
+@pytest.mark.parametrize("name,kwargs", [("combination", {}), ("sce", {"alpha": 1.0, "beta": 0.1}),
+                                         ("gce", {"q": 0.5})])
+def test_the_box_predictors_additions_never_sync(name, kwargs):
+    predictor = NoisyFastRCNNOutputLayers(input_shape=ShapeSpec(channels=8), num_classes=C - 1,
+                                          box2box_transform=Box2BoxTransform((10, 10, 5, 5)), cls_loss=name,
+                                          cls_loss_kwargs=kwargs)
+    scores = torch.randn(12, C, requires_grad=True)
+    proposals = Instances((32, 32))
+    proposals.proposal_boxes = Boxes(torch.rand(12, 4) * 10)
+    proposals.gt_classes = torch.randint(0, C, (12,))
+    proposals.gt_clean_classes = torch.randint(0, C - 1, (12,))
+    gt_classes = proposals.gt_classes
+    with EventStorage(1) as storage:  # not a memorization write iteration
+        with forbid_host_syncs():
+            assert predictor.robust_loss_active()
+            predictor.cls_loss(scores, gt_classes).backward()
+            predictor._log_memorization(scores.detach(), gt_classes, [proposals])
+        storage.iter = 20  # every 20 iterations: one read of the counts accumulated on the device
+        predictor._log_memorization(scores.detach(), gt_classes, [proposals])
+        assert "memorization/pred_is_clean_label" in storage.latest()
