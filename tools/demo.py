@@ -7,12 +7,12 @@
     python tools/demo.py --suite robust --reuse          # keep runs that already finished
 
 Each run is `tools/train_net.py` in its own process, writing to OUTPUT/<run name>/; the table reads
-the final evaluation from each run's metrics.json. A bar chart goes to OUTPUT/<suite>_mask_ap.png.
+the final evaluation from each run's metrics.json and describes each run from what it actually trained
+with (its run_info.json: label noise and box-loss schedule). A bar chart goes to OUTPUT/<suite>_mask_ap.png.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from noisy_seg.engine.metrics import final_metrics  # noqa: E402
+from noisy_seg.engine.run_info import read_run_info  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -49,36 +53,35 @@ SUITES: dict[str, list[Run]] = {
 }
 
 
-def final_metrics(output_dir: Path) -> dict:
-    """The last evaluation row of a run's metrics.json ({} if it never evaluated)."""
-    path = output_dir / "metrics.json"
-    if not path.is_file():
-        return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    evaluated = [r for r in rows if "segm/AP" in r or "bbox/AP" in r]
-    return evaluated[-1] if evaluated else {}
-
-
-def run_one(run: Run, output_root: Path, extra: list[str], reuse: bool = False) -> tuple[dict, float]:
+def run_one(run: Run, output_root: Path, extra: list[str], reuse: bool = False) -> tuple[Path, dict, float]:
     out = output_root / run.name
     if reuse and (out / "model_final.pth").is_file() and final_metrics(out):
         print(f"\n=== {run.name}: reusing the finished run in {out}", flush=True)
-        return final_metrics(out), float("nan")
+        return out, final_metrics(out), float("nan")
     cmd = [sys.executable, str(REPO / "tools/train_net.py"), "--config-file", str(REPO / run.config),
            *run.overrides, f"train.output_dir={out}", *extra]
     print(f"\n=== {run.name}: {run.description}\n$ {' '.join(cmd)}", flush=True)
     start = time.monotonic()
     subprocess.run(cmd, check=True, cwd=REPO)
-    return final_metrics(out), time.monotonic() - start
+    return out, final_metrics(out), time.monotonic() - start
 
 
-def format_table(rows: list[tuple[Run, dict, float]]) -> str:
+def format_table(rows: list[tuple[Run, Path, dict, float]]) -> str:
     from tabulate import tabulate
 
-    table = [[run.name, run.description, _fmt(m.get("bbox/AP")), _fmt(m.get("segm/AP")),
-              _fmt(m.get("segm/AP50")), f"{secs / 60:.1f}"] for run, m, secs in rows]
-    return tabulate(table, headers=["run", "setting", "box AP", "mask AP", "mask AP50", "minutes"],
-                     tablefmt="pipe")
+    table = [[run.name, what_ran(output_dir), _fmt(m.get("bbox/AP")), _fmt(m.get("segm/AP")),
+              _fmt(m.get("segm/AP50")), f"{secs / 60:.1f}"] for run, output_dir, m, secs in rows]
+    return tabulate(table, headers=["run", "what ran", "box AP", "mask AP", "mask AP50", "minutes"],
+                    tablefmt="pipe")
+
+
+def what_ran(output_dir: Path) -> str:
+    """Label noise and box-loss schedule as the run recorded them when it started."""
+    info = read_run_info(output_dir)
+    if not info:
+        return "n/a (no run_info.json)"
+    noise = info.get("noise") or "clean labels"
+    return f"{noise}; {info.get('box_loss', '?')} (of {info.get('max_iter')} iterations)"
 
 
 def _fmt(value) -> str:
@@ -91,8 +94,8 @@ def plot_mask_ap(rows, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [run.name for run, _, _ in rows]
-    values = [m.get("segm/AP", 0.0) for _, m, _ in rows]
+    names = [run.name for run, _, _, _ in rows]
+    values = [m.get("segm/AP", 0.0) for _, _, m, _ in rows]
     fig, ax = plt.subplots(figsize=(1.6 * len(rows) + 2, 3.2))
     bars = ax.bar(names, values, color="#4c72b0")
     ax.bar_label(bars, fmt="%.1f")

@@ -1,4 +1,5 @@
 from .defaults import add_noisy_seg_config
 from .lazy import use_noisy_roi_heads
+from .schedule import fraction_of_max_iter  # also registers its OmegaConf resolver
 
-__all__ = ["add_noisy_seg_config", "use_noisy_roi_heads"]
+__all__ = ["add_noisy_seg_config", "fraction_of_max_iter", "use_noisy_roi_heads"]

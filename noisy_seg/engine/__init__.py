@@ -1,3 +1,4 @@
+from .. import config  # noqa: F401  (registers the fraction_of_max_iter resolver configs may use)
 from .ddp import create_ddp_model
 from .overrides import apply_overrides, check_override_key
 from .train_loop import do_test, do_train, load_for_eval, resolve_device

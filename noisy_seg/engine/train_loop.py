@@ -21,6 +21,7 @@ from detectron2.utils import comm
 from ..data.checks import check_datasets_available
 from ..utils.errors import UserInputError
 from .ddp import create_ddp_model
+from .run_info import describe_schedule, loss_schedule, plain, warn_if_loss_never_active, write_run_info
 
 logger = logging.getLogger("noisy_seg")
 
@@ -94,7 +95,20 @@ def do_train(cfg, resume: bool = False):
     )
 
     start_iter = _restore(cfg, checkpointer, trainer, resume)
-    trainer.train(start_iter, stop_iter(cfg))
+    stop = stop_iter(cfg)
+    schedule = loss_schedule(model, start_iter, stop)
+    warn_if_loss_never_active(schedule)
+    if comm.is_main_process():
+        write_run_info(cfg.train.output_dir, {
+            "max_iter": cfg.train.max_iter,
+            "start_iter": start_iter,
+            "stop_iter": stop,
+            "box_loss_schedule": schedule,
+            "box_loss": describe_schedule(schedule),
+            "noise": plain(cfg.dataloader.train.get("mapper", {}).get("noise", None)),
+        })
+    logger.info("Box classifier loss of this run: %s", describe_schedule(schedule))
+    trainer.train(start_iter, stop)
     return trainer
 
 

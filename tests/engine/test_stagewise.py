@@ -56,3 +56,30 @@ def test_stage2_without_stage1_checkpoint_is_a_clear_error(repo_root, tiny_toy, 
 def test_stop_iter_must_lie_inside_the_schedule(repo_root, tiny_toy, tmp_path):
     with pytest.raises(UserInputError, match="train.stop_iter=20 must be in"):
         _run(repo_root, f"{P}/stage1_ce.py", f"train.output_dir={tmp_path}", "train.stop_iter=20")
+
+
+def _run_info(out):
+    return json.loads((out / "run_info.json").read_text())
+
+
+def test_switch_and_stop_points_follow_a_shortened_schedule(repo_root, tiny_toy, tmp_path):
+    """TINY sets train.max_iter=8: the configs' half-way points must move to 4, not stay at 250."""
+    _run(repo_root, f"{P}/combination_switch.py", f"train.output_dir={tmp_path / 'switch'}")
+    info = _run_info(tmp_path / "switch")
+    assert info["box_loss_schedule"] == {"loss": "combination", "switch_iter": 4, "ce_iters": [0, 4],
+                                         "loss_iters": [4, 8]}
+    assert info["box_loss"] == "CE for iterations 0-3, then combination for iterations 4-7"
+    assert info["noise"] == "sym40"
+    _run(repo_root, f"{P}/stage1_ce.py", f"train.output_dir={tmp_path / 'stage1'}")
+    assert sorted(_train_rows(tmp_path / "stage1")) == [0, 1, 2, 3]
+    assert _run_info(tmp_path / "stage1")["stop_iter"] == 4
+
+
+def test_a_loss_that_never_becomes_active_is_reported_loudly(repo_root, tiny_toy, tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="noisy_seg"):
+        _run(repo_root, f"{P}/combination_switch.py", f"train.output_dir={tmp_path}",
+             "model.roi_heads.box_predictor.loss_switch_iter=50")
+    assert "NEVER becomes active" in caplog.text
+    info = _run_info(tmp_path)
+    assert info["box_loss_schedule"]["loss_iters"] is None
+    assert info["box_loss"] == ("CE for iterations 0-7 (combination configured from iteration 50: never active)")
