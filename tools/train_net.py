@@ -13,13 +13,12 @@ Runs on CPU when no GPU is present. Writes checkpoints, metrics.json and tensorb
 """
 import os
 import sys
-import warnings
-
-# deprecation chatter from libraries that users cannot act on; keeps error output to one line
-warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
-warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated", category=UserWarning)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
+
+quiet_library_warnings()  # before detectron2 is imported
 
 try:
     from detectron2.config import LazyConfig

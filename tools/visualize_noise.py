@@ -15,6 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
+
+quiet_library_warnings()  # before detectron2 is imported
+
 import numpy as np  # noqa: E402
 
 from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402

@@ -242,17 +242,34 @@ def test_cityscapes_polygons_json_redraws_the_label_map(dataset_root):
         assert np.array_equal(redrawn, read_png(Path(f"{stem}labelIds.png")))
 
 
-def test_ensure_reuses_a_matching_dataset_and_regenerates_a_different_one(tmp_path):
+def test_ensure_reuses_a_matching_dataset_and_never_replaces_one_with_other_settings(tmp_path):
     root = tmp_path / "toy"
     assert ensure_toy_dataset(root, **SMALL) == root.resolve()
     manifest_file = root / "MANIFEST.json"
     stamp = manifest_file.stat().st_mtime_ns
     ensure_toy_dataset(root, **SMALL, layout="coco")  # a subset of what is there
     assert manifest_file.stat().st_mtime_ns == stamp
-    ensure_toy_dataset(root, **{**SMALL, "num_val": 3})
+    before = all_files(root)
+    with pytest.raises(ValueError, match=r"generated with seed=0, num_train=12, num_val=4, image_size=96, not the "
+                                         r"requested .*num_val=3.*; it is left as it is") as error:
+        ensure_toy_dataset(root, **{**SMALL, "num_val": 3})
+    assert "\n" not in str(error.value)
+    assert all_files(root) == before
+    write_toy_dataset(root, **{**SMALL, "num_val": 3})  # explicit: replaces
     assert read_manifest(root)["num_val"] == 3
     assert len(list((root / "coco/val").glob("*.png"))) == 3
     assert [p.name for p in tmp_path.iterdir() if "staging" in p.name or "retired" in p.name] == []
+
+
+def test_an_older_generator_version_or_missing_layout_is_regenerated_with_the_same_settings(tmp_path):
+    root = tmp_path / "toy"
+    ensure_toy_dataset(root, **SMALL, layout="coco")
+    ensure_toy_dataset(root, **SMALL, layout="cityscapes")  # adds the layout, keeps the other
+    assert sorted(read_manifest(root)["layouts"]) == ["cityscapes", "coco"]
+    manifest = read_manifest(root)
+    (root / "MANIFEST.json").write_text(json.dumps({**manifest, "version": manifest["version"] - 1}))
+    ensure_toy_dataset(root, **SMALL)
+    assert read_manifest(root)["version"] == manifest["version"]
 
 
 def test_a_crash_mid_generation_leaves_the_old_dataset_intact(tmp_path, monkeypatch):
@@ -265,7 +282,7 @@ def test_a_crash_mid_generation_leaves_the_old_dataset_intact(tmp_path, monkeypa
 
     monkeypatch.setattr(toy_shapes, "_write_split", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        ensure_toy_dataset(root, **{**SMALL, "seed": 5})
+        write_toy_dataset(root, **{**SMALL, "seed": 5})
     assert all_files(root) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".toy.lock", "toy"]
 
@@ -310,6 +327,8 @@ def test_never_replaces_a_folder_it_did_not_write(tmp_path):
         (lambda: render_toy_sample(0, "train", 0, image_size=32), "image_size must be"),
         (lambda: ensure_toy_dataset("/tmp/unused", layout="voc"), "layout must be"),
         (lambda: ensure_toy_dataset("/tmp/unused", num_train=0), "num_train must be"),
+        (lambda: ensure_toy_dataset("/tmp/unused", num_train=10**9), r"num_train must be an int in \[1, 200000\]"),
+        (lambda: ensure_toy_dataset("/tmp/unused", image_size=100_000), "image_size must be"),
         (lambda: mask_to_polygons(np.zeros((4, 4), bool)), "mask is empty"),
         (lambda: mask_bbox_xywh(np.ones((4, 4), np.uint8)), "bool"),
         (lambda: coco_paths("/tmp", "test"), "split must be one of"),

@@ -5,6 +5,10 @@ Names (with the default prefix "toy_shapes"):
   toy_shapes_cityscapes_{train,val}              Cityscapes instances, "cityscapes_instance"
   toy_shapes_cityscapes_sem_seg_{train,val}      Cityscapes labelTrainIds, "cityscapes_sem_seg"
 Data root: $NOISY_SEG_DATASETS/toy_shapes, else <repo>/datasets/generated/toy_shapes.
+
+Sets generated with other settings live beside it, in folders named after their settings
+(``toy_shapes_seed1_train1000_val96_size128``, see ``custom_toy_folder``); every such folder found
+there is registered on import with its folder name as the prefix (``toy_shapes_seed1_train1000_val96_size128_train``).
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from .toy_shapes import (
     cityscapes_paths,
     coco_paths,
     ensure_toy_dataset,
+    read_manifest,
 )
 
 __all__ = [
     "TOY_DATASET_NAMES",
+    "custom_toy_folder",
     "dataset_names",
     "prepare_toy_dataset",
     "register_toy_datasets",
@@ -35,6 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_PREFIX = "toy_shapes"
+DEFAULT_SETTINGS = {"seed": 0, "num_train": 512, "num_val": 96, "image_size": 128}
 
 
 def toy_data_root() -> Path:
@@ -42,6 +49,31 @@ def toy_data_root() -> Path:
     override = os.environ.get("NOISY_SEG_DATASETS")
     base = Path(override) if override else Path(__file__).resolve().parents[3] / "datasets" / "generated"
     return base / "toy_shapes"
+
+
+def custom_toy_folder(seed: int, num_train: int, num_val: int, image_size: int) -> Path:
+    """Where a set with these settings lives by default: the default root for the default settings, else a
+    folder beside it named after the settings."""
+    settings = {"seed": seed, "num_train": num_train, "num_val": num_val, "image_size": image_size}
+    if settings == DEFAULT_SETTINGS:
+        return toy_data_root()
+    name = f"{DEFAULT_PREFIX}_seed{seed}_train{num_train}_val{num_val}_size{image_size}"
+    return toy_data_root().parent / name
+
+
+def register_generated_toy_sets(base: Path) -> list[str]:
+    """Register every complete custom set in ``base`` (folders ``toy_shapes_*`` with a manifest) under its
+    folder name; returns the registered names."""
+    names = []
+    if not base.is_dir():
+        return names
+    for folder in sorted(base.glob(f"{DEFAULT_PREFIX}_seed*")):
+        manifest = read_manifest(folder)
+        if manifest is None or f"{folder.name}_train" in DatasetCatalog.list():
+            continue
+        settings = {key: manifest[key] for key in DEFAULT_SETTINGS}
+        names += register_toy_datasets(folder, prefix=folder.name, **settings)
+    return names
 
 
 def prepare_toy_dataset(root: str | os.PathLike | None = None, **settings) -> Path:
@@ -142,3 +174,4 @@ def register_toy_datasets(
 
 
 TOY_DATASET_NAMES = tuple(register_toy_datasets(toy_data_root()))
+CUSTOM_TOY_DATASET_NAMES = tuple(register_generated_toy_sets(toy_data_root().parent))

@@ -73,6 +73,9 @@ CITY_NAME = "toycity"  # no underscore: cityscapesscripts splits file names on "
 SPLIT_CODES = {"train": 0, "val": 1}
 LAYOUTS = ("coco", "cityscapes")
 MANIFEST_NAME = "MANIFEST.json"
+SETTING_KEYS = ("seed", "num_train", "num_val", "image_size")  # what makes two toy sets different
+MAX_IMAGES = 200_000  # per split: a toy set, not a benchmark (about 6 GB of PNGs at 128 px)
+MAX_IMAGE_SIZE = 1024
 
 REFERENCE_IMAGE_SIZE = 128  # object sizes below are for this size and scale with image_size
 OBJECT_DIAMETER_RANGE = (18.0, 60.0)
@@ -494,14 +497,14 @@ def _parse_layout(layout: str) -> tuple[str, ...]:
 
 
 def _manifest(seed: int, num_train: int, num_val: int, image_size: int, layout: str) -> dict:
-    for name, value, minimum in (
-        ("seed", seed, 0),
-        ("num_train", num_train, 1),
-        ("num_val", num_val, 1),
-        ("image_size", image_size, 64),
+    for name, value, minimum, maximum in (
+        ("seed", seed, 0, 2**32 - 1),
+        ("num_train", num_train, 1, MAX_IMAGES),
+        ("num_val", num_val, 1, MAX_IMAGES),
+        ("image_size", image_size, 64, MAX_IMAGE_SIZE),
     ):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not minimum <= value <= maximum:
+            raise ValueError(f"{name} must be an int in [{minimum}, {maximum}], got {value!r}")
     return {
         "name": "toy_shapes",
         "version": GENERATOR_VERSION,
@@ -590,14 +593,34 @@ def ensure_toy_dataset(
     image_size: int = 128,
     layout: str = "both",
 ) -> Path:
-    """Path to a complete data set at ``root`` with these settings, generating it only if the
-    manifest is missing or differs. Safe to call from several processes at once (file lock)."""
+    """Path to a complete data set at ``root`` with these settings, generating it if there is none (or one
+    of an older generator version, or without a requested layout). A set generated with OTHER settings is
+    never replaced: that raises ValueError. Safe to call from several processes at once (file lock)."""
     wanted = _manifest(seed, num_train, num_val, image_size, layout)
     root = Path(root).resolve()
     if _satisfies(read_manifest(root), wanted):
         return root
+    _refuse_other_settings(root, read_manifest(root), wanted)
     root.parent.mkdir(parents=True, exist_ok=True)
     with _lock_for(root):
-        if not _satisfies(read_manifest(root), wanted):  # another process may have finished it
+        existing = read_manifest(root)
+        if not _satisfies(existing, wanted):  # another process may have finished it
+            _refuse_other_settings(root, existing, wanted)
+            if existing is not None:  # same settings: an older generator version or fewer layouts
+                wanted = {**wanted, "layouts": sorted(set(wanted["layouts"]) | set(existing.get("layouts", [])))}
             _generate_locked(root, wanted)
     return root
+
+
+
+def _refuse_other_settings(root: Path, existing: dict | None, wanted: dict) -> None:
+    """A set generated with other settings is someone's data: never replace it behind their back."""
+    if existing is None or all(existing.get(key) == wanted[key] for key in SETTING_KEYS):
+        return
+    have = ", ".join(f"{key}={existing.get(key)}" for key in SETTING_KEYS)
+    want = ", ".join(f"{key}={wanted[key]}" for key in SETTING_KEYS)
+    raise ValueError(
+        f"toy data at {root} was generated with {have}, not the requested {want}; it is left as it is. "
+        "Generate sets with other settings into their own folder (tools/generate_toy_data.py picks one) and "
+        "train on them by name (see datasets/README.md), or remove the folder to regenerate it"
+    )
