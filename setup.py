@@ -31,8 +31,9 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(exclude=("tests", "tests.*", "configs", "tools", "projects")),
     install_requires=[
-        "torch>=2.0",
-        "torchvision>=0.15",
+        # torch.load defaults to weights_only=True from 2.6 on: loading a .pth runs no code
+        "torch>=2.6",
+        "torchvision>=0.21",
         # cityscapesscripts 2.3 calls np.in1d, which numpy 2.4 removed
         "numpy<2.4",
         "scipy",

@@ -8,5 +8,7 @@ from ..common.train import train
 
 model.backbone.bottom_up.freeze_at = 2
 train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
+# detectron2's model-zoo ImageNet weights are a pickle: loading one runs the code it holds, so noisy_seg
+# loads it only after you opt in on the command line with train.allow_pickle_checkpoints=True.
 train.max_iter = 90000
 train.output_dir = "output/coco/mask_rcnn_R_50_FPN_1x"

@@ -14,6 +14,8 @@ optimizer.lr = 0.01
 lr_multiplier = step_schedule(MAX_ITER, steps=(18000,), warmup_iters=1000)
 
 train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
+# detectron2's model-zoo ImageNet weights are a pickle: loading one runs the code it holds, so noisy_seg
+# loads it only after you opt in on the command line with train.allow_pickle_checkpoints=True.
 train.max_iter = MAX_ITER
 train.eval_period = 8000
 train.output_dir = "output/cityscapes/mask_rcnn_R_50_FPN"

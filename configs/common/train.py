@@ -2,8 +2,11 @@
 #   device       "cuda"; train_net moves to "cpu" when no GPU is present
 #   stop_iter    stop at this iteration on a schedule that spans max_iter (stage 1 of stage-wise training)
 #   resume_from  a checkpoint of another run to resume model, optimizer, LR schedule and iteration from
+#   allow_pickle_checkpoints  load .pkl checkpoints (detectron2 unpickles them: any code in them runs);
+#                off by default, set it only for files whose source you trust (e.g. detectron2's model zoo)
 from detectron2 import model_zoo
 
 train = model_zoo.get_config("common/train.py").train
 train.stop_iter = None
 train.resume_from = ""
+train.allow_pickle_checkpoints = False

@@ -11,7 +11,6 @@ import os
 
 import torch
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
 from detectron2.engine import AMPTrainer, SimpleTrainer, default_writers, hooks
 from detectron2.evaluation import inference_on_dataset, print_csv_format
@@ -20,6 +19,7 @@ from detectron2.utils import comm
 
 from ..data.checks import check_datasets_available
 from ..utils.errors import UserInputError
+from .checkpoint import UNREADABLE, ResumablePeriodicCheckpointer, SafeCheckpointer, checkpoint_iteration
 from .ddp import create_ddp_model
 from .run_info import describe_schedule, loss_schedule, plain, warn_if_loss_never_active, write_run_info
 
@@ -55,12 +55,27 @@ def do_test(cfg, model):
 
 
 def load_for_eval(cfg, resume: bool):
-    """The model of `cfg` with `train.init_checkpoint` (or, with `resume`, the run's last checkpoint)."""
+    """The model of `cfg` with `train.init_checkpoint` (or, with `resume`, the run's last checkpoint), loaded
+    strictly: weights that do not fit the model, or no weights at all, are an error."""
     model = instantiate(cfg.model)
     model.to(resolve_device(cfg))
     model = create_ddp_model(model)
-    DetectionCheckpointer(model, cfg.train.output_dir).resume_or_load(cfg.train.init_checkpoint, resume=resume)
+    checkpointer = _checkpointer(cfg, model)
+    if resume and checkpointer.has_checkpoint():
+        checkpointer.load_strict(checkpointer.get_checkpoint_file())
+    elif cfg.train.init_checkpoint:
+        checkpointer.load_strict(cfg.train.init_checkpoint)
+    else:
+        raise UserInputError(
+            "--eval-only needs weights: pass train.init_checkpoint=<path to a model_final.pth>, or --resume with "
+            f"train.output_dir set to a run folder that has checkpoints ({cfg.train.output_dir} has none)"
+        )
     return model
+
+
+def _checkpointer(cfg, model, **checkpointables) -> SafeCheckpointer:
+    return SafeCheckpointer(model, cfg.train.output_dir, allow_pickle=bool(cfg.train.get("allow_pickle_checkpoints",
+                                                                                         False)), **checkpointables)
 
 
 def do_train(cfg, resume: bool = False):
@@ -78,13 +93,13 @@ def do_train(cfg, resume: bool = False):
     model = create_ddp_model(model, **cfg.train.ddp)
     trainer_cls = AMPTrainer if cfg.train.amp.enabled else SimpleTrainer
     trainer = trainer_cls(model, train_loader, optim)
-    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    checkpointer = _checkpointer(cfg, model, trainer=trainer)
     trainer.register_hooks(
         [
             hooks.IterationTimer(),
             # the schedule spans train.max_iter even when this run stops at train.stop_iter
             hooks.LRScheduler(scheduler=LRMultiplier(optim, instantiate(cfg.lr_multiplier), cfg.train.max_iter)),
-            hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
+            ResumablePeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
             hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
             hooks.PeriodicWriter(
                 default_writers(cfg.train.output_dir, cfg.train.max_iter), period=cfg.train.log_period
@@ -121,10 +136,10 @@ def stop_iter(cfg) -> int:
 
 
 def _restore(cfg, checkpointer, trainer, resume: bool) -> int:
-    """Where training starts: the last checkpoint of this run (--resume), else a full training state
+    """Where training starts: the last readable checkpoint of this run (--resume), else a full training state
     from `train.resume_from` (stage-wise training), else iteration 0 with `train.init_checkpoint` weights."""
-    if resume and checkpointer.has_checkpoint():
-        checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=True)
+    if resume and _has_checkpoints(checkpointer.save_dir):
+        checkpointer.resume_newest_readable()
         return trainer.iter + 1
     resume_from = cfg.train.get("resume_from", "")
     if resume_from:
@@ -133,7 +148,27 @@ def _restore(cfg, checkpointer, trainer, resume: bool) -> int:
                 f"train.resume_from={resume_from} does not exist: train the previous stage first "
                 "(see projects/NoisyClassLabels/README.md) or point it at its model_final.pth."
             )
-        checkpointer.load(resume_from)  # model, optimizer, scheduler and iteration
+        _load_or_fail(checkpointer, resume_from, "train.resume_from")  # model, optimizer, scheduler, iteration
         return trainer.iter + 1
-    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=False)
+    init = cfg.train.init_checkpoint
+    if init and "://" not in init and not os.path.isfile(init):
+        raise UserInputError(f"train.init_checkpoint={init} does not exist; pass an existing file, or \"\" to "
+                             "train from scratch")
+    if init:
+        _load_or_fail(checkpointer, init, "train.init_checkpoint", checkpointables=[])
     return 0
+
+
+def _has_checkpoints(folder: str) -> bool:
+    return os.path.isdir(folder) and (os.path.isfile(os.path.join(folder, "last_checkpoint")) or any(
+        checkpoint_iteration(f) is not None for f in os.listdir(folder)))
+
+
+def _load_or_fail(checkpointer, path: str, key: str, **kwargs) -> dict:
+    try:
+        return checkpointer.load(path, **kwargs)
+    except UserInputError:
+        raise
+    except UNREADABLE as err:
+        raise UserInputError(f"{key}={path} cannot be read ({str(err).splitlines()[0]}); is it a complete "
+                             "checkpoint?") from None

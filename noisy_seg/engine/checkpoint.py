@@ -1,0 +1,150 @@
+"""Checkpoints that are never silently wrong and never unsafe: detectron2's checkpointer and its periodic hook,
+with
+
+- pickles refused: a `.pkl` checkpoint is unpickled by detectron2, which runs whatever code it holds; it loads
+  only when the user opts in (`train.allow_pickle_checkpoints=True`). `.pth` files load with
+  `torch.load(weights_only=True)`, which runs no code;
+- strict loading for evaluation: weights that do not fit the model (another num_classes, another backbone)
+  are an error, not a warning followed by an evaluation of a half-random model;
+- atomic saves: a checkpoint is written under a temporary name and renamed, so a kill mid-save never
+  leaves a truncated file under a checkpoint's name;
+- resuming that survives a truncated or missing last checkpoint (it falls back to the newest readable one),
+  and a periodic hook that keeps `max_to_keep` across kill + resume.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import re
+import struct
+import zipfile
+
+import torch
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import hooks
+
+from ..utils.errors import UserInputError
+
+__all__ = ["SafeCheckpointer", "ResumablePeriodicCheckpointer", "checkpoint_iteration"]
+
+logger = logging.getLogger("noisy_seg")
+
+_PERIODIC_NAME = re.compile(r"^model_(\d{7})\.pth$")
+_FINAL_NAME = "model_final.pth"
+# what reading a damaged or missing checkpoint raises (torch.load, fvcore's existence assert)
+UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, AssertionError, zipfile.BadZipFile,
+               ValueError, KeyError, struct.error)
+
+
+def checkpoint_iteration(file_name: str):
+    """Iteration of a periodic checkpoint's file name (`model_0000249.pth` -> 249), inf for model_final.pth,
+    None for other names."""
+    match = _PERIODIC_NAME.match(os.path.basename(file_name))
+    if match:
+        return int(match.group(1))
+    return float("inf") if os.path.basename(file_name) == _FINAL_NAME else None
+
+
+class SafeCheckpointer(DetectionCheckpointer):
+    """DetectionCheckpointer that refuses pickles unless `allow_pickle`, loads `.pth` without running code,
+    saves atomically, and can check that loaded weights fit the model (`load_strict`)."""
+
+    def __init__(self, model, save_dir="", *, allow_pickle: bool = False, **kwargs):
+        super().__init__(model, save_dir, **kwargs)
+        self.allow_pickle = allow_pickle
+        self.last_incompatible = None
+
+    def load(self, path, *args, **kwargs):
+        try:
+            return super().load(path, *args, **kwargs)
+        finally:  # detectron2 resets this only on success; a failed load would break every later one
+            self._parsed_url_during_load = None
+
+    def _load_file(self, filename):
+        if filename.endswith(".pkl") and not self.allow_pickle:
+            raise UserInputError(
+                f"{filename} is a pickle: loading it runs any code it contains. If you trust where it comes from "
+                "(e.g. detectron2's model zoo), opt in with train.allow_pickle_checkpoints=True"
+            )
+        return super()._load_file(filename)
+
+    def _torch_load(self, f):
+        return torch.load(f, map_location=torch.device("cpu"), weights_only=True)
+
+    def _load_model(self, checkpoint):
+        self.last_incompatible = super()._load_model(checkpoint)
+        return self.last_incompatible
+
+    def save(self, name: str, **kwargs) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        partial = f"{name}.partial"
+        super().save(partial, **kwargs)
+        os.replace(os.path.join(self.save_dir, f"{partial}.pth"), os.path.join(self.save_dir, f"{name}.pth"))
+        self.tag_last_checkpoint(f"{name}.pth")
+
+    def load_strict(self, path: str) -> dict:
+        """Load weights for evaluation; every model parameter must come from `path` with its shape."""
+        if "://" not in path and not os.path.isfile(path):
+            raise UserInputError(f"weights {path} not found: pass train.init_checkpoint=<a model_final.pth>")
+        try:
+            extra = self.load(path, checkpointables=[])
+        except UNREADABLE as err:
+            raise UserInputError(f"cannot read weights {path}: {err}") from None
+        incompatible = self.last_incompatible
+        problems = []
+        if incompatible is not None and incompatible.incorrect_shapes:
+            key, in_file, in_model = incompatible.incorrect_shapes[0]
+            problems.append(f"{len(incompatible.incorrect_shapes)} parameter(s) have other shapes (e.g. {key}: "
+                            f"{tuple(in_file)} in the file, {tuple(in_model)} in the model)")
+        if incompatible is not None and incompatible.missing_keys:
+            problems.append(f"{len(incompatible.missing_keys)} parameter(s) are missing from the file (e.g. "
+                            f"{incompatible.missing_keys[0]})")
+        if problems:
+            raise UserInputError(
+                f"weights {path} do not fit this model: {'; '.join(problems)}. Was it trained with another config "
+                "(num_classes, backbone)? Evaluate it with the config it was trained with"
+            )
+        return extra
+
+    def resume_newest_readable(self) -> dict:
+        """Resume from the last checkpoint; if it is truncated or missing, from the newest readable one."""
+        candidates = []
+        tagged = self.get_checkpoint_file() if self.has_checkpoint() else ""
+        if tagged:
+            candidates.append(tagged)
+        on_disk = [os.path.join(self.save_dir, f) for f in os.listdir(self.save_dir)
+                   if checkpoint_iteration(f) is not None]
+        candidates += [f for f in sorted(on_disk, key=checkpoint_iteration, reverse=True) if f not in candidates]
+        for path in candidates:
+            try:
+                extra = self.load(path)
+            except UNREADABLE as err:
+                logger.warning("Cannot resume from %s (%s): trying the previous checkpoint.",
+                               path, str(err).splitlines()[0] if str(err) else type(err).__name__)
+                continue
+            if path != tagged:
+                logger.warning("Resumed from %s, the newest readable checkpoint.", path)
+            return extra
+        raise UserInputError(
+            f"--resume: no readable checkpoint in {self.save_dir} (tried {len(candidates)}); drop --resume to "
+            "start over, or point train.output_dir at the run to continue"
+        )
+
+
+class ResumablePeriodicCheckpointer(hooks.PeriodicCheckpointer):
+    """detectron2's PeriodicCheckpointer hook that also counts the checkpoints a resumed run finds on disk, so
+    `max_to_keep` still holds after kill + resume (the stock hook only counts what it saved itself)."""
+
+    def before_train(self):
+        super().before_train()
+        if self.max_to_keep is None or not self.checkpointer.save_dir or not self.checkpointer.save_to_disk:
+            return
+        folder = self.checkpointer.save_dir
+        earlier = [os.path.join(folder, f) for f in os.listdir(folder)
+                   if _PERIODIC_NAME.match(f) and checkpoint_iteration(f) < self.trainer.start_iter]
+        self.recent_checkpoints = sorted(earlier, key=checkpoint_iteration)
+        while len(self.recent_checkpoints) > self.max_to_keep:
+            os.remove(self.recent_checkpoints.pop(0))
