@@ -30,15 +30,31 @@ except ImportError as e:
         "or `python tools/install_detectron2.py`."
     )
 
-from noisy_seg.engine import apply_overrides, do_test, do_train, load_for_eval  # noqa: E402
+from noisy_seg.engine import apply_overrides, check_config, do_test, do_train, load_for_eval  # noqa: E402
 from noisy_seg.utils.errors import UserInputError  # noqa: E402
 
 
 def load_config(config_file, opts):
+    """The LazyConfig file with the command-line overrides, checked: every problem is one UserInputError."""
     if not config_file or not os.path.isfile(config_file):
         raise UserInputError(f"config file '{config_file}' not found: pass --config-file configs/<...>.py")
-    cfg = LazyConfig.load(config_file)
-    return apply_overrides(cfg, opts)
+    if not config_file.endswith((".py", ".yaml", ".yml")):
+        raise UserInputError(f"config file '{config_file}' is neither a LazyConfig .py file nor a saved config.yaml")
+    try:
+        cfg = LazyConfig.load(config_file)
+    except SyntaxError as e:
+        cause = e.__cause__ if isinstance(e.__cause__, SyntaxError) else e  # detectron2 re-raises without the line
+        raise UserInputError(f"{config_file}:{cause.lineno}: syntax error: {cause.msg}") from None
+    missing = [key for key in ("model", "train", "dataloader") if key not in cfg]
+    if missing:
+        raise UserInputError(
+            f"{config_file} defines no {', '.join(missing)}: tools/train_net.py runs LazyConfig files (configs/*.py, "
+            "or a run's saved config.yaml); yacs .yaml configs run with detectron2's DefaultTrainer after "
+            "noisy_seg.config.add_noisy_seg_config(cfg)"
+        )
+    cfg = apply_overrides(cfg, opts)
+    check_config(cfg)
+    return cfg
 
 
 def main(args):

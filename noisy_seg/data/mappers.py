@@ -39,9 +39,14 @@ class NoisyDatasetMapper(DatasetMapper):
     @configurable
     def __init__(self, is_train: bool, *, noise: NoiseSpec = None, num_classes: Optional[int] = None, **kwargs):
         super().__init__(is_train, **kwargs)
+        self.noise = self.build_noise(noise, num_classes)
+
+    @classmethod
+    def build_noise(cls, noise: NoiseSpec, num_classes: Optional[int]) -> Optional[NoisePipeline]:
+        """The NoisePipeline of a `noise` argument (raises ValueError on a bad name or spec), None if clean."""
         if isinstance(noise, str):
             noise = named_noise_spec(noise)
-        self.noise = _built(noise, NoisePipeline, build_noise, num_classes, type(self).__name__)
+        return _built(noise, NoisePipeline, build_noise, num_classes, cls.__name__)
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):
@@ -77,7 +82,6 @@ class NoisyDatasetMapper(DatasetMapper):
         return mapped
 
 
-
 class NoisySemSegDatasetMapper(DatasetMapper):
     """Semantic-segmentation mapper that corrupts `sem_seg` per connected component before augmentation.
 
@@ -91,8 +95,13 @@ class NoisySemSegDatasetMapper(DatasetMapper):
     def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None,
                  keep_clean_sem_seg: bool = False, **kwargs):
         super().__init__(is_train, **kwargs)
-        self.noise = _built(noise, SemanticNoise, build_semantic_noise, num_classes, type(self).__name__)
+        self.noise = self.build_noise(noise, num_classes)
         self.keep_clean_sem_seg = keep_clean_sem_seg
+
+    @classmethod
+    def build_noise(cls, noise, num_classes: Optional[int]) -> Optional[SemanticNoise]:
+        """The SemanticNoise of a `noise` argument (raises ValueError on a bad spec), None if clean."""
+        return _built(noise, SemanticNoise, build_semantic_noise, num_classes, cls.__name__)
 
     def __call__(self, dataset_dict):
         if self.noise is None or not self.is_train or "sem_seg_file_name" not in dataset_dict:
