@@ -114,6 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-iter", type=int, default=None, help="override train.max_iter of every run")
     parser.add_argument("--reuse", action="store_true", help="keep runs that already finished in --output")
     args = parser.parse_args(argv)
+    if args.max_iter is not None and args.max_iter < 1:
+        parser.error(f"--max-iter must be >= 1, got {args.max_iter}")
 
     extra = [] if args.max_iter is None else [f"train.max_iter={args.max_iter}", f"train.eval_period={args.max_iter}"]
     rows = [(run, *run_one(run, args.output, extra, args.reuse)) for run in SUITES[args.suite]]

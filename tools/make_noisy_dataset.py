@@ -48,6 +48,7 @@ from noisy_seg.noise.coco_io import (
     load_json,
     save_json_atomic,
 )
+from noisy_seg.noise.coco_records import check_annotation_ids
 from noisy_seg.noise.presets import ASYMMETRIC_PRESETS, COCO_N_PRESETS, CITYSCAPES_THING_CLASSES
 
 NOISE_CHOICES = ("symmetric", "asymmetric", "pair_flip", "instance_dependent", "spatial", "drop")
@@ -72,6 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Cityscapes input: polygons from the json files (default) or the instanceIds PNGs")
     parser.add_argument("--report", help="also write the noise report as json to this file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output / --report file")
     return parser.parse_args(argv)
 
 
@@ -109,6 +111,11 @@ def _validate(args) -> None:
         raise _fail(f"--output {args.output} is a directory; give a json file path")
     if not source.exists():
         raise _fail(f"--input {args.input} does not exist")
+    for flag, path in (("--output", args.output), ("--report", args.report)):
+        if path is not None and Path(path).exists() and not args.overwrite:
+            raise _fail(f"{flag} {path} exists; pass --overwrite to replace it, or choose a new file")
+    if args.gt_dir is not None and not os.path.isdir(args.gt_dir):
+        raise _fail(f"--gt-dir {args.gt_dir} is not a directory; give the Cityscapes gtFine/<split> folder")
 
 
 def _load_dataset(args) -> tuple[dict, bool]:
@@ -126,9 +133,12 @@ def _load_dataset(args) -> tuple[dict, bool]:
             raise _fail(f"reading Cityscapes polygons needs the package {err.name!r}; pip install {err.name}") from None
         return cityscapes_to_coco(dicts, CITYSCAPES_THING_CLASSES, image_root=args.input), True
     try:
-        return load_json(args.input), False
+        dataset = load_json(args.input)
     except orjson.JSONDecodeError as err:
         raise _fail(f"{args.input} is not valid json: {err}") from None
+    if isinstance(dataset, dict) and isinstance(dataset.get("annotations"), list):
+        check_annotation_ids(dataset["annotations"])  # the output keeps them: detectron2 needs them unique
+    return dataset, False
 
 
 def _mapping_spec(path: str, dataset: dict):

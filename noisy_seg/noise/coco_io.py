@@ -22,6 +22,7 @@ import numpy as np
 import orjson
 
 from .annotation_keys import content_keys
+from .coco_records import annotation_arrays, check_images
 from .geometry import bbox_format_of, segmentation_area, xyxy_boxes
 from .instance_dependent import InstanceDependentNoise, instance_features
 from .keyed_random import image_keys as to_image_keys
@@ -157,11 +158,28 @@ def save_json_atomic(obj, path) -> None:
         os.fchmod(handle, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())  # on disk before it takes the name: a crash leaves old or new, never half
         os.replace(temp_name, path)
+        _fsync_folder(path.parent)
     except BaseException:
         if os.path.exists(temp_name):
             os.unlink(temp_name)
         raise
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Persist a rename (POSIX: the folder's entry); a no-op where folders cannot be opened."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def category_index(categories: Sequence[Mapping]) -> tuple[np.ndarray, list[str]]:
@@ -172,24 +190,13 @@ def category_index(categories: Sequence[Mapping]) -> tuple[np.ndarray, list[str]
     for category in categories:
         if not isinstance(category, Mapping) or "id" not in category:
             raise ValueError(f"every category needs an 'id', got {category!r}")
+        if isinstance(category["id"], bool) or not isinstance(category["id"], int) or category["id"] >= 1 << 63:
+            raise ValueError(f"category {category.get('name', '?')!r}: 'id' must be an int, got {category['id']!r}")
         if category["id"] in by_id:
             raise ValueError(f"category id {category['id']} appears twice in 'categories'")
         by_id[category["id"]] = str(category.get("name", category["id"]))
     ids = sorted(by_id)
     return np.asarray(ids, dtype=np.int64), [by_id[i] for i in ids]
-
-
-def _to_contiguous(category_ids: np.ndarray, sorted_ids: np.ndarray, annotation_ids: Sequence) -> np.ndarray:
-    positions = np.searchsorted(sorted_ids, category_ids)
-    positions = np.minimum(positions, sorted_ids.size - 1)
-    missing = np.flatnonzero(sorted_ids[positions] != category_ids)
-    if missing.size:
-        first = int(missing[0])
-        raise ValueError(
-            f"annotation {annotation_ids[first]!r} has category_id {int(category_ids[first])} which is not in "
-            f"'categories' ({missing.size} such annotations); fix the json or add the category"
-        )
-    return positions.astype(np.int64)
 
 
 def _check_dataset(dataset) -> None:
@@ -198,17 +205,6 @@ def _check_dataset(dataset) -> None:
     for key in ("images", "annotations", "categories"):
         if not isinstance(dataset.get(key), list):
             raise ValueError(f"dataset has no '{key}' list; is this a COCO instances json?")
-
-
-def _image_positions(images: Sequence[Mapping], annotations: Sequence[Mapping]) -> np.ndarray:
-    """Index into ``images`` of every annotation's image -> int64 (n,)."""
-    image_position = {image["id"]: position for position, image in enumerate(images)}
-    try:
-        return np.fromiter(
-            (image_position[a["image_id"]] for a in annotations), dtype=np.int64, count=len(annotations)
-        )
-    except KeyError as err:
-        raise ValueError(f"an annotation refers to image_id {err.args[0]!r}, which is not in 'images'") from None
 
 
 def apply_noise_to_coco(dataset: Mapping, noise, *, images_root=None, progress: bool = False):
@@ -230,11 +226,8 @@ def apply_noise_to_coco(dataset: Mapping, noise, *, images_root=None, progress: 
         )
 
     n = len(annotations)
-    positions = _image_positions(images, annotations)
-    category_ids = np.fromiter((a["category_id"] for a in annotations), dtype=np.int64, count=n)
-    labels = _to_contiguous(category_ids, sorted_ids, [a.get("id", i) for i, a in enumerate(annotations)])
-    crowd = np.fromiter((bool(a.get("iscrowd", 0)) for a in annotations), dtype=bool, count=n)
-    boxes = np.array([a["bbox"] for a in annotations], dtype=np.float64).reshape(n, 4)
+    check_images(images)
+    positions, labels, crowd, boxes = annotation_arrays(annotations, images, sorted_ids)
     img_keys = to_image_keys([image["id"] for image in images])[positions] if n else np.zeros(0, np.int64)
     ann_keys = content_keys(labels, crowd, boxes, groups=positions)
 
@@ -301,11 +294,15 @@ def _spatial(spatial, annotations, images, positions, img_keys, ann_keys, ops, p
         ann = annotations[index]
         image = images[positions[index]]
         image_hw = (int(image["height"]), int(image["width"]))
+        name = f"annotation id {ann.get('id', index)!r} (image id {image['id']!r})"
         if "segmentation" not in ann:
-            raise ValueError(f"annotation {ann.get('id', index)!r} has no 'segmentation' for spatial noise")
-        segmentation, bbox, op_name = spatial.corrupt(
-            ann["segmentation"], ann.get("bbox"), image_hw, img_keys[index], ann_keys[index], int(ops[index])
-        )
+            raise ValueError(f"{name} has no 'segmentation' for spatial noise")
+        try:
+            segmentation, bbox, op_name = spatial.corrupt(
+                ann["segmentation"], ann.get("bbox"), image_hw, img_keys[index], ann_keys[index], int(ops[index])
+            )
+        except (ValueError, TypeError, KeyError) as err:
+            raise ValueError(f"{name}: 'segmentation' cannot be read ({err})") from None
         if op_name in SKIPPED_NAMES:
             ops[index] += _SKIPPED_OFFSET
             continue

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -317,3 +318,104 @@ def test_include_true_is_the_papers_symmetric_convention(tmp_path):
     res = run_tool("--input", path, "--output", tmp_path / "x.json", "--noise", "drop", "--rate", "0.1",
                    "--include-true")
     assert res.returncode != 0 and "--include-true applies to --noise symmetric only" in res.stderr
+
+
+def _malformed(mutate):
+    dataset = json.loads(json.dumps(coco_dataset(CITYSCAPES_CATEGORIES, num_images=4, per_image=3)))  # a deep copy
+    mutate(dataset)
+    return dataset
+
+
+def _set(path, value):
+    def mutate(dataset):
+        *parents, last = path
+        node = dataset
+        for key in parents:
+            node = node[key]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return mutate
+
+
+_DELETE = object()
+ANN = ("annotations", 4)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (_set((*ANN, "id"), _DELETE), "annotations[4] (image_id 2): 'id' is missing or null"),
+    (_set((*ANN, "id"), None), "annotations[4] (image_id 2): 'id' is missing or null"),
+    (_set((*ANN, "id"), 2**63 + 5), "'id' 9223372036854775813 does not fit in 64 bits"),
+    (_set((*ANN, "id"), 2**70), "'id' must be an int, got float"),  # json readers give such a number as a float
+    (_set((*ANN, "id"), "a7"), "'id' must be an int, got str 'a7'"),
+    (_set(("annotations", 5, "id"), 47), "annotation id 47 appears 2 times (annotations[4, 5]...)"),
+    (_set(ANN, ["not", "a", "dict"]), "annotations[4] must be a dict, got list"),
+    (_set((*ANN, "category_id"), _DELETE), "annotation id 47 (annotations[4]): 'category_id' must be an int"),
+    (_set((*ANN, "category_id"), None), "'category_id' must be an int category id, got None"),
+    (_set((*ANN, "category_id"), "car"), "'category_id' must be an int category id, got 'car'"),
+    (_set((*ANN, "image_id"), None), "annotation id 47 (annotations[4]): 'image_id' is missing or null"),
+    (_set((*ANN, "bbox"), [1, 2, 3]), "'bbox' must be [x, y, width, height] finite numbers, got [1, 2, 3]"),
+    (_set((*ANN, "bbox"), [1, 2, -3, 4]), "'bbox' has a negative width or height"),
+    (_set((*ANN, "iscrowd"), 2), "'iscrowd' must be 0 or 1, got 2"),
+    (_set(("images", 1, "height"), _DELETE), "image id 2 (images[1]): 'height' must be a positive int, got None"),
+    (_set(("images", 1, "height"), "64"), "'height' must be a positive int, got '64'"),
+    (_set(("images", 1, "id"), None), "images[1]: 'id' is missing or null"),
+    (_set(("images", 1, "id"), 1), "images[1]: id 1 appears twice in 'images'"),
+    (_set(("images", 2), 7), "images[2] must be a dict, got int"),
+    (_set(("categories", 0, "id"), "24"), "'id' must be an int, got '24'"),
+])
+def test_malformed_records_are_named_with_their_field(tmp_path, mutate, message):
+    source = tmp_path / "bad.json"
+    source.write_text(json.dumps(_malformed(mutate)))  # stdlib: orjson refuses ints beyond 64 bits
+    output = tmp_path / "out.json"
+    result = run_tool("--input", source, "--output", output, "--noise", "symmetric", "--rate", "0.2")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"], "no output, no temp file left behind"
+
+
+@pytest.mark.parametrize("segmentation, message", [
+    ([[1.0, 2.0, "a", 4.0, 5.0, 6.0]], "'segmentation' cannot be read"),
+    ({"size": [10, 10], "counts": "0e9"}, "'segmentation' cannot be read"),
+    ({"counts": "abc"}, "'segmentation' cannot be read"),
+])
+def test_malformed_segmentations_are_named_when_spatial_noise_reads_them(tmp_path, segmentation, message):
+    dataset = coco_dataset(CITYSCAPES_CATEGORIES, num_images=4, per_image=3)
+    for ann in dataset["annotations"]:
+        ann["segmentation"] = segmentation
+    source = tmp_path / "bad.json"
+    source.write_bytes(orjson.dumps(dataset))
+    result = run_tool("--input", source, "--output", tmp_path / "out.json", "--noise", "spatial", "--preset", "hard",
+                      "--no-progress")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr and "annotation id" in result.stderr
+
+
+def test_existing_outputs_are_replaced_only_with_overwrite(coco_file, tmp_path):
+    output, report = tmp_path / "noisy.json", tmp_path / "report.json"
+    output.write_text("keep me")
+    args = ["--input", coco_file, "--output", output, "--noise", "symmetric", "--rate", "0.2"]
+    result = run_tool(*args)
+    assert result.returncode != 0 and "--output" in result.stderr and "--overwrite" in result.stderr
+    assert output.read_text() == "keep me"
+    report.write_text("keep me too")
+    result = run_tool("--input", coco_file, "--output", tmp_path / "new.json", "--noise", "symmetric", "--rate", "0.2",
+                      "--report", report)
+    assert result.returncode != 0 and "--report" in result.stderr and report.read_text() == "keep me too"
+    assert run_tool(*args, "--overwrite").returncode == 0
+    assert orjson.loads(output.read_bytes())["annotations"]
+
+
+def test_a_failed_write_leaves_no_temp_file_and_no_partial_output(coco_file, tmp_path, monkeypatch):
+    from noisy_seg.noise import coco_io
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(coco_io.os, "fsync", full_disk)
+    output = tmp_path / "noisy.json"
+    with pytest.raises(SystemExit, match="No space left on device"):
+        make_noisy_dataset.main(["--input", str(coco_file), "--output", str(output), "--noise", "symmetric",
+                                 "--rate", "0.2"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [coco_file.name]
