@@ -64,6 +64,9 @@ def main(argv=None) -> int:
         layout=args.layout,
     )
     root = (args.root or custom_toy_folder(args.seed, args.num_train, args.num_val, args.image_size)).resolve()
+    if root.exists() and not root.is_dir():
+        print(f"error: --root {root} is a file; give a folder for the data set", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     try:
         if args.force:
@@ -74,7 +77,7 @@ def main(argv=None) -> int:
             if read_manifest(root) == before:
                 print(f"{root}: already up to date ({before['num_train']} train / {before['num_val']} val)")
                 return 0
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     manifest = read_manifest(root)

@@ -86,6 +86,9 @@ def _validate(args) -> None:
         raise _fail(f"--noise {args.noise} needs --rate R with R in [0, 1]")
     if args.rate is not None and not 0.0 <= args.rate <= 1.0:
         raise _fail(f"--rate must be in [0, 1], got {args.rate}")
+    if args.noise == "spatial" and args.rate is not None and args.rate > 1 / 3:
+        raise _fail(f"--rate {args.rate}: for --noise spatial it is each op family's probability p, at most 1/3 "
+                    "(3p of the annotations are corrupted; the levels use 0.2 / 0.25 / 0.3)")
     if args.seed < 0:
         raise _fail(f"--seed must be >= 0, got {args.seed}")
     if args.noise == "asymmetric":
@@ -107,12 +110,17 @@ def _validate(args) -> None:
         raise _fail(f"--output {args.output} is the input; write the noisy dataset to a new file")
     if args.report is not None and Path(args.report).resolve() in (source, target):
         raise _fail("--report must be a new file, not the input or the output")
-    if target.is_dir():
-        raise _fail(f"--output {args.output} is a directory; give a json file path")
     if not source.exists():
         raise _fail(f"--input {args.input} does not exist")
     for flag, path in (("--output", args.output), ("--report", args.report)):
-        if path is not None and Path(path).exists() and not args.overwrite:
+        if path is None:
+            continue
+        path = Path(path)
+        if path.is_dir():
+            raise _fail(f"{flag} {path} is a directory; give a json file path")
+        if path.parent.exists() and not path.parent.is_dir():
+            raise _fail(f"{flag} {path}: {path.parent} is not a directory")
+        if path.exists() and not args.overwrite:
             raise _fail(f"{flag} {path} exists; pass --overwrite to replace it, or choose a new file")
     if args.gt_dir is not None and not os.path.isdir(args.gt_dir):
         raise _fail(f"--gt-dir {args.gt_dir} is not a directory; give the Cityscapes gtFine/<split> folder")

@@ -56,7 +56,10 @@ def test_the_tool_replaces_a_set_with_other_settings_only_with_force(repo_root, 
 
 
 @pytest.mark.parametrize("args, message", [(["--image-size", "100000"], "image_size must be an int in"),
-                                           (["--num-train", "0"], "num_train must be an int in")])
-def test_absurd_sizes_are_refused(repo_root, tmp_path, args, message):
+                                           (["--num-train", "0"], "num_train must be an int in"),
+                                           (["--root", "FILE"], "is a file; give a folder")])
+def test_absurd_sizes_and_roots_are_refused(repo_root, tmp_path, args, message):
+    (tmp_path / "FILE").write_text("x")
+    args = [str(tmp_path / a) if a == "FILE" else a for a in args]
     result = _run(repo_root, tmp_path, *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -272,6 +272,8 @@ def test_cityscapes_input_goes_through_detectron2_loader_either_way(tmp_path, mo
         (["--noise", "spatial", "--preset", "brutal"], "error: --noise spatial needs --preset one of"),
         (["--noise", "asymmetric", "--preset", "coco", "--rate", "0.2"], "error: preset 'coco' expects the 80 classes"),
         (["--noise", "symmetric"], "error: --noise symmetric needs --rate"),
+        (["--noise", "spatial", "--preset", "hard", "--rate", "0.5"], "error: --rate 0.5: for --noise spatial it is"),
+        (["--noise", "symmetric", "--rate", "0.2", "--gt-dir", "/nonexistent"], "error: --gt-dir /nonexistent is not"),
     ],
 )
 def test_bad_arguments_fail_with_one_error_line(coco_file, tmp_path, extra, message):
@@ -390,6 +392,16 @@ def test_malformed_segmentations_are_named_when_spatial_noise_reads_them(tmp_pat
                       "--no-progress")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr and "annotation id" in result.stderr
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_any_work(coco_file, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    result = run_tool("--input", coco_file, "--output", blocker / "out.json", "--noise", "symmetric", "--rate", "0.2")
+    assert result.returncode != 0 and result.stderr.startswith(f"error: --output {blocker / 'out.json'}: ")
+    result = run_tool("--input", coco_file, "--output", tmp_path / "out.json", "--noise", "symmetric", "--rate", "0.2",
+                      "--report", tmp_path)
+    assert result.returncode != 0 and "--report" in result.stderr and "is a directory" in result.stderr
 
 
 def test_existing_outputs_are_replaced_only_with_overwrite(coco_file, tmp_path):
