@@ -109,6 +109,12 @@ class SafeCheckpointer(DetectionCheckpointer):
             )
         return extra
 
+    def has_any_checkpoint(self) -> bool:
+        """A `last_checkpoint` tag or any checkpoint file in the run folder (the tag may be gone after a kill)."""
+        folder = self.save_dir
+        return bool(folder) and os.path.isdir(folder) and (
+            self.has_checkpoint() or any(checkpoint_iteration(f) is not None for f in os.listdir(folder)))
+
     def resume_newest_readable(self) -> dict:
         """Resume from the last checkpoint; if it is truncated or missing, from the newest readable one."""
         candidates = []

@@ -19,7 +19,7 @@ from detectron2.utils import comm
 
 from ..data.checks import check_datasets_available
 from ..utils.errors import UserInputError
-from .checkpoint import UNREADABLE, ResumablePeriodicCheckpointer, SafeCheckpointer, checkpoint_iteration
+from .checkpoint import UNREADABLE, ResumablePeriodicCheckpointer, SafeCheckpointer
 from .ddp import create_ddp_model
 from .run_info import describe_schedule, loss_schedule, plain, warn_if_loss_never_active, write_run_info
 
@@ -128,17 +128,15 @@ def do_train(cfg, resume: bool = False):
 
 
 def stop_iter(cfg) -> int:
-    """Where this run stops: `train.stop_iter` if set (stage 1 of a stage-wise schedule), else max_iter."""
-    stop = cfg.train.get("stop_iter", None) or cfg.train.max_iter
-    if not 0 < stop <= cfg.train.max_iter:
-        raise UserInputError(f"train.stop_iter={stop} must be in (0, train.max_iter={cfg.train.max_iter}]")
-    return stop
+    """Where this run stops: `train.stop_iter` if set (stage 1 of a stage-wise schedule, checked to lie in
+    (0, max_iter] with the config), else max_iter."""
+    return cfg.train.get("stop_iter", None) or cfg.train.max_iter
 
 
 def _restore(cfg, checkpointer, trainer, resume: bool) -> int:
     """Where training starts: the last readable checkpoint of this run (--resume), else a full training state
     from `train.resume_from` (stage-wise training), else iteration 0 with `train.init_checkpoint` weights."""
-    if resume and _has_checkpoints(checkpointer.save_dir):
+    if resume and checkpointer.has_any_checkpoint():
         checkpointer.resume_newest_readable()
         return trainer.iter + 1
     resume_from = cfg.train.get("resume_from", "")
@@ -157,11 +155,6 @@ def _restore(cfg, checkpointer, trainer, resume: bool) -> int:
     if init:
         _load_or_fail(checkpointer, init, "train.init_checkpoint", checkpointables=[])
     return 0
-
-
-def _has_checkpoints(folder: str) -> bool:
-    return os.path.isdir(folder) and (os.path.isfile(os.path.join(folder, "last_checkpoint")) or any(
-        checkpoint_iteration(f) is not None for f in os.listdir(folder)))
 
 
 def _load_or_fail(checkpointer, path: str, key: str, **kwargs) -> dict:

@@ -77,3 +77,16 @@ def test_shared_ids_and_exact_duplicates_are_not_noised_in_lockstep():
     for annotations in (shared_id, duplicates):
         kept = len(pipeline.apply_to_annotations(annotations, image_id=5))
         assert 10 < kept < 40
+
+
+def test_the_per_image_fast_path_gives_the_array_paths_bits():
+    rng = np.random.default_rng(3)
+    for trial in range(100):
+        n = int(rng.integers(1, 20))
+        labels, crowd = rng.integers(0, 80, n), rng.random(n) < 0.2
+        boxes = np.round(rng.uniform(-5, 500, (n, 4)), int(rng.integers(0, 3)))
+        boxes[rng.random(n) < 0.3] = boxes[0]  # some exact duplicates
+        labels[rng.random(n) < 0.3] = labels[0]
+        annotations = [{"category_id": int(c), "bbox": b.tolist(), "iscrowd": int(k)}
+                       for c, b, k in zip(labels, boxes, crowd)]
+        np.testing.assert_array_equal(annotation_keys(annotations), content_keys(labels, crowd, boxes))
