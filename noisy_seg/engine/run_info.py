@@ -40,7 +40,7 @@ def loss_schedule(model, start_iter: int, stop_iter: int) -> Optional[dict]:
 def describe_schedule(schedule: Optional[dict]) -> str:
     """One line, e.g. "CE for iterations 0-249, then combination for 250-499"."""
     if schedule is None:
-        return "stock box classifier loss"
+        return "CE (stock box predictor)"
     parts = []
     if schedule["ce_iters"]:
         a, b = schedule["ce_iters"]
