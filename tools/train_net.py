@@ -30,7 +30,14 @@ except ImportError as e:
         "or `python tools/install_detectron2.py`."
     )
 
-from noisy_seg.engine import apply_overrides, check_config, do_test, do_train, load_for_eval  # noqa: E402
+from noisy_seg.engine import (  # noqa: E402
+    apply_overrides,
+    check_config,
+    do_test,
+    do_train,
+    load_for_eval,
+    resolve_seed,
+)
 from noisy_seg.utils.errors import UserInputError  # noqa: E402
 
 
@@ -59,6 +66,7 @@ def load_config(config_file, opts):
 
 def main(args):
     cfg = load_config(args.config_file, args.opts)
+    resolve_seed(cfg)  # before default_setup, which seeds every RNG with train.seed + rank
     default_setup(cfg, args)
     if args.eval_only:
         return do_test(cfg, load_for_eval(cfg, resume=args.resume))
@@ -78,9 +86,11 @@ def _main_with_clear_errors(args):
 def cli(argv=None):
     args = default_argument_parser().parse_args(argv)
     try:  # validate the config before spawning workers, so errors are one line
-        load_config(args.config_file, args.opts)
+        cfg = load_config(args.config_file, args.opts)
     except UserInputError as e:
         sys.exit(f"error: {e}")
+    if cfg.train.get("seed", -1) < 0:  # draw the seed once, here, so that every process gets the same one
+        args.opts = [*args.opts, f"train.seed={resolve_seed(cfg)}"]
     launch(
         _main_with_clear_errors,
         args.num_gpus,

@@ -20,6 +20,7 @@ optimizer.weight_decay = 0.05
 lr_multiplier = step_schedule(MAX_ITER, steps=(int(MAX_ITER * 0.8),), warmup_iters=100)
 
 train.output_dir = "output/toy/mask_rcnn_R18_FPN_ce"
+train.seed = 0  # seeded: the same command gives the same run, as far as the CPU kernels allow
 train.init_checkpoint = ""  # from scratch: no weights can be downloaded here
 train.max_iter = MAX_ITER
 train.eval_period = fraction_of_max_iter(1.0)  # at the end, also when train.max_iter is overridden

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 
 import torch
 
@@ -24,6 +25,16 @@ from .ddp import create_ddp_model
 from .run_info import describe_schedule, loss_schedule, plain, warn_if_loss_never_active, write_run_info
 
 logger = logging.getLogger("noisy_seg")
+
+
+def resolve_seed(cfg) -> int:
+    """`train.seed`, drawn now (and written back into the config) when it is negative, so the run can record
+    it and every process of a multi-process run can be given the same one."""
+    seed = cfg.train.get("seed", -1)
+    if seed is None or seed < 0:
+        seed = secrets.randbelow(2**31)
+        cfg.train.seed = seed
+    return int(seed)
 
 
 def resolve_device(cfg) -> str:
@@ -115,6 +126,7 @@ def do_train(cfg, resume: bool = False):
     warn_if_loss_never_active(schedule)
     if comm.is_main_process():
         write_run_info(cfg.train.output_dir, {
+            "seed": cfg.train.get("seed", None),
             "max_iter": cfg.train.max_iter,
             "start_iter": start_iter,
             "stop_iter": stop,
