@@ -29,12 +29,13 @@ install: $(STAMP)
 test: install
 	$(VPY) -m pytest $(PYTEST_ARGS) tests
 
+# the core claim on the toy data: clean CE, noisy CE, noisy combination loss (configs/grids/demo.yaml)
 demo: install
-	$(VPY) tools/demo.py
+	$(VPY) tools/run_grid.py --grid demo
 
 # clean vs 40% symmetric class noise; CE, SCE and Yang et al.'s combination loss (4 toy runs, ~32 min on 2 cores)
 bench-robust: install
-	$(VPY) tools/demo.py --suite robust
+	$(VPY) tools/run_grid.py --grid robust
 
 # speed benchmarks (ratios against the stock detectron2 path, measured in one run)
 bench: install

@@ -1,6 +1,6 @@
 """What a run actually trains with, resolved when it starts: its loss schedule and label noise.
 
-Written to `<output_dir>/run_info.json` so that tables (tools/demo.py) describe each run from what ran, not
+Written to `<output_dir>/run_info.json` so that tables (tools/run_grid.py) describe each run from what ran, not
 from what its config name promises; a configured loss that never becomes active is logged as a warning.
 """
 from __future__ import annotations

@@ -2,9 +2,6 @@
 import json
 
 from noisy_seg.engine.metrics import final_metrics, read_metrics
-from noisy_seg.engine.run_info import write_run_info
-
-import demo  # tools/ is on sys.path (tests/conftest.py)
 
 
 def _write(path, rows, tail=""):
@@ -22,12 +19,3 @@ def test_repeated_iterations_keep_the_values_logged_last(tmp_path):
     assert merged[4]["total_loss"] == 1.5 and merged[5] == {"iteration": 5, "total_loss": 1.25, "lr": 0.1}
     assert final_metrics(tmp_path) == {"iteration": 6, "segm/AP": 12.5, "bbox/AP": 13.0}
     assert read_metrics(tmp_path / "missing.json") == [] and final_metrics(tmp_path / "nowhere") == {}
-
-
-def test_demo_table_describes_what_ran(tmp_path):
-    write_run_info(str(tmp_path), {"max_iter": 100, "noise": "sym40",
-                                   "box_loss": "CE for iterations 0-99 (combination configured from iteration 250: "
-                                               "never active)"})
-    assert demo.what_ran(tmp_path) == ("sym40; CE for iterations 0-99 (combination configured from iteration 250: "
-                                       "never active) (of 100 iterations)")
-    assert demo.what_ran(tmp_path / "other") == "n/a (no run_info.json)"

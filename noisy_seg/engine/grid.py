@@ -1,0 +1,269 @@
+"""Grids of training runs: losses x noise settings x seeds, each cell one `tools/train_net.py` process.
+
+A grid is a YAML file (configs/grids/*.yaml) or the same fields from the command line:
+
+    dataset: toy                  # which NoisyClassLabels configs the loss names mean (toy, coco, cityscapes)
+    configs: {mine: path/to.py}   # more names -> LazyConfig files (optional)
+    seeds: [0, 1, 2]
+    overrides: [train.max_iter=300]   # applied to every cell
+    blocks:                        # each block is a product of losses and noise settings
+      - {losses: [ce], noise: [clean]}
+      - {losses: [ce, sce, combination], noise: [symmix40]}
+
+Cells are independent, so a grid resumes: a cell whose run finished is reused, a cell that was
+interrupted continues from its last checkpoint (--resume), and a cell that crashed is reported as
+failed with its log while the others go on.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import yaml
+
+from ..utils.errors import UserInputError
+from .checkpoint import checkpoint_iteration
+from .metrics import final_metrics
+from .run_info import read_run_info
+
+__all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "load_grid", "run_grid"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GRID_FOLDER = REPO_ROOT / "configs" / "grids"
+_PROJECT = "projects/NoisyClassLabels/configs"
+# loss name -> config of the NoisyClassLabels project, per dataset
+LOSS_CONFIGS = {
+    "toy": {
+        "ce": f"{_PROJECT}/toy/mask_rcnn_R18_FPN_ce.py",
+        "sce": f"{_PROJECT}/toy/mask_rcnn_R18_FPN_sce.py",
+        "gce": f"{_PROJECT}/toy/mask_rcnn_R18_FPN_gce.py",
+        "nce_rce": f"{_PROJECT}/toy/mask_rcnn_R18_FPN_nce_rce.py",
+        "combination": f"{_PROJECT}/toy/combination_switch.py",
+    },
+    "coco": {
+        "ce": f"{_PROJECT}/COCO/mask_rcnn_R_50_FPN_1x_ce.py",
+        "sce": f"{_PROJECT}/COCO/mask_rcnn_R_50_FPN_1x_sce.py",
+        "gce": f"{_PROJECT}/COCO/mask_rcnn_R_50_FPN_1x_gce.py",
+        "nce_rce": f"{_PROJECT}/COCO/mask_rcnn_R_50_FPN_1x_nce_rce.py",
+        "combination": f"{_PROJECT}/COCO/combination_switch.py",
+    },
+    "cityscapes": {
+        "ce": f"{_PROJECT}/Cityscapes/mask_rcnn_R_50_FPN_ce.py",
+        "sce": f"{_PROJECT}/Cityscapes/mask_rcnn_R_50_FPN_sce.py",
+        "gce": f"{_PROJECT}/Cityscapes/mask_rcnn_R_50_FPN_gce.py",
+        "nce_rce": f"{_PROJECT}/Cityscapes/mask_rcnn_R_50_FPN_nce_rce.py",
+        "combination": f"{_PROJECT}/Cityscapes/combination_switch.py",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of a grid."""
+
+    loss: str  # a name of the grid's configs
+    noise: str  # a noise name (noisy_seg/noise/named.py) or "clean"
+    seed: int
+    config: str  # the LazyConfig file
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.loss}__{self.noise}__s{self.seed}"
+
+    def opts(self, output_dir: Path, device: Optional[str]) -> list[str]:
+        opts = [*self.overrides, f"dataloader.train.mapper.noise={self.noise}", f"train.seed={self.seed}",
+                f"train.output_dir={output_dir}"]
+        return opts + ([f"train.device={device}"] if device else [])
+
+    def command(self, output_dir: Path, device: Optional[str], resume: bool = False) -> list[str]:
+        return [sys.executable, str(REPO_ROOT / "tools" / "train_net.py"), "--config-file", self.config,
+                *(["--resume"] if resume else []), *self.opts(output_dir, device)]
+
+
+@dataclass
+class Grid:
+    name: str
+    cells: list[Cell]
+    output: Path
+    description: str = ""
+    noise_order: list[str] = field(default_factory=list)  # column order of the report
+    loss_order: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    status: str  # "done", "reused", "failed"
+    metrics: dict
+    minutes: float
+    log: Path
+    command: str
+    what_ran: str = ""  # the box-loss schedule the run recorded in its run_info.json
+
+
+def _as_list(value, what: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        return [value]
+    if not isinstance(value, list):
+        raise UserInputError(f"grid: '{what}' must be a list, got {value!r}")
+    return value
+
+
+def load_grid(spec: dict, name: str, output: Optional[Path] = None) -> Grid:
+    """A Grid from a parsed grid file or command line (see the module docstring)."""
+    known = {"description", "dataset", "configs", "seeds", "overrides", "blocks", "output"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise UserInputError(f"grid {name}: unknown field(s) {unknown}; the fields are {sorted(known)}")
+    dataset = spec.get("dataset", "toy")
+    if dataset not in LOSS_CONFIGS:
+        raise UserInputError(f"grid {name}: unknown dataset {dataset!r}; choose one of {sorted(LOSS_CONFIGS)}")
+    configs = {**LOSS_CONFIGS[dataset], **(spec.get("configs") or {})}
+    seeds = _as_list(spec.get("seeds", [0]), "seeds")
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise UserInputError(f"grid {name}: seeds must be a non-empty list of ints >= 0, got {seeds!r}")
+    overrides = tuple(str(o) for o in _as_list(spec.get("overrides"), "overrides"))
+    blocks = _as_list(spec.get("blocks"), "blocks")
+    if not blocks:
+        raise UserInputError(f"grid {name}: no blocks; give at least one {{losses: [...], noise: [...]}}")
+    cells, losses, noises = [], [], []
+    for block in blocks:
+        if not isinstance(block, dict) or set(block) - {"losses", "noise"}:
+            raise UserInputError(f"grid {name}: a block is {{losses: [...], noise: [...]}}, got {block!r}")
+        block_losses = [str(x) for x in _as_list(block.get("losses"), "losses")]
+        block_noise = [str(x) for x in _as_list(block.get("noise"), "noise")]
+        for loss, noise in itertools.product(block_losses, block_noise):
+            losses += [loss] if loss not in losses else []
+            noises += [noise] if noise not in noises else []
+            for seed in seeds:
+                cell = Cell(loss, noise, seed, str(configs.get(loss, f"<unknown loss {loss!r}>")), overrides)
+                if cell not in cells:
+                    cells.append(cell)
+    output = Path(output or spec.get("output") or REPO_ROOT / "output" / "grids" / name)
+    return Grid(name, cells, output, str(spec.get("description", "")), noises, losses)
+
+
+def read_grid_file(name_or_path: str) -> tuple[dict, str]:
+    """A grid file's content and name: a path, or the name of a file in configs/grids/."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = GRID_FOLDER / f"{name_or_path}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in GRID_FOLDER.glob("*.yaml"))
+        raise UserInputError(f"grid {name_or_path!r} not found: give a YAML file or one of {available}")
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UserInputError(f"grid file {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(spec, dict):
+        raise UserInputError(f"grid file {path} must hold a mapping of fields")
+    return spec, path.stem
+
+
+def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
+    """Every bad cell with its one-line problem (nothing is run). Each config is loaded once."""
+    from detectron2.config import LazyConfig
+
+    from .config_checks import check_config
+    from .overrides import apply_overrides
+
+    loaded, problems = {}, []
+    for cell in grid.cells:
+        if cell.config.startswith("<unknown loss"):
+            problems.append(f"{cell.name}: unknown loss {cell.loss!r}; known: {', '.join(sorted(_loss_names(grid)))}")
+            continue
+        path = cell.config if os.path.isabs(cell.config) else str(REPO_ROOT / cell.config)
+        if path not in loaded:
+            try:
+                loaded[path] = LazyConfig.load(path) if os.path.isfile(path) else None
+            except Exception as err:  # a config that does not even load: reported, not raised
+                loaded[path] = err
+        base = loaded[path]
+        if base is None or isinstance(base, Exception):
+            problems.append(f"{cell.name}: config {cell.config} " + ("not found" if base is None else
+                                                                      f"cannot be loaded ({base})"))
+            continue
+        try:
+            check_config(apply_overrides(base.copy(), cell.opts(grid.output / cell.name, device)))
+        except (UserInputError, ValueError) as err:
+            problems.append(f"{cell.name}: {err}")
+    return problems
+
+
+def _loss_names(grid: Grid) -> set:
+    return {c.loss for c in grid.cells if not c.config.startswith("<unknown")}
+
+
+def cell_state(folder: Path) -> str:
+    """"finished" (evaluated at the end of its schedule), "started" (has checkpoints), or "new"."""
+    info = read_run_info(folder)
+    metrics = final_metrics(folder)
+    if info and metrics and info.get("stop_iter") == info.get("max_iter") and (folder / "model_final.pth").is_file():
+        return "finished"
+    if folder.is_dir() and any(checkpoint_iteration(f) is not None for f in os.listdir(folder)):
+        return "started"
+    return "new"
+
+
+def _run_cell(cell: Cell, grid: Grid, device: Optional[str], threads: int) -> CellResult:
+    folder = grid.output / cell.name
+    log = folder / "log.txt"
+    state = cell_state(folder)
+    command = cell.command(folder, device, resume=state == "started")
+    printable = " ".join(shlex.quote(part) for part in command)
+    if state == "finished":
+        return CellResult(cell, "reused", final_metrics(folder), float("nan"), log, printable, _what_ran(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "command.txt").write_text(printable + "\n")
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    start = time.monotonic()
+    with open(log, "a") as handle:
+        code = subprocess.run(command, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
+    minutes = (time.monotonic() - start) / 60
+    metrics = final_metrics(folder)
+    status = "done" if code == 0 and metrics else "failed"
+    return CellResult(cell, status, metrics, minutes, log, printable, _what_ran(folder))
+
+
+def _what_ran(folder: Path) -> str:
+    return read_run_info(folder).get("box_loss", "")
+
+
+def run_grid(grid: Grid, jobs: int = 1, device: Optional[str] = None,
+             report: Callable[[str], None] = print) -> list[CellResult]:
+    """Run (or reuse) every cell, `jobs` at a time; progress with an ETA goes to `report`."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)  # CPU threads per run: jobs share the cores
+    todo = [c for c in grid.cells if cell_state(grid.output / c.name) != "finished"]
+    report(f"grid {grid.name}: {len(grid.cells)} cells ({len(grid.cells) - len(todo)} finished before), "
+           f"{jobs} at a time, output {grid.output}")
+    results: dict[Cell, CellResult] = {}
+    start, durations = time.monotonic(), []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_run_cell, cell, grid, device, threads): cell for cell in grid.cells}
+        for future in as_completed(futures):
+            result = future.result()
+            results[result.cell] = result
+            if result.status != "reused":
+                durations.append(result.minutes)
+            left = sum(1 for c in todo if c not in results)
+            if durations or not left:
+                eta = f"{(sum(durations) / len(durations) if durations else 0.0) * left / jobs:.1f} min"
+            else:
+                eta = "known after the first run"
+            ap = result.metrics.get("segm/AP", result.metrics.get("sem_seg/mIoU"))
+            report(f"[{len(results)}/{len(grid.cells)}] {result.cell.name}: {result.status}"
+                   + (f", AP {ap:.1f}" if ap is not None else "")
+                   + (f" (log: {result.log})" if result.status == "failed" else "")
+                   + f" | elapsed {(time.monotonic() - start) / 60:.1f} min, ETA {eta}")
+    return [results[c] for c in grid.cells]

@@ -1,0 +1,125 @@
+"""A grid's results as people read them: mean +- std over seeds per (loss, noise) cell, as markdown and CSV
+(with every run's exact command), and a PNG of the metric against the noise setting per loss."""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+from .grid import CellResult, Grid
+
+__all__ = ["METRICS", "summarize", "write_report"]
+
+METRICS = ("segm/AP", "bbox/AP", "segm/AP50", "sem_seg/mIoU")
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else float("nan"))
+
+
+def summarize(grid: Grid, results: list[CellResult]) -> list[dict]:
+    """One row per (loss, noise) in grid order: n, failed, and mean / std of each metric present."""
+    rows = []
+    for loss in grid.loss_order:
+        for noise in grid.noise_order:
+            group = [r for r in results if r.cell.loss == loss and r.cell.noise == noise]
+            if not group:
+                continue
+            ok = [r for r in group if r.status != "failed"]
+            row = {"loss": loss, "noise": noise, "what ran": "; ".join(sorted({r.what_ran for r in ok if r.what_ran})),
+                   "n": len(ok), "failed": len(group) - len(ok),
+                   "seeds": " ".join(str(r.cell.seed) for r in ok),
+                   "failed_logs": " ".join(str(r.log) for r in group if r.status == "failed")}
+            for metric in METRICS:
+                values = [r.metrics[metric] for r in ok if metric in r.metrics]
+                if values:
+                    row[f"{metric} mean"], row[f"{metric} std"] = _mean_std(values)
+            rows.append(row)
+    return rows
+
+
+def _fmt(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    return f"{mean:.1f} +- {std:.1f}" if not math.isnan(std) else f"{mean:.1f}"
+
+
+def markdown(rows: list[dict]) -> str:
+    metrics = [m for m in METRICS if any(f"{m} mean" in r for r in rows)]
+    lines = ["| loss | noise | what ran | " + " | ".join(f"{m} (mean +- std)" for m in metrics) + " | n |",
+             "|---|---|---|" + "---|" * len(metrics) + "---|"]
+    for r in rows:
+        cells = [_fmt(r.get(f"{m} mean", float("nan")), r.get(f"{m} std", float("nan"))) for m in metrics]
+        n = f"{r['n']}" + (f" ({r['failed']} failed: {r['failed_logs']})" if r["failed"] else "")
+        lines.append(f"| {r['loss']} | {r['noise']} | {r['what ran']} | " + " | ".join(cells) + f" | {n} |")
+    return "\n".join(lines)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as f:
+        f.write(text)
+    os.replace(temp, path)
+
+
+def write_report(grid: Grid, results: list[CellResult], metric: str = "segm/AP") -> dict[str, Path]:
+    """summary.md, summary.csv, cells.csv (every run, its status, metrics and command) and <metric>.png in the
+    grid's output folder; returns their paths."""
+    grid.output.mkdir(parents=True, exist_ok=True)
+    rows = summarize(grid, results)
+    paths = {"markdown": grid.output / "summary.md", "summary_csv": grid.output / "summary.csv",
+             "cells_csv": grid.output / "cells.csv", "plot": grid.output / f"{metric.replace('/', '_')}.png"}
+    text = f"# grid {grid.name}\n\n{grid.description}\n\n{markdown(rows)}\n\nCommands: cells.csv\n"
+    _atomic_write(paths["markdown"], text)
+    _write_csv(paths["summary_csv"], rows)
+    _write_csv(paths["cells_csv"], [
+        {"cell": r.cell.name, "loss": r.cell.loss, "noise": r.cell.noise, "seed": r.cell.seed, "status": r.status,
+         **{m: r.metrics.get(m, "") for m in METRICS}, "what ran": r.what_ran, "minutes": f"{r.minutes:.2f}",
+        "log": str(r.log),
+         "command": r.command} for r in results])
+    plot(grid, rows, metric, paths["plot"])
+    return paths
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(temp, path)
+
+
+def plot(grid: Grid, rows: list[dict], metric: str, path: Path) -> None:
+    """The metric (mean +- std over seeds) against the noise settings, one line per loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.2 * max(3, len(grid.noise_order)) + 2.5, 3.6))
+    positions = {noise: i for i, noise in enumerate(grid.noise_order)}
+    offsets = {loss: (i - (len(grid.loss_order) - 1) / 2) * 0.06 for i, loss in enumerate(grid.loss_order)}
+    for loss in grid.loss_order:
+        points = [(positions[r["noise"]] + offsets[loss], r[f"{metric} mean"], r.get(f"{metric} std", 0.0))
+                  for r in rows if r["loss"] == loss and f"{metric} mean" in r]
+        if points:
+            xs, ys, errs = zip(*points)
+            errs = [0.0 if math.isnan(e) else e for e in errs]
+            ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=loss)
+    ax.set_xticks(range(len(grid.noise_order)), grid.noise_order, rotation=20)
+    ax.set_ylabel(f"{metric} (mean +- std over seeds)")
+    ax.set_title(f"grid {grid.name}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    temp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(temp, dpi=120)
+    plt.close(fig)
+    os.replace(temp, path)

@@ -1,0 +1,140 @@
+"""Grids: cells from blocks x seeds, bad cells listed before anything runs, runs that resume, failed cells
+reported while the others go on, and mean +- std reports."""
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from noisy_seg.data.datasets.toy_shapes import ensure_toy_dataset
+from noisy_seg.engine.grid import CellResult, check_cells, cell_state, load_grid, run_grid
+from noisy_seg.engine.grid_report import markdown, summarize, write_report
+from noisy_seg.utils.errors import UserInputError
+
+import run_grid as run_grid_tool  # tools/ is on sys.path (tests/conftest.py)
+
+SPEC = {"seeds": [0, 1], "blocks": [{"losses": ["ce"], "noise": ["clean"]},
+                                     {"losses": ["ce", "combination"], "noise": ["symmix40"]}]}
+
+
+def test_cells_are_block_products_times_seeds_without_repeats(tmp_path):
+    grid = load_grid({**SPEC, "blocks": SPEC["blocks"] + [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path)
+    assert [c.name for c in grid.cells] == ["ce__clean__s0", "ce__clean__s1", "ce__symmix40__s0", "ce__symmix40__s1",
+                                            "combination__symmix40__s0", "combination__symmix40__s1"]
+    assert grid.loss_order == ["ce", "combination"] and grid.noise_order == ["clean", "symmix40"]
+    cell = grid.cells[2]
+    assert cell.config.endswith("toy/mask_rcnn_R18_FPN_ce.py")
+    assert cell.command(tmp_path / "c", "cpu")[-4:] == ["dataloader.train.mapper.noise=symmix40", "train.seed=0",
+                                                       f"train.output_dir={tmp_path / 'c'}", "train.device=cpu"]
+    assert "--resume" in cell.command(tmp_path / "c", None, resume=True)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"blocks": []}, "no blocks"),
+    ({**SPEC, "seeds": [-1]}, "seeds must be"),
+    ({**SPEC, "dataset": "kitti"}, "unknown dataset 'kitti'"),
+    ({**SPEC, "lossess": ["ce"]}, "unknown field(s) ['lossess']"),
+    ({"blocks": [{"losses": ["ce"], "noises": ["sym40"]}]}, "a block is {losses"),
+])
+def test_bad_grid_fields_are_one_line(tmp_path, spec, message):
+    with pytest.raises(UserInputError) as error:
+        load_grid(spec, "t", tmp_path)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_every_bad_cell_is_listed_before_anything_runs(repo_root, tmp_path):
+    spec = {"seeds": [0], "overrides": [], "blocks": [{"losses": ["ce", "focal_typo"], "noise": ["sym40", "sym150"]}]}
+    grid = load_grid(spec, "bad", tmp_path)
+    problems = check_cells(grid, None)
+    assert len(problems) == 3  # ce x sym150, focal_typo x both
+    assert any(p.startswith("ce__sym150__s0: dataloader.train.mapper.noise='sym150'") for p in problems)
+    assert sum("unknown loss 'focal_typo'" in p for p in problems) == 2
+    command = [sys.executable, "tools/run_grid.py", "--losses", "ce", "gcee", "--noise", "sym40", "asym40_coco",
+               "--output", str(tmp_path / "out")]
+    res = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith("error: 3 of 4 cells cannot run; nothing was started:")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cell_state_tells_finished_from_started(tmp_path):
+    assert cell_state(tmp_path / "nothing") == "new"
+    (tmp_path / "model_0000001.pth").write_bytes(b"")
+    assert cell_state(tmp_path) == "started"
+    (tmp_path / "model_final.pth").write_bytes(b"")
+    (tmp_path / "run_info.json").write_text(json.dumps({"stop_iter": 4, "max_iter": 4}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 4, "segm/AP": 3.0}) + "\n")
+    assert cell_state(tmp_path) == "finished"
+
+
+def _result(grid, loss, noise, seed, ap, status="done"):
+    cell = next(c for c in grid.cells if (c.loss, c.noise, c.seed) == (loss, noise, seed))
+    return CellResult(cell, status, {} if status == "failed" else {"segm/AP": ap, "bbox/AP": ap + 1}, 2.0,
+                      Path(f"/logs/{cell.name}.txt"), "cmd", "CE for iterations 0-9")
+
+
+def test_report_gives_mean_std_and_n_and_names_failed_cells(tmp_path):
+    grid = load_grid(SPEC, "t", tmp_path)
+    results = [_result(grid, "ce", "clean", 0, 10.0), _result(grid, "ce", "clean", 1, 14.0),
+               _result(grid, "ce", "symmix40", 0, 6.0), _result(grid, "ce", "symmix40", 1, 0, status="failed"),
+               _result(grid, "combination", "symmix40", 0, 8.0), _result(grid, "combination", "symmix40", 1, 9.0)]
+    rows = summarize(grid, results)
+    clean = rows[0]
+    assert (clean["loss"], clean["noise"], clean["n"]) == ("ce", "clean", 2)
+    assert clean["segm/AP mean"] == 12.0 and math.isclose(clean["segm/AP std"], math.sqrt(8.0))
+    assert rows[1]["n"] == 1 and rows[1]["failed"] == 1 and "ce__symmix40__s1" in rows[1]["failed_logs"]
+    table = markdown(rows)
+    assert "| ce | clean | CE for iterations 0-9 | 12.0 +- 2.8 | 13.0 +- 2.8 | 2 |" in table
+    assert "1 (1 failed: /logs/ce__symmix40__s1.txt)" in table
+    paths = write_report(grid, results)
+    assert paths["plot"].stat().st_size > 1000
+    with open(paths["cells_csv"]) as f:
+        cells = list(csv.DictReader(f))
+    assert len(cells) == 6 and cells[3]["status"] == "failed" and cells[0]["command"] == "cmd"
+
+
+def test_a_grid_runs_resumes_and_reports_a_crashed_cell(repo_root, tmp_path):
+    """Two tiny real cells through tools/train_net.py, one of which crashes; then the grid is run again."""
+    base = tmp_path / "datasets"
+    name = "toy_shapes_seed0_train8_val4_size64"
+    ensure_toy_dataset(base / name, seed=0, num_train=8, num_val=4, image_size=64)
+    tiny = [f"dataloader.train.dataset.names={name}_train", f"dataloader.test.dataset.names={name}_val",
+            "train.max_iter=2", "model.roi_heads.box_predictor.test_score_thresh=0.0", "dataloader.train.num_workers=0",
+            "dataloader.test.num_workers=0"]
+    broken = tmp_path / "broken.py"  # valid as a config, fails when the run starts
+    broken.write_text(
+        "from detectron2.config import LazyConfig\n"
+        f"cfg = LazyConfig.load({str(repo_root / 'configs/toy/mask_rcnn_R18_FPN_ce.py')!r})\n"
+        "dataloader, lr_multiplier, model, optimizer, train = (cfg.dataloader, cfg.lr_multiplier, cfg.model, "
+        "cfg.optimizer, cfg.train)\n"
+        "train.init_checkpoint = '/nonexistent/weights.pth'\n")
+    spec = {"seeds": [0], "overrides": tiny, "blocks": [{"losses": ["ce", "broken"], "noise": ["sym40"]}],
+            "configs": {"broken": str(broken)}}
+    os.environ["NOISY_SEG_DATASETS"] = str(base)  # the cells' processes register the tiny set by name
+    try:
+        grid = load_grid(spec, "tiny", tmp_path / "grid")
+        assert check_cells(grid, None) == []  # its problem only shows when it runs
+        lines = []
+        results = run_grid(grid, jobs=2, report=lines.append)
+        assert [r.status for r in results] == ["done", "failed"]
+        assert "ETA" in lines[-1] and any("broken__sym40__s0: failed (log:" in line for line in lines)
+        assert "train.init_checkpoint=/nonexistent/weights.pth does not exist" in results[1].log.read_text()
+        assert json.loads((tmp_path / "grid/ce__sym40__s0/run_info.json").read_text())["seed"] == 0
+        again = run_grid(grid, jobs=1, report=lines.append)
+        assert [r.status for r in again] == ["reused", "failed"]
+        assert again[0].metrics == results[0].metrics
+    finally:
+        del os.environ["NOISY_SEG_DATASETS"]
+
+
+def test_the_tool_refuses_bad_arguments(repo_root):
+    with pytest.raises(SystemExit, match="give both --losses and --noise"):
+        run_grid_tool.main(["--losses", "ce"])
+    with pytest.raises(SystemExit, match="grid 'nope' not found"):
+        run_grid_tool.main(["--grid", "nope"])
+    with pytest.raises(SystemExit, match="--jobs must be >= 1"):
+        run_grid_tool.main(["--grid", "demo", "--jobs", "0"])
