@@ -1,10 +1,15 @@
-# Small from-scratch Mask R-CNN on the built-in toy-shapes data, plain cross entropy.
-# 500 iters * 4 images/iter / 512 train images = ~3.9 epochs; about 8 minutes on 2 CPU cores.
-# AdamW: on this budget from scratch it reached 18.5 mask AP at 600 iters where SGD (lr 0.02) reached 4.5.
+# Small from-scratch Mask R-CNN on the built-in toy-shapes data, plain cross entropy: about 3 minutes on 2 CPU
+# cores (train + eval). 500 iters * 8 images/iter / 512 train images = ~7.8 epochs.
+# Why this recipe (measured with tools/run_grid.py, see projects/NoisyClassLabels/README.md): the narrow model
+# (mask_rcnn_R18_FPN_tiny.py) makes an iteration ~3.5x cheaper than the 64-channel R18, so 8 images per
+# iteration fit. From scratch the box classifier first predicts background for every foreground RoI and starts
+# to recover only after ~250-300 iterations, at a different point on every seed: that was the run-to-run spread.
+# Batch 8 and an LR step as late as 95% of the schedule (not 80%, which cut the LR while it was recovering)
+# narrowed it most of what was tried.
 from noisy_seg.config import fraction_of_max_iter
 
 from ..common.data.toy_shapes import dataloader
-from ..common.models.mask_rcnn_R18_FPN_small import model
+from ..common.models.mask_rcnn_R18_FPN_tiny import model
 from ..common.optim import AdamW as optimizer
 from ..common.schedule import step_schedule
 from ..common.train import train
@@ -15,9 +20,10 @@ MAX_ITER = 500
 model.roi_heads.num_classes = NUM_CLASSES
 model.roi_heads.box_predictor.test_score_thresh = 0.05
 
-optimizer.lr = 5e-4
+dataloader.train.total_batch_size = 8
+optimizer.lr = 1e-3
 optimizer.weight_decay = 0.05
-lr_multiplier = step_schedule(MAX_ITER, steps=(int(MAX_ITER * 0.8),), warmup_iters=100)
+lr_multiplier = step_schedule(MAX_ITER, steps=(int(MAX_ITER * 0.95),), warmup_iters=100)
 
 train.output_dir = "output/toy/mask_rcnn_R18_FPN_ce"
 train.seed = 0  # seeded: the same command gives the same run, as far as the CPU kernels allow
