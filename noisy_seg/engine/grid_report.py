@@ -14,6 +14,7 @@ from .grid import CellResult, Grid
 __all__ = ["METRICS", "summarize", "write_report"]
 
 METRICS = ("segm/AP", "bbox/AP", "segm/AP50", "sem_seg/mIoU")
+BASELINE = "ce"  # every other loss is compared with it at the same noise
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -40,7 +41,28 @@ def summarize(grid: Grid, results: list[CellResult]) -> list[dict]:
                 if values:
                     row[f"{metric} mean"], row[f"{metric} std"] = _mean_std(values)
             rows.append(row)
+    _compare_with_baseline(rows)
     return rows
+
+
+def _main_metric(row: dict) -> str | None:
+    return next((m for m in ("segm/AP", "sem_seg/mIoU") if f"{m} mean" in row), None)
+
+
+def _compare_with_baseline(rows: list[dict]) -> None:
+    """Per row: its main metric minus CE's at the same noise, and whether the gap exceeds twice the larger of
+    the two standard deviations (the bar for calling a loss better or worse; needs 2+ seeds on both sides)."""
+    baseline = {r["noise"]: r for r in rows if r["loss"] == BASELINE}
+    for row in rows:
+        metric, ce = _main_metric(row), baseline.get(row["noise"])
+        if row["loss"] == BASELINE or metric is None or ce is None or f"{metric} mean" not in ce:
+            continue
+        gap = row[f"{metric} mean"] - ce[f"{metric} mean"]
+        stds = (row.get(f"{metric} std", math.nan), ce.get(f"{metric} std", math.nan))
+        bar = math.nan if any(math.isnan(s) for s in stds) else 2 * max(stds)
+        row["vs ce"] = gap
+        row["2 std"] = bar
+        row["beyond 2 std"] = "n/a (one seed)" if math.isnan(bar) else ("yes" if abs(gap) > bar else "no")
 
 
 def _fmt(mean: float, std: float) -> str:
@@ -51,12 +73,17 @@ def _fmt(mean: float, std: float) -> str:
 
 def markdown(rows: list[dict]) -> str:
     metrics = [m for m in METRICS if any(f"{m} mean" in r for r in rows)]
-    lines = ["| loss | noise | what ran | " + " | ".join(f"{m} (mean +- std)" for m in metrics) + " | n |",
-             "|---|---|---|" + "---|" * len(metrics) + "---|"]
+    compared = any("vs ce" in r for r in rows)
+    lines = ["| loss | noise | what ran | " + " | ".join(f"{m} (mean +- std)" for m in metrics) + " | n |"
+             + (" vs ce, same noise (beyond 2 std?) |" if compared else ""),
+             "|---|---|---|" + "---|" * len(metrics) + "---|" + ("---|" if compared else "")]
     for r in rows:
         cells = [_fmt(r.get(f"{m} mean", float("nan")), r.get(f"{m} std", float("nan"))) for m in metrics]
         n = f"{r['n']}" + (f" ({r['failed']} failed: {r['failed_logs']})" if r["failed"] else "")
-        lines.append(f"| {r['loss']} | {r['noise']} | {r['what ran']} | " + " | ".join(cells) + f" | {n} |")
+        versus = ""
+        if compared:
+            versus = f" {r['vs ce']:+.1f} ({r['beyond 2 std']}) |" if "vs ce" in r else " |"
+        lines.append(f"| {r['loss']} | {r['noise']} | {r['what ran']} | " + " | ".join(cells) + f" | {n} |" + versus)
     return "\n".join(lines)
 
 

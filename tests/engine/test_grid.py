@@ -61,6 +61,15 @@ def test_every_bad_cell_is_listed_before_anything_runs(repo_root, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_loss_beats_ce_only_beyond_twice_the_larger_std(tmp_path):
+    grid = load_grid(SPEC, "t", tmp_path)
+    ce = [_result(grid, "ce", "symmix40", s, ap) for s, ap in ((0, 6.0), (1, 7.0))]  # std 0.71
+    for comb_aps, verdict in (((9.0, 9.2), "yes"), ((7.0, 8.4), "no")):  # gaps 2.6 > 1.41; 1.2 < 2 * 0.99
+        comb = [_result(grid, "combination", "symmix40", s, ap) for s, ap in enumerate(comb_aps)]
+        row = next(r for r in summarize(grid, ce + comb) if r["loss"] == "combination")
+        assert row["beyond 2 std"] == verdict and math.isclose(row["vs ce"], sum(comb_aps) / 2 - 6.5)
+
+
 def test_cell_state_tells_finished_from_started(tmp_path):
     assert cell_state(tmp_path / "nothing") == "new"
     (tmp_path / "model_0000001.pth").write_bytes(b"")
@@ -87,8 +96,11 @@ def test_report_gives_mean_std_and_n_and_names_failed_cells(tmp_path):
     assert (clean["loss"], clean["noise"], clean["n"]) == ("ce", "clean", 2)
     assert clean["segm/AP mean"] == 12.0 and math.isclose(clean["segm/AP std"], math.sqrt(8.0))
     assert rows[1]["n"] == 1 and rows[1]["failed"] == 1 and "ce__symmix40__s1" in rows[1]["failed_logs"]
+    combination = rows[2]  # 8.5 +- 0.7 against CE's 6.0 (one seed: no std, so no verdict)
+    assert combination["vs ce"] == 2.5 and combination["beyond 2 std"] == "n/a (one seed)"
     table = markdown(rows)
-    assert "| ce | clean | CE for iterations 0-9 | 12.0 +- 2.8 | 13.0 +- 2.8 | 2 |" in table
+    assert "| ce | clean | CE for iterations 0-9 | 12.0 +- 2.8 | 13.0 +- 2.8 | 2 | |" in table
+    assert "| 2 | +2.5 (n/a (one seed)) |" in table
     assert "1 (1 failed: /logs/ce__symmix40__s1.txt)" in table
     paths = write_report(grid, results)
     assert paths["plot"].stat().st_size > 1000
