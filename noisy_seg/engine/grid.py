@@ -17,6 +17,7 @@ failed with its log while the others go on.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import shlex
 import subprocess
@@ -34,7 +35,7 @@ from .checkpoint import checkpoint_iteration
 from .metrics import final_metrics
 from .run_info import read_run_info
 
-__all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "load_grid", "run_grid"]
+__all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "NO_PREDICTIONS", "cell_metrics", "load_grid", "run_grid"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GRID_FOLDER = REPO_ROOT / "configs" / "grids"
@@ -223,7 +224,7 @@ def _run_cell(cell: Cell, grid: Grid, device: Optional[str], threads: int) -> Ce
     command = cell.command(folder, device, resume=state == "started")
     printable = " ".join(shlex.quote(part) for part in command)
     if state == "finished":
-        return CellResult(cell, "reused", final_metrics(folder), float("nan"), log, printable, _what_ran(folder))
+        return CellResult(cell, "reused", cell_metrics(folder), float("nan"), log, printable, _what_ran(folder))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "command.txt").write_text(printable + "\n")
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -231,9 +232,22 @@ def _run_cell(cell: Cell, grid: Grid, device: Optional[str], threads: int) -> Ce
     with open(log, "a") as handle:
         code = subprocess.run(command, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
     minutes = (time.monotonic() - start) / 60
-    metrics = final_metrics(folder)
+    metrics = cell_metrics(folder)
     status = "done" if code == 0 and metrics else "failed"
     return CellResult(cell, status, metrics, minutes, log, printable, _what_ran(folder))
+
+
+NO_PREDICTIONS = "no predictions"
+_INSTANCE_METRICS = ("bbox/AP", "bbox/AP50", "segm/AP", "segm/AP50")
+
+
+def cell_metrics(folder: Path) -> dict:
+    """The run's final evaluation. A model that predicts nothing gets NaN box AP from COCOEvaluator and no mask
+    AP at all; it found no object, so its AP is 0, and it is flagged so tables can say so."""
+    metrics = dict(final_metrics(folder))
+    if "bbox/AP" in metrics and math.isnan(metrics["bbox/AP"]):
+        metrics.update({key: 0.0 for key in _INSTANCE_METRICS}, **{NO_PREDICTIONS: True})
+    return metrics
 
 
 def _what_ran(folder: Path) -> str:
@@ -264,6 +278,7 @@ def run_grid(grid: Grid, jobs: int = 1, device: Optional[str] = None,
             ap = result.metrics.get("segm/AP", result.metrics.get("sem_seg/mIoU"))
             report(f"[{len(results)}/{len(grid.cells)}] {result.cell.name}: {result.status}"
                    + (f", AP {ap:.1f}" if ap is not None else "")
+                   + (f" ({NO_PREDICTIONS})" if result.metrics.get(NO_PREDICTIONS) else "")
                    + (f" (log: {result.log})" if result.status == "failed" else "")
                    + f" | elapsed {(time.monotonic() - start) / 60:.1f} min, ETA {eta}")
     return [results[c] for c in grid.cells]

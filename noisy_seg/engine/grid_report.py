@@ -9,7 +9,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from .grid import CellResult, Grid
+from .grid import NO_PREDICTIONS, CellResult, Grid
 
 __all__ = ["METRICS", "summarize", "write_report"]
 
@@ -34,10 +34,11 @@ def summarize(grid: Grid, results: list[CellResult]) -> list[dict]:
             ok = [r for r in group if r.status != "failed"]
             row = {"loss": loss, "noise": noise, "what ran": "; ".join(sorted({r.what_ran for r in ok if r.what_ran})),
                    "n": len(ok), "failed": len(group) - len(ok),
+                   NO_PREDICTIONS: sum(1 for r in ok if r.metrics.get(NO_PREDICTIONS)),
                    "seeds": " ".join(str(r.cell.seed) for r in ok),
                    "failed_logs": " ".join(str(r.log) for r in group if r.status == "failed")}
             for metric in METRICS:
-                values = [r.metrics[metric] for r in ok if metric in r.metrics]
+                values = [r.metrics[metric] for r in ok if not math.isnan(r.metrics.get(metric, math.nan))]
                 if values:
                     row[f"{metric} mean"], row[f"{metric} std"] = _mean_std(values)
             rows.append(row)
@@ -80,6 +81,8 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         cells = [_fmt(r.get(f"{m} mean", float("nan")), r.get(f"{m} std", float("nan"))) for m in metrics]
         n = f"{r['n']}" + (f" ({r['failed']} failed: {r['failed_logs']})" if r["failed"] else "")
+        if r.get(NO_PREDICTIONS):
+            n += f" ({r[NO_PREDICTIONS]} with no predictions: AP 0)"
         versus = ""
         if compared:
             versus = f" {r['vs ce']:+.1f} ({r['beyond 2 std']}) |" if "vs ce" in r else " |"
@@ -106,7 +109,8 @@ def write_report(grid: Grid, results: list[CellResult], metric: str = "segm/AP")
     _write_csv(paths["summary_csv"], rows)
     _write_csv(paths["cells_csv"], [
         {"cell": r.cell.name, "loss": r.cell.loss, "noise": r.cell.noise, "seed": r.cell.seed, "status": r.status,
-         **{m: r.metrics.get(m, "") for m in METRICS}, "what ran": r.what_ran, "minutes": f"{r.minutes:.2f}",
+         **{m: r.metrics.get(m, "") for m in METRICS}, NO_PREDICTIONS: bool(r.metrics.get(NO_PREDICTIONS)),
+         "what ran": r.what_ran, "minutes": f"{r.minutes:.2f}",
         "log": str(r.log),
          "command": r.command} for r in results])
     plot(grid, rows, metric, paths["plot"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from noisy_seg.data.datasets.toy_shapes import ensure_toy_dataset
-from noisy_seg.engine.grid import CellResult, check_cells, cell_state, load_grid, run_grid
+from noisy_seg.engine.grid import CellResult, cell_metrics, cell_state, check_cells, load_grid, run_grid
 from noisy_seg.engine.grid_report import markdown, summarize, write_report
 from noisy_seg.utils.errors import UserInputError
 
@@ -78,6 +78,18 @@ def test_cell_state_tells_finished_from_started(tmp_path):
     (tmp_path / "run_info.json").write_text(json.dumps({"stop_iter": 4, "max_iter": 4}))
     (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 4, "segm/AP": 3.0}) + "\n")
     assert cell_state(tmp_path) == "finished"
+
+
+def test_a_model_that_predicts_nothing_has_ap_0_and_is_flagged(tmp_path):
+    # what COCOEvaluator logs for a model with no detections: NaN box AP, no mask AP
+    (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 4, "bbox/AP": float("nan")}) + "\n")
+    metrics = cell_metrics(tmp_path)
+    assert metrics["segm/AP"] == 0.0 and metrics["bbox/AP"] == 0.0 and metrics["no predictions"] is True
+    grid = load_grid(SPEC, "t", tmp_path)
+    empty = CellResult(grid.cells[0], "done", metrics, 1.0, Path("/logs/a.txt"), "cmd", "")
+    rows = summarize(grid, [empty, _result(grid, "ce", "clean", 1, 4.0)])
+    assert rows[0]["segm/AP mean"] == 2.0 and rows[0]["no predictions"] == 1
+    assert "| 2 (1 with no predictions: AP 0) |" in markdown(rows)
 
 
 def _result(grid, loss, noise, seed, ap, status="done"):
