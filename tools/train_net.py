@@ -66,6 +66,8 @@ def load_config(config_file, opts):
 
 def main(args):
     cfg = load_config(args.config_file, args.opts)
+    if getattr(args, "drawn_seed", None) is not None:  # drawn once by cli() for all processes
+        cfg.train.seed = args.drawn_seed
     resolve_seed(cfg)  # before default_setup, which seeds every RNG with train.seed + rank
     default_setup(cfg, args)
     if args.eval_only:
@@ -90,7 +92,7 @@ def cli(argv=None):
     except UserInputError as e:
         sys.exit(f"error: {e}")
     if cfg.train.get("seed", -1) < 0:  # draw the seed once, here, so that every process gets the same one
-        args.opts = [*args.opts, f"train.seed={resolve_seed(cfg)}"]
+        args.drawn_seed = resolve_seed(cfg)  # (not as an override: a config of its own may lack train.seed)
     launch(
         _main_with_clear_errors,
         args.num_gpus,

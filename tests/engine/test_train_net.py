@@ -138,6 +138,21 @@ def test_the_same_seed_gives_the_same_run_and_is_recorded(repo_root, tiny_toy, t
     assert losses["a"] == losses["b"] and losses["a"] != losses["c"]
 
 
+def test_a_config_without_train_seed_still_runs_and_records_a_drawn_seed(repo_root, tiny_toy, tmp_path):
+    """Configs written before train.seed existed (or without it) keep working from the command line."""
+    config = tmp_path / "no_seed.py"
+    config.write_text(
+        "from detectron2.config import LazyConfig\n"
+        f"cfg = LazyConfig.load({str(repo_root / CONFIG)!r})\n"
+        "dataloader, lr_multiplier, model, optimizer, train = (cfg.dataloader, cfg.lr_multiplier, cfg.model, "
+        "cfg.optimizer, cfg.train)\n"
+        "del train['seed']\n")
+    out = tmp_path / "out"
+    train_net.cli(["--config-file", str(config), *TINY_DATA, f"train.output_dir={out}", "train.max_iter=1",
+                   "train.eval_period=0", "dataloader.train.num_workers=0"])
+    assert json.loads((out / "run_info.json").read_text())["seed"] >= 0
+
+
 def test_a_negative_seed_is_drawn_and_recorded(repo_root, tiny_toy, tmp_path):
     opts = TINY_DATA + [f"train.output_dir={tmp_path}", "train.max_iter=1", "train.eval_period=0", "train.seed=-1",
                         "dataloader.train.num_workers=0"]
