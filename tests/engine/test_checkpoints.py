@@ -55,7 +55,7 @@ def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tm
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: weights {run6 / 'model_final.pth'} do not fit this model")
-    assert "roi_heads.box_predictor.cls_score.weight: (9, 256) in the file, (4, 256) in the model" in last
+    assert "roi_heads.box_predictor.cls_score.weight: (9, 128) in the file, (4, 128) in the model" in last
     res = _cli(repo_root, f"train.output_dir={tmp_path}", f"train.init_checkpoint={tmp_path}/no.pth",
                flags=["--eval-only"])
     assert res.returncode == 2 and res.stderr.strip().splitlines()[-1].startswith("error: weights")

@@ -28,7 +28,8 @@ def _train_rows(out):
 
 def test_stage2_resumes_full_training_state(repo_root, tiny_toy, tmp_path):
     s1, s2 = tmp_path / "stage1", tmp_path / "stage2"
-    _run(repo_root, f"{P}/stage1_ce.py", f"train.output_dir={s1}", "train.stop_iter=4")
+    step_at_80 = "lr_multiplier.scheduler.milestones=[400]"  # of the schedule's 500 updates, whatever max_iter
+    _run(repo_root, f"{P}/stage1_ce.py", f"train.output_dir={s1}", "train.stop_iter=4", step_at_80)
     stage1 = _train_rows(s1)
     assert sorted(stage1) == [0, 1, 2, 3]
     state = torch.load(s1 / "model_final.pth", map_location="cpu", weights_only=False)
@@ -36,7 +37,7 @@ def test_stage2_resumes_full_training_state(repo_root, tiny_toy, tmp_path):
     assert "optimizer" in state["trainer"] and "LRScheduler" in state["trainer"]["hooks"]
 
     _run(repo_root, f"{P}/stage2_combination.py", f"train.output_dir={s2}",
-         f"train.resume_from={s1 / 'model_final.pth'}")
+         f"train.resume_from={s1 / 'model_final.pth'}", step_at_80)
     stage2 = _train_rows(s2)
     assert sorted(stage2) == [4, 5, 6, 7], "stage 2 continues at the iteration after stage 1"
     # The schedule spans 8 iterations (warmup 1.6 iters, x0.1 at 80% = iter 6.4): a restored scheduler
