@@ -66,7 +66,7 @@ def load_config(config_file, opts):
 
 def main(args):
     cfg = load_config(args.config_file, args.opts)
-    if getattr(args, "drawn_seed", None) is not None:  # drawn once by cli() for all processes
+    if getattr(args, "drawn_seed", None) is not None:  # resolved once by cli() for all processes
         cfg.train.seed = args.drawn_seed
     resolve_seed(cfg)  # before default_setup, which seeds every RNG with train.seed + rank
     default_setup(cfg, args)
@@ -91,8 +91,9 @@ def cli(argv=None):
         cfg = load_config(args.config_file, args.opts)
     except UserInputError as e:
         sys.exit(f"error: {e}")
-    if cfg.train.get("seed", -1) < 0:  # draw the seed once, here, so that every process gets the same one
-        args.drawn_seed = resolve_seed(cfg)  # (not as an override: a config of its own may lack train.seed)
+    # a negative seed is drawn once, here, so that every process gets the same one (passed as an argument, not as
+    # an override: a config of its own may lack train.seed)
+    args.drawn_seed = resolve_seed(cfg)
     launch(
         _main_with_clear_errors,
         args.num_gpus,

@@ -73,7 +73,7 @@ class Cell:
     loss: str  # a name of the grid's configs
     noise: str  # a noise name (noisy_seg/noise/named.py) or "clean"
     seed: int
-    config: str  # the LazyConfig file
+    config: str  # the LazyConfig file; "" when the loss name is not one of the grid's configs
     overrides: tuple[str, ...] = ()
 
     @property
@@ -90,6 +90,11 @@ class Cell:
                 *(["--resume"] if resume else []), *self.opts(output_dir, device)]
 
 
+def _what_is_trained(command: list[str]) -> list[str]:
+    """A cell command without what does not change the run: interpreter, --resume, output folder."""
+    return [part for part in command[2:] if part != "--resume" and not part.startswith("train.output_dir=")]
+
+
 @dataclass
 class Grid:
     name: str
@@ -98,6 +103,7 @@ class Grid:
     description: str = ""
     noise_order: list[str] = field(default_factory=list)  # column order of the report
     loss_order: list[str] = field(default_factory=list)
+    known_losses: list[str] = field(default_factory=list)  # the names its configs give meaning to
 
 
 @dataclass
@@ -148,11 +154,11 @@ def load_grid(spec: dict, name: str, output: Optional[Path] = None) -> Grid:
             losses += [loss] if loss not in losses else []
             noises += [noise] if noise not in noises else []
             for seed in seeds:
-                cell = Cell(loss, noise, seed, str(configs.get(loss, f"<unknown loss {loss!r}>")), overrides)
+                cell = Cell(loss, noise, seed, str(configs.get(loss, "")), overrides)
                 if cell not in cells:
                     cells.append(cell)
     output = Path(output or spec.get("output") or REPO_ROOT / "output" / "grids" / name)
-    return Grid(name, cells, output, str(spec.get("description", "")), noises, losses)
+    return Grid(name, cells, output, str(spec.get("description", "")), noises, losses, sorted(configs))
 
 
 def read_grid_file(name_or_path: str) -> tuple[dict, str]:
@@ -179,10 +185,18 @@ def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
     from .config_checks import check_config
     from .overrides import apply_overrides
 
+    if grid.output.exists() and not grid.output.is_dir():
+        return [f"output {grid.output} is a file; give --output a folder"]
     loaded, problems = {}, []
     for cell in grid.cells:
-        if cell.config.startswith("<unknown loss"):
-            problems.append(f"{cell.name}: unknown loss {cell.loss!r}; known: {', '.join(sorted(_loss_names(grid)))}")
+        if not cell.config:
+            problems.append(f"{cell.name}: unknown loss {cell.loss!r}; known: {', '.join(grid.known_losses)}")
+            continue
+        earlier = grid.output / cell.name / "command.txt"
+        if earlier.is_file() and (_what_is_trained(shlex.split(earlier.read_text()))
+                                  != _what_is_trained(cell.command(grid.output / cell.name, device))):
+            problems.append(f"{cell.name}: {earlier.parent} holds a run made with another command ({earlier}); "
+                            "give another --output or remove that folder")
             continue
         path = cell.config if os.path.isabs(cell.config) else str(REPO_ROOT / cell.config)
         if path not in loaded:
@@ -200,10 +214,6 @@ def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
         except (UserInputError, ValueError) as err:
             problems.append(f"{cell.name}: {err}")
     return problems
-
-
-def _loss_names(grid: Grid) -> set:
-    return {c.loss for c in grid.cells if not c.config.startswith("<unknown")}
 
 
 def cell_state(folder: Path) -> str:

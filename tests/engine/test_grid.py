@@ -70,6 +70,21 @@ def test_a_loss_beats_ce_only_beyond_twice_the_larger_std(tmp_path):
         assert row["beyond 2 std"] == verdict and math.isclose(row["vs ce"], sum(comb_aps) / 2 - 6.5)
 
 
+def test_a_folder_of_another_run_or_a_file_as_output_is_refused(tmp_path):
+    grid = load_grid(SPEC, "t", tmp_path / "out")
+    cell = grid.cells[0]
+    (grid.output / cell.name).mkdir(parents=True)
+    same = cell.command(grid.output / cell.name, None, resume=True)  # --resume and the folder do not count
+    (grid.output / cell.name / "command.txt").write_text(" ".join(same))
+    assert check_cells(grid, None) == []
+    other = load_grid({**SPEC, "overrides": ["train.max_iter=7"]}, "t", tmp_path / "out")
+    problems = check_cells(other, None)
+    assert len(problems) == 1 and problems[0].startswith(f"{cell.name}: {grid.output / cell.name} holds a run made")
+    (tmp_path / "file").write_text("")
+    assert check_cells(load_grid(SPEC, "t", tmp_path / "file"), None) == [
+        f"output {tmp_path / 'file'} is a file; give --output a folder"]
+
+
 def test_cell_state_tells_finished_from_started(tmp_path):
     assert cell_state(tmp_path / "nothing") == "new"
     (tmp_path / "model_0000001.pth").write_bytes(b"")
