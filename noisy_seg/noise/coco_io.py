@@ -9,18 +9,14 @@ seed the result equals ``NoisePipeline.apply_to_annotations`` run image by image
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
-import orjson
 
+from ..utils.files import gc_paused, load_json, save_json_atomic
 from .annotation_keys import content_keys
 from .coco_records import annotation_arrays, check_images
 from .geometry import bbox_format_of, segmentation_area, xyxy_boxes
@@ -126,60 +122,6 @@ class NoiseReport:
             "transition_counts": self.transition_counts.tolist(),
             "op_counts": dict(self.op_counts),
         }
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector: building millions of acyclic dicts/lists otherwise
-    triggers repeated full-heap collections (about half the run time at COCO scale)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def load_json(path) -> dict:
-    """Read a json file with orjson."""
-    return orjson.loads(Path(path).read_bytes())
-
-
-def save_json_atomic(obj, path) -> None:
-    """Write json (orjson) to a temp file beside ``path``, then os.replace: never a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(handle, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())  # on disk before it takes the name: a crash leaves old or new, never half
-        os.replace(temp_name, path)
-        _fsync_folder(path.parent)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-        raise
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Persist a rename (POSIX: the folder's entry); a no-op where folders cannot be opened."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
 
 
 def category_index(categories: Sequence[Mapping]) -> tuple[np.ndarray, list[str]]:
