@@ -9,7 +9,12 @@ The output keeps images, categories and annotation ids; each annotation gets the
 "class_flip", "dilate", "erode", "jitter", "simplify", "<op>_skipped" when an op would leave
 no valid geometry, or "class_flip+<op>").
 ``--noise drop`` removes annotations. For one seed the result equals the on-the-fly noise of
-noisy_seg.noise.NoisePipeline (same keyed random functions, same keys).
+noisy_seg.noise.NoisePipeline (one algorithm, same keyed random functions, same keys).
+
+--noise: a registered noise type (symmetric, asymmetric, pair_flip, transition_matrix, instance_dependent,
+spatial, drop) whose keys come from the flags below, or a short name as the mappers take it (sym40, symmix40,
+asym20_cityscapes, coco_n_hard, idn40, drop30, ..._s<seed>): both resolve to the same spec
+(noisy_seg/noise/registry.py).
 
 --preset: the asymmetric preset (cityscapes, coco, voc) or the COCO-N spatial level (easy, medium,
 hard: 60 / 75 / 90% of annotations get one spatial op, plus the level's uniform-mix class noise;
@@ -18,6 +23,7 @@ hard: 60 / 75 / 90% of annotations get one spatial op, plus the level's uniform-
 "Sym r" convention: r (K-1)/K flipped); without it exactly r of the labels change.
 --mapping FILE: asymmetric noise from a json {"src_category_id": dst_id or [dst_id, ...]}
 (dataset category ids) or a K x K matrix of target probabilities (contiguous order).
+--matrix FILE: transition_matrix noise from a json K x K row-stochastic matrix T[clean][noisy] (contiguous order).
 --input DIR --gt-dir DIR: a Cityscapes split (leftImg8bit/<split>, gtFine/<split>), read with
 detectron2's load_cityscapes_instances and written as COCO json (ids assigned after noising).
 --cityscapes-from json|png: read it as the dataset you train on is registered: from the polygon
@@ -33,25 +39,17 @@ import os
 import sys
 from pathlib import Path
 
-try:
-    import noisy_seg  # noqa: F401
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import orjson
 
-from noisy_seg.noise.coco_io import (
-    apply_noise_to_coco,
-    category_index,
-    cityscapes_to_coco,
-    gc_paused,
-    load_json,
-    save_json_atomic,
-)
+from noisy_seg.noise import NOISE_REGISTRY, build_noise, named_noise_spec
+from noisy_seg.noise.coco import apply_noise_to_coco, category_index
 from noisy_seg.noise.coco_records import check_annotation_ids
-from noisy_seg.noise.presets import ASYMMETRIC_PRESETS, COCO_N_PRESETS, CITYSCAPES_THING_CLASSES
+from noisy_seg.noise.presets import ASYMMETRIC_PRESETS, CITYSCAPES_THING_CLASSES
+from noisy_seg.utils.files import gc_paused, load_json, save_json_atomic
 
-NOISE_CHOICES = ("symmetric", "asymmetric", "pair_flip", "instance_dependent", "spatial", "drop")
+# flag -> spec key; a flag applies to the noise types whose builder takes that key
+SPEC_FLAGS = {"rate": "--rate", "seed": "--seed", "preset": "--preset", "include_true": "--include-true",
+              "mapping": "--mapping", "matrix": "--matrix"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,13 +58,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--input", required=True, help="COCO json, or a Cityscapes leftImg8bit/<split> dir with --gt-dir"
     )
     parser.add_argument("--output", required=True, help="output COCO json (never the input)")
-    parser.add_argument("--noise", required=True, choices=NOISE_CHOICES)
+    parser.add_argument("--noise", required=True, help="a noise type (with the flags below) or a short name (sym40)")
     parser.add_argument("--rate", type=float, help="noise rate in [0, 1] (spatial: the per-op probability p <= 1/3)")
     parser.add_argument("--include-true", action="store_true",
                         help="symmetric: draw over all classes, the true one included (the papers' 'Sym r')")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--seed", type=int, help="noise seed (default 0; a short name carries it as _s<seed>)")
     parser.add_argument("--preset", help="asymmetric: cityscapes|coco|voc; spatial: easy|medium|hard")
     parser.add_argument("--mapping", help="asymmetric: json file with a class mapping or a K x K matrix")
+    parser.add_argument("--matrix", help="transition_matrix: json file with a K x K row-stochastic matrix")
     parser.add_argument("--images-root", help="image folder (instance_dependent noise crops the instances)")
     parser.add_argument("--gt-dir", help="Cityscapes gtFine/<split> dir, when --input is a Cityscapes image dir")
     parser.add_argument("--cityscapes-from", choices=("json", "png"), default="json",
@@ -81,29 +80,45 @@ def _fail(message: str) -> SystemExit:
     return SystemExit("error: " + " ".join(str(message).split()))
 
 
-def _validate(args) -> None:
-    if args.rate is None and args.noise != "spatial":
-        raise _fail(f"--noise {args.noise} needs --rate R with R in [0, 1]")
-    if args.rate is not None and not 0.0 <= args.rate <= 1.0:
-        raise _fail(f"--rate must be in [0, 1], got {args.rate}")
-    if args.noise == "spatial" and args.rate is not None and args.rate > 1 / 3:
-        raise _fail(f"--rate {args.rate}: for --noise spatial it is each op family's probability p, at most 1/3 "
-                    "(3p of the annotations are corrupted; the levels use 0.2 / 0.25 / 0.3)")
-    if args.seed < 0:
-        raise _fail(f"--seed must be >= 0, got {args.seed}")
-    if args.noise == "asymmetric":
-        if (args.preset is None) == (args.mapping is None):
-            raise _fail("--noise asymmetric needs exactly one of --preset {cityscapes,coco,voc} or --mapping FILE")
-        if args.preset is not None and args.preset not in ASYMMETRIC_PRESETS:
-            raise _fail(f"unknown asymmetric preset {args.preset!r}; choose one of {sorted(ASYMMETRIC_PRESETS)}")
-    elif args.noise == "spatial":
-        if args.preset not in COCO_N_PRESETS:
-            raise _fail(f"--noise spatial needs --preset one of {sorted(COCO_N_PRESETS)}, got {args.preset!r}")
-    elif args.preset is not None or args.mapping is not None:
-        raise _fail(f"--preset/--mapping do not apply to --noise {args.noise}")
-    if args.include_true and args.noise != "symmetric":
-        raise _fail(f"--include-true applies to --noise symmetric only, not {args.noise}")
-    if args.noise == "instance_dependent" and args.images_root is None and not os.path.isdir(args.input):
+def _given_keys(args) -> dict:
+    """The spec keys set by flags (spatial noise: --rate is its per-op probability p)."""
+    given = {key: getattr(args, key) for key in SPEC_FLAGS if getattr(args, key) not in (None, False)}
+    if args.noise == "spatial" and "rate" in given:
+        given["p"] = given.pop("rate")
+    return given
+
+
+def _spec_without_dataset(args) -> dict:
+    """The spec of --noise and its flags, checked before any file is read; --mapping/--matrix still name files."""
+    given = _given_keys(args)
+    if args.noise not in NOISE_REGISTRY:
+        try:
+            spec = named_noise_spec(args.noise)
+        except ValueError as err:
+            raise _fail(f"--noise {args.noise}: {err}; or a noise type: {', '.join(sorted(NOISE_REGISTRY))}")
+        if spec is None:
+            raise _fail("--noise clean writes no noise; give a noise type or name")
+        if given:
+            flags = ", ".join(SPEC_FLAGS.get(k, "--rate") for k in given)
+            raise _fail(f"--noise {args.noise} is a short name that sets everything; drop {flags}, or give the type "
+                        f"--noise {spec['type']} with flags")
+        return spec
+    entry = NOISE_REGISTRY[args.noise]
+    for key in given:
+        if key not in entry.allowed:
+            accepted = ", ".join(SPEC_FLAGS[k] for k in SPEC_FLAGS if k in entry.allowed or (k, args.noise) ==
+                                 ("rate", "spatial"))
+            raise _fail(f"{SPEC_FLAGS.get(key, '--rate')} does not apply to --noise {args.noise} (it takes {accepted})")
+    missing = [SPEC_FLAGS.get(key, "--" + key.replace("_", "-")) for key in sorted(entry.required - set(given))]
+    if missing:
+        raise _fail(f"--noise {args.noise} needs {' and '.join(missing)}")
+    return {"type": args.noise, **given}
+
+
+def _validate(args) -> dict:
+    """Checks that need no dataset; returns the noise spec."""
+    spec = _spec_without_dataset(args)
+    if spec["type"] == "instance_dependent" and args.images_root is None and not os.path.isdir(args.input):
         raise _fail("--noise instance_dependent needs --images-root DIR to crop the instances")
     source, target = Path(args.input).resolve(), Path(args.output).resolve()
     if source == target or (target.exists() and os.path.samefile(source, target)):
@@ -124,6 +139,7 @@ def _validate(args) -> None:
             raise _fail(f"{flag} {path} exists; pass --overwrite to replace it, or choose a new file")
     if args.gt_dir is not None and not os.path.isdir(args.gt_dir):
         raise _fail(f"--gt-dir {args.gt_dir} is not a directory; give the Cityscapes gtFine/<split> folder")
+    return spec
 
 
 def _load_dataset(args) -> tuple[dict, bool]:
@@ -132,6 +148,8 @@ def _load_dataset(args) -> tuple[dict, bool]:
         if args.gt_dir is None:
             raise _fail(f"--input {args.input} is a directory: pass --gt-dir for a Cityscapes split, or a COCO json")
         from detectron2.data.datasets.cityscapes import load_cityscapes_instances  # only this branch needs it
+
+        from noisy_seg.data.datasets.cityscapes_coco import cityscapes_to_coco
 
         try:
             dicts = load_cityscapes_instances(
@@ -180,34 +198,40 @@ def _check_preset_classes(preset: str, dataset: dict) -> None:
         )
 
 
-def _noise_spec(args, dataset: dict) -> dict:
-    if args.noise == "spatial":
-        spec = {"type": "spatial", "preset": args.preset, "seed": args.seed}
-        if args.rate is not None:
-            spec["p"] = args.rate
-        return spec
-    spec = {"type": args.noise, "rate": args.rate, "seed": args.seed}
-    if args.include_true:
-        spec["include_true"] = True
-    if args.noise == "asymmetric":
-        if args.preset is not None:
-            _check_preset_classes(args.preset, dataset)
-            spec["preset"] = args.preset
-        else:
-            spec["mapping"] = _mapping_spec(args.mapping, dataset)
+def _noise_spec(spec: dict, dataset: dict) -> dict:
+    """The spec with its files read: --mapping in dataset category ids, --matrix; presets checked against the
+    dataset's class names."""
+    spec = dict(spec)
+    if isinstance(spec.get("mapping"), str):
+        spec["mapping"] = _mapping_spec(spec["mapping"], dataset)
+    if isinstance(spec.get("matrix"), str):
+        spec["matrix"] = load_json(spec["matrix"])
+    if spec["type"] == "asymmetric" and spec.get("preset") in ASYMMETRIC_PRESETS:
+        _check_preset_classes(spec["preset"], dataset)
     return spec
+
+
+def _pipeline(args, spec: dict, dataset):
+    """The noise built for the dataset's classes; its value errors name the --noise they come from."""
+    if not (isinstance(dataset, dict) and isinstance(dataset.get("categories"), list)):
+        return spec  # apply_noise_to_coco says what is wrong with the dataset
+    _, class_names = category_index(dataset["categories"])
+    spec = _noise_spec(spec, dataset)
+    try:
+        return build_noise(spec, len(class_names))
+    except ValueError as err:
+        raise _fail(f"--noise {args.noise}: {err}") from None
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    _validate(args)
+    spec = _validate(args)
     try:
         with gc_paused():
             dataset, from_cityscapes = _load_dataset(args)
-            spec = _noise_spec(args, dataset)
-            progress = not args.no_progress and args.noise in ("spatial", "instance_dependent")
             images_root = args.images_root or (args.input if from_cityscapes else None)
-            noisy, report = apply_noise_to_coco(dataset, spec, images_root=images_root, progress=progress)
+            noisy, report = apply_noise_to_coco(dataset, _pipeline(args, spec, dataset), images_root=images_root,
+                                                progress=not args.no_progress)
             if from_cityscapes:
                 for new_id, ann in enumerate(noisy["annotations"], start=1):
                     ann["id"] = new_id

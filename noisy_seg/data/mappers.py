@@ -18,7 +18,6 @@ from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 
 from ..noise import NoisePipeline, SemanticNoise, build_noise, build_semantic_noise
-from ..noise.named import named_noise_spec
 
 NoiseSpec = Union[None, NoisePipeline, Mapping, Sequence[Mapping]]
 _LABEL_STRIDE = 1 << 16  # > any class index: packs (noisy, clean) into one category_id
@@ -30,7 +29,7 @@ class NoisyDatasetMapper(DatasetMapper):
     Args (in addition to DatasetMapper's):
         noise: a `NoisePipeline`, a spec such as ``{"type": "symmetric", "rate": 0.4, "seed": 0}``
             (see `noisy_seg.noise.build_noise`), a short name such as "sym40" or "coco_n_medium"
-            (see `noisy_seg.noise.named`), or None / "clean" for clean labels.
+            (see `noisy_seg.noise.registry`), or None / "clean" for clean labels.
         num_classes: number of thing classes; needed when `noise` is a spec.
     The `Instances` get `gt_classes` (noisy), `gt_clean_classes` and `gt_noisy` (class changed).
     Only training mappers (`is_train=True`) apply noise: evaluation stays on the given labels.
@@ -44,8 +43,6 @@ class NoisyDatasetMapper(DatasetMapper):
     @classmethod
     def build_noise(cls, noise: NoiseSpec, num_classes: Optional[int]) -> Optional[NoisePipeline]:
         """The NoisePipeline of a `noise` argument (raises ValueError on a bad name or spec), None if clean."""
-        if isinstance(noise, str):
-            noise = named_noise_spec(noise)
         return _built(noise, NoisePipeline, build_noise, num_classes, cls.__name__)
 
     @classmethod
@@ -86,7 +83,8 @@ class NoisySemSegDatasetMapper(DatasetMapper):
     """Semantic-segmentation mapper that corrupts `sem_seg` per connected component before augmentation.
 
     Args (in addition to DatasetMapper's):
-        noise: a `SemanticNoise`, or a spec ``{"type": "semantic", "rate": 0.3, ...}``; None = clean.
+        noise: a `SemanticNoise`, a spec ``{"type": "semantic", "rate": 0.3, ...}`` or a short name such as
+            "sem30" or "sem30_s1"; None / "clean" = clean.
         num_classes: number of semantic classes; needed when `noise` is a spec.
         keep_clean_sem_seg: also return the augmented clean map as "sem_seg_clean" (analysis only).
     """
@@ -100,7 +98,7 @@ class NoisySemSegDatasetMapper(DatasetMapper):
 
     @classmethod
     def build_noise(cls, noise, num_classes: Optional[int]) -> Optional[SemanticNoise]:
-        """The SemanticNoise of a `noise` argument (raises ValueError on a bad spec), None if clean."""
+        """The SemanticNoise of a `noise` argument (raises ValueError on a bad name or spec), None if clean."""
         return _built(noise, SemanticNoise, build_semantic_noise, num_classes, cls.__name__)
 
     def __call__(self, dataset_dict):
@@ -124,8 +122,8 @@ class NoisySemSegDatasetMapper(DatasetMapper):
 
 def _built(noise, model_type, builder, num_classes, owner: str):
     """A noise model from a model, a spec (built for `num_classes`) or None."""
-    if noise is None or isinstance(noise, model_type):
-        return noise
+    if noise is None or noise == "clean" or isinstance(noise, model_type):
+        return None if noise == "clean" else noise
     if num_classes is None:
         raise ValueError(f"{owner}: a noise spec needs num_classes (the number of classes)")
     return builder(_plain(noise), num_classes)

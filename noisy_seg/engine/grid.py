@@ -71,7 +71,7 @@ class Cell:
     """One training run of a grid."""
 
     loss: str  # a name of the grid's configs
-    noise: str  # a noise name (noisy_seg/noise/named.py) or "clean"
+    noise: str  # a short noise name (noisy_seg/noise/registry.py) or "clean"
     seed: int
     config: str  # the LazyConfig file; "" when the loss name is not one of the grid's configs
     overrides: tuple[str, ...] = ()

@@ -1,10 +1,13 @@
-"""Label-noise models as plain numpy functions (no detectron2 import).
+"""Label-noise models (no torch, no detectron2: numpy, OpenCV, SciPy, shapely, pycocotools).
 
-Every random decision is a pure function of (seed, image key, annotation key, stream), see
-``keyed_random``, and an annotation's key comes from its content (``annotation_keys``); so on-the-fly noise (``NoisePipeline``, one image at a time) and the offline
-tool (``apply_noise_to_coco``, all annotations at once) give identical noisy datasets.
+Every random decision is a pure function of (seed, image key, annotation key, stream), see ``keyed_random``,
+and an annotation's key comes from its content (``annotation_keys``). One algorithm (``NoisePipeline.decide``)
+serves on-the-fly noise (one image at a time, in the mapper) and the offline tool (``apply_noise_to_coco``,
+a whole dataset at once), so both give identical noisy datasets. Models are built by name from one registry
+(``registry``): spec dicts, short names like ``sym40`` and the offline tool's flags all resolve to it.
 """
 
+# the model modules register their noise types when imported
 from .class_noise import (
     AsymmetricNoise,
     ClassNoise,
@@ -13,16 +16,18 @@ from .class_noise import (
     TransitionMatrixNoise,
     symmetric,
 )
-from .coco_io import NoiseReport, apply_noise_to_coco, category_index, cityscapes_to_coco
 from .instance_dependent import InstanceDependentNoise, instance_features
-from .annotation_keys import annotation_keys, content_keys
-from .keyed_random import image_key, image_keys, keyed_standard_normal, keyed_uniform, keyed_uniform_at
 from .mask_noise import OP_NAMES, SpatialNoise
 from .missing_annotations import MissingAnnotationNoise
-from .pipeline import NoisePipeline
-from .presets import COCO_N_PRESETS, spatial_preset
-from .registry import build_class_noise, build_noise, build_semantic_noise
 from .semantic_noise import SemanticNoise
+from .annotation_keys import annotation_keys, content_keys
+from .coco import apply_noise_to_coco, category_index
+from .keyed_random import image_key, image_keys, keyed_standard_normal, keyed_uniform, keyed_uniform_at
+from .pipeline import NoiseDecisions, NoisePipeline
+from .presets import COCO_N_PRESETS, spatial_preset
+from .registry import NOISE_REGISTRY, build_class_noise, build_noise, build_semantic_noise, named_noise_spec, \
+    noise_spec, register_noise
+from .report import NoiseReport
 from .transition import realized_transition_matrix
 
 __all__ = [
@@ -31,6 +36,8 @@ __all__ = [
     "ClassNoise",
     "InstanceDependentNoise",
     "MissingAnnotationNoise",
+    "NOISE_REGISTRY",
+    "NoiseDecisions",
     "NoisePipeline",
     "NoiseReport",
     "OP_NAMES",
@@ -45,7 +52,6 @@ __all__ = [
     "build_noise",
     "build_semantic_noise",
     "category_index",
-    "cityscapes_to_coco",
     "content_keys",
     "image_key",
     "image_keys",
@@ -53,7 +59,10 @@ __all__ = [
     "keyed_standard_normal",
     "keyed_uniform",
     "keyed_uniform_at",
+    "named_noise_spec",
+    "noise_spec",
     "realized_transition_matrix",
+    "register_noise",
     "spatial_preset",
     "symmetric",
 ]

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_labels, check_num_classes, check_rate, check_seed
+from ._validation import check_num_classes, check_rate, check_seed
 from .keyed_random import as_key_array, keyed_uniform
-from .presets import asymmetric_preset
+from .presets import ASYMMETRIC_PRESETS, asymmetric_preset
+from .registry import register_noise
 from .transition import inverse_cdf_table, sample_from_table, validate_transition_matrix
 
 __all__ = [
@@ -80,7 +81,7 @@ class ClassNoise:
 
     def flip_mask(self, labels, image_keys, ann_keys) -> np.ndarray:
         """Whether each annotation takes a flip event -> bool (n,). Nested across rates."""
-        labels = check_labels(labels, self.num_classes)
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         images, anns = broadcast_annotation_keys(image_keys, ann_keys, labels.size)
         return self._flip_events(labels, images, anns)
 
@@ -90,8 +91,9 @@ class ClassNoise:
         return keyed_uniform(self.seed, images, anns, FLIP_STREAM) < self._flip_probability[labels]
 
     def apply(self, labels, image_keys, ann_keys) -> np.ndarray:
-        """Noisy labels int64 (n,) for clean labels (n,), image keys (n,) or scalar, ann keys (n,)."""
-        labels = check_labels(labels, self.num_classes)
+        """Noisy labels int64 (n,) for clean labels (n,) in [0, K) (not checked: the caller's data), image keys (n,)
+        or scalar, ann keys (n,)."""
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         images, anns = broadcast_annotation_keys(image_keys, ann_keys, labels.size)
         noisy = labels.copy()
         flipped = np.flatnonzero(self._flip_events(labels, images, anns))
@@ -152,6 +154,18 @@ class PairFlipNoise(ClassNoise):
         self._set_tables(np.full(k, self.rate), targets)
 
 
+def _int_keyed(mapping: Mapping) -> dict:
+    """JSON/YAML mappings may have "3" for 3."""
+    converted = {}
+    for key, value in mapping.items():
+        if isinstance(key, str):
+            if not key.strip().lstrip("-").isdigit():
+                raise ValueError(f"mapping key {key!r} is not a class index; use contiguous class indices")
+            key = int(key)
+        converted[key] = value
+    return converted
+
+
 def _targets_from_mapping(mapping: Mapping, num_classes: int) -> np.ndarray:
     """{src: dst or [dst, ...]} -> F (K, K), uniform over each source's targets."""
     targets = np.zeros((num_classes, num_classes))
@@ -198,7 +212,7 @@ class AsymmetricNoise(ClassNoise):
                 )
             targets = _targets_from_mapping(preset.mapping, self.num_classes)
         elif isinstance(self.mapping, Mapping):
-            targets = _targets_from_mapping(self.mapping, self.num_classes)
+            targets = _targets_from_mapping(_int_keyed(self.mapping), self.num_classes)
         else:
             targets = validate_transition_matrix(self.mapping, "mapping")
             if targets.shape[0] != self.num_classes:
@@ -229,3 +243,17 @@ class TransitionMatrixNoise(ClassNoise):
     def expected_transition_matrix(self, num_classes: int | None = None) -> np.ndarray:
         super().expected_transition_matrix(num_classes)  # validates num_classes
         return self.matrix.copy()
+
+
+def transition_matrix_noise(matrix, num_classes: int, seed: int = 0) -> TransitionMatrixNoise:
+    """``TransitionMatrixNoise`` checked against the dataset's class count."""
+    noise = TransitionMatrixNoise(matrix, seed)
+    if noise.num_classes != num_classes:
+        raise ValueError(f"matrix is {noise.num_classes}x{noise.num_classes} but the dataset has {num_classes} classes")
+    return noise
+
+
+register_noise("symmetric", "class_noise", SymmetricNoise, short={"sym": {}, "symmix": {"include_true": True}})
+register_noise("asymmetric", "class_noise", AsymmetricNoise, short="asym", presets=ASYMMETRIC_PRESETS)
+register_noise("pair_flip", "class_noise", PairFlipNoise, short="pairflip")
+register_noise("transition_matrix", "class_noise", transition_matrix_noise)

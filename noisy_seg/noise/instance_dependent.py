@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from ._validation import check_labels, check_non_negative, check_num_classes, check_rate, check_seed
+from ._validation import check_non_negative, check_num_classes, check_rate, check_seed
 from .class_noise import FLIP_STREAM, TARGET_STREAM, broadcast_annotation_keys
 from .keyed_random import keyed_uniform
+from .registry import register_noise
 from .transition import sample_by_row
 
 __all__ = ["InstanceDependentNoise", "instance_features", "normalize_features"]
@@ -116,7 +117,7 @@ class InstanceDependentNoise:
 
     def target_probabilities(self, labels, features) -> np.ndarray:
         """softmax(a) with a = x^T W[y], a[y] = -inf -> float64 (n, K): where a flip goes."""
-        labels = check_labels(labels, self.num_classes)
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         features = self._check_features(features, labels.size)
         probabilities = np.zeros((labels.size, self.num_classes))
         for cls in np.unique(labels).tolist():
@@ -134,7 +135,7 @@ class InstanceDependentNoise:
 
     def apply(self, labels, image_keys, ann_keys, features) -> np.ndarray:
         """Noisy labels int64 (n,) from labels (n,), keys, and features (n, S) (rows unit-normalized here)."""
-        labels = check_labels(labels, self.num_classes)
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         images, anns = broadcast_annotation_keys(image_keys, ann_keys, labels.size)
         features = self._check_features(features, labels.size)
         noisy = labels.copy()
@@ -161,7 +162,7 @@ class InstanceDependentNoise:
                 "IDN has no closed-form transition matrix; pass labels= and features= to average "
                 "p_i over instances, or use transition.realized_transition_matrix"
             )
-        labels = check_labels(labels, self.num_classes)
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         k = self.num_classes
         if k == 1:
             return np.ones((1, 1))
@@ -188,6 +189,7 @@ class InstanceDependentNoise:
                 f"features must be ({n}, {self.feature_dim}) (h*w*3 of feature_size={self.feature_size}), "
                 f"got {features.shape}; build them with instance_features(image, boxes, feature_size)"
             )
-        if not np.isfinite(features).all():
-            raise ValueError("features contain NaN or inf")
         return normalize_features(features)
+
+
+register_noise("instance_dependent", "class_noise", InstanceDependentNoise, short="idn")

@@ -24,7 +24,6 @@ import numbers
 import numpy as np
 from scipy.special import ndtri
 
-from ._validation import check_seed
 
 __all__ = [
     "as_key_array",
@@ -159,7 +158,6 @@ def _base_state(seed: int, stream) -> int:
 
 def _key_state(seed, image_keys_, ann_keys_, stream) -> np.ndarray:
     """Per-annotation 64-bit state before the draw index is absorbed -> uint64 (n,)."""
-    seed = check_seed(seed)
     images, anns = _broadcast_keys(image_keys_, ann_keys_)
     base = _base_state(seed, stream)
     state = np.full(images.shape, base, dtype=np.uint64)
@@ -180,10 +178,6 @@ def keyed_uniform_at(seed, image_keys, ann_keys, stream, draw_index) -> np.ndarr
     annotation is the same number whether 1 or 1000 draws were requested.
     """
     draw = np.asarray(draw_index)
-    if draw.dtype.kind not in "iu" or (draw.size and draw.min() < 0):
-        raise ValueError("draw_index must be non-negative integers")
-    if draw.ndim > 2:
-        raise ValueError(f"draw_index must be 0-D, 1-D or 2-D (n, draws), got shape {draw.shape}")
     state = _key_state(seed, image_keys, ann_keys, stream)
     if draw.ndim == 2:
         state = state[:, None]  # (n, draws): one row of draws per annotation
@@ -200,8 +194,6 @@ def keyed_uniform(seed, image_keys, ann_keys, stream, draws: int = 1) -> np.ndar
     image_keys and ann_keys are int keys (or str image ids), scalars or 1-D of length n;
     a scalar broadcasts (e.g. one image key for all annotations of that image).
     """
-    if isinstance(draws, bool) or not isinstance(draws, numbers.Integral) or draws < 1:
-        raise ValueError(f"draws must be a positive int, got {draws!r}")
     if draws == 1 and 0 < np.size(ann_keys) <= _SMALL:
         return _keyed_uniform_small(seed, image_keys, ann_keys, stream)
     state = _key_state(seed, image_keys, ann_keys, stream)
@@ -222,7 +214,7 @@ def _absorb_int(state: int, value: int, salt: int) -> int:
 
 def _keyed_uniform_small(seed, image_keys_, ann_keys_, stream) -> np.ndarray:
     """keyed_uniform(draws=1) for a few annotations (one image in the mapper), same numbers as the array path."""
-    base = _base_state(check_seed(seed), stream)
+    base = _base_state(seed, stream)
     images, anns = _broadcast_keys(image_keys_, ann_keys_)
     image_states: dict = {}
     out = []

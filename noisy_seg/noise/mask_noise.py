@@ -42,7 +42,9 @@ from .geometry import (
     segmentation_kind,
 )
 from .keyed_random import as_key_array, keyed_standard_normal, keyed_uniform
+from .class_noise import SymmetricNoise
 from .presets import COCO_N_PRESETS, spatial_preset
+from .registry import register_noise
 
 __all__ = ["COCO_N_PRESETS", "OP_NAMES", "SKIPPED_NAMES", "SpatialNoise", "spatial_preset"]
 
@@ -56,16 +58,6 @@ OP_STREAM = "spatial_op"
 MORPH_STREAM = "spatial_morph"
 JITTER_STREAM = "spatial_jitter"
 _JITTER_REACH = 8.0  # sigmas of jitter a window keeps around the object (beyond: P < 1e-15 per vertex)
-
-
-def _check_image_hw(image_hw) -> tuple[int, int]:
-    if (
-        not isinstance(image_hw, (tuple, list))
-        or len(image_hw) != 2
-        or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in image_hw)
-    ):
-        raise ValueError(f"image_hw must be (height, width) positive ints, got {image_hw!r}")
-    return int(image_hw[0]), int(image_hw[1])
 
 
 def _xywh_to(bbox: list[float], bbox_format: str) -> list[float]:
@@ -150,8 +142,6 @@ class SpatialNoise:
 
     def corrupt(self, segmentation, bbox, image_hw, image_key, ann_key, op: int, bbox_format: str = "xywh"):
         """``apply_one`` with the op code already chosen (by ``choose_ops`` on many annotations)."""
-        if bbox_format not in ("xywh", "xyxy"):
-            raise ValueError(f"bbox_format must be 'xywh' or 'xyxy', got {bbox_format!r}")
         if op == CLEAN:
             return segmentation, bbox, OP_NAMES[CLEAN]
         corrupted = self.apply_op(segmentation, op, image_hw, image_key, ann_key)
@@ -162,7 +152,7 @@ class SpatialNoise:
 
     def apply_op(self, segmentation, op: int, image_hw, image_key, ann_key):
         """Apply op code ``op`` to a segmentation -> same kind, or None if no pixel would remain."""
-        height, width = _check_image_hw(image_hw)
+        height, width = int(image_hw[0]), int(image_hw[1])
         kind = segmentation_kind(segmentation)
         if op not in (DILATE, ERODE, JITTER, SIMPLIFY):
             raise ValueError(f"op must be one of {DILATE, ERODE, JITTER, SIMPLIFY} (see OP_NAMES), got {op!r}")
@@ -241,3 +231,30 @@ class SpatialNoise:
             if isinstance(simplified, Polygon) and not simplified.is_empty:
                 parts.append(np.asarray(simplified.exterior.coords).astype(np.int32))
         return _filled(parts, mask.shape)
+
+
+def coco_n_noise(num_classes: int, preset: str | None = None, p: float | None = None, kernel: int | None = None,
+                 jitter_sigma: float | None = None, simplify_tolerance: float | None = None,
+                 class_rate: float | None = None, seed: int = 0) -> dict:
+    """COCO-N / Cityscapes-N: a level's spatial noise (``preset``, ``p`` may override its per-op probability)
+    or explicit p, kernel, jitter_sigma, simplify_tolerance; plus the benchmark's class noise uniform_mix_C
+    (the redraw may return the true class) at ``class_rate`` (a level's own rate by default)."""
+    explicit = {"kernel": kernel, "jitter_sigma": jitter_sigma, "simplify_tolerance": simplify_tolerance}
+    given = sorted(name for name, value in explicit.items() if value is not None)
+    if preset is not None:
+        if given:
+            raise ValueError(f"spatial noise takes either preset or {given}, not both")
+        spatial = SpatialNoise.from_preset(preset, seed, p)
+        class_rate = spatial_preset(preset).class_noise_rate if class_rate is None else class_rate
+    else:
+        missing = sorted(name for name, value in {"p": p, **explicit}.items() if value is None)
+        if missing:
+            raise ValueError(
+                f"spatial noise needs preset or all of p, kernel, jitter_sigma, simplify_tolerance; missing {missing}"
+            )
+        spatial = SpatialNoise(p, kernel, jitter_sigma, simplify_tolerance, seed)
+    class_noise = SymmetricNoise(class_rate, num_classes, seed, include_true=True) if class_rate else None
+    return {"spatial_noise": spatial, "class_noise": class_noise}
+
+
+register_noise("spatial", "spatial_noise", coco_n_noise, short="coco_n", presets=COCO_N_PRESETS)

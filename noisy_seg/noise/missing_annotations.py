@@ -8,6 +8,7 @@ import numpy as np
 
 from ._validation import check_rate, check_seed
 from .keyed_random import as_key_array, keyed_uniform
+from .registry import register_noise
 
 __all__ = ["DROP_STREAM", "MissingAnnotationNoise"]
 
@@ -31,3 +32,6 @@ class MissingAnnotationNoise:
         if anns.size == 0:
             return np.zeros(0, dtype=bool)
         return keyed_uniform(self.seed, image_keys, anns, DROP_STREAM) >= self.rate
+
+
+register_noise("drop", "drop_noise", MissingAnnotationNoise, short="drop")

@@ -23,6 +23,7 @@ from scipy import ndimage
 
 from ._validation import check_num_classes, check_rate, check_seed
 from .keyed_random import image_key as to_image_key, keyed_uniform
+from .registry import register_noise
 
 __all__ = ["SEMANTIC_OPS", "ComponentPlan", "SemanticNoise"]
 
@@ -187,3 +188,6 @@ class SemanticNoise:
                     nearest = ndimage.distance_transform_edt(crop, return_distances=False, return_indices=True)
                     target[freed] = original[nearest[0][freed], nearest[1][freed]]
         return noisy
+
+
+register_noise("semantic", "semantic_noise", SemanticNoise, short="sem")

@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from noisy_seg.noise.coco_io import apply_noise_to_coco, category_index, cityscapes_to_coco, load_json, save_json_atomic
+from noisy_seg.data.datasets.cityscapes_coco import cityscapes_to_coco
+from noisy_seg.noise.coco import apply_noise_to_coco, category_index
+from noisy_seg.utils.files import load_json, save_json_atomic
 from noisy_seg.noise.registry import build_noise
 
 CATEGORY_IDS = [1, 3, 7, 8, 12, 20]

@@ -240,11 +240,9 @@ def test_missing_annotation_noise_rate_and_nesting():
         (lambda: SpatialNoise(0.4, 3, 2, 5), r"p must be <= 1/3"),
         (lambda: SpatialNoise(0.2, 0, 2, 5), "kernel"),
         (lambda: SpatialNoise(0.2, 3, -2, 5), "jitter_sigma"),
-        (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op(RECT, DILATE, (0, 5), 0, 0), "image_hw"),
         (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op("rect", DILATE, HW, 0, 0), "segmentation"),
         (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op(RECT, 9, HW, 0, 0), "op must be"),
         (lambda: SpatialNoise(0.2, 3, 2, 5).apply_op(np.zeros((5, 5), bool), DILATE, HW, 0, 0), "image_hw is"),
-        (lambda: SpatialNoise(0.2, 3, 2, 5).apply_one(RECT, [0, 0, 1, 1], HW, 0, 0, "cxcy"), "bbox_format"),
         (lambda: MissingAnnotationNoise(2.0), "rate"),
     ],
 )

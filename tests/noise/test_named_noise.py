@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from noisy_seg.noise import build_noise
-from noisy_seg.noise.named import named_noise_spec
+from noisy_seg.noise.registry import named_noise_spec
 from noisy_seg.noise.presets import spatial_preset
 
 N = 40_000

@@ -63,7 +63,9 @@ def test_build_semantic_noise():
         ({"type": "spatial", "preset": "easy", "kernel": 3}, 5, "not both"),
         ({"type": "spatial", "p": 0.1}, 5, "missing"),
         ([{"type": "symmetric", "rate": 0.1}, {"type": "spatial", "preset": "easy"}], 5, "two class noise"),
-        ("symmetric", 5, "spec must be a dict"),
+        ("symmetric", 5, "unknown noise name 'symmetric'"),
+        (3, 5, "spec must be a dict"),
+        ({"type": "semantic", "rate": 0.1}, 5, "is for semantic label maps"),
     ],
 )
 def test_invalid_specs_raise_one_line_value_error(spec, num_classes, message):
@@ -76,3 +78,40 @@ def test_noise_package_imports_neither_detectron2_nor_torch():
     code = "import sys, noisy_seg.noise; print(sorted({'detectron2', 'torch'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_new_class_noise_model_is_one_class_and_one_registration(tmp_path):
+    """What adding a noise model takes: a model (here: every label becomes class 0 with probability rate) and
+    one register_noise line; then it has a spec type, short names, and the offline tool takes it."""
+    from dataclasses import dataclass
+
+    from noisy_seg.noise import NOISE_REGISTRY, ClassNoise, apply_noise_to_coco, named_noise_spec, register_noise
+
+    @dataclass(frozen=True, eq=False)
+    class ToZeroNoise(ClassNoise):
+        rate: float
+        num_classes: int
+        seed: int = 0
+
+        def __post_init__(self):
+            targets = np.zeros((self.num_classes, self.num_classes))
+            targets[1:, 0] = 1.0
+            self._set_tables(np.full(self.num_classes, self.rate), targets)
+
+    register_noise("to_zero", "class_noise", ToZeroNoise, short="tozero")
+    try:
+        assert named_noise_spec("tozero50_s2") == {"type": "to_zero", "rate": 0.5, "seed": 2}
+        pipeline = build_noise("tozero100", 4)
+        assert isinstance(pipeline.class_noise, ToZeroNoise)
+        dataset = {"images": [{"id": 1, "height": 10, "width": 10, "file_name": "a.png"}],
+                   "annotations": [{"id": i, "image_id": 1, "category_id": 1 + i % 4, "bbox": [i, 0, 2, 2]}
+                                   for i in range(8)],
+                   "categories": [{"id": c, "name": str(c)} for c in range(1, 5)]}
+        noisy, report = apply_noise_to_coco(dataset, {"type": "to_zero", "rate": 1.0}, images_root=None)
+        assert {a["category_id"] for a in noisy["annotations"]} == {1} and report.num_class_flipped == 6
+        with pytest.raises(ValueError, match="unknown key"):
+            build_noise({"type": "to_zero", "rate": 0.1, "p": 2}, 4)
+        with pytest.raises(ValueError, match="already registered"):
+            register_noise("to_zero", "class_noise", ToZeroNoise)
+    finally:
+        NOISE_REGISTRY.pop("to_zero", None)

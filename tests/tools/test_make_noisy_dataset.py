@@ -267,12 +267,19 @@ def test_cityscapes_input_goes_through_detectron2_loader_either_way(tmp_path, mo
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--noise", "symmetric", "--rate", "1.5"], "error: --rate must be in [0, 1], got 1.5"),
-        (["--noise", "asymmetric", "--preset", "kitti", "--rate", "0.2"], "error: unknown asymmetric preset 'kitti'"),
-        (["--noise", "spatial", "--preset", "brutal"], "error: --noise spatial needs --preset one of"),
+        (["--noise", "symmetric", "--rate", "1.5"], "error: --noise symmetric: rate must be in [0, 1], got 1.5"),
+        (["--noise", "asymmetric", "--preset", "kitti", "--rate", "0.2"],
+         "error: --noise asymmetric: unknown asymmetric preset 'kitti'"),
+        (["--noise", "spatial", "--preset", "brutal"], "error: --noise spatial: unknown spatial preset 'brutal'"),
+        (["--noise", "spatial"], "error: --noise spatial: spatial noise needs preset or all of p, kernel"),
+        (["--noise", "symmetric", "--rate", "0.2", "--preset", "coco"],
+         "error: --preset does not apply to --noise symmetric (it takes --rate, --seed, --include-true)"),
+        (["--noise", "sym40", "--rate", "0.2"], "error: --noise sym40 is a short name that sets everything"),
+        (["--noise", "sym4O"], "error: --noise sym4O: unknown noise name 'sym4O'"),
+        (["--noise", "transition_matrix"], "error: --noise transition_matrix needs --matrix"),
         (["--noise", "asymmetric", "--preset", "coco", "--rate", "0.2"], "error: preset 'coco' expects the 80 classes"),
         (["--noise", "symmetric"], "error: --noise symmetric needs --rate"),
-        (["--noise", "spatial", "--preset", "hard", "--rate", "0.5"], "error: --rate 0.5: for --noise spatial it is"),
+        (["--noise", "spatial", "--preset", "hard", "--rate", "0.5"], "error: --noise spatial: p must be <= 1/3"),
         (["--noise", "symmetric", "--rate", "0.2", "--gt-dir", "/nonexistent"], "error: --gt-dir /nonexistent is not"),
     ],
 )
@@ -319,7 +326,7 @@ def test_include_true_is_the_papers_symmetric_convention(tmp_path):
     assert abs(rates[True] - 0.4 * (k - 1) / k) < 4 * np.sqrt(0.35 * 0.65 / n)
     res = run_tool("--input", path, "--output", tmp_path / "x.json", "--noise", "drop", "--rate", "0.1",
                    "--include-true")
-    assert res.returncode != 0 and "--include-true applies to --noise symmetric only" in res.stderr
+    assert res.returncode != 0 and "--include-true does not apply to --noise drop" in res.stderr
 
 
 def _malformed(mutate):
@@ -420,14 +427,37 @@ def test_existing_outputs_are_replaced_only_with_overwrite(coco_file, tmp_path):
 
 
 def test_a_failed_write_leaves_no_temp_file_and_no_partial_output(coco_file, tmp_path, monkeypatch):
-    from noisy_seg.noise import coco_io
+    from noisy_seg.utils import files
 
     def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(coco_io.os, "fsync", full_disk)
+    monkeypatch.setattr(files.os, "fsync", full_disk)
     output = tmp_path / "noisy.json"
     with pytest.raises(SystemExit, match="No space left on device"):
         make_noisy_dataset.main(["--input", str(coco_file), "--output", str(output), "--noise", "symmetric",
                                  "--rate", "0.2"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [coco_file.name]
+
+
+def test_short_names_and_flags_resolve_to_the_same_noise(coco_file, tmp_path):
+    by_name, by_flags = tmp_path / "name.json", tmp_path / "flags.json"
+    assert make_noisy_dataset.main(["--input", str(coco_file), "--output", str(by_name), "--noise", "symmix40_s3"]) == 0
+    assert make_noisy_dataset.main(["--input", str(coco_file), "--output", str(by_flags), "--noise", "symmetric",
+                                    "--rate", "0.4", "--include-true", "--seed", "3"]) == 0
+    assert by_name.read_bytes() == by_flags.read_bytes()
+    assert any(a["noise"] == "class_flip" for a in orjson.loads(by_name.read_bytes())["annotations"])
+
+
+def test_transition_matrix_from_a_file(tmp_path):
+    k = len(CITYSCAPES_CATEGORIES)
+    source = tmp_path / "city.json"
+    source.write_bytes(orjson.dumps(coco_dataset(CITYSCAPES_CATEGORIES)))
+    matrix = np.roll(np.eye(k), 1, axis=1)  # every class c -> c + 1
+    (tmp_path / "matrix.json").write_bytes(orjson.dumps(matrix.tolist()))
+    output = tmp_path / "noisy.json"
+    assert make_noisy_dataset.main(["--input", str(source), "--output", str(output), "--noise", "transition_matrix",
+                                    "--matrix", str(tmp_path / "matrix.json")]) == 0
+    ids = sorted(c["id"] for c in CITYSCAPES_CATEGORIES)
+    for ann in orjson.loads(output.read_bytes())["annotations"]:
+        assert ann["category_id"] == ids[(ids.index(ann["clean_category_id"]) + 1) % k]
