@@ -9,44 +9,32 @@ Conventions shared by every loss here:
   non-ignored elements, NOT by the sum of weights; "sum" sums; "none" returns the per-element loss with 0 at
   ignored elements. An empty batch (or all targets ignored) gives 0, not nan.
 - fp16/bf16 logits are upcast to float32 before the softmax; float64 stays float64.
-- `build_loss(name, **kwargs)` returns an nn.Module called as `loss(logits, targets, weight=None)`.
+
+Registration: each loss is one function with its options as keyword-only parameters, and one line below it,
+`register_loss("gce", generalized_cross_entropy, kind=CLASSIFICATION_OR_DENSE, q=in_range(0, 1, low_open=True))`,
+that names it, says what logits it takes and constrains its options (`options.py`); defaults come from the
+signature. `build_loss(name, **options)` checks the options once and returns an nn.Module called as
+`loss(logits, targets, weight=None)`; `loss_spec(name)` gives its kind and needs (bg_index, image tags).
 """
-from .classification import (
-    CrossEntropy,
-    GeneralizedCrossEntropy,
-    MeanAbsoluteError,
-    NCEandRCE,
-    NormalizedCrossEntropy,
-    ReverseCrossEntropy,
-    SymmetricCrossEntropy,
-    cross_entropy,
-    generalized_cross_entropy,
-    mean_absolute_error,
-    nce_rce,
-    normalized_cross_entropy,
-    reverse_cross_entropy,
-    symmetric_cross_entropy,
-)
-from .combination import CombinationLoss, combination_loss, foreground_instance_mask
-from .dense import (
-    ClassAwareCrossEntropy,
-    CrossEntropyDiceLoss,
-    DiceLoss,
-    FocalLoss,
-    ce_dice_loss,
-    class_aware_cross_entropy,
-    dice_loss,
-    focal_loss,
-    present_classes,
-)
-from .lovasz import LovaszSoftmax, lovasz_softmax
+from .classification import (cross_entropy, generalized_cross_entropy, mean_absolute_error, nce_rce,
+                             normalized_cross_entropy, reverse_cross_entropy, symmetric_cross_entropy)
+from .combination import combination_loss, foreground_instance_mask
+from .dense import ce_dice_loss, class_aware_cross_entropy, dice_loss, focal_loss, present_classes
+from .lovasz import lovasz_softmax
 from .region_aware import RegionAwareLoss, confusion_ema_update, region_aware_loss
-from .registry import LOSS_REGISTRY, available_losses, build_loss, register_loss
+from .registry import (CLASSIFICATION, CLASSIFICATION_OR_DENSE, DENSE, LOSS_REGISTRY, LossModule, LossSpec,
+                       available_losses, build_loss, loss_spec, register_loss)
 
 __all__ = [
     "LOSS_REGISTRY",
+    "LossModule",
+    "LossSpec",
+    "CLASSIFICATION",
+    "DENSE",
+    "CLASSIFICATION_OR_DENSE",
     "available_losses",
     "build_loss",
+    "loss_spec",
     "register_loss",
     # classification (also dense: class axis 1)
     "cross_entropy",
@@ -56,17 +44,9 @@ __all__ = [
     "normalized_cross_entropy",
     "nce_rce",
     "generalized_cross_entropy",
-    "CrossEntropy",
-    "ReverseCrossEntropy",
-    "SymmetricCrossEntropy",
-    "MeanAbsoluteError",
-    "NormalizedCrossEntropy",
-    "NCEandRCE",
-    "GeneralizedCrossEntropy",
     # ROI box classifier
     "combination_loss",
     "foreground_instance_mask",
-    "CombinationLoss",
     # dense
     "class_aware_cross_entropy",
     "present_classes",
@@ -76,10 +56,5 @@ __all__ = [
     "lovasz_softmax",
     "region_aware_loss",
     "confusion_ema_update",
-    "ClassAwareCrossEntropy",
-    "FocalLoss",
-    "DiceLoss",
-    "CrossEntropyDiceLoss",
-    "LovaszSoftmax",
     "RegionAwareLoss",
 ]

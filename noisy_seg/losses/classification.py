@@ -13,19 +13,12 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from ._validate import (
-    check_label_floor,
-    check_loss_inputs,
-    check_non_negative,
-    check_reduction_and_ignore_index,
-    compute_dtype_logits,
-    nan_if_nonfinite,
-    options_checked_by,
-    reduce_loss,
-    target_log_prob,
-)
-from .module import FunctionLoss
-from .registry import register_loss
+from ._validate import check_loss_inputs, compute_dtype_logits, nan_if_nonfinite, reduce_loss, target_log_prob
+from .options import boolean, in_range, non_negative
+from .registry import CLASSIFICATION_OR_DENSE, register_loss
+
+# The floor of RCE's one-hot: log(label_floor) must be finite and negative (e.g. 1e-4).
+label_floor_range = in_range(0, 1, low_open=True, high_open=True)
 
 
 def _prepare(
@@ -46,31 +39,6 @@ def _one_minus_exp(log_p: torch.Tensor) -> torch.Tensor:
     return -torch.expm1(log_p)
 
 
-# Option validators `check(name, **options)`, run by each function and, at construction, by its module.
-def _check_rce(name: str, label_floor: float, reduction: str, ignore_index: Optional[int]) -> None:
-    check_label_floor(label_floor, name)
-    check_reduction_and_ignore_index(name, reduction, ignore_index)
-
-
-def _check_alpha_beta(name: str, alpha: float, beta: float, label_floor: float, reduction: str,
-                      ignore_index: Optional[int]) -> None:
-    """SCE and NCE+RCE: alpha * (CE or NCE) + beta * RCE."""
-    check_non_negative(alpha, "alpha", name)
-    check_non_negative(beta, "beta", name)
-    _check_rce(name, label_floor, reduction, ignore_index)
-
-
-def _check_sce(name: str, alpha: float, beta: float, label_floor: float, floored_ce: bool, reduction: str,
-               ignore_index: Optional[int]) -> None:
-    check_floored_ce(floored_ce, name)
-    _check_alpha_beta(name, alpha, beta, label_floor, reduction, ignore_index)
-
-
-def check_floored_ce(floored_ce: bool, name: str) -> None:
-    if not isinstance(floored_ce, bool):
-        raise ValueError(f"{name}: floored_ce must be True or False, got {floored_ce!r}")
-
-
 def released_ce_rce(logits: torch.Tensor, targets: torch.Tensor, label_floor: float):
     """(CE, RCE) per sample exactly as Yang et al.'s released code computes them (logits (N, C), targets (N,)):
     p = clamp(softmax(z), 1e-7, 1), q = clamp(onehot(y), label_floor, 1), CE = -sum_k q_k log p_k,
@@ -82,25 +50,11 @@ def released_ce_rce(logits: torch.Tensor, targets: torch.Tensor, label_floor: fl
     return ce, rce
 
 
-def _check_gce(name: str, q: float, reduction: str, ignore_index: Optional[int]) -> None:
-    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
-        raise ValueError(f"{name}: q must lie in (0, 1] (q -> 0 is CE, q = 1 is MAE/2), got {q!r}")
-    check_reduction_and_ignore_index(name, reduction, ignore_index)
-
-
-@options_checked_by(check_reduction_and_ignore_index)
-def cross_entropy(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Optional[int] = 255,
+                  reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Softmax cross entropy. Without `weight` this is `F.cross_entropy` itself (bit-identical), except that
     "mean" over zero valid targets returns 0 instead of nan."""
-    name = "cross_entropy"
-    valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, weight=weight)
+    valid = check_loss_inputs(logits, targets, "cross_entropy", ignore_index=ignore_index, weight=weight)
     torch_ignore = -100 if ignore_index is None else ignore_index
     logits_c, targets_l = compute_dtype_logits(logits), targets.long()
     if weight is None:
@@ -115,36 +69,24 @@ def cross_entropy(
     return nan_if_nonfinite(loss, logits)
 
 
-@options_checked_by(_check_rce)
-def reverse_cross_entropy(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    label_floor: float = 1e-4,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+register_loss("ce", cross_entropy, kind=CLASSIFICATION_OR_DENSE)
+
+
+def reverse_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, label_floor: float = 1e-4,
+                          ignore_index: Optional[int] = 255, reduction: str = "mean",
+                          weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """RCE = -sum_k p_k log(clamp(onehot(y), label_floor, 1)_k) = -log(label_floor) * (1 - p_y)."""
-    name = "reverse_cross_entropy"
-    _, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
+    _, log_p_y, valid = _prepare(logits, targets, "reverse_cross_entropy", ignore_index, weight)
     loss = -math.log(label_floor) * _one_minus_exp(log_p_y)
     return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
-@options_checked_by(_check_sce)
-def symmetric_cross_entropy(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    alpha: float,
-    beta: float,
-    label_floor: float = 1e-4,
-    floored_ce: bool = False,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+register_loss("rce", reverse_cross_entropy, kind=CLASSIFICATION_OR_DENSE, label_floor=label_floor_range)
+
+
+def symmetric_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, alpha: float, beta: float,
+                            label_floor: float = 1e-4, floored_ce: bool = False, ignore_index: Optional[int] = 255,
+                            reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """SCE (Wang et al. 2019) = alpha * CE + beta * RCE; CE from log_softmax, RCE against the floored one-hot.
     floored_ce: both terms exactly as Yang et al.'s released code computes them (`released_ce_rce`: CE
     against the floored one-hot, probabilities clamped at 1e-7); classification logits (N, C) only."""
@@ -161,19 +103,18 @@ def symmetric_cross_entropy(
     return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
-@options_checked_by(check_reduction_and_ignore_index)
-def mean_absolute_error(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+register_loss("sce", symmetric_cross_entropy, kind=CLASSIFICATION_OR_DENSE, alpha=non_negative, beta=non_negative,
+              label_floor=label_floor_range, floored_ce=boolean)
+
+
+def mean_absolute_error(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Optional[int] = 255,
+                        reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """MAE = sum_k |p_k - onehot(y)_k| = 2 * (1 - p_y)."""
-    name = "mean_absolute_error"
-    _, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
+    _, log_p_y, valid = _prepare(logits, targets, "mean_absolute_error", ignore_index, weight)
     return nan_if_nonfinite(reduce_loss(2.0 * _one_minus_exp(log_p_y), reduction, valid=valid, weight=weight), logits)
+
+
+register_loss("mae", mean_absolute_error, kind=CLASSIFICATION_OR_DENSE)
 
 
 def _normalized_ce_terms(log_probs: torch.Tensor, log_p_y: torch.Tensor) -> torch.Tensor:
@@ -181,122 +122,39 @@ def _normalized_ce_terms(log_probs: torch.Tensor, log_p_y: torch.Tensor) -> torc
     return log_p_y / log_probs.sum(dim=1)
 
 
-@options_checked_by(check_reduction_and_ignore_index)
-def normalized_cross_entropy(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+def normalized_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Optional[int] = 255,
+                             reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """NCE (Ma et al. 2020) = -log p_y / sum_k -log p_k, in (0, 1]."""
-    name = "normalized_cross_entropy"
-    log_probs, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
+    log_probs, log_p_y, valid = _prepare(logits, targets, "normalized_cross_entropy", ignore_index, weight)
     loss = reduce_loss(_normalized_ce_terms(log_probs, log_p_y), reduction, valid=valid, weight=weight)
     return nan_if_nonfinite(loss, logits)
 
 
-@options_checked_by(_check_alpha_beta)
-def nce_rce(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    alpha: float = 1.0,
-    beta: float = 1.0,
-    label_floor: float = 1e-4,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+register_loss("nce", normalized_cross_entropy, kind=CLASSIFICATION_OR_DENSE)
+
+
+def nce_rce(logits: torch.Tensor, targets: torch.Tensor, *, alpha: float = 1.0, beta: float = 1.0,
+            label_floor: float = 1e-4, ignore_index: Optional[int] = 255, reduction: str = "mean",
+            weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Active-passive loss (Ma et al. 2020): alpha * NCE + beta * RCE."""
-    name = "nce_rce"
-    log_probs, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
+    log_probs, log_p_y, valid = _prepare(logits, targets, "nce_rce", ignore_index, weight)
     loss = (alpha * _normalized_ce_terms(log_probs, log_p_y)
             + beta * -math.log(label_floor) * _one_minus_exp(log_p_y))
     return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
-@options_checked_by(_check_gce)
-def generalized_cross_entropy(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    q: float,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
-    """GCE (Zhang & Sabuncu 2018) = (1 - p_y^q) / q, q in (0, 1]; p_y^q = exp(q log p_y), via expm1 so that
-    small q stays accurate (q -> 0 is CE)."""
-    name = "generalized_cross_entropy"
-    _, log_p_y, valid = _prepare(logits, targets, name, ignore_index, weight)
+register_loss("nce_rce", nce_rce, kind=CLASSIFICATION_OR_DENSE, alpha=non_negative, beta=non_negative,
+              label_floor=label_floor_range)
+
+
+def generalized_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, q: float,
+                              ignore_index: Optional[int] = 255, reduction: str = "mean",
+                              weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """GCE (Zhang & Sabuncu 2018) = (1 - p_y^q) / q, q in (0, 1] (q -> 0 is CE, q = 1 is MAE/2);
+    p_y^q = exp(q log p_y), via expm1 so that small q stays accurate."""
+    _, log_p_y, valid = _prepare(logits, targets, "generalized_cross_entropy", ignore_index, weight)
     loss = reduce_loss(_one_minus_exp(q * log_p_y) / q, reduction, valid=valid, weight=weight)
     return nan_if_nonfinite(loss, logits)
 
 
-# ----------------------------------------------------------------------------------------------- modules
-# Each module calls its function with the options fixed at construction: forward(logits, targets, weight=None).
-@register_loss("ce")
-class CrossEntropy(FunctionLoss):
-    """Module form of `cross_entropy`."""
-
-    def __init__(self, *, ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(cross_entropy, check_reduction_and_ignore_index, ignore_index=ignore_index,
-                         reduction=reduction)
-
-
-@register_loss("rce")
-class ReverseCrossEntropy(FunctionLoss):
-    """Module form of `reverse_cross_entropy`."""
-
-    def __init__(self, *, label_floor: float = 1e-4, ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(reverse_cross_entropy, _check_rce, label_floor=label_floor, ignore_index=ignore_index,
-                         reduction=reduction)
-
-
-@register_loss("sce")
-class SymmetricCrossEntropy(FunctionLoss):
-    """Module form of `symmetric_cross_entropy`."""
-
-    def __init__(self, *, alpha: float, beta: float, label_floor: float = 1e-4, floored_ce: bool = False,
-                 ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(symmetric_cross_entropy, _check_sce, alpha=alpha, beta=beta, label_floor=label_floor,
-                         floored_ce=floored_ce, ignore_index=ignore_index, reduction=reduction)
-
-
-@register_loss("mae")
-class MeanAbsoluteError(FunctionLoss):
-    """Module form of `mean_absolute_error`."""
-
-    def __init__(self, *, ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(mean_absolute_error, check_reduction_and_ignore_index, ignore_index=ignore_index,
-                         reduction=reduction)
-
-
-@register_loss("nce")
-class NormalizedCrossEntropy(FunctionLoss):
-    """Module form of `normalized_cross_entropy`."""
-
-    def __init__(self, *, ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(normalized_cross_entropy, check_reduction_and_ignore_index, ignore_index=ignore_index,
-                         reduction=reduction)
-
-
-@register_loss("nce_rce")
-class NCEandRCE(FunctionLoss):
-    """Module form of `nce_rce`."""
-
-    def __init__(self, *, alpha: float = 1.0, beta: float = 1.0, label_floor: float = 1e-4,
-                 ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(nce_rce, _check_alpha_beta, alpha=alpha, beta=beta, label_floor=label_floor,
-                         ignore_index=ignore_index, reduction=reduction)
-
-
-@register_loss("gce")
-class GeneralizedCrossEntropy(FunctionLoss):
-    """Module form of `generalized_cross_entropy`."""
-
-    def __init__(self, *, q: float, ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(generalized_cross_entropy, _check_gce, q=q, ignore_index=ignore_index,
-                         reduction=reduction)
+register_loss("gce", generalized_cross_entropy, kind=CLASSIFICATION_OR_DENSE, q=in_range(0, 1, low_open=True))

@@ -9,37 +9,12 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ._validate import (
-    check_label_floor,
-    check_loss_inputs,
-    check_non_negative,
-    check_positive,
-    check_reduction,
-    compute_dtype_logits,
-    nan_if_nonfinite,
-    options_checked_by,
-    reduce_loss,
-    target_log_prob,
-)
-from .classification import check_floored_ce, released_ce_rce
-from .module import FunctionLoss
-from .registry import register_loss
+from ._validate import check_loss_inputs, compute_dtype_logits, nan_if_nonfinite, reduce_loss, target_log_prob
+from .classification import label_floor_range, released_ce_rce
+from .options import boolean, integer, non_negative, optional, positive
+from .registry import CLASSIFICATION, register_loss
 
 _NAME = "combination_loss"
-
-
-def _check_combination(name: str, bg_index: int, ce_weight: float, rce_weight: float, label_floor: float,
-                       floored_ce: bool, pon_threshold: Optional[float], reduction: str) -> None:
-    if isinstance(bg_index, bool) or not isinstance(bg_index, int) or bg_index < 0:
-        raise ValueError(f"{name}: bg_index must be an int >= 0 (detectron2: num_classes, the last logit), "
-                         f"got {bg_index!r}")
-    check_non_negative(ce_weight, "ce_weight", name)
-    check_non_negative(rce_weight, "rce_weight", name)
-    check_label_floor(label_floor, name)
-    check_floored_ce(floored_ce, name)
-    if pon_threshold is not None:
-        check_positive(pon_threshold, "pon_threshold", name)
-    check_reduction(reduction, name)
 
 
 def foreground_instance_mask(logits: torch.Tensor, targets: torch.Tensor, bg_index: int) -> torch.Tensor:
@@ -48,20 +23,10 @@ def foreground_instance_mask(logits: torch.Tensor, targets: torch.Tensor, bg_ind
     return (targets != bg_index) & (predicted != bg_index)
 
 
-@options_checked_by(_check_combination)
-def combination_loss(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    bg_index: int,
-    ce_weight: float = 1.0,
-    rce_weight: float = 1.0,
-    label_floor: float = 1e-4,
-    floored_ce: bool = False,
-    pon_threshold: Optional[float] = None,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+def combination_loss(logits: torch.Tensor, targets: torch.Tensor, *, bg_index: int, ce_weight: float = 1.0,
+                     rce_weight: float = 1.0, label_floor: float = 1e-4, floored_ce: bool = False,
+                     pon_threshold: Optional[float] = None, reduction: str = "mean",
+                     weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """logits (N, C), targets (N,) in [0, C). With pred = argmax(logits):
     group 1 (y == bg or pred == bg) gets CE, group 2 (y != bg and pred != bg) gets RCE only, and
     L = ce_weight * mean(g1 * CE) + rce_weight * mean(g2 * RCE), both means over ALL N RoIs.
@@ -71,7 +36,7 @@ def combination_loss(
     floored_ce: CE and RCE exactly as the released code computes them (against the floored one-hot, with
     probabilities clamped at 1e-7; see `released_ce_rce`), for a faithful reproduction; the default is the
     textbook CE."""
-    check_loss_inputs(logits, targets, _NAME, weight=weight, classification_only=True)  # nothing is ignored
+    check_loss_inputs(logits, targets, _NAME, weight=weight, kind=CLASSIFICATION)  # nothing is ignored
     num_classes = logits.shape[1]
     if bg_index >= num_classes:
         raise ValueError(f"{_NAME}: bg_index={bg_index} must lie in [0, {num_classes}) for {num_classes} logits")
@@ -93,13 +58,7 @@ def combination_loss(
     return nan_if_nonfinite(reduce_loss(per_roi, reduction, weight=weight), logits)
 
 
-@register_loss("combination")
-class CombinationLoss(FunctionLoss):
-    """Module form of `combination_loss`; bg_index is num_classes for detectron2's box predictor."""
-
-    def __init__(self, *, bg_index: int, ce_weight: float = 1.0, rce_weight: float = 1.0,
-                 label_floor: float = 1e-4, floored_ce: bool = False, pon_threshold: Optional[float] = None,
-                 reduction: str = "mean"):
-        super().__init__(combination_loss, _check_combination, bg_index=bg_index, ce_weight=ce_weight,
-                         rce_weight=rce_weight, label_floor=label_floor, floored_ce=floored_ce,
-                         pon_threshold=pon_threshold, reduction=reduction)
+# bg_index is detectron2's background logit, num_classes: the box head fills it in.
+register_loss("combination", combination_loss, kind=CLASSIFICATION, needs_bg_index=True, bg_index=integer(0),
+              ce_weight=non_negative, rce_weight=non_negative, label_floor=label_floor_range, floored_ce=boolean,
+              pon_threshold=optional(positive))

@@ -12,22 +12,11 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-from ._validate import (
-    check_ignore_index,
-    check_loss_inputs,
-    check_non_negative,
-    check_positive,
-    check_reduction_and_ignore_index,
-    compute_dtype_logits,
-    nan_if_nonfinite,
-    options_checked_by,
-    reduce_loss,
-    safe_targets,
-    target_log_prob,
-)
+from ._validate import (check_input_tensor, check_loss_inputs, compute_dtype_logits, nan_if_nonfinite, reduce_loss,
+                        safe_targets, target_log_prob)
 from .classification import cross_entropy
-from .module import FunctionLoss
-from .registry import register_loss
+from .options import either, non_negative, optional, positive, sequence_of
+from .registry import CLASSIFICATION_OR_DENSE, DENSE, register_loss
 
 FocalAlpha = Union[None, float, Sequence[float], torch.Tensor]
 
@@ -49,31 +38,22 @@ def present_classes(targets: torch.Tensor, num_classes: int, *, ignore_index: Op
     return tags[:, :num_classes]
 
 
-@options_checked_by(check_reduction_and_ignore_index)
-def class_aware_cross_entropy(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    present: torch.Tensor,
-    *,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+def class_aware_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, present: Optional[torch.Tensor] = None,
+                              *, ignore_index: Optional[int] = 255, reduction: str = "mean",
+                              weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """CCE (Wang et al. 2022): cross entropy with the softmax restricted to each image's present classes,
-    log_softmax(z.masked_fill(~present[:, :, None, None], -inf)). present (N, C) bool.
+    log_softmax(z.masked_fill(~present[:, :, None, None], -inf)). present (N, C) bool; None: the classes that occur
+    in each image's targets (`present_classes`, the strongly labelled case).
     A non-ignored pixel whose class is not tagged present gets an infinite loss, which detectron2's finite-loss
     check stops on (a tag/label mismatch must not pass silently). An image with no present class (all of it
     ignored) contributes nothing; an empty batch gives 0."""
     name = "class_aware_cross_entropy"
-    valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, weight=weight, dense_only=True)
+    valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, weight=weight, kind=DENSE)
     num_images, num_classes = logits.shape[:2]
-    if not isinstance(present, torch.Tensor) or present.dtype != torch.bool:
-        raise ValueError(f"{name}: present must be a bool tensor (N, C) of image-level tags, got "
-                         f"{getattr(present, 'dtype', type(present).__name__)}")
-    if tuple(present.shape) != (num_images, num_classes):
-        raise ValueError(f"{name}: present shape {tuple(present.shape)} must be (N, C) = {(num_images, num_classes)}")
-    if present.device != logits.device:
-        raise ValueError(f"{name}: present on {present.device} but logits on {logits.device}; move them together")
+    if present is None:
+        present = present_classes(targets, num_classes, ignore_index=ignore_index)
+    check_input_tensor(present, "present", name, floating=False, shape=(num_images, num_classes),
+                       shape_words="(N, C)", device=logits.device)
 
     spatial = (1,) * (logits.dim() - 2)
     # An image without any tag keeps all classes: masking every logit would give NaN (and NaN gradients
@@ -85,30 +65,13 @@ def class_aware_cross_entropy(
     return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
+register_loss("cce", class_aware_cross_entropy, kind=DENSE, needs_image_tags=True)
+
+
 # ------------------------------------------------------------------------------------------- focal
-def _check_focal(name: str, gamma: float, alpha: FocalAlpha, reduction: str, ignore_index: Optional[int]) -> None:
-    check_non_negative(gamma, "gamma", name)
-    if alpha is not None and not isinstance(alpha, (int, float)):
-        values = alpha.detach().cpu().reshape(-1).tolist() if isinstance(alpha, torch.Tensor) else list(alpha)
-        if not values or not all(isinstance(v, numbers.Real) and v >= 0 for v in values):
-            raise ValueError(f"{name}: alpha must be None, a number >= 0 or a sequence of per-class weights >= 0, "
-                             f"got {alpha!r}")
-    elif alpha is not None:
-        check_non_negative(alpha, "alpha", name)
-    check_reduction_and_ignore_index(name, reduction, ignore_index)
-
-
-@options_checked_by(_check_focal)
-def focal_loss(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    gamma: float = 2.0,
-    alpha: FocalAlpha = None,
-    ignore_index: Optional[int] = 255,
-    reduction: str = "mean",
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+def focal_loss(logits: torch.Tensor, targets: torch.Tensor, *, gamma: float = 2.0, alpha: FocalAlpha = None,
+               ignore_index: Optional[int] = 255, reduction: str = "mean",
+               weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Softmax focal loss (Lin et al. 2017): alpha_y * (1 - p_y)^gamma * CE, for (N, C) or (N, C, H, W).
     alpha: None (1), a scalar, or C per-class weights indexed by the target."""
     name = "focal_loss"
@@ -119,7 +82,7 @@ def focal_loss(
     modulating = (-torch.expm1(log_p_y)).clamp_min(torch.finfo(log_p_y.dtype).tiny).pow(gamma)
     loss = modulating * -log_p_y
     if alpha is not None:
-        if isinstance(alpha, (int, float)):
+        if isinstance(alpha, numbers.Real):
             loss = loss * alpha
         else:
             class_alpha = torch.as_tensor(alpha, dtype=loss.dtype, device=loss.device).reshape(-1)
@@ -130,27 +93,19 @@ def focal_loss(
     return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
+register_loss("focal", focal_loss, kind=CLASSIFICATION_OR_DENSE, gamma=non_negative,
+              alpha=optional(either(non_negative, sequence_of(non_negative))))
+
+
 # -------------------------------------------------------------------------------------------- dice
-def _check_dice(name: str, smooth: float, reduction: str, ignore_index: Optional[int]) -> None:
-    check_positive(smooth, "smooth", name)
-    check_reduction_and_ignore_index(name, reduction, ignore_index)
-
-
-@options_checked_by(_check_dice)
-def dice_loss(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    ignore_index: Optional[int] = 255,
-    smooth: float = 1.0,
-    reduction: str = "mean",
-) -> torch.Tensor:
+def dice_loss(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Optional[int] = 255, smooth: float = 1.0,
+              reduction: str = "mean") -> torch.Tensor:
     """Soft multi-class Dice on softmax probabilities, per class over the whole batch:
     loss_c = 1 - (2 sum p_c [y=c] + smooth) / (sum p_c + sum [y=c] + smooth), sums over non-ignored pixels.
     "none" gives the (C,) per-class losses, "mean"/"sum" reduce over classes (absent classes count,
     with a loss near 0 when they are also not predicted)."""
     name = "dice_loss"
-    valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, dense_only=True)
+    valid = check_loss_inputs(logits, targets, name, ignore_index=ignore_index, kind=DENSE)
     num_classes = logits.shape[1]
     probs = F.softmax(compute_dtype_logits(logits), dim=1)
     kept_targets = safe_targets(targets, valid)
@@ -172,72 +127,17 @@ def dice_loss(
     return nan_if_nonfinite(per_class, logits)
 
 
-def _check_ce_dice(name: str, ignore_index: Optional[int], smooth: float, ce_weight: float,
-                   dice_weight: float) -> None:
-    check_ignore_index(ignore_index, name)
-    check_positive(smooth, "smooth", name)
-    check_non_negative(ce_weight, "ce_weight", name)
-    check_non_negative(dice_weight, "dice_weight", name)
+register_loss("dice", dice_loss, kind=DENSE, smooth=positive)
 
 
-@options_checked_by(_check_ce_dice)
-def ce_dice_loss(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    ignore_index: Optional[int] = 255,
-    smooth: float = 1.0,
-    ce_weight: float = 1.0,
-    dice_weight: float = 1.0,
-    weight: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+def ce_dice_loss(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Optional[int] = 255,
+                 smooth: float = 1.0, ce_weight: float = 1.0, dice_weight: float = 1.0,
+                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Scalar ce_weight * CE (mean over non-ignored pixels, `weight` (N, H, W) applies here only)
     + dice_weight * dice_loss (mean over classes)."""
-    ce = cross_entropy.__wrapped__(logits, targets, ignore_index=ignore_index, weight=weight)
-    dice = dice_loss.__wrapped__(logits, targets, ignore_index=ignore_index, smooth=smooth)
+    ce = cross_entropy(logits, targets, ignore_index=ignore_index, weight=weight)
+    dice = dice_loss(logits, targets, ignore_index=ignore_index, smooth=smooth)
     return ce_weight * ce + dice_weight * dice
 
 
-# ----------------------------------------------------------------------------------------- modules
-# Each module calls its function with the options fixed at construction: forward(logits, targets, weight=None).
-@register_loss("cce")
-class ClassAwareCrossEntropy(FunctionLoss):
-    """forward(logits, targets, weight=None, present=None): without `present` the tags are the classes that
-    occur in each image's targets (the strongly labelled case of Wang et al. 2022)."""
-
-    def __init__(self, *, ignore_index: Optional[int] = 255, reduction: str = "mean"):
-        super().__init__(class_aware_cross_entropy, check_reduction_and_ignore_index, ignore_index=ignore_index,
-                         reduction=reduction)
-
-    def forward(self, logits, targets, weight=None, present=None):
-        if present is None:
-            present = present_classes(targets, logits.shape[1], ignore_index=self.options["ignore_index"])
-        return self.loss_fn(logits, targets, present, **self.options, weight=weight)
-
-
-@register_loss("focal")
-class FocalLoss(FunctionLoss):
-    """Module form of `focal_loss`; a per-class alpha is stored as a tuple."""
-
-    def __init__(self, *, gamma: float = 2.0, alpha: FocalAlpha = None, ignore_index: Optional[int] = 255,
-                 reduction: str = "mean"):
-        super().__init__(focal_loss, _check_focal, gamma=gamma, alpha=alpha, ignore_index=ignore_index,
-                         reduction=reduction)
-
-
-@register_loss("dice")
-class DiceLoss(FunctionLoss):
-    """Module form of `dice_loss`; weight must stay None."""
-
-    def __init__(self, *, ignore_index: Optional[int] = 255, smooth: float = 1.0, reduction: str = "mean"):
-        super().__init__(dice_loss, _check_dice, ignore_index=ignore_index, smooth=smooth, reduction=reduction)
-
-
-@register_loss("ce_dice")
-class CrossEntropyDiceLoss(FunctionLoss):
-    """Module form of `ce_dice_loss`."""
-
-    def __init__(self, *, ignore_index: Optional[int] = 255, smooth: float = 1.0, ce_weight: float = 1.0,
-                 dice_weight: float = 1.0):
-        super().__init__(ce_dice_loss, _check_ce_dice, ignore_index=ignore_index, smooth=smooth,
-                         ce_weight=ce_weight, dice_weight=dice_weight)
+register_loss("ce_dice", ce_dice_loss, kind=DENSE, smooth=positive, ce_weight=non_negative, dice_weight=non_negative)

@@ -6,25 +6,12 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_ignore_index, check_loss_inputs, compute_dtype_logits, nan_if_nonfinite, options_checked_by
-from .module import FunctionLoss
-from .registry import register_loss
+from ._validate import check_loss_inputs, compute_dtype_logits, nan_if_nonfinite
+from .options import boolean, either, integer, one_of, sequence_of
+from .registry import DENSE, register_loss
 
 LovaszClasses = Union[str, Sequence[int]]
 _NAME = "lovasz_softmax"
-
-
-def _check_lovasz(name: str, classes: LovaszClasses, ignore_index: Optional[int], per_image: bool) -> None:
-    if isinstance(classes, str):
-        if classes not in ("present", "all"):
-            raise ValueError(f"{name}: classes must be 'present', 'all' or a list of class indices, got {classes!r}")
-    elif not (isinstance(classes, (list, tuple)) and classes
-              and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in classes)):
-        raise ValueError(f"{name}: classes must be 'present', 'all' or a non-empty list of class indices >= 0, "
-                         f"got {classes!r}")
-    if not isinstance(per_image, bool):
-        raise ValueError(f"{name}: per_image must be a bool, got {per_image!r}")
-    check_ignore_index(ignore_index, name)
 
 
 def _lovasz_per_class(probs: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor):
@@ -49,21 +36,14 @@ def _lovasz_per_class(probs: torch.Tensor, targets: torch.Tensor, valid: torch.T
     return (kept_errors * lovasz_gradient).sum(dim=-1), foreground_total.squeeze(-1)
 
 
-@options_checked_by(_check_lovasz)
-def lovasz_softmax(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    classes: LovaszClasses = "present",
-    ignore_index: Optional[int] = 255,
-    per_image: bool = False,
-) -> torch.Tensor:
+def lovasz_softmax(logits: torch.Tensor, targets: torch.Tensor, *, classes: LovaszClasses = "present",
+                   ignore_index: Optional[int] = 255, per_image: bool = False) -> torch.Tensor:
     """Scalar Lovasz-softmax loss for logits (N, C, H, W) and targets (N, H, W).
     classes: "present" (classes in the non-ignored targets), "all", or a list of class indices; the loss is
     the mean over those classes of the Lovasz extension of the per-class Jaccard loss.
     per_image: compute it per image and average over the images that have non-ignored pixels (Berman's code
     also averages in all-ignored images as 0); otherwise over the whole batch as one image."""
-    valid = check_loss_inputs(logits, targets, _NAME, ignore_index=ignore_index, dense_only=True)
+    valid = check_loss_inputs(logits, targets, _NAME, ignore_index=ignore_index, kind=DENSE)
     if valid is None:
         valid = torch.ones_like(targets, dtype=torch.bool)
     num_images, num_classes = logits.shape[:2]
@@ -96,11 +76,5 @@ def lovasz_softmax(
     return nan_if_nonfinite(loss, logits)
 
 
-@register_loss("lovasz")
-class LovaszSoftmax(FunctionLoss):
-    """Module form of `lovasz_softmax`; forward(logits, targets, weight=None), weight must stay None."""
-
-    def __init__(self, *, classes: LovaszClasses = "present", ignore_index: Optional[int] = 255,
-                 per_image: bool = False):
-        super().__init__(lovasz_softmax, _check_lovasz, classes=classes, ignore_index=ignore_index,
-                         per_image=per_image)
+register_loss("lovasz", lovasz_softmax, kind=DENSE, classes=either(one_of("present", "all"), sequence_of(integer(0))),
+              per_image=boolean)

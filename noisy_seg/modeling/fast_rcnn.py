@@ -1,7 +1,6 @@
 """Box predictor whose classification loss is chosen by name (Yang et al. 2020 and robust losses)."""
 from __future__ import annotations
 
-import inspect
 from typing import Optional
 
 import torch
@@ -11,7 +10,7 @@ from detectron2.layers import cat
 from detectron2.modeling.roi_heads import FastRCNNOutputLayers
 from detectron2.utils.events import get_event_storage
 
-from ..losses import build_loss
+from ..losses import available_losses, build_loss, loss_spec
 
 
 MEMORIZATION_LOG_PERIOD = 20  # detectron2's default writer period
@@ -31,7 +30,7 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         cls_loss: a registered loss name (`noisy_seg.losses.available_losses()`): "ce", "sce", "gce",
             "nce_rce", "combination", ... With "ce" the losses equal the stock layer's exactly.
         cls_loss_kwargs: keyword arguments of that loss. `bg_index` is filled in (= num_classes) for
-            losses that take it.
+            losses that declare they need it (`loss_spec(name).needs_bg_index`); a dense-only loss is refused.
         loss_switch_iter: plain CE before this training iteration, `cls_loss` from it on (one-run
             stage-wise training). 0 uses `cls_loss` from the start.
     Box regression is unchanged.
@@ -62,13 +61,14 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         self.cls_loss = None if cls_loss == "ce" else self._build_cls_loss(cls_loss, dict(cls_loss_kwargs or {}))
 
     def _build_cls_loss(self, name: str, kwargs: dict):
-        from ..losses.registry import LOSS_REGISTRY
-
-        cls = LOSS_REGISTRY.get(name)
-        params = inspect.signature(cls.__init__).parameters if cls is not None else {}
-        if "ignore_index" in params:  # gt_classes has no ignore label; 255 may be a real class (LVIS)
+        spec = loss_spec(name)  # what the loss declared at registration, not guessed from its signature
+        if not spec.takes_classification_logits:
+            box_losses = [n for n in available_losses() if loss_spec(n).takes_classification_logits]
+            raise ValueError(f"cls_loss={name!r} is a dense loss; the box classifier needs a classification loss: "
+                             f"choose one of {', '.join(box_losses)}")
+        if "ignore_index" in spec.defaults:  # gt_classes has no ignore label; 255 may be a real class (LVIS)
             kwargs.setdefault("ignore_index", None)
-        if "bg_index" in params:
+        if spec.needs_bg_index:
             bg_index = kwargs.setdefault("bg_index", self.num_classes)
             if bg_index != self.num_classes:
                 raise ValueError(

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noisy_seg.losses import CombinationLoss, build_loss, combination_loss, foreground_instance_mask, symmetric_cross_entropy
+from noisy_seg.losses import LossModule, build_loss, combination_loss, foreground_instance_mask, symmetric_cross_entropy
 
 BG = 3  # 3 foreground classes + background as the last index, as in detectron2
 A = -math.log(1e-4)
@@ -137,7 +137,7 @@ def test_background_index_need_not_be_last():
 def test_module_and_registry_agree_with_function():
     logits, targets = hand_batch()
     module = build_loss("combination", bg_index=BG, pon_threshold=6.0)
-    assert isinstance(module, CombinationLoss)
+    assert isinstance(module, LossModule) and module.loss_fn is combination_loss
     torch.testing.assert_close(module(logits, targets), combination_loss(logits, targets, bg_index=BG,
                                                                           pon_threshold=6.0))
 
@@ -149,10 +149,15 @@ def test_empty_batch_is_zero():
     loss.backward()
 
 
+def test_bg_index_beyond_the_logits_fails_per_call():
+    logits, targets = hand_batch()
+    with pytest.raises(ValueError, match=r"bg_index=4 must lie in \[0, 4\)"):
+        combination_loss(logits, targets, bg_index=4)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"bg_index": 4}, r"bg_index=4 must lie in \[0, 4\)"),
         ({"bg_index": -1}, "bg_index"),
         ({"bg_index": 3.0}, "bg_index must be an int"),
         ({"bg_index": BG, "ce_weight": -1.0}, "ce_weight"),
@@ -161,10 +166,9 @@ def test_empty_batch_is_zero():
         ({"bg_index": BG, "reduction": "max"}, "reduction"),
     ],
 )
-def test_invalid_arguments(kwargs, message):
-    logits, targets = hand_batch()
+def test_invalid_options_fail_at_build_time(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        combination_loss(logits, targets, **kwargs)
+        build_loss("combination", **kwargs)
 
 
 def test_rejects_dense_logits():

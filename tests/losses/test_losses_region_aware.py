@@ -106,13 +106,15 @@ def test_validation():
         region_aware_loss(z, y, torch.eye(4, dtype=torch.float64), background_index=4)
     assert torch.isnan(region_aware_loss(z, y, torch.full((4, 4), float("nan"), dtype=torch.float64)))
     with pytest.raises(ValueError, match="momentum"):
-        RegionAwareLoss(num_classes=4, momentum=1.0)
+        build_loss("region_aware", num_classes=4, momentum=1.0)
     with pytest.raises(ValueError, match="num_classes"):
-        RegionAwareLoss(num_classes=1)
+        build_loss("region_aware", num_classes=1)
     with pytest.raises(ValueError, match="real class"):
-        RegionAwareLoss(num_classes=300)
+        build_loss("region_aware", num_classes=300)
+    with pytest.raises(ValueError, match="background_index=4"):
+        build_loss("region_aware", num_classes=4, background_index=4)
     with pytest.raises(ValueError, match="background_weight"):
-        RegionAwareLoss(num_classes=4, background_weight=-0.1)
+        build_loss("region_aware", num_classes=4, background_weight=-0.1)
 
 
 

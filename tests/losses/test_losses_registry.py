@@ -1,19 +1,25 @@
-"""build_loss / available_losses / register_loss, and argument errors raised at build time."""
+"""build_loss / available_losses / register_loss / loss_spec, argument errors raised at build time, and the
+declared capability of every built-in loss."""
+from typing import Optional
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from noisy_seg.losses import LOSS_REGISTRY, available_losses, build_loss, register_loss
+from noisy_seg.losses import (CLASSIFICATION, CLASSIFICATION_OR_DENSE, DENSE, LOSS_REGISTRY, LossModule,
+                              available_losses, build_loss, cross_entropy, loss_spec, present_classes, register_loss)
+from noisy_seg.losses.options import in_range, positive
+from noisy_seg.losses.registry import REQUIRED
 
-CLASSIFICATION = ["ce", "sce", "gce", "rce", "mae", "nce", "nce_rce", "combination", "focal"]
-DENSE = ["ce", "cce", "focal", "dice", "ce_dice", "lovasz", "region_aware"]
+CLASSIFICATION_NAMES = ["ce", "sce", "gce", "rce", "mae", "nce", "nce_rce", "combination", "focal"]
+DENSE_NAMES = ["ce", "cce", "focal", "dice", "ce_dice", "lovasz", "region_aware"]
 
 
 def test_required_names_are_registered():
     names = available_losses()
     assert names == sorted(names)
-    assert set(CLASSIFICATION + DENSE) <= set(names)
+    assert set(CLASSIFICATION_NAMES + DENSE_NAMES) <= set(names)
 
 
 def test_unknown_name_lists_available():
@@ -70,16 +76,127 @@ def test_built_losses_are_modules_called_with_optional_weight():
 
 def test_register_loss_rejects_name_clash():
     with pytest.raises(ValueError, match="already registered"):
-        @register_loss("ce")
-        class Other(nn.Module):
-            pass
+        register_loss("ce", lambda logits, targets: logits.sum(), kind=CLASSIFICATION)
+    register_loss("ce", cross_entropy, kind=CLASSIFICATION_OR_DENSE)  # the same function again: a no-op
+    assert loss_spec("ce").loss is cross_entropy
 
-    @register_loss("_test_only_loss")
-    class Custom(nn.Module):
-        def forward(self, logits, targets, weight=None):
-            return logits.sum()
 
+def scaled_margin_loss(logits: torch.Tensor, targets: torch.Tensor, *, scale: float, margin: float = 0.5,
+                       reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """A loss written for this test only: the whole of what a new loss needs is this function plus one line."""
+    loss = scale * F.relu(margin - F.log_softmax(logits, dim=1).gather(1, targets.unsqueeze(1)).squeeze(1).exp())
+    loss = loss if weight is None else loss * weight
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+@pytest.fixture
+def registered_margin_loss():
+    spec = register_loss("_test_margin", scaled_margin_loss, kind=CLASSIFICATION, scale=positive,
+                         margin=in_range(0, 1))
     try:
-        assert isinstance(build_loss("_test_only_loss"), Custom)
+        yield spec
     finally:
-        del LOSS_REGISTRY["_test_only_loss"]
+        del LOSS_REGISTRY["_test_margin"]
+
+
+def test_a_new_loss_is_one_function_plus_one_registration_line(registered_margin_loss):
+    spec = registered_margin_loss
+    assert "_test_margin" in available_losses()
+    assert spec.kind == CLASSIFICATION and not spec.needs_bg_index and not spec.needs_image_tags
+    assert dict(spec.defaults) == {"scale": REQUIRED, "margin": 0.5, "reduction": "mean"}  # read from the signature
+    loss_fn = build_loss("_test_margin", scale=2.0)
+    assert isinstance(loss_fn, LossModule)
+    assert loss_fn.options == {"scale": 2.0, "margin": 0.5, "reduction": "mean"}
+    z, y = torch.randn(6, 3), torch.randint(0, 3, (6,))
+    w = torch.rand(6)
+    torch.testing.assert_close(loss_fn(z, y), scaled_margin_loss(z, y, scale=2.0))
+    torch.testing.assert_close(loss_fn(z, y, w), scaled_margin_loss(z, y, scale=2.0, weight=w))
+    for kwargs, message in [({"scale": 0.0}, "scale must be a finite number > 0, got 0.0"),
+                            ({"scale": 1.0, "margin": 2.0}, r"margin must be a number in \[0, 1\], got 2.0"),
+                            ({"scale": 1.0, "reduction": "avg"}, "reduction must be one of"),
+                            ({}, "missing a required argument: 'scale'"),
+                            ({"scale": 1.0, "gamma": 2.0}, "unexpected keyword argument 'gamma'; accepted keyword "
+                                                           "arguments: scale, margin, reduction")]:
+        with pytest.raises(ValueError, match=message) as info:
+            build_loss("_test_margin", **kwargs)
+        assert "_test_margin" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_registration_mistakes_fail_at_registration():
+    with pytest.raises(ValueError, match="has no keyword-only option 'sclae'"):
+        register_loss("_test_typo", scaled_margin_loss, kind=CLASSIFICATION, sclae=positive)
+    with pytest.raises(ValueError, match=r"default margin=0.5 is not a number in \[1, 2\]"):
+        register_loss("_test_bad_default", scaled_margin_loss, kind=CLASSIFICATION, margin=in_range(1, 2))
+    with pytest.raises(ValueError, match="has no keyword-only option 'bg_index'"):
+        register_loss("_test_no_bg", scaled_margin_loss, kind=CLASSIFICATION, needs_bg_index=True)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        register_loss("_test_kind", scaled_margin_loss, kind="boxes")
+    assert not [name for name in available_losses() if name.startswith("_test")]
+
+
+def test_a_module_class_registers_the_same_way():
+    class Scaled(nn.Module):
+        def __init__(self, *, scale: float = 1.0):
+            super().__init__()
+            self.scale = scale
+
+        def forward(self, logits, targets, weight=None):
+            return self.scale * F.cross_entropy(logits, targets)
+
+    register_loss("_test_module", Scaled, kind=CLASSIFICATION_OR_DENSE, scale=positive)
+    try:
+        assert build_loss("_test_module", scale=3.0).scale == 3.0
+        with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+            build_loss("_test_module", scale=-1.0)
+    finally:
+        del LOSS_REGISTRY["_test_module"]
+
+
+# name -> (kind, needs_bg_index, needs_image_tags, options that must be given)
+BUILT_IN = {
+    "ce": (CLASSIFICATION_OR_DENSE, False, False, {}),
+    "rce": (CLASSIFICATION_OR_DENSE, False, False, {}),
+    "sce": (CLASSIFICATION_OR_DENSE, False, False, {"alpha": 1.0, "beta": 0.1}),
+    "mae": (CLASSIFICATION_OR_DENSE, False, False, {}),
+    "nce": (CLASSIFICATION_OR_DENSE, False, False, {}),
+    "nce_rce": (CLASSIFICATION_OR_DENSE, False, False, {}),
+    "gce": (CLASSIFICATION_OR_DENSE, False, False, {"q": 0.7}),
+    "focal": (CLASSIFICATION_OR_DENSE, False, False, {}),
+    "combination": (CLASSIFICATION, True, False, {"bg_index": 4}),
+    "cce": (DENSE, False, True, {}),
+    "dice": (DENSE, False, False, {}),
+    "ce_dice": (DENSE, False, False, {}),
+    "lovasz": (DENSE, False, False, {}),
+    "region_aware": (DENSE, False, False, {"num_classes": 5}),
+}
+
+
+def test_the_built_in_names_stay_exactly():
+    assert available_losses() == sorted(BUILT_IN)
+
+
+@pytest.mark.parametrize("name", sorted(BUILT_IN))
+def test_declared_capability_of_each_built_in_loss(name):
+    kind, needs_bg_index, needs_image_tags, required = BUILT_IN[name]
+    spec = loss_spec(name)
+    assert (spec.kind, spec.needs_bg_index, spec.needs_image_tags) == (kind, needs_bg_index, needs_image_tags)
+    assert {key for key, default in spec.defaults.items() if default is REQUIRED} == set(required)
+    # The declaration matches what the loss accepts: the logits of its kind run, the others are refused.
+    loss_fn = build_loss(name, **required)
+    classification = (torch.randn(8, 5), torch.randint(0, 5, (8,)))
+    dense = (torch.randn(2, 5, 3, 4), torch.randint(0, 5, (2, 3, 4)))
+    for inputs, accepted in [(classification, spec.takes_classification_logits), (dense, spec.takes_dense_logits)]:
+        if accepted:
+            assert torch.isfinite(loss_fn(*inputs))
+        else:
+            with pytest.raises(ValueError, match="expects"):
+                loss_fn(*inputs)
+
+
+def test_image_tags_are_a_per_step_input():
+    z, y = torch.randn(2, 5, 3, 4), torch.randint(0, 4, (2, 3, 4))
+    loss_fn = build_loss("cce")
+    tags = present_classes(y, 5)
+    torch.testing.assert_close(loss_fn(z, y, present=tags), loss_fn(z, y))  # default: tags from the targets
+    tags[:, 4] = True  # a tagged class with no pixel widens the softmax
+    assert not torch.allclose(loss_fn(z, y, present=tags), loss_fn(z, y))

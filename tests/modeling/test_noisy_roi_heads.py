@@ -110,6 +110,21 @@ def test_bad_arguments_fail_at_construction(kwargs, match):
         _predictor_pair(**kwargs)
 
 
+@pytest.mark.parametrize("name", ["dice", "lovasz", "cce", "region_aware", "ce_dice"])
+def test_a_dense_loss_as_box_classifier_loss_fails_at_construction(name):
+    with pytest.raises(ValueError, match=f"cls_loss='{name}' is a dense loss; the box classifier needs a "
+                                         f"classification loss: choose one of .*combination.*gce") as info:
+        _predictor_pair(cls_loss=name)
+    assert "\n" not in str(info.value) and "dice" not in str(info.value).split("choose one of")[1]
+
+
+def test_box_head_fills_in_what_the_loss_declares():
+    _, noisy = _predictor_pair(cls_loss="combination")
+    assert noisy.cls_loss.options["bg_index"] == NUM_CLASSES  # declared needs_bg_index
+    _, noisy = _predictor_pair(cls_loss="focal")
+    assert noisy.cls_loss.options["ignore_index"] is None and "bg_index" not in noisy.cls_loss.options
+
+
 @pytest.fixture(scope="module")
 def toy_lazy_cfg(repo_root):
     return LazyConfig.load(str(repo_root / "configs/toy/mask_rcnn_R18_FPN_ce.py"))
