@@ -58,3 +58,11 @@ def check_labels(labels, num_classes: int, name: str = "labels") -> np.ndarray:
             "labels must be contiguous indices (detectron2 order), not dataset category ids"
         )
     return array.astype(np.int64, copy=False)
+
+
+def check_model_fields(model) -> None:
+    """Check and normalize the ``rate``, ``num_classes`` and ``seed`` fields a frozen noise model has, in place
+    (its constructor is the boundary where they are validated)."""
+    for name, check in (("rate", check_rate), ("num_classes", check_num_classes), ("seed", check_seed)):
+        if name in model.__dataclass_fields__:
+            object.__setattr__(model, name, check(getattr(model, name)))

@@ -80,11 +80,6 @@ def _xywh(annotation: Mapping, index: int) -> list[float]:
 
 def annotation_keys(annotations: Sequence[Mapping]) -> np.ndarray:
     """Keys of ONE image's annotations (dicts with contiguous ``category_id``, ``bbox``) -> int64 (n,)."""
-    if not isinstance(annotations, Sequence) or isinstance(annotations, (str, bytes)):
-        raise ValueError(f"annotations must be a list of dicts, got {type(annotations).__name__}")
-    for index, annotation in enumerate(annotations):
-        if not isinstance(annotation, Mapping):
-            raise ValueError(f"annotation {index} must be a dict, got {type(annotation).__name__}")
     labels = [int(a["category_id"]) for a in annotations]
     crowd = [bool(a.get("iscrowd", 0)) for a in annotations]
     boxes = [_xywh(a, i) for i, a in enumerate(annotations)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_num_classes, check_rate, check_seed
+from ._validation import check_model_fields, check_seed
 from .keyed_random import as_key_array, keyed_uniform
 from .presets import ASYMMETRIC_PRESETS, asymmetric_preset
 from .registry import register_noise
@@ -124,9 +124,7 @@ class SymmetricNoise(ClassNoise):
     include_true: bool = False
 
     def __post_init__(self):
-        object.__setattr__(self, "rate", check_rate(self.rate))
-        object.__setattr__(self, "num_classes", check_num_classes(self.num_classes))
-        object.__setattr__(self, "seed", check_seed(self.seed))
+        check_model_fields(self)
         k = self.num_classes
         targets = np.ones((k, k)) if self.include_true else 1.0 - np.eye(k)
         self._set_tables(np.full(k, self.rate), targets)
@@ -146,9 +144,7 @@ class PairFlipNoise(ClassNoise):
     seed: int = 0
 
     def __post_init__(self):
-        object.__setattr__(self, "rate", check_rate(self.rate))
-        object.__setattr__(self, "num_classes", check_num_classes(self.num_classes))
-        object.__setattr__(self, "seed", check_seed(self.seed))
+        check_model_fields(self)
         k = self.num_classes
         targets = np.roll(np.eye(k), 1, axis=1) if k > 1 else np.zeros((1, 1))
         self._set_tables(np.full(k, self.rate), targets)
@@ -198,9 +194,7 @@ class AsymmetricNoise(ClassNoise):
     mapping: Mapping | np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "rate", check_rate(self.rate))
-        object.__setattr__(self, "num_classes", check_num_classes(self.num_classes))
-        object.__setattr__(self, "seed", check_seed(self.seed))
+        check_model_fields(self)
         if (self.preset is None) == (self.mapping is None):
             raise ValueError("AsymmetricNoise needs exactly one of preset=... or mapping=...")
         if self.preset is not None:

@@ -15,8 +15,12 @@ import pycocotools.mask as mask_util
 __all__ = [
     "bbox_format_of",
     "bbox_of_segmentation",
+    "fill_polygon",
+    "mask_has_holes",
+    "mask_to_exact_polygons",
     "mask_to_polygons",
     "mask_to_polygons_supersampled",
+    "polygon_area",
     "polygon_arrays",
     "polygons_to_lists",
     "rasterize_polygons",
@@ -187,3 +191,61 @@ def segmentation_area(segmentation, image_hw) -> float:
     if kind == "rle":
         return float(rle_to_mask(segmentation).sum())
     return float(np.count_nonzero(segmentation))
+
+
+# Exact encodings (the toy-data generator writes its annotations with these): no simplification, no rounding.
+
+
+def polygon_area(points: np.ndarray) -> float:
+    """Area of a simple polygon (m, 2) by the shoelace formula (continuous, not rasterized)."""
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def fill_polygon(points: np.ndarray, height: int, width: int, fraction_bits: int = 4) -> np.ndarray:
+    """Rasterize a polygon (m, 2) with cv2 -> bool mask (height, width), pixel centres inside are set.
+
+    Unlike the rest of this module, ``points`` are in pixel-index coordinates (the cv2 / Cityscapes
+    convention: pixel (x, y) is centred on (x, y)); they are rounded to a 1 / 2**fraction_bits px grid,
+    cv2's fixed-point vertices."""
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    fixed = np.round(points * (1 << fraction_bits)).astype(np.int32)
+    cv2.fillPoly(canvas, [fixed], 1, lineType=cv2.LINE_8, shift=fraction_bits)
+    return canvas.astype(bool)
+
+
+def mask_has_holes(mask: np.ndarray) -> bool:
+    """True if the mask encloses background: COCO polygons (outer rings only) cannot express it."""
+    _, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    return hierarchy is not None and bool((hierarchy[0][:, 3] >= 0).any())
+
+
+def mask_to_exact_polygons(mask: np.ndarray) -> list[list[float]]:
+    """COCO polygons [[x0, y0, x1, y1, ...], ...] of a non-empty (H, W) bool mask (one per connected part,
+    >= 4 points each) whose pycocotools rasterization equals the mask (holes filled).
+
+    Contours of the 2x nearest-upsampled mask run a quarter pixel inside each boundary pixel's
+    edges, so every mask pixel centre is inside and every other centre outside; plain contours
+    through pixel centres would lose about half of the boundary pixels."""
+    _check_nonempty_bool_mask(mask)
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    crop = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.uint8)
+    doubled = np.repeat(np.repeat(crop, 2, axis=0), 2, axis=1)
+    contours, _ = cv2.findContours(doubled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    origin = np.array([cols[0], rows[0]], dtype=np.float64)
+    polygons = []
+    for contour in contours:
+        # Every part is at least 2x2 after doubling, so each contour has >= 4 corners.
+        points = (contour.reshape(-1, 2) + 0.5) / 2.0 + origin
+        polygons.append(points.reshape(-1).tolist())
+    return polygons
+
+
+def _check_nonempty_bool_mask(mask: np.ndarray) -> None:
+    if not isinstance(mask, np.ndarray) or mask.ndim != 2 or mask.dtype != bool:
+        raise ValueError(
+            f"mask must be a 2-D bool numpy array, got {type(mask).__name__} "
+            f"{getattr(mask, 'dtype', '')} {getattr(mask, 'shape', '')}"
+        )
+    if not mask.any():
+        raise ValueError("mask is empty; every annotation needs at least one pixel")

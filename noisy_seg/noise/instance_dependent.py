@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from ._validation import check_non_negative, check_num_classes, check_rate, check_seed
+from ._validation import check_model_fields, check_non_negative
 from .class_noise import FLIP_STREAM, TARGET_STREAM, broadcast_annotation_keys
 from .keyed_random import keyed_uniform
 from .registry import register_noise
@@ -89,9 +89,7 @@ class InstanceDependentNoise:
     weights: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "rate", check_rate(self.rate))
-        object.__setattr__(self, "num_classes", check_num_classes(self.num_classes))
-        object.__setattr__(self, "seed", check_seed(self.seed))
+        check_model_fields(self)
         object.__setattr__(self, "std", check_non_negative(self.std, "std"))
         object.__setattr__(self, "feature_size", _check_feature_size(self.feature_size))
         k = self.num_classes

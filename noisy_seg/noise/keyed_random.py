@@ -120,6 +120,8 @@ def _int_array_to_int64(values: np.ndarray, what: str) -> np.ndarray:
 
 def as_key_array(keys, name: str) -> np.ndarray:
     """Scalar or 1-D keys -> int64 array (n,); ints pass through, str ids hash like image_key."""
+    if type(keys) is np.ndarray and keys.dtype == np.int64 and keys.ndim == 1:
+        return keys  # what the pipeline passes: no conversion, once per image in the mapper
     if np.ndim(keys) == 0:
         scalar = keys.item() if isinstance(keys, (np.ndarray, np.generic)) else keys
         return np.asarray([image_key(scalar)], dtype=np.int64)
@@ -207,9 +209,16 @@ def keyed_uniform(seed, image_keys, ann_keys, stream, draws: int = 1) -> np.ndar
 _SMALL = 32
 
 
-def _absorb_int(state: int, value: int, salt: int) -> int:
-    """`_absorb` on Python ints; bit-identical to the array version."""
-    return _mix_int(state ^ _mix_int((value + salt * _GOLDEN) & _MASK64))
+def _absorb_int(state: int, value: int, salt: int, M=_MASK64, A=_MIX1, B=_MIX2, G=_GOLDEN) -> int:
+    """`_absorb` on Python ints, bit-identical to the array version; the two splitmix64 finalizers are written out
+    (constants bound as defaults) because the mapper runs this a few dozen times per image."""
+    z = (value + salt * G) & M
+    z = ((z ^ (z >> 30)) * A) & M
+    z = ((z ^ (z >> 27)) * B) & M
+    z = state ^ z ^ (z >> 31)
+    z = ((z ^ (z >> 30)) * A) & M
+    z = ((z ^ (z >> 27)) * B) & M
+    return z ^ (z >> 31)
 
 
 def _keyed_uniform_small(seed, image_keys_, ann_keys_, stream) -> np.ndarray:

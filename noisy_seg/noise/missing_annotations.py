@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_rate, check_seed
+from ._validation import check_model_fields
 from .keyed_random import as_key_array, keyed_uniform
 from .registry import register_noise
 
@@ -23,8 +23,7 @@ class MissingAnnotationNoise:
     seed: int = 0
 
     def __post_init__(self):
-        object.__setattr__(self, "rate", check_rate(self.rate))
-        object.__setattr__(self, "seed", check_seed(self.seed))
+        check_model_fields(self)
 
     def keep_mask(self, image_keys, ann_keys) -> np.ndarray:
         """True for annotations that stay -> bool (n,); image_keys scalar or (n,), ann_keys (n,)."""

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ._validation import check_num_classes, check_rate, check_seed
+from ._validation import check_model_fields
 from .keyed_random import image_key as to_image_key, keyed_uniform
 from .registry import register_noise
 
@@ -57,9 +57,7 @@ class SemanticNoise:
     ops: tuple[str, ...] | None = field(default=None)
 
     def __post_init__(self):
-        object.__setattr__(self, "rate", check_rate(self.rate))
-        object.__setattr__(self, "num_classes", check_num_classes(self.num_classes))
-        object.__setattr__(self, "seed", check_seed(self.seed))
+        check_model_fields(self)
         if isinstance(self.ignore_label, bool) or not isinstance(self.ignore_label, numbers.Integral):
             raise ValueError(f"ignore_label must be an int, got {self.ignore_label!r}")
         if 0 <= self.ignore_label < self.num_classes:

@@ -150,3 +150,18 @@ def test_semantic_mapper_noise_is_deterministic_and_keeps_clean_map(tiny_toy):
         assert torch.equal(a["image"], reference["image"])
         differs += int((a["sem_seg"] != a["sem_seg_clean"]).any())
     assert differs == 6
+
+
+def test_semantic_mapper_takes_short_names_like_the_instance_mapper(tiny_toy):
+    records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
+    common = dict(is_train=True, augmentations=[], image_format="BGR", num_classes=19)
+    by_name = NoisySemSegDatasetMapper(**common, noise="sem100_s2")
+    by_spec = NoisySemSegDatasetMapper(**common, noise={"type": "semantic", "rate": 1.0, "seed": 2})
+    assert (by_name.noise.rate, by_name.noise.seed) == (1.0, 2)
+    for r in records[:3]:
+        assert torch.equal(by_name(copy.deepcopy(r))["sem_seg"], by_spec(copy.deepcopy(r))["sem_seg"])
+    assert NoisySemSegDatasetMapper(**common, noise="clean").noise is None
+    with pytest.raises(ValueError, match="is for instance annotations"):
+        NoisySemSegDatasetMapper(**common, noise="sym40")
+    with pytest.raises(ValueError, match="is for semantic label maps"):
+        NoisyDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise="sem30", num_classes=8)

@@ -1,0 +1,57 @@
+"""The layers of ARCHITECTURE.md, enforced: what each package of noisy_seg may import."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "noisy_seg"
+
+# package -> the noisy_seg packages it may import, and whether torch / detectron2 are allowed
+LAYERS = {
+    "utils": ((), False, False),
+    "noise": (("utils",), False, False),
+    "losses": (("utils",), True, False),
+    "data": (("noise", "utils"), True, True),
+    "modeling": (("losses", "utils"), True, True),
+    "evaluation": (("utils",), True, True),
+    "config": (("modeling", "losses", "utils"), True, True),
+    "engine": (("data", "modeling", "losses", "config", "evaluation", "noise", "utils"), True, True),
+}
+
+
+def imported_modules(path: Path, package: str) -> set[str]:
+    """Absolute names of everything a module imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text())
+    parts = ["noisy_seg", *path.relative_to(PACKAGE).with_suffix("").parts]
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = parts[: len(parts) - node.level]
+                names.add(".".join(base + ([node.module] if node.module else [])))
+            else:
+                names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(LAYERS))
+def test_each_layer_imports_only_what_it_may(package):
+    allowed, torch_ok, detectron2_ok = LAYERS[package]
+    bad = []
+    for path in sorted((PACKAGE / package).rglob("*.py")):
+        for name in imported_modules(path, package):
+            top, _, rest = name.partition(".")
+            if top == "noisy_seg":
+                target = rest.split(".")[0]
+                if target and target != package and target not in allowed:
+                    bad.append(f"{path.relative_to(PACKAGE)} imports {name}")
+            elif (top == "torch" and not torch_ok) or (top == "detectron2" and not detectron2_ok):
+                bad.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert not bad, "layer violations (see ARCHITECTURE.md): " + "; ".join(bad)
+
+
+def test_every_package_has_a_layer():
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(LAYERS)
