@@ -119,7 +119,7 @@ def _report(decisions: NoiseDecisions, labels: np.ndarray, crowd: np.ndarray, cl
 
 
 def _progress(iterable, enabled: bool, total: int, description: str, unit: str):
-    if not enabled:
+    if not enabled or not total:  # no empty bars (class noise has no per-annotation loop)
         return iterable
     from tqdm import tqdm
 
