@@ -14,19 +14,18 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import torch
 
-import torch  # noqa: E402
+import detectron2.data.transforms as T
+from detectron2.config import LazyConfig, instantiate
+from detectron2.data import DatasetCatalog
+from detectron2.utils.events import EventStorage
 
-import detectron2.data.transforms as T  # noqa: E402
-from detectron2.config import LazyConfig, instantiate  # noqa: E402
-from detectron2.data import DatasetCatalog  # noqa: E402
-from detectron2.utils.events import EventStorage  # noqa: E402
+from alternating import alternating_medians, print_ratios
+from noisy_seg.config import use_noisy_roi_heads
+from noisy_seg.data import NoisyDatasetMapper
 
-from alternating import alternating_medians, print_ratios  # noqa: E402
-from noisy_seg.config import use_noisy_roi_heads  # noqa: E402
-from noisy_seg.data import NoisyDatasetMapper  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]  # for configs/, which is not part of the installed package
 
 VARIANTS = {
     "stock StandardROIHeads": None,

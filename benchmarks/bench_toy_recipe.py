@@ -19,11 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from noisy_seg.engine.metrics import final_metrics
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from noisy_seg.engine.metrics import final_metrics  # noqa: E402
-
 CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
 
 

@@ -14,14 +14,11 @@ An existing set generated with other settings is never replaced without --force.
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
+from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 

@@ -18,9 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
+from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 

@@ -14,9 +14,7 @@ Runs on CPU when no GPU is present. Writes checkpoints, metrics.json and tensorb
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
+from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 

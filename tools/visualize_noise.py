@@ -9,13 +9,10 @@ keyed noise as tools/make_noisy_dataset.py): flipped classes show their new name
 changed mask, dropped annotations are missing.
 """
 import argparse
-import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
+from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
@@ -28,6 +25,7 @@ from detectron2.utils.visualizer import Visualizer  # noqa: E402
 
 from noisy_seg.data import NoisyDatasetMapper, check_datasets_available  # noqa: E402
 from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.utils.files import atomic_output  # noqa: E402
 
 MAX_IMAGES = 64  # rows of one PNG; beyond this it is no longer a figure
 
@@ -102,15 +100,9 @@ def main(argv=None) -> int:
 
 
 def write_png_atomic(image_bgr: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.stem}.tmp.png")
-    try:
+    with atomic_output(path, suffix=".png") as temp:  # cv2 picks the format from the suffix
         if not cv2.imwrite(str(temp), image_bgr):
             raise OSError(f"cannot write {path}")
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()
 
 
 if __name__ == "__main__":

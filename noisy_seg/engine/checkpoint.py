@@ -26,6 +26,7 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import hooks
 
 from ..utils.errors import UserInputError
+from ..utils.files import atomic_output
 
 __all__ = ["SafeCheckpointer", "ResumablePeriodicCheckpointer", "checkpoint_iteration"]
 
@@ -80,10 +81,10 @@ class SafeCheckpointer(DetectionCheckpointer):
     def save(self, name: str, **kwargs) -> None:
         if not self.save_dir or not self.save_to_disk:
             return
-        partial = f"{name}.partial"
-        super().save(partial, **kwargs)
-        os.replace(os.path.join(self.save_dir, f"{partial}.pth"), os.path.join(self.save_dir, f"{name}.pth"))
-        self.tag_last_checkpoint(f"{name}.pth")
+        # fvcore writes `<its name>.pth` in save_dir: name it after the temp file atomic_output hands out
+        with atomic_output(os.path.join(self.save_dir, f"{name}.pth"), suffix=".pth") as temp:
+            super().save(temp.name[: -len(".pth")], **kwargs)
+        self.tag_last_checkpoint(f"{name}.pth")  # fvcore tagged the temp name
 
     def load_strict(self, path: str) -> dict:
         """Load weights for evaluation; every model parameter must come from `path` with its shape."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import statistics
-import tempfile
 from pathlib import Path
 
+from ..utils.files import atomic_output, write_atomic
 from .grid import NO_PREDICTIONS, CellResult, Grid
 
 __all__ = ["METRICS", "summarize", "write_report"]
@@ -90,13 +89,6 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as f:
-        f.write(text)
-    os.replace(temp, path)
-
-
 def write_report(grid: Grid, results: list[CellResult], metric: str = "segm/AP") -> dict[str, Path]:
     """summary.md, summary.csv, cells.csv (every run, its status, metrics and command) and <metric>.png in the
     grid's output folder; returns their paths."""
@@ -105,7 +97,7 @@ def write_report(grid: Grid, results: list[CellResult], metric: str = "segm/AP")
     paths = {"markdown": grid.output / "summary.md", "summary_csv": grid.output / "summary.csv",
              "cells_csv": grid.output / "cells.csv", "plot": grid.output / f"{metric.replace('/', '_')}.png"}
     text = f"# grid {grid.name}\n\n{grid.description}\n\n{markdown(rows)}\n\nCommands: cells.csv\n"
-    _atomic_write(paths["markdown"], text)
+    write_atomic(paths["markdown"], text)
     _write_csv(paths["summary_csv"], rows)
     _write_csv(paths["cells_csv"], [
         {"cell": r.cell.name, "loss": r.cell.loss, "noise": r.cell.noise, "seed": r.cell.seed, "status": r.status,
@@ -119,12 +111,10 @@ def write_report(grid: Grid, results: list[CellResult], metric: str = "segm/AP")
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
     fields = list(dict.fromkeys(key for row in rows for key in row))
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", newline="") as f:
+    with atomic_output(path, suffix=".csv") as temp, open(temp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(temp, path)
 
 
 def plot(grid: Grid, rows: list[dict], metric: str, path: Path) -> None:
@@ -150,7 +140,8 @@ def plot(grid: Grid, rows: list[dict], metric: str, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    temp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(temp, dpi=120)
-    plt.close(fig)
-    os.replace(temp, path)
+    try:
+        with atomic_output(path, suffix=".png") as temp:  # the suffix tells matplotlib the format
+            fig.savefig(temp, dpi=120)
+    finally:
+        plt.close(fig)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from typing import Optional
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from ..utils.files import write_atomic
 
 logger = logging.getLogger("noisy_seg")
 
@@ -73,19 +74,8 @@ def warn_if_loss_never_active(schedule: Optional[dict]) -> None:
 
 def write_run_info(output_dir: str, info: dict) -> str:
     """Write `info` as json to <output_dir>/run_info.json atomically; returns the path."""
-    os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, RUN_INFO_NAME)
-    handle, temp = tempfile.mkstemp(dir=output_dir, prefix=f".{RUN_INFO_NAME}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as f:
-            json.dump(info, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    write_atomic(path, json.dumps(info, indent=1))
     return path
 
 

@@ -132,23 +132,21 @@ class NoisePipeline:
             return instance_features(image, xyxy_boxes(boxes, formats), self.class_noise.feature_size)
 
         decisions = self.decide(labels, crowd, image_keys, keys, features_of)
-        ops = decisions.ops
-        kept = np.flatnonzero(decisions.keep).tolist()
+        clean, noisy, ops = labels.tolist(), decisions.labels.tolist(), decisions.ops.tolist()
         result = []
-        for index in kept:
+        for index in np.flatnonzero(decisions.keep).tolist():  # lists, not numpy scalars: this runs per image
             ann = dict(annotations[index])
-            if ops[index] != CLEAN:
+            op = ops[index]
+            if op != CLEAN:
                 if image_hw is None:
                     raise ValueError("spatial noise needs image_hw=(height, width) of the image")
                 if "segmentation" not in ann:
                     raise ValueError(f"annotation {index} has no 'segmentation' for spatial noise")
-                ann["segmentation"], ann["bbox"], ops[index] = self.corrupt(
-                    ann, image_hw, int(image_keys[index]), int(keys[index]), int(ops[index]), bbox_format_of(ann)
+                ann["segmentation"], ann["bbox"], op = self.corrupt(
+                    ann, image_hw, int(image_keys[index]), int(keys[index]), op, bbox_format_of(ann)
                 )
-            ann["clean_category_id"] = int(labels[index])
-            ann["category_id"] = int(decisions.labels[index])
+            ann["clean_category_id"] = clean[index]
+            ann["category_id"] = noisy[index]
+            ann["noise"] = TAGS[(noisy[index] != clean[index]) * len(OP_LABELS) + op]
             result.append(ann)
-        tags = decisions.tags(labels)  # after corrupt: skipped ops have their own tag
-        for ann, index in zip(result, kept):
-            ann["noise"] = tags[index]
         return result

@@ -30,12 +30,11 @@ from noisy_seg.data.datasets.toy_shapes import (
     cityscapes_paths,
     coco_paths,
     ensure_toy_dataset,
-    mask_bbox_xywh,
-    mask_to_polygons,
     read_manifest,
     render_toy_sample,
     write_toy_dataset,
 )
+from noisy_seg.noise.geometry import bbox_of_segmentation, fill_polygon, mask_to_exact_polygons, polygon_area
 
 SMALL = dict(seed=0, num_train=12, num_val=4, image_size=96)
 
@@ -118,7 +117,7 @@ def test_objects_obey_size_and_visibility_rules():
         for obj in sample.objects:
             area = int(obj.mask.sum())
             assert area >= toy_shapes.MIN_VISIBLE_AREA
-            assert area >= toy_shapes.MIN_VISIBLE_FRACTION * toy_shapes._polygon_area(obj.outline)
+            assert area >= toy_shapes.MIN_VISIBLE_FRACTION * polygon_area(obj.outline)
             stacked += obj.mask
         assert stacked.max() <= 1, "visible masks overlap"
     assert min(counts) >= 1 and max(counts) <= 4 and len(set(counts)) >= 3
@@ -129,10 +128,10 @@ def test_occlusion_removes_covered_pixels_from_earlier_objects():
     for index in range(40):
         sample = render_toy_sample(0, "train", index)
         for below, obj in enumerate(sample.objects):
-            full = toy_shapes._fill_outline(obj.outline, 128)
+            full = fill_polygon(obj.outline, 128, 128)
             covered_by_later = np.zeros_like(full)
             for later in sample.objects[below + 1 :]:
-                covered_by_later |= toy_shapes._fill_outline(later.outline, 128)
+                covered_by_later |= fill_polygon(later.outline, 128, 128)
             assert np.array_equal(obj.mask, full & ~covered_by_later)
             occluded += bool((full & covered_by_later).any())
     assert occluded > 0, "no occlusion in 40 images: the scene sampler lost its overlaps"
@@ -179,13 +178,13 @@ def test_coco_json_fields_and_polygons_reproduce_masks_and_boxes(dataset_root):
             assert annotation["iscrowd"] == 0 and 1 <= annotation["category_id"] <= 8
             assert all(len(polygon) >= 6 and len(polygon) % 2 == 0 for polygon in annotation["segmentation"])
             # The polygons decode to exactly the visible mask: tight box and area match with no slack.
-            assert annotation["bbox"] == mask_bbox_xywh(mask)
+            assert annotation["bbox"] == bbox_of_segmentation(mask, "mask")
             assert annotation["area"] == int(mask.sum())
             union += mask
         assert union.max() <= 1, "decoded COCO masks overlap"
 
 
-def test_mask_to_polygons_inverts_pycocotools_rasterization():
+def test_mask_to_exact_polygons_inverts_pycocotools_rasterization():
     rng = np.random.default_rng(0)
     for _ in range(30):
         blobs = cv2.GaussianBlur(rng.random((40, 40)), (0, 0), 2.0)
@@ -193,12 +192,12 @@ def test_mask_to_polygons_inverts_pycocotools_rasterization():
         filled = np.zeros(mask.shape, np.uint8)
         contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         cv2.drawContours(filled, contours, -1, 1, thickness=-1)
-        decoded = mask_util.decode(mask_util.merge(mask_util.frPyObjects(mask_to_polygons(mask), 40, 40)))
+        decoded = mask_util.decode(mask_util.merge(mask_util.frPyObjects(mask_to_exact_polygons(mask), 40, 40)))
         assert np.array_equal(decoded.astype(bool), filled.astype(bool))
     single_pixel = np.zeros((5, 5), bool)
     single_pixel[2, 3] = True
-    assert mask_bbox_xywh(single_pixel) == [3.0, 2.0, 1.0, 1.0]
-    assert mask_util.decode(mask_util.frPyObjects(mask_to_polygons(single_pixel), 5, 5))[..., 0].sum() == 1
+    assert bbox_of_segmentation(single_pixel, "mask") == [3.0, 2.0, 1.0, 1.0]
+    assert mask_util.decode(mask_util.frPyObjects(mask_to_exact_polygons(single_pixel), 5, 5))[..., 0].sum() == 1
 
 
 def expected_train_id(label_id: int) -> int:
@@ -329,8 +328,8 @@ def test_never_replaces_a_folder_it_did_not_write(tmp_path):
         (lambda: ensure_toy_dataset("/tmp/unused", num_train=0), "num_train must be"),
         (lambda: ensure_toy_dataset("/tmp/unused", num_train=10**9), r"num_train must be an int in \[1, 200000\]"),
         (lambda: ensure_toy_dataset("/tmp/unused", image_size=100_000), "image_size must be"),
-        (lambda: mask_to_polygons(np.zeros((4, 4), bool)), "mask is empty"),
-        (lambda: mask_bbox_xywh(np.ones((4, 4), np.uint8)), "bool"),
+        (lambda: mask_to_exact_polygons(np.zeros((4, 4), bool)), "mask is empty"),
+        (lambda: mask_to_exact_polygons(np.ones((4, 4), np.uint8)), "bool"),
         (lambda: coco_paths("/tmp", "test"), "split must be one of"),
     ],
 )

@@ -1,6 +1,6 @@
 # COCO 2017 instance segmentation, detectron2's defaults. Data under $DETECTRON2_DATASETS/coco
 # (see datasets/README.md). On-the-fly label noise, clean by default:
-#   dataloader.train.mapper.noise=sym40 | asym40_coco | coco_n_hard   (names: noisy_seg/noise/named.py)
+#   dataloader.train.mapper.noise=sym40 | asym40_coco | coco_n_hard   (short names: noisy_seg/noise/registry.py)
 from detectron2 import model_zoo
 
 from noisy_seg.data import NoisyDatasetMapper

@@ -23,8 +23,10 @@ from detectron2.data.datasets.cityscapes import load_cityscapes_instances, load_
 
 from .toy_shapes import (
     CITYSCAPES_CLASS_NAMES,
+    SETTING_KEYS,
     SPLIT_CODES,
     TOY_CLASSES,
+    ToySettings,
     cityscapes_paths,
     coco_paths,
     ensure_toy_dataset,
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_PREFIX = "toy_shapes"
-DEFAULT_SETTINGS = {"seed": 0, "num_train": 512, "num_val": 96, "image_size": 128}
+DEFAULT_SETTINGS = {key: getattr(ToySettings(), key) for key in SETTING_KEYS}  # seed 0, 512 train / 96 val, 128 px
 
 
 def toy_data_root() -> Path:
@@ -92,23 +94,17 @@ def dataset_names(prefix: str) -> list[str]:
     ]
 
 
-def register_toy_datasets(
-    root: str | os.PathLike,
-    prefix: str = DEFAULT_PREFIX,
-    seed: int = 0,
-    num_train: int = 512,
-    num_val: int = 96,
-    image_size: int = 128,
-) -> list[str]:
+def register_toy_datasets(root: str | os.PathLike, prefix: str = DEFAULT_PREFIX, **settings) -> list[str]:
     """Register the COCO, Cityscapes-instance and Cityscapes-semantic views of one toy data set at
-    ``root``; each loader generates the data first if needed. Returns the registered names."""
+    ``root`` with ``settings`` (ToySettings' seed, num_train, num_val, image_size; both layouts); each loader
+    generates the data first if needed. Returns the registered names."""
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
     taken = [name for name in dataset_names(prefix) if name in DatasetCatalog.list()]
     if taken:
         raise ValueError(f"datasets {taken} are already registered; pick another prefix")
+    ToySettings(**settings, layout="both")  # bad settings fail here, not on first use
     root = Path(root).resolve()  # metadata paths stay valid if the working directory changes
-    settings = dict(seed=seed, num_train=num_train, num_val=num_val, image_size=image_size)
 
     def prepared() -> None:
         ensure_toy_dataset(root, **settings)

@@ -7,7 +7,8 @@ alike: person/rider = circle/ellipse, truck/bus = square/rectangle, motorcycle/b
 
 Image ``i`` of a split depends only on ``(seed, split, i, image_size)``: it is drawn from
 ``np.random.default_rng([seed, SPLIT_CODES[split], i])``, so any subset can be generated on its own.
-numpy + cv2 + pycocotools only (no detectron2), so it can be used outside of detectron2.
+numpy + cv2 + pycocotools only (no detectron2), so it can be used outside of detectron2; its mask, polygon and box
+encodings are those of the noise models (``noisy_seg.noise.geometry``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import cv2
 import numpy as np
 from filelock import FileLock
 
+from ...noise.geometry import bbox_of_segmentation, fill_polygon, mask_has_holes, mask_to_exact_polygons, polygon_area
+
 __all__ = [
     "CITYSCAPES_CLASS_NAMES",
     "CITYSCAPES_LABEL_IDS",
@@ -36,12 +39,11 @@ __all__ = [
     "TOY_SUPERCATEGORIES",
     "ToyObject",
     "ToySample",
+    "ToySettings",
     "cityscapes_maps",
     "cityscapes_paths",
     "coco_paths",
     "ensure_toy_dataset",
-    "mask_bbox_xywh",
-    "mask_to_polygons",
     "read_manifest",
     "render_toy_sample",
     "write_toy_dataset",
@@ -73,7 +75,7 @@ CITY_NAME = "toycity"  # no underscore: cityscapesscripts splits file names on "
 SPLIT_CODES = {"train": 0, "val": 1}
 LAYOUTS = ("coco", "cityscapes")
 MANIFEST_NAME = "MANIFEST.json"
-SETTING_KEYS = ("seed", "num_train", "num_val", "image_size")  # what makes two toy sets different
+SETTING_KEYS = ("seed", "num_train", "num_val", "image_size")  # what makes two toy sets different (not the layouts)
 MAX_IMAGES = 200_000  # per split: a toy set, not a benchmark (about 6 GB of PNGs at 128 px)
 MAX_IMAGE_SIZE = 1024
 
@@ -168,19 +170,6 @@ def _place_outline(unit: np.ndarray, diameter: float, angle: float, center: np.n
     return np.round(outline * scale) / scale
 
 
-def _fill_outline(outline: np.ndarray, image_size: int) -> np.ndarray:
-    """Rasterize an outline to a (H, W) bool mask with cv2 (pixel centres inside are set)."""
-    canvas = np.zeros((image_size, image_size), dtype=np.uint8)
-    fixed = np.round(outline * (1 << OUTLINE_FIXED_POINT_BITS)).astype(np.int32)
-    cv2.fillPoly(canvas, [fixed], 1, lineType=cv2.LINE_8, shift=OUTLINE_FIXED_POINT_BITS)
-    return canvas.astype(bool)
-
-
-def _polygon_area(outline: np.ndarray) -> float:
-    x, y = outline[:, 0], outline[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
 # ---------------------------------------------------------------------------------------------
 # Textures and colours.
 # ---------------------------------------------------------------------------------------------
@@ -241,12 +230,6 @@ def _object_texture(rng: np.random.Generator, colour: np.ndarray, image_size: in
 # ---------------------------------------------------------------------------------------------
 
 
-def _has_holes(mask: np.ndarray) -> bool:
-    """True if the mask encloses background: COCO polygons (outer rings only) cannot express it."""
-    _, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    return hierarchy is not None and bool((hierarchy[0][:, 3] >= 0).any())
-
-
 def _topmost_label_map(full_masks: list[np.ndarray], active: list[int], image_size: int) -> np.ndarray:
     """(H, W) int map of the top-most active candidate per pixel (-1 for background)."""
     label_map = np.full((image_size, image_size), -1, dtype=np.int16)
@@ -259,7 +242,7 @@ def _is_annotatable(visible: np.ndarray, full_area: float) -> bool:
     area = int(visible.sum())
     if area < MIN_VISIBLE_AREA or area < MIN_VISIBLE_FRACTION * full_area:
         return False
-    return not _has_holes(visible)
+    return not mask_has_holes(visible)
 
 
 def _validate_request(seed: int, split: str, index: int, image_size: int) -> None:
@@ -294,8 +277,8 @@ def render_toy_sample(seed: int, split: str, index: int, image_size: int = 128) 
         textures.append(_object_texture(rng, colours[-1], image_size))
         classes.append(class_index)
 
-    full_masks = [_fill_outline(outline, image_size) for outline in outlines]
-    full_areas = [_polygon_area(outline) for outline in outlines]
+    full_masks = [fill_polygon(outline, image_size, image_size, OUTLINE_FIXED_POINT_BITS) for outline in outlines]
+    full_areas = [polygon_area(outline) for outline in outlines]
     active = list(range(num_candidates))
     while True:
         label_map = _topmost_label_map(full_masks, active, image_size)
@@ -317,46 +300,8 @@ def render_toy_sample(seed: int, split: str, index: int, image_size: int = 128) 
 
 
 # ---------------------------------------------------------------------------------------------
-# Annotation encodings.
+# Cityscapes ground truth (the COCO encodings are the noise models', see noisy_seg.noise.geometry).
 # ---------------------------------------------------------------------------------------------
-
-
-def _check_mask(mask: np.ndarray) -> None:
-    if not isinstance(mask, np.ndarray) or mask.ndim != 2 or mask.dtype != bool:
-        raise ValueError(
-            f"mask must be a 2-D bool numpy array, got {type(mask).__name__} "
-            f"{getattr(mask, 'dtype', '')} {getattr(mask, 'shape', '')}"
-        )
-    if not mask.any():
-        raise ValueError("mask is empty; every annotation needs at least one pixel")
-
-
-def mask_bbox_xywh(mask: np.ndarray) -> list[float]:
-    """Tight COCO box [x, y, w, h] of a (H, W) bool mask, in pixel-edge units (a 1-px mask is 1x1)."""
-    _check_mask(mask)
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    return [float(cols[0]), float(rows[0]), float(cols[-1] - cols[0] + 1), float(rows[-1] - rows[0] + 1)]
-
-
-def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
-    """COCO polygons [[x0, y0, x1, y1, ...], ...] (one per connected part, >= 4 points each) whose
-    pycocotools rasterization equals the mask (holes filled).
-
-    Contours of the 2x nearest-upsampled mask run a quarter pixel inside each boundary pixel's
-    edges, so every mask pixel centre is inside and every other centre outside; plain contours
-    through pixel centres would lose about half of the boundary pixels."""
-    _check_mask(mask)
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    crop = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.uint8)
-    doubled = np.repeat(np.repeat(crop, 2, axis=0), 2, axis=1)
-    contours, _ = cv2.findContours(doubled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    origin = np.array([cols[0], rows[0]], dtype=np.float64)
-    polygons = []
-    for contour in contours:
-        # Every part is at least 2x2 after doubling, so each contour has >= 4 corners.
-        points = (contour.reshape(-1, 2) + 0.5) / 2.0 + origin
-        polygons.append(points.reshape(-1).tolist())
-    return polygons
 
 
 def cityscapes_maps(sample: ToySample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -448,10 +393,10 @@ def _write_split(
                         "id": image_id * 10 + k,
                         "image_id": image_id,
                         "category_id": obj.class_index + 1,
-                        "bbox": mask_bbox_xywh(obj.mask),
+                        "bbox": bbox_of_segmentation(obj.mask, "mask"),
                         "area": int(obj.mask.sum()),
                         "iscrowd": 0,
-                        "segmentation": mask_to_polygons(obj.mask),
+                        "segmentation": mask_to_exact_polygons(obj.mask),
                     }
                 )
         if "cityscapes" in layouts:
@@ -496,25 +441,38 @@ def _parse_layout(layout: str) -> tuple[str, ...]:
     raise ValueError(f"layout must be 'coco', 'cityscapes' or 'both', got {layout!r}")
 
 
-def _manifest(seed: int, num_train: int, num_val: int, image_size: int, layout: str) -> dict:
-    for name, value, minimum, maximum in (
-        ("seed", seed, 0, 2**32 - 1),
-        ("num_train", num_train, 1, MAX_IMAGES),
-        ("num_val", num_val, 1, MAX_IMAGES),
-        ("image_size", image_size, 64, MAX_IMAGE_SIZE),
-    ):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not minimum <= value <= maximum:
-            raise ValueError(f"{name} must be an int in [{minimum}, {maximum}], got {value!r}")
-    return {
-        "name": "toy_shapes",
-        "version": GENERATOR_VERSION,
-        "seed": int(seed),
-        "num_train": int(num_train),
-        "num_val": int(num_val),
-        "image_size": int(image_size),
-        "layouts": list(_parse_layout(layout)),
-        "classes": list(TOY_CLASSES),
-    }
+@dataclass(frozen=True)
+class ToySettings:
+    """What a toy set is generated with, checked on construction: ``write_toy_dataset`` and ``ensure_toy_dataset``
+    take these fields (positionally or by name). ``layout`` is "coco", "cityscapes" or "both"."""
+
+    seed: int = 0
+    num_train: int = 512
+    num_val: int = 96
+    image_size: int = 128
+    layout: str = "both"
+
+    def __post_init__(self):
+        for name, minimum, maximum in (
+            ("seed", 0, 2**32 - 1),
+            ("num_train", 1, MAX_IMAGES),
+            ("num_val", 1, MAX_IMAGES),
+            ("image_size", 64, MAX_IMAGE_SIZE),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not minimum <= value <= maximum:
+                raise ValueError(f"{name} must be an int in [{minimum}, {maximum}], got {value!r}")
+        _parse_layout(self.layout)
+
+    def manifest(self) -> dict:
+        """The MANIFEST.json content of a set with these settings (less its annotation counts)."""
+        return {
+            "name": "toy_shapes",
+            "version": GENERATOR_VERSION,
+            **{key: int(getattr(self, key)) for key in SETTING_KEYS},
+            "layouts": list(_parse_layout(self.layout)),
+            "classes": list(TOY_CLASSES),
+        }
 
 
 def read_manifest(root: str | os.PathLike) -> dict | None:
@@ -568,35 +526,22 @@ def _generate_locked(root: Path, manifest: dict) -> dict:
         raise
 
 
-def write_toy_dataset(
-    root: str | os.PathLike,
-    seed: int = 0,
-    num_train: int = 512,
-    num_val: int = 96,
-    image_size: int = 128,
-    layout: str = "both",
-) -> dict:
-    """(Re)generate the data set at ``root`` atomically; returns {"root", "seconds", "num_annotations"}.
-    ``layout`` is "coco", "cityscapes" or "both"."""
-    manifest = _manifest(seed, num_train, num_val, image_size, layout)
+def write_toy_dataset(root: str | os.PathLike, *settings, **named_settings) -> dict:
+    """(Re)generate the data set at ``root`` atomically with ``ToySettings(*settings, **named_settings)``; returns
+    {"root", "seconds", "num_annotations"}."""
+    manifest = ToySettings(*settings, **named_settings).manifest()
     root = Path(root).resolve()
     root.parent.mkdir(parents=True, exist_ok=True)
     with _lock_for(root):
         return _generate_locked(root, manifest)
 
 
-def ensure_toy_dataset(
-    root: str | os.PathLike,
-    seed: int = 0,
-    num_train: int = 512,
-    num_val: int = 96,
-    image_size: int = 128,
-    layout: str = "both",
-) -> Path:
-    """Path to a complete data set at ``root`` with these settings, generating it if there is none (or one
-    of an older generator version, or without a requested layout). A set generated with OTHER settings is
-    never replaced: that raises ValueError. Safe to call from several processes at once (file lock)."""
-    wanted = _manifest(seed, num_train, num_val, image_size, layout)
+def ensure_toy_dataset(root: str | os.PathLike, *settings, **named_settings) -> Path:
+    """Path to a complete data set at ``root`` with ``ToySettings(*settings, **named_settings)``, generating it if
+    there is none (or one of an older generator version, or without a requested layout). A set generated with
+    OTHER settings is never replaced: that raises ValueError. Safe to call from several processes at once (file
+    lock)."""
+    wanted = ToySettings(*settings, **named_settings).manifest()
     root = Path(root).resolve()
     if _satisfies(read_manifest(root), wanted):
         return root
@@ -610,7 +555,6 @@ def ensure_toy_dataset(
                 wanted = {**wanted, "layouts": sorted(set(wanted["layouts"]) | set(existing.get("layouts", [])))}
             _generate_locked(root, wanted)
     return root
-
 
 
 def _refuse_other_settings(root: Path, existing: dict | None, wanted: dict) -> None:
