@@ -14,7 +14,6 @@ from .class_noise import (
     PairFlipNoise,
     SymmetricNoise,
     TransitionMatrixNoise,
-    symmetric,
 )
 from .instance_dependent import InstanceDependentNoise, instance_features
 from .mask_noise import OP_NAMES, SpatialNoise
@@ -64,5 +63,4 @@ __all__ = [
     "realized_transition_matrix",
     "register_noise",
     "spatial_preset",
-    "symmetric",
 ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import check_model_fields, check_seed
-from .keyed_random import as_key_array, keyed_uniform
+from .keyed_random import broadcast_keys, keyed_uniform
 from .presets import ASYMMETRIC_PRESETS, asymmetric_preset
 from .registry import register_noise
 from .transition import inverse_cdf_table, sample_from_table, validate_transition_matrix
@@ -29,24 +29,10 @@ __all__ = [
     "SymmetricNoise",
     "TARGET_STREAM",
     "TransitionMatrixNoise",
-    "symmetric",
 ]
 
 FLIP_STREAM = "class_flip"
 TARGET_STREAM = "class_target"
-
-
-def broadcast_annotation_keys(image_keys, ann_keys, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Image keys (scalar or (n,)) and annotation keys ((n,)) -> two int64 arrays of length n."""
-    images = as_key_array(image_keys, "image_keys")
-    anns = as_key_array(ann_keys, "ann_keys")
-    if anns.size != n:
-        raise ValueError(f"ann_keys has {anns.size} entries for {n} labels; pass one annotation key per label")
-    if images.size == 1:
-        images = np.broadcast_to(images, (n,))
-    elif images.size != n:
-        raise ValueError(f"image_keys has {images.size} entries for {n} labels; pass one per label or a single key")
-    return images, anns
 
 
 class ClassNoise:
@@ -69,20 +55,10 @@ class ClassNoise:
         object.__setattr__(self, "_flip_targets", flip_targets)
         object.__setattr__(self, "_target_cdf", inverse_cdf_table(flip_targets))
 
-    @property
-    def flip_probability(self) -> np.ndarray:
-        """P(flip event | clean class), float64 (K,)."""
-        return self._flip_probability.copy()
-
-    @property
-    def flip_targets(self) -> np.ndarray:
-        """F[y, j] = P(target j | flip event, clean y), float64 (K, K); all-zero rows never flip."""
-        return self._flip_targets.copy()
-
     def flip_mask(self, labels, image_keys, ann_keys) -> np.ndarray:
         """Whether each annotation takes a flip event -> bool (n,). Nested across rates."""
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-        images, anns = broadcast_annotation_keys(image_keys, ann_keys, labels.size)
+        images, anns = broadcast_keys(image_keys, ann_keys)
         return self._flip_events(labels, images, anns)
 
     def _flip_events(self, labels: np.ndarray, images: np.ndarray, anns: np.ndarray) -> np.ndarray:
@@ -94,7 +70,7 @@ class ClassNoise:
         """Noisy labels int64 (n,) for clean labels (n,) in [0, K) (not checked: the caller's data), image keys (n,)
         or scalar, ann keys (n,)."""
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-        images, anns = broadcast_annotation_keys(image_keys, ann_keys, labels.size)
+        images, anns = broadcast_keys(image_keys, ann_keys)
         noisy = labels.copy()
         flipped = np.flatnonzero(self._flip_events(labels, images, anns))
         if flipped.size:
@@ -128,11 +104,6 @@ class SymmetricNoise(ClassNoise):
         k = self.num_classes
         targets = np.ones((k, k)) if self.include_true else 1.0 - np.eye(k)
         self._set_tables(np.full(k, self.rate), targets)
-
-
-def symmetric(rate: float, num_classes: int, seed: int = 0, include_true: bool = False) -> SymmetricNoise:
-    """Shorthand for ``SymmetricNoise(rate, num_classes, seed, include_true)``."""
-    return SymmetricNoise(rate, num_classes, seed, include_true)
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,8 +21,8 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from ._validation import check_model_fields, check_non_negative
-from .class_noise import FLIP_STREAM, TARGET_STREAM, broadcast_annotation_keys
-from .keyed_random import keyed_uniform
+from .class_noise import FLIP_STREAM, TARGET_STREAM
+from .keyed_random import broadcast_keys, keyed_uniform
 from .registry import register_noise
 from .transition import sample_by_row
 
@@ -134,7 +134,7 @@ class InstanceDependentNoise:
     def apply(self, labels, image_keys, ann_keys, features) -> np.ndarray:
         """Noisy labels int64 (n,) from labels (n,), keys, and features (n, S) (rows unit-normalized here)."""
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-        images, anns = broadcast_annotation_keys(image_keys, ann_keys, labels.size)
+        images, anns = broadcast_keys(image_keys, ann_keys)
         features = self._check_features(features, labels.size)
         noisy = labels.copy()
         if labels.size == 0 or self.num_classes == 1:

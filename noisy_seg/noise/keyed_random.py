@@ -27,6 +27,7 @@ from scipy.special import ndtri
 
 __all__ = [
     "as_key_array",
+    "broadcast_keys",
     "image_key",
     "image_keys",
     "keyed_standard_normal",
@@ -137,7 +138,8 @@ def as_key_array(keys, name: str) -> np.ndarray:
     raise ValueError(f"{name} must be integers or str ids, got dtype {array.dtype}")
 
 
-def _broadcast_keys(image_keys_, ann_keys_) -> tuple[np.ndarray, np.ndarray]:
+def broadcast_keys(image_keys_, ann_keys_) -> tuple[np.ndarray, np.ndarray]:
+    """Image and annotation keys (scalars or (n,)) -> two int64 arrays of one length (a scalar broadcasts)."""
     images = as_key_array(image_keys_, "image_keys")
     anns = as_key_array(ann_keys_, "ann_keys")
     if images.size == anns.size:
@@ -160,7 +162,7 @@ def _base_state(seed: int, stream) -> int:
 
 def _key_state(seed, image_keys_, ann_keys_, stream) -> np.ndarray:
     """Per-annotation 64-bit state before the draw index is absorbed -> uint64 (n,)."""
-    images, anns = _broadcast_keys(image_keys_, ann_keys_)
+    images, anns = broadcast_keys(image_keys_, ann_keys_)
     base = _base_state(seed, stream)
     state = np.full(images.shape, base, dtype=np.uint64)
     state = _absorb(state, images.view(np.uint64), 3)
@@ -224,7 +226,7 @@ def _absorb_int(state: int, value: int, salt: int, M=_MASK64, A=_MIX1, B=_MIX2, 
 def _keyed_uniform_small(seed, image_keys_, ann_keys_, stream) -> np.ndarray:
     """keyed_uniform(draws=1) for a few annotations (one image in the mapper), same numbers as the array path."""
     base = _base_state(seed, stream)
-    images, anns = _broadcast_keys(image_keys_, ann_keys_)
+    images, anns = broadcast_keys(image_keys_, ann_keys_)
     image_states: dict = {}
     out = []
     for image, ann in zip(images.tolist(), anns.tolist()):
