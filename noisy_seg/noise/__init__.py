@@ -7,7 +7,9 @@ a whole dataset at once), so both give identical noisy datasets. Models are buil
 (``registry``): spec dicts, short names like ``sym40`` and the offline tool's flags all resolve to it.
 """
 
-# the model modules register their noise types when imported
+import importlib
+import pkgutil
+
 from .class_noise import (
     AsymmetricNoise,
     ClassNoise,
@@ -64,3 +66,8 @@ __all__ = [
     "register_noise",
     "spatial_preset",
 ]
+
+# Every module of this package is imported, so a noise model registers itself by existing: a new model is one
+# file with its register_noise(...) line, and nothing else to edit.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

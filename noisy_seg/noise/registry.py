@@ -12,8 +12,8 @@ A spec is a dict: ``{"type": <registered name>, <the builder's keyword arguments
     {"type": "semantic", "rate": 0.3}
 ``build_noise`` also takes a list of specs (at most one class, spatial and drop part) or a short name.
 
-Adding a noise model is one file plus one ``register_noise(...)`` line in it (and its import in
-``noisy_seg/noise/__init__.py``): the spec keys are the builder's keyword arguments (read from its signature),
+Adding a noise model is one file in this package with one ``register_noise(...)`` line in it (the package
+imports all its modules): the spec keys are the builder's keyword arguments (read from its signature),
 and ``short="abc"`` gives it short names.
 
 Short names: ``<short><NN>[_<preset>][_s<seed>]``: NN is a rate in percent, preset a word, seed an int

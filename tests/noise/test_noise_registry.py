@@ -115,3 +115,23 @@ def test_a_new_class_noise_model_is_one_class_and_one_registration(tmp_path):
             register_noise("to_zero", "class_noise", ToZeroNoise)
     finally:
         NOISE_REGISTRY.pop("to_zero", None)
+
+
+def test_a_new_model_file_registers_itself_with_no_other_edit(tmp_path):
+    """A copy of the package with one new file in noise/: its noise type is known after `import noisy_seg.noise`."""
+    import shutil
+    from pathlib import Path
+
+    import noisy_seg
+
+    copy = tmp_path / "noisy_seg"
+    shutil.copytree(Path(noisy_seg.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "noise" / "always_zero.py").write_text(
+        "from .registry import register_noise\n\n\n"
+        "def always_zero(num_classes, rate, seed=0):\n    return None\n\n\n"
+        "register_noise('always_zero', 'class_noise', always_zero, short='zero')\n"
+    )
+    code = "import noisy_seg.noise as n; print(n.named_noise_spec('zero30'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": ""})
+    assert result.stdout.strip() == "{'type': 'always_zero', 'rate': 0.3, 'seed': 0}"
