@@ -171,9 +171,37 @@ def test_invalid_options_fail_at_build_time(kwargs, message):
         build_loss("combination", **kwargs)
 
 
-def test_rejects_dense_logits():
-    with pytest.raises(ValueError, match=r"\(N, C\)"):
-        combination_loss(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long), bg_index=BG)
+def _dense_batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 5, 6, 7, generator=g, dtype=torch.float64), torch.randint(0, 5, (2, 6, 7), generator=g)
+
+
+@pytest.mark.parametrize("floored_ce", [False, True])
+def test_dense_logits_are_the_same_split_per_pixel(floored_ce):
+    logits, targets = _dense_batch()
+    flat_logits, flat_targets = logits.permute(0, 2, 3, 1).reshape(-1, 5), targets.reshape(-1)
+    dense = combination_loss(logits, targets, bg_index=0, floored_ce=floored_ce, reduction="none")
+    flat = combination_loss(flat_logits, flat_targets, bg_index=0, floored_ce=floored_ce, reduction="none")
+    torch.testing.assert_close(dense.reshape(-1), flat)
+    torch.testing.assert_close(combination_loss(logits, targets, bg_index=0, floored_ce=floored_ce), flat.mean())
+
+
+def test_dense_background_set_and_ignored_pixels():
+    logits, targets = _dense_batch(1)
+    targets[0, :2] = 255
+    valid = targets != 255
+    loss = combination_loss(logits, targets, bg_index=(0, 4), ignore_index=255, reduction="none")
+    assert (loss[~valid] == 0).all()
+    predicted = logits.argmax(dim=1)
+    background = (targets == 0) | (targets == 4) | (predicted == 0) | (predicted == 4)
+    ce = F.cross_entropy(logits, targets, ignore_index=255, reduction="none")
+    torch.testing.assert_close(loss[valid & background], ce[valid & background])
+    rce = A * (1 - F.softmax(logits, dim=1).gather(1, targets.clamp(max=4).unsqueeze(1)).squeeze(1))
+    torch.testing.assert_close(loss[valid & ~background], rce[valid & ~background])
+    mean = combination_loss(logits, targets, bg_index=(0, 4), ignore_index=255)
+    torch.testing.assert_close(mean, loss.sum() / valid.sum())
+    with pytest.raises(ValueError, match="bg_index"):
+        combination_loss(logits, targets, bg_index=(0, 5), ignore_index=255)
 
 
 def _released_combination(cls_score, label, num_classes, w1=1.0, w2=1.0):

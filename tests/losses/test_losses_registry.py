@@ -162,7 +162,7 @@ BUILT_IN = {
     "nce_rce": (CLASSIFICATION_OR_DENSE, False, False, {}),
     "gce": (CLASSIFICATION_OR_DENSE, False, False, {"q": 0.7}),
     "focal": (CLASSIFICATION_OR_DENSE, False, False, {}),
-    "combination": (CLASSIFICATION, True, False, {"bg_index": 4}),
+    "combination": (CLASSIFICATION_OR_DENSE, True, False, {"bg_index": 4}),
     "cce": (DENSE, False, True, {}),
     "dice": (DENSE, False, False, {}),
     "ce_dice": (DENSE, False, False, {}),
