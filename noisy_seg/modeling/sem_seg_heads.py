@@ -1,0 +1,94 @@
+"""Semantic segmentation heads whose loss is chosen by name (see `SemSegLoss`), registered in detectron2's
+SEM_SEG_HEADS_REGISTRY. Each is its stock head with only the loss replaced: the layers are built by the stock
+constructor first, so from the same seed the weights equal the stock head's; with loss="ce" (and before
+loss_switch_iter) the stock loss itself runs.
+
+    yacs:       MODEL.SEM_SEG_HEAD.NAME = "NoisySemSegFPNHead"; MODEL.SEM_SEG_HEAD.LOSS = "gce"
+                MODEL.SEM_SEG_HEAD.LOSS_KWARGS.q = 0.7; MODEL.SEM_SEG_HEAD.LOSS_SWITCH_ITER = 1000
+    LazyConfig: model.sem_seg_head._target_ = NoisySemSegFPNHead; model.sem_seg_head.loss = "ce + 0.5 * dice"
+"""
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from detectron2.config import configurable
+from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
+from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
+from detectron2.projects.deeplab import DeepLabV3PlusHead
+
+from .sem_seg_loss import SemSegLoss
+
+__all__ = ["NoisyDeepLabV3PlusHead", "NoisySemSegFPNHead"]
+
+
+def _loss_options(cfg) -> dict:
+    head = cfg.MODEL.SEM_SEG_HEAD
+    kwargs = head.get("LOSS_KWARGS", {}) or {}
+    return {"loss": head.get("LOSS", "ce"), "loss_kwargs": _plain(kwargs),
+            "loss_switch_iter": head.get("LOSS_SWITCH_ITER", 0)}
+
+
+def _plain(value):
+    """yacs CfgNodes (dicts) -> plain dicts, recursively."""
+    return {k: _plain(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _upsampled_loss(head, predictions, targets) -> dict:
+    """The stock heads' losses() with the loss replaced: logits upsampled to label resolution as they do. Used
+    only while the configured loss replaces the stock one (not "ce", from loss_switch_iter on)."""
+    predictions = F.interpolate(predictions, scale_factor=head.common_stride, mode="bilinear", align_corners=False)
+    return {"loss_sem_seg": head.sem_seg_loss(predictions, targets) * head.loss_weight}
+
+
+@SEM_SEG_HEADS_REGISTRY.register()
+class NoisySemSegFPNHead(SemSegFPNHead):
+    """`SemSegFPNHead` (SemanticSegmentor, Panoptic FPN's semantic head) with a loss chosen by name.
+
+    Args (in addition to SemSegFPNHead's): loss, loss_kwargs, loss_switch_iter; see `SemSegLoss`.
+    """
+
+    @configurable
+    def __init__(self, input_shape, *, num_classes: int, loss="ce", loss_kwargs=None, loss_switch_iter: int = 0,
+                 **kwargs):
+        # by keyword: a LazyConfig's input_shape arrives as a DictConfig, which @configurable would take for a cfg
+        super().__init__(input_shape=input_shape, num_classes=num_classes, **kwargs)
+        self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
+                                       num_classes=num_classes)
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        return {**super().from_config(cfg, input_shape), **_loss_options(cfg)}
+
+    def losses(self, predictions, targets):
+        if not self.sem_seg_loss.replaces_stock_loss():
+            return super().losses(predictions, targets)
+        return _upsampled_loss(self, predictions, targets)
+
+
+@SEM_SEG_HEADS_REGISTRY.register()
+class NoisyDeepLabV3PlusHead(DeepLabV3PlusHead):
+    """detectron2's DeepLab project `DeepLabV3PlusHead` with a loss chosen by name. With loss="ce", and before
+    loss_switch_iter, its own loss runs (`loss_type`: cross_entropy or hard_pixel_mining).
+
+    Args (in addition to DeepLabV3PlusHead's): loss, loss_kwargs, loss_switch_iter; see `SemSegLoss`.
+    """
+
+    @configurable
+    def __init__(self, input_shape, *, num_classes=None, loss="ce", loss_kwargs=None, loss_switch_iter: int = 0,
+                 **kwargs):
+        # by keyword: a LazyConfig's input_shape arrives as a DictConfig, which @configurable would take for a cfg
+        super().__init__(input_shape=input_shape, num_classes=num_classes, **kwargs)
+        if num_classes is None:
+            raise ValueError("NoisyDeepLabV3PlusHead predicts classes: give num_classes (decoder_only heads have no "
+                             "loss to replace; use DeepLabV3PlusHead)")
+        self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
+                                       num_classes=num_classes)
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        return {**super().from_config(cfg, input_shape), **_loss_options(cfg)}
+
+    def losses(self, predictions, targets):
+        if not self.sem_seg_loss.replaces_stock_loss():
+            return super().losses(predictions, targets)
+        return _upsampled_loss(self, predictions, targets)

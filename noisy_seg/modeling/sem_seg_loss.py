@@ -1,0 +1,123 @@
+"""The semantic heads' loss: registered dense losses chosen by name (or a weighted sum), stage-wise in one run.
+
+    loss="gce", loss_kwargs={"q": 0.7}
+    loss="ce + 0.5 * dice"                               # a weighted sum; loss_kwargs per term:
+    loss={"ce": 1.0, "lovasz": 0.5}, loss_kwargs={"lovasz": {"per_image": True}}
+    loss="combination", loss_kwargs={"bg_index": [0]}    # CE on background pixels, RCE on foreground ones
+
+Every term is built once, at construction, by the loss registry, with the head's ignore label (and its class
+count for losses that need one); plain CE runs before `loss_switch_iter`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, Mapping, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from detectron2.utils.events import get_event_storage
+
+from ..losses import available_losses, build_loss, loss_spec
+
+__all__ = ["SemSegLoss", "parse_loss_terms"]
+
+LossSetting = Union[str, Mapping[str, float]]
+_TERM = re.compile(r"^\s*(?:(?P<weight>[0-9.eE+-]+)\s*\*\s*)?(?P<name>[a-z_]+)\s*$")
+
+
+def parse_loss_terms(loss: LossSetting) -> Dict[str, float]:
+    """"sce", "ce + 0.5 * dice" or {"ce": 1.0, "dice": 0.5} -> {name: weight}."""
+    if isinstance(loss, Mapping):
+        terms = {str(name): weight for name, weight in loss.items()}
+    elif isinstance(loss, str):
+        terms = {}
+        for part in loss.split("+"):
+            match = _TERM.match(part)
+            if match is None:
+                raise ValueError(f"loss {loss!r}: cannot read the term {part.strip()!r}; write e.g. 'ce + 0.5 * dice'")
+            terms[match["name"]] = float(match["weight"] or 1.0)
+    else:
+        raise ValueError(f"loss must be a loss name, 'a * name + b * name', or a dict {{name: weight}}; got {loss!r}")
+    for name, weight in terms.items():
+        if name not in available_losses():
+            raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(available_losses())}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+            raise ValueError(f"loss {name!r}: weight must be a number >= 0, got {weight!r}")
+    if not terms:
+        raise ValueError("loss names no term; write e.g. 'ce'")
+    return terms
+
+
+def _current_iter() -> Optional[int]:
+    try:
+        return get_event_storage().iter
+    except AssertionError:  # outside a trainer
+        return None
+
+
+class SemSegLoss(nn.Module):
+    """loss(logits (N, C, H, W) at label resolution, targets (N, H, W)) -> scalar.
+
+    Args:
+        loss: a registered loss name, "a * name + b * name", or {name: weight}.
+        loss_kwargs: options of the loss; for a sum, {name: options} per term.
+        loss_switch_iter: plain CE (the stock head's loss) before this training iteration, `loss` from it on.
+        ignore_value: the head's ignore label, given to every term that has an ignore_index.
+        num_classes: given to terms that take num_classes (region-aware).
+    """
+
+    def __init__(self, loss: LossSetting = "ce", loss_kwargs: Optional[Mapping] = None, loss_switch_iter: int = 0,
+                 *, ignore_value: int, num_classes: int):
+        super().__init__()
+        if isinstance(loss_switch_iter, bool) or not isinstance(loss_switch_iter, int) or loss_switch_iter < 0:
+            raise ValueError(f"loss_switch_iter must be an int >= 0, got {loss_switch_iter!r}")
+        self.ignore_value = ignore_value
+        self.loss_switch_iter = loss_switch_iter
+        self.weights = parse_loss_terms(loss)
+        self.is_stock_ce = self.weights == {"ce": 1.0}
+        kwargs = dict(loss_kwargs or {})
+        several = len(self.weights) > 1
+        if several and set(kwargs) - set(self.weights):
+            raise ValueError(f"loss_kwargs of a sum of losses are per term ({sorted(self.weights)}); "
+                             f"got keys {sorted(set(kwargs) - set(self.weights))}")
+        self.terms = nn.ModuleDict({
+            name: self._build_term(name, dict(kwargs.get(name) or {}) if several else kwargs, num_classes)
+            for name in self.weights
+        })
+
+    def _build_term(self, name: str, options: dict, num_classes: int) -> nn.Module:
+        spec = loss_spec(name)
+        if not spec.takes_dense_logits:
+            dense = [n for n in available_losses() if loss_spec(n).takes_dense_logits]
+            raise ValueError(f"loss {name!r} takes classification logits only; a semantic head needs a dense loss: "
+                             f"choose one of {', '.join(dense)}")
+        if "ignore_index" in spec.defaults:
+            options.setdefault("ignore_index", self.ignore_value)
+        if "num_classes" in spec.defaults:
+            options.setdefault("num_classes", num_classes)
+        if spec.needs_bg_index and "bg_index" not in options:
+            raise ValueError(f"loss {name!r} needs loss_kwargs bg_index: the background class(es) of the dataset, "
+                             "whose pixels get CE (e.g. [0] for the toy data)")
+        return build_loss(name, **options)
+
+    def robust_loss_active(self) -> bool:
+        it = _current_iter()
+        return it is None or it >= self.loss_switch_iter
+
+    def replaces_stock_loss(self) -> bool:
+        """True when this step uses the configured loss rather than the stock head's CE."""
+        return not self.is_stock_ce and self.robust_loss_active()
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if not self.replaces_stock_loss():
+            return F.cross_entropy(logits, targets, reduction="mean", ignore_index=self.ignore_value)
+        total = None
+        for name, term in self.terms.items():
+            value = self.weights[name] * term(logits, targets)
+            total = value if total is None else total + value
+        return total
+
+    def extra_repr(self) -> str:
+        return f"weights={self.weights}, loss_switch_iter={self.loss_switch_iter}"

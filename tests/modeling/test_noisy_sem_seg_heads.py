@@ -1,0 +1,175 @@
+"""NoisySemSegFPNHead / NoisyDeepLabV3PlusHead: stock layers and stock CE, losses by name, sums, switch, configs."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from detectron2.config import LazyCall as L
+from detectron2.config import get_cfg, instantiate
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import build_sem_seg_head
+from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
+from detectron2.projects.deeplab import DeepLabV3PlusHead, add_deeplab_config
+from detectron2.utils.events import EventStorage
+
+from noisy_seg.config import add_noisy_seg_config
+from noisy_seg.losses import build_loss
+from noisy_seg.modeling import NoisyDeepLabV3PlusHead, NoisySemSegFPNHead, SemSegLoss
+
+C = 6
+SHAPES = {"p2": ShapeSpec(channels=8, stride=4), "p3": ShapeSpec(channels=8, stride=8)}
+FPN_ARGS = dict(input_shape=SHAPES, num_classes=C, conv_dims=8, common_stride=4, norm="", ignore_value=255)
+
+
+def features_and_targets(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    features = {"p2": torch.randn(2, 8, 8, 8, generator=g), "p3": torch.randn(2, 8, 4, 4, generator=g)}
+    targets = torch.randint(0, C, (2, 32, 32), generator=g)
+    targets[0, :5] = 255
+    return features, targets
+
+
+def fpn_pair(seed=0, **loss):
+    torch.manual_seed(seed)
+    stock = SemSegFPNHead(**FPN_ARGS)
+    torch.manual_seed(seed)
+    noisy = NoisySemSegFPNHead(**FPN_ARGS, **loss)
+    return stock.train(), noisy.train()
+
+
+def upsampled_logits(head, features):
+    return F.interpolate(head.layers(features), scale_factor=4, mode="bilinear", align_corners=False)
+
+
+def test_same_layers_as_stock_and_ce_is_the_stock_loss():
+    stock, noisy = fpn_pair()
+    assert stock.state_dict().keys() == noisy.state_dict().keys()
+    for key, value in stock.state_dict().items():
+        assert torch.equal(value, noisy.state_dict()[key]), key
+    features, targets = features_and_targets()
+    assert torch.equal(stock(features, targets)[1]["loss_sem_seg"], noisy(features, targets)[1]["loss_sem_seg"])
+
+
+@pytest.mark.parametrize("loss, kwargs", [("gce", {"q": 0.7}), ("sce", {"alpha": 1.0, "beta": 0.1}),
+                                          ("nce_rce", {}), ("lovasz", {}), ("cce", {}), ("focal", {}),
+                                          ("combination", {"bg_index": [0]})])
+def test_named_losses_are_the_registered_losses_with_the_heads_ignore_label(loss, kwargs):
+    _, head = fpn_pair(loss=loss, loss_kwargs=kwargs)
+    features, targets = features_and_targets()
+    expected = build_loss(loss, **kwargs, ignore_index=255)(upsampled_logits(head, features), targets)
+    torch.testing.assert_close(head(features, targets)[1]["loss_sem_seg"], expected)
+
+
+def test_region_aware_gets_the_class_count_and_a_weighted_sum_adds_terms():
+    _, head = fpn_pair(loss="region_aware")
+    assert head.sem_seg_loss.terms["region_aware"].confusion.shape == (C, C)
+    _, head = fpn_pair(loss="ce + 0.5 * dice", loss_kwargs={"dice": {"smooth": 2.0}})
+    features, targets = features_and_targets()
+    logits = upsampled_logits(head, features)
+    expected = F.cross_entropy(logits, targets, ignore_index=255) + 0.5 * build_loss(
+        "dice", smooth=2.0, ignore_index=255)(logits, targets)
+    torch.testing.assert_close(head(features, targets)[1]["loss_sem_seg"], expected)
+    assert fpn_pair(loss={"ce": 1.0, "dice": 0.5})[1].sem_seg_loss.weights == {"ce": 1.0, "dice": 0.5}
+
+
+def test_the_loss_switches_at_loss_switch_iter():
+    stock, head = fpn_pair(loss="gce", loss_kwargs={"q": 0.7}, loss_switch_iter=10)
+    features, targets = features_and_targets()
+    with EventStorage(start_iter=9):
+        assert torch.equal(head(features, targets)[1]["loss_sem_seg"], stock(features, targets)[1]["loss_sem_seg"])
+    with EventStorage(start_iter=10):
+        expected = build_loss("gce", q=0.7, ignore_index=255)(upsampled_logits(head, features), targets)
+        torch.testing.assert_close(head(features, targets)[1]["loss_sem_seg"], expected)
+
+
+@pytest.mark.parametrize("loss, kwargs, message", [
+    ("softmax_ce", {}, "unknown loss 'softmax_ce'"),
+    ("ce + half * dice", {}, "cannot read the term"),
+    ("combination", {}, "needs loss_kwargs bg_index"),
+    ("gce", {"q": 2.0}, "q must be"),
+    ("ce + dice", {"smooth": 2.0}, "per term"),
+])
+def test_bad_loss_settings_fail_at_construction_with_one_line(loss, kwargs, message):
+    with pytest.raises(ValueError, match=message) as info:
+        NoisySemSegFPNHead(**FPN_ARGS, loss=loss, loss_kwargs=kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_a_classification_only_loss_is_refused_by_a_dense_head():
+    from noisy_seg.losses import CLASSIFICATION, LOSS_REGISTRY, register_loss
+
+    def box_only(logits, targets, *, reduction="mean", weight=None):
+        return logits.sum() * 0
+
+    register_loss("_box_only", box_only, kind=CLASSIFICATION)
+    try:
+        with pytest.raises(ValueError, match="takes classification logits only"):
+            NoisySemSegFPNHead(**FPN_ARGS, loss="_box_only")
+    finally:
+        LOSS_REGISTRY.pop("_box_only", None)
+
+
+def test_yacs_and_lazyconfig_build_the_head():
+    cfg = add_noisy_seg_config(get_cfg())
+    cfg.MODEL.SEM_SEG_HEAD.NAME = "NoisySemSegFPNHead"
+    cfg.MODEL.SEM_SEG_HEAD.IN_FEATURES = ["p2", "p3"]
+    cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = C
+    cfg.MODEL.SEM_SEG_HEAD.CONVS_DIM = 8
+    cfg.MODEL.SEM_SEG_HEAD.NORM = ""
+    cfg.merge_from_list(["MODEL.SEM_SEG_HEAD.LOSS", "gce", "MODEL.SEM_SEG_HEAD.LOSS_SWITCH_ITER", "5"])
+    cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS.q = 0.7  # a new key of a new_allowed node: by attribute or from a yaml
+    head = build_sem_seg_head(cfg, SHAPES)
+    assert isinstance(head, NoisySemSegFPNHead) and head.sem_seg_loss.loss_switch_iter == 5
+    assert head.sem_seg_loss.terms["gce"].options["q"] == 0.7
+    lazy = instantiate(L(NoisySemSegFPNHead)(**FPN_ARGS, loss="ce + 0.5 * lovasz"))
+    assert lazy.sem_seg_loss.weights == {"ce": 1.0, "lovasz": 0.5}
+
+
+def deeplab_cfg(loss="ce", loss_type="cross_entropy"):
+    cfg = get_cfg()
+    add_deeplab_config(cfg)
+    add_noisy_seg_config(cfg)
+    head = cfg.MODEL.SEM_SEG_HEAD
+    head.IN_FEATURES, head.PROJECT_FEATURES, head.PROJECT_CHANNELS = ["p2", "p3"], ["p2"], [8]
+    head.ASPP_CHANNELS, head.CONVS_DIM, head.NUM_CLASSES, head.COMMON_STRIDE = 8, 8, C, 4
+    head.NORM, head.LOSS_TYPE, head.LOSS = "", loss_type, loss
+    head.ASPP_DILATIONS = [1, 2, 3]
+    return cfg
+
+
+@pytest.mark.parametrize("loss_type", ["cross_entropy", "hard_pixel_mining"])
+def test_deeplab_head_keeps_its_layers_and_its_own_loss_with_ce(loss_type):
+    cfg = deeplab_cfg(loss_type=loss_type)
+    torch.manual_seed(0)
+    stock = DeepLabV3PlusHead(cfg, SHAPES).train()
+    cfg.MODEL.SEM_SEG_HEAD.NAME = "NoisyDeepLabV3PlusHead"
+    torch.manual_seed(0)
+    noisy = build_sem_seg_head(cfg, SHAPES).train()
+    assert isinstance(noisy, NoisyDeepLabV3PlusHead)
+    for key, value in stock.state_dict().items():
+        assert torch.equal(value, noisy.state_dict()[key]), key
+    features, targets = features_and_targets()
+    torch.manual_seed(1)
+    expected = stock(features, targets)[1]["loss_sem_seg"]
+    torch.manual_seed(1)
+    assert torch.equal(noisy(features, targets)[1]["loss_sem_seg"], expected)
+
+
+def test_deeplab_head_with_a_robust_loss():
+    cfg = deeplab_cfg(loss="sce")
+    cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS.alpha, cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS.beta = 1.0, 0.5
+    cfg.MODEL.SEM_SEG_HEAD.NAME = "NoisyDeepLabV3PlusHead"
+    head = build_sem_seg_head(cfg, SHAPES).train()
+    features, targets = features_and_targets()
+    torch.manual_seed(1)
+    value = head(features, targets)[1]["loss_sem_seg"]
+    logits = F.interpolate(head.layers(features), scale_factor=4, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(value, build_loss("sce", alpha=1.0, beta=0.5, ignore_index=255)(logits, targets))
+
+
+def test_sem_seg_loss_alone_follows_the_switch():
+    loss = SemSegLoss("mae", ignore_value=255, num_classes=C, loss_switch_iter=3)
+    logits, targets = torch.randn(1, C, 4, 4), torch.randint(0, C, (1, 4, 4))
+    with EventStorage(start_iter=2):
+        torch.testing.assert_close(loss(logits, targets), F.cross_entropy(logits, targets, ignore_index=255))
+    with EventStorage(start_iter=3):
+        torch.testing.assert_close(loss(logits, targets), build_loss("mae")(logits, targets))
