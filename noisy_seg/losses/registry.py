@@ -11,6 +11,7 @@ the same way (its `__init__` keyword-only parameters are the options).
 from __future__ import annotations
 
 import inspect
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Type, Union
 
@@ -73,10 +74,11 @@ class LossSpec:
 
 def _frozen(value: Any) -> Any:
     """Lists and tensors (focal alpha, lovasz classes) are held as tuples: a built loss then holds no mutable or
-    device-bound option, and its repr stays on one line."""
+    device-bound option, and its repr stays on one line. Any mutable sequence counts as a list (a config's
+    ListConfig too)."""
     if isinstance(value, torch.Tensor):
         return tuple(value.detach().cpu().reshape(-1).tolist())  # once, at build time
-    return tuple(value) if isinstance(value, list) else value
+    return tuple(value) if isinstance(value, MutableSequence) else value
 
 
 # A plain dict (not fvcore's Registry) so entries can have short names like "ce" that differ from the functions'.

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from detectron2.config import LazyConfig, instantiate
-from detectron2.modeling import GeneralizedRCNN
+from detectron2.modeling import GeneralizedRCNN, SemanticSegmentor
 
 from noisy_seg.data import check_datasets_available
 from noisy_seg.utils.errors import UserInputError
@@ -17,7 +17,7 @@ REAL_DATA = ["configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", "conf
 
 
 def test_the_required_configs_exist():
-    assert "configs/toy/mask_rcnn_R18_FPN_ce.py" in CONFIGS
+    assert "configs/toy/mask_rcnn_R18_FPN_ce.py" in CONFIGS and "configs/toy/semantic_R18_FPN_ce.py" in CONFIGS
     assert set(REAL_DATA) <= set(CONFIGS)
 
 
@@ -25,7 +25,7 @@ def test_the_required_configs_exist():
 def test_config_instantiates(path):
     cfg = LazyConfig.load(str(REPO / path))
     model = instantiate(cfg.model)
-    assert isinstance(model, GeneralizedRCNN)
+    assert isinstance(model, (GeneralizedRCNN, SemanticSegmentor))
     cfg.optimizer.params.model = model
     optim = instantiate(cfg.optimizer)
     assert isinstance(optim, torch.optim.Optimizer)
@@ -34,6 +34,18 @@ def test_config_instantiates(path):
     assert cfg.train.max_iter > 0 and cfg.train.output_dir
     # the test loader and evaluator name the same dataset
     assert cfg.dataloader.evaluator.dataset_name == cfg.dataloader.test.dataset.names
+
+
+def test_semantic_toy_config_is_small_from_scratch_and_uses_the_noisy_head():
+    from noisy_seg.modeling import NoisySemSegFPNHead
+
+    cfg = LazyConfig.load(str(REPO / "configs/toy/semantic_R18_FPN_ce.py"))
+    assert cfg.train.init_checkpoint == ""
+    model = instantiate(cfg.model)
+    assert isinstance(model.sem_seg_head, NoisySemSegFPNHead) and model.sem_seg_head.sem_seg_loss.is_stock_ce
+    assert sum(p.numel() for p in model.parameters()) < 20e6
+    sched = instantiate(cfg.lr_multiplier)
+    assert abs(sched(0.5) - 0.5 ** 0.9) < 1e-9 and abs(sched(0.999) - 0.02) < 1e-9  # the seeds' poly, floor 0.02
 
 
 def test_toy_config_is_small_and_from_scratch():

@@ -158,3 +158,17 @@ def test_a_negative_seed_is_drawn_and_recorded(repo_root, tiny_toy, tmp_path):
                         "dataloader.train.num_workers=0"]
     train_net.main(_args(str(repo_root / CONFIG), *opts))
     assert json.loads((tmp_path / "run_info.json").read_text())["seed"] >= 0
+
+
+@pytest.mark.parametrize("loss", ["ce", "combination"])
+def test_semantic_toy_config_trains_with_a_named_loss_and_reports_miou(repo_root, tiny_toy, tmp_path, loss):
+    opts = ["dataloader.train.dataset.names=toy_tiny_cityscapes_sem_seg_train",
+            "dataloader.test.dataset.names=toy_tiny_cityscapes_sem_seg_val", f"train.output_dir={tmp_path}",
+            "train.max_iter=3", "train.eval_period=3", "train.log_period=1", "dataloader.train.total_batch_size=2",
+            "dataloader.train.mapper.noise=sem40", f"model.sem_seg_head.loss={loss}",
+            "model.sem_seg_head.loss_kwargs=" + ("{bg_index:[0]}" if loss == "combination" else "{}")]
+    train_net.main(_args(str(repo_root / "configs/toy/semantic_R18_FPN_ce.py"), *opts))
+    rows = _metrics(tmp_path)
+    assert [r["iteration"] for r in rows if "total_loss" in r] == [0, 1, 2]
+    final = [r for r in rows if "sem_seg/mIoU" in r]
+    assert final and final[-1]["iteration"] == 3 and 0 <= final[-1]["sem_seg/mIoU"] <= 100

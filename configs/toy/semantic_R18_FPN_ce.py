@@ -1,0 +1,27 @@
+# Small from-scratch Semantic FPN on the built-in toy-shapes label maps, plain cross entropy, evaluated with
+# detectron2's SemSegEvaluator (mIoU, per-class IoU). The poly schedule of the semantic seeds (floor 0.02) with
+# a short linear warmup. Robust losses: model.sem_seg_head.loss=gce "model.sem_seg_head.loss_kwargs={q:0.7}";
+# the dense combination: model.sem_seg_head.loss=combination "model.sem_seg_head.loss_kwargs={bg_index:[0]}"
+# (background = road, train id 0).
+from noisy_seg.config import fraction_of_max_iter
+
+from ..common.data.toy_shapes_semantic import dataloader
+from ..common.models.semantic_R18_FPN_tiny import model
+from ..common.optim import AdamW as optimizer
+from ..common.semantic_schedules import lr_multiplier_poly as lr_multiplier
+from ..common.train import train
+
+MAX_ITER = 500
+
+optimizer.lr = 1e-3
+optimizer.weight_decay = 0.05
+lr_multiplier.warmup_length = 0.05
+
+train.output_dir = "output/toy/semantic_R18_FPN_ce"
+train.seed = 0
+train.init_checkpoint = ""  # from scratch: no weights can be downloaded here
+train.max_iter = MAX_ITER
+train.eval_period = fraction_of_max_iter(1.0)
+train.log_period = 20
+train.checkpointer.period = 250
+train.checkpointer.max_to_keep = 3
