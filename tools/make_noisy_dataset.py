@@ -30,6 +30,22 @@ detectron2's load_cityscapes_instances and written as COCO json (ids assigned af
 jsons (from_json=True, detectron2's cityscapes_fine_instance_seg_*; the default) or from the
 instanceIds PNGs (from_json=False). The two ways give slightly different polygons, so the noisy
 file equals the on-the-fly noise of the registration read the same way.
+
+Semantic label maps: --dataset NAME (a registered detectron2 semantic dataset: records with file_name and
+sem_seg_file_name) --output DIR writes one noisy label PNG per record to DIR/<its path below the label files'
+common folder>, plus DIR/manifest.json (spec, dataset, counts, realized changed-pixel fraction; written last, so
+a folder without it is incomplete):
+
+    python tools/make_noisy_dataset.py --dataset cityscapes_fine_sem_seg_train --output gtFine_boundary5 \
+        --noise boundary5_s1
+
+--noise takes the semantic short names (sem<NN>, semrelabel<NN>, semignore<NN>, semdilate<NN>, semerode<NN>,
+boundary<NN>, boundarygrow<NN>, boundaryshrink<NN>) or a type with flags (semantic: --rate --ops --kernel
+--background-label; markov_boundary: --rate --steps --grow-prob --flip-rate --background-label). For one
+seed each map equals what NoisySemSegDatasetMapper injects (same model, same image key: the record's image_id,
+else its image file's stem). Classes: the metadata's stuff_classes, else --num-classes; the ignore label: the
+metadata's ignore_label, else 255 (a mapper's spec needs the same ignore_label when it is not 255). An existing
+non-empty DIR is refused without --overwrite, and no input file is ever written over.
 """
 
 from __future__ import annotations
@@ -39,25 +55,33 @@ import os
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import orjson
+from tqdm import tqdm
 
-from noisy_seg.noise import NOISE_REGISTRY, build_noise, named_noise_spec
+from noisy_seg.noise import NOISE_REGISTRY, build_noise, build_semantic_noise, named_noise_spec
 from noisy_seg.noise.coco import apply_noise_to_coco, category_index
 from noisy_seg.noise.coco_records import check_annotation_ids
 from noisy_seg.noise.presets import ASYMMETRIC_PRESETS, CITYSCAPES_THING_CLASSES
-from noisy_seg.utils.files import gc_paused, load_json, save_json_atomic
+from noisy_seg.utils.files import atomic_output, gc_paused, load_json, save_json_atomic
 
-# flag -> spec key; a flag applies to the noise types whose builder takes that key
+# spec key -> flag; a flag applies to the noise types whose builder takes that key
 SPEC_FLAGS = {"rate": "--rate", "seed": "--seed", "preset": "--preset", "include_true": "--include-true",
-              "mapping": "--mapping", "matrix": "--matrix"}
+              "mapping": "--mapping", "matrix": "--matrix", "ops": "--ops", "kernel": "--kernel",
+              "background_label": "--background-label", "steps": "--steps", "grow_prob": "--grow-prob",
+              "flip_rate": "--flip-rate"}
+SEMANTIC = "semantic_noise"
+MANIFEST = "manifest.json"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--input", required=True, help="COCO json, or a Cityscapes leftImg8bit/<split> dir with --gt-dir"
-    )
-    parser.add_argument("--output", required=True, help="output COCO json (never the input)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="COCO json, or a Cityscapes leftImg8bit/<split> dir with --gt-dir")
+    source.add_argument("--dataset", help="a registered detectron2 semantic dataset: write noisy label PNGs")
+    parser.add_argument("--output", required=True,
+                        help="output COCO json, or with --dataset a new folder for the label PNGs (never the input)")
     parser.add_argument("--noise", required=True, help="a noise type (with the flags below) or a short name (sym40)")
     parser.add_argument("--rate", type=float, help="noise rate in [0, 1] (spatial: the per-op probability p <= 1/3)")
     parser.add_argument("--include-true", action="store_true",
@@ -66,6 +90,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--preset", help="asymmetric: cityscapes|coco|voc; spatial: easy|medium|hard")
     parser.add_argument("--mapping", help="asymmetric: json file with a class mapping or a K x K matrix")
     parser.add_argument("--matrix", help="transition_matrix: json file with a K x K row-stochastic matrix")
+    parser.add_argument("--ops", type=_names, help="semantic: comma-separated ops (relabel,background,ignore,...)")
+    parser.add_argument("--kernel", type=int, help="semantic: dilate/erode kernel size")
+    parser.add_argument("--background-label", type=int, help="semantic noise: the background class, if any")
+    parser.add_argument("--steps", type=int, help="markov_boundary: Markov steps T (default 100)")
+    parser.add_argument("--grow-prob", type=float, help="markov_boundary: probability a step grows (default 0.5)")
+    parser.add_argument("--flip-rate", type=float, help="markov_boundary: toggle rate before smoothing (default 0)")
+    parser.add_argument("--num-classes", type=int,
+                        help="--dataset: number of classes, when its metadata has no stuff_classes")
     parser.add_argument("--images-root", help="image folder (instance_dependent noise crops the instances)")
     parser.add_argument("--gt-dir", help="Cityscapes gtFine/<split> dir, when --input is a Cityscapes image dir")
     parser.add_argument("--cityscapes-from", choices=("json", "png"), default="json",
@@ -76,13 +108,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _names(text: str) -> tuple:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def _fail(message: str) -> SystemExit:
     return SystemExit("error: " + " ".join(str(message).split()))
 
 
 def _given_keys(args) -> dict:
-    """The spec keys set by flags (spatial noise: --rate is its per-op probability p)."""
-    given = {key: getattr(args, key) for key in SPEC_FLAGS if getattr(args, key) not in (None, False)}
+    """The spec keys set by flags (spatial noise: --rate is its per-op probability p); 0 is a value too."""
+    given = {key: getattr(args, key) for key in SPEC_FLAGS}
+    given = {key: value for key, value in given.items() if value is not None and value is not False}  # unset flags
     if args.noise == "spatial" and "rate" in given:
         given["p"] = given.pop("rate")
     return given
@@ -118,6 +155,11 @@ def _spec_without_dataset(args) -> dict:
 def _validate(args) -> dict:
     """Checks that need no dataset; returns the noise spec."""
     spec = _spec_without_dataset(args)
+    if NOISE_REGISTRY[spec["type"]].part == SEMANTIC:
+        raise _fail(f"--noise {args.noise} is noise for semantic label maps: give --dataset NAME (a registered "
+                    "semantic dataset) and an output folder instead of --input")
+    if args.num_classes is not None:
+        raise _fail("--num-classes is for --dataset; a COCO json's classes are its categories")
     if spec["type"] == "instance_dependent" and args.images_root is None and not os.path.isdir(args.input):
         raise _fail("--noise instance_dependent needs --images-root DIR to crop the instances")
     source, target = Path(args.input).resolve(), Path(args.output).resolve()
@@ -223,8 +265,124 @@ def _pipeline(args, spec: dict, dataset):
         raise _fail(f"--noise {args.noise}: {err}") from None
 
 
+def _semantic_spec(args) -> dict:
+    """--dataset mode: the semantic noise spec of --noise and its flags, and the flags it refuses."""
+    spec = _spec_without_dataset(args)
+    if NOISE_REGISTRY[spec["type"]].part != SEMANTIC:
+        semantic = sorted(name for name, entry in NOISE_REGISTRY.items() if entry.part == SEMANTIC)
+        raise _fail(f"--noise {args.noise} is noise for instance annotations; --dataset writes semantic label maps: "
+                    f"use a semantic name (sem40, semdilate30, boundary5, ...) or type ({', '.join(semantic)})")
+    for flag, value in (("--report", args.report), ("--gt-dir", args.gt_dir), ("--images-root", args.images_root)):
+        if value is not None:
+            raise _fail(f"{flag} is for --input; --dataset writes its summary to {MANIFEST} in the output folder")
+    return spec
+
+
+def _semantic_dataset(name: str, num_classes_flag):
+    """(records, number of classes, ignore label) of a registered semantic dataset."""
+    import noisy_seg.data  # noqa: F401  (registers the toy datasets; detectron2's builtin ones come with it)
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    if name not in DatasetCatalog.list():
+        semantic = [n for n in sorted(DatasetCatalog.list())
+                    if "sem_seg" in str(MetadataCatalog.get(n).get("evaluator_type", ""))]
+        examples = ", ".join(semantic[:6]) + (", ..." if len(semantic) > 6 else "")
+        raise _fail(f"--dataset {name} is not a registered dataset; semantic ones include {examples}")
+    try:
+        records = DatasetCatalog.get(name)
+    except (AssertionError, OSError, ValueError) as err:  # detectron2's loaders assert on missing folders
+        raise _fail(f"--dataset {name} could not be loaded: {err}") from None
+    if not records:
+        raise _fail(f"--dataset {name} has no records")
+    if any("sem_seg_file_name" not in record or "file_name" not in record for record in records):
+        raise _fail(f"--dataset {name} is not a semantic dataset: its records need file_name and sem_seg_file_name")
+    metadata = MetadataCatalog.get(name)
+    stuff_classes = metadata.get("stuff_classes", None)
+    if stuff_classes is None and num_classes_flag is None:
+        raise _fail(f"--dataset {name} has no stuff_classes in its metadata; give --num-classes")
+    if stuff_classes is not None and num_classes_flag not in (None, len(stuff_classes)):
+        raise _fail(f"--num-classes {num_classes_flag} disagrees with the {len(stuff_classes)} stuff_classes of "
+                    f"--dataset {name}; leave it out")
+    num_classes = len(stuff_classes) if stuff_classes is not None else num_classes_flag
+    return records, num_classes, int(metadata.get("ignore_label", 255))
+
+
+def _semantic_targets(args, records) -> tuple[Path, list[Path]]:
+    """The label files' common folder and each record's output PNG; refuses to write over any input file."""
+    labels = [Path(record["sem_seg_file_name"]).resolve() for record in records]
+    root = Path(os.path.commonpath([str(label.parent) for label in labels]))
+    output = Path(args.output).resolve()
+    if output == root:
+        raise _fail(f"--output {args.output} is the input label folder; write the noisy labels to a new folder")
+    if output.exists() and not output.is_dir():
+        raise _fail(f"--output {args.output} is a file; give a new folder for the label PNGs")
+    targets = [output / label.relative_to(root).with_suffix(".png") for label in labels]
+    if len(set(targets)) != len(targets):
+        raise _fail(f"--dataset {args.dataset}: two records share one label file; each needs its own")
+    inputs = set(labels) | {Path(record["file_name"]).resolve() for record in records}
+    clash = next((target for target in targets if target.resolve() in inputs), None)
+    if clash is not None:
+        raise _fail(f"--output {args.output} would write over the input file {clash}; choose a new folder")
+    if output.is_dir() and any(output.iterdir()) and not args.overwrite:
+        raise _fail(f"--output {args.output} exists and is not empty; pass --overwrite to replace its files, or "
+                    "choose a new folder")
+    return root, targets
+
+
+def make_noisy_semantic(args) -> int:
+    """--dataset mode: one noisy label PNG per record, as NoisySemSegDatasetMapper would noise it, and a manifest."""
+    from detectron2.data.detection_utils import read_image
+
+    from noisy_seg.data.mappers import _image_id  # the mapper's image key, so both draw the same noise
+
+    spec = _semantic_spec(args)
+    records, num_classes, ignore_label = _semantic_dataset(args.dataset, args.num_classes)
+    spec = {**spec, "ignore_label": ignore_label}
+    try:
+        noise = build_semantic_noise(spec, num_classes)
+    except ValueError as err:
+        raise _fail(f"--noise {args.noise}: {err}") from None
+    root, targets = _semantic_targets(args, records)
+    changed_pixels = pixels = 0
+    files = []
+    for record, target in tqdm(list(zip(records, targets)), desc="noisy label maps", unit="map",
+                               disable=args.no_progress):
+        label_file = record["sem_seg_file_name"]
+        try:
+            clean = read_image(label_file, "L").squeeze(2)  # read as NoisySemSegDatasetMapper reads it
+            noisy = noise.apply(clean, _image_id(record))
+            with atomic_output(target, suffix=".png") as temp:
+                if not cv2.imwrite(str(temp), noisy):
+                    raise OSError(f"OpenCV could not write {target}")
+        except (ValueError, OSError) as err:
+            raise _fail(f"{label_file}: {err}") from None
+        changed = int(np.count_nonzero(noisy != clean))
+        changed_pixels, pixels = changed_pixels + changed, pixels + clean.size
+        files.append({"label": str(target.relative_to(Path(args.output).resolve())), "image_key": _image_id(record),
+                      "changed_fraction": changed / clean.size})
+    manifest = {
+        "dataset": args.dataset,
+        "noise": spec,
+        "noise_name": args.noise,
+        "num_classes": num_classes,
+        "ignore_label": ignore_label,
+        "label_root": str(root),
+        "num_maps": len(files),
+        "pixels": pixels,
+        "changed_pixels": changed_pixels,
+        "changed_fraction": changed_pixels / max(pixels, 1),
+        "files": files,
+    }
+    save_json_atomic(manifest, Path(args.output) / MANIFEST, indent=True)
+    print(f"wrote {len(files)} noisy label maps to {args.output} ({MANIFEST}); realized changed-pixel fraction: "
+          f"{manifest['changed_fraction']:.4f}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.dataset is not None:
+        return make_noisy_semantic(args)
     spec = _validate(args)
     try:
         with gc_paused():

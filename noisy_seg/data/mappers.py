@@ -17,7 +17,7 @@ import detectron2.data.transforms as T
 from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 
-from ..noise import NoisePipeline, SemanticNoise, build_noise, build_semantic_noise
+from ..noise import BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise
 
 NoiseSpec = Union[None, NoisePipeline, Mapping, Sequence[Mapping]]
 _LABEL_STRIDE = 1 << 16  # > any class index: packs (noisy, clean) into one category_id
@@ -83,8 +83,8 @@ class NoisySemSegDatasetMapper(DatasetMapper):
     """Semantic-segmentation mapper that corrupts `sem_seg` per connected component before augmentation.
 
     Args (in addition to DatasetMapper's):
-        noise: a `SemanticNoise`, a spec ``{"type": "semantic", "rate": 0.3, ...}`` or a short name such as
-            "sem30" or "sem30_s1"; None / "clean" = clean.
+        noise: a `SemanticNoise` or `BoundaryNoise`, a spec ``{"type": "semantic", "rate": 0.3, ...}`` or a short
+            name such as "sem30", "semrelabel40_s1" or "boundary5"; None / "clean" = clean.
         num_classes: number of semantic classes; needed when `noise` is a spec.
         keep_clean_sem_seg: also return the augmented clean map as "sem_seg_clean" (analysis only).
     """
@@ -97,9 +97,9 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         self.keep_clean_sem_seg = keep_clean_sem_seg
 
     @classmethod
-    def build_noise(cls, noise, num_classes: Optional[int]) -> Optional[SemanticNoise]:
+    def build_noise(cls, noise, num_classes: Optional[int]) -> Optional[Union[SemanticNoise, BoundaryNoise]]:
         """The SemanticNoise of a `noise` argument (raises ValueError on a bad name or spec), None if clean."""
-        return _built(noise, SemanticNoise, build_semantic_noise, num_classes, cls.__name__)
+        return _built(noise, (SemanticNoise, BoundaryNoise), build_semantic_noise, num_classes, cls.__name__)
 
     def __call__(self, dataset_dict):
         if self.noise is None or not self.is_train or "sem_seg_file_name" not in dataset_dict:

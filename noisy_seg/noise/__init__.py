@@ -21,6 +21,7 @@ from .instance_dependent import InstanceDependentNoise, instance_features
 from .mask_noise import OP_NAMES, SpatialNoise
 from .missing_annotations import MissingAnnotationNoise
 from .semantic_noise import SemanticNoise
+from .boundary_noise import BoundaryNoise
 from .annotation_keys import annotation_keys, content_keys
 from .coco import apply_noise_to_coco, category_index
 from .keyed_random import image_key, image_keys, keyed_standard_normal, keyed_uniform, keyed_uniform_at
@@ -33,6 +34,7 @@ from .transition import realized_transition_matrix
 
 __all__ = [
     "AsymmetricNoise",
+    "BoundaryNoise",
     "COCO_N_PRESETS",
     "ClassNoise",
     "InstanceDependentNoise",

@@ -10,6 +10,12 @@ probability ``rate`` by one op drawn uniformly from ``ops``:
 A component's key is (class << 32) | (raster index of its first pixel), so its noise depends
 only on the component itself, not on others. Ops are decided on the input map; relabel,
 background and ignore are applied first, then dilate/erode in key order.
+
+Short names (``<name><NN>[_s<seed>]``, NN = ``rate`` in percent): ``sem<NN>`` draws from relabel, ignore,
+dilate and erode, ``semrelabel<NN>``, ``semignore<NN>``, ``semdilate<NN>`` and ``semerode<NN>`` use that one op
+(``semdilate30_s1``: 30% of the components grow by the 5 x 5 kernel, seed 1). The background op has no
+short name: it needs the dataset's ``background_label``, which a name cannot carry, so give a dict spec,
+e.g. ``{"type": "semantic", "rate": 0.3, "ops": ["background"], "background_label": 0}``.
 """
 
 from __future__ import annotations
@@ -188,4 +194,5 @@ class SemanticNoise:
         return noisy
 
 
-register_noise("semantic", "semantic_noise", SemanticNoise, short="sem")
+register_noise("semantic", "semantic_noise", SemanticNoise, short={"sem": {}, "semrelabel": {"ops": ("relabel",)},
+               "semignore": {"ops": ("ignore",)}, "semdilate": {"ops": ("dilate",)}, "semerode": {"ops": ("erode",)}})

@@ -165,3 +165,17 @@ def test_semantic_mapper_takes_short_names_like_the_instance_mapper(tiny_toy):
         NoisySemSegDatasetMapper(**common, noise="sym40")
     with pytest.raises(ValueError, match="is for semantic label maps"):
         NoisyDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise="sem30", num_classes=8)
+
+
+def test_semantic_mapper_takes_a_built_boundary_model_and_its_short_name(tiny_toy):
+    from noisy_seg.noise import BoundaryNoise, build_semantic_noise
+
+    records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
+    common = dict(is_train=True, augmentations=[], image_format="BGR", num_classes=19)
+    model = build_semantic_noise("boundary5_s1", 19)
+    assert isinstance(model, BoundaryNoise)
+    by_model, by_name = NoisySemSegDatasetMapper(**common, noise=model), NoisySemSegDatasetMapper(**common,
+                                                                                                  noise="boundary5_s1")
+    assert by_model.noise is model
+    r = records[0]
+    assert torch.equal(by_model(copy.deepcopy(r))["sem_seg"], by_name(copy.deepcopy(r))["sem_seg"])

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from noisy_seg.noise import build_semantic_noise, named_noise_spec
 from noisy_seg.noise.semantic_noise import SEMANTIC_OPS, SemanticNoise
 
 IGNORE = 255
@@ -117,3 +118,40 @@ def test_rate_zero_is_identity_and_dtype_is_kept():
 def test_invalid_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "name, ops",
+    [
+        ("sem30_s2", ("relabel", "ignore", "dilate", "erode")),
+        ("semrelabel30_s2", ("relabel",)),
+        ("semignore30_s2", ("ignore",)),
+        ("semdilate30_s2", ("dilate",)),
+        ("semerode30_s2", ("erode",)),
+    ],
+)
+def test_short_names_fix_the_ops(name, ops):
+    spec = named_noise_spec(name)
+    assert (spec["type"], spec["rate"], spec["seed"]) == ("semantic", 0.3, 2)
+    noise = build_semantic_noise(name, 5)
+    assert noise.ops == ops and (noise.rate, noise.seed) == (0.3, 2)
+    plan, _ = build_semantic_noise(name.replace("30", "100"), 5).plan(blocks_map(), 0)
+    assert set(plan.ops.tolist()) <= set(ops) and None not in plan.ops.tolist()
+
+
+def test_one_op_names_do_that_op_to_every_component_at_100():
+    label_map = blocks_map()
+    np.testing.assert_array_equal(build_semantic_noise("semignore100", 5).apply(label_map, 0),
+                                  np.full_like(label_map, IGNORE))  # class 0 is a component too (no background)
+    relabelled = build_semantic_noise("semrelabel100", 5).apply(label_map, 0)
+    assert ((relabelled != label_map) | (label_map == IGNORE)).all()
+
+
+def test_background_op_has_no_short_name_but_a_dict_spec():
+    with pytest.raises(ValueError, match=r"unknown noise name 'sembg30'.*or a dict spec"):
+        named_noise_spec("sembg30")
+    with pytest.raises(ValueError, match="unknown noise name 'sembackground30'"):
+        named_noise_spec("sembackground30")
+    noise = build_semantic_noise({"type": "semantic", "rate": 1.0, "ops": ["background"], "background_label": 0}, 5)
+    noisy = noise.apply(blocks_map(), 0)
+    assert set(np.unique(noisy).tolist()) == {0, IGNORE}
