@@ -4,4 +4,5 @@ from .ddp import create_ddp_model
 from .overrides import apply_overrides, check_override_key
 from .train_loop import do_test, do_train, load_for_eval, resolve_device, resolve_seed
 
-__all__ = ["check_config", "create_ddp_model", "apply_overrides", "check_override_key", "do_test", "do_train", "load_for_eval", "resolve_device", "resolve_seed"]
+__all__ = ["check_config", "create_ddp_model", "apply_overrides", "check_override_key", "do_test", "do_train",
+           "load_for_eval", "resolve_device", "resolve_seed"]

@@ -40,8 +40,16 @@ __all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "NO_PREDICTIONS", "cell
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GRID_FOLDER = REPO_ROOT / "configs" / "grids"
 _PROJECT = "projects/NoisyClassLabels/configs"
-# loss name -> config of the NoisyClassLabels project, per dataset
+_SEMANTIC = "projects/NoisySemanticLabels/configs"
+# loss name -> config of the NoisyClassLabels (instance) and NoisySemanticLabels (semantic) projects, per dataset
 LOSS_CONFIGS = {
+    "toy_semantic": {
+        "ce": f"{_SEMANTIC}/toy/semantic_R18_FPN_ce.py",
+        "sce": f"{_SEMANTIC}/toy/semantic_R18_FPN_sce.py",
+        "gce": f"{_SEMANTIC}/toy/semantic_R18_FPN_gce.py",
+        "region_aware": f"{_SEMANTIC}/toy/semantic_R18_FPN_region_aware.py",
+        "combination": f"{_SEMANTIC}/toy/combination_switch.py",
+    },
     "toy": {
         "ce": f"{_PROJECT}/toy/mask_rcnn_R18_FPN_ce.py",
         "sce": f"{_PROJECT}/toy/mask_rcnn_R18_FPN_sce.py",

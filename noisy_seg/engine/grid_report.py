@@ -89,11 +89,12 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(grid: Grid, results: list[CellResult], metric: str = "segm/AP") -> dict[str, Path]:
+def write_report(grid: Grid, results: list[CellResult], metric: str | None = None) -> dict[str, Path]:
     """summary.md, summary.csv, cells.csv (every run, its status, metrics and command) and <metric>.png in the
-    grid's output folder; returns their paths."""
+    grid's output folder (metric: mask AP for instance grids, mIoU for semantic ones); returns their paths."""
     grid.output.mkdir(parents=True, exist_ok=True)
     rows = summarize(grid, results)
+    metric = metric or next((m for m in map(_main_metric, rows) if m), "segm/AP")
     paths = {"markdown": grid.output / "summary.md", "summary_csv": grid.output / "summary.csv",
              "cells_csv": grid.output / "cells.csv", "plot": grid.output / f"{metric.replace('/', '_')}.png"}
     text = f"# grid {grid.name}\n\n{grid.description}\n\n{markdown(rows)}\n\nCommands: cells.csv\n"

@@ -20,13 +20,14 @@ RUN_INFO_NAME = "run_info.json"
 
 
 def loss_schedule(model, start_iter: int, stop_iter: int) -> Optional[dict]:
-    """The box classifier's loss over iterations [start_iter, stop_iter) of this run, or None without a
-    configurable box predictor: {"loss", "switch_iter", "ce_iters": [a, b) or None, "loss_iters": [a, b) or None}."""
-    predictors = [m for m in model.modules() if hasattr(m, "cls_loss_name") and hasattr(m, "loss_switch_iter")]
-    if not predictors:
+    """The configurable loss (box classifier's, or semantic head's) over iterations [start_iter, stop_iter) of this
+    run, or None without one: {"loss", "switch_iter", "ce_iters": [a, b) or None, "loss_iters": [a, b) or None}."""
+    losses = [m for m in model.modules() if hasattr(m, "loss_switch_iter")
+              and (hasattr(m, "cls_loss_name") or hasattr(m, "loss_name"))]
+    if not losses:
         return None
-    predictor = predictors[0]  # cascade stages share one configuration
-    name, switch = predictor.cls_loss_name, predictor.loss_switch_iter
+    first = losses[0]  # cascade stages share one configuration
+    name, switch = getattr(first, "cls_loss_name", None) or first.loss_name, first.loss_switch_iter
     if name == "ce":
         return {"loss": "ce", "switch_iter": 0, "ce_iters": [start_iter, stop_iter], "loss_iters": None}
     first_robust = min(max(start_iter, switch), stop_iter)
@@ -41,7 +42,7 @@ def loss_schedule(model, start_iter: int, stop_iter: int) -> Optional[dict]:
 def describe_schedule(schedule: Optional[dict]) -> str:
     """One line, e.g. "CE for iterations 0-249, then combination for 250-499"."""
     if schedule is None:
-        return "CE (stock box predictor)"
+        return "CE (stock head)"
     parts = []
     if schedule["ce_iters"]:
         a, b = schedule["ce_iters"]
@@ -66,7 +67,7 @@ def warn_if_loss_never_active(schedule: Optional[dict]) -> None:
     if schedule and schedule["loss"] != "ce" and not schedule["loss_iters"]:
         ce = schedule["ce_iters"] or [0, 0]
         logger.warning(
-            "\n" + "!" * 100 + f"\nThe configured box loss '{schedule['loss']}' NEVER becomes active in this run: it "
+            "\n" + "!" * 100 + f"\nThe configured loss '{schedule['loss']}' NEVER becomes active in this run: it "
             f"starts at iteration {schedule['switch_iter']} but the run stops at iteration {ce[1]}. It trains CE "
             "only. Lower loss_switch_iter (or use fraction_of_max_iter) or raise train.max_iter.\n" + "!" * 100
         )

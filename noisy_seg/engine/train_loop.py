@@ -130,7 +130,7 @@ def do_train(cfg, resume: bool = False):
             "max_iter": cfg.train.max_iter,
             "start_iter": start_iter,
             "stop_iter": stop,
-            "box_loss_schedule": schedule,
+            "loss_schedule": schedule,  # the box classifier's or the semantic head's configurable loss
             "box_loss": describe_schedule(schedule),
             "noise": plain(cfg.dataloader.train.get("mapper", {}).get("noise", None)),
         })

@@ -77,6 +77,7 @@ class SemSegLoss(nn.Module):
         self.loss_switch_iter = loss_switch_iter
         self.weights = parse_loss_terms(loss)
         self.is_stock_ce = self.weights == {"ce": 1.0}
+        self.loss_name = " + ".join(name if w == 1 else f"{w:g} * {name}" for name, w in self.weights.items())
         kwargs = dict(loss_kwargs or {})
         several = len(self.weights) > 1
         if several and set(kwargs) - set(self.weights):

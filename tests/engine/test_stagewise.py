@@ -67,7 +67,7 @@ def test_switch_and_stop_points_follow_a_shortened_schedule(repo_root, tiny_toy,
     """TINY sets train.max_iter=8: the configs' half-way points must move to 4, not stay at 250."""
     _run(repo_root, f"{P}/combination_switch.py", f"train.output_dir={tmp_path / 'switch'}")
     info = _run_info(tmp_path / "switch")
-    assert info["box_loss_schedule"] == {"loss": "combination", "switch_iter": 4, "ce_iters": [0, 4],
+    assert info["loss_schedule"] == {"loss": "combination", "switch_iter": 4, "ce_iters": [0, 4],
                                          "loss_iters": [4, 8]}
     assert info["box_loss"] == "CE for iterations 0-3, then combination for iterations 4-7"
     assert info["noise"] == "sym40"
@@ -82,5 +82,5 @@ def test_a_loss_that_never_becomes_active_is_reported_loudly(repo_root, tiny_toy
              "model.roi_heads.box_predictor.loss_switch_iter=50")
     assert "NEVER becomes active" in caplog.text
     info = _run_info(tmp_path)
-    assert info["box_loss_schedule"]["loss_iters"] is None
+    assert info["loss_schedule"]["loss_iters"] is None
     assert info["box_loss"] == ("CE for iterations 0-7 (combination configured from iteration 50: never active)")

@@ -172,3 +172,5 @@ def test_semantic_toy_config_trains_with_a_named_loss_and_reports_miou(repo_root
     assert [r["iteration"] for r in rows if "total_loss" in r] == [0, 1, 2]
     final = [r for r in rows if "sem_seg/mIoU" in r]
     assert final and final[-1]["iteration"] == 3 and 0 <= final[-1]["sem_seg/mIoU"] <= 100
+    schedule = json.loads((tmp_path / "run_info.json").read_text())["loss_schedule"]
+    assert schedule["loss"] == loss and schedule["ce_iters" if loss == "ce" else "loss_iters"] == [0, 3]
