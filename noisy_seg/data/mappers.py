@@ -17,7 +17,8 @@ import detectron2.data.transforms as T
 from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 
-from ..noise import BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise
+from ..noise import (NOISE_REGISTRY, BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise,
+                     noise_spec)
 
 NoiseSpec = Union[None, NoisePipeline, Mapping, Sequence[Mapping]]
 _LABEL_STRIDE = 1 << 16  # > any class index: packs (noisy, clean) into one category_id
@@ -86,19 +87,28 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         noise: a `SemanticNoise` or `BoundaryNoise`, a spec ``{"type": "semantic", "rate": 0.3, ...}`` or a short
             name such as "sem30", "semrelabel40_s1" or "boundary5"; None / "clean" = clean.
         num_classes: number of semantic classes; needed when `noise` is a spec.
+        background_label: the dataset's background class, if it has one (toy data: 0, road): given to noise
+            specs and names that take a ``background_label`` and do not set it, so that component noise leaves
+            background regions alone and "background" ops can relabel to it.
         keep_clean_sem_seg: also return the augmented clean map as "sem_seg_clean" (analysis only).
     """
 
     @configurable
     def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None,
-                 keep_clean_sem_seg: bool = False, **kwargs):
+                 background_label: Optional[int] = None, keep_clean_sem_seg: bool = False, **kwargs):
         super().__init__(is_train, **kwargs)
-        self.noise = self.build_noise(noise, num_classes)
+        self.noise = self.build_noise(noise, num_classes, background_label)
         self.keep_clean_sem_seg = keep_clean_sem_seg
 
     @classmethod
-    def build_noise(cls, noise, num_classes: Optional[int]) -> Optional[Union[SemanticNoise, BoundaryNoise]]:
-        """The SemanticNoise of a `noise` argument (raises ValueError on a bad name or spec), None if clean."""
+    def build_noise(cls, noise, num_classes: Optional[int],
+                    background_label: Optional[int] = None) -> Optional[Union[SemanticNoise, BoundaryNoise]]:
+        """The semantic noise model of a `noise` argument (raises ValueError on a bad name or spec), None if clean."""
+        if background_label is not None and not isinstance(noise, (SemanticNoise, BoundaryNoise)):
+            spec = noise_spec(_plain(noise))
+            if isinstance(spec, dict) and "background_label" in getattr(NOISE_REGISTRY.get(spec.get("type")),
+                                                                         "allowed", ()):
+                noise = {"background_label": background_label, **spec}
         return _built(noise, (SemanticNoise, BoundaryNoise), build_semantic_noise, num_classes, cls.__name__)
 
     def __call__(self, dataset_dict):

@@ -58,8 +58,12 @@ def _check_noise(cfg) -> None:
         noise = _select(cfg, f"dataloader.{split}.mapper.noise")
         num_classes = _select(cfg, f"dataloader.{split}.mapper.num_classes")
         key = f"dataloader.{split}.mapper.noise"
+        extra = {}
+        if issubclass(target, NoisySemSegDatasetMapper):
+            extra["background_label"] = _select(cfg, f"dataloader.{split}.mapper.background_label")
         try:
-            target.build_noise(OmegaConf.to_container(noise) if isinstance(noise, DictConfig) else noise, num_classes)
+            target.build_noise(OmegaConf.to_container(noise) if isinstance(noise, DictConfig) else noise, num_classes,
+                               **extra)
         except ValueError as err:
             raise UserInputError(f"{key}={OmegaConf.to_container(noise) if isinstance(noise, DictConfig) else noise!r}"
                                  f": {err}") from None

@@ -13,9 +13,11 @@ background and ignore are applied first, then dilate/erode in key order.
 
 Short names (``<name><NN>[_s<seed>]``, NN = ``rate`` in percent): ``sem<NN>`` draws from relabel, ignore,
 dilate and erode, ``semrelabel<NN>``, ``semignore<NN>``, ``semdilate<NN>`` and ``semerode<NN>`` use that one op
-(``semdilate30_s1``: 30% of the components grow by the 5 x 5 kernel, seed 1). The background op has no
-short name: it needs the dataset's ``background_label``, which a name cannot carry, so give a dict spec,
-e.g. ``{"type": "semantic", "rate": 0.3, "ops": ["background"], "background_label": 0}``.
+(``semdilate30_s1``: 30% of the components grow by the 5 x 5 kernel, seed 1). ``sembg<NN>`` relabels to the
+background: it needs the dataset's ``background_label``, which a name cannot carry; `NoisySemSegDatasetMapper`
+fills it in from its own ``background_label`` (the offline tool from ``--background-label``), and without one
+building it is an error. A dict spec can say everything:
+``{"type": "semantic", "rate": 0.3, "ops": ["background"], "background_label": 0}``.
 """
 
 from __future__ import annotations
@@ -195,4 +197,5 @@ class SemanticNoise:
 
 
 register_noise("semantic", "semantic_noise", SemanticNoise, short={"sem": {}, "semrelabel": {"ops": ("relabel",)},
-               "semignore": {"ops": ("ignore",)}, "semdilate": {"ops": ("dilate",)}, "semerode": {"ops": ("erode",)}})
+               "semignore": {"ops": ("ignore",)}, "semdilate": {"ops": ("dilate",)}, "semerode": {"ops": ("erode",)},
+               "sembg": {"ops": ("background",)}})

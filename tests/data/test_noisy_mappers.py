@@ -179,3 +179,17 @@ def test_semantic_mapper_takes_a_built_boundary_model_and_its_short_name(tiny_to
     assert by_model.noise is model
     r = records[0]
     assert torch.equal(by_model(copy.deepcopy(r))["sem_seg"], by_name(copy.deepcopy(r))["sem_seg"])
+
+
+def test_semantic_mapper_gives_its_background_label_to_names_that_take_one(tiny_toy):
+    common = dict(is_train=True, augmentations=[], image_format="BGR", num_classes=19)
+    with pytest.raises(ValueError, match="background_label"):
+        NoisySemSegDatasetMapper(**common, noise="sembg30")
+    mapper = NoisySemSegDatasetMapper(**common, noise="sembg100", background_label=0)
+    assert mapper.noise.background_label == 0 and mapper.noise.ops == ("background",)
+    # component noise leaves the background (road, 0) alone once the mapper names it
+    records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
+    relabel = NoisySemSegDatasetMapper(**common, noise="semrelabel100", background_label=0)
+    out = relabel(copy.deepcopy(records[0]))["sem_seg"]
+    clean = DatasetMapper(is_train=True, augmentations=[], image_format="BGR")(copy.deepcopy(records[0]))["sem_seg"]
+    assert torch.equal(out == 0, clean == 0) and bool(((out != clean) & (clean != 0)).any())

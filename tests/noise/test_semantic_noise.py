@@ -147,9 +147,10 @@ def test_one_op_names_do_that_op_to_every_component_at_100():
     assert ((relabelled != label_map) | (label_map == IGNORE)).all()
 
 
-def test_background_op_has_no_short_name_but_a_dict_spec():
-    with pytest.raises(ValueError, match=r"unknown noise name 'sembg30'.*or a dict spec"):
-        named_noise_spec("sembg30")
+def test_background_op_needs_the_datasets_background_label():
+    assert named_noise_spec("sembg30") == {"type": "semantic", "ops": ("background",), "rate": 0.3, "seed": 0}
+    with pytest.raises(ValueError, match="background_label"):
+        build_semantic_noise("sembg30", 5)
     with pytest.raises(ValueError, match="unknown noise name 'sembackground30'"):
         named_noise_spec("sembackground30")
     noise = build_semantic_noise({"type": "semantic", "rate": 1.0, "ops": ["background"], "background_label": 0}, 5)

@@ -21,6 +21,7 @@ dataloader.train = L(build_detection_train_loader)(
         image_format="BGR",
         noise=None,
         num_classes=19,
+        background_label=0,  # road: component noise leaves it alone, "background" ops relabel to it
     ),
     total_batch_size=8,
     num_workers=1,
