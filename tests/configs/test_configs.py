@@ -13,7 +13,8 @@ from noisy_seg.utils.errors import UserInputError
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.py") if "common" not in p.parts)
 CONFIGS += sorted(str(p.relative_to(REPO)) for p in (REPO / "projects").rglob("configs/**/*.py"))
-REAL_DATA = ["configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", "configs/Cityscapes/mask_rcnn_R_50_FPN.py"]
+REAL_DATA = ["configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", "configs/Cityscapes/mask_rcnn_R_50_FPN.py",
+             "configs/Cityscapes/semantic_R_50_FPN.py"]
 
 
 def test_the_required_configs_exist():
