@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Forward + backward time of every noisy_seg loss relative to F.cross_entropy.
 
-Classification: ROI-head-sized logits (512 RoIs x 16 images, 81 classes). Dense: (4, 19, 128, 256).
-    python benchmarks/bench_losses.py [--device cuda] [--threads 1] [--min-run-time 1.0]
+Classification: ROI-head-sized logits (512 RoIs x 16 images, 81 classes). Dense: (4, 19, 128, 256) by default;
+the Cityscapes training size is --dense-shape 8 19 512 1024.
+    python benchmarks/bench_losses.py [--device cuda] [--threads 1] [--min-run-time 1.0] [--dense-shape N C H W]
 """
 from __future__ import annotations
 
@@ -34,9 +35,11 @@ DENSE = [
     ("ce_dice", {}),
     ("lovasz", {}),
     ("lovasz", {"per_image": True}),
-    ("region_aware", {"num_classes": 19}),  # train mode: includes the confusion EMA update
+    ("region_aware", {"num_classes": 19}),  # the class count of --dense-shape must then be 19  # train mode: includes the confusion EMA update
     ("sce", {"alpha": 0.8, "beta": 0.2}),
     ("gce", {"q": 0.4}),
+    ("nce_rce", {}),
+    ("combination", {"bg_index": (0,), "ignore_index": 255}),  # the dense sub-task split, background = class 0
 ]
 
 
@@ -73,6 +76,8 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per measurement")
+    parser.add_argument("--dense-shape", type=int, nargs=4, default=(4, 19, 128, 256), metavar=("N", "C", "H", "W"))
+    parser.add_argument("--skip-classification", action="store_true")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -80,11 +85,14 @@ def main():
     logits = (torch.randn(512 * 16, 81, device=device) * 3).requires_grad_(True)
     targets = torch.randint(0, 81, (512 * 16,), device=device)
     targets[: 512 * 12] = 80  # ~3:1 background:foreground RoIs, as the ROI sampler gives
-    run_table("classification", CLASSIFICATION, logits, targets, lambda z, y: F.cross_entropy(z, y), args, device)
+    if not args.skip_classification:
+        run_table("classification", CLASSIFICATION, logits, targets, lambda z, y: F.cross_entropy(z, y), args,
+                  device)
 
-    dense_logits = (torch.randn(4, 19, 128, 256, device=device) * 3).requires_grad_(True)
-    dense_targets = torch.randint(0, 19, (4, 128, 256), device=device)
-    dense_targets[:, :8] = 255
+    n, c, h, w = args.dense_shape
+    dense_logits = (torch.randn(n, c, h, w, device=device) * 3).requires_grad_(True)
+    dense_targets = torch.randint(0, c, (n, h, w), device=device)
+    dense_targets[:, : h // 16] = 255
     run_table("dense", DENSE, dense_logits, dense_targets,
               lambda z, y: F.cross_entropy(z, y, ignore_index=255), args, device)
 

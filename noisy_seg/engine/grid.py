@@ -293,9 +293,10 @@ def run_grid(grid: Grid, jobs: int = 1, device: Optional[str] = None,
                 eta = f"{(sum(durations) / len(durations) if durations else 0.0) * left / jobs:.1f} min"
             else:
                 eta = "known after the first run"
-            ap = result.metrics.get("segm/AP", result.metrics.get("sem_seg/mIoU"))
+            label, value = next(((label, result.metrics[key]) for key, label in (("segm/AP", "mask AP"),
+                                 ("sem_seg/mIoU", "mIoU")) if key in result.metrics), (None, None))
             report(f"[{len(results)}/{len(grid.cells)}] {result.cell.name}: {result.status}"
-                   + (f", AP {ap:.1f}" if ap is not None else "")
+                   + (f", {label} {value:.1f}" if label else "")
                    + (f" ({NO_PREDICTIONS})" if result.metrics.get(NO_PREDICTIONS) else "")
                    + (f" (log: {result.log})" if result.status == "failed" else "")
                    + f" | elapsed {(time.monotonic() - start) / 60:.1f} min, ETA {eta}")
