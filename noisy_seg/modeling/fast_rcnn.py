@@ -11,9 +11,9 @@ from detectron2.modeling.roi_heads import FastRCNNOutputLayers
 from detectron2.utils.events import get_event_storage
 
 from ..losses import available_losses, build_loss, loss_spec
+from .memorization import MemorizationCounter
 
 
-MEMORIZATION_LOG_PERIOD = 20  # detectron2's default writer period
 
 
 def _current_iter() -> Optional[int]:
@@ -57,7 +57,7 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
             raise ValueError(f"loss_switch_iter must be an int >= 0, got {loss_switch_iter!r}")
         self.cls_loss_name = cls_loss
         self.loss_switch_iter = loss_switch_iter
-        self._memorization_counts = None  # device-side counts between two writes to the event storage
+        self._memorization = MemorizationCounter("noisy_fg_fraction")
         self.cls_loss = None if cls_loss == "ce" else self._build_cls_loss(cls_loss, dict(cls_loss_kwargs or {}))
 
     def _build_cls_loss(self, name: str, kwargs: dict):
@@ -108,24 +108,10 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
             losses["loss_cls"] = self.cls_loss(scores, gt_classes) * self.loss_weight.get("loss_cls", 1.0)
         return losses
 
-    @torch.no_grad()
     def _log_memorization(self, scores, gt_classes, proposals):
         """Among foreground RoIs whose label was corrupted, how often the prediction is the clean vs the noisy
-        label: the second rising is the model memorizing the noise. Counted on the device and written to the
-        event storage every MEMORIZATION_LOG_PERIOD iterations, so training steps never wait on a host sync."""
+        label (see `MemorizationCounter`); noisy_fg_fraction is their share of all RoIs."""
         clean = cat([p.gt_clean_classes for p in proposals], dim=0)
-        noisy = (gt_classes < self.num_classes) & (clean != gt_classes)
-        pred = scores.argmax(dim=1)
-        counts = torch.stack([noisy.sum(), (noisy & (pred == clean)).sum(), (noisy & (pred == gt_classes)).sum(),
-                              torch.tensor(noisy.numel(), device=noisy.device)]).double()
-        if self._memorization_counts is None or self._memorization_counts.device != counts.device:
-            self._memorization_counts = torch.zeros_like(counts)
-        self._memorization_counts += counts
-        storage = get_event_storage()
-        if storage.iter % MEMORIZATION_LOG_PERIOD == 0:
-            num_noisy, pred_clean, pred_noisy, num_rois = self._memorization_counts.tolist()  # one sync per period
-            self._memorization_counts.zero_()
-            if num_noisy:
-                storage.put_scalar("memorization/pred_is_clean_label", pred_clean / num_noisy)
-                storage.put_scalar("memorization/pred_is_noisy_label", pred_noisy / num_noisy)
-                storage.put_scalar("memorization/noisy_fg_fraction", num_noisy / num_rois)
+        corrupted = (gt_classes < self.num_classes) & (clean != gt_classes)
+        self._memorization.update(scores.detach().argmax(dim=1), clean, gt_classes, corrupted,
+                                  torch.tensor(corrupted.numel(), device=corrupted.device))

@@ -9,16 +9,19 @@ loss_switch_iter) the stock loss itself runs.
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 
 from detectron2.config import configurable
-from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
-from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
+from detectron2.modeling import META_ARCH_REGISTRY, SEM_SEG_HEADS_REGISTRY
+from detectron2.modeling.meta_arch.semantic_seg import SemanticSegmentor, SemSegFPNHead
 from detectron2.projects.deeplab import DeepLabV3PlusHead
+from detectron2.structures import ImageList
 
+from .memorization import MemorizationCounter
 from .sem_seg_loss import SemSegLoss
 
-__all__ = ["NoisyDeepLabV3PlusHead", "NoisySemSegFPNHead"]
+__all__ = ["NoisyDeepLabV3PlusHead", "NoisySemSegFPNHead", "NoisySemanticSegmentor"]
 
 
 def _loss_options(cfg) -> dict:
@@ -31,6 +34,19 @@ def _loss_options(cfg) -> dict:
 def _plain(value):
     """yacs CfgNodes (dicts) -> plain dicts, recursively."""
     return {k: _plain(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _log_memorization(head, predictions, targets) -> None:
+    """Among non-ignored pixels whose label noise changed, how often the prediction is the clean vs the noisy label
+    (`MemorizationCounter`); needs the clean maps, which `NoisySemanticSegmentor` hands over as `clean_targets`."""
+    clean = getattr(head, "clean_targets", None)
+    if clean is None:
+        return
+    with torch.no_grad():
+        upsampled = F.interpolate(predictions.detach(), scale_factor=head.common_stride, mode="bilinear",
+                                  align_corners=False)
+        valid = targets != head.ignore_value
+        head.memorization.update(upsampled.argmax(dim=1), clean, targets, valid & (clean != targets), valid.sum())
 
 
 def _upsampled_loss(head, predictions, targets) -> dict:
@@ -54,12 +70,15 @@ class NoisySemSegFPNHead(SemSegFPNHead):
         super().__init__(input_shape=input_shape, num_classes=num_classes, **kwargs)
         self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
                                        num_classes=num_classes)
+        self.memorization = MemorizationCounter("noisy_pixel_fraction")
+        self.clean_targets = None  # set for one forward by NoisySemanticSegmentor
 
     @classmethod
     def from_config(cls, cfg, input_shape):
         return {**super().from_config(cfg, input_shape), **_loss_options(cfg)}
 
     def losses(self, predictions, targets):
+        _log_memorization(self, predictions, targets)
         if not self.sem_seg_loss.replaces_stock_loss():
             return super().losses(predictions, targets)
         return _upsampled_loss(self, predictions, targets)
@@ -83,12 +102,35 @@ class NoisyDeepLabV3PlusHead(DeepLabV3PlusHead):
                              "loss to replace; use DeepLabV3PlusHead)")
         self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
                                        num_classes=num_classes)
+        self.memorization = MemorizationCounter("noisy_pixel_fraction")
+        self.clean_targets = None  # set for one forward by NoisySemanticSegmentor
 
     @classmethod
     def from_config(cls, cfg, input_shape):
         return {**super().from_config(cfg, input_shape), **_loss_options(cfg)}
 
     def losses(self, predictions, targets):
+        _log_memorization(self, predictions, targets)
         if not self.sem_seg_loss.replaces_stock_loss():
             return super().losses(predictions, targets)
         return _upsampled_loss(self, predictions, targets)
+
+
+@META_ARCH_REGISTRY.register()
+class NoisySemanticSegmentor(SemanticSegmentor):
+    """detectron2's `SemanticSegmentor` that also hands its head the clean label maps, when the mapper keeps them
+    (`NoisySemSegDatasetMapper(keep_clean_sem_seg=True)`), so the noisy heads log memorization curves
+    (memorization/pred_is_clean_label, pred_is_noisy_label, noisy_pixel_fraction). Training is unchanged."""
+
+    def forward(self, batched_inputs):
+        if not (self.training and "sem_seg_clean" in batched_inputs[0] and hasattr(self.sem_seg_head, "memorization")):
+            return super().forward(batched_inputs)
+        clean = [x["sem_seg_clean"].to(self.device) for x in batched_inputs]
+        # padded like the noisy targets, with the ignore label
+        self.sem_seg_head.clean_targets = ImageList.from_tensors(
+            clean, self.backbone.size_divisibility, self.sem_seg_head.ignore_value, self.backbone.padding_constraints
+        ).tensor
+        try:
+            return super().forward(batched_inputs)
+        finally:
+            self.sem_seg_head.clean_targets = None

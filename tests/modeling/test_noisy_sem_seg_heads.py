@@ -173,3 +173,40 @@ def test_sem_seg_loss_alone_follows_the_switch():
         torch.testing.assert_close(loss(logits, targets), F.cross_entropy(logits, targets, ignore_index=255))
     with EventStorage(start_iter=3):
         torch.testing.assert_close(loss(logits, targets), build_loss("mae")(logits, targets))
+
+
+def test_memorization_curve_of_pixels_through_noisy_semantic_segmentor():
+    """Hand-made maps: 16 corrupted pixels (clean 1, noisy 0), a model that predicts class 1 everywhere: all of
+    them are predicted as the clean label, none as the noisy one."""
+    from detectron2.modeling.backbone import Backbone
+
+    from noisy_seg.modeling import NoisySemanticSegmentor
+
+    class Constant(Backbone):
+        def forward(self, x):
+            n, _, h, w = x.shape
+            return {"p2": torch.zeros(n, 8, h // 4, w // 4), "p3": torch.zeros(n, 8, h // 8, w // 8)}
+
+        def output_shape(self):
+            return SHAPES
+
+    head = NoisySemSegFPNHead(**FPN_ARGS)
+    with torch.no_grad():  # predict class 1 everywhere
+        head.predictor.weight.zero_()
+        head.predictor.bias.copy_(torch.arange(C, dtype=torch.float32) == 1)
+    model = NoisySemanticSegmentor(backbone=Constant(), sem_seg_head=head, pixel_mean=[0, 0, 0], pixel_std=[1, 1, 1])
+    noisy = torch.zeros(32, 32, dtype=torch.long)
+    clean = noisy.clone()
+    clean[:2, :8] = 1  # 16 corrupted pixels: clean 1 -> noisy 0
+    noisy[5, :4] = 255  # ignored pixels do not count
+    batch = [{"image": torch.zeros(3, 32, 32), "sem_seg": noisy, "sem_seg_clean": clean, "height": 32, "width": 32}]
+    with EventStorage(start_iter=0) as storage:
+        model.train()(batch)
+        scalars = {k: v[0] for k, v in storage.latest().items()}
+    assert scalars["memorization/pred_is_clean_label"] == pytest.approx(1.0)
+    assert scalars["memorization/pred_is_noisy_label"] == pytest.approx(0.0)
+    assert scalars["memorization/noisy_pixel_fraction"] == pytest.approx(16 / (32 * 32 - 4))
+    assert head.clean_targets is None  # handed over for one forward only
+    with EventStorage(start_iter=0) as storage:  # without the clean maps: the stock path, nothing logged
+        model([{k: v for k, v in batch[0].items() if k != "sem_seg_clean"}])
+        assert not any(k.startswith("memorization/") for k in storage.latest())
