@@ -35,7 +35,7 @@ DENSE = [
     ("ce_dice", {}),
     ("lovasz", {}),
     ("lovasz", {"per_image": True}),
-    ("region_aware", {"num_classes": 19}),  # the class count of --dense-shape must then be 19  # train mode: includes the confusion EMA update
+    ("region_aware", {"num_classes": 19}),  # train mode: the confusion EMA update too; --dense-shape needs C = 19
     ("sce", {"alpha": 0.8, "beta": 0.2}),
     ("gce", {"q": 0.4}),
     ("nce_rce", {}),

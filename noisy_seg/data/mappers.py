@@ -117,7 +117,9 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         dataset_dict = copy.deepcopy(dataset_dict)
         image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
         utils.check_image_size(dataset_dict, image)
-        clean = utils.read_image(dataset_dict.pop("sem_seg_file_name"), "L").squeeze(2)
+        label_file = dataset_dict.pop("sem_seg_file_name")
+        clean = utils.read_image(label_file, "L").squeeze(2)
+        _check_label_values(clean, self.noise, label_file)
         noisy = self.noise.apply(clean, _image_id(dataset_dict))
         aug_input = T.AugInput(image, sem_seg=noisy)
         transforms = self.augmentations(aug_input)
@@ -128,6 +130,17 @@ class NoisySemSegDatasetMapper(DatasetMapper):
             dataset_dict["sem_seg_clean"] = torch.as_tensor(transforms.apply_segmentation(clean).astype("long"))
         dataset_dict.pop("annotations", None)
         return dataset_dict
+
+
+def _check_label_values(label_map: np.ndarray, noise, label_file: str) -> None:
+    """Noise draws over the classes [0, K): a value outside them that is not the ignore label is a wrong map (or a
+    wrong num_classes), said at load rather than turned into noise."""
+    values = np.unique(label_map)  # one small pass per image, in the data loader
+    bad = values[(values >= noise.num_classes) & (values != noise.ignore_label)]
+    if bad.size:
+        raise ValueError(f"{label_file}: label value(s) {bad.tolist()[:5]} are neither a class in "
+                         f"[0, {noise.num_classes}) nor the ignore label {noise.ignore_label}; check num_classes and "
+                         "that the file holds train ids")
 
 
 def _built(noise, model_type, builder, num_classes, owner: str):

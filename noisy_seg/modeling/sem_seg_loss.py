@@ -101,6 +101,13 @@ class SemSegLoss(nn.Module):
         if spec.needs_bg_index and "bg_index" not in options:
             raise ValueError(f"loss {name!r} needs loss_kwargs bg_index: the background class(es) of the dataset, "
                              "whose pixels get CE (e.g. [0] for the toy data)")
+        for key in ("bg_index", "background_index"):  # class indices of the head's label space
+            classes = options.get(key)
+            classes = [classes] if isinstance(classes, int) else list(classes or [])
+            unknown = [c for c in classes if isinstance(c, int) and not 0 <= c < num_classes]
+            if unknown:
+                raise ValueError(f"loss {name!r}: {key} names class(es) {unknown} outside the head's {num_classes} "
+                                 f"classes [0, {num_classes})")
         return build_loss(name, **options)
 
     def robust_loss_active(self) -> bool:

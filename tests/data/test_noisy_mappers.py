@@ -193,3 +193,12 @@ def test_semantic_mapper_gives_its_background_label_to_names_that_take_one(tiny_
     out = relabel(copy.deepcopy(records[0]))["sem_seg"]
     clean = DatasetMapper(is_train=True, augmentations=[], image_format="BGR")(copy.deepcopy(records[0]))["sem_seg"]
     assert torch.equal(out == 0, clean == 0) and bool(((out != clean) & (clean != 0)).any())
+
+
+def test_semantic_label_values_outside_the_classes_are_one_clear_error(tiny_toy):
+    records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
+    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise="sem40",
+                                      num_classes=12)  # the maps hold train ids up to 18
+    with pytest.raises(ValueError, match=r"neither a class in \[0, 12\) nor the ignore label 255") as info:
+        mapper(copy.deepcopy(records[0]))
+    assert records[0]["sem_seg_file_name"] in str(info.value) and "\n" not in str(info.value)

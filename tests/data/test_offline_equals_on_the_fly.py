@@ -122,4 +122,5 @@ def test_the_two_cityscapes_ways_differ_only_in_geometry(tiny_toy):
     by_png = load_cityscapes_instances(str(image_dir), str(gt_dir), from_json=False, to_polygons=True)
     key = {r["image_id"]: sorted(a["category_id"] for a in r["annotations"]) for r in by_png}
     assert {r["image_id"]: sorted(a["category_id"] for a in r["annotations"]) for r in by_json} == key
-    assert [a["segmentation"] for a in by_json[0]["annotations"]] != [a["segmentation"] for a in by_png[0]["annotations"]]
+    segmentations = [[a["segmentation"] for a in records[0]["annotations"]] for records in (by_json, by_png)]
+    assert segmentations[0] != segmentations[1]

@@ -210,3 +210,11 @@ def test_memorization_curve_of_pixels_through_noisy_semantic_segmentor():
     with EventStorage(start_iter=0) as storage:  # without the clean maps: the stock path, nothing logged
         model([{k: v for k, v in batch[0].items() if k != "sem_seg_clean"}])
         assert not any(k.startswith("memorization/") for k in storage.latest())
+
+
+@pytest.mark.parametrize("loss, kwargs", [("combination", {"bg_index": [0, 6]}),
+                                          ("region_aware", {"background_index": 9})])
+def test_a_background_outside_the_heads_classes_fails_at_construction(loss, kwargs):
+    with pytest.raises(ValueError, match=r"outside the head's 6 classes") as info:
+        NoisySemSegFPNHead(**FPN_ARGS, loss=loss, loss_kwargs=kwargs)
+    assert "\n" not in str(info.value)
