@@ -90,15 +90,23 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         background_label: the dataset's background class, if it has one (toy data: 0, road): given to noise
             specs and names that take a ``background_label`` and do not set it, so that component noise leaves
             background regions alone and "background" ops can relabel to it.
-        keep_clean_sem_seg: also return the augmented clean map as "sem_seg_clean" (analysis only).
+        keep_clean_sem_seg: also return the augmented clean map as "sem_seg_clean" (memorization curves).
+        image_tags: also return "present_classes", a bool (num_classes,) tensor of image-level tags for class-aware
+            CE: the record's "image_tags" (class indices, e.g. from a tag file for weakly labelled images) when it
+            has them, else the classes in the training label map.
     """
 
     @configurable
     def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None,
-                 background_label: Optional[int] = None, keep_clean_sem_seg: bool = False, **kwargs):
+                 background_label: Optional[int] = None, keep_clean_sem_seg: bool = False, image_tags: bool = False,
+                 **kwargs):
         super().__init__(is_train, **kwargs)
         self.noise = self.build_noise(noise, num_classes, background_label)
         self.keep_clean_sem_seg = keep_clean_sem_seg
+        if image_tags and num_classes is None:
+            raise ValueError(f"{type(self).__name__}: image_tags needs num_classes (the length of the tag vector)")
+        self.num_classes = num_classes
+        self.image_tags = image_tags
 
     @classmethod
     def build_noise(cls, noise, num_classes: Optional[int],
@@ -113,7 +121,10 @@ class NoisySemSegDatasetMapper(DatasetMapper):
 
     def __call__(self, dataset_dict):
         if self.noise is None or not self.is_train or "sem_seg_file_name" not in dataset_dict:
-            return super().__call__(dataset_dict)
+            mapped = super().__call__(dataset_dict)
+            if self.image_tags and self.is_train:
+                mapped["present_classes"] = self._present_classes(dataset_dict, mapped.get("sem_seg"))
+            return mapped
         dataset_dict = copy.deepcopy(dataset_dict)
         image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
         utils.check_image_size(dataset_dict, image)
@@ -128,8 +139,24 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         dataset_dict["sem_seg"] = torch.as_tensor(noisy.astype("long"))
         if self.keep_clean_sem_seg:
             dataset_dict["sem_seg_clean"] = torch.as_tensor(transforms.apply_segmentation(clean).astype("long"))
+        if self.image_tags:
+            dataset_dict["present_classes"] = self._present_classes(dataset_dict, dataset_dict["sem_seg"])
         dataset_dict.pop("annotations", None)
         return dataset_dict
+
+    def _present_classes(self, record, sem_seg) -> torch.Tensor:
+        present = torch.zeros(self.num_classes, dtype=torch.bool)
+        if "image_tags" in record:
+            tags = [int(t) for t in record["image_tags"]]
+            unknown = [t for t in tags if not 0 <= t < self.num_classes]
+            if unknown:
+                raise ValueError(f"{record.get('file_name', 'record')}: image_tags {unknown} are not classes in "
+                                 f"[0, {self.num_classes})")
+            present[tags] = True
+        elif sem_seg is not None:
+            values = torch.unique(sem_seg)
+            present[values[(values >= 0) & (values < self.num_classes)]] = True
+        return present
 
 
 def _check_label_values(label_map: np.ndarray, noise, label_file: str) -> None:

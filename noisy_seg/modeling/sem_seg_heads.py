@@ -53,7 +53,8 @@ def _upsampled_loss(head, predictions, targets) -> dict:
     """The stock heads' losses() with the loss replaced: logits upsampled to label resolution as they do. Used
     only while the configured loss replaces the stock one (not "ce", from loss_switch_iter on)."""
     predictions = F.interpolate(predictions, scale_factor=head.common_stride, mode="bilinear", align_corners=False)
-    return {"loss_sem_seg": head.sem_seg_loss(predictions, targets) * head.loss_weight}
+    loss = head.sem_seg_loss(predictions, targets, present=head.present_classes)
+    return {"loss_sem_seg": loss * head.loss_weight}
 
 
 @SEM_SEG_HEADS_REGISTRY.register()
@@ -71,7 +72,8 @@ class NoisySemSegFPNHead(SemSegFPNHead):
         self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
                                        num_classes=num_classes)
         self.memorization = MemorizationCounter("noisy_pixel_fraction")
-        self.clean_targets = None  # set for one forward by NoisySemanticSegmentor
+        # set for one forward by NoisySemanticSegmentor, from the mapper's sem_seg_clean / present_classes
+        self.clean_targets, self.present_classes = None, None
 
     @classmethod
     def from_config(cls, cfg, input_shape):
@@ -103,7 +105,8 @@ class NoisyDeepLabV3PlusHead(DeepLabV3PlusHead):
         self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
                                        num_classes=num_classes)
         self.memorization = MemorizationCounter("noisy_pixel_fraction")
-        self.clean_targets = None  # set for one forward by NoisySemanticSegmentor
+        # set for one forward by NoisySemanticSegmentor, from the mapper's sem_seg_clean / present_classes
+        self.clean_targets, self.present_classes = None, None
 
     @classmethod
     def from_config(cls, cfg, input_shape):
@@ -118,19 +121,22 @@ class NoisyDeepLabV3PlusHead(DeepLabV3PlusHead):
 
 @META_ARCH_REGISTRY.register()
 class NoisySemanticSegmentor(SemanticSegmentor):
-    """detectron2's `SemanticSegmentor` that also hands its head the clean label maps, when the mapper keeps them
-    (`NoisySemSegDatasetMapper(keep_clean_sem_seg=True)`), so the noisy heads log memorization curves
-    (memorization/pred_is_clean_label, pred_is_noisy_label, noisy_pixel_fraction). Training is unchanged."""
+    """detectron2's `SemanticSegmentor` that also hands its noisy head what the mapper adds for training: the
+    clean label maps (`NoisySemSegDatasetMapper(keep_clean_sem_seg=True)`: memorization curves
+    memorization/pred_is_clean_label, pred_is_noisy_label, noisy_pixel_fraction) and image-level tags
+    (`image_tags=True`: class-aware CE on weakly labelled images). Otherwise it is the stock model."""
 
     def forward(self, batched_inputs):
-        if not (self.training and "sem_seg_clean" in batched_inputs[0] and hasattr(self.sem_seg_head, "memorization")):
+        head = self.sem_seg_head
+        if not (self.training and hasattr(head, "memorization")):
             return super().forward(batched_inputs)
-        clean = [x["sem_seg_clean"].to(self.device) for x in batched_inputs]
-        # padded like the noisy targets, with the ignore label
-        self.sem_seg_head.clean_targets = ImageList.from_tensors(
-            clean, self.backbone.size_divisibility, self.sem_seg_head.ignore_value, self.backbone.padding_constraints
-        ).tensor
+        if "sem_seg_clean" in batched_inputs[0]:  # padded like the noisy targets, with the ignore label
+            head.clean_targets = ImageList.from_tensors(
+                [x["sem_seg_clean"].to(self.device) for x in batched_inputs], self.backbone.size_divisibility,
+                head.ignore_value, self.backbone.padding_constraints).tensor
+        if "present_classes" in batched_inputs[0]:
+            head.present_classes = torch.stack([x["present_classes"] for x in batched_inputs]).to(self.device)
         try:
             return super().forward(batched_inputs)
         finally:
-            self.sem_seg_head.clean_targets = None
+            head.clean_targets, head.present_classes = None, None

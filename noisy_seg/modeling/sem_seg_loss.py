@@ -83,6 +83,7 @@ class SemSegLoss(nn.Module):
         if several and set(kwargs) - set(self.weights):
             raise ValueError(f"loss_kwargs of a sum of losses are per term ({sorted(self.weights)}); "
                              f"got keys {sorted(set(kwargs) - set(self.weights))}")
+        self._needs_tags = {name: loss_spec(name).needs_image_tags for name in self.weights}
         self.terms = nn.ModuleDict({
             name: self._build_term(name, dict(kwargs.get(name) or {}) if several else kwargs, num_classes)
             for name in self.weights
@@ -118,12 +119,16 @@ class SemSegLoss(nn.Module):
         """True when this step uses the configured loss rather than the stock head's CE."""
         return not self.is_stock_ce and self.robust_loss_active()
 
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor,
+                present: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """present: (N, C) bool image-level tags for losses that use them (class-aware CE); without them those
+        losses take the classes in each image's targets."""
         if not self.replaces_stock_loss():
             return F.cross_entropy(logits, targets, reduction="mean", ignore_index=self.ignore_value)
         total = None
         for name, term in self.terms.items():
-            value = self.weights[name] * term(logits, targets)
+            extra = {"present": present} if present is not None and self._needs_tags[name] else {}
+            value = self.weights[name] * term(logits, targets, **extra)
             total = value if total is None else total + value
         return total
 

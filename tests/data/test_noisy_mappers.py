@@ -202,3 +202,19 @@ def test_semantic_label_values_outside_the_classes_are_one_clear_error(tiny_toy)
     with pytest.raises(ValueError, match=r"neither a class in \[0, 12\) nor the ignore label 255") as info:
         mapper(copy.deepcopy(records[0]))
     assert records[0]["sem_seg_file_name"] in str(info.value) and "\n" not in str(info.value)
+
+
+def test_semantic_mapper_gives_image_tags_from_the_record_or_the_label_map(tiny_toy):
+    records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
+    common = dict(is_train=True, augmentations=[], image_format="BGR", num_classes=19, image_tags=True)
+    for noise in (None, "sem40"):
+        mapped = NoisySemSegDatasetMapper(**common, noise=noise)(copy.deepcopy(records[0]))
+        in_map = torch.unique(mapped["sem_seg"])
+        assert mapped["present_classes"].tolist() == [c in in_map.tolist() for c in range(19)]
+    weak = dict(copy.deepcopy(records[0]), image_tags=[0, 13])  # e.g. read from a tag file
+    mapped = NoisySemSegDatasetMapper(**common)(weak)
+    assert torch.nonzero(mapped["present_classes"]).flatten().tolist() == [0, 13]
+    with pytest.raises(ValueError, match=r"image_tags \[19\] are not classes in \[0, 19\)"):
+        NoisySemSegDatasetMapper(**common)(dict(copy.deepcopy(records[0]), image_tags=[0, 19]))
+    with pytest.raises(ValueError, match="image_tags needs num_classes"):
+        NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", image_tags=True)

@@ -218,3 +218,37 @@ def test_a_background_outside_the_heads_classes_fails_at_construction(loss, kwar
     with pytest.raises(ValueError, match=r"outside the head's 6 classes") as info:
         NoisySemSegFPNHead(**FPN_ARGS, loss=loss, loss_kwargs=kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_class_aware_ce_uses_the_image_tags_the_segmentor_hands_over():
+    from detectron2.modeling.backbone import Backbone
+
+    from noisy_seg.modeling import NoisySemanticSegmentor
+
+    class Random(Backbone):
+        def forward(self, x):
+            g = torch.Generator().manual_seed(0)
+            n, _, h, w = x.shape
+            return {"p2": torch.randn(n, 8, h // 4, w // 4, generator=g),
+                    "p3": torch.randn(n, 8, h // 8, w // 8, generator=g)}
+
+        def output_shape(self):
+            return SHAPES
+
+    torch.manual_seed(0)
+    head = NoisySemSegFPNHead(**FPN_ARGS, loss="cce")
+    model = NoisySemanticSegmentor(backbone=Random(), sem_seg_head=head, pixel_mean=[0, 0, 0], pixel_std=[1, 1, 1])
+    targets = torch.zeros(32, 32, dtype=torch.long)
+    targets[:8] = 2
+    tags = torch.tensor([True, False, True, False, True, False])  # a weak tag (class 4) the map does not show
+    batch = [{"image": torch.zeros(3, 32, 32), "sem_seg": targets, "present_classes": tags}]
+    model.train()
+    with EventStorage(0):
+        with_tags = model(batch)["loss_sem_seg"]
+        from_map = model([{k: v for k, v in batch[0].items() if k != "present_classes"}])["loss_sem_seg"]
+    features = Random()(torch.zeros(1, 3, 32, 32))
+    logits = upsampled_logits(head, features)
+    cce = build_loss("cce", ignore_index=255)
+    torch.testing.assert_close(with_tags, cce(logits, targets[None], present=tags[None]))
+    torch.testing.assert_close(from_map, cce(logits, targets[None]))
+    assert not torch.equal(with_tags, from_map) and head.present_classes is None
