@@ -92,21 +92,25 @@ class NoisySemSegDatasetMapper(DatasetMapper):
             background regions alone and "background" ops can relabel to it.
         keep_clean_sem_seg: also return the augmented clean map as "sem_seg_clean" (memorization curves).
         image_tags: also return "present_classes", a bool (num_classes,) tensor of image-level tags for class-aware
-            CE: the record's "image_tags" (class indices, e.g. from a tag file for weakly labelled images) when it
-            has them, else the classes in the training label map.
+            CE: the record's "image_tags" (class indices) or its entry in `tag_file` when it has one (weakly
+            labelled images), else the classes in the training label map.
+        tag_file: a json {image id (or image file stem): [class index or name, ...]}; implies image_tags. Names are
+            looked up in `class_names` (e.g. the dataset's stuff_classes). Checked when the mapper is built.
     """
 
     @configurable
     def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None,
                  background_label: Optional[int] = None, keep_clean_sem_seg: bool = False, image_tags: bool = False,
-                 **kwargs):
+                 tag_file: Optional[str] = None, class_names: Optional[Sequence[str]] = None, **kwargs):
         super().__init__(is_train, **kwargs)
         self.noise = self.build_noise(noise, num_classes, background_label)
         self.keep_clean_sem_seg = keep_clean_sem_seg
+        image_tags = image_tags or tag_file is not None
         if image_tags and num_classes is None:
             raise ValueError(f"{type(self).__name__}: image_tags needs num_classes (the length of the tag vector)")
         self.num_classes = num_classes
         self.image_tags = image_tags
+        self.tags = _read_tag_file(tag_file, num_classes, class_names) if tag_file is not None else {}
 
     @classmethod
     def build_noise(cls, noise, num_classes: Optional[int],
@@ -146,7 +150,10 @@ class NoisySemSegDatasetMapper(DatasetMapper):
 
     def _present_classes(self, record, sem_seg) -> torch.Tensor:
         present = torch.zeros(self.num_classes, dtype=torch.bool)
-        if "image_tags" in record:
+        tagged = self.tags.get(str(_image_id(record)))
+        if tagged is not None and "image_tags" not in record:
+            present[tagged] = True
+        elif "image_tags" in record:
             tags = [int(t) for t in record["image_tags"]]
             unknown = [t for t in tags if not 0 <= t < self.num_classes]
             if unknown:
@@ -157,6 +164,33 @@ class NoisySemSegDatasetMapper(DatasetMapper):
             values = torch.unique(sem_seg)
             present[values[(values >= 0) & (values < self.num_classes)]] = True
         return present
+
+
+def _read_tag_file(path: str, num_classes: int, class_names: Optional[Sequence[str]]) -> dict:
+    """{image key: [class index, ...]} from a tag file; one clear error for a malformed file or an unknown class."""
+    from ..utils.files import load_json
+
+    try:
+        raw = load_json(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"tag_file {path}: cannot be read as json ({err})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"tag_file {path}: must be a json object {{image id: [class, ...]}}")
+    index = {name: i for i, name in enumerate(class_names or [])}
+    tags = {}
+    for key, classes in raw.items():
+        if not isinstance(classes, list):
+            raise ValueError(f"tag_file {path}: image {key!r} must map to a list of classes, got {classes!r}")
+        resolved = []
+        for cls in classes:
+            value = index.get(cls) if isinstance(cls, str) else cls
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < num_classes:
+                known = f"; known names: {', '.join(class_names)}" if class_names else " (give class_names for names)"
+                raise ValueError(f"tag_file {path}: image {key!r} names class {cls!r}, which is not one of the "
+                                 f"{num_classes} classes{known}")
+            resolved.append(value)
+        tags[str(key)] = resolved
+    return tags
 
 
 def _check_label_values(label_map: np.ndarray, noise, label_file: str) -> None:

@@ -1,6 +1,7 @@
 """NoisyDatasetMapper / NoisySemSegDatasetMapper: deterministic, before augmentation, clean labels kept,
 and identical to the offline tool's noisy dataset."""
 import copy
+import json
 
 import numpy as np
 import orjson
@@ -218,3 +219,25 @@ def test_semantic_mapper_gives_image_tags_from_the_record_or_the_label_map(tiny_
         NoisySemSegDatasetMapper(**common)(dict(copy.deepcopy(records[0]), image_tags=[0, 19]))
     with pytest.raises(ValueError, match="image_tags needs num_classes"):
         NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", image_tags=True)
+
+
+def test_a_tag_file_gives_weak_images_their_tags_and_bad_ones_are_refused(tiny_toy, tmp_path):
+    from noisy_seg.data.mappers import _image_id
+
+    records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
+    names = MetadataCatalog.get("toy_tiny_cityscapes_sem_seg_train").stuff_classes
+    tag_file = tmp_path / "tags.json"
+    tag_file.write_text(json.dumps({str(_image_id(records[0])): ["road", 13]}))
+    common = dict(is_train=True, augmentations=[], image_format="BGR", num_classes=19)
+    mapper = NoisySemSegDatasetMapper(**common, tag_file=str(tag_file), class_names=names)
+    assert torch.nonzero(mapper(copy.deepcopy(records[0]))["present_classes"]).flatten().tolist() == [0, 13]
+    untagged = mapper(copy.deepcopy(records[1]))  # not in the file: the classes of its label map
+    assert untagged["present_classes"].tolist() == [c in torch.unique(untagged["sem_seg"]).tolist()
+                                                    for c in range(19)]
+    tag_file.write_text(json.dumps({"x": ["road", "unicorn"]}))
+    with pytest.raises(ValueError, match="names class 'unicorn', which is not one of the 19 classes") as info:
+        NoisySemSegDatasetMapper(**common, tag_file=str(tag_file), class_names=names)
+    assert "\n" not in str(info.value)
+    tag_file.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="must be a json object"):
+        NoisySemSegDatasetMapper(**common, tag_file=str(tag_file))
