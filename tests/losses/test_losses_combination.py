@@ -248,3 +248,16 @@ def test_floored_ce_is_the_released_code(num_classes, scale):
     textbook = combination_loss(logits, targets, bg_index=num_classes)
     assert not torch.allclose(textbook, released)  # the default stays textbook CE: stock-identical "ce" mode
     assert build_loss("combination", bg_index=num_classes, floored_ce=True)(logits, targets) == ours
+
+
+def test_dense_prediction_groups_equal_argmax_ties_included():
+    logits, targets = _dense_batch(2)
+    logits = logits.round()  # many exact ties between classes
+    logits[0, :, 0, 0] = 1.0  # all tied: argmax is class 0
+    for bg in (0, 2, (1, 3), (0, 4)):
+        backgrounds = (bg,) if isinstance(bg, int) else bg
+        predicted = logits.argmax(dim=1)
+        expected = torch.ones_like(targets, dtype=torch.bool)
+        for b in backgrounds:
+            expected &= (targets != b) & (predicted != b)
+        assert torch.equal(foreground_instance_mask(logits, targets, bg), expected)
