@@ -177,3 +177,17 @@ def test_the_tool_refuses_bad_arguments(repo_root):
         run_grid_tool.main(["--grid", "nope"])
     with pytest.raises(SystemExit, match="--jobs must be >= 1"):
         run_grid_tool.main(["--grid", "demo", "--jobs", "0"])
+
+
+def test_a_semantic_grid_uses_the_semantic_project_and_reports_miou(tmp_path):
+    spec = {"dataset": "toy_semantic", "seeds": [0, 1], "blocks": [{"losses": ["ce", "combination"],
+                                                                    "noise": ["semrelabel40"]}]}
+    grid = load_grid(spec, "sem", tmp_path)
+    assert all(c.config.startswith("projects/NoisySemanticLabels/configs/toy/") for c in grid.cells)
+    results = [CellResult(c, "done", {"sem_seg/mIoU": 10.0 + c.seed + (2 if c.loss == "combination" else 0)}, 2.0,
+                          Path(f"/logs/{c.name}.txt"), "cmd", "CE") for c in grid.cells]
+    rows = summarize(grid, results)
+    combination = next(r for r in rows if r["loss"] == "combination")
+    assert combination["sem_seg/mIoU mean"] == 12.5 and combination["vs ce"] == 2.0
+    paths = write_report(grid, results)
+    assert paths["plot"].name == "sem_seg_mIoU.png" and paths["plot"].stat().st_size > 1000
