@@ -252,3 +252,16 @@ def test_class_aware_ce_uses_the_image_tags_the_segmentor_hands_over():
     torch.testing.assert_close(with_tags, cce(logits, targets[None], present=tags[None]))
     torch.testing.assert_close(from_map, cce(logits, targets[None]))
     assert not torch.equal(with_tags, from_map) and head.present_classes is None
+
+
+def test_it_is_panoptic_fpns_semantic_head_by_one_target_line():
+    from detectron2 import model_zoo
+    from detectron2.modeling import PanopticFPN
+
+    model_cfg = model_zoo.get_config("common/models/panoptic_fpn.py").model
+    model_cfg.sem_seg_head._target_ = NoisySemSegFPNHead
+    model_cfg.sem_seg_head.loss = "combination"
+    model_cfg.sem_seg_head.loss_kwargs = {"bg_index": [0]}  # Panoptic FPN's merged "things" class is 0
+    model = instantiate(model_cfg)
+    assert isinstance(model, PanopticFPN) and isinstance(model.sem_seg_head, NoisySemSegFPNHead)
+    assert model.sem_seg_head.sem_seg_loss.loss_name == "combination"
