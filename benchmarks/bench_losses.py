@@ -8,11 +8,13 @@ the Cityscapes training size is --dense-shape 8 19 512 1024.
 from __future__ import annotations
 
 import argparse
+import time
 
 import torch
 import torch.nn.functional as F
 from torch.utils.benchmark import Timer
 
+from alternating import alternating_medians, print_ratios
 from noisy_seg.losses import build_loss
 
 CLASSIFICATION = [
@@ -59,7 +61,32 @@ def time_ms(loss_fn, logits, targets, threads, min_run_time, device):
     return measurement.median * 1e3, min(measurement.times) * 1e3
 
 
+def run_alternating(title, cases, logits, targets, baseline, args):
+    """Every loss once per round, rounds alternating, median per loss: drift on a shared machine hits all alike."""
+    def step(loss_fn):
+        def once():
+            logits.grad = None
+            start = time.perf_counter()
+            loss_fn(logits, targets).backward()
+            return time.perf_counter() - start
+        return once
+
+    variants = {"F.cross_entropy": step(baseline)}
+    for name, kwargs in cases:
+        label = name + ("" if not kwargs else " " + ",".join(f"{k}={v}" for k, v in kwargs.items()))
+        variants[label] = step(build_loss(name, **kwargs).to(logits.device))
+    torch.set_num_threads(args.threads)
+    for once in variants.values():
+        once()  # warm-up
+    medians = alternating_medians(variants, args.rounds)
+    print(f"\n{title}: logits {tuple(logits.shape)} on {logits.device}, {args.threads} thread(s), forward+backward, "
+          f"median of {args.rounds} alternating rounds")
+    print_ratios(medians, "ms", width=42)
+
+
 def run_table(title, cases, logits, targets, baseline, args, device):
+    if args.rounds:
+        return run_alternating(title, cases, logits, targets, baseline, args)
     base_median, base_best = time_ms(baseline, logits, targets, args.threads, args.min_run_time, device)
     print(f"\n{title}: logits {tuple(logits.shape)} on {device}, {args.threads} thread(s), forward+backward")
     print(f"{'loss':<42}{'median ms':>10}{'best ms':>10}{'x CE (best)':>12}")
@@ -78,6 +105,9 @@ def main():
     parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per measurement")
     parser.add_argument("--dense-shape", type=int, nargs=4, default=(4, 19, 128, 256), metavar=("N", "C", "H", "W"))
     parser.add_argument("--skip-classification", action="store_true")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="time every loss once per round over this many alternating rounds (median), instead of "
+                             "torch's Timer per loss: steadier on a shared machine")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
