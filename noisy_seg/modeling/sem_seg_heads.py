@@ -57,42 +57,10 @@ def _upsampled_loss(head, predictions, targets) -> dict:
     return {"loss_sem_seg": loss * head.loss_weight}
 
 
-@SEM_SEG_HEADS_REGISTRY.register()
-class NoisySemSegFPNHead(SemSegFPNHead):
-    """`SemSegFPNHead` (SemanticSegmentor, Panoptic FPN's semantic head) with a loss chosen by name.
-
-    Args (in addition to SemSegFPNHead's): loss, loss_kwargs, loss_switch_iter; see `SemSegLoss`.
-    """
-
-    @configurable
-    def __init__(self, input_shape, *, num_classes: int, loss="ce", loss_kwargs=None, loss_switch_iter: int = 0,
-                 **kwargs):
-        # by keyword: a LazyConfig's input_shape arrives as a DictConfig, which @configurable would take for a cfg
-        super().__init__(input_shape=input_shape, num_classes=num_classes, **kwargs)
-        self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
-                                       num_classes=num_classes)
-        self.memorization = MemorizationCounter("noisy_pixel_fraction")
-        # set for one forward by NoisySemanticSegmentor, from the mapper's sem_seg_clean / present_classes
-        self.clean_targets, self.present_classes = None, None
-
-    @classmethod
-    def from_config(cls, cfg, input_shape):
-        return {**super().from_config(cfg, input_shape), **_loss_options(cfg)}
-
-    def losses(self, predictions, targets):
-        _log_memorization(self, predictions, targets)
-        if not self.sem_seg_loss.replaces_stock_loss():
-            return super().losses(predictions, targets)
-        return _upsampled_loss(self, predictions, targets)
-
-
-@SEM_SEG_HEADS_REGISTRY.register()
-class NoisyDeepLabV3PlusHead(DeepLabV3PlusHead):
-    """detectron2's DeepLab project `DeepLabV3PlusHead` with a loss chosen by name. With loss="ce", and before
-    loss_switch_iter, its own loss runs (`loss_type`: cross_entropy or hard_pixel_mining).
-
-    Args (in addition to DeepLabV3PlusHead's): loss, loss_kwargs, loss_switch_iter; see `SemSegLoss`.
-    """
+class _LossByName:
+    """What both noisy semantic heads add to their stock head: `SemSegLoss` (loss, loss_kwargs, loss_switch_iter),
+    its yacs keys, per-pixel memorization counts, and the clean maps / image tags `NoisySemanticSegmentor` hands
+    over for one forward. Mixed in before the stock head, so everything else is the stock head's."""
 
     @configurable
     def __init__(self, input_shape, *, num_classes=None, loss="ce", loss_kwargs=None, loss_switch_iter: int = 0,
@@ -100,13 +68,12 @@ class NoisyDeepLabV3PlusHead(DeepLabV3PlusHead):
         # by keyword: a LazyConfig's input_shape arrives as a DictConfig, which @configurable would take for a cfg
         super().__init__(input_shape=input_shape, num_classes=num_classes, **kwargs)
         if num_classes is None:
-            raise ValueError("NoisyDeepLabV3PlusHead predicts classes: give num_classes (decoder_only heads have no "
-                             "loss to replace; use DeepLabV3PlusHead)")
+            raise ValueError(f"{type(self).__name__} predicts classes: give num_classes (a decoder-only head has no "
+                             "loss to replace)")
         self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
                                        num_classes=num_classes)
         self.memorization = MemorizationCounter("noisy_pixel_fraction")
-        # set for one forward by NoisySemanticSegmentor, from the mapper's sem_seg_clean / present_classes
-        self.clean_targets, self.present_classes = None, None
+        self.clean_targets, self.present_classes = None, None  # set for one forward by NoisySemanticSegmentor
 
     @classmethod
     def from_config(cls, cfg, input_shape):
@@ -117,6 +84,23 @@ class NoisyDeepLabV3PlusHead(DeepLabV3PlusHead):
         if not self.sem_seg_loss.replaces_stock_loss():
             return super().losses(predictions, targets)
         return _upsampled_loss(self, predictions, targets)
+
+
+@SEM_SEG_HEADS_REGISTRY.register()
+class NoisySemSegFPNHead(_LossByName, SemSegFPNHead):
+    """`SemSegFPNHead` (SemanticSegmentor, Panoptic FPN's semantic head) with a loss chosen by name.
+
+    Args (in addition to SemSegFPNHead's): loss, loss_kwargs, loss_switch_iter; see `SemSegLoss`.
+    """
+
+
+@SEM_SEG_HEADS_REGISTRY.register()
+class NoisyDeepLabV3PlusHead(_LossByName, DeepLabV3PlusHead):
+    """detectron2's DeepLab project `DeepLabV3PlusHead` with a loss chosen by name. With loss="ce", and before
+    loss_switch_iter, its own loss runs (`loss_type`: cross_entropy or hard_pixel_mining).
+
+    Args (in addition to DeepLabV3PlusHead's): loss, loss_kwargs, loss_switch_iter; see `SemSegLoss`.
+    """
 
 
 @META_ARCH_REGISTRY.register()
