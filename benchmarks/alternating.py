@@ -1,6 +1,7 @@
 """Shared timing scheme of the benchmarks: alternate rounds between variants (so machine drift hits all
 of them alike), report each variant's median and its ratio to the first (the baseline)."""
 import statistics
+import time
 from typing import Callable, Dict
 
 
@@ -18,3 +19,23 @@ def print_ratios(medians: Dict[str, float], unit: str, scale: float = 1e3, width
     base = next(iter(medians.values()))
     for name, med in medians.items():
         print(f"  {name:{width}s} {med * scale:8.3f} {unit}   ratio vs stock {med / base:.3f}")
+
+
+def time_training_iters(model, optim, batch, iters: int, reseed: bool = False) -> float:
+    """Median seconds of `iters` training iterations (forward + backward + optimizer step) of a detectron2 model
+    on one batch; `reseed`: torch.manual_seed(i) before iteration i (the same proposal sampling for every variant)."""
+    import torch
+    from detectron2.utils.events import EventStorage
+
+    times = []
+    with EventStorage(0):
+        for i in range(iters):
+            if reseed:
+                torch.manual_seed(i)
+            start = time.perf_counter()
+            losses = model(batch)
+            optim.zero_grad()
+            sum(losses.values()).backward()
+            optim.step()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)

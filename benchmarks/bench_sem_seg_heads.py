@@ -10,9 +10,7 @@ Lovasz and region-aware are reported as they are).
 """
 import argparse
 import copy
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -20,9 +18,8 @@ import torch
 from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog
 from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
-from detectron2.utils.events import EventStorage
 
-from alternating import alternating_medians, print_ratios
+from alternating import alternating_medians, print_ratios, time_training_iters
 from noisy_seg.data import NoisySemSegDatasetMapper
 
 REPO = Path(__file__).resolve().parents[1]  # for configs/, which is not part of the installed package
@@ -55,19 +52,6 @@ def build(cfg, variant, state):
     return model, torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
 
 
-def time_iters(model, optim, batch, iters) -> float:
-    times = []
-    with EventStorage(0):
-        for _ in range(iters):
-            start = time.perf_counter()
-            losses = model(batch)
-            optim.zero_grad()
-            sum(losses.values()).backward()
-            optim.step()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=10)
@@ -82,9 +66,9 @@ def main(argv=None):
     state = instantiate(cfg.model).state_dict()
     models = {name: build(cfg, variant, state) for name, variant in VARIANTS.items()}
     for model, optim in models.values():
-        time_iters(model, optim, batch, 2)  # warm-up
+        time_training_iters(model, optim, batch, 2)  # warm-up
     medians = alternating_medians(
-        {name: (lambda mo=mo: time_iters(*mo, batch, args.iters)) for name, mo in models.items()}, args.rounds)
+        {name: (lambda mo=mo: time_training_iters(*mo, batch, args.iters)) for name, mo in models.items()}, args.rounds)
     print(f"toy Semantic FPN R18, batch 8 (128x128), {args.rounds} alternating rounds x {args.iters} iters, "
           f"torch threads {torch.get_num_threads()}; median time per training iteration:")
     print_ratios(medians, "ms", width=24)

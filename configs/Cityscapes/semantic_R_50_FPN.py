@@ -7,39 +7,17 @@
 # split (is this pixel an object?), where CE's fast fitting is wanted and stuff/thing confusions are rare;
 # the 8 thing classes (person .. bicycle) are the foreground, where class noise lives (person/rider,
 # car/truck/bus, motorcycle/bicycle) and RCE is robust to it.
-from detectron2.config import LazyCall as L
-from detectron2.layers import ShapeSpec
-from detectron2.modeling import SemanticSegmentor
-
-from noisy_seg.modeling import NoisySemSegFPNHead
-
 from ..common.data.cityscapes_semantic import dataloader
 from ..common.models.mask_rcnn_fpn import model as _mask_rcnn
+from ..common.models.semantic_fpn import semantic_fpn
 from ..common.optim import SGD as optimizer
 from ..common.semantic_schedules import lr_multiplier_poly as lr_multiplier
 from ..common.train import train
 
 MAX_ITER = 90000
 
-model = L(SemanticSegmentor)(
-    backbone=_mask_rcnn.backbone,
-    sem_seg_head=L(NoisySemSegFPNHead)(
-        input_shape={
-            f: L(ShapeSpec)(stride=s, channels="${....backbone.out_channels}")
-            for f, s in zip(["p2", "p3", "p4", "p5"], [4, 8, 16, 32])
-        },
-        num_classes=19,
-        conv_dims=128,
-        common_stride=4,
-        norm="GN",
-        ignore_value=255,
-        loss="ce",
-        loss_kwargs={},
-        loss_switch_iter=0,
-    ),
-    pixel_mean=_mask_rcnn.pixel_mean,
-    pixel_std=_mask_rcnn.pixel_std,
-)
+model = semantic_fpn(_mask_rcnn.backbone, num_classes=19, conv_dims=128, norm="GN",
+                     pixel_mean=_mask_rcnn.pixel_mean, pixel_std=_mask_rcnn.pixel_std)
 model.backbone.bottom_up.freeze_at = 2
 
 optimizer.lr = 0.01

@@ -5,38 +5,26 @@
 #   dataloader.train.mapper.noise=semrelabel40 | sem30 | boundary5   (short names: noisy_seg/noise/registry.py)
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
-from detectron2.data import DatasetMapper, build_detection_test_loader, build_detection_train_loader
-from detectron2.data import get_detection_dataset_dicts
 from detectron2.evaluation import CityscapesSemSegEvaluator
-from omegaconf import OmegaConf
 
-from noisy_seg.data import NoisySemSegDatasetMapper
+from .semantic_loaders import semantic_segmentation_dataloader
 
-dataloader = OmegaConf.create()
-dataloader.train = L(build_detection_train_loader)(
-    dataset=L(get_detection_dataset_dicts)(names="cityscapes_fine_sem_seg_train"),
-    mapper=L(NoisySemSegDatasetMapper)(
-        is_train=True,
-        augmentations=[
-            L(T.ResizeShortestEdge)(
-                short_edge_length=(512, 768, 1024, 1280, 1536, 1792, 2048), sample_style="choice", max_size=4096
-            ),
-            L(T.RandomCrop_CategoryAreaConstraint)(
-                crop_type="absolute", crop_size=(512, 1024), single_category_max_area=1.0, ignored_category=255
-            ),
-            L(T.RandomFlip)(horizontal=True),
-        ],
-        image_format="BGR",
-        noise=None,
-        num_classes=19,
-        background_label=None,  # Cityscapes has no background class; 0 is road
-    ),
+dataloader = semantic_segmentation_dataloader(
+    train_names="cityscapes_fine_sem_seg_train",
+    test_names="cityscapes_fine_sem_seg_val",
+    num_classes=19,
+    background_label=None,  # Cityscapes has no background class; 0 is road
+    train_augmentations=[
+        L(T.ResizeShortestEdge)(
+            short_edge_length=(512, 768, 1024, 1280, 1536, 1792, 2048), sample_style="choice", max_size=4096
+        ),
+        L(T.RandomCrop_CategoryAreaConstraint)(
+            crop_type="absolute", crop_size=(512, 1024), single_category_max_area=1.0, ignored_category=255
+        ),
+        L(T.RandomFlip)(horizontal=True),
+    ],
+    test_augmentations=[],
     total_batch_size=8,
     num_workers=4,
+    evaluator=L(CityscapesSemSegEvaluator)(),
 )
-dataloader.test = L(build_detection_test_loader)(
-    dataset=L(get_detection_dataset_dicts)(names="cityscapes_fine_sem_seg_val", filter_empty=False),
-    mapper=L(DatasetMapper)(is_train=False, augmentations=[], image_format="BGR"),
-    num_workers=4,
-)
-dataloader.evaluator = L(CityscapesSemSegEvaluator)(dataset_name="${..test.dataset.names}")
