@@ -196,8 +196,9 @@ def _read_tag_file(path: str, num_classes: int, class_names: Optional[Sequence[s
 def _check_label_values(label_map: np.ndarray, noise, label_file: str) -> None:
     """Noise draws over the classes [0, K): a value outside them that is not the ignore label is a wrong map (or a
     wrong num_classes), said at load rather than turned into noise."""
-    values = np.unique(label_map)  # one small pass per image, in the data loader
-    bad = values[(values >= noise.num_classes) & (values != noise.ignore_label)]
+    if label_map.max() < noise.num_classes:  # the usual case: one max per image, no sort, in the data loader
+        return
+    bad = np.unique(label_map[(label_map >= noise.num_classes) & (label_map != noise.ignore_label)])
     if bad.size:
         raise ValueError(f"{label_file}: label value(s) {bad.tolist()[:5]} are neither a class in "
                          f"[0, {noise.num_classes}) nor the ignore label {noise.ignore_label}; check num_classes and "

@@ -7,7 +7,7 @@ from detectron2.config import LazyCall as L
 
 from noisy_seg.evaluation import CityscapesInstanceEvaluator  # detectron2's, numpy-2 safe
 
-from .instance_loaders import instance_segmentation_dataloader
+from .loaders import instance_segmentation_dataloader
 
 dataloader = instance_segmentation_dataloader(
     train_names="cityscapes_fine_instance_seg_train",

@@ -7,7 +7,7 @@ import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 from detectron2.evaluation import CityscapesSemSegEvaluator
 
-from .semantic_loaders import semantic_segmentation_dataloader
+from .loaders import semantic_segmentation_dataloader
 
 dataloader = semantic_segmentation_dataloader(
     train_names="cityscapes_fine_sem_seg_train",

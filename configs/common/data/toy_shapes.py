@@ -10,7 +10,7 @@ from detectron2.evaluation import COCOEvaluator
 
 from noisy_seg.evaluation import coco_fast_eval_available
 
-from .instance_loaders import instance_segmentation_dataloader  # importing noisy_seg.data registers the toy sets
+from .loaders import instance_segmentation_dataloader  # importing noisy_seg.data registers the toy sets
 
 dataloader = instance_segmentation_dataloader(
     train_names="toy_shapes_train",

@@ -8,7 +8,7 @@ from detectron2.config import LazyCall as L
 
 from noisy_seg.evaluation import SemSegEvaluator  # detectron2's, numpy-2-safe
 
-from .semantic_loaders import semantic_segmentation_dataloader  # importing noisy_seg.data registers the toy sets
+from .loaders import semantic_segmentation_dataloader  # importing noisy_seg.data registers the toy sets
 
 dataloader = semantic_segmentation_dataloader(
     train_names="toy_shapes_cityscapes_sem_seg_train",
