@@ -11,7 +11,6 @@
 Runs on CPU when no GPU is present. Writes checkpoints, metrics.json and tensorboard events to
 `train.output_dir`.
 """
-import os
 import sys
 
 from noisy_seg.utils.library_warnings import quiet_library_warnings
@@ -19,7 +18,6 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 quiet_library_warnings()  # before detectron2 is imported
 
 try:
-    from detectron2.config import LazyConfig
     from detectron2.engine import default_argument_parser, default_setup, launch
     from detectron2.utils import comm
 except ImportError as e:
@@ -29,11 +27,11 @@ except ImportError as e:
     )
 
 from noisy_seg.engine import (  # noqa: E402
-    apply_overrides,
     check_config,
     do_test,
     do_train,
     load_for_eval,
+    load_lazy_config,
     resolve_seed,
 )
 from noisy_seg.utils.errors import UserInputError  # noqa: E402
@@ -41,23 +39,9 @@ from noisy_seg.utils.errors import UserInputError  # noqa: E402
 
 def load_config(config_file, opts):
     """The LazyConfig file with the command-line overrides, checked: every problem is one UserInputError."""
-    if not config_file or not os.path.isfile(config_file):
-        raise UserInputError(f"config file '{config_file}' not found: pass --config-file configs/<...>.py")
-    if not config_file.endswith((".py", ".yaml", ".yml")):
-        raise UserInputError(f"config file '{config_file}' is neither a LazyConfig .py file nor a saved config.yaml")
-    try:
-        cfg = LazyConfig.load(config_file)
-    except SyntaxError as e:
-        cause = e.__cause__ if isinstance(e.__cause__, SyntaxError) else e  # detectron2 re-raises without the line
-        raise UserInputError(f"{config_file}:{cause.lineno}: syntax error: {cause.msg}") from None
-    missing = [key for key in ("model", "train", "dataloader") if key not in cfg]
-    if missing:
-        raise UserInputError(
-            f"{config_file} defines no {', '.join(missing)}: tools/train_net.py runs LazyConfig files (configs/*.py, "
-            "or a run's saved config.yaml); yacs .yaml configs run with detectron2's DefaultTrainer after "
-            "noisy_seg.config.add_noisy_seg_config(cfg)"
-        )
-    cfg = apply_overrides(cfg, opts)
+    cfg = load_lazy_config(config_file, opts, required=("model", "train", "dataloader"), missing_hint=(
+        ": tools/train_net.py runs LazyConfig files (configs/*.py, or a run's saved config.yaml); yacs .yaml configs "
+        "run with detectron2's DefaultTrainer after noisy_seg.config.add_noisy_seg_config(cfg)"))
     check_config(cfg)
     return cfg
 

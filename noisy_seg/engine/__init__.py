@@ -1,8 +1,9 @@
 from .. import config  # noqa: F401  (registers the fraction_of_max_iter resolver configs may use)
 from .config_checks import check_config
+from .config_files import load_lazy_config
 from .ddp import create_ddp_model
 from .overrides import apply_overrides, check_override_key
 from .train_loop import do_test, do_train, load_for_eval, resolve_device, resolve_seed
 
 __all__ = ["check_config", "create_ddp_model", "apply_overrides", "check_override_key", "do_test", "do_train",
-           "load_for_eval", "resolve_device", "resolve_seed"]
+           "load_for_eval", "load_lazy_config", "resolve_device", "resolve_seed"]
