@@ -48,7 +48,9 @@ def resolve_device(cfg) -> str:
 
 
 def dataset_names(loader_cfg) -> list[str]:
-    names = loader_cfg.dataset.names
+    """The loader's dataset names. An entry may be a LazyCall that registers a file and returns its name
+    (register_coco_file, register_pseudo_label_dataset): instantiating it registers (idempotently) and names it."""
+    names = instantiate(loader_cfg.dataset.names)
     return [names] if isinstance(names, str) else list(names)
 
 

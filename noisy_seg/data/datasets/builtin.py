@@ -4,6 +4,7 @@ Names (with the default prefix "toy_shapes"):
   toy_shapes_{train,val}                         COCO layout, evaluator_type "coco"
   toy_shapes_cityscapes_{train,val}              Cityscapes instances, "cityscapes_instance"
   toy_shapes_cityscapes_sem_seg_{train,val}      Cityscapes labelTrainIds, "cityscapes_sem_seg"
+  toy_shapes_cityscapes_sem_seg_train_{strong10,weak90}   a seeded 10% with label maps, the rest with tags (splits.py)
 Data root: $NOISY_SEG_DATASETS/toy_shapes, else <repo>/datasets/generated/toy_shapes.
 
 Sets generated with other settings live beside it, in folders named after their settings
@@ -32,6 +33,7 @@ from .toy_shapes import (
     ensure_toy_dataset,
     read_manifest,
 )
+from .splits import register_strong_weak_split
 
 __all__ = [
     "TOY_DATASET_NAMES",
@@ -171,3 +173,5 @@ def register_toy_datasets(root: str | os.PathLike, prefix: str = DEFAULT_PREFIX,
 
 TOY_DATASET_NAMES = tuple(register_toy_datasets(toy_data_root()))
 CUSTOM_TOY_DATASET_NAMES = tuple(register_generated_toy_sets(toy_data_root().parent))
+# Few strong masks + image tags for the rest (pseudo-label training, projects/PseudoLabels): a seeded 10% split.
+TOY_SEMANTIC_SPLIT_NAMES = register_strong_weak_split(f"{DEFAULT_PREFIX}_cityscapes_sem_seg_train", strong_percent=10)

@@ -1,0 +1,47 @@
+"""Register a COCO-format json written by a tool (a noisy copy from tools/make_noisy_dataset.py, a corrected copy
+from tools/generate_pseudo_labels.py --task instance) as a detectron2 dataset, from a LazyConfig:
+
+    dataloader.train.dataset.names = L(register_coco_file)(json_file="out/train_sym40.json", like="toy_shapes_train")
+
+The name is derived from the path unless given; the json is read on first use, so a config loads before the file
+exists. ``like`` names the registered set the file is a copy of: its image root and metadata (classes, evaluator)
+are used, so the copy evaluates and maps ids exactly like the original.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Optional
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.datasets import load_coco_json
+
+__all__ = ["register_coco_file"]
+
+
+def _default_name(json_file: Path) -> str:
+    digest = hashlib.sha1(str(json_file).encode()).hexdigest()[:8]
+    return f"coco_file_{json_file.stem}_{digest}"
+
+
+def register_coco_file(json_file: str, like: str, image_root: Optional[str] = None, name: Optional[str] = None) -> str:
+    """Register `json_file` (images under `image_root`, default: `like`'s) and return its dataset name.
+    Registering the same file under the same name again is a no-op; another file under a taken name is an error."""
+    path = Path(json_file).resolve()
+    if like not in DatasetCatalog.list():
+        raise ValueError(f"register_coco_file: like={like!r} is not a registered dataset; name the set "
+                         f"{path.name} is a copy of (e.g. toy_shapes_train)")
+    source = MetadataCatalog.get(like)
+    name = name or _default_name(path)
+    if name in DatasetCatalog.list():
+        registered = MetadataCatalog.get(name).get("json_file")
+        if registered != str(path):
+            raise ValueError(f"register_coco_file: the name {name!r} is taken by {registered}; pass another name")
+        return name
+    image_root = str(Path(image_root).resolve()) if image_root else source.image_root
+    DatasetCatalog.register(name, lambda: load_coco_json(str(path), image_root, name))
+    # not the source's own files, nor its "generated on first use" (the copy must exist: checked at training start)
+    own = ("name", "json_file", "image_root", "generated_on_first_use")
+    meta = {key: value for key, value in source.as_dict().items() if key not in own}
+    MetadataCatalog.get(name).set(**meta, json_file=str(path), image_root=image_root, copy_of=like)
+    return name
