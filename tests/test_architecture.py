@@ -16,6 +16,7 @@ LAYERS = {
     "evaluation": (("utils",), True, True),
     "config": (("modeling", "losses", "utils"), True, True),
     "engine": (("data", "modeling", "losses", "config", "evaluation", "noise", "utils"), True, True),
+    "pseudo_labels": (("data", "modeling", "evaluation", "config", "engine", "utils"), True, True),
 }
 
 

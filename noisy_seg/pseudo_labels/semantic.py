@@ -1,0 +1,372 @@
+"""Semantic pseudo labels from a trained model (Wang et al. 2022, seed 003): logits averaged over scales and a
+horizontal flip, a tag-masked argmax, optionally thresholded on confidence, saved as label PNGs with a manifest that
+`noisy_seg.data.register_pseudo_label_dataset` registers as a detectron2 dataset.
+
+Output folder:
+    labels/<image stem>.png       uint8 train ids, the ignore label (255) where no label is given
+    confidence/<image stem>.png   uint8, the max softmax probability over the allowed classes x 255
+    manifest.json                 settings, "complete", one detectron2 semantic record per image (label paths
+                                  relative to the folder) and, when the source records keep true label maps,
+                                  "quality" (mIoU over covered pixels, per-class IoU, coverage)
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_test_loader
+
+from ..data.checks import check_datasets_available
+from ..data.mappers import _image_id, _read_tag_file
+from ..evaluation.sem_seg import load_label_map
+from ..utils.errors import UserInputError
+from ..utils.files import atomic_output, load_json, save_json_atomic
+
+__all__ = ["DEFAULT_SCALES", "MANIFEST", "confusion_matrix", "generate_pseudo_labels", "label_quality",
+           "multiscale_logits", "pseudo_label_from_logits", "resolve_image_tags"]
+
+logger = logging.getLogger("noisy_seg")
+
+DEFAULT_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)
+MANIFEST = "manifest.json"
+LABELS, CONFIDENCE = "labels", "confidence"
+_INDEX = "pseudo_label_index"  # carried through the mapper, so each output finds its record
+
+
+def _device_of(model) -> torch.device:
+    device = getattr(model, "device", None)
+    if device is not None:
+        return torch.device(device)
+    parameter = next(iter(model.parameters()), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _resized(image: torch.Tensor, scale: float) -> torch.Tensor:
+    if scale == 1.0:
+        return image  # exactly the plain single-scale input
+    height, width = image.shape[-2:]
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False)[0]
+
+
+def multiscale_logits(model, inputs: Sequence[dict], scales: Sequence[float] = DEFAULT_SCALES,
+                      flip: bool = True) -> list[torch.Tensor]:
+    """The (C, H, W) logits of each input averaged over `scales` and, with `flip`, the horizontally flipped image.
+
+    `model` is a detectron2 semantic model in eval mode (its output per image: {"sem_seg": (C, H, W) logits at the
+    input's "height" x "width"}); `inputs` are a test loader's batch. Each scaled (and flipped) image keeps the
+    original "height"/"width", so the model's post-processing resizes its logits back to one size; a flipped
+    image's logits are flipped back before averaging. One forward per scale holds the whole batch and its flips.
+    """
+    device = _device_of(model)
+    images = [x["image"].to(device) for x in inputs]
+    sizes = [(x.get("height", image.shape[-2]), x.get("width", image.shape[-1])) for x, image in zip(inputs, images)]
+    totals: list[Optional[torch.Tensor]] = [None] * len(images)
+    with torch.inference_mode():
+        for scale in scales:
+            scaled = [_resized(image, float(scale)) for image in images]
+            batch = [{"image": image, "height": h, "width": w} for image, (h, w) in zip(scaled, sizes)]
+            if flip:
+                batch += [{"image": image.flip(-1), "height": h, "width": w} for image, (h, w) in zip(scaled, sizes)]
+            for position, output in enumerate(model(batch)):
+                index, flipped = position % len(images), position >= len(images)
+                logits = output["sem_seg"].float()
+                logits = logits.flip(-1) if flipped else logits
+                if totals[index] is None:
+                    totals[index] = logits.clone()  # the model's own tensor is never written to
+                else:
+                    totals[index] += logits
+    views = len(scales) * (2 if flip else 1)
+    return [total / views for total in totals]
+
+
+def _present_mask(present, num_classes: int, device) -> torch.Tensor:
+    """A bool (..., C) mask from a bool tensor or a sequence of class indices."""
+    if isinstance(present, torch.Tensor) and present.dtype == torch.bool:
+        mask = present.to(device)
+    else:
+        mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
+        mask[torch.as_tensor(list(present), dtype=torch.long, device=device)] = True
+    if mask.shape[-1] != num_classes:
+        raise ValueError(f"present has {mask.shape[-1]} classes, the logits {num_classes}")
+    return mask
+
+
+def pseudo_label_from_logits(logits: torch.Tensor, present=None, threshold: Optional[float] = None,
+                             ignore_label: int = 255) -> tuple[torch.Tensor, torch.Tensor]:
+    """(label map uint8 (H, W), confidence float32 (H, W)) from (C, H, W) logits (or batched (N, C, H, W)).
+
+    present: the classes the image may hold (its tags): a bool (C,) / (N, C) tensor or a list of class indices;
+        the other classes get -inf before the softmax and the argmax. None: every class. An image with no
+        present class gets the ignore label everywhere (its tags say nothing in it is a class).
+    threshold: pixels whose confidence (the max softmax probability over the present classes) is below it get
+        `ignore_label`; None or 0: none.
+    """
+    num_classes = logits.shape[-3]
+    if num_classes > ignore_label or ignore_label > 255:
+        raise ValueError(f"{num_classes} classes and ignore_label {ignore_label} do not fit a uint8 label map "
+                         "whose ignore label is no class")
+    logits = logits.float()
+    has_class = None
+    if present is not None:
+        mask = _present_mask(present, num_classes, logits.device)
+        logits = logits.masked_fill(~mask[..., None, None], float("-inf"))
+        has_class = mask.any(dim=-1)[..., None, None]
+    top, labels = logits.max(dim=-3)
+    # max softmax probability = exp(max - logsumexp): no (C, H, W) probability tensor
+    confidence = torch.exp(top - torch.logsumexp(logits, dim=-3))
+    ignore = torch.zeros_like(top, dtype=torch.bool)
+    if has_class is not None:
+        ignore |= ~has_class
+        confidence = confidence.masked_fill(~has_class, 0.0)
+    if threshold:
+        ignore |= confidence < threshold
+    labels = labels.masked_fill(ignore, ignore_label).to(torch.uint8)
+    return labels, confidence
+
+
+def confusion_matrix(predicted: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) int64 counts [true class, predicted class] over the pixels labelled on both sides (values outside
+    [0, C), such as the ignore label, are left out); one bincount."""
+    predicted, truth = np.asarray(predicted).ravel(), np.asarray(truth).ravel()
+    both = (predicted < num_classes) & (truth < num_classes)
+    pairs = truth[both].astype(np.int64) * num_classes + predicted[both]
+    return np.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def label_quality(confusion: np.ndarray, class_names: Sequence[str], pixels: int, covered: int) -> dict:
+    """mIoU, per-class IoU ("IoU": {class name: IoU}) and pixel accuracy (pACC) over the pixels labelled on both
+    sides, in percent like SemSegEvaluator, and the coverage: the fraction of pixels the pseudo labels label.
+
+    Like detectron2's SemSegEvaluator, only classes that occur in the true maps enter the mean; a class that
+    neither occurs nor is predicted has no IoU (nor does one predicted but absent: its pixels already lower the
+    IoU of the classes they belong to)."""
+    confusion = confusion.astype(np.float64)
+    true_positives = np.diag(confusion)
+    occurs = confusion.sum(axis=1)
+    union = occurs + confusion.sum(axis=0) - true_positives
+    valid = (occurs > 0) & (union > 0)
+    iou = np.divide(true_positives, union, out=np.zeros_like(union), where=valid)
+    labelled = confusion.sum()
+    return {
+        "mIoU": float(100 * iou[valid].mean()) if valid.any() else float("nan"),
+        "IoU": {class_names[c]: float(100 * iou[c]) for c in np.flatnonzero(valid)},
+        "pACC": float(100 * true_positives.sum() / labelled) if labelled else float("nan"),
+        "coverage": covered / pixels if pixels else 0.0,
+        "pixels": int(pixels),
+        "covered_pixels": int(covered),
+    }
+
+
+def _source(dataset_name: str) -> tuple[list[dict], list[str], int]:
+    """(records, class names, ignore label) of a registered semantic dataset."""
+    check_datasets_available([dataset_name])
+    records = DatasetCatalog.get(dataset_name)
+    if not records:
+        raise UserInputError(f"dataset '{dataset_name}' has no records")
+    metadata = MetadataCatalog.get(dataset_name)
+    class_names = metadata.get("stuff_classes", None)
+    if not class_names:
+        raise UserInputError(f"dataset '{dataset_name}' has no stuff_classes in its metadata: pseudo labels need the "
+                             "class names of the model's outputs")
+    return records, list(class_names), int(metadata.get("ignore_label", 255))
+
+
+def _stems(records: Sequence[dict], dataset_name: str) -> list[str]:
+    stems = [Path(record["file_name"]).stem for record in records]
+    twice = [stem for stem, count in Counter(stems).items() if count > 1]
+    if twice:
+        raise UserInputError(f"dataset '{dataset_name}': two images share the file stem {twice[0]!r}; pseudo labels "
+                             "are named after it")
+    return stems
+
+
+def resolve_image_tags(records: Sequence[dict], tag_file: Optional[str], class_names: Sequence[str]) -> list:
+    """Each record's allowed classes (a list of class indices) or None (all): the record's "image_tags", else its
+    entry in `tag_file` ({image id or file stem: [class index or name]}, as NoisySemSegDatasetMapper reads it).
+    A tag file that names unknown classes, or images that are not in `records`, is an error."""
+    num_classes = len(class_names)
+    tags_by_key = {}
+    if tag_file is not None:
+        try:
+            tags_by_key = _read_tag_file(tag_file, num_classes, class_names)
+        except ValueError as err:
+            raise UserInputError(str(err)) from None
+    keys = [(str(_image_id(record)), Path(record["file_name"]).stem) for record in records]
+    unknown = sorted(set(tags_by_key) - {key for pair in keys for key in pair})
+    if unknown:
+        raise UserInputError(f"tag_file {tag_file}: {len(unknown)} image(s) are not in the dataset (e.g. "
+                             f"{', '.join(map(repr, unknown[:3]))}); keys are image ids or image file stems")
+    resolved = []
+    for record, (image_id, stem) in zip(records, keys):
+        if "image_tags" in record:
+            tags = [int(t) for t in record["image_tags"]]
+            bad = [t for t in tags if not 0 <= t < num_classes]
+            if bad:
+                raise UserInputError(f"{record['file_name']}: image_tags {bad} are not classes in [0, {num_classes})")
+            resolved.append(tags)
+        else:
+            resolved.append(tags_by_key.get(image_id, tags_by_key.get(stem)))
+    return resolved
+
+
+def _check_settings(scales, threshold) -> None:
+    if not scales or any(not float(s) > 0 for s in scales):
+        raise UserInputError(f"scales must be positive numbers, got {list(scales)}")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise UserInputError(f"threshold must lie in [0, 1], got {threshold}")
+
+
+def _predicted_classes(model) -> Optional[int]:
+    """How many classes the model's semantic head predicts, when it says (detectron2's heads end in `predictor`)."""
+    predictor = getattr(getattr(model, "sem_seg_head", None), "predictor", None)
+    return getattr(predictor, "out_channels", None)
+
+
+def _done(output: Path, stem: str) -> bool:
+    """Both maps of an image are on disk (each is written atomically, the confidence map last)."""
+    return (output / LABELS / f"{stem}.png").is_file() and (output / CONFIDENCE / f"{stem}.png").is_file()
+
+
+def _prepare_output(output: Path, settings: dict, resume: bool) -> None:
+    """Refuse a folder that holds other files, or (with resume) another run's; nothing is written here."""
+    if output.exists() and not output.is_dir():
+        raise UserInputError(f"output {output} is a file; give a folder")
+    if not output.is_dir() or not any(output.iterdir()):
+        return
+    manifest_path = output / MANIFEST
+    if not resume:
+        raise UserInputError(f"output {output} already holds files; choose a new folder, or resume an interrupted run "
+                             "into it (--resume) with the same settings")
+    if not manifest_path.is_file():
+        raise UserInputError(f"output {output} holds files but no {MANIFEST}: it is not a pseudo-label run to resume")
+    earlier = load_json(manifest_path).get("settings", {})
+    differing = [key for key in settings if earlier.get(key) != settings[key]]
+    if differing:
+        key = differing[0]
+        raise UserInputError(f"output {output} was made with other settings ({', '.join(differing)}; e.g. {key}: "
+                             f"{earlier.get(key)!r} there, {settings[key]!r} now); resume with the same settings or "
+                             "choose a new folder")
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    with atomic_output(path, suffix=".png") as temp:
+        if not cv2.imwrite(str(temp), array):
+            raise OSError(f"OpenCV could not write {path}")
+
+
+def _write_maps(output: Path, stem: str, labels: torch.Tensor, confidence: torch.Tensor) -> None:
+    _write_png(output / LABELS / f"{stem}.png", labels.cpu().numpy())
+    confidence_u8 = (confidence * 255).round().clamp_(0, 255).to(torch.uint8)
+    _write_png(output / CONFIDENCE / f"{stem}.png", confidence_u8.cpu().numpy())  # last: it marks the image done
+
+
+def _manifest_record(record: dict, stem: str, tags, output: Path) -> dict:
+    label = f"{LABELS}/{stem}.png"
+    height, width = record.get("height"), record.get("width")
+    if height is None or width is None:
+        width, height = Image.open(output / label).size  # header only
+    entry = {"file_name": record["file_name"], "sem_seg_file_name": label,
+             "confidence_file_name": f"{CONFIDENCE}/{stem}.png", "height": int(height), "width": int(width),
+             "image_id": _image_id(record)}
+    if tags is not None:
+        entry["image_tags"] = list(tags)
+    return entry
+
+
+def _quality(records, stems, output: Path, class_names, ignore_label: int) -> Optional[dict]:
+    """Quality against the true maps the source records keep (e.g. a weak split, for measurement only)."""
+    scored = [(record, stem) for record, stem in zip(records, stems) if record.get("sem_seg_file_name")]
+    if not scored:
+        return None
+    confusion = np.zeros((len(class_names),) * 2, dtype=np.int64)
+    pixels = covered = 0
+    for record, stem in scored:
+        predicted = cv2.imread(str(output / LABELS / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
+        confusion += confusion_matrix(predicted, load_label_map(record["sem_seg_file_name"]), len(class_names))
+        pixels += predicted.size
+        covered += int(np.count_nonzero(predicted != ignore_label))
+    return {**label_quality(confusion, class_names, pixels, covered), "images": len(scored)}
+
+
+def generate_pseudo_labels(model, dataset_name: str, output_dir: Union[str, Path], *,
+                           scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True,
+                           threshold: Optional[float] = None, tag_file: Optional[str] = None, resume: bool = False,
+                           augmentations: Sequence = (), image_format: str = "BGR", batch_size: int = 1,
+                           num_workers: int = 0, checkpoint: str = "", progress: bool = True) -> dict:
+    """Pseudo label maps of every image of the registered semantic dataset `dataset_name`, written to `output_dir`
+    (see the module docstring); returns the manifest.
+
+    Tags: a record's "image_tags" (class indices), else its entry in `tag_file`; an image without tags may take
+    every class. `augmentations` / `image_format` are the test mapper's (the config's `dataloader.test.mapper`).
+    `checkpoint` is recorded with the settings. With `resume`, an interrupted run into the same folder with the same
+    settings continues: images whose maps are on disk are not predicted again. Every input is checked before
+    anything is written.
+    """
+    _check_settings(scales, threshold)
+    records, class_names, ignore_label = _source(dataset_name)
+    predicted = _predicted_classes(model)
+    if predicted is not None and predicted != len(class_names):
+        raise UserInputError(f"the model predicts {predicted} classes, dataset '{dataset_name}' has "
+                             f"{len(class_names)}; use the config the weights were trained with")
+    stems = _stems(records, dataset_name)
+    tags = resolve_image_tags(records, tag_file, class_names)
+    settings = {
+        "source_dataset": dataset_name,
+        "scales": [float(s) for s in scales],
+        "flip": bool(flip),
+        "threshold": None if threshold is None else float(threshold),
+        "checkpoint": str(checkpoint),
+        "class_names": class_names,
+        "ignore_label": ignore_label,
+        "tag_file": None if tag_file is None else str(Path(tag_file).resolve()),
+    }
+    output = Path(output_dir)
+    _prepare_output(output, settings, resume)
+    # written first: an interrupted run can be resumed (and its settings compared); never registered while incomplete
+    save_json_atomic({"settings": settings, "complete": False, "records": []}, output / MANIFEST, indent=True)
+
+    todo = [i for i, stem in enumerate(stems) if not _done(output, stem)]
+    _predict_and_write(model, [{**records[i], _INDEX: i} for i in todo], output, stems, tags, settings,
+                       DatasetMapper(is_train=False, augmentations=list(augmentations), image_format=image_format),
+                       batch_size, num_workers, progress=progress, total=len(records))
+
+    manifest = {"settings": settings, "complete": True, "num_images": len(records),
+                "records": [_manifest_record(r, s, t, output) for r, s, t in zip(records, stems, tags)]}
+    quality = _quality(records, stems, output, class_names, ignore_label)
+    if quality is not None:
+        manifest["quality"] = quality
+        logger.info("Pseudo-label quality on %d images: mIoU %.2f over covered pixels, coverage %.1f%%",
+                    quality["images"], quality["mIoU"], 100 * quality["coverage"])
+    save_json_atomic(manifest, output / MANIFEST, indent=True)
+    return manifest
+
+
+def _predict_and_write(model, todo: list, output: Path, stems, tags, settings: dict, mapper, batch_size: int,
+                       num_workers: int, *, progress: bool, total: int) -> None:
+    num_classes, ignore_label = len(settings["class_names"]), settings["ignore_label"]
+    with tqdm(total=total, initial=total - len(todo), desc="pseudo labels", unit="image", disable=not progress) as bar:
+        if not todo:
+            return
+        for record in todo:
+            record.pop("sem_seg_file_name", None)  # the test mapper would read the true map for nothing
+        loader = build_detection_test_loader(todo, mapper=mapper, batch_size=batch_size, num_workers=num_workers)
+        for batch in loader:
+            for inputs, logits in zip(batch, multiscale_logits(model, batch, settings["scales"], settings["flip"])):
+                if logits.shape[0] != num_classes:
+                    raise UserInputError(f"the model predicts {logits.shape[0]} classes, the dataset has "
+                                         f"{num_classes}; use the config the weights were trained with")
+                index = inputs[_INDEX]
+                labels, confidence = pseudo_label_from_logits(logits, tags[index], settings["threshold"],
+                                                              ignore_label)
+                _write_maps(output, stems[index], labels, confidence)
+            bar.update(len(batch))
