@@ -11,7 +11,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.noisy_seg-installed
 PYTEST_ARGS ?= -q
 
-.PHONY: install demo test bench-robust bench-semantic bench clean-data
+.PHONY: install demo test bench-robust bench-semantic pseudo-labels-toy label-correction-toy bench clean-data
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ bench-robust: install
 # 3 seeds (configs/grids/semantic.yaml; 33 toy runs, about 2.5-3 min each on 2 cores)
 bench-semantic: install
 	$(VPY) tools/run_grid.py --grid semantic
+
+# projects/PseudoLabels on the toy label maps: CE on the strong 10%, class-aware CE stage 1, multi-scale x flip
+# pseudo labels of the weak 90%, CE stage 2, and the all-labels ceiling; 3 seeds (15 runs)
+pseudo-labels-toy: install
+	$(VPY) tools/run_pseudo_label_recipe.py
+
+# projects/PseudoLabels' instance label correction on the toy set under sym40: CE stage 1, the combination loss,
+# correction on the GT boxes, CE stage 2; 3 seeds (9 runs)
+label-correction-toy: install
+	$(VPY) tools/run_pseudo_label_recipe.py --task instance
 
 # speed benchmarks (ratios against the stock detectron2 path, measured in one run)
 bench: install
