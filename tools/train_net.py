@@ -20,6 +20,7 @@ quiet_library_warnings()  # before detectron2 is imported
 try:
     from detectron2.engine import default_argument_parser, default_setup, launch
     from detectron2.utils import comm
+    from detectron2.utils.logger import setup_logger
 except ImportError as e:
     sys.exit(
         f"error: detectron2 is not importable ({e}). Install it with `make install` "
@@ -52,6 +53,8 @@ def main(args):
         cfg.train.seed = args.drawn_seed
     resolve_seed(cfg)  # before default_setup, which seeds every RNG with train.seed + rank
     default_setup(cfg, args)
+    # noisy_seg's own lines (label noise, loss schedule) to the console and log.txt, as detectron2's are
+    setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="noisy_seg", enable_propagation=True)
     if args.eval_only:
         return do_test(cfg, load_for_eval(cfg, resume=args.resume))
     do_train(cfg, resume=args.resume)

@@ -6,10 +6,9 @@
 # see semantic_R_50_FPN.py (stuff classes 0-10 as the background set).
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
-from detectron2.modeling import SemanticSegmentor
 from detectron2.modeling.backbone import BasicStem, BottleneckBlock, ResNet
 
-from noisy_seg.modeling import NoisyDeepLabV3PlusHead
+from noisy_seg.modeling import NoisyDeepLabV3PlusHead, NoisySemanticSegmentor
 
 from ..common.data.cityscapes_semantic import dataloader
 from ..common.optim import SGD as optimizer
@@ -26,7 +25,7 @@ def _stage(first_stride, num_blocks, c_in, bottleneck, c_out, dilation=1):
                                 bottleneck_channels=bottleneck, out_channels=c_out, norm=NORM, dilation=dilation)
 
 
-model = L(SemanticSegmentor)(
+model = L(NoisySemanticSegmentor)(  # SemanticSegmentor + clean maps to the head (memorization curves)
     backbone=L(ResNet)(
         stem=L(BasicStem)(in_channels=3, out_channels=64, norm=NORM),
         stages=[_stage(1, 3, 64, 64, 256), _stage(2, 4, 256, 128, 512), _stage(2, 6, 512, 256, 1024),

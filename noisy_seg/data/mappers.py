@@ -6,6 +6,7 @@ worker and rank sees the same noisy labels, identical to `tools/make_noisy_datas
 from __future__ import annotations
 
 import copy
+import logging
 import os
 from typing import Mapping, Optional, Sequence, Union
 
@@ -19,9 +20,14 @@ from detectron2.data import DatasetMapper
 
 from ..noise import (NOISE_REGISTRY, BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise,
                      noise_spec)
+from ..noise.mask_noise import SKIPPED_NAMES
+
+logger = logging.getLogger(__name__)
 
 NoiseSpec = Union[None, NoisePipeline, Mapping, Sequence[Mapping]]
 _LABEL_STRIDE = 1 << 16  # > any class index: packs (noisy, clean) into one category_id
+_UNCHANGED_TAGS = frozenset(("clean", *SKIPPED_NAMES))  # noise tags of annotations the noise left as they were
+NOISE_COUNTS = "noise_counts"  # key of a mapped dict's {"total", "changed"[, "class_flip"]} (noisy_seg.engine reads it)
 
 
 class NoisyDatasetMapper(DatasetMapper):
@@ -32,7 +38,9 @@ class NoisyDatasetMapper(DatasetMapper):
             (see `noisy_seg.noise.build_noise`), a short name such as "sym40" or "coco_n_medium"
             (see `noisy_seg.noise.registry`), or None / "clean" for clean labels.
         num_classes: number of thing classes; needed when `noise` is a spec.
-    The `Instances` get `gt_classes` (noisy), `gt_clean_classes` and `gt_noisy` (class changed).
+    The `Instances` get `gt_classes` (noisy), `gt_clean_classes` and `gt_noisy` (class changed), and the mapped
+    dict "noise_counts": of the image's non-crowd annotations, how many there were ("total"), how many the noise
+    changed (dropped, class flipped or mask moved: "changed") and how many it gave another class ("class_flip").
     Only training mappers (`is_train=True`) apply noise: evaluation stays on the given labels.
     """
 
@@ -40,6 +48,8 @@ class NoisyDatasetMapper(DatasetMapper):
     def __init__(self, is_train: bool, *, noise: NoiseSpec = None, num_classes: Optional[int] = None, **kwargs):
         super().__init__(is_train, **kwargs)
         self.noise = self.build_noise(noise, num_classes)
+        if is_train:
+            logger.info("[%s] Label noise in training: %s", type(self).__name__, _describe(noise, self.noise))
 
     @classmethod
     def build_noise(cls, noise: NoiseSpec, num_classes: Optional[int]) -> Optional[NoisePipeline]:
@@ -65,6 +75,7 @@ class NoisyDatasetMapper(DatasetMapper):
             dataset_dict["annotations"], dataset_dict["image_id"],
             image_hw=(dataset_dict["height"], dataset_dict["width"]), image=image,
         )
+        counts = _annotation_counts(dataset_dict["annotations"], annotations)
         # (noisy, clean) travel together through detectron2's transforms and empty-instance filter
         # packed into category_id, and are unpacked right after.
         for ann in annotations:
@@ -77,6 +88,7 @@ class NoisyDatasetMapper(DatasetMapper):
             instances.gt_classes = packed % _LABEL_STRIDE
             instances.gt_clean_classes = packed // _LABEL_STRIDE
             instances.gt_noisy = instances.gt_classes != instances.gt_clean_classes
+        mapped[NOISE_COUNTS] = counts
         return mapped
 
 
@@ -96,6 +108,8 @@ class NoisySemSegDatasetMapper(DatasetMapper):
             labelled images), else the classes in the training label map.
         tag_file: a json {image id (or image file stem): [class index or name, ...]}; implies image_tags. Names are
             looked up in `class_names` (e.g. the dataset's stuff_classes). Checked when the mapper is built.
+    A noisy training map also gives the mapped dict "noise_counts": {"total": non-ignored pixels of the clean map,
+    "changed": those the noise gave another label}, counted before augmentation.
     """
 
     @configurable
@@ -104,6 +118,8 @@ class NoisySemSegDatasetMapper(DatasetMapper):
                  tag_file: Optional[str] = None, class_names: Optional[Sequence[str]] = None, **kwargs):
         super().__init__(is_train, **kwargs)
         self.noise = self.build_noise(noise, num_classes, background_label)
+        if is_train:
+            logger.info("[%s] Label noise in training: %s", type(self).__name__, _describe(noise, self.noise))
         self.keep_clean_sem_seg = keep_clean_sem_seg
         image_tags = image_tags or tag_file is not None
         if image_tags and num_classes is None:
@@ -136,6 +152,9 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         clean = utils.read_image(label_file, "L").squeeze(2)
         _check_label_values(clean, self.noise, label_file)
         noisy = self.noise.apply(clean, _image_id(dataset_dict))
+        labelled = clean != self.noise.ignore_label
+        dataset_dict[NOISE_COUNTS] = {"total": int(np.count_nonzero(labelled)),
+                                      "changed": int(np.count_nonzero((noisy != clean) & labelled))}
         aug_input = T.AugInput(image, sem_seg=noisy)
         transforms = self.augmentations(aug_input)
         image, noisy = aug_input.image, aug_input.sem_seg
@@ -164,6 +183,26 @@ class NoisySemSegDatasetMapper(DatasetMapper):
             values = torch.unique(sem_seg)
             present[values[(values >= 0) & (values < self.num_classes)]] = True
         return present
+
+
+def _annotation_counts(annotations, noisy_annotations) -> dict:
+    """{"total", "changed", "class_flip"} over an image's non-crowd annotations (crowd ones are never noised);
+    `noisy_annotations` are the kept ones, each with its noise tag."""
+    total = sum(not a.get("iscrowd", 0) for a in annotations)
+    dropped = len(annotations) - len(noisy_annotations)
+    return {"total": total,
+            "changed": dropped + sum(a["noise"] not in _UNCHANGED_TAGS for a in noisy_annotations),
+            "class_flip": sum(a["category_id"] != a["clean_category_id"] for a in noisy_annotations)}
+
+
+def _describe(noise, model) -> str:
+    """One log line: the noise as given (a name, a spec) and the model the mapper built from it."""
+    if model is None or getattr(model, "is_clean", False):
+        return "none (clean labels)"
+    given = _plain(noise)
+    if isinstance(given, (str, Mapping, list, tuple)):
+        return f"{given} -> {model!r}"
+    return repr(model)
 
 
 def _read_tag_file(path: str, num_classes: int, class_names: Optional[Sequence[str]]) -> dict:

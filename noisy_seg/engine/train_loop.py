@@ -22,6 +22,7 @@ from ..data.checks import check_datasets_available
 from ..utils.errors import UserInputError
 from .checkpoint import UNREADABLE, ResumablePeriodicCheckpointer, SafeCheckpointer
 from .ddp import create_ddp_model
+from .noise_monitor import NoiseMonitor
 from .run_info import describe_schedule, loss_schedule, plain, warn_if_loss_never_active, write_run_info
 
 logger = logging.getLogger("noisy_seg")
@@ -105,11 +106,13 @@ def do_train(cfg, resume: bool = False):
 
     model = create_ddp_model(model, **cfg.train.ddp)
     trainer_cls = AMPTrainer if cfg.train.amp.enabled else SimpleTrainer
-    trainer = trainer_cls(model, train_loader, optim)
+    noise_monitor = NoiseMonitor()  # noise/realized_rate: counts the mappers attach to each batch
+    trainer = trainer_cls(model, noise_monitor.observe(train_loader), optim)
     checkpointer = _checkpointer(cfg, model, trainer=trainer)
     trainer.register_hooks(
         [
             hooks.IterationTimer(),
+            noise_monitor,
             # the schedule spans train.max_iter even when this run stops at train.stop_iter
             hooks.LRScheduler(scheduler=LRMultiplier(optim, instantiate(cfg.lr_multiplier), cfg.train.max_iter)),
             ResumablePeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,

@@ -241,3 +241,43 @@ def test_a_tag_file_gives_weak_images_their_tags_and_bad_ones_are_refused(tiny_t
     tag_file.write_text("[1, 2]")
     with pytest.raises(ValueError, match="must be a json object"):
         NoisySemSegDatasetMapper(**common, tag_file=str(tag_file))
+
+
+def test_each_mapped_image_counts_what_the_noise_changed(dicts):
+    """"noise_counts" (read by noisy_seg.engine's NoiseMonitor): class flips are the flagged instances; drops and
+    moved masks count as changed too; a clean mapper counts nothing."""
+    counts = [_mapper()(copy.deepcopy(d)) for d in dicts]
+    assert all(c["noise_counts"] == {"total": len(d["annotations"]), "changed": int(c["instances"].gt_noisy.sum()),
+                                     "class_flip": int(c["instances"].gt_noisy.sum())} for c, d in zip(counts, dicts))
+    dropping = _mapper(noise={"type": "drop", "rate": 0.5, "seed": 0})
+    for d in dicts:
+        mapped = dropping(copy.deepcopy(d))
+        dropped = len(d["annotations"]) - len(mapped["instances"])
+        assert mapped["noise_counts"] == {"total": len(d["annotations"]), "changed": dropped, "class_flip": 0}
+    moving = _mapper(noise={"type": "spatial", "p": 1 / 3, "kernel": 5, "jitter_sigma": 3, "simplify_tolerance": 10,
+                            "seed": 0})
+    assert sum(moving(copy.deepcopy(d))["noise_counts"]["changed"] for d in dicts) > 0
+    assert "noise_counts" not in _mapper(noise=None)(copy.deepcopy(dicts[0]))
+
+
+def test_semantic_counts_are_changed_over_labelled_pixels(tiny_toy):
+    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise="sem100",
+                                      num_classes=19, keep_clean_sem_seg=True)
+    for record in DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")[:3]:
+        mapped = mapper(copy.deepcopy(record))
+        clean, noisy = mapped["sem_seg_clean"], mapped["sem_seg"]
+        labelled = clean != 255
+        assert mapped["noise_counts"] == {"total": int(labelled.sum()), "changed": int(((noisy != clean) & labelled)
+                                                                                        .sum())}
+        assert 0 < mapped["noise_counts"]["changed"] < mapped["noise_counts"]["total"]
+
+
+def test_a_training_mapper_logs_its_noise_once_as_built(caplog):
+    with caplog.at_level("INFO", logger="noisy_seg"):
+        _mapper(noise="sym40")
+        _mapper(noise="sym40", is_train=False)  # evaluation takes no noise: nothing to say
+        NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise=None, num_classes=19)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("noisy_seg")]
+    assert lines == ["[NoisyDatasetMapper] Label noise in training: sym40 -> NoisePipeline(class_noise=SymmetricNoise("
+                     "rate=0.4, num_classes=8, seed=0, include_true=False), spatial_noise=None, drop_noise=None)",
+                     "[NoisySemSegDatasetMapper] Label noise in training: none (clean labels)"]

@@ -7,7 +7,7 @@ from detectron2.config import LazyConfig, get_cfg, instantiate
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import build_model
 from detectron2.modeling.box_regression import Box2BoxTransform
-from detectron2.modeling.roi_heads import FastRCNNOutputLayers
+from detectron2.modeling.roi_heads import FastRCNNOutputLayers, StandardROIHeads
 from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import EventStorage
 
@@ -141,8 +141,14 @@ def _toy_batch(tiny_toy):
 
 def test_noisy_standard_roi_heads_with_ce_match_stock_model_from_the_same_seed(toy_lazy_cfg, tiny_toy):
     batch = _toy_batch(tiny_toy)
+    stock_cfg = copy.deepcopy(toy_lazy_cfg)  # the toy config has our heads in "ce" mode: put detectron2's back
+    stock_cfg.model.roi_heads._target_ = StandardROIHeads
+    stock_cfg.model.roi_heads.box_predictor._target_ = FastRCNNOutputLayers
+    for key in ("cls_loss", "cls_loss_kwargs", "loss_switch_iter"):
+        del stock_cfg.model.roi_heads.box_predictor[key]
     torch.manual_seed(0)
-    stock = instantiate(toy_lazy_cfg.model)
+    stock = instantiate(stock_cfg.model)
+    assert type(stock.roi_heads) is StandardROIHeads
     noisy_cfg = copy.deepcopy(toy_lazy_cfg)
     use_noisy_roi_heads(noisy_cfg.model, cls_loss="ce")
     torch.manual_seed(0)

@@ -15,6 +15,8 @@ import detectron2.data.transforms as T
 from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import register_coco_instances
+from detectron2.modeling import StandardROIHeads
+from detectron2.modeling.roi_heads import FastRCNNOutputLayers
 from detectron2.structures import Boxes, Instances
 
 from noisy_seg.data.datasets.coco_files import register_coco_file
@@ -61,10 +63,14 @@ BOXES = torch.tensor([[2.0, 3.0, 30.0, 40.0], [20.0, 8.0, 70.0, 50.0], [50.0, 30
 @pytest.mark.parametrize("predictor", ["stock", "noisy"])
 def test_given_box_probs_equal_roi_heads_softmax_on_gt_proposals(toy_cfg, predictor):
     cfg = copy.deepcopy(toy_cfg)
-    if predictor == "noisy":
-        cfg.model.roi_heads.box_predictor._target_ = NoisyFastRCNNOutputLayers
+    if predictor == "stock":  # the toy config has our heads ("ce" mode): detectron2's own for this case
+        cfg.model.roi_heads._target_ = StandardROIHeads
+        cfg.model.roi_heads.box_predictor._target_ = FastRCNNOutputLayers
+        for key in ("cls_loss", "cls_loss_kwargs", "loss_switch_iter"):
+            del cfg.model.roi_heads.box_predictor[key]
     torch.manual_seed(1)
     model = instantiate(cfg.model).eval()
+    assert isinstance(model.roi_heads.box_predictor, NoisyFastRCNNOutputLayers) == (predictor == "noisy")
     inputs = [_toy_input(0), _toy_input(1)]
     ours = predict_on_given_boxes(model, inputs, [BOXES, BOXES[:2]], predict_masks=False)
 

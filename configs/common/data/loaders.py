@@ -50,6 +50,7 @@ def semantic_segmentation_dataloader(*, num_classes, background_label, train_aug
     return segmentation_dataloader(
         train_mapper=L(NoisySemSegDatasetMapper)(is_train=True, augmentations=train_augmentations,
                                                  image_format="BGR", noise=None, num_classes=num_classes,
-                                                 background_label=background_label),
+                                                 background_label=background_label,
+                                                 keep_clean_sem_seg=True),  # under noise: memorization curves
         **loader,
     )

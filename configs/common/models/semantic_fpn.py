@@ -1,14 +1,15 @@
 # detectron2's SemanticSegmentor with NoisySemSegFPNHead on an FPN backbone (p2-p5): the one skeleton of the
 # Semantic FPN configs (toy and Cityscapes); the loss is chosen by name (model.sem_seg_head.loss=...).
+# NoisySemanticSegmentor is the stock model that also hands the head the clean maps of a noisy train mapper, for
+# the memorization curves (memorization/*); without label noise it is SemanticSegmentor.
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
-from detectron2.modeling import SemanticSegmentor
 
-from noisy_seg.modeling import NoisySemSegFPNHead
+from noisy_seg.modeling import NoisySemanticSegmentor, NoisySemSegFPNHead
 
 
 def semantic_fpn(backbone, *, num_classes, conv_dims, norm, pixel_mean, pixel_std, ignore_value=255):
-    return L(SemanticSegmentor)(
+    return L(NoisySemanticSegmentor)(
         backbone=backbone,
         sem_seg_head=L(NoisySemSegFPNHead)(
             input_shape={

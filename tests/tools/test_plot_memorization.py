@@ -1,0 +1,103 @@
+"""tools/plot_memorization.py on run folders with hand-written metrics.json / run_info.json."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import plot_memorization as tool
+
+CLEAN, NOISY = tool.CLEAN, tool.NOISY
+
+
+def _run(folder, rows, run_info=None, truncated_tail=""):
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text("".join(json.dumps(r) + "\n" for r in rows) + truncated_tail)
+    if run_info is not None:
+        (folder / "run_info.json").write_text(json.dumps(run_info))
+    return folder
+
+
+def _rows(iterations, clean, noisy):
+    return [{"iteration": i, "total_loss": 1.0, CLEAN: c, NOISY: n} for i, c, n in zip(iterations, clean, noisy)]
+
+
+SWITCH = {"loss_schedule": {"loss": "combination", "switch_iter": 40, "ce_iters": [0, 40], "loss_iters": [40, 80]}}
+
+
+@pytest.fixture
+def runs(tmp_path):
+    ce = _run(tmp_path / "ce", _rows(range(0, 80, 20), [0.2, 0.5, 0.6, 0.5], [0.7, 0.4, 0.3, 0.45])
+              + [{"iteration": 79, "bbox/AP": 3.0}])
+    # killed after iteration 40 and resumed from its checkpoint at 20: iterations 20 and 40 logged twice, the
+    # later values win; a truncated last line is skipped
+    resumed = _rows([0, 20, 40], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9]) + _rows([20, 40, 60], [0.3, 0.6, 0.7],
+                                                                           [0.6, 0.3, 0.2])
+    combination = _run(tmp_path / "combination", resumed, SWITCH, truncated_tail='{"iteration": 80, "memo')
+    return ce, combination
+
+
+def test_curves_merge_a_resumed_run_and_skip_other_rows(runs):
+    curves = tool.memorization_curves(runs[1])
+    iterations, clean = curves["clean"]
+    assert iterations.tolist() == [0, 20, 40, 60]
+    assert clean.tolist() == [0.1, 0.3, 0.6, 0.7]
+    assert curves["noisy"][1].tolist() == [0.9, 0.6, 0.3, 0.2]
+    assert tool.memorization_curves(runs[0])["clean"][0].tolist() == [0, 20, 40, 60]  # the eval row is not a point
+
+
+def test_moving_average_is_over_the_last_n_points():
+    values = np.array([1.0, 3.0, 5.0, 7.0])
+    assert tool.moving_average(values, 1).tolist() == [1.0, 3.0, 5.0, 7.0]
+    assert tool.moving_average(values, 2).tolist() == [1.0, 2.0, 4.0, 6.0]
+    assert tool.moving_average(values, 10).tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_the_switch_iteration_comes_from_run_info(runs, tmp_path):
+    assert tool.switch_iteration(runs[1]) == (40, "combination")
+    assert tool.switch_iteration(runs[0]) is None  # no run_info.json
+    ce_only = _run(tmp_path / "ce_only", [], {"loss_schedule": {"loss": "ce", "switch_iter": 0, "ce_iters": [0, 80],
+                                                                "loss_iters": None}})
+    assert tool.switch_iteration(ce_only) is None
+    stage2 = _run(tmp_path / "stage2", [], {"loss_schedule": {"loss": "combination", "switch_iter": 0,
+                                                              "ce_iters": None, "loss_iters": [40, 80]}})
+    assert tool.switch_iteration(stage2) is None  # the whole run is one loss: nothing switched in it
+
+
+def test_writes_one_png_of_several_runs(runs, tmp_path, capsys):
+    out = tmp_path / "figures" / "memorization.png"
+    assert tool.main([str(runs[0]), str(runs[1]), "--labels", "CE", "combination", "--smooth", "2",
+                      "--output", str(out)]) == 0
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape == (540, 960, 3)  # 8 x 4.5 inches at 120 dpi
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10  # curves, not a blank canvas
+    assert [p.name for p in out.parent.iterdir()] == ["memorization.png"]  # no temp file left
+    assert f"wrote {out}: 2 run(s)" in capsys.readouterr().out
+
+
+def _error(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(a) for a in argv])
+    message = str(exit_info.value)
+    assert message.startswith("error: ") and "\n" not in message
+    return message
+
+
+def test_clear_one_line_errors(runs, tmp_path):
+    out = tmp_path / "x.png"
+    assert f"{tmp_path / 'empty'} has no metrics.json" in _error([tmp_path / "empty", "--output", out])
+    clean_run = _run(tmp_path / "clean", [{"iteration": 0, "total_loss": 1.0}])
+    assert "has no memorization scalars" in _error([runs[0], clean_run, "--output", out])
+    assert not out.exists()  # a bad run stops it before anything is written
+    assert "--labels gives 1 names for 2 runs" in _error([*runs, "--labels", "a", "--output", out])
+    assert "must end in .png" in _error([runs[0], "--output", tmp_path / "x.jpg"])
+    assert "--smooth must be at least 1" in _error([runs[0], "--smooth", "0", "--output", out])
+
+
+def test_an_existing_output_is_replaced_only_with_overwrite(runs, tmp_path):
+    out = tmp_path / "keep.png"
+    out.write_bytes(b"not an image")
+    assert "exists; pass --overwrite" in _error([runs[0], "--output", out])
+    assert out.read_bytes() == b"not an image"
+    assert tool.main([str(runs[0]), "--output", str(out), "--overwrite"]) == 0
+    assert cv2.imread(str(out)) is not None
