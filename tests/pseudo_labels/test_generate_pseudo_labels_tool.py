@@ -169,7 +169,7 @@ def test_task_instance_calls_the_instance_correction(repo_root, tiny_toy, checkp
     monkeypatch.setitem(sys.modules, "noisy_seg.pseudo_labels.instance", fake)
     assert run(repo_root, checkpoints["toy"], tmp_path / "out", "--task", "instance", "--relabel-threshold", 0.7) == 0
     [(model, dataset, output, options)] = calls
-    assert (model, dataset, output) == ("SemanticSegmentor", VAL, str(tmp_path / "out"))
+    assert (model, dataset, output) == ("NoisySemanticSegmentor", VAL, str(tmp_path / "out"))
     assert options["relabel_threshold"] == 0.7 and "mask_iou_threshold" not in options  # its default applies
     assert options["resume"] is False and options["image_format"] == "BGR" and options["augmentations"] == []
     assert "{'relabelled': 0}" in capsys.readouterr().out
