@@ -44,6 +44,10 @@ setup(
         "shapely",  # detectron2's Cityscapes loader (from_json=True)
         "tqdm>4.29.0",
         "filelock",
+        # noisy_seg.label_errors: cleanlab's scores and confident learning are called, not re-implemented (tested
+        # with cleanlab 2.9.0); scikit-learn for the GMM, the meta classifier and the benchmark metrics
+        "cleanlab>=2.0,<3",
+        "scikit-learn>=1.0",
         *DETECTRON2_RUNTIME,
     ],
     extras_require={"dev": ["pytest>=7", "hypothesis>=6"]},

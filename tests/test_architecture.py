@@ -16,7 +16,8 @@ LAYERS = {
     "evaluation": (("utils",), True, True),
     "config": (("modeling", "losses", "utils"), True, True),
     "engine": (("data", "modeling", "losses", "config", "evaluation", "noise", "utils"), True, True),
-    "pseudo_labels": (("data", "modeling", "evaluation", "config", "engine", "utils"), True, True),
+    "label_errors": (("utils",), False, False),
+    "pseudo_labels": (("data", "modeling", "evaluation", "config", "engine", "label_errors", "utils"), True, True),
 }
 
 

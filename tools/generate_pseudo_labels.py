@@ -31,13 +31,10 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-import torch  # noqa: E402
-from detectron2.config import instantiate  # noqa: E402
-
 from noisy_seg.data import check_datasets_available  # noqa: E402  (also registers the toy datasets)
 from noisy_seg.engine import load_lazy_config  # noqa: E402
+from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.engine.train_loop import dataset_names  # noqa: E402
-from noisy_seg.engine.checkpoint import UNREADABLE, SafeCheckpointer  # noqa: E402
 from noisy_seg.pseudo_labels.semantic import DEFAULT_SCALES, MANIFEST, generate_pseudo_labels  # noqa: E402
 from noisy_seg.utils.errors import UserInputError  # noqa: E402
 
@@ -107,68 +104,6 @@ def default_dataset(cfg) -> str:
     if len(names) != 1:
         raise UserInputError(f"pass --dataset: the config trains on {len(names)} datasets ({', '.join(names)})")
     return names[0]
-
-
-def _device(cfg) -> str:
-    device = cfg.get("train", {}).get("device", "cuda")
-    return device if not device.startswith("cuda") or torch.cuda.is_available() else "cpu"
-
-
-def _first(items, describe=str) -> str:
-    shown = ", ".join(describe(item) for item in items[:3])
-    return shown + (", ..." if len(items) > 3 else "")
-
-
-class _CheckedCheckpointer(SafeCheckpointer):
-    """detectron2's reading and matching of weights (module. prefix, pixel_mean/std, Caffe2 names) without its
-    warning about keys that do not fit: `load_weights` makes them an error."""
-
-    def _log_incompatible_keys(self, incompatible) -> None:
-        pass
-
-
-def load_weights(model, weights: str, allow_pickle: bool) -> None:
-    """Load `weights` into `model`; every key must match in name and shape (else one error naming the first few,
-    where detectron2 would only warn and go on with a partly random model)."""
-    checkpointer = _CheckedCheckpointer(model, allow_pickle=allow_pickle)
-    try:
-        checkpointer.load(weights, checkpointables=[])
-        incompatible = checkpointer.last_incompatible
-    except UNREADABLE as err:
-        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UserInputError(f"--weights {weights} cannot be read as a checkpoint ({first_line})") from None
-    shapes, unexpected = incompatible.incorrect_shapes, incompatible.unexpected_keys
-    missing = [key for key in incompatible.missing_keys if key not in {s[0] for s in shapes}]  # said once, as shapes
-    problems = []
-    if shapes:
-        problems.append(f"{len(shapes)} with other shapes ("
-                        + _first(shapes, lambda s: f"{s[0]}: {tuple(s[1])} in the file, {tuple(s[2])} in the model")
-                        + ")")
-    if missing:
-        problems.append(f"{len(missing)} missing from the file ({_first(missing)})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} not in the model ({_first(unexpected)})")
-    if problems:
-        raise UserInputError(f"--weights {weights} do not fit the model of the config: parameters "
-                             f"{'; '.join(problems)}. Were they trained with another config (architecture, number of "
-                             "classes)?")
-
-
-def build_model(cfg, weights: str):
-    model = instantiate(cfg.model)
-    model.to(_device(cfg))
-    load_weights(model, weights, allow_pickle=bool(cfg.get("train", {}).get("allow_pickle_checkpoints", False)))
-    return model.eval()
-
-
-def mapper_settings(cfg) -> dict:
-    """The augmentations and image format of the config's test mapper (dataloader.test.mapper); none given when it
-    has none, so each task's own defaults apply."""
-    mapper = cfg.get("dataloader", {}).get("test", {}).get("mapper", None)
-    if mapper is None:
-        return {}
-    return {"augmentations": list(instantiate(mapper.get("augmentations", []))),
-            "image_format": mapper.get("image_format", "BGR")}
 
 
 def run_semantic(args, cfg, model) -> None:

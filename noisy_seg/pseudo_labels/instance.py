@@ -24,6 +24,9 @@ Files in `output_dir`:
   annotation carrying it: noisy before, restored, changed but still wrong, broken (clean -> wrong), noisy after;
 - progress/ while running: the model's evidence per image in chunks, which `resume=True` continues from.
 Crowd annotations, annotations without a usable box or with an unknown category are skipped and listed.
+
+The evidence loop (`collect_evidence`: per annotation the class probabilities on its box and the mask IoU, and on
+request the model's own confident detections) also feeds label-issue finding (pseudo_labels/label_issues.py).
 """
 from __future__ import annotations
 
@@ -51,8 +54,13 @@ from ..utils.files import load_json, save_json_atomic
 __all__ = [
     "CORRECTED_JSON",
     "CORRECTIONS_JSON",
+    "annotation_mask",
+    "check_model",
     "class_evidence",
+    "coco_metadata",
+    "collect_evidence",
     "correct_instance_labels",
+    "corrected_annotation",
     "count_label_changes",
     "decide_corrections",
     "mask_ious",
@@ -95,12 +103,12 @@ def correct_instance_labels(
     """
     _check_thresholds(relabel_threshold, mask_iou_threshold)
     records = DatasetCatalog.get(dataset_name)  # first: loading a COCO json fills in the metadata's id map
-    json_file, id_map = _coco_metadata(dataset_name)
+    json_file, id_map = coco_metadata(dataset_name)
     output_dir = Path(output_dir)
     if Path(json_file).resolve().parent == output_dir.resolve():
         raise UserInputError(f"the output folder {output_dir} holds the input json {json_file}; pick another one")
     dataset = load_json(json_file)
-    _check_model(model, len(id_map), mask_iou_threshold is not None)
+    check_model(model, len(id_map), mask_iou_threshold is not None)
     if mask_iou_threshold is not None and not any(a.get("segmentation") for a in dataset["annotations"]):
         raise UserInputError(f"{dataset_name} has no segmentation masks: mask_iou_threshold needs them")
     if augmentations is None:
@@ -123,7 +131,7 @@ def correct_instance_labels(
         logger.info("%s already holds this correction; nothing to do", output_dir)
         return finished["summary"]
 
-    rows, skipped = _collect_evidence(
+    rows, skipped, _ = collect_evidence(
         model, records, dataset, id_map, output_dir / PROGRESS_DIR, augmentations=augmentations,
         image_format=image_format, with_masks=mask_iou_threshold is not None, progress=progress,
     )
@@ -199,7 +207,8 @@ def _check_thresholds(relabel_threshold, mask_iou_threshold) -> None:
             raise UserInputError(f"{name} must be a number in (0, 1] or None, got {value!r}")
 
 
-def _coco_metadata(dataset_name: str) -> tuple[str, dict]:
+def coco_metadata(dataset_name: str) -> tuple[str, dict]:
+    """(json file, {dataset category id: contiguous id}) of a registered COCO-format dataset (load it first)."""
     metadata = MetadataCatalog.get(dataset_name)
     json_file, id_map = metadata.get("json_file"), metadata.get("thing_dataset_id_to_contiguous_id")
     if json_file is None or id_map is None:
@@ -208,13 +217,14 @@ def _coco_metadata(dataset_name: str) -> tuple[str, dict]:
     return json_file, {int(k): int(v) for k, v in id_map.items()}
 
 
-def _check_model(model, num_classes: int, needs_masks: bool) -> None:
+def check_model(model, num_classes: int, needs_masks: bool, mask_option: str = "mask_iou_threshold") -> None:
+    """The model predicts the dataset's `num_classes` classes and, if `needs_masks` (for `mask_option`), masks."""
     roi_heads = getattr(model, "roi_heads", None)
     model_classes = getattr(roi_heads, "num_classes", None)
     if model_classes != num_classes:
         raise UserInputError(f"the model predicts {model_classes} classes but the dataset has {num_classes}")
     if needs_masks and not getattr(roi_heads, "mask_on", False):
-        raise UserInputError("mask_iou_threshold needs a model with a mask head")
+        raise UserInputError(f"{mask_option} needs a model with a mask head")
 
 
 def _file_sha1(path) -> str:
@@ -260,43 +270,59 @@ def _open_output(output_dir: Path, settings: dict, resume: bool) -> Optional[dic
     return None
 
 
-def _load_chunks(progress_dir: Path) -> list[dict]:
-    return [load_json(path) for path in sorted(progress_dir.glob("chunk-*.json"))]
+def _load_chunks(progress_dir: Optional[Path]) -> list[dict]:
+    return [load_json(path) for path in sorted(progress_dir.glob("chunk-*.json"))] if progress_dir else []
 
 
 # --------------------------------------------------------------------------------------- the model's evidence
-def _collect_evidence(model, records, dataset, id_map, progress_dir: Path, *, augmentations, image_format,
-                      with_masks, progress):
-    """Evidence rows (threshold-free: the rules apply afterwards) and skipped annotations, image by image,
-    continuing from the chunks in `progress_dir`."""
+def collect_evidence(model, records, dataset, id_map, progress_dir: Optional[Path], *, augmentations, image_format,
+                     with_masks: bool, progress: bool, detect_score: Optional[float] = None, keep_masks: bool = False,
+                     desc: str = "label correction"):
+    """The model's evidence on the annotations of `records` (the registered dataset's records, or some of them),
+    image by image: (rows, skipped, detections), continuing from the chunks in `progress_dir` (None: no chunks).
+
+    rows: one per usable annotation, {"index" (its position in `dataset`["annotations"], the raw json), "id",
+        "image_id", "given" (contiguous class), "best_other", "given_prob", "best_other_prob", "background_prob",
+        "mask_iou" (None without `with_masks` or without a mask), "class_probs" (the K + 1 probabilities on its box,
+        background last)} and, with `keep_masks`, "predicted_mask" (the binarized mask of the given class, COCO RLE).
+    skipped: crowd, unusable box, unknown category, image not among `records`.
+    detections: with `detect_score`, per image the model's own detections (test-time inference) scored at least
+        that: {"image_id", "boxes" (XYWH at the record's size), "scores", "classes" (contiguous)} and, with
+        `keep_masks`, "masks" (RLE); empty otherwise.
+    `augmentations` / `image_format`: the test mapper's (`input_settings_from_config`).
+    """
     chunks = _load_chunks(progress_dir)
     done = {image_id for chunk in chunks for image_id in chunk["image_ids"]}
     by_image = _annotation_indices_by_image(dataset["annotations"])
     record_ids = {record["image_id"] for record in records}
-    pending = {"image_ids": [], "rows": [], "skipped": []}
+    pending = {"image_ids": [], "rows": [], "skipped": [], "detections": []}
     augmentations = T.AugmentationList(list(augmentations))
     todo = [record for record in records if record["image_id"] not in done]
-    for record in tqdm(todo, desc="label correction", disable=not progress, initial=len(records) - len(todo),
+    for record in tqdm(todo, desc=desc, disable=not progress, initial=len(records) - len(todo),
                        total=len(records)):
-        rows, skipped = _image_evidence(model, record, by_image.get(record["image_id"], []), dataset["annotations"],
-                                        id_map, augmentations, image_format, with_masks)
+        rows, skipped, detections = _image_evidence(
+            model, record, by_image.get(record["image_id"], []), dataset["annotations"], id_map, augmentations,
+            image_format, with_masks, detect_score=detect_score, keep_masks=keep_masks)
         pending["image_ids"].append(record["image_id"])
         pending["rows"] += rows
         pending["skipped"] += skipped
+        pending["detections"] += [detections] if detections is not None else []
         if len(pending["image_ids"]) >= IMAGES_PER_CHUNK:
             chunks.append(_save_chunk(progress_dir, len(chunks), pending))
-            pending = {"image_ids": [], "rows": [], "skipped": []}
+            pending = {"image_ids": [], "rows": [], "skipped": [], "detections": []}
     if pending["image_ids"]:
         chunks.append(_save_chunk(progress_dir, len(chunks), pending))
     rows = sorted((row for chunk in chunks for row in chunk["rows"]), key=lambda row: row["index"])
     skipped = [s for chunk in chunks for s in chunk["skipped"]]
     skipped += [_skip(index, dataset["annotations"][index], "image not in dataset")
                 for image_id, indices in by_image.items() if image_id not in record_ids for index in indices]
-    return rows, sorted(skipped, key=lambda s: s["index"])
+    detections = [d for chunk in chunks for d in chunk.get("detections", [])]
+    return rows, sorted(skipped, key=lambda s: s["index"]), detections
 
 
-def _save_chunk(progress_dir: Path, number: int, chunk: dict) -> dict:
-    save_json_atomic(chunk, progress_dir / f"chunk-{number:06d}.json")
+def _save_chunk(progress_dir: Optional[Path], number: int, chunk: dict) -> dict:
+    if progress_dir is not None:
+        save_json_atomic(chunk, progress_dir / f"chunk-{number:06d}.json")
     return chunk
 
 
@@ -323,32 +349,73 @@ def _skip_reason(ann: dict, id_map: dict) -> Optional[str]:
     return None
 
 
-def _image_evidence(model, record, indices, annotations, id_map, augmentations, image_format, with_masks):
-    """Rows for one image's usable annotations (one model call), and its skipped ones."""
+def _image_evidence(model, record, indices, annotations, id_map, augmentations, image_format, with_masks,
+                    detect_score=None, keep_masks=False):
+    """Rows for one image's usable annotations (one model call on their boxes), its skipped ones, and with
+    `detect_score` its confident detections (one more call: the model's own inference)."""
     reasons = {index: _skip_reason(annotations[index], id_map) for index in indices}
     skipped = [_skip(index, annotations[index], reason) for index, reason in reasons.items() if reason]
     usable = [index for index, reason in reasons.items() if reason is None]
-    if not usable:
-        return [], skipped
-    boxes = np.asarray([annotations[i]["bbox"] for i in usable], dtype=np.float32)
+    if not usable and detect_score is None:
+        return [], skipped, None
+    boxes = np.asarray([annotations[i]["bbox"] for i in usable], dtype=np.float32).reshape(-1, 4)
     boxes[:, 2:] += boxes[:, :2]  # XYWH -> XYXY
-    given = torch.as_tensor([id_map[annotations[i]["category_id"]] for i in usable])
     network_input, input_boxes = _network_input(record, boxes, augmentations, image_format)
+    rows = []
+    if usable:
+        rows = _annotation_rows(model, record, [annotations[i] for i in usable], usable, id_map, network_input,
+                                input_boxes, with_masks, keep_masks)
+    detections = None
+    if detect_score is not None:
+        detections = _confident_detections(model, network_input, record["image_id"], detect_score, keep_masks)
+    return rows, skipped, detections
+
+
+def _annotation_rows(model, record, anns, usable, id_map, network_input, input_boxes, with_masks, keep_masks):
+    given = torch.as_tensor([id_map[ann["category_id"]] for ann in anns])
     output = predict_on_given_boxes(model, [network_input], [input_boxes], classes=[given],
                                     predict_masks=with_masks)[0]
     class_probs = output["class_probs"].cpu()
     given_prob, best_other, best_other_prob = class_evidence(class_probs, given)
     iou = [None] * len(usable)
     if with_masks:
-        iou = _mask_iou_or_none([annotations[i] for i in usable], output["mask_probs"], network_input)
+        iou = _mask_iou_or_none(anns, output["mask_probs"], network_input)
     rows = [
-        {"index": index, "id": annotations[index].get("id"), "image_id": record["image_id"], "given": int(g),
+        {"index": index, "id": ann.get("id"), "image_id": record["image_id"], "given": int(g),
          "best_other": int(k), "given_prob": float(pg), "best_other_prob": float(pk),
-         "background_prob": float(pb), "mask_iou": m}
-        for index, g, k, pg, pk, pb, m in zip(usable, given.tolist(), best_other.tolist(), given_prob.tolist(),
-                                              best_other_prob.tolist(), class_probs[:, -1].tolist(), iou)
+         "background_prob": float(pb), "mask_iou": m, "class_probs": probs}
+        for index, ann, g, k, pg, pk, pb, m, probs in zip(
+            usable, anns, given.tolist(), best_other.tolist(), given_prob.tolist(), best_other_prob.tolist(),
+            class_probs[:, -1].tolist(), iou, class_probs.tolist())
     ]
-    return rows, skipped
+    if keep_masks and with_masks:
+        for row, mask in zip(rows, (output["mask_probs"] > MASK_THRESHOLD).cpu().numpy()):
+            row["predicted_mask"] = _encode_mask(mask)
+    return rows
+
+
+def _confident_detections(model, network_input: dict, image_id, min_score: float, keep_masks: bool) -> dict:
+    """The model's test-time detections on one image scored at least `min_score`, at the record's size."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            instances = model([network_input])[0]["instances"].to("cpu")
+    finally:
+        model.train(was_training)
+    instances = instances[instances.scores >= min_score]
+    boxes = instances.pred_boxes.tensor.numpy().astype(np.float64)
+    boxes[:, 2:] -= boxes[:, :2]  # XYXY -> XYWH
+    detections = {"image_id": image_id, "boxes": boxes.tolist(), "scores": instances.scores.tolist(),
+                  "classes": instances.pred_classes.tolist()}
+    if keep_masks and instances.has("pred_masks"):
+        detections["masks"] = [_encode_mask(mask) for mask in instances.pred_masks.numpy()]
+    return detections
+
+
+def _encode_mask(mask: np.ndarray) -> dict:
+    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": rle["size"], "counts": rle["counts"].decode()}
 
 
 def _network_input(record, boxes_xyxy: np.ndarray, augmentations: T.AugmentationList, image_format: str):
@@ -366,7 +433,7 @@ def _mask_iou_or_none(annotations, mask_probs: torch.Tensor, network_input: dict
     """Per annotation the IoU of its predicted and annotated masks (one vectorized call per image); None where
     the annotation has no usable mask."""
     height, width = network_input["height"], network_input["width"]
-    gt = [_annotation_mask(ann.get("segmentation"), height, width) for ann in annotations]
+    gt = [annotation_mask(ann.get("segmentation"), height, width) for ann in annotations]
     has_mask = [m is not None and m.any() for m in gt]
     empty = np.zeros((height, width), bool)
     gt_masks = torch.from_numpy(np.stack([m if ok else empty for m, ok in zip(gt, has_mask)]))
@@ -374,7 +441,7 @@ def _mask_iou_or_none(annotations, mask_probs: torch.Tensor, network_input: dict
     return [iou if ok else None for iou, ok in zip(ious, has_mask)]
 
 
-def _annotation_mask(segmentation, height: int, width: int) -> Optional[np.ndarray]:
+def annotation_mask(segmentation, height: int, width: int) -> Optional[np.ndarray]:
     """(height, width) bool mask of a COCO segmentation (polygons or RLE); None when there is none."""
     if isinstance(segmentation, list):
         polygons = [p for p in segmentation if len(p) >= 6 and len(p) % 2 == 0]  # as detectron2's loader keeps
@@ -411,11 +478,11 @@ def _apply_corrections(dataset, rows, id_map, relabel_threshold, mask_iou_thresh
             "background_prob": row["background_prob"], "mask_iou": row["mask_iou"], "reasons": reasons,
         })
         if reasons:
-            annotations[row["index"]] = _corrected_annotation(annotations[row["index"]], report[-1])
+            annotations[row["index"]] = corrected_annotation(annotations[row["index"]], report[-1])
     return {**dataset, "annotations": annotations}, report
 
 
-def _corrected_annotation(ann: dict, row: dict) -> dict:
+def corrected_annotation(ann: dict, row: dict) -> dict:
     ann = dict(ann)  # the input dataset stays as read
     if "class" in row["reasons"]:
         ann["original_category_id"] = ann["category_id"]

@@ -1,0 +1,120 @@
+"""What was found, and how well each score finds known errors (cleanlab.summary's question).
+
+- `issue_counts(issues)`: the number of issues of each type in a find_label_issues list.
+- `score_metrics(is_error, score)`: how well a quality score (lower: more likely an error) ranks the known errors
+  first: AUROC and average precision (scikit-learn, on -score) and precision@k (the share of errors among the k
+  lowest scores; k = the number of errors gives the R-precision). NaN scores (nothing to judge, e.g. no mask)
+  rank last.
+- `flag_metrics(is_error, flagged)`: precision and recall of a yes/no decision (confident learning, a threshold).
+- `label_noise_benchmark(labels, clean_labels, scores, flags)`: all of them against injected class noise (the
+  annotations whose given label differs from its `clean_category_id`).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from ..utils.errors import UserInputError
+from ._validation import check_vector
+from .filter import ISSUE_TYPES
+
+__all__ = ["flag_metrics", "issue_counts", "label_noise_benchmark", "precision_at_k", "score_metrics"]
+
+DEFAULT_KS = (10, 100)
+
+
+def issue_counts(issues: Iterable[Mapping]) -> dict:
+    """{"class": n, "mask": n, "missing": n, "total": n} of a find_label_issues list."""
+    counts = Counter(issue["type"] for issue in issues)
+    unknown = sorted(set(counts) - set(ISSUE_TYPES))
+    if unknown:
+        raise UserInputError(f"unknown issue types {unknown}; expected {', '.join(ISSUE_TYPES)}")
+    return {**{kind: counts.get(kind, 0) for kind in ISSUE_TYPES}, "total": sum(counts.values())}
+
+
+def precision_at_k(is_error, score, k: int) -> float:
+    """The share of errors among the `k` annotations with the lowest scores (ties: the earlier one first)."""
+    is_error, score = _check_pair(is_error, score)
+    if not 1 <= k <= len(score):
+        raise UserInputError(f"k must lie in 1..{len(score)}, got {k}")
+    return _precision_at_k(is_error, _ranked_last_if_nan(score), k)
+
+
+def score_metrics(is_error, score, *, ks: Optional[Sequence[int]] = None) -> dict:
+    """{"annotations", "errors", "auroc", "average_precision", "precision_at_k": {str(k): value}, "r_precision"}
+    of a quality score against the known errors. `ks` (default 10 and 100) beyond the number of annotations are
+    left out; AUROC and average precision are None when every annotation, or none, is an error."""
+    is_error, score = _check_pair(is_error, score)
+    score = _ranked_last_if_nan(score)
+    errors = int(is_error.sum())
+    both = 0 < errors < len(is_error)
+    ks = DEFAULT_KS if ks is None else ks
+    return {
+        "annotations": int(len(is_error)),
+        "errors": errors,
+        "auroc": float(roc_auc_score(is_error, -score)) if both else None,
+        "average_precision": float(average_precision_score(is_error, -score)) if both else None,
+        "precision_at_k": {str(k): _precision_at_k(is_error, score, int(k)) for k in ks if 1 <= k <= len(score)},
+        "r_precision": _precision_at_k(is_error, score, errors) if errors else None,
+    }
+
+
+def flag_metrics(is_error, flagged) -> dict:
+    """{"flagged", "true_positives", "precision", "recall"} of a yes/no decision; precision is None when nothing
+    is flagged, recall None when there are no errors."""
+    is_error, flagged = _as_bool("is_error", is_error), _as_bool("flagged", flagged)
+    if flagged.shape != is_error.shape:
+        raise UserInputError(f"flagged must be {is_error.shape} like is_error, got {flagged.shape}")
+    hits = int((flagged & is_error).sum())
+    return {
+        "flagged": int(flagged.sum()),
+        "true_positives": hits,
+        "precision": hits / int(flagged.sum()) if flagged.any() else None,
+        "recall": hits / int(is_error.sum()) if is_error.any() else None,
+    }
+
+
+def label_noise_benchmark(labels, clean_labels, scores: Mapping[str, np.ndarray],
+                          flags: Optional[Mapping[str, np.ndarray]] = None, *,
+                          ks: Optional[Sequence[int]] = None) -> dict:
+    """How well each score in `scores` (name -> (N,) quality) and each decision in `flags` (name -> (N,) bool)
+    finds the annotations whose given label differs from the clean one: {"annotations", "flipped",
+    "scores": {name: score_metrics}, "flags": {name: flag_metrics}}."""
+    labels, clean_labels = np.asarray(labels), np.asarray(clean_labels)
+    if labels.ndim != 1 or clean_labels.shape != labels.shape:
+        raise UserInputError(f"labels and clean_labels must be two (N,) arrays, got shapes {labels.shape} and "
+                             f"{clean_labels.shape}")
+    flipped = labels != clean_labels
+    return {
+        "annotations": int(len(labels)),
+        "flipped": int(flipped.sum()),
+        "scores": {name: score_metrics(flipped, score, ks=ks) for name, score in scores.items()},
+        "flags": {name: flag_metrics(flipped, flag) for name, flag in (flags or {}).items()},
+    }
+
+
+def _check_pair(is_error, score) -> tuple[np.ndarray, np.ndarray]:
+    is_error = _as_bool("is_error", is_error)
+    return is_error, check_vector("score", score, len(is_error), allow_nan=True)
+
+
+def _as_bool(name: str, values) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 1 or (values.size and values.dtype != bool):
+        raise UserInputError(f"{name} must be a one-dimensional bool array, got {values.dtype} of shape "
+                             f"{values.shape}")
+    return values.astype(bool)
+
+
+def _ranked_last_if_nan(score: np.ndarray) -> np.ndarray:
+    if not np.isnan(score).any():
+        return score
+    known = score[~np.isnan(score)]
+    return np.where(np.isnan(score), (known.max() if known.size else 0.0) + 1.0, score)
+
+
+def _precision_at_k(is_error: np.ndarray, score: np.ndarray, k: int) -> float:
+    return float(is_error[np.argsort(score, kind="stable")[:k]].mean())

@@ -1,0 +1,414 @@
+"""Label issues of a registered COCO-format instance-segmentation dataset from trained models: the detectron2 side
+of noisy_seg.label_errors (which works on plain arrays), used by tools/find_label_errors.py.
+
+    data = load_instance_dataset("toy_shapes_train", needs_masks=True)
+    evidence = collect_instance_evidence(model, data, detect_score=0.5, **mapper_settings(cfg))
+    report = label_issue_report(data, evidence, method="confident_learning")
+    write_label_issues("output/label_issues", data, evidence, report, top=20, settings={...})
+
+Evidence: for every usable annotation the box head's class posterior on the annotated box and the IoU of the
+predicted mask with the annotated one (noisy_seg.pseudo_labels.instance.collect_evidence, the evidence loop of
+label correction), and the model's own detections scored at least `detect_score` (candidates for missing objects).
+Several models each scoring its held-out images (K-fold) give several evidences: `merge_evidence`.
+
+Files in the output folder (`write_label_issues`; each written atomically, issues.json last: a folder without it
+is unfinished):
+- issues.json: {"settings", "summary", "issues"}: the ranked issues (issue type, annotation id, image id, given and
+  suggested category ids, score, and the evidence behind it: "row" is the annotation's position in scores.json,
+  "annotation_index" in the json's annotation list), see `label_issue_report`;
+- scores.json: every scored annotation with all its scores (self-confidence, normalized margin, GMM clean
+  probability, mask IoU, flagged by confident learning), for benchmarks;
+- corrected.json: the dataset's json with the class suggestions applied (`original_category_id` keeps the given
+  one) and a `correction` entry on every annotation with an issue, as label correction writes it: stage-2 training
+  reads it with `register_coco_file`. Missing objects are listed, not added;
+- top/: PNGs of the first `top` issues (detectron2's Visualizer): the given label and mask beside the suggested
+  label and the predicted mask; for a missing object, the image's annotations beside the detection.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+import pycocotools.mask as mask_util
+from tqdm import tqdm
+
+import detectron2.data.transforms as T
+from detectron2.config import get_cfg
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import detection_utils as utils
+from detectron2.utils.visualizer import Visualizer
+
+from ..label_errors import filter as label_filter
+from ..label_errors.rank import foreground_probs, get_label_quality_scores
+from ..label_errors.summary import issue_counts, label_noise_benchmark, score_metrics
+from ..utils.errors import UserInputError
+from ..utils.files import atomic_output, load_json, save_json_atomic
+from .instance import annotation_mask, check_model, coco_metadata, collect_evidence, corrected_annotation
+
+__all__ = [
+    "CORRECTED_JSON",
+    "ISSUES_JSON",
+    "SCORES_JSON",
+    "InstanceDataset",
+    "check_output_folder",
+    "collect_instance_evidence",
+    "corrected_dataset",
+    "draw_issue",
+    "fold_datasets",
+    "image_folds",
+    "label_issue_report",
+    "load_instance_dataset",
+    "merge_evidence",
+    "write_label_issues",
+]
+
+ISSUES_JSON = "issues.json"
+SCORES_JSON = "scores.json"
+CORRECTED_JSON = "corrected.json"
+TOP_DIR = "top"
+OUTPUT_NAMES = (ISSUES_JSON, SCORES_JSON, CORRECTED_JSON, TOP_DIR)
+_SCORE_NAMES = ("self_confidence", "normalized_margin", "gmm")
+_GIVEN, _SUGGESTED = (0.1, 0.7, 0.2), (0.85, 0.15, 0.1)  # Visualizer colors (RGB in [0, 1]): green, red
+_DRAWN_SIZE = 640  # pixels of an image's longer side in the PNGs
+
+
+@dataclass
+class InstanceDataset:
+    """A registered COCO-format dataset: its detectron2 records, its raw json (annotations aligned by position) and
+    the map of its category ids to the model's contiguous classes."""
+
+    name: str
+    records: list
+    coco: dict
+    id_map: dict
+    json_file: str
+    _records_by_id: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.id_map)
+
+    def record(self, image_id) -> dict:
+        if not self._records_by_id:
+            self._records_by_id = {record["image_id"]: record for record in self.records}
+        return self._records_by_id[image_id]
+
+
+def load_instance_dataset(name: str, *, needs_masks: bool) -> InstanceDataset:
+    """The registered dataset `name`; with `needs_masks` it must have segmentation masks."""
+    records = DatasetCatalog.get(name)  # first: loading a COCO json fills in the metadata's id map
+    json_file, id_map = coco_metadata(name)
+    coco = load_json(json_file)
+    if needs_masks and not any(ann.get("segmentation") for ann in coco["annotations"]):
+        raise UserInputError(f"{name} has no segmentation masks: mask scoring needs them (--no-masks turns it off)")
+    return InstanceDataset(name, records, coco, id_map, str(json_file))
+
+
+# ------------------------------------------------------------------------------------------------- evidence
+def collect_instance_evidence(model, data: InstanceDataset, *, image_ids: Optional[Sequence] = None,
+                              with_masks: bool = True, detect_score: Optional[float] = 0.5, keep_masks: bool = False,
+                              augmentations: Optional[Sequence[T.Augmentation]] = None,
+                              image_format: Optional[str] = None, progress: bool = True,
+                              desc: str = "scoring annotations") -> dict:
+    """The model's evidence on the images `image_ids` of `data` (default all): {"image_ids", "rows", "skipped",
+    "detections"} as `instance.collect_evidence` returns them. `keep_masks` keeps the predicted masks (RLE) for
+    drawing; `augmentations` / `image_format` default as in label correction."""
+    check_model(model, data.num_classes, with_masks, mask_option="mask scoring")
+    wanted = None if image_ids is None else set(image_ids)
+    records = [r for r in data.records if wanted is None or r["image_id"] in wanted]
+    if augmentations is None:
+        augmentations = utils.build_augmentation(get_cfg(), is_train=False)
+    image_format = image_format or getattr(model, "input_format", None) or "BGR"
+    rows, skipped, detections = collect_evidence(
+        model, records, data.coco, data.id_map, None, augmentations=augmentations, image_format=image_format,
+        with_masks=with_masks, progress=progress, detect_score=detect_score, keep_masks=keep_masks, desc=desc)
+    return {"image_ids": [r["image_id"] for r in records], "rows": rows, "skipped": skipped,
+            "detections": detections}
+
+
+def merge_evidence(parts: Sequence[dict]) -> dict:
+    """One evidence from the evidences of disjoint image sets (K folds): an annotation counts as "image not in
+    dataset" only when no part scored its image."""
+    image_ids = [i for part in parts for i in part["image_ids"]]
+    scored = set(image_ids)
+    skipped = {}
+    for part in parts:
+        for entry in part["skipped"]:
+            if entry["reason"] != "image not in dataset" or entry["image_id"] not in scored:
+                skipped[entry["index"]] = entry
+    return {
+        "image_ids": image_ids,
+        "rows": sorted((row for part in parts for row in part["rows"]), key=lambda row: row["index"]),
+        "skipped": [skipped[index] for index in sorted(skipped)],
+        "detections": [d for part in parts for d in part["detections"]],
+    }
+
+
+# ------------------------------------------------------------------------------------------------- K folds
+def image_folds(image_ids: Sequence, folds: int, seed: int = 0) -> dict:
+    """{image id: fold in 0..folds-1}: a seeded shuffle dealt round robin, so fold sizes differ by at most one."""
+    if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= len(image_ids):
+        raise UserInputError(f"K-fold needs 2 <= folds <= the number of images ({len(image_ids)}), got {folds}")
+    order = np.random.default_rng(seed).permutation(len(image_ids))
+    return {image_ids[i]: position % folds for position, i in enumerate(order.tolist())}
+
+
+def fold_datasets(coco: dict, fold_of: dict, fold: int) -> tuple[dict, dict]:
+    """(training json: the images of the other folds, held-out json: this fold's images), each with its images'
+    annotations and the rest of `coco` (categories, info) as is."""
+    parts = []
+    for held_out in (False, True):
+        images = [image for image in coco["images"] if (fold_of.get(image["id"]) == fold) == held_out]
+        ids = {image["id"] for image in images}
+        parts.append({**coco, "images": images, "annotations": [a for a in coco["annotations"]
+                                                                 if a.get("image_id") in ids]})
+    return parts[0], parts[1]
+
+
+# ------------------------------------------------------------------------------------------------- the report
+def label_issue_report(data: InstanceDataset, evidence: dict, *, method: str = "self_confidence",
+                       threshold: Optional[float] = None, mask_threshold: float = 0.5, score_threshold: float = 0.5,
+                       match_iou: float = 0.5, fold_of: Optional[dict] = None) -> dict:
+    """{"issues", "scores", "summary"} from `evidence` with noisy_seg.label_errors (arguments as its
+    `filter.find_label_issues`; mask issues when the evidence has mask IoUs, missing objects when it has
+    detections). Category ids are the dataset's; `fold_of` ({image id: fold}) adds each row's fold.
+
+    issues: ranked, {"rank", "type", "annotation_id" (None for "missing"), "image_id", "given_category_id",
+        "suggested_category_id", "score" (lower is worse), "fold"} and the evidence: "given_prob",
+        "suggested_prob", "mask_iou", "annotation_index", "row" for an annotation; "detection_score", "bbox"
+        (XYWH), "best_iou" for a missing object.
+    scores: per scored annotation all scores (self_confidence, normalized_margin, gmm, mask_iou), whether confident
+        learning and `method` flag its class, its fold, and its clean_category_id / noise tag when it has them.
+    summary: counts, and with injected noise `summary.label_noise_benchmark` ("label_noise") and the mask IoU's
+        `score_metrics` against spatial noise tags ("mask_noise")."""
+    rows, annotations = evidence["rows"], data.coco["annotations"]
+    if not rows:
+        raise UserInputError(f"{data.name}: no annotation could be scored ({len(evidence['skipped'])} skipped)")
+    labels = np.asarray([row["given"] for row in rows], dtype=np.int64)
+    pred_probs = foreground_probs([row["class_probs"] for row in rows])
+    mask_iou = np.asarray([np.nan if row["mask_iou"] is None else row["mask_iou"] for row in rows])
+    with_masks = not np.isnan(mask_iou).all()
+    detections = _flat_detections(evidence["detections"])
+    detections["best_iou"] = label_filter.best_match_iou(detections["boxes"], detections["image_ids"],
+                                                         *_annotation_boxes(annotations, evidence["image_ids"]))
+    with_detections = bool(evidence["detections"])
+    issues = label_filter.find_label_issues(
+        labels, pred_probs, method=method, threshold=threshold, mask_iou=mask_iou if with_masks else None,
+        mask_threshold=mask_threshold, score_threshold=score_threshold, match_iou=match_iou,
+        **({"detection_scores": detections["scores"], "detection_classes": detections["classes"],
+            "detection_best_iou": detections["best_iou"]} if with_detections else {}))
+
+    scores = {name: get_label_quality_scores(labels, pred_probs, method=name) for name in _SCORE_NAMES}
+    flagged_by_method = np.zeros(len(rows), bool)
+    flagged_by_method[[issue["index"] for issue in issues if issue["type"] == "class"]] = True
+    confident_learning = flagged_by_method if method == "confident_learning" else \
+        label_filter.find_class_issues(labels, pred_probs, method="confident_learning")[0]
+    to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
+    fold = (lambda image_id: fold_of[image_id]) if fold_of else (lambda image_id: None)
+
+    issue_rows = [_issue_row(rank, issue, rows, detections, annotations, to_dataset, fold)
+                  for rank, issue in enumerate(issues, start=1)]
+    score_rows = [
+        {"annotation_id": row["id"], "image_id": row["image_id"], "annotation_index": row["index"],
+         "given_category_id": to_dataset[row["given"]], "suggested_category_id": to_dataset[row["best_other"]],
+         **{name: float(values[i]) for name, values in scores.items()}, "mask_iou": row["mask_iou"],
+         "confident_learning": bool(confident_learning[i]), "flagged": bool(flagged_by_method[i]),
+         "fold": fold(row["image_id"]),
+         **{key: annotations[row["index"]][key] for key in ("clean_category_id", "noise")
+            if key in annotations[row["index"]]}}
+        for i, row in enumerate(rows)
+    ]
+    summary = {
+        "images": len(evidence["image_ids"]),
+        "annotations": len(annotations),
+        "scored": len(rows),
+        "skipped": len(evidence["skipped"]),
+        "skipped_by_reason": dict(Counter(entry["reason"] for entry in evidence["skipped"])),
+        "detections": len(detections["scores"]) if with_detections else None,
+        "issues": issue_counts(issues),
+    }
+    summary.update(_noise_benchmarks(score_rows, scores, mask_iou if with_masks else None,
+                                     {"confident_learning": confident_learning, method: flagged_by_method}))
+    return {"issues": issue_rows, "scores": score_rows, "summary": summary}
+
+
+def _flat_detections(per_image: list) -> dict:
+    boxes = [box for entry in per_image for box in entry["boxes"]]
+    return {
+        "boxes": np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        "scores": np.asarray([s for entry in per_image for s in entry["scores"]], dtype=np.float64),
+        "classes": np.asarray([c for entry in per_image for c in entry["classes"]], dtype=np.int64),
+        "image_ids": np.asarray([entry["image_id"] for entry in per_image for _ in entry["scores"]]),
+        "where": [(e, j) for e, entry in enumerate(per_image) for j in range(len(entry["scores"]))],
+    }
+
+
+def _annotation_boxes(annotations: list, image_ids: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (XYWH) and image ids of every annotation of the scored images with a box, crowd ones included: a
+    detection on any of them is no missing object."""
+    scored = set(image_ids)
+    kept = [a for a in annotations if a.get("image_id") in scored and _usable_box(a.get("bbox"))]
+    return (np.asarray([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4),
+            np.asarray([a["image_id"] for a in kept]))
+
+
+def _usable_box(box) -> bool:
+    return isinstance(box, (list, tuple)) and len(box) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v)
+                                                                    for v in box)
+
+
+def _issue_row(rank, issue, rows, detections, annotations, to_dataset, fold) -> dict:
+    if issue["type"] == "missing":
+        entry, j = detections["where"][issue["index"]]
+        image_id = detections["image_ids"][issue["index"]].item()
+        return {"rank": rank, "type": "missing", "annotation_id": None, "image_id": image_id,
+                "given_category_id": None, "suggested_category_id": to_dataset[issue["suggested_class"]],
+                "score": issue["score"], "detection_score": float(detections["scores"][issue["index"]]),
+                "bbox": detections["boxes"][issue["index"]].tolist(),
+                "best_iou": float(detections["best_iou"][issue["index"]]), "detection": [entry, j],
+                "fold": fold(image_id)}
+    row = rows[issue["index"]]
+    suggested = None if issue["suggested_class"] is None else to_dataset[issue["suggested_class"]]
+    return {"rank": rank, "type": issue["type"], "annotation_id": row["id"], "image_id": row["image_id"],
+            "given_category_id": to_dataset[row["given"]], "suggested_category_id": suggested,
+            "score": issue["score"], "given_prob": row["given_prob"], "suggested_prob": row["best_other_prob"],
+            "mask_iou": row["mask_iou"], "annotation_index": row["index"], "row": issue["index"],
+            "fold": fold(row["image_id"])}
+
+
+def _noise_benchmarks(score_rows: list, scores: dict, mask_iou: Optional[np.ndarray], flags: dict) -> dict:
+    """With injected class noise (`clean_category_id`, tools/make_noisy_dataset.py): how well each score finds
+    the flipped annotations; with noise tags and masks: how well the mask IoU finds the spatially noised ones."""
+    known = np.asarray(["clean_category_id" in row for row in score_rows])
+    found = {}
+    if known.any():
+        given = np.asarray([row["given_category_id"] for row in score_rows])[known]
+        clean = np.asarray([row["clean_category_id"] for row in score_rows if "clean_category_id" in row])
+        found["label_noise"] = label_noise_benchmark(
+            given, clean, {name: values[known] for name, values in scores.items()},
+            {name: flagged[known] for name, flagged in flags.items()})
+    tagged = np.asarray(["noise" in row for row in score_rows])
+    if mask_iou is not None and tagged.any():
+        spatial = np.asarray([_spatially_noised(row["noise"]) for row in score_rows if "noise" in row])
+        found["mask_noise"] = score_metrics(spatial, mask_iou[tagged])
+    return found
+
+
+def _spatially_noised(tag: str) -> bool:
+    """A make_noisy_dataset tag ("clean", "class_flip", "dilate", "erode_skipped", "class_flip+jitter", ...) with
+    a spatial op that was applied."""
+    return any(part not in ("clean", "class_flip") and not part.endswith("_skipped") for part in tag.split("+"))
+
+
+# ------------------------------------------------------------------------------------------------- outputs
+def check_output_folder(output_dir) -> Path:
+    """The output folder, which must be new or empty (nothing in it is ever overwritten)."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserInputError(f"--output {output_dir} is a file; give a folder")
+    present = sorted(p.name for p in output_dir.iterdir()) if output_dir.is_dir() else []
+    if present:
+        raise UserInputError(f"--output {output_dir} already holds files ({', '.join(present[:5])}); choose a new "
+                             "folder")
+    return output_dir
+
+
+def write_label_issues(output_dir, data: InstanceDataset, evidence: dict, report: dict, *, settings: dict,
+                       top: int = 20, progress: bool = True, allowed: Sequence[str] = ()) -> None:
+    """Write the files of the module doc into `output_dir` (new or empty, or holding only the `allowed` names,
+    e.g. the fold trainings' folder)."""
+    output_dir = Path(output_dir)
+    foreign = sorted(p.name for p in output_dir.iterdir() if p.name not in allowed) if output_dir.is_dir() else []
+    if foreign:
+        raise UserInputError(f"--output {output_dir} already holds files ({', '.join(foreign[:5])}); choose a new "
+                             "folder")
+    save_json_atomic(report["scores"], output_dir / SCORES_JSON)
+    save_json_atomic(corrected_dataset(data, report["issues"], evidence), output_dir / CORRECTED_JSON)
+    drawn = report["issues"][:top]
+    for issue in tqdm(drawn, desc="drawing issues", disable=not progress or not drawn):
+        image = draw_issue(data, issue, evidence)
+        name = issue["annotation_id"] if issue["annotation_id"] is not None else f"image{issue['image_id']}"
+        with atomic_output(output_dir / TOP_DIR / f"{issue['rank']:04d}_{issue['type']}_{name}.png",
+                           suffix=".png") as temp:
+            cv2.imwrite(str(temp), image[:, :, ::-1])
+    issues = [{key: value for key, value in issue.items() if key != "detection"}  # a pointer into `evidence`
+              for issue in report["issues"]]
+    save_json_atomic({"settings": settings, "summary": report["summary"], "issues": issues},
+                     output_dir / ISSUES_JSON, indent=True)  # last: its presence marks the run finished
+
+
+def corrected_dataset(data: InstanceDataset, issues: list, evidence: dict) -> dict:
+    """The dataset's json with each "class" issue's suggested category applied and a `correction` entry on every
+    annotation with a class or mask issue (instance.corrected_annotation); nothing else changes."""
+    found = {}  # evidence row -> its issues' types and the suggested category
+    for issue in issues:
+        if issue["type"] in ("class", "mask"):
+            entry = found.setdefault(issue["row"], {"reasons": [], "suggested_category_id": None})
+            entry["reasons"] = sorted(entry["reasons"] + [issue["type"]])
+            if issue["type"] == "class":
+                entry["suggested_category_id"] = issue["suggested_category_id"]
+    annotations = list(data.coco["annotations"])
+    for row_number, entry in found.items():
+        row = evidence["rows"][row_number]
+        annotations[row["index"]] = corrected_annotation(annotations[row["index"]], {
+            **entry, "given_prob": row["given_prob"], "suggested_prob": row["best_other_prob"],
+            "mask_iou": row["mask_iou"]})
+    return {**data.coco, "annotations": annotations}
+
+
+def draw_issue(data: InstanceDataset, issue: dict, evidence: dict) -> np.ndarray:
+    """(H, 2W, 3) RGB: left the annotation as given, right what the model suggests."""
+    record = data.record(issue["image_id"])
+    image = utils.read_image(record["file_name"], format="RGB")
+    height, width = image.shape[:2]
+    scale = min(4.0, max(0.5, _DRAWN_SIZE / max(height, width)))
+    names = MetadataCatalog.get(data.name).get("thing_classes", None)
+    contiguous = data.id_map
+
+    def name(category_id):
+        index = contiguous[category_id]
+        return names[index] if names and index < len(names) else str(category_id)
+
+    if issue["type"] == "missing":
+        entry, j = issue["detection"]
+        detection = evidence["detections"][entry]
+        given = [a for a in data.coco["annotations"] if a.get("image_id") == issue["image_id"]
+                 and _usable_box(a.get("bbox")) and a.get("category_id") in contiguous]
+        left = _overlay(image, scale, [a["bbox"] for a in given], [f"annotated: {name(a['category_id'])}"
+                                                                    for a in given],
+                        [annotation_mask(a.get("segmentation"), height, width) for a in given], _GIVEN)
+        mask = _decode(detection["masks"][j]) if "masks" in detection else None
+        right = _overlay(image, scale, [issue["bbox"]], [f"missing? {name(issue['suggested_category_id'])} "
+                                                         f"{issue['detection_score']:.2f}"], [mask], _SUGGESTED)
+    else:
+        ann = data.coco["annotations"][issue["annotation_index"]]
+        row = evidence["rows"][issue["row"]]
+        gt_mask = annotation_mask(ann.get("segmentation"), height, width)
+        left = _overlay(image, scale, [ann["bbox"]], [f"given: {name(issue['given_category_id'])} "
+                                                      f"{issue['given_prob']:.2f}"], [gt_mask], _GIVEN)
+        predicted = _decode(row["predicted_mask"]) if "predicted_mask" in row else None
+        if issue["type"] == "class":
+            label = f"suggested: {name(issue['suggested_category_id'])} {issue['suggested_prob']:.2f}"
+        else:
+            label = f"predicted mask, IoU {issue['mask_iou']:.2f}"
+        right = _overlay(image, scale, [ann["bbox"]], [label], [predicted], _SUGGESTED)
+    return np.concatenate([left, right], axis=1)
+
+
+def _overlay(image: np.ndarray, scale: float, boxes_xywh, labels, masks, color) -> np.ndarray:
+    visualizer = Visualizer(image, metadata=None, scale=scale)
+    boxes = [[x, y, x + w, y + h] for x, y, w, h in boxes_xywh]
+    masks = None if not masks or any(m is None for m in masks) else list(masks)
+    if boxes:
+        visualizer.overlay_instances(boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4), labels=labels,
+                                     masks=masks, assigned_colors=[color] * len(boxes))
+    return visualizer.output.get_image()
+
+
+def _decode(rle: dict) -> np.ndarray:
+    return mask_util.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)

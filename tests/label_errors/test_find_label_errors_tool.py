@@ -1,0 +1,236 @@
+"""tools/find_label_errors.py end to end on a few tiny toy images with injected class flips: a given (random-init)
+toy Mask R-CNN checkpoint, K = 2 folds trained for 2 iterations by tools/train_net.py, and every bad input as one
+clear line with nothing written."""
+import hashlib
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import LazyConfig, instantiate
+
+import find_label_errors as tool  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.data import register_coco_file
+from noisy_seg.data.datasets.toy_shapes import coco_paths
+from noisy_seg.pseudo_labels.label_issues import fold_datasets, image_folds, merge_evidence
+
+# cleanlab says so for every class with few annotations, as on these few images
+pytestmark = pytest.mark.filterwarnings("ignore:May not flag all label issues:UserWarning")
+
+CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
+IMAGES = 5  # the last one without annotations: only detections (missing objects) can come from it
+FLIPPED_EVERY = 3  # every third annotation gets the next class
+SPATIAL_EVERY = 4  # and every fourth a "dilate" tag (its mask is left as it is: only the metrics are checked)
+TINY_TRAINING = ["train.max_iter=2", "dataloader.train.total_batch_size=2", "dataloader.train.num_workers=0",
+                 "dataloader.test.num_workers=0", "train.device=cpu"]
+
+
+@pytest.fixture(scope="module")
+def noisy_small(tiny_toy, tmp_path_factory):
+    """The first toy training images (the last one's annotations left out) with every third annotation flipped
+    (clean_category_id kept), registered as a copy of the built-in toy set (so that a fresh training process knows
+    it too)."""
+    folder = tmp_path_factory.mktemp("noisy_small")
+    json_file, image_root = coco_paths(tiny_toy, "train")
+    coco = json.loads(json_file.read_text())
+    images = coco["images"][:IMAGES]
+    ids = {image["id"] for image in images[:-1]}
+    annotations = [dict(a, clean_category_id=a["category_id"]) for a in coco["annotations"] if a["image_id"] in ids]
+    for index, ann in enumerate(annotations):  # tags as tools/make_noisy_dataset.py writes them
+        flipped, spatial = index % FLIPPED_EVERY == 0, index % SPATIAL_EVERY == 1
+        ann["category_id"] = ann["category_id"] % 8 + 1 if flipped else ann["category_id"]
+        ann["noise"] = "+".join(["class_flip"] * flipped + ["dilate"] * spatial) or "clean"
+    path = folder / "noisy.json"
+    path.write_text(json.dumps({**coco, "images": images, "annotations": annotations}))
+    name = register_coco_file(str(path), like="toy_shapes_train", image_root=str(image_root))
+    no_masks = folder / "no_masks.json"
+    no_masks.write_text(json.dumps({**coco, "images": images, "annotations": [
+        {k: v for k, v in a.items() if k != "segmentation"} for a in annotations]}))
+    return {"name": name, "json": path, "annotations": annotations, "image_ids": [image["id"] for image in images],
+            "no_masks": register_coco_file(str(no_masks), like="toy_shapes_train", image_root=str(image_root))}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(repo_root, tmp_path_factory):
+    """Random-init weights of the toy Mask R-CNN, of the same model with 5 classes, and of another architecture."""
+    folder = tmp_path_factory.mktemp("weights")
+    cfg = LazyConfig.load(str(repo_root / CONFIG))
+    torch.manual_seed(0)
+    DetectionCheckpointer(instantiate(cfg.model), str(folder)).save("toy")
+    cfg.model.roi_heads.num_classes = 5
+    DetectionCheckpointer(instantiate(cfg.model), str(folder)).save("five_classes")
+    torch.save({"model": torch.nn.Linear(3, 2).state_dict()}, folder / "linear.pth")
+    return {name: str(folder / f"{name}.pth") for name in ("toy", "five_classes", "linear")}
+
+
+def run(repo_root, output, *extra, dataset):
+    return tool.main(["--config-file", str(repo_root / CONFIG), "--dataset", dataset, "--output", str(output),
+                      "--no-progress", *map(str, extra)])
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_path, capsys):
+    before = sha(noisy_small["json"])
+    output = tmp_path / "out"
+    assert run(repo_root, output, "--weights", checkpoints["toy"], "--top", "3", dataset=noisy_small["name"]) == 0
+    printed = capsys.readouterr()
+    assert "caveat: predictions of one given checkpoint" in printed.err and "in-sample" in printed.err
+    assert "issues in" in printed.out and "injected class noise" in printed.out
+    assert sha(noisy_small["json"]) == before  # the input is never written
+    assert sorted(p.name for p in output.iterdir()) == ["corrected.json", "issues.json", "scores.json", "top"]
+
+    report = json.loads((output / "issues.json").read_text())
+    issues, summary, annotations = report["issues"], report["summary"], noisy_small["annotations"]
+    assert report["settings"]["predictions"] == "given checkpoint" and report["settings"]["caveat"]
+    assert [i["rank"] for i in issues] == list(range(1, len(issues) + 1))
+    assert [i["score"] for i in issues] == sorted(i["score"] for i in issues)
+    assert summary["issues"]["total"] == len(issues) and summary["scored"] == len(annotations)
+    assert summary["images"] == IMAGES and summary["detections"] > 0
+    by_id = {a["id"]: a for a in annotations}
+    for issue in issues:
+        assert issue["type"] in ("class", "mask", "missing") and 0 <= issue["score"] <= 1
+        if issue["type"] == "missing":
+            assert issue["annotation_id"] is None and issue["best_iou"] < 0.5 and issue["detection_score"] >= 0.5
+        else:
+            assert by_id[issue["annotation_id"]]["category_id"] == issue["given_category_id"]
+        if issue["type"] == "class":
+            assert issue["suggested_category_id"] != issue["given_category_id"]
+    flipped = sum(a["category_id"] != a["clean_category_id"] for a in annotations)
+    noise = summary["label_noise"]
+    assert noise["flipped"] == flipped == len(annotations[::FLIPPED_EVERY])
+    for metrics in noise["scores"].values():
+        assert 0 <= metrics["auroc"] <= 1 and 0 <= metrics["average_precision"] <= 1
+    assert set(noise["scores"]) == {"self_confidence", "normalized_margin", "gmm"}
+    assert summary["mask_noise"]["errors"] == len(annotations[1::SPATIAL_EVERY])  # the mask IoU against the tags
+
+    scores = json.loads((output / "scores.json").read_text())
+    assert [s["annotation_id"] for s in scores] == [a["id"] for a in annotations]
+    class_issues = {i["annotation_id"]: i for i in issues if i["type"] == "class"}
+    assert {s["annotation_id"] for s in scores if s["confident_learning"]} == set(class_issues)  # the default
+    assert noise["flags"]["confident_learning"]["flagged"] == len(class_issues)
+
+    corrected = json.loads((output / "corrected.json").read_text())
+    assert [a["id"] for a in corrected["annotations"]] == [a["id"] for a in annotations]
+    flagged = {i["annotation_id"] for i in issues if i["type"] in ("class", "mask")}
+    for ann in corrected["annotations"]:
+        original = by_id[ann["id"]]
+        if ann["id"] in class_issues:
+            assert ann["category_id"] == class_issues[ann["id"]]["suggested_category_id"]
+            assert ann["original_category_id"] == original["category_id"] and "class" in ann["correction"]["reasons"]
+        elif ann["id"] in flagged:
+            assert ann["category_id"] == original["category_id"] and ann["correction"]["reasons"] == ["mask"]
+        else:
+            assert ann == original
+    pngs = sorted(p.name for p in (output / "top").iterdir())
+    assert len(pngs) == min(3, len(issues)) and pngs[0].startswith("0001_" + issues[0]["type"])
+
+
+def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(repo_root, noisy_small, checkpoints,
+                                                                        tmp_path, monkeypatch, capsys):
+    """Fold 0 is trained for real (tools/train_net.py in a fresh process, 2 iterations); fold 1's training is stood
+    in for by the random-init checkpoint, to keep the test short."""
+    commands = []
+    real_run_training = tool.run_training
+
+    def spy(command, log_file):
+        commands.append(command)
+        if len(commands) == 1:
+            return real_run_training(command, log_file)
+        output_dir = [arg for arg in command if arg.startswith("train.output_dir=")][0].split("=", 1)[1].strip("'")
+        Path(output_dir).mkdir(parents=True)
+        shutil.copy(checkpoints["toy"], Path(output_dir) / "model_final.pth")
+        return 0
+
+    monkeypatch.setattr(tool, "run_training", spy)
+    output = tmp_path / "folds_out"
+    assert run(repo_root, output, "--folds", 2, "--no-masks", "--no-missing", "--method", "self_confidence",
+               "--threshold", 0.99, "--top", 1, *TINY_TRAINING, dataset=noisy_small["name"]) == 0
+    assert "caveat" not in capsys.readouterr().err
+
+    assert len(commands) == 2
+    for fold, command in enumerate(commands):
+        assert command[1].endswith("tools/train_net.py") and all(opt in command for opt in TINY_TRAINING)
+        registration = [arg for arg in command if arg.startswith("dataloader.train.dataset.names={")][0]
+        assert "noisy_seg.data.register_coco_file" in registration and "like:'toy_shapes_train'" in registration
+        assert f"fold{fold}" in registration
+    folds = [{image["id"] for image in json.loads((output / "folds" / f"fold{k}" / "heldout.json").read_text())
+              ["images"]} for k in range(2)]
+    trained = [{image["id"] for image in json.loads((output / "folds" / f"fold{k}" / "train.json").read_text())
+                ["images"]} for k in range(2)]
+    assert folds[0] | folds[1] == set(noisy_small["image_ids"]) and not folds[0] & folds[1]
+    assert trained == [folds[1], folds[0]]  # each model trained on the other fold only
+    assert (output / "folds" / "fold0" / "model" / "metrics.json").is_file()  # trained: 2 iterations logged
+    assert all((output / "folds" / f"fold{k}" / "model" / "model_final.pth").is_file() for k in range(2))
+
+    report = json.loads((output / "issues.json").read_text())
+    assert report["settings"]["predictions"] == "out-of-sample" and report["settings"]["caveat"] is None
+    assert report["summary"]["issues"]["mask"] == report["summary"]["issues"]["missing"] == 0
+    assert report["summary"]["detections"] is None
+    scores = json.loads((output / "scores.json").read_text())
+    assert len(scores) == len(noisy_small["annotations"])
+    for row in scores:
+        assert row["image_id"] in folds[row["fold"]] and row["mask_iou"] is None
+        assert row["flagged"] == (row["self_confidence"] < 0.99)
+    assert len(list((output / "top").iterdir())) == 1
+
+
+def test_fold_split_is_a_seeded_partition():
+    ids = list(range(10, 17))
+    fold_of = image_folds(ids, 3, seed=1)
+    assert sorted(fold_of) == ids and sorted(Counter(fold_of.values()).values()) == [2, 2, 3]
+    assert image_folds(ids, 3, seed=1) == fold_of and image_folds(ids, 3, seed=2) != fold_of
+    coco = {"images": [{"id": i} for i in ids], "annotations": [{"id": 1, "image_id": 10}, {"id": 2, "image_id": 16}],
+            "categories": [{"id": 1}]}
+    train, heldout = fold_datasets(coco, fold_of, fold_of[10])
+    assert {a["id"] for a in heldout["annotations"]} >= {1} and heldout["categories"] == coco["categories"]
+    assert {i["id"] for i in train["images"]} | {i["id"] for i in heldout["images"]} == set(ids)
+    merged = merge_evidence([
+        {"image_ids": [1], "rows": [{"index": 2}], "detections": [],
+         "skipped": [{"index": 0, "image_id": 2, "reason": "image not in dataset"}]},
+        {"image_ids": [2], "rows": [{"index": 0}], "detections": [],
+         "skipped": [{"index": 1, "image_id": 9, "reason": "image not in dataset"}]},
+    ])
+    assert [r["index"] for r in merged["rows"]] == [0, 2] and [s["index"] for s in merged["skipped"]] == [1]
+
+
+def error_of(*args, **kwargs) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        run(*args, **kwargs)
+    message = str(exit_info.value.code)
+    assert message.startswith("error: ") and "\n" not in message, message
+    return message
+
+
+def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, checkpoints, tmp_path):
+    name, out = noisy_small["name"], tmp_path / "never"
+    cases = [
+        (["--weights", checkpoints["linear"]], name, "do not fit the model of the config"),
+        (["--weights", checkpoints["five_classes"], "model.roi_heads.num_classes=5"], name,
+         "the model predicts 5 classes but the dataset has 8"),
+        (["--weights", checkpoints["five_classes"]], name, "do not fit the model of the config: parameters"),
+        (["--weights", checkpoints["toy"]], noisy_small["no_masks"], "has no segmentation masks: mask scoring needs"),
+        (["--folds", 1], name, "--folds must be at least 2"),
+        (["--folds", IMAGES + 1], name, f"--folds {IMAGES + 1} is more than the {IMAGES} images"),
+        ([], name, "pass --weights"),
+        (["--weights", checkpoints["toy"], "--threshold", 0.3], name, "--threshold does not apply"),
+        (["--weights", checkpoints["toy"], "--mask-threshold", 2], name, r"--mask-threshold must lie in [0, 1]"),
+        (["--folds", 2, "train.output_dir=elsewhere"], name, "train.output_dir is set by the tool"),
+        (["--weights", str(tmp_path / "none.pth")], name, "not found"),
+    ]
+    for extra, dataset, expected in cases:
+        assert expected in error_of(repo_root, out, *extra, dataset=dataset)
+        assert not out.exists()
+
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    message = error_of(repo_root, taken, "--weights", checkpoints["toy"], dataset=name)
+    assert "already holds files (notes.txt)" in message
+    assert [p.name for p in taken.iterdir()] == ["notes.txt"] and (taken / "notes.txt").read_text() == "mine"
