@@ -1,0 +1,526 @@
+"""Label errors in semantic segmentation (Rottmann & Reese, seed 002; methods.md section 4), on plain arrays.
+
+A model's softmax `probs` (K, H, W) and the given label map (H, W) of an image become, per predicted connected
+component (8-connectivity of the argmax, one class each), uncertainty and geometry metrics and the component's
+adjusted IoU with the given label (`component_metrics`). An L1 logistic regression on the z-scored metrics, fitted on
+half of the images, predicts P(IoU_adj > 0) - the component is a true positive w.r.t. the label - on the other half
+(`score_images`). A component the label does not have (IoU_adj = 0) that the meta classifier nevertheless calls a
+true positive is a label-error proposal (`find_proposals`).
+
+The benchmark of the seed: drop connected components of a clean label map (`drop_components`); the changed regions
+(`error_regions`, those under 250 px left out) are the label errors to find. At each of 21 score thresholds, a region
+is found when an active proposal of its class overlaps it with IoU_adj >= 0.25, and a proposal that overlaps no region
+so is a false positive (`benchmark_counts`); precision, recall, F1 and the area under the PR curve as the seed's
+auc.py computes it (`pr_curve`). `cleanlab_proposals` turns cleanlab.segmentation's pixel flags and scores into
+proposals of the same form, so both methods go through one evaluation.
+
+Where this differs from the seed's code (documented, each a fix or a vectorization):
+- a component with no boundary pixel (it fills the image) divides by 1 instead of 0 (the seed's known issue);
+- the features are z-scored with the training half's mean and deviation (the seed standardizes each half with its
+  own statistics);
+- metrics are reduced with `np.bincount` over one label image instead of a flood fill per component; IoU_adj follows
+  its definition (Rottmann et al. 2018): |k n K'| / |k u (K' \\ Q)|, K' the label's components of k's class that meet
+  k, Q the other predicted components of that class;
+- a benchmark proposal under 250 px is left out by its own size (the seed measures the union of touching proposals),
+  and scores are compared unquantized (the seed saves them as uint8 first).
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+import sklearn
+from scipy import ndimage, sparse
+from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+__all__ = ["C_VALUES", "IOU_THRESHOLD", "MIN_ERROR_SIZE", "MIN_PROPOSAL_SIZE", "NUM_PROPOSALS", "SOLVERS",
+           "THRESHOLDS", "ImageComponents", "adjusted_iou", "benchmark_counts", "cleanlab_proposals",
+           "component_metrics", "connected_components", "drop_components", "error_regions", "feature_names",
+           "find_proposals", "fit_meta_classifier", "flagged_components", "heatmaps", "image_proposals", "pr_curve",
+           "score_images", "split_images"]
+
+HEATMAPS = ("E", "D", "V")  # normalized entropy, probability margin, variation ratio
+C_VALUES = tuple(float(c) for c in 10.0 ** np.linspace(-4.2, 0.8, 20))  # the meta classifier's inverse L1 weights
+THRESHOLDS = np.linspace(0.0, 1.0, 21)
+MIN_PROPOSAL_SIZE = 100  # pixels
+NUM_PROPOSALS = 100
+MIN_ERROR_SIZE = 250  # pixels: benchmark regions and proposals below it are left out
+SOLVERS = ("saga", "liblinear")
+IOU_THRESHOLD = 0.25
+_NEIGHBOURS = ((0, 1), (1, 0), (1, 1), (1, -1))  # the 8-neighbourhood, each pair of pixels once
+
+
+def feature_names(num_classes: int) -> list[str]:
+    """The columns of `ImageComponents.features` (the seed's metric names)."""
+    names = ["S", "S_in", "S_bd", "S_rel", "S_rel_in"]
+    for h in HEATMAPS:
+        names += [h, f"{h}_in", f"{h}_bd", f"{h}_rel", f"{h}_rel_in",
+                  f"{h}_var", f"{h}_var_in", f"{h}_var_bd", f"{h}_var_rel", f"{h}_var_rel_in"]
+    names += ["centroid_row", "centroid_col"]
+    names += [f"cprob{c}" for c in range(num_classes)] + [f"ndist{c}" for c in range(num_classes)]
+    return names
+
+
+@dataclass
+class ImageComponents:
+    """The predicted connected components of one image: n components, in the order of `connected_components`.
+
+    classes: (n,) predicted class; boxes: (n, 4) x0, y0, x1, y1 (x1, y1 exclusive); features: (n, F) float64, columns
+    `feature_names(K)`; iou_adj: (n,) IoU_adj with the given label (None without one); masks: {component index: bool
+    mask of its box} for the proposal candidates (IoU_adj = 0, an inner pixel, at least `min_size` pixels).
+    """
+
+    shape: tuple
+    classes: np.ndarray
+    boxes: np.ndarray
+    features: np.ndarray
+    iou_adj: Optional[np.ndarray] = None
+    masks: dict = field(default_factory=dict)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return self.features[:, 0]
+
+    @property
+    def scorable(self) -> np.ndarray:
+        """Components with an inner pixel: the seed scores only these (S_in > 0)."""
+        return self.features[:, 1] > 0
+
+
+def _check_probs(probs) -> np.ndarray:
+    probs = np.asarray(probs)
+    if probs.ndim != 3 or probs.shape[0] < 2 or 0 in probs.shape or not np.issubdtype(probs.dtype, np.floating):
+        raise ValueError(f"probs must be a float (K, H, W) softmax with K >= 2 classes, got {probs.dtype} "
+                         f"{probs.shape}")
+    return probs
+
+
+def _pixel_maps(probs: np.ndarray):
+    """(E, D, V, argmax) in one pass over the class planes: running top two, argmax and sum of p log p."""
+    num_classes = probs.shape[0]
+    tiny = np.finfo(np.float32).tiny
+    first = probs[0].astype(np.float32)
+    second = np.zeros_like(first)
+    entropy = np.zeros_like(first)
+    argmax = np.zeros(first.shape, np.uint8 if num_classes <= 256 else np.int32)
+    buffer, larger = np.empty_like(first), np.empty(first.shape, bool)
+    for k in range(num_classes):
+        plane = probs[k]
+        np.maximum(plane, tiny, out=buffer)
+        np.log(buffer, out=buffer)
+        buffer *= plane
+        entropy -= buffer
+        if k:
+            np.greater(plane, first, out=larger)
+            np.maximum(second, np.minimum(first, plane, out=buffer), out=second)
+            np.maximum(first, plane, out=first)
+            np.copyto(argmax, k, where=larger)
+    entropy /= np.log(num_classes)
+    variation = np.subtract(1.0, first, out=first)
+    return entropy, variation + second, variation, argmax
+
+
+def heatmaps(probs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel heatmaps (H, W) float32 of a (K, H, W) softmax: normalized entropy E = -sum p log p / log K, probability
+    margin D = 1 - p(1) + p(2) and variation ratio V = 1 - p(1), p(1) >= p(2) the two largest probabilities."""
+    return _pixel_maps(_check_probs(probs))[:3]
+
+
+def connected_components(label_map, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected components of each class of an integer (H, W) map; values outside [0, num_classes) (an
+    ignore label) belong to none.
+
+    Returns (components int32 (H, W): 0 for none, else 1..n; classes (n,) int64). Components are numbered class by
+    class, each class in OpenCV's order (row-major by first pixel).
+    """
+    label_map = np.asarray(label_map)
+    components = np.zeros(label_map.shape, np.int32)
+    inside = (label_map >= 0) & (label_map < num_classes)
+    present = np.flatnonzero(np.bincount(label_map[inside].ravel().astype(np.int64), minlength=num_classes))
+    found = np.zeros(num_classes, np.int64)
+    for c in present:  # one OpenCV pass per class that occurs, numbered from 1 within the class
+        mask = label_map == c
+        found[c], labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+        np.copyto(components, labels, where=mask)
+    found = np.maximum(found - 1, 0)
+    offsets = np.r_[0, np.cumsum(found)[:-1]].astype(np.int32)  # then one pass: class-local -> global numbers
+    components += np.where(inside, offsets[np.clip(label_map, 0, num_classes - 1)], 0).astype(np.int32)
+    return components, np.repeat(np.arange(num_classes, dtype=np.int64), found)
+
+
+def _boxes(components: np.ndarray, count: int) -> np.ndarray:
+    """(count, 4) x0, y0, x1, y1 (exclusive) of components 1..count (one pass: scipy.ndimage.find_objects)."""
+    boxes = np.zeros((count, 4), np.int64)
+    for index, box in enumerate(ndimage.find_objects(components, max_label=count)):
+        if box is not None:
+            boxes[index] = box[1].start, box[0].start, box[1].stop, box[0].stop
+    return boxes
+
+
+def _adjusted_iou(components: np.ndarray, count: int, reference: np.ndarray, reference_count: int,
+                  match: np.ndarray) -> np.ndarray:
+    """IoU_adj of components 1..count against reference components 1..reference_count (0: none), `match` True where
+    a pixel's component and reference component have one class. U = |k| + the pixels of the reference components of
+    k's class that meet k and are not of that class in `components` (they are in no other component of it)."""
+    size = np.bincount(components.ravel(), minlength=count + 1)
+    matched, matched_reference = components[match], reference[match]
+    intersection = np.bincount(matched, minlength=count + 1)
+    miss = np.bincount(reference.ravel(), minlength=reference_count + 1) - np.bincount(
+        matched_reference, minlength=reference_count + 1)
+    pairs = np.unique(matched.astype(np.int64) * (reference_count + 1) + matched_reference)
+    component, other = np.divmod(pairs, reference_count + 1)
+    union = size + np.bincount(component, weights=miss[other], minlength=count + 1)
+    return np.divide(intersection, union, out=np.zeros(count + 1), where=union > 0)[1:]
+
+
+def adjusted_iou(predicted, given, num_classes: int) -> np.ndarray:
+    """IoU_adj (n,) of each component of the predicted (H, W) class map (`connected_components` order) with the
+    given (H, W) label map (values outside [0, num_classes), e.g. the ignore label, are no class). 0: the label has
+    nothing of the component's class where it is (a false positive w.r.t. the label)."""
+    predicted, given = np.asarray(predicted), np.asarray(given)
+    if predicted.shape != given.shape or predicted.ndim != 2:
+        raise ValueError(f"predicted and given must be (H, W) maps of one shape, got {predicted.shape} and "
+                         f"{given.shape}")
+    components, classes = connected_components(predicted, num_classes)
+    reference, reference_classes = connected_components(given, num_classes)
+    match = (predicted == given) & (components > 0)
+    return _adjusted_iou(components, len(classes), reference, len(reference_classes), match)
+
+
+def _boundary_and_neighbours(predicted: np.ndarray, components: np.ndarray, count: int, num_classes: int):
+    """Boundary pixels (an 8-neighbour inside the image is of another class) and, per component, the count of
+    (component pixel, neighbour of another class) pairs by the neighbour's class: (count + 1, K)."""
+    height, width = predicted.shape
+    boundary = np.zeros(predicted.shape, bool)
+    pairs = np.zeros((count + 1) * num_classes, np.int64)
+    for dy, dx in _NEIGHBOURS:
+        here = (slice(0, height - dy), slice(max(0, -dx), width - max(0, dx)))
+        there = (slice(dy, height), slice(max(0, dx), width + min(0, dx)))
+        differ = predicted[here] != predicted[there]
+        boundary[here] |= differ
+        boundary[there] |= differ
+        for a, b in ((here, there), (there, here)):
+            keys = components[a][differ].astype(np.int64) * num_classes + predicted[b][differ]
+            pairs += np.bincount(keys, minlength=pairs.size)
+    return boundary, pairs.reshape(count + 1, num_classes)
+
+
+def component_metrics(probs, given=None, *, min_size: int = MIN_PROPOSAL_SIZE) -> ImageComponents:
+    """The seed's metrics of every predicted connected component of one image, and its IoU_adj with `given`.
+
+    probs: (K, H, W) softmax. given: (H, W) integer label map, values outside [0, K) (the ignore label) no class; None:
+    no targets. Per component: size S, inner / boundary sizes (a boundary pixel has an 8-neighbour of another class),
+    S/S_bd, S_in/S_bd; for each heatmap (E, D, V) the mean and variance over the component, its inner part and its
+    boundary, the mean and variance times S/S_bd and the inner ones times S_in/S_bd; the centroid; the fraction of
+    neighbouring pixels of each class (over the component's pixel-neighbour pairs); the mean probability of each
+    class. Masks are kept for the candidates of proposals: IoU_adj = 0, S_in > 0 and S >= `min_size`.
+    """
+    probs = _check_probs(probs)
+    num_classes, height, width = probs.shape
+    if given is not None:
+        given = np.asarray(given)
+        if given.shape != (height, width) or not np.issubdtype(given.dtype, np.integer):
+            raise ValueError(f"given must be an integer (H, W) = {(height, width)} label map, got {given.dtype} "
+                             f"{given.shape}")
+    entropy, margin, variation, predicted = _pixel_maps(probs)
+    components, classes = connected_components(predicted, num_classes)
+    count = len(classes)
+    boundary, neighbours = _boundary_and_neighbours(predicted, components, count, num_classes)
+    # one label per (component, inner / boundary); a sparse (labels x pixels) 0/1 matrix sums any pixel map per label
+    parts = (components.astype(np.int64) * 2 + boundary).ravel()
+    pixels = parts.size
+    summer = sparse.csc_matrix((np.ones(pixels), parts, np.arange(pixels + 1)), shape=(2 * count + 2, pixels))
+
+    def per_part(values) -> np.ndarray:  # (count, 2) sums over the inner / boundary pixels
+        return (summer @ np.asarray(values, np.float64).ravel()).reshape(-1, 2)[1:]
+
+    sizes = np.bincount(parts, minlength=2 * count + 2).reshape(-1, 2)[1:].astype(np.float64)
+    size_in, size_bd = sizes[:, 0], sizes[:, 1]
+    size = size_in + size_bd
+    bd, inner = np.maximum(size_bd, 1.0), np.maximum(size_in, 1.0)
+    columns = [size, size_in, size_bd, size / bd, size_in / bd]
+    for heat in (entropy, margin, variation):
+        heat = heat.astype(np.float64)
+        sums, squares = per_part(heat), per_part(heat * heat)
+        mean = sums.sum(1) / size
+        mean_in, mean_bd = sums[:, 0] / inner, sums[:, 1] / bd
+        var = np.maximum(squares.sum(1) / size - mean ** 2, 0.0)
+        var_in = np.maximum(squares[:, 0] / inner - mean_in ** 2, 0.0)
+        var_bd = np.maximum(squares[:, 1] / bd - mean_bd ** 2, 0.0)
+        columns += [mean, mean_in, mean_bd, mean * size / bd, mean_in * size_in / bd,
+                    var, var_in, var_bd, var * size / bd, var_in * size_in / bd]
+    columns += [per_part(np.repeat(np.arange(height, dtype=np.float64), width)).sum(1) / size,
+                per_part(np.tile(np.arange(width, dtype=np.float64), height)).sum(1) / size]
+    columns += [per_part(probs[c]).sum(1) / size for c in range(num_classes)]
+    neighbours = neighbours[1:]
+    neighbour_fraction = neighbours / np.maximum(neighbours.sum(1, keepdims=True), 1)
+    features = np.column_stack(columns + [neighbour_fraction])
+    boxes = _boxes(components, count)
+    image = ImageComponents((height, width), classes, boxes, features)
+    if given is None:
+        return image
+    reference, reference_classes = connected_components(given, num_classes)
+    match = predicted == given
+    image.iou_adj = _adjusted_iou(components, count, reference, len(reference_classes), match)
+    for index in np.flatnonzero((image.iou_adj == 0) & image.scorable & (size >= min_size)):
+        x0, y0, x1, y1 = boxes[index]
+        image.masks[int(index)] = components[y0:y1, x0:x1] == index + 1
+    return image
+
+
+def split_images(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The seed's random 50/50 image split: (training image indices, search image indices), the search half taking
+    the odd one."""
+    if num_images < 2:
+        raise ValueError(f"the meta classifier needs at least 2 images (one to fit, one to search), got {num_images}")
+    order = np.random.default_rng(seed).permutation(num_images)
+    return np.sort(order[: num_images // 2]), np.sort(order[num_images // 2:])
+
+
+def _logistic_regression(folds: int, seed: int, solver: str):
+    """The seed's LogisticRegressionCV(Cs=C_VALUES, penalty="l1", solver="saga", max_iter=1000, tol=1e-3), in the
+    spelling of the installed scikit-learn (1.8 replaced penalty= by l1_ratios=). liblinear minimizes the same L1
+    objective (its intercept, scaled by 100, is all but unpenalized)."""
+    options = dict(Cs=list(C_VALUES), solver=solver, cv=folds, scoring="accuracy", max_iter=1000, tol=1e-3,
+                   random_state=seed)
+    if solver == "liblinear":
+        options["intercept_scaling"] = 100.0
+    major_minor = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+    if major_minor >= (1, 8):
+        options["l1_ratios"] = (1.0,)
+    else:
+        options["penalty"] = "l1"
+    if "use_legacy_attributes" in inspect.signature(LogisticRegressionCV).parameters:
+        options["use_legacy_attributes"] = False  # C_ a float; scikit-learn 1.9 warns without a choice
+    return LogisticRegressionCV(**options)
+
+
+def fit_meta_classifier(features, true_positive, seed: int = 0, solver: str = "saga"):
+    """The meta classifier: z-scoring (the training rows' statistics) then an L1 logistic regression whose C of
+    `C_VALUES` is chosen by 5-fold stratified cross-validation on the training rows (the seed's settings; solver
+    "saga" as the seed, or "liblinear": the same objective, several times faster). `true_positive`: (n,) bool,
+    IoU_adj > 0. With fewer than 2 rows of either outcome, the training rate for every row (a `DummyClassifier`;
+    fitted on one outcome, its predict_proba has that outcome's column only). P(true positive) is the predict_proba
+    column of class 1."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    features = np.asarray(features, dtype=np.float64)
+    true_positive = np.asarray(true_positive, dtype=bool)
+    rarer = min(int(true_positive.sum()), int((~true_positive).sum()))
+    if len(features) == 0:
+        raise ValueError("the meta classifier has no component to fit on")
+    if rarer < 2:
+        return DummyClassifier(strategy="prior").fit(features, true_positive.astype(int))
+    model = make_pipeline(StandardScaler(), _logistic_regression(min(5, rarer), seed, solver))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # saga at tol 1e-3, max_iter 1000, as the seed
+        model.fit(features, true_positive.astype(int))
+    return model
+
+
+def _true_positive_probability(model, features: np.ndarray) -> np.ndarray:
+    if len(features) == 0:
+        return np.zeros(0)
+    probabilities = model.predict_proba(features)
+    classes = list(model.classes_)
+    return probabilities[:, classes.index(1)] if 1 in classes else np.zeros(len(features))
+
+
+def score_images(images: Sequence[ImageComponents], *, seed: int = 0, both_halves: bool = False,
+                 solver: str = "saga"):
+    """P(true positive) of the components of the search half of `images` (every image with `both_halves`: a second
+    classifier fitted on the search half scores the training half); `solver` as `fit_meta_classifier`'s.
+
+    Returns (scores, info): scores[i] (n_i,) float64, NaN where not scored (a training-half image, a component
+    without inner pixels); info: the split, and per fitted classifier its chosen C (None for a constant one), the
+    number of training components and the accuracy on the components it scored.
+    """
+    if any(image.iou_adj is None for image in images):
+        raise ValueError("every image needs its IoU_adj (component_metrics with a given label map)")
+    train, search = split_images(len(images), seed)
+    scores = [np.full(len(image.classes), np.nan) for image in images]
+    fits = []
+    for fit_on, score_on in ((train, search), (search, train))[: 2 if both_halves else 1]:
+        rows = [images[i].features[images[i].scorable] for i in fit_on]
+        targets = [images[i].iou_adj[images[i].scorable] > 0 for i in fit_on]
+        model = fit_meta_classifier(np.concatenate(rows), np.concatenate(targets), seed, solver)
+        correct = total = 0
+        for i in score_on:
+            scorable = images[i].scorable
+            probability = _true_positive_probability(model, images[i].features[scorable])
+            scores[i][scorable] = probability
+            correct += int(np.sum((probability > 0.5) == (images[i].iou_adj[scorable] > 0)))
+            total += int(scorable.sum())
+        chosen = getattr(model[-1], "C_", None) if hasattr(model, "steps") else None
+        fits.append({"C": None if chosen is None else float(np.ravel(chosen)[0]),
+                     "train_components": int(sum(len(r) for r in rows)),
+                     "scored_components": total, "accuracy": correct / total if total else float("nan")})
+    info = {"train_images": train.tolist(), "search_images": search.tolist(), "classifiers": fits}
+    return scores, info
+
+
+def find_proposals(images: Sequence[ImageComponents], scores: Sequence[np.ndarray], *,
+                   classes: Optional[Sequence[int]] = None, min_size: int = MIN_PROPOSAL_SIZE,
+                   top: Optional[int] = NUM_PROPOSALS) -> list[dict]:
+    """Label-error proposals, best first: scored components with IoU_adj = 0, P(true positive) > 0, a class of
+    `classes` (None: every class) and at least `min_size` pixels; the `top` most probable (None: all).
+    Each: {"image": index, "component": index, "class": id, "bbox": [x0, y0, x1, y1] (x1, y1 exclusive), "area",
+    "score"}."""
+    found = []
+    for i, (image, score) in enumerate(zip(images, scores)):
+        keep = (image.iou_adj == 0) & (score > 0) & (image.sizes >= min_size)  # NaN scores compare False
+        if classes is not None:
+            keep &= np.isin(image.classes, classes)
+        found += [(float(score[j]), i, int(j)) for j in np.flatnonzero(keep)]
+    found.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return [{"image": i, "component": j, "class": int(images[i].classes[j]),
+             "bbox": [int(v) for v in images[i].boxes[j]], "area": int(images[i].sizes[j]), "score": score}
+            for score, i, j in found[:top]]
+
+
+# ---- the benchmark -------------------------------------------------------------------------------------------------
+
+def drop_components(label_map, num_classes: int, fraction: float, rng: np.random.Generator, *,
+                    classes: Optional[Sequence[int]] = None, fill: int = 0) -> np.ndarray:
+    """A copy of `label_map` whose 8-connected components of `classes` (None: every class) are each dropped with
+    probability `fraction`: their pixels take `fill` (a background class, or the ignore label for void)."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
+    components, component_classes = connected_components(label_map, num_classes)
+    dropped = rng.random(len(component_classes)) < fraction
+    if classes is not None:
+        dropped &= np.isin(component_classes, classes)
+    result = np.array(label_map, copy=True)
+    result[np.r_[False, dropped][components]] = fill
+    return result
+
+
+def error_regions(clean, given, num_classes: int, *, min_size: int = MIN_ERROR_SIZE):
+    """The label errors of `given` against `clean` as the seed's benchmark sees them: the 8-connected regions where
+    they differ, those under `min_size` pixels left out, split into the 8-connected components of each clean class.
+    Returns (regions int32 (H, W), 0 for none; classes (r,))."""
+    clean, given = np.asarray(clean), np.asarray(given)
+    differ = (clean != given).view(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(differ, connectivity=8, ltype=cv2.CV_32S)
+    kept = np.r_[False, stats[1:, cv2.CC_STAT_AREA] >= min_size][labels]
+    regions, classes = connected_components(np.where(kept, clean, -1), num_classes)
+    return regions, classes
+
+
+def image_proposals(image: ImageComponents, scores: np.ndarray):
+    """One image's proposals as benchmark input: (map int32 (H, W), 0 for none, else 1..p; classes (p,); scores
+    (p,)): its candidate components with a score > 0 (the masks `component_metrics` kept)."""
+    proposals = np.zeros(image.shape, np.int32)
+    chosen = [j for j in sorted(image.masks) if scores[j] > 0]
+    for number, j in enumerate(chosen, start=1):
+        x0, y0, x1, y1 = image.boxes[j]
+        proposals[y0:y1, x0:x1][image.masks[j]] = number
+    return proposals, image.classes[chosen].astype(np.int64), np.asarray(scores, np.float64)[chosen]
+
+
+def benchmark_counts(regions, region_classes, proposals, proposal_classes, proposal_scores, *,
+                     classes: Optional[Sequence[int]] = None, thresholds=THRESHOLDS,
+                     iou_threshold: float = IOU_THRESHOLD, min_size: int = MIN_ERROR_SIZE):
+    """True positives, false positives and false negatives (each (T,) int64) of one image at each threshold.
+
+    regions / proposals: int (H, W) maps, 0 for none, else 1..r / 1..p, with their classes (and the proposals'
+    scores). Only classes of `classes` (None: all) count, and proposals of at least `min_size` pixels. At threshold t
+    the proposals scoring above t are active; a region whose IoU_adj with the active proposals of its class is at
+    least `iou_threshold` is a true positive, else a false negative; an active proposal whose IoU_adj with the
+    regions of its class is below it is a false positive (the seed's auc.py).
+    """
+    regions, proposals = np.asarray(regions), np.asarray(proposals)
+    region_classes, proposal_classes = np.asarray(region_classes), np.asarray(proposal_classes)
+    count_r, count_p = len(region_classes), len(proposal_classes)
+    region_size = np.bincount(regions.ravel(), minlength=count_r + 1)
+    proposal_size = np.bincount(proposals.ravel(), minlength=count_p + 1)
+    keep_r = np.r_[False, np.ones(count_r, bool) if classes is None else np.isin(region_classes, classes)]
+    keep_p = np.r_[False, (np.ones(count_p, bool) if classes is None else np.isin(proposal_classes, classes))
+                   & (proposal_size[1:] >= min_size)]
+    class_r, class_p = np.r_[-1, region_classes], np.r_[-2, proposal_classes]
+    both = (regions > 0) & (proposals > 0)
+    r_pix, p_pix = regions[both], proposals[both]
+    same = (class_r[r_pix] == class_p[p_pix]) & keep_r[r_pix] & keep_p[p_pix]
+    pairs, overlap = np.unique(r_pix[same].astype(np.int64) * (count_p + 1) + p_pix[same], return_counts=True)
+    pair_r, pair_p = np.divmod(pairs, count_p + 1)
+    covered_p = np.bincount(pair_p, weights=overlap, minlength=count_p + 1)  # in regions of its class
+    miss_p = proposal_size - covered_p
+    score = np.r_[-np.inf, np.asarray(proposal_scores, np.float64)]
+    tp, fp, fn = (np.zeros(len(thresholds), np.int64) for _ in range(3))
+    for k, t in enumerate(thresholds):
+        active = keep_p & (score > t)
+        on = active[pair_p]
+        inter_r = np.bincount(pair_r, weights=overlap * on, minlength=count_r + 1)
+        union_r = region_size + np.bincount(pair_r, weights=miss_p[pair_p] * on, minlength=count_r + 1)
+        iou_r = np.divide(inter_r, union_r, out=np.zeros(count_r + 1), where=union_r > 0)
+        tp[k] = np.count_nonzero(keep_r & (iou_r >= iou_threshold))
+        fn[k] = np.count_nonzero(keep_r) - tp[k]
+        miss_r = region_size - inter_r
+        union_p = proposal_size + np.bincount(pair_p, weights=miss_r[pair_r], minlength=count_p + 1)
+        iou_p = np.divide(covered_p, union_p, out=np.zeros(count_p + 1), where=union_p > 0)
+        fp[k] = np.count_nonzero(active & (iou_p < iou_threshold))
+    return tp, fp, fn
+
+
+def pr_curve(tp, fp, fn, thresholds=THRESHOLDS) -> dict:
+    """Precision, recall and F1 per threshold from counts summed over images, and the area under the PR curve as
+    the seed's auc.py computes it: one point per distinct recall (the highest threshold's), then (0, 0) before and
+    (1, the last precision) after, trapezoids between."""
+    tp, fp, fn = (np.asarray(x, np.float64) for x in (tp, fp, fn))
+    precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
+    recall = np.divide(tp, tp + fn, out=np.zeros_like(tp), where=tp + fn > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
+    points = {}
+    for p, r in zip(precision, recall):
+        points[float(r)] = float(p)  # a later (higher) threshold replaces an earlier one at the same recall
+    recalls = [0.0] + sorted(points) + [1.0]
+    precisions = [0.0] + [points[r] for r in sorted(points)] + [points[max(points)] if points else 0.0]
+    area = sum((r1 - r0) * (p0 + p1) / 2 for r0, r1, p0, p1 in zip(recalls, recalls[1:], precisions, precisions[1:]))
+    return {"thresholds": [float(t) for t in thresholds], "precision": precision.tolist(),
+            "recall": recall.tolist(), "f1": f1.tolist(), "tp": tp.astype(int).tolist(),
+            "fp": fp.astype(int).tolist(), "fn": fn.astype(int).tolist(), "pr_auc": float(area)}
+
+
+# ---- the peer: cleanlab.segmentation ------------------------------------------------------------------------------
+
+def cleanlab_proposals(labels, pred_probs, *, n_jobs: Optional[int] = 1, batch_size: Optional[int] = None):
+    """cleanlab.segmentation's answer as benchmark proposals, for a side-by-side comparison on the same pred_probs.
+
+    `find_label_issues(labels, pred_probs)` flags pixels; within each image the 8-connected components of flagged
+    pixels of one predicted class (argmax: cleanlab flags only pixels whose argmax is not the label) are the
+    proposals, each scored by its mean 1 - p(given label), the pixel scores of `get_label_quality_scores(labels,
+    pred_probs, method="softmin")`. labels: (N, H, W) in [0, K) (cleanlab knows no ignore label); pred_probs:
+    (N, K, H, W). Returns (per image (map, classes, scores) as `image_proposals`, the softmin image scores (N,)).
+    """
+    from cleanlab.segmentation.filter import find_label_issues
+    from cleanlab.segmentation.rank import get_label_quality_scores
+
+    labels, pred_probs = np.asarray(labels), np.asarray(pred_probs)
+    if labels.ndim != 3 or pred_probs.ndim != 4 or labels.shape != (pred_probs.shape[0], *pred_probs.shape[2:]):
+        raise ValueError(f"labels must be (N, H, W) and pred_probs (N, K, H, W) of the same N, H, W, got "
+                         f"{labels.shape} and {pred_probs.shape}")
+    num_classes = pred_probs.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"cleanlab needs every label in [0, {num_classes}); got values in [{labels.min()}, "
+                         f"{labels.max()}] (map an ignore label to a class first)")
+    issues = find_label_issues(labels, pred_probs, n_jobs=n_jobs, batch_size=batch_size, verbose=False)
+    image_scores, pixel_scores = get_label_quality_scores(labels, pred_probs, method="softmin", verbose=False)
+    return [flagged_components(issues[i], pred_probs[i].argmax(axis=0), 1.0 - pixel_scores[i], num_classes)
+            for i in range(len(labels))], image_scores
+
+
+def flagged_components(flags, predicted, badness, num_classes: int):
+    """Proposals from per-pixel flags: the 8-connected components of flagged pixels of one predicted class, each
+    scored by the mean of `badness` over it. Returns (map, classes, scores) as `image_proposals`."""
+    components, classes = connected_components(np.where(flags, predicted, -1), num_classes)
+    flat = components.ravel()
+    sums = np.bincount(flat, weights=np.asarray(badness, np.float64).ravel(), minlength=len(classes) + 1)[1:]
+    return components, classes, sums / np.maximum(np.bincount(flat, minlength=len(classes) + 1)[1:], 1)
