@@ -32,3 +32,25 @@ def tiny_toy(tmp_path_factory):
     settings = dict(num_train=16, num_val=4, image_size=96)
     register_toy_datasets(root, prefix="toy_tiny", **settings)
     return prepare_toy_dataset(root, **settings)  # on disk now, for tests that read the files
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory, repo_root):
+    """save(config, name, **changes) -> the path of random-init (seed 0) weights of `config`'s model with `changes`
+    (dotted keys of cfg.model, e.g. {"sem_seg_head.num_classes": 8}) applied: checkpoints for tool tests."""
+    import torch
+
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.config import LazyConfig, instantiate
+
+    folder = tmp_path_factory.mktemp("random_weights")
+
+    def save(config: str, name: str, **changes) -> str:
+        cfg = LazyConfig.load(str(repo_root / config))
+        for key, value in changes.items():
+            LazyConfig.apply_overrides(cfg, [f"model.{key}={value}"])
+        torch.manual_seed(0)
+        DetectionCheckpointer(instantiate(cfg.model), str(folder)).save(name)
+        return str(folder / f"{name}.pth")
+
+    return save

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import LazyConfig, instantiate
 
 import find_label_errors as tool  # tools/ is on sys.path (tests/conftest.py)
 from noisy_seg.data import register_coco_file
@@ -55,16 +53,13 @@ def noisy_small(tiny_toy, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def checkpoints(repo_root, tmp_path_factory):
+def checkpoints(random_weights, tmp_path_factory):
     """Random-init weights of the toy Mask R-CNN, of the same model with 5 classes, and of another architecture."""
-    folder = tmp_path_factory.mktemp("weights")
-    cfg = LazyConfig.load(str(repo_root / CONFIG))
-    torch.manual_seed(0)
-    DetectionCheckpointer(instantiate(cfg.model), str(folder)).save("toy")
-    cfg.model.roi_heads.num_classes = 5
-    DetectionCheckpointer(instantiate(cfg.model), str(folder)).save("five_classes")
-    torch.save({"model": torch.nn.Linear(3, 2).state_dict()}, folder / "linear.pth")
-    return {name: str(folder / f"{name}.pth") for name in ("toy", "five_classes", "linear")}
+    linear = tmp_path_factory.mktemp("weights") / "linear.pth"
+    torch.save({"model": torch.nn.Linear(3, 2).state_dict()}, linear)
+    return {"toy": random_weights(CONFIG, "instance_toy"),
+            "five_classes": random_weights(CONFIG, "instance_five_classes", **{"roi_heads.num_classes": 5}),
+            "linear": str(linear)}
 
 
 def run(repo_root, output, *extra, dataset):

@@ -7,10 +7,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 import find_semantic_label_errors as tool  # tools/ is on sys.path (tests/conftest.py)
@@ -270,15 +267,10 @@ def test_cleanlab_adapter_on_a_tiny_example():
 # ---- the tool ------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def checkpoints(repo_root, tmp_path_factory):
+def checkpoints(random_weights):
     """The toy semantic model's random-init weights, and the same model's with 8 classes."""
-    folder = tmp_path_factory.mktemp("weights")
-    cfg = LazyConfig.load(str(repo_root / CONFIG))
-    torch.manual_seed(0)
-    DetectionCheckpointer(instantiate(cfg.model), str(folder)).save("toy")
-    cfg.model.sem_seg_head.num_classes = 8
-    DetectionCheckpointer(instantiate(cfg.model), str(folder)).save("eight_classes")
-    return {name: str(folder / f"{name}.pth") for name in ("toy", "eight_classes")}
+    return {"toy": random_weights(CONFIG, "semantic_toy"),
+            "eight_classes": random_weights(CONFIG, "semantic_eight_classes", **{"sem_seg_head.num_classes": 8})}
 
 
 def run(repo_root, weights, output, *extra, dataset=VAL):

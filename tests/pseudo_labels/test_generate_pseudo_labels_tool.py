@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import LazyConfig, instantiate
+from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog
 
 import generate_pseudo_labels as tool  # tools/ is on sys.path (tests/conftest.py)
@@ -23,16 +22,13 @@ CONFIG = "configs/toy/semantic_R18_FPN_ce.py"
 
 
 @pytest.fixture(scope="module")
-def checkpoints(repo_root, tmp_path_factory):
+def checkpoints(random_weights, tmp_path_factory):
     """The toy semantic model's random-init weights, the same model's with 8 classes, and another architecture's."""
-    folder = tmp_path_factory.mktemp("weights")
-    cfg = LazyConfig.load(str(repo_root / CONFIG))
-    torch.manual_seed(0)
-    DetectionCheckpointer(instantiate(cfg.model), str(folder)).save("toy")
-    cfg.model.sem_seg_head.num_classes = 8
-    DetectionCheckpointer(instantiate(cfg.model), str(folder)).save("eight_classes")
-    torch.save({"model": torch.nn.Linear(3, 2).state_dict()}, folder / "linear.pth")
-    return {name: str(folder / f"{name}.pth") for name in ("toy", "eight_classes", "linear")}
+    linear = tmp_path_factory.mktemp("weights") / "linear.pth"
+    torch.save({"model": torch.nn.Linear(3, 2).state_dict()}, linear)
+    return {"toy": random_weights(CONFIG, "semantic_toy"),
+            "eight_classes": random_weights(CONFIG, "semantic_eight_classes", **{"sem_seg_head.num_classes": 8}),
+            "linear": str(linear)}
 
 
 def run(repo_root, weights, output, *extra, dataset=VAL, config=None):
