@@ -5,9 +5,10 @@ from detectron2.config import CfgNode as CN
 def add_noisy_seg_config(cfg):
     """Add noisy_seg's keys to a detectron2 yacs config (like PointRend's add_pointrend_config).
 
-    MODEL.ROI_HEADS.NAME: "NoisyStandardROIHeads" or "NoisyCascadeROIHeads" to use them; a class-agnostic
-    mask head is detectron2's MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK. MODEL.SEM_SEG_HEAD.NAME: "NoisySemSegFPNHead"
-    or "NoisyDeepLabV3PlusHead" (DeepLab's own keys come from detectron2.projects.deeplab.add_deeplab_config).
+    MODEL.ROI_HEADS.NAME: "NoisyStandardROIHeads", "NoisyCascadeROIHeads" or "NoisyRes5ROIHeads" (C4) to use
+    them; a class-agnostic mask head is detectron2's MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK.
+    MODEL.SEM_SEG_HEAD.NAME: "NoisySemSegFPNHead" or "NoisyDeepLabV3PlusHead" (DeepLab's own keys come from
+    detectron2.projects.deeplab.add_deeplab_config).
     """
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "ce"
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS = CN(new_allowed=True)

@@ -3,20 +3,64 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..modeling import NoisyFastRCNNOutputLayers, NoisyStandardROIHeads
+from detectron2.modeling.roi_heads import CascadeROIHeads, FastRCNNOutputLayers, Res5ROIHeads, StandardROIHeads
+from detectron2.utils.registry import locate
+
+from ..modeling import NoisyCascadeROIHeads, NoisyFastRCNNOutputLayers, NoisyRes5ROIHeads, NoisyStandardROIHeads
+
+# detectron2's ROI-head families: stock class -> (ours, the key of its box predictor(s))
+_FAMILIES = {StandardROIHeads: (NoisyStandardROIHeads, "box_predictor"),
+             CascadeROIHeads: (NoisyCascadeROIHeads, "box_predictors"),
+             Res5ROIHeads: (NoisyRes5ROIHeads, "box_predictor")}
 
 
 def use_noisy_roi_heads(model, cls_loss: str = "ce", cls_loss_kwargs: Optional[dict] = None,
                         loss_switch_iter: int = 0, cls_agnostic_mask: bool = False):
-    """Turn `model.roi_heads` of a StandardROIHeads LazyConfig into NoisyStandardROIHeads with the
-    given box classification loss. `cls_agnostic_mask` gives the mask head one output channel (detectron2's
-    class-agnostic mask), so a wrong class label cannot pick the mask channel. Returns `model` (edited in place)."""
-    model.roi_heads._target_ = NoisyStandardROIHeads
+    """Give the box predictor of an R-CNN LazyConfig `model` the box classification loss `cls_loss`
+    (`NoisyFastRCNNOutputLayers`): StandardROIHeads, CascadeROIHeads (every stage's predictor) and Res5ROIHeads
+    (C4). detectron2's own head class becomes ours (`NoisyStandardROIHeads`, `NoisyCascadeROIHeads`,
+    `NoisyRes5ROIHeads`); a subclass of one (PointRend's, say) keeps its class and only its predictors change.
+    Calling it again sets the loss again. `cls_agnostic_mask` gives the mask head one output channel (detectron2's
+    class-agnostic mask), so a wrong class label cannot pick the mask channel. Returns `model` (edited in place);
+    one ValueError for another head type, a box predictor other than FastRCNNOutputLayers, or a loss the box
+    classifier cannot use."""
+    NoisyFastRCNNOutputLayers.check_cls_loss(cls_loss)
+    heads = model.get("roi_heads")
+    target = _target(heads)
+    stock = next((c for c in getattr(target, "__mro__", ()) if c in _FAMILIES), None)  # cascade before standard
+    if stock is None:
+        supported = ", ".join(c.__name__ for c in _FAMILIES)
+        raise ValueError(f"use_noisy_roi_heads supports the ROI heads {supported} (and their subclasses); "
+                         f"model.roi_heads is {_name(target)}")
+    noisy, key = _FAMILIES[stock]
+    if target is stock:
+        heads._target_ = noisy
+    for predictor in (heads[key] if key == "box_predictors" else [heads[key]]):
+        _use_noisy_predictor(predictor, cls_loss, cls_loss_kwargs, loss_switch_iter)
     if cls_agnostic_mask:
-        model.roi_heads.mask_head.num_classes = 1
-    predictor = model.roi_heads.box_predictor
-    predictor._target_ = NoisyFastRCNNOutputLayers
+        if heads.get("mask_head") is None:
+            raise ValueError("cls_agnostic_mask=True needs a mask head; model.roi_heads has none")
+        heads.mask_head.num_classes = 1
+    return model
+
+
+def _use_noisy_predictor(predictor, cls_loss, cls_loss_kwargs, loss_switch_iter):
+    target = _target(predictor)
+    if target is FastRCNNOutputLayers:
+        predictor._target_ = NoisyFastRCNNOutputLayers
+    elif not (isinstance(target, type) and issubclass(target, NoisyFastRCNNOutputLayers)):
+        raise ValueError(f"use_noisy_roi_heads replaces detectron2's FastRCNNOutputLayers; the box predictor is "
+                         f"{_name(target)}")
     predictor.cls_loss = cls_loss
     predictor.cls_loss_kwargs = dict(cls_loss_kwargs or {})
     predictor.loss_switch_iter = loss_switch_iter
-    return model
+
+
+def _target(node):
+    """The class a LazyCall node builds (a dotted name once the config went through yaml); None if no node."""
+    target = node.get("_target_") if hasattr(node, "get") else None
+    return locate(target) if isinstance(target, str) else target
+
+
+def _name(target) -> str:
+    return "missing" if target is None else getattr(target, "__name__", repr(target))

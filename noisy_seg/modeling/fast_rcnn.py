@@ -60,12 +60,19 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         self._memorization = MemorizationCounter("noisy_fg_fraction")
         self.cls_loss = None if cls_loss == "ce" else self._build_cls_loss(cls_loss, dict(cls_loss_kwargs or {}))
 
-    def _build_cls_loss(self, name: str, kwargs: dict):
+    @staticmethod
+    def check_cls_loss(name: str):
+        """The registered loss `name` (its `LossSpec`) if the box classifier can use it; one ValueError if it is
+        unknown or dense-only. Also called by `use_noisy_roi_heads`, so a LazyConfig fails when it is written."""
         spec = loss_spec(name)  # what the loss declared at registration, not guessed from its signature
         if not spec.takes_classification_logits:
             box_losses = [n for n in available_losses() if loss_spec(n).takes_classification_logits]
             raise ValueError(f"cls_loss={name!r} is a dense loss; the box classifier needs a classification loss: "
                              f"choose one of {', '.join(box_losses)}")
+        return spec
+
+    def _build_cls_loss(self, name: str, kwargs: dict):
+        spec = self.check_cls_loss(name)
         if "ignore_index" in spec.defaults:  # gt_classes has no ignore label; 255 may be a real class (LVIS)
             kwargs.setdefault("ignore_index", None)
         if spec.needs_bg_index:

@@ -1,12 +1,13 @@
-"""ROI heads whose box classifier loss is configurable (see NoisyFastRCNNOutputLayers).
+"""ROI heads whose box classifier loss is configurable (see NoisyFastRCNNOutputLayers), one per detectron2 family:
+StandardROIHeads (FPN), CascadeROIHeads (every stage) and Res5ROIHeads (C4).
 
 Only the yacs path needs these classes: they adopt the box predictors detectron2 builds (one build, the same
-weights and RNG draws as stock). LazyConfig users can also set `box_predictor._target_` alone. A class-agnostic
+weights and RNG draws as stock). LazyConfig users call `noisy_seg.config.use_noisy_roi_heads`. A class-agnostic
 mask head is detectron2's own: MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK, or `mask_head.num_classes = 1`.
 """
 from __future__ import annotations
 
-from detectron2.modeling.roi_heads import ROI_HEADS_REGISTRY, CascadeROIHeads, StandardROIHeads
+from detectron2.modeling.roi_heads import ROI_HEADS_REGISTRY, CascadeROIHeads, Res5ROIHeads, StandardROIHeads
 
 from .fast_rcnn import NoisyFastRCNNOutputLayers
 
@@ -24,10 +25,22 @@ class NoisyStandardROIHeads(StandardROIHeads):
 
 @ROI_HEADS_REGISTRY.register()
 class NoisyCascadeROIHeads(CascadeROIHeads):
-    """CascadeROIHeads whose every stage uses `NoisyFastRCNNOutputLayers`."""
+    """CascadeROIHeads whose every stage uses `NoisyFastRCNNOutputLayers`. Memorization is logged by the first
+    stage only, as stage0/memorization/*: later stages re-match their boxes and carry no clean labels."""
 
     @classmethod
     def _init_box_head(cls, cfg, input_shape):
         ret = super()._init_box_head(cfg, input_shape)
         ret["box_predictors"] = [NoisyFastRCNNOutputLayers.from_stock(p, cfg) for p in ret["box_predictors"]]
+        return ret
+
+
+@ROI_HEADS_REGISTRY.register()
+class NoisyRes5ROIHeads(Res5ROIHeads):
+    """Res5ROIHeads (C4 models) with a `NoisyFastRCNNOutputLayers` box predictor."""
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        ret = super().from_config(cfg, input_shape)
+        ret["box_predictor"] = NoisyFastRCNNOutputLayers.from_stock(ret["box_predictor"], cfg)
         return ret
