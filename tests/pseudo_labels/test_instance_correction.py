@@ -312,6 +312,11 @@ def test_corrected_json_keeps_originals_and_counts_restored_and_broken(hand_data
     assert row["suggested_category_id"] == 30 and row["suggested_prob"] == 0.5 and row["reasons"] == []
     assert {s["id"]: s["reason"] for s in report["skipped"]} == {
         6: "crowd", 8: "no usable box", 10: "image not in dataset"}
+    sweep = summary.pop("relabel_threshold_sweep")  # the same evidence at other thresholds
+    assert sweep["0.5"] == summary["label_noise"]  # the run's own threshold: the same counts
+    assert sweep["0.9"] == {"annotations": 10, "noisy_before": 3, "restored": 0, "changed_still_wrong": 0,
+                            "broken": 0, "noisy_after": 3}  # nothing is that probable: nothing changes
+    assert sweep["0.1"]["restored"] + sweep["0.1"]["changed_still_wrong"] + sweep["0.1"]["broken"] >= 3
     assert summary == {
         "images": 2, "annotations": 10, "seen": 7, "skipped": 3,
         "skipped_by_reason": {"crowd": 1, "no usable box": 1, "image not in dataset": 1},
