@@ -103,8 +103,12 @@ def symmetric_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, alph
     return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
+# No default alpha, beta: the published values differ by task, so none would be right for both heads.
 register_loss("sce", symmetric_cross_entropy, kind=CLASSIFICATION_OR_DENSE, alpha=non_negative, beta=non_negative,
-              label_floor=label_floor_range, floored_ce=boolean)
+              label_floor=label_floor_range, floored_ce=boolean,
+              required_note="the published values differ by task: Yang et al.'s box classifier uses alpha=1.0, "
+                            "beta=0.1 (with floored_ce=True), the carpartssegment pixel recipe alpha=0.8, beta=0.2, "
+                            "Wang et al. tune them per dataset; give them in cls_loss_kwargs / loss_kwargs")
 
 
 def mean_absolute_error(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Optional[int] = 255,
@@ -157,4 +161,8 @@ def generalized_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, q:
     return nan_if_nonfinite(loss, logits)
 
 
-register_loss("gce", generalized_cross_entropy, kind=CLASSIFICATION_OR_DENSE, q=in_range(0, 1, low_open=True))
+# No default q: the published values differ by task, so none would be right for both heads.
+register_loss("gce", generalized_cross_entropy, kind=CLASSIFICATION_OR_DENSE, q=in_range(0, 1, low_open=True),
+              required_note="the published values differ by task: Zhang & Sabuncu recommend q=0.7, Yang et al.'s "
+                            "box classifier uses q=0.3, the carpartssegment pixel recipe q=0.4; give it in "
+                            "cls_loss_kwargs / loss_kwargs")

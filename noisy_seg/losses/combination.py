@@ -99,4 +99,6 @@ def combination_loss(logits: torch.Tensor, targets: torch.Tensor, *, bg_index: B
 register_loss("combination", combination_loss, kind=CLASSIFICATION_OR_DENSE, needs_bg_index=True,
               bg_index=either(integer(0), sequence_of(integer(0))),
               ce_weight=non_negative, rce_weight=non_negative, label_floor=label_floor_range, floored_ce=boolean,
-              pon_threshold=optional(positive))
+              pon_threshold=optional(positive),
+              required_note="the background logit (noisy_seg's box predictor fills in num_classes) or, for a "
+                            "semantic head, the background class(es), e.g. bg_index=[0]")

@@ -127,4 +127,5 @@ class RegionAwareLoss(nn.Module):
 
 register_loss("region_aware", RegionAwareLoss, kind=DENSE, num_classes=integer(2), background_index=integer(0),
               momentum=in_range(0, 1, high_open=True), foreground_weight=non_negative, background_weight=non_negative,
-              ce_factor=non_negative)
+              ce_factor=non_negative,
+              required_note="the number of classes (noisy_seg's semantic heads fill it in)")

@@ -45,6 +45,7 @@ class LossSpec:
     constraints: Mapping[str, Constraint]
     needs_bg_index: bool = False
     needs_image_tags: bool = False
+    required_note: str = ""  # why the required options have no default, and values in use: ends the missing error
 
     @property
     def takes_classification_logits(self) -> bool:
@@ -64,7 +65,10 @@ class LossSpec:
         options = {key: _frozen(kwargs.get(key, default)) for key, default in self.defaults.items()}
         missing = [key for key, value in options.items() if value is REQUIRED]
         if missing:
-            raise ValueError(f"build_loss({self.name!r}): missing a required argument: {missing[0]!r}")
+            required = [key for key, value in self.defaults.items() if value is REQUIRED]
+            raise ValueError(f"build_loss({self.name!r}): missing a required argument: {missing[0]!r}; "
+                             f"{self.name!r} has no default for {', '.join(required)}"
+                             f"{': ' + self.required_note if self.required_note else ''}")
         for key, constraint in self.constraints.items():
             if not constraint.accepts(options[key]):
                 raise ValueError(f"build_loss({self.name!r}): {key} must be {constraint.description}, "
@@ -92,10 +96,12 @@ def _keyword_options(loss: Union[Callable, Type[nn.Module]]) -> Dict[str, Any]:
 
 
 def register_loss(name: str, loss: Union[Callable[..., torch.Tensor], Type[nn.Module]], *, kind: str,
-                  needs_bg_index: bool = False, needs_image_tags: bool = False,
+                  needs_bg_index: bool = False, needs_image_tags: bool = False, required_note: str = "",
                   **option_constraints: Constraint) -> LossSpec:
     """Register `loss` (a function, or an nn.Module class for a loss with state) under `name`, with the
-    constraints of its keyword-only options; `reduction` and `ignore_index` are constrained for every loss."""
+    constraints of its keyword-only options; `reduction` and `ignore_index` are constrained for every loss.
+    required_note: for a loss with options that have no default, why, and what values are in use (it ends the
+    error `build_loss` raises when one is missing)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_loss: name must be a non-empty string, got {name!r}")
     if name in LOSS_REGISTRY and LOSS_REGISTRY[name].loss is not loss:
@@ -110,7 +116,7 @@ def register_loss(name: str, loss: Union[Callable[..., torch.Tensor], Type[nn.Mo
                          f"{(stray or ['bg_index'])[0]!r}; its options: {', '.join(defaults) or 'none'}")
     declared = {**_GENERIC_CONSTRAINTS, **option_constraints}
     spec = LossSpec(name, loss, kind, defaults, {key: declared[key] for key in defaults if key in declared},
-                    needs_bg_index, needs_image_tags)
+                    needs_bg_index, needs_image_tags, required_note)
     for key, default in defaults.items():  # a default its own constraint rejects is a registration bug
         if default is not REQUIRED and key in spec.constraints and not spec.constraints[key].accepts(default):
             raise ValueError(f"register_loss({name!r}): default {key}={default!r} is not "

@@ -59,6 +59,33 @@ def test_bad_kwargs_fail_at_build_time(name, kwargs, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("name, kwargs, words", [
+    ("sce", {}, ["missing a required argument: 'alpha'", "no default for alpha, beta", "alpha=1.0, beta=0.1",
+                 "alpha=0.8, beta=0.2", "loss_kwargs"]),
+    ("sce", {"alpha": 1.0}, ["missing a required argument: 'beta'", "no default for alpha, beta"]),
+    ("gce", {}, ["missing a required argument: 'q'", "no default for q", "q=0.7", "q=0.3", "q=0.4", "loss_kwargs"]),
+    ("combination", {}, ["no default for bg_index", "box predictor fills in num_classes"]),
+    ("region_aware", {}, ["no default for num_classes", "semantic heads fill it in"]),
+])
+def test_a_missing_required_option_says_why_it_has_no_default(name, kwargs, words):
+    """sce and gce have no defaults (the published values differ between the box classifier and the pixels): the
+    error names every required option and the values in use, in one line."""
+    with pytest.raises(ValueError) as info:
+        build_loss(name, **kwargs)
+    assert "\n" not in str(info.value)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_the_heads_pass_the_missing_option_error_on():
+    from noisy_seg.modeling import SemSegLoss
+
+    with pytest.raises(ValueError, match="'sce' has no default for alpha, beta"):
+        SemSegLoss("sce", ignore_value=255, num_classes=3)
+    with pytest.raises(ValueError, match="'gce' has no default for q"):
+        SemSegLoss("ce + gce", ignore_value=255, num_classes=3)
+
+
 def test_built_losses_are_modules_called_with_optional_weight():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(6, 5, generator=g)
