@@ -61,5 +61,10 @@ bench: install
 	$(VPY) benchmarks/bench_losses.py
 	$(VPY) benchmarks/bench_sem_seg_heads.py
 
-clean-data:
-	rm -rf datasets/generated
+# the generated toy sets, in $NOISY_SEG_DATASETS, else ${XDG_CACHE_HOME:-~/.cache}/noisy_seg/datasets
+# (noisy_seg/data/datasets/data_dir.py); only folders with a toy-set manifest: that folder may hold other data
+clean-data: install
+	$(VPY) -c "import shutil; from noisy_seg.data.datasets.data_dir import generated_data_dir; \
+	from noisy_seg.data.datasets.toy_shapes import read_manifest; \
+	sets = [p for p in sorted(generated_data_dir().glob('toy_shapes*')) if read_manifest(p) is not None]; \
+	[shutil.rmtree(p) for p in sets]; print('removed:', *sets or ['nothing'])"

@@ -38,8 +38,9 @@ def parse_args(argv=None):
         "--root",
         type=Path,
         default=None,
-        help="output folder (default: $NOISY_SEG_DATASETS/toy_shapes, else datasets/generated/toy_shapes, for "
-        "the default settings; a folder beside it named after the settings otherwise)",
+        help="output folder (default: $NOISY_SEG_DATASETS/toy_shapes, else "
+        "${XDG_CACHE_HOME:-~/.cache}/noisy_seg/datasets/toy_shapes, for the default settings; a folder beside it "
+        "named after the settings otherwise)",
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SETTINGS["seed"])
     parser.add_argument("--num-train", type=int, default=DEFAULT_SETTINGS["num_train"])

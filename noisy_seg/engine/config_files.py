@@ -1,4 +1,7 @@
-"""Loading a LazyConfig file named on a command line, with its key=value overrides: every problem one line."""
+"""Loading a LazyConfig file named on a command line, with its key=value overrides: every problem one line.
+
+The file is a path, or, when no such file exists, the name of a config shipped in the package
+(`noisy_seg.model_zoo`: "toy/mask_rcnn_R18_FPN_ce.py"), so an installed noisy_seg runs without the repository."""
 from __future__ import annotations
 
 import os
@@ -6,18 +9,29 @@ from typing import Sequence
 
 from detectron2.config import LazyConfig
 
+from ..model_zoo import get_config_file
 from ..utils.errors import UserInputError
 from .overrides import apply_overrides
 
-__all__ = ["load_lazy_config"]
+__all__ = ["load_lazy_config", "resolve_config_file"]
+
+
+def resolve_config_file(config_file: str) -> str:
+    """`config_file` if it is a file, else the path of the packaged config of that name (a path that exists wins)."""
+    if config_file and os.path.isfile(config_file):
+        return config_file
+    try:
+        return get_config_file(config_file)
+    except UserInputError as err:
+        raise UserInputError(f"config file '{config_file}' not found, and {err}") from None
 
 
 def load_lazy_config(config_file: str, opts: Sequence[str], *, required: Sequence[str] = ("model",),
                      missing_hint: str = ""):
     """The LazyConfig `config_file` (a .py file or a run's saved config.yaml) with `opts` applied; it must define
-    the `required` top-level keys (`missing_hint` follows the error that says which it lacks)."""
-    if not config_file or not os.path.isfile(config_file):
-        raise UserInputError(f"config file '{config_file}' not found: pass --config-file configs/<...>.py")
+    the `required` top-level keys (`missing_hint` follows the error that says which it lacks). `config_file` may
+    also name a packaged config (see `resolve_config_file`)."""
+    config_file = resolve_config_file(config_file)
     if not config_file.endswith((".py", ".yaml", ".yml")):
         raise UserInputError(f"config file '{config_file}' is neither a LazyConfig .py file nor a saved config.yaml")
     try:

@@ -30,6 +30,7 @@ from typing import Callable, Optional
 
 import yaml
 
+from ..model_zoo import ZOO_ROOT
 from ..utils.errors import UserInputError
 from .checkpoint import checkpoint_iteration
 from .metrics import final_metrics
@@ -38,7 +39,7 @@ from .run_info import read_run_info
 __all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "NO_PREDICTIONS", "cell_metrics", "load_grid", "run_grid"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GRID_FOLDER = REPO_ROOT / "configs" / "grids"
+GRID_FOLDER = ZOO_ROOT / "configs" / "grids"  # the packaged copy of configs/grids: grid names work when installed
 _PROJECT = "projects/NoisyClassLabels/configs"
 _SEMANTIC = "projects/NoisySemanticLabels/configs"
 # loss name -> config of the NoisyClassLabels (instance) and NoisySemanticLabels (semantic) projects, per dataset
@@ -170,7 +171,7 @@ def load_grid(spec: dict, name: str, output: Optional[Path] = None) -> Grid:
 
 
 def read_grid_file(name_or_path: str) -> tuple[dict, str]:
-    """A grid file's content and name: a path, or the name of a file in configs/grids/."""
+    """A grid file's content and name: a path, or the name of a file in configs/grids/ (as packaged)."""
     path = Path(name_or_path)
     if not path.is_file():
         path = GRID_FOLDER / f"{name_or_path}.yaml"

@@ -5,7 +5,8 @@ Names (with the default prefix "toy_shapes"):
   toy_shapes_cityscapes_{train,val}              Cityscapes instances, "cityscapes_instance"
   toy_shapes_cityscapes_sem_seg_{train,val}      Cityscapes labelTrainIds, "cityscapes_sem_seg"
   toy_shapes_cityscapes_sem_seg_train_{strong10,weak90}   a seeded 10% with label maps, the rest with tags (splits.py)
-Data root: $NOISY_SEG_DATASETS/toy_shapes, else <repo>/datasets/generated/toy_shapes.
+Data root: generated_data_dir()/toy_shapes, that is $NOISY_SEG_DATASETS/toy_shapes, else
+${XDG_CACHE_HOME:-~/.cache}/noisy_seg/datasets/toy_shapes (data_dir.py).
 
 Sets generated with other settings live beside it, in folders named after their settings
 (``toy_shapes_seed1_train1000_val96_size128``, see ``custom_toy_folder``); every such folder found
@@ -33,6 +34,7 @@ from .toy_shapes import (
     ensure_toy_dataset,
     read_manifest,
 )
+from .data_dir import generated_data_dir
 from .splits import register_strong_weak_split
 
 __all__ = [
@@ -49,10 +51,8 @@ DEFAULT_SETTINGS = {key: getattr(ToySettings(), key) for key in SETTING_KEYS}  #
 
 
 def toy_data_root() -> Path:
-    """Default toy data folder: $NOISY_SEG_DATASETS/toy_shapes, else <repo>/datasets/generated/toy_shapes."""
-    override = os.environ.get("NOISY_SEG_DATASETS")
-    base = Path(override) if override else Path(__file__).resolve().parents[3] / "datasets" / "generated"
-    return base / "toy_shapes"
+    """Default toy data folder: generated_data_dir()/toy_shapes."""
+    return generated_data_dir() / DEFAULT_PREFIX
 
 
 def custom_toy_folder(seed: int, num_train: int, num_val: int, image_size: int) -> Path:
