@@ -14,8 +14,9 @@ LAYERS = {
     "data": (("noise", "utils"), True, True),
     "modeling": (("losses", "utils"), True, True),
     "evaluation": (("utils",), True, True),
-    "config": (("modeling", "losses", "utils"), True, True),
-    "engine": (("data", "modeling", "losses", "config", "evaluation", "noise", "utils"), True, True),
+    "config": (("modeling", "losses", "noise", "utils"), True, True),
+    "model_zoo": (("utils",), False, True),
+    "engine": (("data", "modeling", "losses", "config", "evaluation", "model_zoo", "noise", "utils"), True, True),
     "label_errors": (("utils",), False, False),
     "pseudo_labels": (("data", "modeling", "evaluation", "config", "engine", "label_errors", "utils"), True, True),
 }

@@ -1,5 +1,10 @@
-"""yacs keys for noisy_seg's registered heads (LazyConfig users set constructor arguments directly)."""
+"""yacs keys for noisy_seg's registered heads, label noise and optimizer (LazyConfig users set constructor arguments
+directly)."""
 from detectron2.config import CfgNode as CN
+
+from ..noise import spec_keys
+
+OPTIMIZERS = ("SGD", "ADAMW")
 
 
 def add_noisy_seg_config(cfg):
@@ -9,6 +14,24 @@ def add_noisy_seg_config(cfg):
     them; a class-agnostic mask head is detectron2's MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK.
     MODEL.SEM_SEG_HEAD.NAME: "NoisySemSegFPNHead" or "NoisyDeepLabV3PlusHead" (DeepLab's own keys come from
     detectron2.projects.deeplab.add_deeplab_config).
+
+    Label noise of the training mapper (NoisyDatasetMapper / NoisySemSegDatasetMapper), set one of:
+      INPUT.LABEL_NOISE       a short name (noisy_seg/noise/registry.py): "sym40", "symmix40", "asym20_cityscapes",
+                              "coco_n_medium_s1", "semrelabel40"; "" or "clean": clean labels (the default)
+      INPUT.LABEL_NOISE_SPEC  a spec: TYPE (a registered noise type) and that type's keys, upper case; every key
+                              any registered type takes is declared here (None: not set), so the command line sets
+                              them like any yacs key:
+                                  INPUT.LABEL_NOISE_SPEC.TYPE symmetric INPUT.LABEL_NOISE_SPEC.RATE 0.4 \\
+                                  INPUT.LABEL_NOISE_SPEC.SEED 1
+                              and a yaml file as a mapping (MAPPING, asymmetric's {class: [classes]}, is a node):
+                                  INPUT:
+                                    LABEL_NOISE_SPEC: {TYPE: asymmetric, RATE: 0.2, PRESET: cityscapes}
+      INPUT.LABEL_NOISE_BACKGROUND  semantic maps' background class (toy data: 0, road), given to semantic noise
+                              that does not set its own background_label; -1: none
+    A bad name or spec, or both keys set, is one ValueError when the mapper is built.
+
+    SOLVER.OPTIMIZER: "SGD" (detectron2's, the default) or "ADAMW" (torch.optim.AdamW with SOLVER.BASE_LR and
+    SOLVER.WEIGHT_DECAY, as the toy recipes train): read by noisy_seg.engine.NoisyTrainer.
     """
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "ce"
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS = CN(new_allowed=True)
@@ -17,6 +40,10 @@ def add_noisy_seg_config(cfg):
     cfg.MODEL.SEM_SEG_HEAD.LOSS = "ce"
     cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS = CN(new_allowed=True)
     cfg.MODEL.SEM_SEG_HEAD.LOSS_SWITCH_ITER = 0
-    # NoisyDatasetMapper's noise spec with lowercase keys, e.g. type: symmetric, rate: 0.4, seed: 0
-    cfg.INPUT.LABEL_NOISE = CN(new_allowed=True)
+    cfg.INPUT.LABEL_NOISE = ""
+    cfg.INPUT.LABEL_NOISE_SPEC = CN({"TYPE": None})
+    for key, takes_mapping in sorted(spec_keys().items()):
+        cfg.INPUT.LABEL_NOISE_SPEC[key.upper()] = CN(new_allowed=True) if takes_mapping else None
+    cfg.INPUT.LABEL_NOISE_BACKGROUND = -1
+    cfg.SOLVER.OPTIMIZER = "SGD"
     return cfg

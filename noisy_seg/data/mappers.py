@@ -21,6 +21,7 @@ from detectron2.data import DatasetMapper
 from ..noise import (NOISE_REGISTRY, BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise,
                      noise_spec)
 from ..noise.mask_noise import SKIPPED_NAMES
+from .yacs_noise import label_noise_from_cfg
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class NoisyDatasetMapper(DatasetMapper):
             (see `noisy_seg.noise.build_noise`), a short name such as "sym40" or "coco_n_medium"
             (see `noisy_seg.noise.registry`), or None / "clean" for clean labels.
         num_classes: number of thing classes; needed when `noise` is a spec.
+    From a yacs config: INPUT.LABEL_NOISE (a short name) or INPUT.LABEL_NOISE_SPEC (a spec), see
+    `noisy_seg.config.add_noisy_seg_config`; num_classes is MODEL.ROI_HEADS.NUM_CLASSES.
     The `Instances` get `gt_classes` (noisy), `gt_clean_classes` and `gt_noisy` (class changed), and the mapped
     dict "noise_counts": of the image's non-crowd annotations, how many there were ("total"), how many the noise
     changed (dropped, class flipped or mask moved: "changed") and how many it gave another class ("class_flip").
@@ -59,8 +62,7 @@ class NoisyDatasetMapper(DatasetMapper):
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):
         ret = super().from_config(cfg, is_train)
-        spec = cfg.INPUT.get("LABEL_NOISE", None)
-        ret["noise"] = _plain(spec) if spec else None
+        ret["noise"] = label_noise_from_cfg(cfg)  # INPUT.LABEL_NOISE or INPUT.LABEL_NOISE_SPEC
         ret["num_classes"] = cfg.MODEL.ROI_HEADS.NUM_CLASSES
         return ret
 
@@ -108,6 +110,8 @@ class NoisySemSegDatasetMapper(DatasetMapper):
             labelled images), else the classes in the training label map.
         tag_file: a json {image id (or image file stem): [class index or name, ...]}; implies image_tags. Names are
             looked up in `class_names` (e.g. the dataset's stuff_classes). Checked when the mapper is built.
+    From a yacs config: INPUT.LABEL_NOISE or INPUT.LABEL_NOISE_SPEC, MODEL.SEM_SEG_HEAD.NUM_CLASSES and
+    INPUT.LABEL_NOISE_BACKGROUND (see `noisy_seg.config.add_noisy_seg_config`), keep_clean_sem_seg on.
     A noisy training map also gives the mapped dict "noise_counts": {"total": non-ignored pixels of the clean map,
     "changed": those the noise gave another label}, counted before augmentation.
     """
@@ -138,6 +142,15 @@ class NoisySemSegDatasetMapper(DatasetMapper):
                                                                          "allowed", ()):
                 noise = {"background_label": background_label, **spec}
         return _built(noise, (SemanticNoise, BoundaryNoise), build_semantic_noise, num_classes, cls.__name__)
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool = True):
+        ret = super().from_config(cfg, is_train)
+        background = cfg.INPUT.get("LABEL_NOISE_BACKGROUND", -1)
+        ret.update(noise=label_noise_from_cfg(cfg), num_classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+                   background_label=None if background < 0 else background,
+                   keep_clean_sem_seg=True)  # under noise: memorization curves (NoisySemanticSegmentor)
+        return ret
 
     def __call__(self, dataset_dict):
         if self.noise is None or not self.is_train or "sem_seg_file_name" not in dataset_dict:

@@ -28,7 +28,7 @@ from .keyed_random import image_key, image_keys, keyed_standard_normal, keyed_un
 from .pipeline import NoiseDecisions, NoisePipeline
 from .presets import COCO_N_PRESETS, spatial_preset
 from .registry import NOISE_REGISTRY, build_class_noise, build_noise, build_semantic_noise, named_noise_spec, \
-    noise_spec, register_noise
+    noise_spec, register_noise, spec_keys
 from .report import NoiseReport
 from .transition import realized_transition_matrix
 
@@ -66,6 +66,7 @@ __all__ = [
     "noise_spec",
     "realized_transition_matrix",
     "register_noise",
+    "spec_keys",
     "spatial_preset",
 ]
 

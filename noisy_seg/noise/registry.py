@@ -37,6 +37,7 @@ __all__ = [
     "named_noise_spec",
     "noise_spec",
     "register_noise",
+    "spec_keys",
 ]
 
 PARTS = ("class_noise", "spatial_noise", "drop_noise", "semantic_noise")
@@ -82,6 +83,18 @@ def register_noise(name: str, part: str, build: Callable, short: Mapping[str, Ma
     NOISE_REGISTRY[name] = NoiseEntry(name, part, build, allowed, required, shorts, "num_classes" in params,
                                       tuple(sorted(presets)))
     return build
+
+
+def spec_keys() -> dict[str, bool]:
+    """Every key a registered noise type's spec takes besides "type", each with whether its value is a mapping
+    (asymmetric's ``mapping``): what a config system declares so that any spec can be written in it (yacs:
+    ``noisy_seg.config.add_noisy_seg_config``)."""
+    keys: dict[str, bool] = {}
+    for entry in NOISE_REGISTRY.values():
+        params = inspect.signature(entry.build).parameters
+        for key in entry.allowed:
+            keys[key] = keys.get(key, False) or "Mapping" in str(params[key].annotation)
+    return keys
 
 
 def _entry(spec) -> tuple[NoiseEntry, dict]:

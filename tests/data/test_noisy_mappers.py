@@ -122,18 +122,28 @@ def test_spec_without_num_classes_is_rejected():
         NoisyDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise=SYM40)
 
 
-def test_yacs_config_builds_the_noise(dicts):
-    cfg = get_cfg()
-    add_noisy_seg_config(cfg)
-    cfg.MODEL.ROI_HEADS.NUM_CLASSES = 8
-    cfg.INPUT.LABEL_NOISE.type = "symmetric"
-    cfg.INPUT.LABEL_NOISE.rate = 0.4
-    cfg.INPUT.LABEL_NOISE.seed = 3
+@pytest.mark.parametrize("opts", [
+    ["INPUT.LABEL_NOISE_SPEC.TYPE", "symmetric", "INPUT.LABEL_NOISE_SPEC.RATE", "0.4",
+     "INPUT.LABEL_NOISE_SPEC.SEED", "3"],
+    ["INPUT.LABEL_NOISE", "sym40_s3"],
+])
+def test_yacs_config_builds_the_noise(dicts, opts):
+    cfg = add_noisy_seg_config(get_cfg())
+    cfg.merge_from_list(["MODEL.ROI_HEADS.NUM_CLASSES", "8", *opts])
     mapper = NoisyDatasetMapper(cfg, is_train=True)
     reference = _mapper(augmentations=[])
-    d = dicts[0]
-    assert torch.equal(mapper(copy.deepcopy(d))["instances"].gt_classes,
-                       reference(copy.deepcopy(d))["instances"].gt_classes)
+    for d in dicts[:4]:
+        assert torch.equal(mapper(copy.deepcopy(d))["instances"].gt_classes,
+                           reference(copy.deepcopy(d))["instances"].gt_classes)
+
+
+def test_yacs_semantic_mapper_takes_noise_classes_and_background(tiny_toy):
+    cfg = add_noisy_seg_config(get_cfg())
+    cfg.merge_from_list(["MODEL.SEM_SEG_HEAD.NUM_CLASSES", "19", "INPUT.LABEL_NOISE", "semrelabel40",
+                         "INPUT.LABEL_NOISE_BACKGROUND", "0"])
+    mapper = NoisySemSegDatasetMapper(cfg, is_train=True)
+    assert (mapper.noise.num_classes, mapper.noise.background_label, mapper.noise.rate) == (19, 0, 0.4)
+    assert mapper.keep_clean_sem_seg
 
 
 def test_semantic_mapper_noise_is_deterministic_and_keeps_clean_map(tiny_toy):

@@ -1,0 +1,103 @@
+"""yacs configs on the command line: telling one from a LazyConfig file, and loading it with noisy_seg's keys and
+`KEY VALUE` overrides, every problem one UserInputError line (an unknown key, a mistyped value, a bad noise name)."""
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from typing import Sequence
+
+import torch
+import yaml
+
+from detectron2.config import CfgNode, get_cfg
+from detectron2.modeling import META_ARCH_REGISTRY, SemanticSegmentor
+
+from ..config import add_noisy_seg_config
+from ..config.defaults import OPTIMIZERS
+from ..data import NoisyDatasetMapper, NoisySemSegDatasetMapper
+from ..utils.errors import UserInputError
+
+__all__ = ["is_yacs_config", "load_yacs_config", "train_mapper_class"]
+
+logger = logging.getLogger("noisy_seg")
+
+
+def is_yacs_config(config_file: str) -> bool:
+    """Whether `config_file` is a yacs config: a yaml file with `_BASE_` or upper-case top-level keys (MODEL,
+    INPUT, SOLVER, ...). A LazyConfig's saved config.yaml has lower-case ones (model, train, dataloader)."""
+    if not config_file.endswith((".yaml", ".yml")) or not os.path.isfile(config_file):
+        return False
+    try:
+        with open(config_file) as f:
+            root = yaml.compose(f)  # parsed, not constructed: any tag is fine
+    except yaml.YAMLError as err:
+        raise UserInputError(f"{config_file} is not valid YAML: {' '.join(str(err).split())}") from None
+    return isinstance(root, yaml.MappingNode) and any(str(key.value).isupper() for key, _ in root.value)
+
+
+def load_yacs_config(config_file: str, opts: Sequence[str]) -> CfgNode:
+    """detectron2's defaults + `add_noisy_seg_config` + `config_file` (with its `_BASE_` chain) + the `opts`
+    (`KEY VALUE ...`), frozen; MODEL.DEVICE moves to cpu when no GPU is present. The train mapper is built once
+    here, so that a bad label noise name or spec is an error before any process starts."""
+    cfg = add_noisy_seg_config(get_cfg())
+    _merge(cfg, lambda: cfg.merge_from_file(config_file), config_file)
+    _merge(cfg, lambda: cfg.merge_from_list(list(opts or [])), "the command line")
+    if cfg.SOLVER.OPTIMIZER not in OPTIMIZERS:
+        raise UserInputError(f"SOLVER.OPTIMIZER={cfg.SOLVER.OPTIMIZER!r}: choose one of {', '.join(OPTIMIZERS)}")
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        logger.info("No GPU found: training and evaluating on CPU.")
+        cfg.MODEL.DEVICE = "cpu"
+    _check_label_noise(cfg)
+    cfg.freeze()
+    return cfg
+
+
+def train_mapper_class(cfg):
+    """The noisy mapper of the config's task: NoisySemSegDatasetMapper for a SemanticSegmentor (and subclasses,
+    MODEL.META_ARCHITECTURE), else NoisyDatasetMapper (instance annotations)."""
+    try:
+        architecture = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
+    except KeyError:  # reported where detectron2 builds the model
+        return NoisyDatasetMapper
+    semantic = isinstance(architecture, type) and issubclass(architecture, SemanticSegmentor)
+    return NoisySemSegDatasetMapper if semantic else NoisyDatasetMapper
+
+
+def _merge(cfg: CfgNode, merge, source: str) -> None:
+    """Run a yacs merge; its errors (KeyError, AssertionError, ValueError, a missing file) as one line."""
+    try:
+        merge()
+    except (KeyError, AssertionError, ValueError, OSError, yaml.YAMLError) as err:
+        message = " ".join(str(err.args[0] if isinstance(err, KeyError) and err.args else err).split())
+        for prefix in ("Non-existent config key: ", "Non-existent key: "):
+            if message.startswith(prefix):
+                key = message[len(prefix):]
+                raise UserInputError(f"unknown config key {key} ({source}).{_suggest(cfg, key)}") from None
+        raise UserInputError(f"{source}: {message}") from None
+
+
+def _suggest(cfg: CfgNode, key: str) -> str:
+    depth = key.count(".")
+    close = difflib.get_close_matches(key, [k for k in _full_keys(cfg) if k.count(".") == depth], n=3)
+    return f" Did you mean: {', '.join(close)}?" if close else ""
+
+
+def _full_keys(node: CfgNode, prefix: str = "") -> list[str]:
+    keys = []
+    for name, value in node.items():
+        keys.append(prefix + name)
+        if isinstance(value, CfgNode):
+            keys += _full_keys(value, f"{prefix}{name}.")
+    return keys
+
+
+def _check_label_noise(cfg: CfgNode) -> None:
+    try:
+        train_mapper_class(cfg)(cfg, is_train=True)
+    except ValueError as err:
+        message = " ".join(str(err).split())
+        if "INPUT.LABEL_NOISE" not in message:
+            given = f"INPUT.LABEL_NOISE {cfg.INPUT.LABEL_NOISE}" if cfg.INPUT.LABEL_NOISE else "INPUT.LABEL_NOISE_SPEC"
+            message = f"{given}: {message}"
+        raise UserInputError(message) from None
