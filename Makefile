@@ -11,7 +11,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.noisy_seg-installed
 PYTEST_ARGS ?= -q
 
-.PHONY: install demo test bench-robust bench-semantic pseudo-labels-toy label-correction-toy bench clean-data
+.PHONY: install demo test bench-robust bench-semantic pseudo-labels-toy label-correction-toy label-errors-toy bench clean-data
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ pseudo-labels-toy: install
 # correction on the GT boxes, CE stage 2; 3 seeds (9 runs)
 label-correction-toy: install
 	$(VPY) tools/run_pseudo_label_recipe.py --task instance
+
+# label errors on the toy data, ours vs cleanlab on the same predictions: sym40 / coco_n_medium / drop20 instance
+# copies scored out of sample (2-fold), semantic dropped / relabelled components; evidence.md + pr_curves.png in
+# output/label_errors/evidence
+label-errors-toy: install
+	$(VPY) benchmarks/label_error_evidence.py
 
 # speed benchmarks (ratios against the stock detectron2 path, measured in one run)
 bench: install

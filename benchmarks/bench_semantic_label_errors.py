@@ -118,7 +118,7 @@ def _loaded_mib() -> float:
         return _peak_mib()
 
 
-def _evaluate(proposals: dict, clean, given, search, num_classes: int) -> dict:
+def evaluate_proposals(proposals: dict, clean, given, search, num_classes: int) -> dict:
     """The seed's benchmark over the search images; proposals: {image index: (map, classes, scores)}."""
     objects = [c for c in range(num_classes) if c != BACKGROUND]
     totals = np.zeros((3, 21), np.int64)
@@ -166,7 +166,7 @@ def worker(args) -> dict:
         seconds, peak = sum(phases.values()), _peak_mib()
         extra = {"find_seconds": phases["find_label_issues"], "find_peak_rss_mib": find_peak,
                  "flagged_pixels": int(issues.sum())}
-    curve = _evaluate(proposals, clean, given, search, num_classes)
+    curve = evaluate_proposals(proposals, clean, given, search, num_classes)
     return {"method": args.worker, "seconds": seconds, "phases": phases, "inputs_rss_mib": inputs,
             "peak_rss_mib": peak, "curve": curve, **extra}
 
@@ -224,7 +224,8 @@ def main(argv=None) -> int:
             print(_row(f"ours, {method.split('_')[1]}", row["seconds"], row["peak_rss_mib"], row["inputs_rss_mib"],
                        b_seconds, b_peak, b_inputs, row["curve"]))
             print("    " + ", ".join(f"{k} {v:.2f} s" for k, v in row["phases"].items())
-                  + f"; meta classifier C={row['C']:.3g} on {row['train_components']} components")
+                  + f"; meta classifier C={'-' if row['C'] is None else format(row['C'], '.3g')} on "
+                  f"{row['train_components']} components")
     return 0
 
 

@@ -10,6 +10,9 @@ of every annotated box; noisy_seg.pseudo_labels.label_issues).
     python tools/find_label_errors.py --config-file configs/toy/mask_rcnn_R18_FPN_ce.py \\
         --weights output/toy/mask_rcnn_R18_FPN_ce/model_final.pth --dataset toy_shapes_train \\
         --output output/label_errors/toy
+    # a COCO json, e.g. a noisy copy from tools/make_noisy_dataset.py, read like a registered dataset
+    python tools/find_label_errors.py --config-file configs/toy/mask_rcnn_R18_FPN_ce.py \\
+        --dataset output/toy_train_sym40.json --like toy_shapes_train --folds 2 --output output/label_errors/sym40
 
 Predictions: with --folds K the dataset's images are dealt into K folds (seeded by --seed); fold k's model is
 trained by tools/train_net.py on the other folds (their json registered with register_coco_file, like the
@@ -17,8 +20,8 @@ dataset) and scores fold k's images, so no annotation is judged by a model that 
 the fold trainings' initialization (train.init_checkpoint), optional. Without --folds, --weights is the model that
 scores every image: if it was trained on this dataset, its predictions are in-sample and under-report the errors it
 memorized (the tool says so). The fold trainings need a dataset that a fresh process knows (a built-in one, or a
-copy of one: register_coco_file's `like`), and a config whose train mapper adds no noise of its own
-(dataloader.train.mapper.noise=null: the json is the data).
+copy of one: register_coco_file's `like`; --dataset FILE.json --like NAME [--image-root DIR] registers one), and a
+config whose train mapper adds no noise of its own (dataloader.train.mapper.noise=null: the json is the data).
 
 Scores per annotation: cleanlab's self-confidence and normalized margin on the box head's class posterior on the
 annotated box (foreground classes, renormalized), DivideMix's GMM clean probability on its cross entropy, the IoU of
@@ -30,10 +33,13 @@ no annotation (box IoU < --match-iou) are missing objects. --method decides the 
 Writes OUTPUT/issues.json (ranked: issue type, annotation id, image id, given and suggested category ids, score;
 settings and summary: counts, and with injected noise (clean_category_id from tools/make_noisy_dataset.py) AUROC,
 average precision and precision@k of each score), OUTPUT/scores.json (every annotation's scores),
-OUTPUT/corrected.json (the json with the class suggestions applied, originals in original_category_id), PNGs of the
---top issues under OUTPUT/top/, and with --folds the fold trainings under OUTPUT/folds/. OUTPUT must be new or
-empty. Trailing key=value arguments override the config, for scoring and for the fold trainings alike (e.g.
-train.max_iter=300 train.device=cpu).
+OUTPUT/corrected.json (the json with the class suggestions applied, originals in original_category_id),
+OUTPUT/detections.json (unless --no-missing: the model's detections scored at least --missing-score on every scored
+image, the candidates of missing objects, for benchmarks such as cleanlab.object_detection's: {"score_threshold",
+"box_mode": "XYWH_ABS", "images": [{"image_id", "fold", "boxes", "scores", "category_ids"}]}, boxes rounded to 0.01
+px), PNGs of the --top issues under OUTPUT/top/, and with --folds the fold trainings under OUTPUT/folds/. OUTPUT
+must be new or empty. Trailing key=value arguments override the config, for scoring and for the fold trainings alike
+(e.g. train.max_iter=300 train.device=cpu).
 """
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 from noisy_seg.utils.library_warnings import quiet_library_warnings
 
@@ -50,8 +57,8 @@ quiet_library_warnings()  # before detectron2 is imported
 from detectron2.config import instantiate  # noqa: E402
 from detectron2.data import MetadataCatalog  # noqa: E402
 
-from noisy_seg.data import check_datasets_available  # noqa: E402  (also registers the toy datasets)
-from noisy_seg.engine import load_lazy_config  # noqa: E402
+from noisy_seg.data import check_datasets_available, register_coco_file  # noqa: E402  (registers the toy sets)
+from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.label_errors import CLASS_METHODS  # noqa: E402
 from noisy_seg.pseudo_labels.instance import check_model  # noqa: E402
@@ -71,6 +78,7 @@ from noisy_seg.utils.files import save_json_atomic  # noqa: E402
 
 TRAIN_NET = Path(__file__).resolve().parent / "train_net.py"
 FOLDS_DIR = "folds"
+DETECTIONS_JSON = "detections.json"
 SET_BY_THE_TOOL = ("train.output_dir", "dataloader.train.dataset.names", "dataloader.test.dataset.names")
 IN_SAMPLE_CAVEAT = ("predictions of one given checkpoint: if it was trained on this dataset they are in-sample, and "
                     "the errors it memorized score as clean (under-reported); --folds K gives out-of-sample ones")
@@ -81,7 +89,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--config-file", required=True, help="the LazyConfig of the model (and of the fold trainings)")
     parser.add_argument("--weights", help="the checkpoint that scores the dataset; with --folds the fold trainings' "
                         "initialization (optional)")
-    parser.add_argument("--dataset", required=True, help="a registered COCO-format instance dataset")
+    parser.add_argument("--dataset", required=True, help="a registered COCO-format instance dataset, or a COCO json "
+                        "file (with --like)")
+    parser.add_argument("--like", help="with --dataset FILE.json: the registered dataset the file is a copy of (its "
+                        "images and classes)")
+    parser.add_argument("--image-root", help="with --dataset FILE.json: its image folder (default: --like's)")
     parser.add_argument("--folds", type=int, help="K >= 2: train K models, each scoring its held-out images")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
     parser.add_argument("--output", required=True, help="a new (or empty) folder")
@@ -118,6 +130,12 @@ def check_flags(args) -> None:
                         ("--missing-score", args.missing_score), ("--match-iou", args.match_iou)):
         if value is not None and not 0 <= value <= 1:
             raise UserInputError(f"{flag} must lie in [0, 1], got {value:g}")
+    from_file = args.dataset.endswith(".json")
+    if from_file and args.like is None:
+        raise UserInputError(f"--dataset {args.dataset} is a json file: give --like, the registered dataset it is a "
+                             "copy of (e.g. toy_shapes_train)")
+    if not from_file and (args.like is not None or args.image_root is not None):
+        raise UserInputError("--like and --image-root are for a --dataset json file; a registered dataset has both")
     keys = [opt.split("=", 1)[0].lstrip("+~") for opt in args.opts]
     taken = [key for key in keys if key in SET_BY_THE_TOOL or (key == "train.init_checkpoint" and args.weights)]
     if args.folds is not None and taken:
@@ -126,11 +144,22 @@ def check_flags(args) -> None:
 
 def check_files(args) -> None:
     """The inputs exist and the output folder is new or empty."""
-    if not os.path.isfile(args.config_file):
-        raise UserInputError(f"--config-file {args.config_file} not found")
+    args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if args.weights is not None and not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass a trained model's .pth file")
+    if args.dataset.endswith(".json") and not os.path.isfile(args.dataset):
+        raise UserInputError(f"--dataset {args.dataset} not found")
+    if args.image_root is not None and not os.path.isdir(args.image_root):
+        raise UserInputError(f"--image-root {args.image_root} is not a folder")
     check_output_folder(args.output)
+
+
+def registered_dataset(args) -> str:
+    """The name of --dataset: as given, or the registration of its json file like --like."""
+    if not args.dataset.endswith(".json"):
+        return args.dataset
+    check_datasets_available([args.like])
+    return register_coco_file(args.dataset, like=args.like, image_root=args.image_root)
 
 
 # ------------------------------------------------------------------------------------------------- K folds
@@ -144,28 +173,29 @@ def source_dataset(name: str) -> str:
     return name
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
+    """`text` as a quoted value of a key=value config override (paths with any character)."""
     return "'" + str(text).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _registration(json_file: Path, like: str, image_root: str) -> str:
     """A hydra override value: the LazyCall register_coco_file(json_file, like, image_root)."""
-    return ("{_target_:noisy_seg.data.register_coco_file,json_file:" + _quoted(json_file.resolve()) + ",like:"
-            + _quoted(like) + ",image_root:" + _quoted(image_root) + "}")
+    return ("{_target_:noisy_seg.data.register_coco_file,json_file:" + quoted(json_file.resolve()) + ",like:"
+            + quoted(like) + ",image_root:" + quoted(image_root) + "}")
 
 
 def fold_training_command(args, fold_dir: Path, train_json: Path, heldout_json: Path, like: str,
                           image_root: str) -> list[str]:
     """tools/train_net.py on the fold's training json, evaluated on its held-out json, into `fold_dir`/model."""
     command = [sys.executable, str(TRAIN_NET), "--config-file", str(Path(args.config_file).resolve()), *args.opts,
-               f"train.output_dir={_quoted((fold_dir / 'model').resolve())}",
+               f"train.output_dir={quoted((fold_dir / 'model').resolve())}",
                # null first: a LazyCall already there would otherwise be merged into, not replaced
                "dataloader.train.dataset.names=null",
                f"dataloader.train.dataset.names={_registration(train_json, like, image_root)}",
                "dataloader.test.dataset.names=null",
                f"dataloader.test.dataset.names={_registration(heldout_json, like, image_root)}"]
     if args.weights:
-        command.append(f"train.init_checkpoint={_quoted(Path(args.weights).resolve())}")
+        command.append(f"train.init_checkpoint={quoted(Path(args.weights).resolve())}")
     return command
 
 
@@ -175,7 +205,8 @@ def run_training(command: list[str], log_file: Path) -> int:
         return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
 
 
-def _last_error_line(log_file: Path) -> str:
+def last_error_line(log_file: Path) -> str:
+    """The last line of a log that reads like an error (else its last line)."""
     lines = [line.strip() for line in log_file.read_text(errors="replace").splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:") or "Error" in line]
     return (errors or lines or ["no output"])[-1]
@@ -200,12 +231,23 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
         weights = fold_dir / "model" / "model_final.pth"
         if code != 0 or not weights.is_file():
             raise UserInputError(f"the training of fold {fold} failed (exit code {code}): "
-                                 f"{_last_error_line(fold_dir / 'train.log')} (full log: {fold_dir / 'train.log'})")
+                                 f"{last_error_line(fold_dir / 'train.log')} (full log: {fold_dir / 'train.log'})")
         model = build_model(cfg, str(weights))
         held_ids = [image["id"] for image in heldout["images"]]
         parts.append(collect_instance_evidence(model, data, image_ids=held_ids, progress=progress,
                                                desc=f"scoring fold {fold + 1}/{args.folds}", **evidence_options))
     return merge_evidence(parts), fold_of
+
+
+# ------------------------------------------------------------------------------------------------- outputs
+def detections_file(data, evidence: dict, fold_of: Optional[dict], min_score: float) -> dict:
+    """detections.json: per scored image (also those without detections) its detections, in dataset category ids."""
+    to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
+    return {"score_threshold": min_score, "box_mode": "XYWH_ABS", "images": [
+        {"image_id": entry["image_id"], "fold": fold_of[entry["image_id"]] if fold_of else None,
+         "boxes": [[round(value, 2) for value in box] for box in entry["boxes"]], "scores": entry["scores"],
+         "category_ids": [to_dataset[c] for c in entry["classes"]]}
+        for entry in evidence["detections"]]}
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -215,8 +257,9 @@ def main(argv=None) -> int:
         check_flags(args)
         check_files(args)
         cfg = load_lazy_config(args.config_file, args.opts)
-        check_datasets_available([args.dataset])
-        data = load_instance_dataset(args.dataset, needs_masks=not args.no_masks)
+        dataset = registered_dataset(args)
+        check_datasets_available([dataset])
+        data = load_instance_dataset(dataset, needs_masks=not args.no_masks)
         if args.folds is not None and args.folds > len(data.records):
             raise UserInputError(f"--folds {args.folds} is more than the {len(data.records)} images of {args.dataset}")
         output, progress = Path(args.output), not args.no_progress
@@ -238,7 +281,7 @@ def main(argv=None) -> int:
                                     mask_threshold=args.mask_threshold, score_threshold=args.missing_score,
                                     match_iou=args.match_iou, fold_of=fold_of)
         settings = {
-            "config_file": args.config_file, "weights": args.weights, "dataset": args.dataset,
+            "config_file": args.config_file, "weights": args.weights, "dataset": args.dataset, "like": args.like,
             "json_file": data.json_file, "folds": args.folds, "seed": args.seed, "method": args.method,
             "threshold": args.threshold, "mask_threshold": None if args.no_masks else args.mask_threshold,
             "missing_score": None if args.no_missing else args.missing_score, "match_iou": args.match_iou,
@@ -246,8 +289,10 @@ def main(argv=None) -> int:
             "predictions": "out-of-sample" if args.folds else "given checkpoint",
             "caveat": None if args.folds else IN_SAMPLE_CAVEAT,
         }
+        if not args.no_missing:
+            save_json_atomic(detections_file(data, evidence, fold_of, args.missing_score), output / DETECTIONS_JSON)
         write_label_issues(output, data, evidence, report, settings=settings, top=args.top, progress=progress,
-                           allowed=(FOLDS_DIR,))
+                           allowed=(FOLDS_DIR, DETECTIONS_JSON))  # issues.json last: the run is finished
     except UserInputError as err:
         raise SystemExit("error: " + " ".join(str(err).split())) from None
     counts = report["summary"]["issues"]

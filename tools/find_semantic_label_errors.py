@@ -44,7 +44,7 @@ from detectron2.data.detection_utils import read_image  # noqa: E402
 from detectron2.utils.visualizer import Visualizer  # noqa: E402
 
 from noisy_seg.data import check_datasets_available  # noqa: E402  (also registers the toy datasets)
-from noisy_seg.engine import load_lazy_config  # noqa: E402
+from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
 from noisy_seg.label_errors.semantic import (  # noqa: E402
@@ -94,8 +94,7 @@ def check_args(args) -> None:
     if args.batch_size < 1 or args.num_workers < 0:
         raise UserInputError(f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} "
                              f"and {args.num_workers}")
-    if not os.path.isfile(args.config_file):
-        raise UserInputError(f"--config-file {args.config_file} not found")
+    args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass the trained model's .pth file")
     output = Path(args.output)
@@ -146,32 +145,40 @@ def _predicted_classes(model):
     return getattr(predictor, "out_channels", None)
 
 
-def predict_components(model, records, num_classes: int, *, min_size: int, augmentations=(), image_format="BGR",
-                       batch_size: int = 1, num_workers: int = 0, progress: bool = True) -> list:
-    """`component_metrics` of each record: the model's softmax on the test mapper's input against the record's label
-    map (read at full resolution, where detectron2's semantic models return their output)."""
-    images = [None] * len(records)
+def predict_softmax(model, records, num_classes: int, *, augmentations=(), image_format="BGR", batch_size: int = 1,
+                    num_workers: int = 0, progress: bool = True, desc: str = "scoring components"):
+    """Yields (record index, softmax (K, H, W) float32, given label map (H, W) int64) of each record: the model's
+    softmax on the test mapper's input and the record's label map (read at full resolution, where detectron2's
+    semantic models return their output)."""
     todo = [{**{k: v for k, v in record.items() if k != "sem_seg_file_name"}, _INDEX: i}
             for i, record in enumerate(records)]  # the mapper would read and resize the label map for nothing
     mapper = DatasetMapper(is_train=False, augmentations=list(augmentations), image_format=image_format)
     loader = build_detection_test_loader(todo, mapper=mapper, batch_size=batch_size, num_workers=num_workers)
-    with torch.inference_mode(), tqdm(total=len(records), desc="scoring components", unit="image",
-                                       disable=not progress) as bar:
+    with tqdm(total=len(records), desc=desc, unit="image", disable=not progress) as bar:
         for batch in loader:
-            for inputs, output in zip(batch, model(batch)):
-                record = records[inputs[_INDEX]]
-                logits = output["sem_seg"]
-                if logits.shape[0] != num_classes:
-                    raise UserInputError(f"the model predicts {logits.shape[0]} classes, the dataset has "
+            with torch.inference_mode():
+                logits = [output["sem_seg"] for output in model(batch)]
+                if any(len(item) != num_classes for item in logits):
+                    raise UserInputError(f"the model predicts {len(logits[0])} classes, the dataset has "
                                          f"{num_classes}; use the config the weights were trained with")
-                probs = torch.softmax(logits.float(), dim=0).cpu().numpy()
+                softmax = [torch.softmax(item.float(), dim=0).cpu().numpy() for item in logits]
+            for inputs, probs in zip(batch, softmax):
+                record = records[inputs[_INDEX]]
                 given = load_label_map(record["sem_seg_file_name"]).astype(np.int64)
                 if given.shape != probs.shape[1:]:
                     raise UserInputError(f"{record['sem_seg_file_name']}: a label map of shape {given.shape}, the "
                                          f"model's output {probs.shape[1]}x{probs.shape[2]} (the record's height x "
                                          "width); label maps must be single-channel, at image resolution")
-                images[inputs[_INDEX]] = component_metrics(probs, given, min_size=min_size)
+                yield inputs[_INDEX], probs, given
             bar.update(len(batch))
+
+
+def predict_components(model, records, num_classes: int, *, min_size: int, **options) -> list:
+    """`component_metrics` of each record on the model's softmax against its label map (`predict_softmax`, which
+    takes the `options`)."""
+    images = [None] * len(records)
+    for index, probs, given in predict_softmax(model, records, num_classes, **options):
+        images[index] = component_metrics(probs, given, min_size=min_size)
     return images
 
 

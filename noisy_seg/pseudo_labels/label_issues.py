@@ -64,6 +64,7 @@ __all__ = [
     "label_issue_report",
     "load_instance_dataset",
     "merge_evidence",
+    "spatially_noised",
     "write_label_issues",
 ]
 
@@ -294,12 +295,12 @@ def _noise_benchmarks(score_rows: list, scores: dict, mask_iou: Optional[np.ndar
             {name: flagged[known] for name, flagged in flags.items()})
     tagged = np.asarray(["noise" in row for row in score_rows])
     if mask_iou is not None and tagged.any():
-        spatial = np.asarray([_spatially_noised(row["noise"]) for row in score_rows if "noise" in row])
+        spatial = np.asarray([spatially_noised(row["noise"]) for row in score_rows if "noise" in row])
         found["mask_noise"] = score_metrics(spatial, mask_iou[tagged])
     return found
 
 
-def _spatially_noised(tag: str) -> bool:
+def spatially_noised(tag: str) -> bool:
     """A make_noisy_dataset tag ("clean", "class_flip", "dilate", "erode_skipped", "class_flip+jitter", ...) with
     a spatial op that was applied."""
     return any(part not in ("clean", "class_flip") and not part.endswith("_skipped") for part in tag.split("+"))

@@ -79,7 +79,8 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert "caveat: predictions of one given checkpoint" in printed.err and "in-sample" in printed.err
     assert "issues in" in printed.out and "injected class noise" in printed.out
     assert sha(noisy_small["json"]) == before  # the input is never written
-    assert sorted(p.name for p in output.iterdir()) == ["corrected.json", "issues.json", "scores.json", "top"]
+    assert sorted(p.name for p in output.iterdir()) == ["corrected.json", "detections.json", "issues.json",
+                                                        "scores.json", "top"]
 
     report = json.loads((output / "issues.json").read_text())
     issues, summary, annotations = report["issues"], report["summary"], noisy_small["annotations"]
@@ -126,6 +127,17 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     pngs = sorted(p.name for p in (output / "top").iterdir())
     assert len(pngs) == min(3, len(issues)) and pngs[0].startswith("0001_" + issues[0]["type"])
 
+    detections = json.loads((output / "detections.json").read_text())  # every scored image, also without any
+    assert detections["score_threshold"] == 0.5 and detections["box_mode"] == "XYWH_ABS"
+    assert [entry["image_id"] for entry in detections["images"]] == noisy_small["image_ids"]
+    assert sum(len(entry["scores"]) for entry in detections["images"]) == summary["detections"]
+    for entry in detections["images"]:
+        assert len(entry["boxes"]) == len(entry["scores"]) == len(entry["category_ids"]) and entry["fold"] is None
+        assert all(score >= 0.5 for score in entry["scores"]) and set(entry["category_ids"]) <= set(range(1, 9))
+    missing = [(i["image_id"], i["bbox"]) for i in issues if i["type"] == "missing"]
+    listed = {(entry["image_id"], tuple(box)) for entry in detections["images"] for box in entry["boxes"]}
+    assert all((image_id, tuple(round(v, 2) for v in box)) in listed for image_id, box in missing)
+
 
 def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(repo_root, noisy_small, checkpoints,
                                                                         tmp_path, monkeypatch, capsys):
@@ -167,7 +179,7 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(repo_roo
     report = json.loads((output / "issues.json").read_text())
     assert report["settings"]["predictions"] == "out-of-sample" and report["settings"]["caveat"] is None
     assert report["summary"]["issues"]["mask"] == report["summary"]["issues"]["missing"] == 0
-    assert report["summary"]["detections"] is None
+    assert report["summary"]["detections"] is None and not (output / "detections.json").exists()
     scores = json.loads((output / "scores.json").read_text())
     assert len(scores) == len(noisy_small["annotations"])
     for row in scores:
@@ -218,6 +230,11 @@ def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, check
         (["--weights", checkpoints["toy"], "--mask-threshold", 2], name, r"--mask-threshold must lie in [0, 1]"),
         (["--folds", 2, "train.output_dir=elsewhere"], name, "train.output_dir is set by the tool"),
         (["--weights", str(tmp_path / "none.pth")], name, "not found"),
+        (["--weights", checkpoints["toy"]], str(noisy_small["json"]), "is a json file: give --like"),
+        (["--weights", checkpoints["toy"], "--like", "toy_shapes_train"], name, "are for a --dataset json file"),
+        (["--weights", checkpoints["toy"], "--like", "toy_shapes_train"], str(tmp_path / "none.json"), "not found"),
+        (["--weights", checkpoints["toy"], "--like", "no_such_set"], str(noisy_small["json"]),
+         "dataset 'no_such_set' is not registered"),
     ]
     for extra, dataset, expected in cases:
         assert expected in error_of(repo_root, out, *extra, dataset=dataset)

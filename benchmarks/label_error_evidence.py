@@ -1,0 +1,664 @@
+#!/usr/bin/env python
+"""Evidence for label-error finding (issue 12): how well our scores find label noise injected into the toy data,
+beside cleanlab's scores on the same predictions, in one table (AUROC, average precision, precision@k per noise
+setting, issue type and score) and one figure of precision-recall curves.
+
+    python benchmarks/label_error_evidence.py     # ~35 min on 2 CPU cores: 6 Mask R-CNN + 2 Semantic FPN trainings
+    python benchmarks/label_error_evidence.py --output output/label_errors/smoke train.max_iter=10    # a smoke run
+
+Instance (toy_shapes_train): one seeded noisy copy of the json per --instance-noise (tools/make_noisy_dataset.py),
+each scored out of sample by tools/find_label_errors.py --folds K (K toy Mask R-CNNs, each trained on the other folds'
+noisy labels; --instance-weights: one given checkpoint instead, in-sample). Defaults: sym40 (40% of the labels flipped
+to another class), coco_n_medium (COCO-N's medium level: 75% of the masks corrupted by one spatial op, plus its 30%
+uniform-mix class noise), drop20 (20% of the annotations dropped). The known errors, and what scores them (lower:
+more likely an error):
+- class flip (category_id != clean_category_id): ours self_confidence, normalized_margin, gmm, and confident
+  learning (a yes/no decision: its precision and recall); cleanlab.object_detection's swap score of the box;
+- bad mask (a spatial op was applied, by the annotation's noise tag): ours the mask IoU; cleanlab its badloc score,
+  of the box (cleanlab has no masks);
+- missing object (a detection whose box overlaps a dropped annotation at IoU >= 0.5; the dropped ones are the clean
+  json's annotations the noisy one lacks), over every detection of detections.json (those scored at least the tool's
+  --missing-score): ours 1 - the detection score of the tool's candidates (no annotation at box IoU >= its
+  --match-iou; the others rank last); cleanlab its overlooked score (NaN, ranked last, where it sees no miss).
+cleanlab runs with its defaults, and its swap and overlooked scores once more with high_probability_threshold 0.5
+(its default, 0.95, leaves out most detections of a small model).
+
+Semantic (toy_shapes_cityscapes_sem_seg_val, out of sample): per --semantic-noise (default sembg20: 20% of the object
+components dropped to the background; semrelabel40: 40% given another class) the val label maps are noised offline
+(tools/make_noisy_dataset.py --dataset, registered with register_noisy_label_maps) and predicted by a toy Semantic FPN
+trained on the train maps with the same noise on the fly (tools/train_net.py; --semantic-weights: one given model
+instead). Ours: Rottmann & Reese's component proposals (the softmax and metrics of tools/find_semantic_label_errors.py,
+its meta classifier on both halves of the images); cleanlab: cleanlab.segmentation's flagged pixels as components
+(benchmarks/bench_semantic_label_errors.py). The errors are the regions where the noisy map differs from the clean
+one (>= 250 px). The seed's protocol gives a PR-AUC (a region is found by a proposal of its class at IoU_adj >= 0.25;
+21 thresholds), in the notes; AUROC, AP and P@k are over the proposals of object classes >= 250 px, a proposal counting
+as an error found when it alone overlaps an error region so.
+
+Writes under --output (default output/label_errors/evidence): settings.json, noisy/<noise>.json,
+instance/<noise>/ (the tool's outputs and fold trainings), semantic/<noise>/ (val_labels/, model/, results.json), and
+evidence.md (the table, who ranks the errors better where, the settings), evidence.json and pr_curves.png. A rerun
+reuses every finished step (issues.json, manifest.json, model_final.pth, results.json present; a semantic training
+resumes) and refuses other settings in the same folder; the report is replaced only with --overwrite; an unfinished
+tool run must be removed first. Trailing key=value overrides go to both configs (their trainings, and scoring), e.g.
+train.max_iter=10 train.device=cpu.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TOOLS = HERE.parent / "tools"
+sys.path[:0] = [str(HERE), str(TOOLS)]  # the tools' and the semantic benchmark's functions are reused, not copied
+
+from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
+
+quiet_library_warnings()  # before detectron2 is imported
+
+import numpy as np  # noqa: E402
+
+from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
+
+import find_label_errors  # noqa: E402
+import find_semantic_label_errors  # noqa: E402
+import make_noisy_dataset  # noqa: E402
+from bench_semantic_label_errors import BACKGROUND, evaluate_proposals  # noqa: E402
+from noisy_seg.data import check_datasets_available, register_noisy_label_maps  # noqa: E402
+from noisy_seg.engine import load_lazy_config  # noqa: E402
+from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
+from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
+from noisy_seg.label_errors import best_match_iou, cleanlab_box_scores, score_metrics  # noqa: E402
+from noisy_seg.label_errors.semantic import (  # noqa: E402
+    MIN_ERROR_SIZE, benchmark_counts, cleanlab_proposals, component_metrics, error_regions, image_proposals,
+    score_images)
+from noisy_seg.label_errors.summary import flag_metrics  # noqa: E402
+from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E402
+from noisy_seg.pseudo_labels.label_issues import ISSUES_JSON, SCORES_JSON, spatially_noised  # noqa: E402
+from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.utils.files import atomic_output, load_json, save_json_atomic  # noqa: E402
+
+INSTANCE_NOISE = ("sym40", "coco_n_medium", "drop20")
+SEMANTIC_NOISE = ("sembg20", "semrelabel40")
+INSTANCE_CONFIG = str(HERE.parent / "configs" / "toy" / "mask_rcnn_R18_FPN_ce.py")
+SEMANTIC_CONFIG = str(HERE.parent / "configs" / "toy" / "semantic_R18_FPN_ce.py")
+DROPPED_MATCH_IOU = 0.5  # a detection overlapping a dropped annotation this much found it
+CLEANLAB_LOW_THRESHOLD = 0.5  # the second cleanlab run's high_probability_threshold
+OUR_CLASS_SCORES = ("self_confidence", "normalized_margin", "gmm")
+CLASS, MASK, MISSING = "class flip", "bad mask", "missing object"
+REPORT_FILES = ("evidence.md", "evidence.json", "pr_curves.png")
+SETTINGS_JSON = "settings.json"
+RESULTS_JSON = "results.json"
+COLUMNS = ("setting", "issue type", "method", "score", "n", "errors", "AUROC", "AP", "P@10", "P@100", "notes")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", default="output/label_errors/evidence", help="folder of everything written")
+    parser.add_argument("--parts", nargs="+", choices=("instance", "semantic"), default=["instance", "semantic"])
+    parser.add_argument("--dataset", default="toy_shapes_train", help="the clean COCO-format instance dataset")
+    parser.add_argument("--instance-noise", nargs="+", default=list(INSTANCE_NOISE), help="noise short names")
+    parser.add_argument("--instance-config", default=INSTANCE_CONFIG)
+    parser.add_argument("--folds", type=int, default=2, help="K of the out-of-sample instance scoring (default 2)")
+    parser.add_argument("--instance-weights", help="one given checkpoint scores every noisy copy (in-sample: no folds)")
+    parser.add_argument("--semantic-dataset", default="toy_shapes_cityscapes_sem_seg_val",
+                        help="the clean semantic dataset whose label maps are noised and checked")
+    parser.add_argument("--semantic-noise", nargs="+", default=list(SEMANTIC_NOISE), help="semantic noise short names")
+    parser.add_argument("--semantic-config", default=SEMANTIC_CONFIG)
+    parser.add_argument("--semantic-weights", help="one given model predicts every setting (no trainings)")
+    parser.add_argument("--seed", type=int, default=0, help="the fold split's and the meta classifier's (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the report files (the runs are reused)")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for both configs, key=value")
+    args = parser.parse_args(argv)
+    for key in ("instance_noise", "semantic_noise"):  # a list flag last takes the overrides too: give them back
+        values = getattr(args, key)
+        args.opts = [value for value in values if "=" in value] + args.opts
+        setattr(args, key, [value for value in values if "=" not in value])
+    return args
+
+
+# ------------------------------------------------------------------------------------------------- checks
+def noise_part(name: str) -> str:
+    """The pipeline part of a noise short name (one clear error for a name that is none)."""
+    try:
+        spec = named_noise_spec(name)
+    except ValueError as err:
+        raise UserInputError(f"noise {name!r}: {err}") from None
+    if spec is None:
+        raise UserInputError("noise 'clean' injects nothing to find")
+    return NOISE_REGISTRY[spec["type"]].part
+
+
+def check_args(args) -> None:
+    """Checks that read no dataset: names, numbers, files; the report files are new unless --overwrite."""
+    for name in args.instance_noise:
+        if noise_part(name) == "semantic_noise":
+            raise UserInputError(f"--instance-noise {name} is semantic noise; give it to --semantic-noise")
+    for name in args.semantic_noise:
+        if noise_part(name) != "semantic_noise" or named_noise_spec(name)["type"] != "semantic":
+            raise UserInputError(f"--semantic-noise {name} is no component noise of the label maps (sem<NN>, "
+                                 "sembg<NN>, semrelabel<NN>, ...)")
+    if args.folds < 2:
+        raise UserInputError(f"--folds must be at least 2, got {args.folds}")
+    for flag, path in (("--instance-config", args.instance_config), ("--semantic-config", args.semantic_config),
+                       ("--instance-weights", args.instance_weights), ("--semantic-weights", args.semantic_weights)):
+        if path is not None and not os.path.isfile(path):
+            raise UserInputError(f"{flag} {path} not found")
+    present = [name for name in REPORT_FILES if (Path(args.output) / name).exists()]
+    if present and not args.overwrite:
+        raise UserInputError(f"{args.output} already holds {', '.join(present)}; pass --overwrite to write the report "
+                             "again (finished runs are reused)")
+
+
+def check_same_settings(args, output: Path) -> dict:
+    """The settings that decide the results, saved once: a folder holding runs of other settings is refused."""
+    settings = {key: getattr(args, key) for key in ("dataset", "instance_config", "folds", "instance_weights",
+                                                   "semantic_dataset", "semantic_config", "semantic_weights", "seed")}
+    settings["overrides"] = list(args.opts)
+    path = output / SETTINGS_JSON
+    if path.is_file():
+        saved = load_json(path)
+        changed = sorted(key for key in settings if saved.get(key) != settings[key])
+        if changed:
+            raise UserInputError(f"{output} holds runs with other settings ({', '.join(changed)}: "
+                                 f"{[saved.get(k) for k in changed]}); use another --output")
+    else:
+        save_json_atomic(settings, path, indent=True)
+    return settings
+
+
+def finished(folder: Path, marker: str) -> bool:
+    """Whether a step's output `folder` is finished (holds `marker`); a started, unfinished one is an error."""
+    if (folder / marker).exists():
+        return True
+    if folder.is_dir() and any(folder.iterdir()):
+        raise UserInputError(f"{folder} holds an unfinished run (no {marker}); remove it to run that step again")
+    return False
+
+
+# ------------------------------------------------------------------------------------------------- table rows
+def score_row(setting, issue, method, score, is_error, quality, note="") -> dict:
+    """One table row of a quality score (lower: more likely an error) against the known errors."""
+    is_error, quality = np.asarray(is_error, bool), np.asarray(quality, np.float64)
+    metrics = score_metrics(is_error, quality)
+    if len(quality) > 1 and np.unique(quality[~np.isnan(quality)]).size <= 1:
+        note = "; ".join(filter(None, [note, "every score equal: no ranking"]))
+    return {"setting": setting, "issue": issue, "method": method, "score": score, "n": metrics["annotations"],
+            "errors": metrics["errors"], "auroc": metrics["auroc"], "ap": metrics["average_precision"],
+            "p10": metrics["precision_at_k"].get("10"), "p100": metrics["precision_at_k"].get("100"), "note": note,
+            "curve": {"is_error": is_error, "quality": quality}}
+
+
+def flag_row(setting, issue, method, score, is_error, flagged) -> dict:
+    """One table row of a yes/no decision: its precision and recall in the notes (and as a point in the figure)."""
+    metrics = flag_metrics(np.asarray(is_error, bool), np.asarray(flagged, bool))
+    precision, recall = metrics["precision"], metrics["recall"]
+    return {"setting": setting, "issue": issue, "method": method, "score": score, "n": len(is_error),
+            "errors": int(np.sum(is_error)), "auroc": None, "ap": None, "p10": None, "p100": None,
+            "note": f"a decision: {metrics['flagged']} flagged, precision {_number(precision)}, recall "
+                    f"{_number(recall)}",
+            "curve": {"point": (recall, precision)} if precision is not None else None}
+
+
+# ------------------------------------------------------------------------------------------------- instance
+def make_noisy_json(clean_json: Path, noise: str, folder: Path) -> Path:
+    """The seeded noisy copy of the clean json (tools/make_noisy_dataset.py: clean_category_id and a noise tag on each
+    kept annotation, ids kept, dropped annotations left out), written once."""
+    path = folder / f"{noise}.json"
+    if not path.is_file():  # written atomically: present means complete
+        make_noisy_dataset.main(["--input", str(clean_json), "--output", str(path), "--noise", noise, "--no-progress"])
+    return path
+
+
+def instance_tool_command(args, noisy_json: Path, like: str, image_root: str, run_dir: Path) -> list[str]:
+    """tools/find_label_errors.py on a noisy copy: K-fold out-of-sample predictions (or --instance-weights)."""
+    command = [sys.executable, str(TOOLS / "find_label_errors.py"), "--config-file", args.instance_config,
+               "--dataset", str(noisy_json), "--like", like, "--image-root", image_root, "--output", str(run_dir),
+               "--seed", str(args.seed)]
+    command += ["--weights", args.instance_weights] if args.instance_weights else ["--folds", str(args.folds)]
+    return command + (["--no-progress"] if args.no_progress else []) + list(args.opts)
+
+
+def detection_arrays(detections: dict, id_map: dict) -> dict:
+    """detections.json as flat arrays: boxes (D, 4) XYWH, scores, classes (contiguous), image ids; and `images`, every
+    scored image id in the tool's order."""
+    images = detections["images"]
+    return {
+        "boxes": np.asarray([box for entry in images for box in entry["boxes"]], np.float64).reshape(-1, 4),
+        "scores": np.asarray([s for entry in images for s in entry["scores"]], np.float64),
+        "classes": np.asarray([id_map[c] for entry in images for c in entry["category_ids"]], np.int64),
+        "image_ids": np.asarray([entry["image_id"] for entry in images for _ in entry["scores"]]),
+        "images": [entry["image_id"] for entry in images],
+    }
+
+
+def annotation_arrays(annotations: list, image_ids) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes (A, 4) XYWH, image ids) of the annotations of `image_ids`."""
+    wanted = set(image_ids)
+    kept = [a for a in annotations if a["image_id"] in wanted]
+    return (np.asarray([a["bbox"] for a in kept], np.float64).reshape(-1, 4),
+            np.asarray([a["image_id"] for a in kept]))
+
+
+def dropped_annotations(clean: dict, noisy: dict) -> list:
+    """The clean json's annotations the noisy copy lacks (make_noisy_dataset keeps the ids of the others)."""
+    kept = {ann["id"] for ann in noisy["annotations"]}
+    return [ann for ann in clean["annotations"] if ann["id"] not in kept and not ann.get("iscrowd", 0)]
+
+
+def found_dropped(detections: dict, dropped: list) -> np.ndarray:
+    """(D,) bool: the detection's box overlaps a dropped annotation of its image at IoU >= 0.5 (the truth of the
+    missing objects)."""
+    boxes, image_ids = annotation_arrays(dropped, detections["images"])
+    return best_match_iou(detections["boxes"], detections["image_ids"], boxes, image_ids) >= DROPPED_MATCH_IOU
+
+
+def missing_candidate_scores(detections: dict, annotations: list, match_iou: float) -> np.ndarray:
+    """(D,) our missing-object score: 1 - the detection score where the detection overlaps no annotation of its
+    image at box IoU >= `match_iou` (find_label_errors' candidates), NaN (ranked last) elsewhere."""
+    best = best_match_iou(detections["boxes"], detections["image_ids"],
+                          *annotation_arrays(annotations, detections["images"]))
+    return np.where(best < match_iou, 1.0 - detections["scores"], np.nan)
+
+
+def cleanlab_peer(scores: list, noisy: dict, detections: dict, id_map: dict) -> dict:
+    """{variant: cleanlab_box_scores} on the scored annotations (their boxes and given classes, in scores.json's
+    order) and the tool's detections: cleanlab's defaults and high_probability_threshold 0.5."""
+    annotations = noisy["annotations"]
+    inputs = dict(
+        annotation_boxes=[annotations[row["annotation_index"]]["bbox"] for row in scores],
+        annotation_classes=np.asarray([id_map[row["given_category_id"]] for row in scores], np.int64),
+        annotation_images=[row["image_id"] for row in scores],
+        detection_boxes=detections["boxes"], detection_scores=detections["scores"],
+        detection_classes=detections["classes"], detection_images=detections["image_ids"],
+        num_classes=len(id_map), images=detections["images"])
+    return {"cleanlab defaults": cleanlab_box_scores(**inputs),
+            f"high_probability_threshold {CLEANLAB_LOW_THRESHOLD}": cleanlab_box_scores(
+                **inputs, high_probability_threshold=CLEANLAB_LOW_THRESHOLD)}
+
+
+def _column(scores: list, key: str) -> np.ndarray:
+    return np.asarray([np.nan if row[key] is None else row[key] for row in scores], np.float64)
+
+
+def class_flip_rows(setting: str, scores: list, peer: dict) -> list:
+    truth = np.asarray([row["given_category_id"] != row["clean_category_id"] for row in scores], bool)
+    rows = [score_row(setting, CLASS, "ours", name, truth, _column(scores, name)) for name in OUR_CLASS_SCORES]
+    rows.append(flag_row(setting, CLASS, "ours", "confident_learning", truth,
+                         [row["confident_learning"] for row in scores]))
+    rows += [score_row(setting, CLASS, "cleanlab", "swap", truth, box_scores["swap"], note=variant)
+             for variant, box_scores in peer.items()]
+    return rows
+
+
+def bad_mask_rows(setting: str, scores: list, peer: dict) -> list:
+    truth = np.asarray([spatially_noised(row["noise"]) for row in scores], bool)
+    return [score_row(setting, MASK, "ours", "mask IoU", truth, _column(scores, "mask_iou")),
+            score_row(setting, MASK, "cleanlab", "badloc", truth, peer["cleanlab defaults"]["badloc"],
+                      note="of the box: cleanlab has no masks")]
+
+
+def missing_object_rows(setting: str, detections: dict, noisy: dict, clean: dict, peer: dict,
+                        match_iou: float) -> list:
+    dropped = dropped_annotations(clean, noisy)
+    if not dropped:
+        return []
+    truth = found_dropped(detections, dropped)
+    boxes, image_ids = annotation_arrays(dropped, detections["images"])
+    seen = int((best_match_iou(boxes, image_ids, detections["boxes"], detections["image_ids"])
+                >= DROPPED_MATCH_IOU).sum())
+    note = f"{seen} of {len(dropped)} dropped annotations have a detection (IoU >= {DROPPED_MATCH_IOU})"
+    rows = [score_row(setting, MISSING, "ours", "1 - detection score (unmatched)", truth,
+                      missing_candidate_scores(detections, noisy["annotations"], match_iou), note=note)]
+    rows += [score_row(setting, MISSING, "cleanlab", "overlooked", truth, box_scores["overlooked"], note=variant)
+             for variant, box_scores in peer.items()]
+    return rows
+
+
+def instance_rows(setting: str, run_dir: Path, noisy_json: Path, clean_json: Path, id_map: dict) -> list:
+    """The rows of one noisy copy scored by find_label_errors, for each issue type it holds errors of."""
+    scores = [row for row in load_json(run_dir / SCORES_JSON) if "clean_category_id" in row]
+    settings = load_json(run_dir / ISSUES_JSON)["settings"]
+    detections = detection_arrays(load_json(run_dir / find_label_errors.DETECTIONS_JSON), id_map)
+    noisy, clean = load_json(noisy_json), load_json(clean_json)
+    peer = cleanlab_peer(scores, noisy, detections, id_map)
+    groups = [class_flip_rows(setting, scores, peer), bad_mask_rows(setting, scores, peer),
+              missing_object_rows(setting, detections, noisy, clean, peer, settings["match_iou"])]
+    return [row for group in groups if group and (group[0]["errors"] > 0 or group[0]["issue"] == MISSING)
+            for row in group]  # missing objects: also when no detection finds a dropped one (the note says so)
+
+
+def instance_part(args, output: Path, timings: dict) -> list:
+    check_datasets_available([args.dataset])
+    DatasetCatalog.get(args.dataset)  # toy data: generated on first use; a COCO json: fills in the id map
+    metadata = MetadataCatalog.get(args.dataset)
+    clean_json, image_root = Path(metadata.json_file), metadata.image_root
+    like = find_label_errors.source_dataset(args.dataset)
+    id_map = {int(k): int(v) for k, v in metadata.thing_dataset_id_to_contiguous_id.items()}
+    rows = []
+    for step, noise in enumerate(args.instance_noise, start=1):
+        start = time.perf_counter()
+        noisy_json = make_noisy_json(clean_json, noise, output / "noisy")
+        run_dir = output / "instance" / noise
+        reused = finished(run_dir, ISSUES_JSON)
+        if not reused:
+            print(f"[instance {step}/{len(args.instance_noise)}] {noise}: tools/find_label_errors.py -> {run_dir}",
+                  flush=True)
+            code = subprocess.run(instance_tool_command(args, noisy_json, like, image_root, run_dir),
+                                  stdin=subprocess.DEVNULL).returncode
+            if code != 0:
+                raise UserInputError(f"tools/find_label_errors.py failed on {noise} (exit code {code}; its message "
+                                     f"is above); remove {run_dir} before running again")
+        rows += instance_rows(noise, run_dir, noisy_json, clean_json, id_map)
+        timings[f"instance {noise}"] = "reused" if reused else f"{(time.perf_counter() - start) / 60:.1f} min"
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------- semantic
+def semantic_issue(noise: str) -> str:
+    ops = tuple(named_noise_spec(noise).get("ops") or ())
+    return {("background",): "dropped component", ("relabel",): "relabelled component"}.get(ops, "changed component")
+
+
+def semantic_writer_flags(noise: str, background_label: int) -> list[str]:
+    """make_noisy_dataset's flags for `noise`: its short name, or, when it drops components to the background (which
+    a name cannot carry), its type with flags and --background-label."""
+    spec = named_noise_spec(noise)
+    if "background" not in (spec.get("ops") or ()):
+        return ["--noise", noise]
+    flags = ["--noise", spec["type"], "--rate", str(spec["rate"]), "--ops", ",".join(spec["ops"]),
+             "--seed", str(spec.get("seed", 0)), "--background-label", str(background_label)]
+    return flags + (["--kernel", str(spec["kernel"])] if "kernel" in spec else [])
+
+
+def write_noisy_val_maps(args, noise: str, folder: Path, background_label: int) -> Path:
+    """The noisy copies of the semantic dataset's label maps (tools/make_noisy_dataset.py --dataset), written once."""
+    if not finished(folder, make_noisy_dataset.MANIFEST):
+        make_noisy_dataset.main(["--dataset", args.semantic_dataset, "--output", str(folder),
+                                 *semantic_writer_flags(noise, background_label), "--no-progress"])
+    return folder
+
+
+def train_semantic_model(args, noise: str, folder: Path) -> Path:
+    """A toy Semantic FPN trained on the train label maps with `noise` on the fly (tools/train_net.py; an interrupted
+    training resumes), once."""
+    weights = folder / "model_final.pth"
+    if weights.is_file():
+        return weights
+    command = [sys.executable, str(TOOLS / "train_net.py"), "--config-file", args.semantic_config, "--resume",
+               *args.opts, f"dataloader.train.mapper.noise={noise}",
+               f"train.output_dir={find_label_errors.quoted(folder.resolve())}"]
+    log_file = folder.parent / "train.log"
+    print(f"training the semantic model under {noise} (log: {log_file})", flush=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "a") as log:
+        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    if code != 0 or not weights.is_file():
+        raise UserInputError(f"the semantic training under {noise} failed (exit code {code}): "
+                             f"{find_label_errors.last_error_line(log_file)} (full log: {log_file})")
+    return weights
+
+
+def semantic_softmax(cfg, weights, records, num_classes: int, progress: bool):
+    """(softmax (N, K, H, W) float32, given label maps (N, H, W) int64) of the records (one image size)."""
+    model = build_model(cfg, str(weights))
+    probs = given = None
+    for index, image_probs, image_given in find_semantic_label_errors.predict_softmax(
+            model, records, num_classes, progress=progress, desc="predicting", **mapper_settings(cfg)):
+        if probs is None:
+            probs = np.zeros((len(records), *image_probs.shape), np.float32)
+            given = np.zeros((len(records), *image_given.shape), np.int64)
+        if image_probs.shape != probs.shape[1:]:
+            raise UserInputError(f"{records[index]['file_name']}: images of several sizes; cleanlab.segmentation "
+                                 "takes one (N, K, H, W) array")
+        probs[index], given[index] = image_probs, image_given
+    return probs, given
+
+
+def clean_label_maps(records, like: str) -> np.ndarray:
+    """(N, H, W) the clean label maps of the records (the `like` dataset's, matched by image file)."""
+    clean_files = {record["file_name"]: record["sem_seg_file_name"] for record in DatasetCatalog.get(like)}
+    return np.stack([load_label_map(clean_files[record["file_name"]]).astype(np.int64) for record in records])
+
+
+def method_proposals(probs, given, ignore_label: int, seed: int) -> dict:
+    """{"ours": {image: (map, classes, scores)}, "cleanlab": ...} on the same softmax: our component proposals (meta
+    classifier on both halves: every image scored out of sample), cleanlab.segmentation's flagged components (its
+    labels without the ignore label: those pixels as background)."""
+    images = [component_metrics(probs[i], given[i]) for i in range(len(probs))]
+    scores, info = score_images(images, seed=seed, both_halves=True)
+    ours = {i: image_proposals(images[i], scores[i]) for i in range(len(images))}
+    labels = np.where(given == ignore_label, BACKGROUND, given)
+    theirs, _ = cleanlab_proposals(labels, probs)
+    return {"ours": ours, "cleanlab": dict(enumerate(theirs))}, info
+
+
+def ranked_proposals(proposals: dict, clean, given, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, hits) of every proposal the seed's protocol counts (object class, >= 250 px), all images: a hit
+    alone overlaps an error region of its class at IoU_adj >= 0.25 (`benchmark_counts` with it the only one
+    active)."""
+    objects = [c for c in range(num_classes) if c != BACKGROUND]
+    scores, hits = [], []
+    for i, (proposal_map, classes, proposal_scores) in proposals.items():
+        regions, region_classes = error_regions(clean[i], given[i], num_classes)
+        sizes = np.bincount(proposal_map.ravel(), minlength=len(classes) + 1)[1:]
+        for j in np.flatnonzero(np.isin(classes, objects) & (sizes >= MIN_ERROR_SIZE)):
+            alone = np.zeros(len(classes))
+            alone[j] = 1.0
+            _, false_positives, _ = benchmark_counts(regions, region_classes, proposal_map, classes, alone,
+                                                     classes=objects, thresholds=(0.5,))
+            scores.append(float(proposal_scores[j]))
+            hits.append(bool(false_positives[0] == 0))
+    return np.asarray(scores, np.float64), np.asarray(hits, bool)
+
+
+def semantic_results(args, cfg, noise: str, weights: Path, labels: Path, progress: bool) -> dict:
+    """Both methods on one noisy copy of the val label maps: the seed's PR curve, and each proposal's score and hit."""
+    name = register_noisy_label_maps(labels, like=args.semantic_dataset)
+    records, class_names, ignore_label = find_semantic_label_errors.dataset_source(name)
+    probs, given = semantic_softmax(cfg, weights, records, len(class_names), progress)
+    clean = clean_label_maps(records, args.semantic_dataset)
+    proposals, info = method_proposals(probs, given, ignore_label, args.seed)
+    methods = {}
+    for method, found in proposals.items():
+        scores, hits = ranked_proposals(found, clean, given, len(class_names))
+        methods[method] = {"curve": evaluate_proposals(found, clean, given, range(len(records)), len(class_names)),
+                           "scores": scores.tolist(), "hits": hits.tolist()}
+    return {"noise": noise, "weights": str(weights), "images": len(records), "methods": methods,
+            "meta_classifier": info["classifiers"]}
+
+
+SEMANTIC_SCORES = {"ours": "P(true positive), meta classifier", "cleanlab": "mean 1 - p(label), flagged pixels"}
+
+
+def semantic_rows(noise: str, results: dict) -> list:
+    rows = []
+    for method, score in SEMANTIC_SCORES.items():
+        entry = results["methods"][method]
+        curve = entry["curve"]
+        row = score_row(noise, semantic_issue(noise), method, score, entry["hits"], -np.asarray(entry["scores"]),
+                        note=f"seed PR-AUC {curve['pr_auc']:.3f} ({curve['regions']} error regions >= "
+                             f"{MIN_ERROR_SIZE} px; n, errors: proposals)")
+        row["curve"] = {"recall": curve["recall"], "precision": curve["precision"]}  # the seed's, 21 thresholds
+        row["pr_auc"] = curve["pr_auc"]
+        rows.append(row)
+    return rows
+
+
+def semantic_part(args, output: Path, timings: dict) -> list:
+    cfg = load_lazy_config(args.semantic_config, args.opts)
+    background = cfg.dataloader.train.mapper.get("background_label", None)
+    if background != BACKGROUND:
+        raise UserInputError(f"{args.semantic_config}: the benchmark's object classes are all but class {BACKGROUND}, "
+                             f"the config's background_label is {background}")
+    check_datasets_available([args.semantic_dataset])
+    rows = []
+    for step, noise in enumerate(args.semantic_noise, start=1):
+        start, folder = time.perf_counter(), output / "semantic" / noise
+        reused = (folder / RESULTS_JSON).is_file()
+        if not reused:
+            print(f"[semantic {step}/{len(args.semantic_noise)}] {noise} -> {folder}", flush=True)
+            labels = write_noisy_val_maps(args, noise, folder / "val_labels", background)
+            weights = args.semantic_weights or train_semantic_model(args, noise, folder / "model")
+            save_json_atomic(semantic_results(args, cfg, noise, weights, labels, not args.no_progress),
+                             folder / RESULTS_JSON)
+        rows += semantic_rows(noise, load_json(folder / RESULTS_JSON))
+        timings[f"semantic {noise}"] = "reused" if reused else f"{(time.perf_counter() - start) / 60:.1f} min"
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------- report
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def table(rows: list) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = [row["setting"], row["issue"], row["method"], row["score"], str(row["n"]), str(row["errors"]),
+                 *(_number(row[key]) for key in ("auroc", "ap", "p10", "p100")), row["note"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def panels(rows: list) -> dict:
+    """{(setting, issue): its rows}, in table order."""
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[(row["setting"], row["issue"])].append(row)
+    return grouped
+
+
+def verdicts(rows: list) -> list[str]:
+    """Per setting and issue type, the best-ranking score of each side by average precision, and which is ahead."""
+    lines = []
+    for (setting, issue), group in panels(rows).items():
+        best = {}
+        for method in ("ours", "cleanlab"):
+            ranked = [row for row in group if row["method"] == method and row["ap"] is not None]
+            if ranked:
+                best[method] = max(ranked, key=lambda row: row["ap"])
+        if len(best) < 2:
+            continue
+        ours, theirs = best["ours"], best["cleanlab"]
+        gap = ours["ap"] - theirs["ap"]
+        verdict = "about even" if abs(gap) < 0.02 else ("ours ahead" if gap > 0 else "cleanlab ahead")
+        auroc_gap = (ours["auroc"] or 0.0) - (theirs["auroc"] or 0.0)
+        if abs(gap) >= 0.02 and abs(auroc_gap) >= 0.02 and (auroc_gap > 0) != (gap > 0):
+            verdict += " by AP, behind by AUROC" if gap > 0 else " by AP, ours ahead by AUROC"
+        extra = ""
+        if "pr_auc" in ours:
+            extra = f"; seed PR-AUC {ours['pr_auc']:.3f} vs {theirs['pr_auc']:.3f}"
+        lines.append(f"- {setting}, {issue}: ours {ours['score']} AP {ours['ap']:.3f} (AUROC {_number(ours['auroc'])}) "
+                     f"vs cleanlab {theirs['score']} AP {theirs['ap']:.3f} (AUROC {_number(theirs['auroc'])})"
+                     f"{extra}: {verdict}")
+    return lines
+
+
+def precision_recall(is_error: np.ndarray, quality: np.ndarray):
+    """(recall, precision) of ranking by the quality score, lowest first (NaN last)."""
+    from sklearn.metrics import precision_recall_curve
+
+    badness = -quality
+    known = badness[~np.isnan(badness)]
+    badness = np.where(np.isnan(badness), (known.min() if known.size else 0.0) - 1.0, badness)
+    precision, recall, _ = precision_recall_curve(is_error, badness)
+    return recall[:-1], precision[:-1]  # without scikit-learn's closing point (recall 0, precision 1)
+
+
+def plot_pr_curves(rows: list, path: Path) -> None:
+    """One panel per setting and issue type: ours solid, cleanlab dashed, a decision as a star, the error rate
+    (what a random ranking reaches) dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grouped = panels(rows)
+    columns = min(3, len(grouped))
+    figure_rows = -(-len(grouped) // columns)
+    figure, axes = plt.subplots(figure_rows, columns, figsize=(5.2 * columns, 4.2 * figure_rows), squeeze=False)
+    for axis, ((setting, issue), group) in zip(axes.flat, grouped.items()):
+        for row in group:
+            curve, label = row["curve"], f"{row['method']}: {row['score']}"
+            style = "-" if row["method"] == "ours" else "--"
+            if curve is None:
+                continue
+            if "point" in curve:
+                axis.plot(*curve["point"], "k*", markersize=10, label=f"{label} (decision)")
+            elif "is_error" in curve and curve["is_error"].any():
+                recall, precision = precision_recall(curve["is_error"], curve["quality"])
+                axis.plot(recall, precision, style + ("o" if len(recall) < 3 else ""),
+                          label=f"{label} (AP {_number(row['ap'])})" + (", " + row["note"] if "threshold" in
+                                                                         row["note"] else ""))
+            elif "recall" in curve:
+                axis.plot(curve["recall"], curve["precision"], style + ".", label=f"{label} (PR-AUC "
+                          f"{row['pr_auc']:.3f})")
+        scored = [row for row in group if row["n"]]
+        if scored and "is_error" in (scored[0]["curve"] or {}):
+            axis.axhline(scored[0]["errors"] / scored[0]["n"], color="gray", linestyle=":", linewidth=1)
+        axis.set(title=f"{setting}: {issue}", xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=6.5, loc="upper right")
+        else:
+            axis.text(0.5, 0.5, "nothing to rank", ha="center", va="center", color="gray")
+    for axis in list(axes.flat)[len(grouped):]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    with atomic_output(path, suffix=".png") as temp:
+        figure.savefig(temp, dpi=110)
+    plt.close(figure)
+
+
+READING = """Reading the table: lower scores are worse labels; AUROC, AP (average precision) and P@k (the share of
+errors among the k worst) rank every annotation (detection, proposal) by the score, NaN last; n: how many are
+ranked, errors: how many of them are known errors. Instance rows: n annotations (missing objects: detections), known
+errors from the noise tags, clean_category_id and the dropped ids. Semantic rows: n proposals >= 250 px of object
+classes, errors: those that alone find an error region (IoU_adj >= 0.25); the seed's PR-AUC (in the notes) also
+counts the regions no proposal finds. cleanlab's badloc score is of the box: cleanlab has no masks."""
+
+
+def write_report(command: str, settings: dict, rows: list, timings: dict, output: Path) -> str:
+    """evidence.md, evidence.json and pr_curves.png; returns the table."""
+    text = table(rows)
+    lines = ["# Label-error evidence on the toy data (issue 12)", "", f"Command: `{command}`", "",
+             "Settings: " + ", ".join(f"{key} {value}" for key, value in settings.items()), "",
+             "Time per step: " + ", ".join(f"{key} {value}" for key, value in timings.items()), "", text, "",
+             "Who ranks the errors better (each side's best score by AP):", *verdicts(rows), "", READING, ""]
+    save_json_atomic({"settings": settings, "timings": timings,
+                      "rows": [{k: v for k, v in row.items() if k != "curve"} for row in rows]},
+                     output / "evidence.json", indent=True)
+    plot_pr_curves(rows, output / "pr_curves.png")
+    with atomic_output(output / "evidence.md", suffix=".md") as temp:
+        temp.write_text("\n".join(lines))
+    return text
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    command = shlex.join(["python", "benchmarks/label_error_evidence.py", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        check_args(args)
+        output = Path(args.output)
+        settings = check_same_settings(args, output)
+        timings, rows = {}, []
+        if "instance" in args.parts:
+            rows += instance_part(args, output, timings)
+        if "semantic" in args.parts:
+            rows += semantic_part(args, output, timings)
+        text = write_report(command, settings, rows, timings, output)
+    except UserInputError as err:
+        raise SystemExit("error: " + " ".join(str(err).split())) from None
+    print(text)
+    print("\n".join(["", *verdicts(rows), "", f"wrote {output / 'evidence.md'}, {output / 'pr_curves.png'}"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
