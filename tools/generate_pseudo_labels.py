@@ -32,7 +32,7 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 quiet_library_warnings()  # before detectron2 is imported
 
 from noisy_seg.data import check_datasets_available  # noqa: E402  (also registers the toy datasets)
-from noisy_seg.engine import load_lazy_config  # noqa: E402
+from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.engine.train_loop import dataset_names  # noqa: E402
 from noisy_seg.pseudo_labels.semantic import DEFAULT_SCALES, MANIFEST, generate_pseudo_labels  # noqa: E402
@@ -84,8 +84,7 @@ def check_flags(args) -> None:
 
 def check_files(args) -> None:
     """The inputs exist, and the output folder holds nothing (or, with --resume, is a run to continue)."""
-    if not os.path.isfile(args.config_file):
-        raise UserInputError(f"--config-file {args.config_file} not found")
+    args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass the trained model's .pth file")
     if args.tag_file is not None and not os.path.isfile(args.tag_file):

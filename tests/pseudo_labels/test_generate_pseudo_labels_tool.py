@@ -83,7 +83,7 @@ def test_bad_flags(repo_root, checkpoints, tmp_path, extra, expected):
 
 
 def test_missing_files(repo_root, checkpoints, tmp_path):
-    assert "--config-file nope.py not found" in error_of(repo_root, checkpoints["toy"], tmp_path / "out",
+    assert "config file 'nope.py' not found" in error_of(repo_root, checkpoints["toy"], tmp_path / "out",
                                                          config="nope.py")
     assert f"--weights {tmp_path}/none.pth not found" in error_of(repo_root, str(tmp_path / "none.pth"),
                                                                   tmp_path / "out")
@@ -148,7 +148,8 @@ def test_the_script_prints_one_line_without_traceback(repo_root, tmp_path):
                              "--weights", "w.pth", "--dataset", VAL, "--output", str(tmp_path / "out")],
                             cwd=repo_root, capture_output=True, text=True)
     assert result.returncode != 0 and result.stdout == ""
-    assert result.stderr.strip() == "error: --config-file missing.py not found"
+    assert result.stderr.strip() == ("error: config file 'missing.py' not found, and no packaged config is named "
+                                     "'missing.py'; `python -m noisy_seg.model_zoo` lists the names")
     assert not (tmp_path / "out").exists()
 
 
