@@ -42,6 +42,7 @@ from noisy_seg.engine import (  # noqa: E402
     check_config,
     do_test,
     do_train,
+    check_yacs_datasets,
     is_yacs_config,
     load_for_eval,
     load_lazy_config,
@@ -115,6 +116,8 @@ def cli(argv=None):
     args = argument_parser().parse_args(argv)
     try:  # validate the config before spawning workers, so errors are one line
         cfg = load_config(args.config_file, args.opts)
+        if isinstance(cfg, CfgNode):
+            check_yacs_datasets(cfg, eval_only=args.eval_only)
     except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -4,9 +4,9 @@ from .config_files import load_lazy_config, resolve_config_file
 from .ddp import create_ddp_model
 from .overrides import apply_overrides, check_override_key
 from .train_loop import do_test, do_train, load_for_eval, resolve_device, resolve_seed
-from .yacs_config import is_yacs_config, load_yacs_config
+from .yacs_config import check_yacs_datasets, is_yacs_config, load_yacs_config
 from .yacs_trainer import NoisyTrainer, load_yacs_model_for_eval
 
-__all__ = ["NoisyTrainer", "check_config", "create_ddp_model", "apply_overrides", "check_override_key", "do_test",
-           "do_train", "is_yacs_config", "load_for_eval", "load_lazy_config", "load_yacs_config",
-           "load_yacs_model_for_eval", "resolve_config_file", "resolve_device", "resolve_seed"]
+__all__ = ["NoisyTrainer", "check_config", "create_ddp_model", "apply_overrides", "check_override_key",
+           "check_yacs_datasets", "do_test", "do_train", "is_yacs_config", "load_for_eval", "load_lazy_config",
+           "load_yacs_config", "load_yacs_model_for_eval", "resolve_config_file", "resolve_device", "resolve_seed"]

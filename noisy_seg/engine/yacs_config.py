@@ -53,6 +53,15 @@ def load_yacs_config(config_file: str, opts: Sequence[str]) -> CfgNode:
     return cfg
 
 
+def check_yacs_datasets(cfg: CfgNode, *, eval_only: bool) -> None:
+    """Training needs DATASETS.TRAIN and evaluation DATASETS.TEST (detectron2 would stop on a bare assert)."""
+    key = "TEST" if eval_only else "TRAIN"
+    if not cfg.DATASETS[key]:
+        raise UserInputError(f"DATASETS.{key} is empty: name the registered dataset(s) to "
+                             f"{'evaluate' if eval_only else 'train'} on, e.g. DATASETS.{key} "
+                             f"\"('toy_shapes_{'val' if eval_only else 'train'}',)\"")
+
+
 def train_mapper_class(cfg):
     """The noisy mapper of the config's task: NoisySemSegDatasetMapper for a SemanticSegmentor (and subclasses,
     MODEL.META_ARCHITECTURE), else NoisyDatasetMapper (instance annotations)."""

@@ -66,10 +66,17 @@ def test_cli_config_files_that_cannot_run(repo_root, tmp_path):
     broken.write_text("train = dict(\n")
     res = _cli(repo_root, "--config-file", str(broken))
     assert res.returncode != 0 and "Traceback" not in res.stderr and f"error: {broken}:1:" in res.stderr
-    yacs = tmp_path / "mask_rcnn.yaml"
-    yacs.write_text("MODEL:\n  MASK_ON: True\n")
-    res = _cli(repo_root, "--config-file", str(yacs))
-    assert res.stderr.strip().count("\n") == 0 and "defines no model, train, dataloader" in res.stderr
+    yacs = tmp_path / "mask_rcnn.yaml"  # a yacs config runs with NoisyTrainer, and needs a training set
+    yacs.write_text("VERSION: 2\nMODEL:\n  MASK_ON: True\n")  # (without VERSION detectron2 warns on stderr)
+    res = _cli(repo_root, "--config-file", str(yacs), "OUTPUT_DIR", str(tmp_path / "out"))
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
+    assert res.stderr.startswith("error: DATASETS.TRAIN is empty"), res.stderr
+    res = _cli(repo_root, "--config-file", str(yacs), "--eval-only")
+    assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("error: DATASETS.TEST is empty"), res.stderr
+    lazy_yaml = tmp_path / "saved.yaml"  # lower-case keys: a LazyConfig's saved config.yaml, without its parts
+    lazy_yaml.write_text("model: {}\n")
+    res = _cli(repo_root, "--config-file", str(lazy_yaml))
+    assert res.stderr.strip().count("\n") == 0 and "defines no train, dataloader" in res.stderr, res.stderr
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     res = _cli(repo_root, "--config-file", str(text))
