@@ -8,7 +8,6 @@ and a value must have the type of the scalar it replaces (`train.max_iter=abc` i
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Iterable, Optional
 
@@ -18,7 +17,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from detectron2.config import LazyConfig
 from detectron2.config.instantiate import _convert_target_to_string, locate
 
-from ..utils.errors import UserInputError
+from ..utils.errors import UserInputError, did_you_mean
 
 _MISSING = object()
 
@@ -62,8 +61,7 @@ def _suggest(cfg: DictConfig, key: str, extra: Iterable[str] = ()) -> str:
     if not isinstance(parent, DictConfig):
         return ""
     candidates = {str(k) for k in parent.keys()} | set(extra)
-    close = difflib.get_close_matches(leaf, sorted(candidates), n=3)
-    return f" Did you mean: {', '.join((parent_key + '.' if parent_key else '') + c for c in close)}?" if close else ""
+    return did_you_mean(leaf, candidates, prefix=parent_key + "." if parent_key else "")
 
 
 def check_override_key(cfg: DictConfig, key: str) -> None:

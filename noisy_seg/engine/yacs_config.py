@@ -2,7 +2,6 @@
 `KEY VALUE` overrides, every problem one UserInputError line (an unknown key, a mistyped value, a bad noise name)."""
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 from typing import Sequence
@@ -16,7 +15,7 @@ from detectron2.modeling import META_ARCH_REGISTRY, SemanticSegmentor
 from ..config import add_noisy_seg_config
 from ..config.defaults import OPTIMIZERS
 from ..data import NoisyDatasetMapper, NoisySemSegDatasetMapper
-from ..utils.errors import UserInputError
+from ..utils.errors import UserInputError, did_you_mean
 
 __all__ = ["is_yacs_config", "load_yacs_config", "train_mapper_class"]
 
@@ -88,8 +87,7 @@ def _merge(cfg: CfgNode, merge, source: str) -> None:
 
 def _suggest(cfg: CfgNode, key: str) -> str:
     depth = key.count(".")
-    close = difflib.get_close_matches(key, [k for k in _full_keys(cfg) if k.count(".") == depth], n=3)
-    return f" Did you mean: {', '.join(close)}?" if close else ""
+    return did_you_mean(key, [k for k in _full_keys(cfg) if k.count(".") == depth])
 
 
 def _full_keys(node: CfgNode, prefix: str = "") -> list[str]:
