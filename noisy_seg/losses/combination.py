@@ -61,7 +61,7 @@ def foreground_instance_mask(logits: torch.Tensor, targets: torch.Tensor, bg_ind
 
 def combination_loss(logits: torch.Tensor, targets: torch.Tensor, *, bg_index: Background, ce_weight: float = 1.0,
                      rce_weight: float = 1.0, label_floor: float = 1e-4, floored_ce: bool = False,
-                     pon_threshold: Optional[float] = None, ignore_index: Optional[int] = None,
+                     pon_threshold: Optional[float] = None, ignore_index: Optional[int] = 255,
                      reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """logits (N, C) with targets (N,), or dense (N, C, H, W) with targets (N, H, W). With pred = argmax(logits):
     group 1 (y == bg or pred == bg) gets CE, group 2 (y != bg and pred != bg) gets RCE only, and

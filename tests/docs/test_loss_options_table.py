@@ -65,7 +65,7 @@ def test_the_generic_options_are_as_the_text_says():
     for name in available_losses():
         defaults = loss_spec(name).defaults
         assert defaults.get("reduction", "mean") == "mean"
-        assert defaults.get("ignore_index", 255) == (None if name == "combination" else 255)
+        assert defaults.get("ignore_index", 255) == 255
 
 
 @pytest.mark.parametrize("name,config,key", [
