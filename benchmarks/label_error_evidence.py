@@ -73,7 +73,8 @@ from noisy_seg.data import check_datasets_available, register_noisy_label_maps  
 from noisy_seg.engine import load_lazy_config  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
-from noisy_seg.label_errors import best_match_iou, cleanlab_box_scores, score_metrics  # noqa: E402
+from noisy_seg.label_errors import (  # noqa: E402
+    average_precision_gap, best_match_iou, cleanlab_box_scores, score_metrics)
 from noisy_seg.label_errors.semantic import (  # noqa: E402
     MIN_ERROR_SIZE, benchmark_counts, cleanlab_proposals, component_metrics, error_regions, image_proposals,
     score_images)
@@ -192,7 +193,7 @@ def score_row(setting, issue, method, score, is_error, quality, note="") -> dict
     return {"setting": setting, "issue": issue, "method": method, "score": score, "n": metrics["annotations"],
             "errors": metrics["errors"], "auroc": metrics["auroc"], "ap": metrics["average_precision"],
             "p10": metrics["precision_at_k"].get("10"), "p100": metrics["precision_at_k"].get("100"), "note": note,
-            "curve": {"is_error": is_error, "quality": quality}}
+            "curve": {"is_error": is_error, "quality": quality}, "ranked": (is_error, quality)}
 
 
 def flag_row(setting, issue, method, score, is_error, flagged) -> dict:
@@ -536,7 +537,9 @@ def panels(rows: list) -> dict:
 
 
 def verdicts(rows: list) -> list[str]:
-    """Per setting and issue type, the best-ranking score of each side by average precision, and which is ahead."""
+    """Per setting and issue type, the best-ranking score of each side by average precision, and which is ahead: a
+    side leads only where the 95% bootstrap interval of the AP gap (the same annotations or detections resampled for
+    both; semantic proposals, which differ by method, each on their own) excludes 0."""
     lines = []
     for (setting, issue), group in panels(rows).items():
         best = {}
@@ -547,11 +550,9 @@ def verdicts(rows: list) -> list[str]:
         if len(best) < 2:
             continue
         ours, theirs = best["ours"], best["cleanlab"]
-        gap = ours["ap"] - theirs["ap"]
-        verdict = "about even" if abs(gap) < 0.02 else ("ours ahead" if gap > 0 else "cleanlab ahead")
-        auroc_gap = (ours["auroc"] or 0.0) - (theirs["auroc"] or 0.0)
-        if abs(gap) >= 0.02 and abs(auroc_gap) >= 0.02 and (auroc_gap > 0) != (gap > 0):
-            verdict += " by AP, behind by AUROC" if gap > 0 else " by AP, ours ahead by AUROC"
+        paired = "pr_auc" not in ours  # instance rows rank the same items; semantic proposals are each method's own
+        interval = average_precision_gap(*ours["ranked"], *theirs["ranked"], paired=paired)
+        verdict = _verdict(interval)
         extra = ""
         if "pr_auc" in ours:
             extra = f"; seed PR-AUC {ours['pr_auc']:.3f} vs {theirs['pr_auc']:.3f}"
@@ -559,6 +560,17 @@ def verdicts(rows: list) -> list[str]:
                      f"vs cleanlab {theirs['score']} AP {theirs['ap']:.3f} (AUROC {_number(theirs['auroc'])})"
                      f"{extra}: {verdict}")
     return lines
+
+
+def _verdict(interval) -> str:
+    if interval is None or interval["low"] is None:
+        return "no verdict (too few errors to resample)"
+    gap = f"AP gap {interval['gap']:+.3f}, 95% bootstrap interval [{interval['low']:+.3f}, {interval['high']:+.3f}]"
+    if interval["low"] > 0:
+        return f"ours ahead ({gap})"
+    if interval["high"] < 0:
+        return f"cleanlab ahead ({gap})"
+    return f"neither ahead beyond the resampling spread ({gap})"
 
 
 def precision_recall(is_error: np.ndarray, quality: np.ndarray):
@@ -630,9 +642,10 @@ def write_report(command: str, settings: dict, rows: list, timings: dict, output
     lines = ["# Label-error evidence on the toy data (issue 12)", "", f"Command: `{command}`", "",
              "Settings: " + ", ".join(f"{key} {value}" for key, value in settings.items()), "",
              "Time per step: " + ", ".join(f"{key} {value}" for key, value in timings.items()), "", text, "",
-             "Who ranks the errors better (each side's best score by AP):", *verdicts(rows), "", READING, ""]
+             "Who ranks the errors better (each side's best score by AP; one seed and one fold split: the interval "
+             "is over the items ranked, not over training runs):", *verdicts(rows), "", READING, ""]
     save_json_atomic({"settings": settings, "timings": timings,
-                      "rows": [{k: v for k, v in row.items() if k != "curve"} for row in rows]},
+                      "rows": [{k: v for k, v in row.items() if k not in ("curve", "ranked")} for row in rows]},
                      output / "evidence.json", indent=True)
     plot_pr_curves(rows, output / "pr_curves.png")
     with atomic_output(output / "evidence.md", suffix=".md") as temp:

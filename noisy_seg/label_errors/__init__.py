@@ -7,12 +7,13 @@ noisy_seg.pseudo_labels.label_issues."""
 from .filter import CLASS_METHODS, ISSUE_TYPES, best_match_iou, find_label_issues
 from .objectlab import cleanlab_box_scores
 from .rank import SCORE_METHODS, foreground_probs, get_label_quality_scores, gmm_clean_probability
-from .summary import issue_counts, label_noise_benchmark, score_metrics
+from .summary import average_precision_gap, issue_counts, label_noise_benchmark, score_metrics
 
 __all__ = [
     "CLASS_METHODS",
     "ISSUE_TYPES",
     "SCORE_METHODS",
+    "average_precision_gap",
     "best_match_iou",
     "cleanlab_box_scores",
     "find_label_issues",

@@ -6,6 +6,8 @@
   lowest scores; k = the number of errors gives the R-precision). NaN scores (nothing to judge, e.g. no mask)
   rank last.
 - `flag_metrics(is_error, flagged)`: precision and recall of a yes/no decision (confident learning, a threshold).
+- `average_precision_gap(...)`: AP(a) - AP(b) of two scores with a 95% bootstrap interval over the ranked items:
+  whether one score's lead survives resampling the annotations (not the spread over training seeds).
 - `label_noise_benchmark(labels, clean_labels, scores, flags)`: all of them against injected class noise (the
   annotations whose given label differs from its `clean_category_id`).
 """
@@ -21,7 +23,8 @@ from ..utils.errors import UserInputError
 from ._validation import check_vector
 from .filter import ISSUE_TYPES
 
-__all__ = ["flag_metrics", "issue_counts", "label_noise_benchmark", "precision_at_k", "score_metrics"]
+__all__ = ["average_precision_gap", "flag_metrics", "issue_counts", "label_noise_benchmark", "precision_at_k",
+           "score_metrics"]
 
 DEFAULT_KS = (10, 100)
 
@@ -60,6 +63,36 @@ def score_metrics(is_error, score, *, ks: Optional[Sequence[int]] = None) -> dic
         "precision_at_k": {str(k): _precision_at_k(is_error, score, int(k)) for k in ks if 1 <= k <= len(score)},
         "r_precision": _precision_at_k(is_error, score, errors) if errors else None,
     }
+
+
+def average_precision_gap(is_error_a, score_a, is_error_b, score_b, *, paired: bool, rounds: int = 1000,
+                          seed: int = 0, level: float = 0.95) -> dict:
+    """{"gap", "low", "high", "rounds"}: AP(a) - AP(b) of two quality scores and its `level` percentile bootstrap
+    interval. `paired`: a and b rank the same items (the same annotations scored two ways: one resample of indices
+    for both); otherwise each side is resampled on its own. Resamples with no error or no clean item on a side are
+    skipped ("rounds": how many counted). The interval says how much the gap owes to which items were drawn, not to
+    the training seed. None where either side has no error or no clean item."""
+    a, b = _check_pair(is_error_a, score_a), _check_pair(is_error_b, score_b)
+    if paired and len(a[0]) != len(b[0]):
+        raise UserInputError(f"paired scores must rank the same items, got {len(a[0])} and {len(b[0])}")
+    a, b = (a[0], _ranked_last_if_nan(a[1])), (b[0], _ranked_last_if_nan(b[1]))
+    if not all(0 < truth.sum() < len(truth) for truth, _ in (a, b)):
+        return None
+    rng = np.random.default_rng(seed)
+    gaps = []
+    for _ in range(rounds):
+        picks_a = rng.integers(0, len(a[0]), len(a[0]))
+        picks_b = picks_a if paired else rng.integers(0, len(b[0]), len(b[0]))
+        truth_a, truth_b = a[0][picks_a], b[0][picks_b]
+        if 0 < truth_a.sum() < len(truth_a) and 0 < truth_b.sum() < len(truth_b):
+            gaps.append(average_precision_score(truth_a, -a[1][picks_a])
+                        - average_precision_score(truth_b, -b[1][picks_b]))
+    gap = float(average_precision_score(a[0], -a[1]) - average_precision_score(b[0], -b[1]))
+    if not gaps:
+        return {"gap": gap, "low": None, "high": None, "rounds": 0}
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(gaps, [tail, 100 - tail])
+    return {"gap": gap, "low": float(low), "high": float(high), "rounds": len(gaps)}
 
 
 def flag_metrics(is_error, flagged) -> dict:
