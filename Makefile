@@ -56,9 +56,10 @@ label-correction-toy: install
 
 # label errors on the toy data, ours vs cleanlab on the same predictions: sym40 / coco_n_medium / drop20 instance
 # copies scored out of sample (2-fold), semantic dropped / relabelled components; evidence.md + pr_curves.png in
-# output/label_errors/evidence
+# output/label_errors/evidence; 1000 iterations per training (500 leave the fold models without confident
+# detections); numbers and caveats: projects/LabelErrors/README.md
 label-errors-toy: install
-	$(VPY) benchmarks/label_error_evidence.py
+	$(VPY) benchmarks/label_error_evidence.py train.max_iter=1000
 
 # speed benchmarks (ratios against the stock detectron2 path, measured in one run)
 bench: install
