@@ -34,6 +34,9 @@ Writes OUTPUT/issues.json (ranked: issue type, annotation id, image id, given an
 settings and summary: counts, and with injected noise (clean_category_id from tools/make_noisy_dataset.py) AUROC,
 average precision and precision@k of each score), OUTPUT/scores.json (every annotation's scores),
 OUTPUT/corrected.json (the json with the class suggestions applied, originals in original_category_id),
+OUTPUT/weighted.json (the json unchanged but for "loss_weight" on every scored annotation: its GMM clean
+probability, 4 decimals; train on it, registered with register_coco_file(like=...), with
+model.roi_heads.box_predictor.annotation_loss_weights=True to weight each RoI's classification loss by it),
 OUTPUT/detections.json (unless --no-missing: the model's detections scored at least --missing-score on every scored
 image, the candidates of missing objects, for benchmarks such as cleanlab.object_detection's: {"score_threshold",
 "box_mode": "XYWH_ABS", "images": [{"image_id", "fold", "boxes", "scores", "category_ids"}]}, boxes rounded to 0.01

@@ -39,6 +39,7 @@ except ImportError as e:
 
 from noisy_seg.engine import (  # noqa: E402
     NoisyTrainer,
+    check_annotation_weights,
     check_config,
     do_test,
     do_train,
@@ -118,6 +119,8 @@ def cli(argv=None):
         cfg = load_config(args.config_file, args.opts)
         if isinstance(cfg, CfgNode):
             check_yacs_datasets(cfg, eval_only=args.eval_only)
+        elif not args.eval_only:
+            check_annotation_weights(cfg)
     except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

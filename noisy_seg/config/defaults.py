@@ -36,6 +36,9 @@ def add_noisy_seg_config(cfg):
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "ce"
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS = CN(new_allowed=True)
     cfg.MODEL.ROI_BOX_HEAD.LOSS_SWITCH_ITER = 0
+    # weight each foreground RoI's classification loss by its annotation's "loss_weight" (find_label_errors'
+    # weighted.json: the GMM clean probability); see NoisyFastRCNNOutputLayers' annotation_loss_weights
+    cfg.MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS = False
     # NoisySemSegFPNHead / NoisyDeepLabV3PlusHead: a loss name, "a * name + b * name", its options, switch point
     cfg.MODEL.SEM_SEG_HEAD.LOSS = "ce"
     cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS = CN(new_allowed=True)

@@ -21,12 +21,14 @@ from detectron2.data import DatasetMapper
 from ..noise import (NOISE_REGISTRY, BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise,
                      noise_spec)
 from ..noise.mask_noise import SKIPPED_NAMES
+from .datasets.coco_files import LOSS_WEIGHT
 from .yacs_noise import label_noise_from_cfg
 
 logger = logging.getLogger(__name__)
 
 NoiseSpec = Union[None, NoisePipeline, Mapping, Sequence[Mapping]]
 _LABEL_STRIDE = 1 << 16  # > any class index: packs (noisy, clean) into one category_id
+_POSITION_STRIDE = 1 << 32  # > any packed (noisy, clean): packs the annotation's position on top (int64 classes)
 _UNCHANGED_TAGS = frozenset(("clean", *SKIPPED_NAMES))  # noise tags of annotations the noise left as they were
 NOISE_COUNTS = "noise_counts"  # key of a mapped dict's {"total", "changed"[, "class_flip"]} (noisy_seg.engine reads it)
 
@@ -45,6 +47,9 @@ class NoisyDatasetMapper(DatasetMapper):
     dict "noise_counts": of the image's non-crowd annotations, how many there were ("total"), how many the noise
     changed (dropped, class flipped or mask moved: "changed") and how many it gave another class ("class_flip").
     Only training mappers (`is_train=True`) apply noise: evaluation stays on the given labels.
+    When the image's annotations carry a "loss_weight" (a number in [0, 1]), a training mapper, also without noise,
+    gives the `Instances` `gt_loss_weights` (float32, one per instance; 1 for an annotation without one), for
+    `NoisyFastRCNNOutputLayers(annotation_loss_weights=True)`.
     """
 
     @configurable
@@ -67,30 +72,45 @@ class NoisyDatasetMapper(DatasetMapper):
         return ret
 
     def __call__(self, dataset_dict):
-        if self.noise is None or not self.is_train or "annotations" not in dataset_dict:
+        if not self.is_train or "annotations" not in dataset_dict:
+            return super().__call__(dataset_dict)
+        weighted = any(LOSS_WEIGHT in ann for ann in dataset_dict["annotations"])
+        if self.noise is None and not weighted:
             return super().__call__(dataset_dict)
         dataset_dict = dict(dataset_dict)  # shallow: the annotations list is replaced, not edited
-        image = None
-        if self.noise.needs_image:  # instance-dependent noise looks at the instance crops
-            image = utils.read_image(dataset_dict["file_name"], format="BGR")
-        annotations = self.noise.apply_to_annotations(
-            dataset_dict["annotations"], dataset_dict["image_id"],
-            image_hw=(dataset_dict["height"], dataset_dict["width"]), image=image,
-        )
-        counts = _annotation_counts(dataset_dict["annotations"], annotations)
-        # (noisy, clean) travel together through detectron2's transforms and empty-instance filter
-        # packed into category_id, and are unpacked right after.
-        for ann in annotations:
-            ann["category_id"] += _LABEL_STRIDE * ann["clean_category_id"]
+        annotations, counts = dataset_dict["annotations"], None
+        if self.noise is not None:
+            image = None
+            if self.noise.needs_image:  # instance-dependent noise looks at the instance crops
+                image = utils.read_image(dataset_dict["file_name"], format="BGR")
+            annotations = self.noise.apply_to_annotations(
+                dataset_dict["annotations"], dataset_dict["image_id"],
+                image_hw=(dataset_dict["height"], dataset_dict["width"]), image=image,
+            )
+            counts = _annotation_counts(dataset_dict["annotations"], annotations)
+            # (noisy, clean) travel together through detectron2's transforms and empty-instance filter
+            # packed into category_id, and are unpacked right after.
+            for ann in annotations:
+                ann["category_id"] += _LABEL_STRIDE * ann["clean_category_id"]
+        weights = None
+        if weighted:  # the annotation's position rides along too: it picks each kept instance's weight
+            weights = _loss_weights(annotations, dataset_dict)
+            annotations = [dict(ann, category_id=ann["category_id"] + _POSITION_STRIDE * position)
+                           for position, ann in enumerate(annotations)]
         dataset_dict["annotations"] = annotations
         mapped = super().__call__(dataset_dict)
         if "instances" in mapped:
             instances = mapped["instances"]
             packed = instances.gt_classes
+            if weights is not None:
+                instances.gt_loss_weights = weights[packed // _POSITION_STRIDE]
+                packed = packed % _POSITION_STRIDE
             instances.gt_classes = packed % _LABEL_STRIDE
-            instances.gt_clean_classes = packed // _LABEL_STRIDE
-            instances.gt_noisy = instances.gt_classes != instances.gt_clean_classes
-        mapped[NOISE_COUNTS] = counts
+            if self.noise is not None:
+                instances.gt_clean_classes = packed // _LABEL_STRIDE
+                instances.gt_noisy = instances.gt_classes != instances.gt_clean_classes
+        if counts is not None:
+            mapped[NOISE_COUNTS] = counts
         return mapped
 
 
@@ -196,6 +216,17 @@ class NoisySemSegDatasetMapper(DatasetMapper):
             values = torch.unique(sem_seg)
             present[values[(values >= 0) & (values < self.num_classes)]] = True
         return present
+
+
+def _loss_weights(annotations, dataset_dict) -> torch.Tensor:
+    """(len(annotations),) float32: each annotation's "loss_weight", 1 where it has none; one ValueError for a
+    value that is not a number in [0, 1]."""
+    weights = [ann.get(LOSS_WEIGHT, 1.0) for ann in annotations]
+    for ann, weight in zip(annotations, weights):
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+            raise ValueError(f"{dataset_dict.get('file_name', 'image')}: annotation {ann.get('id', '')} has "
+                             f"loss_weight {weight!r}; it must be a number in [0, 1]")
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 def _annotation_counts(annotations, noisy_annotations) -> dict:

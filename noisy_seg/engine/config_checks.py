@@ -6,12 +6,13 @@ import numbers
 
 from omegaconf import DictConfig, OmegaConf
 
+from detectron2.config import instantiate
 from detectron2.config.instantiate import locate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from ..utils.errors import UserInputError
 
-__all__ = ["check_config"]
+__all__ = ["check_annotation_weights", "check_config"]
 
 # key, minimum (None: the key may be None)
 _INT_KEYS = (("train.max_iter", 1, False), ("train.eval_period", 0, False), ("train.log_period", 1, False),
@@ -98,3 +99,19 @@ def check_config(cfg) -> None:
     if stop is not None and not (isinstance(stop, int) and 0 < stop <= max_iter):
         raise UserInputError(f"train.stop_iter={stop} must be in (0, train.max_iter={max_iter}]")
     _check_noise(cfg)
+
+
+def check_annotation_weights(cfg) -> None:
+    """With `annotation_loss_weights` on in a box predictor (a cascade's: `box_predictors.N`), the training records
+    must carry "loss_weight" (`noisy_seg.data.datasets.coco_files.check_loss_weights`: loads them once). Run before
+    training starts, not with every config load."""
+    from ..data.datasets.coco_files import check_loss_weights
+
+    predictors = [_select(cfg, "model.roi_heads.box_predictor"),
+                  *(_select(cfg, "model.roi_heads.box_predictors") or [])]
+    if not any(isinstance(p, DictConfig) and p.get("annotation_loss_weights", False) for p in predictors):
+        return
+    names = _select(cfg, "dataloader.train.dataset.names")
+    if isinstance(names, DictConfig):  # e.g. L(register_coco_file)(json_file=..., like=...): registers, gives the name
+        names = instantiate(names)
+    check_loss_weights([names] if isinstance(names, str) else list(names or []), "dataloader.train.dataset.names")

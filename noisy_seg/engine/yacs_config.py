@@ -15,6 +15,7 @@ from detectron2.modeling import META_ARCH_REGISTRY, SemanticSegmentor
 from ..config import add_noisy_seg_config
 from ..config.defaults import OPTIMIZERS
 from ..data import NoisyDatasetMapper, NoisySemSegDatasetMapper
+from ..data.datasets.coco_files import check_loss_weights
 from ..utils.errors import UserInputError, did_you_mean
 
 __all__ = ["is_yacs_config", "load_yacs_config", "train_mapper_class"]
@@ -53,12 +54,15 @@ def load_yacs_config(config_file: str, opts: Sequence[str]) -> CfgNode:
 
 
 def check_yacs_datasets(cfg: CfgNode, *, eval_only: bool) -> None:
-    """Training needs DATASETS.TRAIN and evaluation DATASETS.TEST (detectron2 would stop on a bare assert)."""
+    """Training needs DATASETS.TRAIN and evaluation DATASETS.TEST (detectron2 would stop on a bare assert); training
+    with MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS needs annotations that carry "loss_weight"."""
     key = "TEST" if eval_only else "TRAIN"
     if not cfg.DATASETS[key]:
         raise UserInputError(f"DATASETS.{key} is empty: name the registered dataset(s) to "
                              f"{'evaluate' if eval_only else 'train'} on, e.g. DATASETS.{key} "
                              f"\"('toy_shapes_{'val' if eval_only else 'train'}',)\"")
+    if not eval_only and cfg.MODEL.ROI_BOX_HEAD.get("ANNOTATION_LOSS_WEIGHTS", False):
+        check_loss_weights(list(cfg.DATASETS.TRAIN), "DATASETS.TRAIN")
 
 
 def train_mapper_class(cfg):

@@ -26,12 +26,15 @@ class NoisyStandardROIHeads(StandardROIHeads):
 @ROI_HEADS_REGISTRY.register()
 class NoisyCascadeROIHeads(CascadeROIHeads):
     """CascadeROIHeads whose every stage uses `NoisyFastRCNNOutputLayers`. Memorization is logged by the first
-    stage only, as stage0/memorization/*: later stages re-match their boxes and carry no clean labels."""
+    stage only, as stage0/memorization/*, and MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS weights the first stage
+    only: later stages re-match their boxes and carry no clean labels nor annotation weights."""
 
     @classmethod
     def _init_box_head(cls, cfg, input_shape):
         ret = super()._init_box_head(cfg, input_shape)
-        ret["box_predictors"] = [NoisyFastRCNNOutputLayers.from_stock(p, cfg) for p in ret["box_predictors"]]
+        first, *later = ret["box_predictors"]
+        ret["box_predictors"] = [NoisyFastRCNNOutputLayers.from_stock(first, cfg)] + [
+            NoisyFastRCNNOutputLayers.from_stock(p, cfg, annotation_loss_weights=False) for p in later]
         return ret
 
 

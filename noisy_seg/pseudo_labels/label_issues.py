@@ -21,6 +21,9 @@ is unfinished):
 - corrected.json: the dataset's json with the class suggestions applied (`original_category_id` keeps the given
   one) and a `correction` entry on every annotation with an issue, as label correction writes it: stage-2 training
   reads it with `register_coco_file`. Missing objects are listed, not added;
+- weighted.json: the dataset's json unchanged except that every scored annotation gets "loss_weight", its GMM
+  clean probability (4 decimals): training with MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS (LazyConfig
+  `box_predictor.annotation_loss_weights=True`) weights each RoI's classification loss by it;
 - top/: PNGs of the first `top` issues (detectron2's Visualizer): the given label and mask beside the suggested
   label and the predicted mask; for a missing object, the image's annotations beside the detection.
 """
@@ -54,6 +57,7 @@ __all__ = [
     "CORRECTED_JSON",
     "ISSUES_JSON",
     "SCORES_JSON",
+    "WEIGHTED_JSON",
     "InstanceDataset",
     "check_output_folder",
     "collect_instance_evidence",
@@ -65,14 +69,16 @@ __all__ = [
     "load_instance_dataset",
     "merge_evidence",
     "spatially_noised",
+    "weighted_dataset",
     "write_label_issues",
 ]
 
 ISSUES_JSON = "issues.json"
 SCORES_JSON = "scores.json"
 CORRECTED_JSON = "corrected.json"
+WEIGHTED_JSON = "weighted.json"
 TOP_DIR = "top"
-OUTPUT_NAMES = (ISSUES_JSON, SCORES_JSON, CORRECTED_JSON, TOP_DIR)
+OUTPUT_NAMES = (ISSUES_JSON, SCORES_JSON, CORRECTED_JSON, WEIGHTED_JSON, TOP_DIR)
 _SCORE_NAMES = ("self_confidence", "normalized_margin", "gmm")
 _GIVEN, _SUGGESTED = (0.1, 0.7, 0.2), (0.85, 0.15, 0.1)  # Visualizer colors (RGB in [0, 1]): green, red
 _DRAWN_SIZE = 640  # pixels of an image's longer side in the PNGs
@@ -330,6 +336,7 @@ def write_label_issues(output_dir, data: InstanceDataset, evidence: dict, report
                              "folder")
     save_json_atomic(report["scores"], output_dir / SCORES_JSON)
     save_json_atomic(corrected_dataset(data, report["issues"], evidence), output_dir / CORRECTED_JSON)
+    save_json_atomic(weighted_dataset(data, report["scores"]), output_dir / WEIGHTED_JSON)
     drawn = report["issues"][:top]
     for issue in tqdm(drawn, desc="drawing issues", disable=not progress or not drawn):
         image = draw_issue(data, issue, evidence)
@@ -359,6 +366,17 @@ def corrected_dataset(data: InstanceDataset, issues: list, evidence: dict) -> di
         annotations[row["index"]] = corrected_annotation(annotations[row["index"]], {
             **entry, "given_prob": row["given_prob"], "suggested_prob": row["best_other_prob"],
             "mask_iou": row["mask_iou"]})
+    return {**data.coco, "annotations": annotations}
+
+
+def weighted_dataset(data: InstanceDataset, scores: list) -> dict:
+    """The dataset's json with "loss_weight" on every scored annotation: its GMM clean probability (`scores` rows,
+    4 decimals), for training with per-annotation loss weights; unscored annotations (crowd, no usable box) get
+    none (weight 1 in training); nothing else changes."""
+    annotations = list(data.coco["annotations"])
+    for row in scores:
+        index = row["annotation_index"]
+        annotations[index] = {**annotations[index], "loss_weight": round(row["gmm"], 4)}
     return {**data.coco, "annotations": annotations}
 
 

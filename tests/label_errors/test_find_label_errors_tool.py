@@ -80,7 +80,7 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert "issues in" in printed.out and "injected class noise" in printed.out
     assert sha(noisy_small["json"]) == before  # the input is never written
     assert sorted(p.name for p in output.iterdir()) == ["corrected.json", "detections.json", "issues.json",
-                                                        "scores.json", "top"]
+                                                        "scores.json", "top", "weighted.json"]
 
     report = json.loads((output / "issues.json").read_text())
     issues, summary, annotations = report["issues"], report["summary"], noisy_small["annotations"]
@@ -124,6 +124,13 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
             assert ann["category_id"] == original["category_id"] and ann["correction"]["reasons"] == ["mask"]
         else:
             assert ann == original
+    weighted = json.loads((output / "weighted.json").read_text())  # the json as given + each GMM clean probability
+    gmm = {row["annotation_index"]: row["gmm"] for row in scores}
+    assert len(weighted["annotations"]) == len(annotations) and len(gmm) == len(annotations)
+    for index, (ann, original) in enumerate(zip(weighted["annotations"], annotations)):
+        assert ann.pop("loss_weight") == round(gmm[index], 4) and ann == original
+    assert {key: value for key, value in weighted.items() if key != "annotations"} == \
+        {key: value for key, value in json.loads(noisy_small["json"].read_text()).items() if key != "annotations"}
     pngs = sorted(p.name for p in (output / "top").iterdir())
     assert len(pngs) == min(3, len(issues)) and pngs[0].startswith("0001_" + issues[0]["type"])
 

@@ -5,7 +5,8 @@ from tools/generate_pseudo_labels.py --task instance) as a detectron2 dataset, f
 
 The name is derived from the path unless given; the json is read on first use, so a config loads before the file
 exists. ``like`` names the registered set the file is a copy of: its image root and metadata (classes, evaluator)
-are used, so the copy evaluates and maps ids exactly like the original.
+are used, so the copy evaluates and maps ids exactly like the original. An annotation's "loss_weight" (the
+weighted.json of tools/find_label_errors.py) is kept in the records, for NoisyDatasetMapper.
 """
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from typing import Optional
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_coco_json
 
-__all__ = ["register_coco_file"]
+from ...utils.errors import UserInputError
+
+__all__ = ["LOSS_WEIGHT", "check_loss_weights", "register_coco_file"]
+
+LOSS_WEIGHT = "loss_weight"  # an annotation's optional weight of its loss (tools/find_label_errors.py weighted.json)
 
 
 def _default_name(json_file: Path) -> str:
@@ -39,9 +44,25 @@ def register_coco_file(json_file: str, like: str, image_root: Optional[str] = No
             raise ValueError(f"register_coco_file: the name {name!r} is taken by {registered}; pass another name")
         return name
     image_root = str(Path(image_root).resolve()) if image_root else source.image_root
-    DatasetCatalog.register(name, lambda: load_coco_json(str(path), image_root, name))
+    # an annotation's optional "loss_weight" (tools/find_label_errors.py's weighted.json) reaches the mapper
+    DatasetCatalog.register(name, lambda: load_coco_json(str(path), image_root, name,
+                                                         extra_annotation_keys=[LOSS_WEIGHT]))
     # not the source's own files, nor its "generated on first use" (the copy must exist: checked at training start)
     own = ("name", "json_file", "image_root", "generated_on_first_use")
     meta = {key: value for key, value in source.as_dict().items() if key not in own}
     MetadataCatalog.get(name).set(**meta, json_file=str(path), image_root=image_root, copy_of=like)
     return name
+
+
+def check_loss_weights(names, key: str) -> None:
+    """Training with per-annotation loss weights needs annotations that carry them: one UserInputError, before
+    training, where no annotation of the registered datasets `names` (`key`: the config key naming them) has a
+    "loss_weight" (else the first training step would stop). Loads the records once."""
+    registered = [name for name in names if name in DatasetCatalog.list()]  # others: reported when the run starts
+    for name in registered:
+        if any(LOSS_WEIGHT in ann for record in DatasetCatalog.get(name) for ann in record.get("annotations", ())):
+            return
+    if registered:
+        raise UserInputError(f"per-annotation loss weights are on but no annotation of {key}={registered} has a "
+                             f"\"{LOSS_WEIGHT}\": train on the weighted.json of tools/find_label_errors.py, "
+                             "registered with register_coco_file(json_file, like=...), or turn the option off")
