@@ -116,6 +116,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--semantic-weights", help="one given model predicts every setting (no trainings)")
     parser.add_argument("--seed", type=int, default=0, help="the fold split's and the meta classifier's (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace the report files (the runs are reused)")
+    parser.add_argument("--bootstrap-rounds", type=int, default=1000,
+                        help="resamples of the AP-gap interval behind each verdict (default 1000)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for both configs, key=value")
     args = parser.parse_args(argv)
@@ -149,6 +151,8 @@ def check_args(args) -> None:
                                  "sembg<NN>, semrelabel<NN>, ...)")
     if args.folds < 2:
         raise UserInputError(f"--folds must be at least 2, got {args.folds}")
+    if args.bootstrap_rounds < 10:
+        raise UserInputError(f"--bootstrap-rounds must be at least 10, got {args.bootstrap_rounds}")
     for flag, path in (("--instance-config", args.instance_config), ("--semantic-config", args.semantic_config),
                        ("--instance-weights", args.instance_weights), ("--semantic-weights", args.semantic_weights)):
         if path is not None and not os.path.isfile(path):
@@ -538,7 +542,7 @@ def panels(rows: list) -> dict:
     return grouped
 
 
-def verdicts(rows: list) -> list[str]:
+def verdicts(rows: list, rounds: int = 1000) -> list[str]:
     """Per setting and issue type, the best-ranking score of each side by average precision, and which is ahead: a
     side leads only where the 95% bootstrap interval of the AP gap (the same annotations or detections resampled for
     both; semantic proposals, which differ by method, each on their own) excludes 0."""
@@ -553,7 +557,7 @@ def verdicts(rows: list) -> list[str]:
             continue
         ours, theirs = best["ours"], best["cleanlab"]
         paired = "pr_auc" not in ours  # instance rows rank the same items; semantic proposals are each method's own
-        interval = average_precision_gap(*ours["ranked"], *theirs["ranked"], paired=paired)
+        interval = average_precision_gap(*ours["ranked"], *theirs["ranked"], paired=paired, rounds=rounds)
         verdict = _verdict(interval)
         extra = ""
         if "pr_auc" in ours:
@@ -638,14 +642,14 @@ classes, errors: those that alone find an error region (IoU_adj >= 0.25); the se
 counts the regions no proposal finds. cleanlab's badloc score is of the box: cleanlab has no masks."""
 
 
-def write_report(command: str, settings: dict, rows: list, timings: dict, output: Path) -> str:
+def write_report(command: str, settings: dict, rows: list, timings: dict, output: Path, verdict_lines: list) -> str:
     """evidence.md, evidence.json and pr_curves.png; returns the table."""
     text = table(rows)
     lines = ["# Label-error evidence on the toy data (issue 12)", "", f"Command: `{command}`", "",
              "Settings: " + ", ".join(f"{key} {value}" for key, value in settings.items()), "",
              "Time per step: " + ", ".join(f"{key} {value}" for key, value in timings.items()), "", text, "",
              "Who ranks the errors better (each side's best score by AP; one seed and one fold split: the interval "
-             "is over the items ranked, not over training runs):", *verdicts(rows), "", READING, ""]
+             "is over the items ranked, not over training runs):", *verdict_lines, "", READING, ""]
     save_json_atomic({"settings": settings, "timings": timings,
                       "rows": [{k: v for k, v in row.items() if k not in ("curve", "ranked")} for row in rows]},
                      output / "evidence.json", indent=True)
@@ -667,11 +671,12 @@ def main(argv=None) -> int:
             rows += instance_part(args, output, timings)
         if "semantic" in args.parts:
             rows += semantic_part(args, output, timings)
-        text = write_report(command, settings, rows, timings, output)
+        verdict_lines = verdicts(rows, args.bootstrap_rounds)
+        text = write_report(command, settings, rows, timings, output, verdict_lines)
     except UserInputError as err:
         raise SystemExit("error: " + " ".join(str(err).split())) from None
     print(text)
-    print("\n".join(["", *verdicts(rows), "", f"wrote {output / 'evidence.md'}, {output / 'pr_curves.png'}"]))
+    print("\n".join(["", *verdict_lines, "", f"wrote {output / 'evidence.md'}, {output / 'pr_curves.png'}"]))
     return 0
 
 

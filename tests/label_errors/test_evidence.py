@@ -166,7 +166,7 @@ def test_the_report_has_one_table_verdicts_and_a_figure(tmp_path):
             evidence.score_row("sym40", "class flip", "cleanlab", "swap", truth, [0.9, 0.1, np.nan, 0.5],
                                note="cleanlab defaults")]
     text = evidence.write_report("python benchmarks/label_error_evidence.py", {"folds": 2}, rows,
-                                 {"instance sym40": "1.0 min"}, tmp_path)
+                                 {"instance sym40": "1.0 min"}, tmp_path, evidence.verdicts(rows, rounds=50))
     lines = text.splitlines()
     assert lines[0].startswith("| setting | issue type | method | score | n | errors | AUROC | AP | P@10 | P@100")
     assert "| sym40 | class flip | ours | self_confidence | 4 | 2 | 1.000 | 1.000 | - | - |" in lines[2]
@@ -192,7 +192,8 @@ def test_end_to_end_on_given_checkpoints_then_reused(repo_root, tiny_instance_se
     flags = ["--output", str(output), "--dataset", tiny_instance_set, "--instance-noise", "coco_n_medium",
              "--instance-weights", random_weights(evidence.INSTANCE_CONFIG, "evidence_instance"),
              "--semantic-dataset", "toy_tiny_cityscapes_sem_seg_val", "--semantic-noise", "sembg50",
-             "--semantic-weights", random_weights(evidence.SEMANTIC_CONFIG, "evidence_semantic"), "--no-progress"]
+             "--semantic-weights", random_weights(evidence.SEMANTIC_CONFIG, "evidence_semantic"), "--no-progress",
+             "--bootstrap-rounds", "50"]
     overrides = ["train.device=cpu", "dataloader.test.num_workers=0"]
     argv = flags + overrides
     assert evidence.main(argv) == 0
@@ -211,6 +212,8 @@ def test_end_to_end_on_given_checkpoints_then_reused(repo_root, tiny_instance_se
 
     with pytest.raises(SystemExit, match="already holds evidence.md"):  # the report is not replaced unasked
         evidence.main(argv)
+    with pytest.raises(SystemExit, match="--bootstrap-rounds must be at least 10, got 3"):
+        evidence.main(flags + ["--overwrite", "--bootstrap-rounds", "3"] + overrides)
     with pytest.raises(SystemExit, match="holds runs with other settings"):
         evidence.main(flags + ["--overwrite", "--seed", "1"] + overrides)
     before = (output / "instance" / "coco_n_medium" / "issues.json").stat().st_mtime_ns
