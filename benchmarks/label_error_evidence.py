@@ -543,9 +543,9 @@ def panels(rows: list) -> dict:
 
 
 def verdicts(rows: list, rounds: int = 1000) -> list[str]:
-    """Per setting and issue type, the best-ranking score of each side by average precision, and which is ahead: a
-    side leads only where the 95% bootstrap interval of the AP gap (the same annotations or detections resampled for
-    both; semantic proposals, which differ by method, each on their own) excludes 0."""
+    """Per setting and issue type, the best-ranking score of each side by average precision, and which is higher: a
+    side is called higher only where the 95% bootstrap interval of the AP gap (the same annotations or detections
+    resampled for both; semantic proposals, which differ by method, each on their own) excludes 0."""
     lines = []
     for (setting, issue), group in panels(rows).items():
         best = {}
@@ -572,10 +572,10 @@ def _verdict(interval) -> str:
     if interval is None or interval["low"] is None:
         return "no verdict (too few errors to resample)"
     gap = f"AP gap {interval['gap']:+.3f}, 95% bootstrap interval [{interval['low']:+.3f}, {interval['high']:+.3f}]"
-    if interval["low"] > 0:
-        return f"ours ahead ({gap})"
+    if interval["low"] > 0:  # one run: a lead beyond the item resampling, not a winner over training seeds
+        return f"ours higher beyond the resampling spread ({gap}; one run)"
     if interval["high"] < 0:
-        return f"cleanlab ahead ({gap})"
+        return f"cleanlab higher beyond the resampling spread ({gap}; one run)"
     return f"neither ahead beyond the resampling spread ({gap})"
 
 

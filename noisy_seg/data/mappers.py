@@ -47,7 +47,8 @@ class NoisyDatasetMapper(DatasetMapper):
     dict "noise_counts": of the image's non-crowd annotations, how many there were ("total"), how many the noise
     changed (dropped, class flipped or mask moved: "changed") and how many it gave another class ("class_flip").
     Only training mappers (`is_train=True`) apply noise: evaluation stays on the given labels.
-    When the image's annotations carry a "loss_weight" (a number in [0, 1]), a training mapper, also without noise,
+    When the image's annotations carry a "loss_weight" (a number in [0, 1], checked before training by
+    `check_loss_weights`), a training mapper, also without noise,
     gives the `Instances` `gt_loss_weights` (float32, one per instance; 1 for an annotation without one), for
     `NoisyFastRCNNOutputLayers(annotation_loss_weights=True)`.
     """
@@ -94,7 +95,7 @@ class NoisyDatasetMapper(DatasetMapper):
                 ann["category_id"] += _LABEL_STRIDE * ann["clean_category_id"]
         weights = None
         if weighted:  # the annotation's position rides along too: it picks each kept instance's weight
-            weights = _loss_weights(annotations, dataset_dict)
+            weights = _loss_weights(annotations)
             annotations = [dict(ann, category_id=ann["category_id"] + _POSITION_STRIDE * position)
                            for position, ann in enumerate(annotations)]
         dataset_dict["annotations"] = annotations
@@ -218,15 +219,10 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         return present
 
 
-def _loss_weights(annotations, dataset_dict) -> torch.Tensor:
-    """(len(annotations),) float32: each annotation's "loss_weight", 1 where it has none; one ValueError for a
-    value that is not a number in [0, 1]."""
-    weights = [ann.get(LOSS_WEIGHT, 1.0) for ann in annotations]
-    for ann, weight in zip(annotations, weights):
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
-            raise ValueError(f"{dataset_dict.get('file_name', 'image')}: annotation {ann.get('id', '')} has "
-                             f"loss_weight {weight!r}; it must be a number in [0, 1]")
-    return torch.tensor(weights, dtype=torch.float32)
+def _loss_weights(annotations) -> torch.Tensor:
+    """(len(annotations),) float32: each annotation's "loss_weight", 1 where it has none (checked before training:
+    `noisy_seg.data.datasets.coco_files.check_loss_weights`)."""
+    return torch.tensor([ann.get(LOSS_WEIGHT, 1.0) for ann in annotations], dtype=torch.float32)
 
 
 def _annotation_counts(annotations, noisy_annotations) -> dict:

@@ -3,6 +3,7 @@ tools/find_label_errors.py): the mapper keeps them aligned with the instances, a
 `annotation_loss_weights` multiplies each foreground RoI's classification loss by its annotation's weight."""
 import copy
 import json
+import re
 
 import pytest
 import torch
@@ -85,11 +86,21 @@ def test_mapper_without_weights_is_unchanged(records):
     assert torch.equal(a["instances"].gt_classes, b["instances"].gt_classes)
 
 
-@pytest.mark.parametrize("value", [1.5, -0.1, "0.5", float("nan")])
-def test_a_bad_loss_weight_is_one_clear_error(records, value):
-    record = dict(records[0], annotations=[_box_annotation(4, 4, 20, 20, 1, loss_weight=value)])
-    with pytest.raises(ValueError, match=r"loss_weight .* must be a number in \[0, 1\]"):
-        _mapper()(record)
+@pytest.mark.parametrize("value", [1.5, -0.1, "0.5", float("nan"), True, None])
+def test_a_bad_loss_weight_is_one_clear_error_before_training(records, value):
+    from noisy_seg.data.datasets.coco_files import check_loss_weights
+    from noisy_seg.utils.errors import UserInputError
+
+    name = f"bad_weight_{value!r}"
+    bad = [dict(records[0], annotations=[_box_annotation(4, 4, 20, 20, 1, loss_weight=0.5),
+                                         _box_annotation(30, 4, 20, 20, 2, id=7, loss_weight=value)])]
+    DatasetCatalog.register(name, lambda: bad)
+    try:
+        with pytest.raises(UserInputError, match=rf"dataset '{re.escape(name)}': an annotation of .* has loss_weight "
+                                                  r".*; it must be a number in \[0, 1\]"):
+            check_loss_weights([name], "DATASETS.TRAIN")
+    finally:
+        DatasetCatalog.remove(name)
 
 
 def test_register_coco_file_keeps_the_loss_weights(tiny_toy, tmp_path):

@@ -55,14 +55,22 @@ def register_coco_file(json_file: str, like: str, image_root: Optional[str] = No
 
 
 def check_loss_weights(names, key: str) -> None:
-    """Training with per-annotation loss weights needs annotations that carry them: one UserInputError, before
-    training, where no annotation of the registered datasets `names` (`key`: the config key naming them) has a
-    "loss_weight" (else the first training step would stop). Loads the records once."""
+    """Training with per-annotation loss weights needs annotations that carry them, each a number in [0, 1]: one
+    UserInputError before training (the mapper trusts them) where a weight is bad, or where no annotation of the
+    registered datasets `names` (`key`: the config key naming them) has a "loss_weight" (else the first training
+    step would stop). Loads the records once."""
     registered = [name for name in names if name in DatasetCatalog.list()]  # others: reported when the run starts
+    weighted = False
     for name in registered:
-        if any(LOSS_WEIGHT in ann for record in DatasetCatalog.get(name) for ann in record.get("annotations", ())):
-            return
-    if registered:
+        for record in DatasetCatalog.get(name):
+            for ann in record.get("annotations", ()):
+                if LOSS_WEIGHT not in ann:
+                    continue
+                weight, weighted = ann[LOSS_WEIGHT], True
+                if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+                    raise UserInputError(f"dataset '{name}': an annotation of {record.get('file_name', 'an image')} "
+                                         f"has loss_weight {weight!r}; it must be a number in [0, 1]")
+    if registered and not weighted:
         raise UserInputError(f"per-annotation loss weights are on but no annotation of {key}={registered} has a "
                              f"\"{LOSS_WEIGHT}\": train on the weighted.json of tools/find_label_errors.py, "
                              "registered with register_coco_file(json_file, like=...), or turn the option off")
