@@ -199,7 +199,7 @@ def score_row(setting, issue, method, score, is_error, quality, note="") -> dict
     return {"setting": setting, "issue": issue, "method": method, "score": score, "n": metrics["annotations"],
             "errors": metrics["errors"], "auroc": metrics["auroc"], "ap": metrics["average_precision"],
             "p10": metrics["precision_at_k"].get("10"), "p100": metrics["precision_at_k"].get("100"), "note": note,
-            "curve": {"is_error": is_error, "quality": quality}, "ranked": (is_error, quality)}
+            "curve": None, "ranked": (is_error, quality)}
 
 
 def flag_row(setting, issue, method, score, is_error, flagged) -> dict:
@@ -286,8 +286,8 @@ def cleanlab_peer(scores: list, noisy: dict, detections: dict, id_map: dict) -> 
         detection_classes=detections["classes"], detection_images=detections["image_ids"],
         num_classes=len(id_map), images=detections["images"])
     return {"cleanlab defaults": cleanlab_box_scores(**inputs),
-            f"high_probability_threshold {CLEANLAB_LOW_THRESHOLD}": cleanlab_box_scores(
-                **inputs, high_probability_threshold=CLEANLAB_LOW_THRESHOLD)}
+            f"high_probability_threshold {CLEANLAB_LOW_THRESHOLD}": cleanlab_box_scores(  # badloc: no threshold
+                **inputs, high_probability_threshold=CLEANLAB_LOW_THRESHOLD, scores=("swap", "overlooked"))}
 
 
 def _column(scores: list, key: str) -> np.ndarray:
@@ -604,14 +604,14 @@ def plot_pr_curves(rows: list, path: Path) -> None:
     figure, axes = plt.subplots(figure_rows, columns, figsize=(5.2 * columns, 4.2 * figure_rows), squeeze=False)
     for axis, ((setting, issue), group) in zip(axes.flat, grouped.items()):
         for row in group:
-            curve, label = row["curve"], f"{row['method']}: {row['score']}"
+            curve, label = row["curve"] or {}, f"{row['method']}: {row['score']}"
             style = "-" if row["method"] == "ours" else "--"
-            if curve is None:
-                continue
+            if not curve and "ranked" not in row:
+                continue  # a decision that flagged nothing
             if "point" in curve:
                 axis.plot(*curve["point"], "k*", markersize=10, label=f"{label} (decision)")
-            elif "is_error" in curve and curve["is_error"].any():
-                recall, precision = precision_recall(curve["is_error"], curve["quality"])
+            elif "recall" not in curve and row["ranked"][0].any():
+                recall, precision = precision_recall(*row["ranked"])
                 axis.plot(recall, precision, style + ("o" if len(recall) < 3 else ""),
                           label=f"{label} (AP {_number(row['ap'])})" + (", " + row["note"] if "threshold" in
                                                                          row["note"] else ""))
@@ -619,7 +619,7 @@ def plot_pr_curves(rows: list, path: Path) -> None:
                 axis.plot(curve["recall"], curve["precision"], style + ".", label=f"{label} (PR-AUC "
                           f"{row['pr_auc']:.3f})")
         scored = [row for row in group if row["n"]]
-        if scored and "is_error" in (scored[0]["curve"] or {}):
+        if scored and "ranked" in scored[0] and not scored[0]["curve"]:  # an instance score: the error rate
             axis.axhline(scored[0]["errors"] / scored[0]["n"], color="gray", linestyle=":", linewidth=1)
         axis.set(title=f"{setting}: {issue}", xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
         if axis.get_legend_handles_labels()[0]:

@@ -133,7 +133,7 @@ def check_flags(args) -> None:
                         ("--missing-score", args.missing_score), ("--match-iou", args.match_iou)):
         if value is not None and not 0 <= value <= 1:
             raise UserInputError(f"{flag} must lie in [0, 1], got {value:g}")
-    from_file = args.dataset.endswith(".json")
+    from_file = dataset_is_file(args)
     if from_file and args.like is None:
         raise UserInputError(f"--dataset {args.dataset} is a json file: give --like, the registered dataset it is a "
                              "copy of (e.g. toy_shapes_train)")
@@ -145,12 +145,17 @@ def check_flags(args) -> None:
         raise UserInputError(f"{taken[0]} is set by the tool for the fold trainings; leave it out")
 
 
+def dataset_is_file(args) -> bool:
+    """--dataset names a COCO json file (read like --like), not a registered dataset."""
+    return args.dataset.endswith(".json")
+
+
 def check_files(args) -> None:
     """The inputs exist and the output folder is new or empty."""
     args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if args.weights is not None and not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass a trained model's .pth file")
-    if args.dataset.endswith(".json") and not os.path.isfile(args.dataset):
+    if dataset_is_file(args) and not os.path.isfile(args.dataset):
         raise UserInputError(f"--dataset {args.dataset} not found")
     if args.image_root is not None and not os.path.isdir(args.image_root):
         raise UserInputError(f"--image-root {args.image_root} is not a folder")
@@ -159,7 +164,7 @@ def check_files(args) -> None:
 
 def registered_dataset(args) -> str:
     """The name of --dataset: as given, or the registration of its json file like --like."""
-    if not args.dataset.endswith(".json"):
+    if not dataset_is_file(args):
         return args.dataset
     check_datasets_available([args.like])
     return register_coco_file(args.dataset, like=args.like, image_root=args.image_root)

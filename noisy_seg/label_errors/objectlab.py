@@ -67,11 +67,13 @@ def cleanlab_inputs(annotation_boxes, annotation_classes, annotation_images, det
 
 def cleanlab_box_scores(annotation_boxes, annotation_classes, annotation_images, detection_boxes, detection_scores,
                         detection_classes, detection_images, *, num_classes: int, images: Optional[Sequence] = None,
-                        high_probability_threshold: Optional[float] = None) -> dict:
+                        high_probability_threshold: Optional[float] = None,
+                        scores: Sequence[str] = CLEANLAB_BOX_SCORES) -> dict:
     """{"swap": (A,), "badloc": (A,), "overlooked": (D,)}: cleanlab.object_detection.rank's per-box scores
     (`compute_swap_box_scores`, `compute_badloc_box_scores`, `compute_overlooked_box_scores`, cleanlab's defaults
     unless `high_probability_threshold` is given: the detection score from which swap and overlooked consider a
-    detection, 0.95 in cleanlab) in the order of the flat inputs (see `cleanlab_inputs`)."""
+    detection, 0.95 in cleanlab) in the order of the flat inputs (see `cleanlab_inputs`). `scores`: which of them
+    to compute (badloc does not depend on the threshold: a second threshold needs only swap and overlooked)."""
     from cleanlab.object_detection import rank
 
     labels, predictions, annotation_slots, detection_slots = cleanlab_inputs(
@@ -79,13 +81,16 @@ def cleanlab_box_scores(annotation_boxes, annotation_classes, annotation_images,
         detection_classes, detection_images, num_classes=num_classes, images=images)
     threshold = {} if high_probability_threshold is None else {"high_probability_threshold": float(
         high_probability_threshold)}
-    per_image = {
-        "swap": rank.compute_swap_box_scores(labels=labels, predictions=predictions, **threshold),
-        "badloc": rank.compute_badloc_box_scores(labels=labels, predictions=predictions),
-        "overlooked": rank.compute_overlooked_box_scores(labels=labels, predictions=predictions, **threshold),
+    unknown = sorted(set(scores) - set(CLEANLAB_BOX_SCORES))
+    if unknown:
+        raise UserInputError(f"scores {unknown} are not cleanlab box scores; choose among {CLEANLAB_BOX_SCORES}")
+    compute = {
+        "swap": lambda: rank.compute_swap_box_scores(labels=labels, predictions=predictions, **threshold),
+        "badloc": lambda: rank.compute_badloc_box_scores(labels=labels, predictions=predictions),
+        "overlooked": lambda: rank.compute_overlooked_box_scores(labels=labels, predictions=predictions, **threshold),
     }
     slots = {"swap": annotation_slots, "badloc": annotation_slots, "overlooked": detection_slots}
-    return {name: _gather(per_image[name], slots[name]) for name in CLEANLAB_BOX_SCORES}
+    return {name: _gather(compute[name](), slots[name]) for name in CLEANLAB_BOX_SCORES if name in scores}
 
 
 def _gather(per_image: list, slots: np.ndarray) -> np.ndarray:
