@@ -59,6 +59,7 @@ from noisy_seg.label_errors import (
     SCORE_METHODS, best_match_iou, find_label_issues, foreground_probs, get_label_quality_scores,
     gmm_clean_probability, issue_counts)
 from noisy_seg.label_errors.objectlab import cleanlab_inputs
+from noisy_seg.utils.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ours", "cleanlab")
@@ -288,7 +289,7 @@ def run_instance(args) -> int:
         start = time.perf_counter()
         data = synthesize(args.annotations, args.images, args.classes, args.seed)
         made = time.perf_counter() - start
-        np.savez(folder / "inputs.npz", **data)
+        write_atomic(folder / "inputs.npz", lambda temp: np.savez(temp, **data))
         runs = {method: [] for method in METHODS}
         for round_index in range(args.rounds):
             for method in METHODS:

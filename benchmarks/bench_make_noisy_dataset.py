@@ -25,6 +25,7 @@ import numpy as np
 import orjson
 
 from noisy_seg.noise.presets import COCO_THING_CATEGORIES
+from noisy_seg.utils.files import write_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,7 +104,7 @@ def main() -> int:
     try:
         source = folder / "synthetic_coco.json"
         start = time.perf_counter()
-        source.write_bytes(orjson.dumps(synthetic_coco(args.images, args.annotations, args.vertices)))
+        write_atomic(source, orjson.dumps(synthetic_coco(args.images, args.annotations, args.vertices)))
         print(f"generated {source} ({source.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.1f} s")
 
         stdlib = timed([sys.executable, "-c", STDLIB_ROUND_TRIP, str(source), str(folder / "stdlib_copy.json")])

@@ -25,6 +25,7 @@ from detectron2.structures import BoxMode
 
 from alternating import alternating_medians, print_ratios
 from noisy_seg.data import NoisyDatasetMapper
+from noisy_seg.utils.files import write_image
 
 
 def time_round(mapper, dicts) -> float:
@@ -41,7 +42,7 @@ def coco_size_dicts(folder: Path, num_images: int, per_image: int = 7, seed: int
     for index in range(num_images):
         path = folder / f"{index:06d}.jpg"
         pixels = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (5, 5), 0)
-        cv2.imwrite(str(path), pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        write_image(path, pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
         annotations = []
         for _ in range(per_image):
             center, radius = rng.uniform([60, 60], [580, 420]), rng.uniform(15, 55)

@@ -57,14 +57,15 @@ def _register(name: str, records: list[dict], like: str) -> str:
 
 
 def _random_records(folder: Path, count: int, height: int, width: int) -> list[dict]:
-    import cv2
     import numpy as np
+
+    from noisy_seg.utils.files import write_image
 
     rng = np.random.default_rng(0)
     records = []
     for index in range(count):
         path = folder / f"random_{index:04d}.png"
-        cv2.imwrite(str(path), rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        write_image(path, rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
         records.append({"file_name": str(path), "height": height, "width": width, "image_id": index})
     return records
 

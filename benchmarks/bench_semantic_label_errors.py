@@ -41,6 +41,7 @@ import numpy as np
 from noisy_seg.label_errors.semantic import (
     NUM_PROPOSALS, benchmark_counts, component_metrics, drop_components, error_regions, find_proposals,
     flagged_components, image_proposals, pr_curve, score_images, split_images)
+from noisy_seg.utils.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ours_saga", "ours_liblinear", "cleanlab")
@@ -98,8 +99,8 @@ def write_data(folder: Path, args) -> None:
         probs[i], clean[i], given[i] = synthesize(i, height, width, args.num_classes, args.drop_fraction, args.seed)
     probs.flush()
     del probs
-    np.save(folder / "clean.npy", clean)
-    np.save(folder / "given.npy", given)
+    write_atomic(folder / "clean.npy", lambda temp: np.save(temp, clean))
+    write_atomic(folder / "given.npy", lambda temp: np.save(temp, given))
 
 
 def _peak_mib() -> float:

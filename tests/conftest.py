@@ -54,3 +54,63 @@ def random_weights(tmp_path_factory, repo_root):
         return str(folder / f"{name}.pth")
 
     return save
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """mount(size) -> a folder on a tmpfs of `size` (e.g. "16k"), a disk that fills up; resize(size) frees space.
+    Skips the test where mounting is not permitted (it needs root)."""
+    import subprocess
+
+    folder = tmp_path / "small_disk"
+    folder.mkdir()
+    mounted = []
+
+    class SmallDisk:
+        def mount(self, size: str) -> Path:
+            result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip() or result.returncode}")
+            mounted.append(folder)
+            return folder
+
+        def resize(self, size: str) -> None:
+            subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+
+    yield SmallDisk()
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def writer_in_another_process():
+    """start(target) -> (process, temp file): another process writing `target` through atomic_output, stopped
+    after the first bytes (its temp file exists, the target does not); kill it (SIGKILL) to leave the temp file
+    behind, as a kill mid-write does. Processes still running at the end are killed."""
+    import signal
+    import subprocess
+
+    script = ("import sys, time\n"
+              "from pathlib import Path\n"
+              "from noisy_seg.utils.files import atomic_output\n"
+              "with atomic_output(sys.argv[1], suffix=Path(sys.argv[1]).suffix) as temp:\n"
+              "    temp.write_bytes(bytes(1 << 16))\n"
+              "    print(temp, flush=True)\n"
+              "    time.sleep(600)\n")
+    processes = []
+
+    def start(target):
+        process = subprocess.Popen([sys.executable, "-c", script, str(target)], cwd=REPO_ROOT,
+                                   stdout=subprocess.PIPE, text=True)
+        processes.append(process)
+        temp = Path(process.stdout.readline().strip())
+        assert temp.name and temp.is_file() and not Path(target).exists(), "the writer did not start"
+        return process, temp
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stdout.close()

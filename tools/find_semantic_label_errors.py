@@ -34,7 +34,6 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -49,8 +48,8 @@ from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa:
 from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
 from noisy_seg.label_errors.semantic import (  # noqa: E402
     MIN_PROPOSAL_SIZE, NUM_PROPOSALS, SOLVERS, component_metrics, find_proposals, score_images)
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
-from noisy_seg.utils.files import atomic_output, save_json_atomic  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
+from noisy_seg.utils.files import save_json_atomic, write_image  # noqa: E402
 
 PROPOSALS_JSON = "proposals.json"
 PROPOSALS_DIR = "proposals"
@@ -222,9 +221,7 @@ def write_outputs(output: Path, records, images, proposals, info, settings, meta
         drawing = draw_proposal(records[proposal["image"]], images[proposal["image"]], proposal, metadata,
                                 class_names)
         path = output / PROPOSALS_DIR / f"{entry['rank']:03d}_{Path(entry['file_name']).stem}.png"
-        with atomic_output(path, suffix=".png") as temp:
-            if not cv2.imwrite(str(temp), drawing):
-                raise OSError(f"OpenCV could not write {path}")
+        write_image(path, drawing)
 
 
 def run(args) -> dict:
@@ -262,6 +259,8 @@ def main(argv=None) -> int:
         summary = run(args)
     except UserInputError as err:
         raise SystemExit("error: " + " ".join(str(err).split())) from None
+    except OSError as err:  # writing the outputs, e.g. a full disk (nothing is left half-written)
+        raise SystemExit("error: " + " ".join(str(err).split())) from None
     searched = len(summary["info"]["search_images"]) * (2 if args.both_halves else 1)
     accuracy = ", ".join(f"{fit['accuracy']:.2f}" for fit in summary["info"]["classifiers"])
     drawn = f" and {Path(args.output) / PROPOSALS_DIR}/" if summary["proposals"] else ""
@@ -271,4 +270,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

@@ -18,7 +18,8 @@ when the records keep them), which noisy_seg.data.register_pseudo_label_dataset 
 The model is the config's, built with detectron2's instantiate, with --weights loaded strictly (weights of another
 architecture or class count are an error). Trailing key=value arguments override the config as in train_net.py
 (e.g. train.device=cpu). An output folder that holds files is refused, except with --resume on the same settings,
-which continues an interrupted run without redoing finished images.
+which continues an interrupted run without redoing finished images (an empty or cut-off map is redone; a killed
+write's temp file is removed).
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.engine.train_loop import dataset_names  # noqa: E402
 from noisy_seg.pseudo_labels.semantic import DEFAULT_SCALES, MANIFEST, generate_pseudo_labels  # noqa: E402
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
+from noisy_seg.utils.files import is_temp_file  # noqa: E402
 
 SEMANTIC_FLAGS = {"scales": "--scales", "no_flip": "--no-flip", "threshold": "--threshold", "tag_file": "--tag-file"}
 INSTANCE_FLAGS = {"relabel_threshold": "--relabel-threshold", "mask_iou_threshold": "--mask-iou-threshold"}
@@ -92,7 +94,7 @@ def check_files(args) -> None:
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UserInputError(f"--output {args.output} is a file; give a folder")
-    if output.is_dir() and any(output.iterdir()) and not args.resume:
+    if output.is_dir() and not all(is_temp_file(p.name) for p in output.iterdir()) and not args.resume:
         raise UserInputError(f"--output {args.output} already holds files; choose a new folder (or pass --resume to "
                              "continue an interrupted run with the same settings)")
 
@@ -142,8 +144,10 @@ def main(argv=None) -> int:
             run_instance(args, cfg, model)
     except UserInputError as err:
         raise SystemExit("error: " + " ".join(str(err).split())) from None
+    except OSError as err:  # e.g. a full disk: every file written is whole, so a rerun goes on from there
+        raise SystemExit(f"error: {' '.join(str(err).split())}; fix that and rerun with --resume") from None
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

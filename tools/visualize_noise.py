@@ -20,7 +20,6 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import detectron2.data.transforms as T  # noqa: E402
@@ -30,8 +29,8 @@ from detectron2.utils.colormap import colormap  # noqa: E402
 from detectron2.utils.visualizer import GenericMask, Visualizer  # noqa: E402
 
 from noisy_seg.data import NoisyDatasetMapper, NoisySemSegDatasetMapper, check_datasets_available  # noqa: E402
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
-from noisy_seg.utils.files import atomic_output  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
+from noisy_seg.utils.files import write_image  # noqa: E402
 
 MAX_IMAGES = 64  # rows of one PNG; beyond this it is no longer a figure
 SCALE = 2.0
@@ -87,7 +86,8 @@ def check_args(args):
         if kind == "instance":
             noise = NoisyDatasetMapper.build_noise(args.noise, len(classes))
         else:
-            noise = NoisySemSegDatasetMapper.build_noise(args.noise, len(classes), args.background_label)
+            noise = NoisySemSegDatasetMapper.build_noise(args.noise, len(classes), args.background_label,
+                                                         metadata.get("ignore_label", None))
     except ValueError as err:
         raise UserInputError(str(err)) from None
     return kind, records, metadata, noise
@@ -101,9 +101,9 @@ def main(argv=None) -> int:
     except (UserInputError, ValueError) as e:
         sys.exit(f"error: {e}")
     try:
-        write_png_atomic(stack(rows)[:, :, ::-1], args.output)
+        write_image(args.output, stack(rows)[:, :, ::-1])
     except OSError as e:
-        sys.exit(f"error: cannot write --output {args.output}: {e}")
+        sys.exit(f"error: {e}")  # "could not write <--output>: <why>"
     print(f"wrote {args.output}: {len(rows)} images, left clean, right {args.noise}")
     return 0
 
@@ -274,11 +274,5 @@ def stack(rows) -> np.ndarray:
                       for row in rows])
 
 
-def write_png_atomic(image_bgr: np.ndarray, path: Path) -> None:
-    with atomic_output(path, suffix=".png") as temp:  # cv2 picks the format from the suffix
-        if not cv2.imwrite(str(temp), image_bgr):
-            raise OSError(f"cannot write {path}")
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

@@ -13,6 +13,8 @@ import numpy as np
 
 from detectron2.evaluation import CityscapesInstanceEvaluator as _D2CityscapesInstanceEvaluator
 
+from ..utils.files import write_atomic
+
 
 def _to_json(obj):
     return obj.item() if isinstance(obj, np.generic) else obj.__dict__
@@ -24,8 +26,7 @@ def _numpy_safe_json_writer(module, out_dir: str):
 
     def write(data, file_name):
         path = file_name if os.path.isabs(file_name) else os.path.join(out_dir, file_name)
-        with open(path, "w") as f:
-            json.dump(data, f, default=_to_json, sort_keys=True, indent=4)
+        write_atomic(path, json.dumps(data, default=_to_json, sort_keys=True, indent=4))
 
     module.writeDict2JSON = write
     try:

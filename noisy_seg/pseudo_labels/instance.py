@@ -49,7 +49,7 @@ from detectron2.data import detection_utils as utils
 
 from ..modeling.gt_box_inference import predict_on_given_boxes
 from ..utils.errors import UserInputError
-from ..utils.files import load_json, save_json_atomic
+from ..utils.files import is_temp_file, load_json, save_json_atomic
 
 __all__ = [
     "CORRECTED_JSON",
@@ -247,12 +247,13 @@ def _open_output(output_dir: Path, settings: dict, resume: bool) -> Optional[dic
     """Prepare `output_dir` for a run with `settings`; the finished corrections when it already holds them.
     Refuses a folder holding anything else, or a run with other settings."""
     ours = {CORRECTED_JSON, CORRECTIONS_JSON, PROGRESS_DIR}
-    present = sorted(p.name for p in output_dir.iterdir()) if output_dir.is_dir() else []
+    # a killed write's temp files are no output (the next write into the folder removes them)
+    present = sorted(p.name for p in output_dir.iterdir() if not is_temp_file(p.name)) if output_dir.is_dir() else []
     if present and not resume:
         raise UserInputError(f"{output_dir} is not empty ({', '.join(present[:5])}); pick a new folder, or pass "
                              "resume=True to continue a run with the same settings")
-    foreign = [n for n in present if n not in ours and not any(n.startswith(f".{o}.") for o in ours)]
-    if foreign:  # (".<name>." files are temp files a crashed atomic write left)
+    foreign = [n for n in present if n not in ours]
+    if foreign:
         raise UserInputError(f"{output_dir} holds files of something else ({', '.join(foreign[:5])}); "
                              "pick a new folder")
     for previous in (output_dir / CORRECTIONS_JSON, output_dir / PROGRESS_DIR / _SETTINGS_JSON):

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 from tqdm import tqdm
@@ -50,7 +49,7 @@ from ..label_errors import filter as label_filter
 from ..label_errors.rank import foreground_probs, get_label_quality_scores
 from ..label_errors.summary import issue_counts, label_noise_benchmark, score_metrics
 from ..utils.errors import UserInputError
-from ..utils.files import atomic_output, load_json, save_json_atomic
+from ..utils.files import is_temp_file, load_json, save_json_atomic, write_image
 from .instance import annotation_mask, check_model, coco_metadata, collect_evidence, corrected_annotation
 
 __all__ = [
@@ -318,7 +317,7 @@ def check_output_folder(output_dir) -> Path:
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise UserInputError(f"--output {output_dir} is a file; give a folder")
-    present = sorted(p.name for p in output_dir.iterdir()) if output_dir.is_dir() else []
+    present = sorted(p.name for p in output_dir.iterdir() if not is_temp_file(p.name)) if output_dir.is_dir() else []
     if present:
         raise UserInputError(f"--output {output_dir} already holds files ({', '.join(present[:5])}); choose a new "
                              "folder")
@@ -330,7 +329,8 @@ def write_label_issues(output_dir, data: InstanceDataset, evidence: dict, report
     """Write the files of the module doc into `output_dir` (new or empty, or holding only the `allowed` names,
     e.g. the fold trainings' folder)."""
     output_dir = Path(output_dir)
-    foreign = sorted(p.name for p in output_dir.iterdir() if p.name not in allowed) if output_dir.is_dir() else []
+    foreign = sorted(p.name for p in output_dir.iterdir()
+                     if p.name not in allowed and not is_temp_file(p.name)) if output_dir.is_dir() else []
     if foreign:
         raise UserInputError(f"--output {output_dir} already holds files ({', '.join(foreign[:5])}); choose a new "
                              "folder")
@@ -341,9 +341,7 @@ def write_label_issues(output_dir, data: InstanceDataset, evidence: dict, report
     for issue in tqdm(drawn, desc="drawing issues", disable=not progress or not drawn):
         image = draw_issue(data, issue, evidence)
         name = issue["annotation_id"] if issue["annotation_id"] is not None else f"image{issue['image_id']}"
-        with atomic_output(output_dir / TOP_DIR / f"{issue['rank']:04d}_{issue['type']}_{name}.png",
-                           suffix=".png") as temp:
-            cv2.imwrite(str(temp), image[:, :, ::-1])
+        write_image(output_dir / TOP_DIR / f"{issue['rank']:04d}_{issue['type']}_{name}.png", image[:, :, ::-1])
     issues = [{key: value for key, value in issue.items() if key != "detection"}  # a pointer into `evidence`
               for issue in report["issues"]]
     save_json_atomic({"settings": settings, "summary": report["summary"], "issues": issues},

@@ -26,10 +26,12 @@ from tqdm import tqdm
 from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_test_loader
 
 from ..data.checks import check_datasets_available
-from ..data.mappers import _image_id, _read_tag_file
+from ..data.image_tags import check_tag_keys, read_tag_file, record_tags
+from ..data.mappers import _image_id
 from ..evaluation.sem_seg import load_label_map
 from ..utils.errors import UserInputError
-from ..utils.files import atomic_output, load_json, save_json_atomic
+from ..utils.files import (is_temp_file, load_json, png_is_complete, remove_stale_temp_files, save_json_atomic,
+                           write_image)
 
 __all__ = ["DEFAULT_SCALES", "MANIFEST", "confusion_matrix", "generate_pseudo_labels", "label_quality",
            "multiscale_logits", "pseudo_label_from_logits", "resolve_image_tags"]
@@ -191,32 +193,16 @@ def _stems(records: Sequence[dict], dataset_name: str) -> list[str]:
 
 
 def resolve_image_tags(records: Sequence[dict], tag_file: Optional[str], class_names: Sequence[str]) -> list:
-    """Each record's allowed classes (a list of class indices) or None (all): the record's "image_tags", else its
-    entry in `tag_file` ({image id or file stem: [class index or name]}, as NoisySemSegDatasetMapper reads it).
-    A tag file that names unknown classes, or images that are not in `records`, is an error."""
+    """Each record's allowed classes (a list of class indices) or None (all): its tags as
+    `noisy_seg.data.image_tags` reads them (the record's "image_tags", else its entry in `tag_file` by image id or
+    file stem). A tag file that names unknown classes, or keys that match no image of `records`, is an error."""
     num_classes = len(class_names)
-    tags_by_key = {}
-    if tag_file is not None:
-        try:
-            tags_by_key = _read_tag_file(tag_file, num_classes, class_names)
-        except ValueError as err:
-            raise UserInputError(str(err)) from None
-    keys = [(str(_image_id(record)), Path(record["file_name"]).stem) for record in records]
-    unknown = sorted(set(tags_by_key) - {key for pair in keys for key in pair})
-    if unknown:
-        raise UserInputError(f"tag_file {tag_file}: {len(unknown)} image(s) are not in the dataset (e.g. "
-                             f"{', '.join(map(repr, unknown[:3]))}); keys are image ids or image file stems")
-    resolved = []
-    for record, (image_id, stem) in zip(records, keys):
-        if "image_tags" in record:
-            tags = [int(t) for t in record["image_tags"]]
-            bad = [t for t in tags if not 0 <= t < num_classes]
-            if bad:
-                raise UserInputError(f"{record['file_name']}: image_tags {bad} are not classes in [0, {num_classes})")
-            resolved.append(tags)
-        else:
-            resolved.append(tags_by_key.get(image_id, tags_by_key.get(stem)))
-    return resolved
+    try:
+        tags_by_key = read_tag_file(tag_file, num_classes, class_names) if tag_file is not None else {}
+        check_tag_keys(tags_by_key, records, tag_file)
+        return [record_tags(record, tags_by_key, num_classes) for record in records]
+    except ValueError as err:
+        raise UserInputError(str(err)) from None
 
 
 def _check_settings(scales, threshold) -> None:
@@ -233,16 +219,29 @@ def _predicted_classes(model) -> Optional[int]:
 
 
 def _done(output: Path, stem: str) -> bool:
-    """Both maps of an image are on disk (each is written atomically, the confidence map last)."""
-    return (output / LABELS / f"{stem}.png").is_file() and (output / CONFIDENCE / f"{stem}.png").is_file()
+    """Both maps of an image are on disk and whole (an empty or cut-off PNG, as a full disk left them before
+    writes were checked, is redone)."""
+    return png_is_complete(output / LABELS / f"{stem}.png") and png_is_complete(output / CONFIDENCE / f"{stem}.png")
+
+
+def _left_to_do(output: Path, stems: Sequence[str]) -> list[int]:
+    """The images without both maps whole; the stale temp files of a killed run are removed first."""
+    for folder in (output, output / LABELS, output / CONFIDENCE):
+        remove_stale_temp_files(folder)
+    todo = [i for i, stem in enumerate(stems) if not _done(output, stem)]
+    damaged = [stems[i] for i in todo if (output / LABELS / f"{stems[i]}.png").exists()
+               or (output / CONFIDENCE / f"{stems[i]}.png").exists()]
+    if damaged:
+        logger.warning("Redoing %d image(s) whose maps are empty or cut off (e.g. %s)", len(damaged), damaged[0])
+    return todo
 
 
 def _prepare_output(output: Path, settings: dict, resume: bool) -> None:
     """Refuse a folder that holds other files, or (with resume) another run's; nothing is written here."""
     if output.exists() and not output.is_dir():
         raise UserInputError(f"output {output} is a file; give a folder")
-    if not output.is_dir() or not any(output.iterdir()):
-        return
+    if not output.is_dir() or all(is_temp_file(p.name) for p in output.iterdir()):
+        return  # a killed run's temp files alone are no output
     manifest_path = output / MANIFEST
     if not resume:
         raise UserInputError(f"output {output} already holds files; choose a new folder, or resume an interrupted run "
@@ -258,16 +257,10 @@ def _prepare_output(output: Path, settings: dict, resume: bool) -> None:
                              "choose a new folder")
 
 
-def _write_png(path: Path, array: np.ndarray) -> None:
-    with atomic_output(path, suffix=".png") as temp:
-        if not cv2.imwrite(str(temp), array):
-            raise OSError(f"OpenCV could not write {path}")
-
-
 def _write_maps(output: Path, stem: str, labels: torch.Tensor, confidence: torch.Tensor) -> None:
-    _write_png(output / LABELS / f"{stem}.png", labels.cpu().numpy())
+    write_image(output / LABELS / f"{stem}.png", labels.cpu().numpy())
     confidence_u8 = (confidence * 255).round().clamp_(0, 255).to(torch.uint8)
-    _write_png(output / CONFIDENCE / f"{stem}.png", confidence_u8.cpu().numpy())  # last: it marks the image done
+    write_image(output / CONFIDENCE / f"{stem}.png", confidence_u8.cpu().numpy())
 
 
 def _manifest_record(record: dict, stem: str, tags, output: Path) -> dict:
@@ -309,8 +302,8 @@ def generate_pseudo_labels(model, dataset_name: str, output_dir: Union[str, Path
     Tags: a record's "image_tags" (class indices), else its entry in `tag_file`; an image without tags may take
     every class. `augmentations` / `image_format` are the test mapper's (the config's `dataloader.test.mapper`).
     `checkpoint` is recorded with the settings. With `resume`, an interrupted run into the same folder with the same
-    settings continues: images whose maps are on disk are not predicted again. Every input is checked before
-    anything is written.
+    settings continues: images whose maps are on disk and whole are not predicted again. Every input is checked before
+    anything is written; a map that cannot be written raises OSError naming it (nothing half-written is left).
     """
     _check_settings(scales, threshold)
     records, class_names, ignore_label = _source(dataset_name)
@@ -335,7 +328,7 @@ def generate_pseudo_labels(model, dataset_name: str, output_dir: Union[str, Path
     # written first: an interrupted run can be resumed (and its settings compared); never registered while incomplete
     save_json_atomic({"settings": settings, "complete": False, "records": []}, output / MANIFEST, indent=True)
 
-    todo = [i for i, stem in enumerate(stems) if not _done(output, stem)]
+    todo = _left_to_do(output, stems)
     _predict_and_write(model, [{**records[i], _INDEX: i} for i in todo], output, stems, tags, settings,
                        DatasetMapper(is_train=False, augmentations=list(augmentations), image_format=image_format),
                        batch_size, num_workers, progress=progress, total=len(records))

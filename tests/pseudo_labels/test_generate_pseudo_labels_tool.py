@@ -4,6 +4,7 @@ import hashlib
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,7 +15,7 @@ from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog
 
 import generate_pseudo_labels as tool  # tools/ is on sys.path (tests/conftest.py)
-from noisy_seg.utils.files import load_json, save_json_atomic
+from noisy_seg.utils.files import TEMP_PREFIX, load_json, png_is_complete, save_json_atomic
 
 from pseudo_label_stand_ins import NUM_CLASSES, VAL
 
@@ -186,3 +187,93 @@ def test_dataset_defaults_to_the_configs_one_training_set(repo_root, tiny_toy):
     cfg.dataloader.train.dataset.names = [VAL, L(register_pseudo_label_dataset)(manifest_path="elsewhere/x.json")]
     with pytest.raises(UserInputError, match=r"pass --dataset: the config trains on 2 datasets \(" + VAL):
         tool.default_dataset(cfg)
+
+
+# ------------------------------------------------------------------------- nothing half-written (issue 21, item 3)
+ONE_VIEW = ("--scales", "1", "--no-flip")
+
+
+def maps(folder):
+    """The label and confidence PNGs under `folder`: relative name -> (whole, sha256); temp files included."""
+    return {name: (png_is_complete(folder / name), digest) for name, digest in tree(folder).items()
+            if name != "manifest.json"}
+
+
+@pytest.fixture(scope="module")
+def reference_maps(repo_root, tiny_toy, checkpoints, tmp_path_factory):
+    output = tmp_path_factory.mktemp("reference") / "pseudo"
+    assert run(repo_root, checkpoints["toy"], output, *ONE_VIEW) == 0
+    return maps(output)
+
+
+def test_a_disk_that_fills_up_stops_in_one_line_and_resume_finishes(repo_root, tiny_toy, checkpoints, small_disk,
+                                                                     reference_maps):
+    """The probe: the output on a small tmpfs. Before, cv2.imwrite committed 0-byte PNGs there and --resume skipped
+    them; now the run stops at the first map that does not fit, nothing under a final name is empty or cut off,
+    and --resume after space is freed ends with every map whole."""
+    output = small_disk.mount("24k") / "pseudo"
+    message = error_of(repo_root, checkpoints["toy"], output, *ONE_VIEW)
+    assert message.startswith(f"error: could not write {output}/") and message.endswith(
+        ": No space left on device; fix that and rerun with --resume"), message
+    stopped = maps(output)
+    assert 0 < len(stopped) < len(reference_maps) and all(whole for whole, _ in stopped.values()), stopped
+    small_disk.resize("1m")
+    assert run(repo_root, checkpoints["toy"], output, *ONE_VIEW, "--resume") == 0
+    assert maps(output) == reference_maps
+    assert load_json(output / "manifest.json")["complete"]
+
+
+def test_a_writer_that_reports_success_for_an_empty_file_is_caught_and_resume_redoes_bad_maps(
+        repo_root, tiny_toy, checkpoints, tmp_path, monkeypatch, reference_maps):
+    """The probe: the writer writes nothing from its 4th file on and says it wrote (what cv2.imwrite did on a full
+    disk): one error line, no empty file committed. Then --resume, with 0-byte and cut-off maps under final names
+    (what the unchecked writer left), redoes those and the missing ones."""
+    real_write_bytes = Path.write_bytes
+    calls = []
+
+    def writes_nothing_after_three(path, data):
+        calls.append(path)
+        real_write_bytes(path, data if len(calls) <= 3 else b"")  # the manifest, then one image's two maps
+        return len(data)
+
+    monkeypatch.setattr(Path, "write_bytes", writes_nothing_after_three)
+    output = tmp_path / "pseudo"
+    message = error_of(repo_root, checkpoints["toy"], output, *ONE_VIEW)
+    assert message.startswith(f"error: could not write {output}/labels/") and "wrote 0 of " in message, message
+    monkeypatch.undo()
+    assert sorted(maps(output).values()) == sorted(reference_maps[name] for name in maps(output))
+    assert len(maps(output)) == 2
+
+    names = sorted(reference_maps)
+    (output / names[2]).parent.mkdir(exist_ok=True)
+    (output / names[2]).write_bytes(b"")  # an earlier run's 0-byte map
+    (output / names[-1]).write_bytes((repo_root / "README.md").read_bytes()[:10])  # and a cut-off one
+    assert run(repo_root, checkpoints["toy"], output, *ONE_VIEW, "--resume") == 0
+    assert maps(output) == reference_maps
+
+
+def test_resume_removes_the_temp_file_of_a_killed_write(repo_root, tiny_toy, checkpoints, tmp_path,
+                                                         writer_in_another_process, reference_maps):
+    """The probe: SIGKILL a process while it writes a label map; its hidden temp file stays beside the output.
+    The next run (--resume) removes it and writes the map."""
+    output = tmp_path / "pseudo"
+    assert run(repo_root, checkpoints["toy"], output, *ONE_VIEW) == 0
+    first_map = output / sorted(reference_maps)[0]
+    first_map.unlink()
+    killed, stale = writer_in_another_process(first_map)
+    killed.kill()
+    killed.wait()
+    assert stale.is_file() and stale.parent == first_map.parent and stale.name.startswith(TEMP_PREFIX)
+    assert run(repo_root, checkpoints["toy"], output, *ONE_VIEW, "--resume") == 0
+    assert maps(output) == reference_maps  # the temp file is gone, every map is whole
+
+
+def test_a_folder_holding_only_a_killed_runs_temp_files_is_a_new_output(repo_root, tiny_toy, checkpoints, tmp_path,
+                                                                       writer_in_another_process, reference_maps):
+    output = tmp_path / "pseudo"
+    killed, stale = writer_in_another_process(output / "manifest.json")
+    killed.kill()
+    killed.wait()
+    assert [p.name for p in output.iterdir()] == [stale.name]
+    assert run(repo_root, checkpoints["toy"], output, *ONE_VIEW) == 0
+    assert maps(output) == reference_maps

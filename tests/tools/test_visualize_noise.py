@@ -150,7 +150,7 @@ def test_bad_outputs_are_refused_and_nothing_is_lost(tiny_toy, tmp_path):
     assert cv2.imread(str(existing)) is not None
     blocked = tmp_path / "a_file"
     blocked.write_text("x")
-    assert "cannot write --output" in _error(base + ["--output", str(blocked / "sub" / "x.png")])
+    assert f"could not write {blocked}/sub/x.png: " in _error(base + ["--output", str(blocked / "sub" / "x.png")])
 
 
 def test_datasets_it_cannot_draw_are_refused(tiny_toy, tmp_path):
