@@ -32,6 +32,9 @@ def add_noisy_seg_config(cfg):
 
     SOLVER.OPTIMIZER: "SGD" (detectron2's, the default) or "ADAMW" (torch.optim.AdamW with SOLVER.BASE_LR and
     SOLVER.WEIGHT_DECAY, as the toy recipes train): read by noisy_seg.engine.NoisyTrainer.
+
+    MODEL.ALLOW_PICKLE_CHECKPOINTS: load `.pkl` weights (MODEL.WEIGHTS, --resume); False (the default) refuses them,
+    as unpickling runs any code the file holds (LazyConfig: train.allow_pickle_checkpoints).
     """
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "ce"
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS_KWARGS = CN(new_allowed=True)
@@ -49,4 +52,5 @@ def add_noisy_seg_config(cfg):
         cfg.INPUT.LABEL_NOISE_SPEC[key.upper()] = CN(new_allowed=True) if takes_mapping else None
     cfg.INPUT.LABEL_NOISE_BACKGROUND = -1
     cfg.SOLVER.OPTIMIZER = "SGD"
+    cfg.MODEL.ALLOW_PICKLE_CHECKPOINTS = False
     return cfg

@@ -2,8 +2,8 @@
 with
 
 - pickles refused: a `.pkl` checkpoint is unpickled by detectron2, which runs whatever code it holds; it loads
-  only when the user opts in (`train.allow_pickle_checkpoints=True`). `.pth` files load with
-  `torch.load(weights_only=True)`, which runs no code;
+  only when the user opts in (LazyConfig: `train.allow_pickle_checkpoints=True`, yacs:
+  `MODEL.ALLOW_PICKLE_CHECKPOINTS True`). `.pth` files load with `torch.load(weights_only=True)`, which runs no code;
 - strict loading for evaluation: weights that do not fit the model (another num_classes, another backbone)
   are an error, not a warning followed by an evaluation of a half-random model;
 - atomic saves: a checkpoint is written under a temporary name and renamed, so a kill mid-save never
@@ -19,6 +19,7 @@ import pickle
 import re
 import struct
 import zipfile
+from typing import NamedTuple
 
 import torch
 
@@ -28,15 +29,27 @@ from detectron2.engine import hooks
 from ..utils.errors import UserInputError
 from ..utils.files import atomic_output
 
-__all__ = ["SafeCheckpointer", "ResumablePeriodicCheckpointer", "checkpoint_iteration"]
+__all__ = ["LAZYCONFIG_KEYS", "YACS_KEYS", "ConfigKeys", "SafeCheckpointer", "ResumablePeriodicCheckpointer",
+           "checkpoint_iteration"]
 
 logger = logging.getLogger("noisy_seg")
 
 _PERIODIC_NAME = re.compile(r"^model_(\d{7})\.pth$")
 _FINAL_NAME = "model_final.pth"
-# what reading a damaged or missing checkpoint raises (torch.load, fvcore's existence assert)
+# what reading a damaged or missing checkpoint raises (torch.load, fvcore's existence assert); a refused pickle's
+# UserInputError is a ValueError too: handlers re-raise it first, so its line reaches the user as it is
 UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, AssertionError, zipfile.BadZipFile,
                ValueError, KeyError, struct.error)
+
+
+class ConfigKeys(NamedTuple):
+    """How a config kind sets the weights and the pickle opt-in, as the error lines tell the user to."""
+    weights: str  # followed by a path
+    allow_pickle: str
+
+
+LAZYCONFIG_KEYS = ConfigKeys(weights="train.init_checkpoint=", allow_pickle="train.allow_pickle_checkpoints=True")
+YACS_KEYS = ConfigKeys(weights="MODEL.WEIGHTS ", allow_pickle="MODEL.ALLOW_PICKLE_CHECKPOINTS True")
 
 
 def checkpoint_iteration(file_name: str):
@@ -50,11 +63,14 @@ def checkpoint_iteration(file_name: str):
 
 class SafeCheckpointer(DetectionCheckpointer):
     """DetectionCheckpointer that refuses pickles unless `allow_pickle`, loads `.pth` without running code,
-    saves atomically, and can check that loaded weights fit the model (`load_strict`)."""
+    saves atomically, and can check that loaded weights fit the model (`load_strict`). `keys`: the config keys its
+    error lines name (the LazyConfig's or yacs')."""
 
-    def __init__(self, model, save_dir="", *, allow_pickle: bool = False, **kwargs):
+    def __init__(self, model, save_dir="", *, allow_pickle: bool = False, keys: ConfigKeys = LAZYCONFIG_KEYS,
+                 **kwargs):
         super().__init__(model, save_dir, **kwargs)
         self.allow_pickle = allow_pickle
+        self.keys = keys
         self.last_incompatible = None
 
     def load(self, path, *args, **kwargs):
@@ -67,7 +83,7 @@ class SafeCheckpointer(DetectionCheckpointer):
         if filename.endswith(".pkl") and not self.allow_pickle:
             raise UserInputError(
                 f"{filename} is a pickle: loading it runs any code it contains. If you trust where it comes from "
-                "(e.g. detectron2's model zoo), opt in with train.allow_pickle_checkpoints=True"
+                f"(e.g. detectron2's model zoo), opt in with {self.keys.allow_pickle}"
             )
         return super()._load_file(filename)
 
@@ -89,9 +105,11 @@ class SafeCheckpointer(DetectionCheckpointer):
     def load_strict(self, path: str) -> dict:
         """Load weights for evaluation; every model parameter must come from `path` with its shape."""
         if "://" not in path and not os.path.isfile(path):
-            raise UserInputError(f"weights {path} not found: pass train.init_checkpoint=<a model_final.pth>")
+            raise UserInputError(f"weights {path} not found: pass {self.keys.weights}<a model_final.pth>")
         try:
             extra = self.load(path, checkpointables=[])
+        except UserInputError:
+            raise
         except UNREADABLE as err:
             raise UserInputError(f"cannot read weights {path}: {err}") from None
         incompatible = self.last_incompatible
@@ -128,6 +146,8 @@ class SafeCheckpointer(DetectionCheckpointer):
         for path in candidates:
             try:
                 extra = self.load(path)
+            except UserInputError:
+                raise  # a refused pickle: said, not skipped for an older checkpoint
             except UNREADABLE as err:
                 logger.warning("Cannot resume from %s (%s): trying the previous checkpoint.",
                                path, str(err).splitlines()[0] if str(err) else type(err).__name__)

@@ -31,6 +31,8 @@ def load_weights(model, weights: str, allow_pickle: bool) -> None:
     try:
         checkpointer.load(weights, checkpointables=[])
         incompatible = checkpointer.last_incompatible
+    except UserInputError:
+        raise  # a refused pickle
     except UNREADABLE as err:
         first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserInputError(f"--weights {weights} cannot be read as a checkpoint ({first_line})") from None

@@ -79,7 +79,13 @@ def test_pickles_are_refused_unless_opted_in(repo_root, run6, tmp_path):
         _main(repo_root, f"train.output_dir={tmp_path / 'out'}", "train.max_iter=1", f"train.init_checkpoint={evil}")
     res = _cli(repo_root, f"train.output_dir={tmp_path / 'eval'}", f"train.init_checkpoint={evil}",
                flags=["--eval-only"])
-    assert res.returncode == 2 and "Traceback" not in res.stderr and "is a pickle" in res.stderr
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith(f"error: {evil} is a pickle: loading it runs any code")
+    out = _copy_run(run6, tmp_path / "resumed")  # --resume, the last checkpoint tag naming a pickle
+    (out / "model_final.pkl").write_bytes(evil.read_bytes())
+    (out / "last_checkpoint").write_text("model_final.pkl")
+    with pytest.raises(UserInputError, match=f"^{out / 'model_final.pkl'} is a pickle: .*allow_pickle_checkpoints"):
+        _main(repo_root, f"train.output_dir={out}", "train.max_iter=8", resume=True)
     assert not marker.exists()
     # opted in, a trusted detectron2-style pickle (numpy weights) loads
     state = torch.load(run6 / "model_final.pth", weights_only=True)["model"]

@@ -1,15 +1,21 @@
 """yacs configs through tools/train_net.py (NoisyTrainer): label noise by name and by spec, the noisy heads, the
-noise scalars, --eval-only, and one-line errors with exit status 2."""
+noise scalars, --eval-only, one-line errors with exit status 2, and no code run from a file the user loads (a
+`!!python` tag in a config or its _BASE_, a pickle as MODEL.WEIGHTS or as the last checkpoint)."""
 import json
+import os
+import pickle
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
 
 import train_net
 from noisy_seg.data import NoisyDatasetMapper
-from noisy_seg.engine import is_yacs_config, load_yacs_config
+from noisy_seg.engine import NoisyTrainer, is_yacs_config, load_yacs_config, load_yacs_model_for_eval
+from noisy_seg.engine.checkpoint import SafeCheckpointer
 from noisy_seg.utils.errors import UserInputError
 
 INSTANCE = "configs/toy/yacs/mask_rcnn_R18_FPN_combination.yaml"
@@ -140,3 +146,170 @@ def test_cli_bad_noise_name_is_one_line_and_status_2(repo_root):
     assert res.returncode == 2, res.stderr[-2000:]
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: INPUT.LABEL_NOISE sym4O: unknown noise name 'sym4O'")
+
+
+def _train_net(repo_root, *argv):
+    return subprocess.run([sys.executable, "tools/train_net.py", *argv], cwd=repo_root, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_python_tag_in_a_config_or_its_base_runs_nothing(repo_root, tmp_path):
+    marker = tmp_path / "made_by_the_config"
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(f"_BASE_: {repo_root / INSTANCE}\n"
+                    f"SOLVER:\n  MAX_ITER: !!python/object/apply:os.mkdir [{str(marker)!r}]\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("_BASE_: evil.yaml\nSOLVER:\n  BASE_LR: 0.01\n")  # the tag one _BASE_ down, relative
+    message = (f"{evil} (line 3): the YAML tag !!python/object/apply:os.mkdir is refused: yacs config files are read with "
+               "yaml.safe_load (Python tags would run code); write plain values")
+    for config in (evil, child):
+        assert is_yacs_config(str(config))
+        with pytest.raises(UserInputError) as err:
+            load_yacs_config(str(config), [])
+        assert str(err.value) == message
+    res = _train_net(repo_root, "--config-file", str(child), "OUTPUT_DIR", str(tmp_path / "out"))
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [f"error: {message}"], res.stderr[-2000:]
+    assert not marker.exists()
+
+
+def test_safe_loading_follows_relative_nested_and_listed_bases(repo_root, tmp_path):
+    (tmp_path / "bases").mkdir()
+    (tmp_path / "bases" / "lr.yaml").write_text(f"_BASE_: {repo_root / INSTANCE}\nSOLVER:\n  BASE_LR: 0.005\n")
+    (tmp_path / "bases" / "noise.yaml").write_text("INPUT:\n  LABEL_NOISE: sym40\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("_BASE_: [bases/lr.yaml, bases/noise.yaml]\nSOLVER:\n  MAX_ITER: 7\n")
+    cfg = load_yacs_config(str(config), [])
+    assert (cfg.SOLVER.BASE_LR, cfg.INPUT.LABEL_NOISE, cfg.SOLVER.MAX_ITER) == (0.005, "sym40", 7)
+    assert cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS == "combination"  # from the base's own _BASE_
+
+
+@pytest.mark.parametrize("base, message", [
+    ("configs/toy/mask_rcnn_R18_FPN_ce.py", "is not valid YAML"),  # a LazyConfig file
+    ("listing.yaml", "is not a yacs config (a YAML mapping of MODEL, INPUT, SOLVER, ... keys)"),
+    ("empty.yaml", "is not a yacs config"),
+    ("image.yaml", "is not a text file, so not a yacs config"),
+    ("missing.yaml", "does not exist"),
+    ("loop.yaml", "its _BASE_ chain loops back on itself"),
+    (3, "_BASE_ must be a config file path or a list of them, got 3"),
+])
+def test_a_base_that_is_not_a_yacs_config_is_one_line(repo_root, tmp_path, base, message):
+    (tmp_path / "listing.yaml").write_text("- MODEL\n- SOLVER\n")
+    (tmp_path / "empty.yaml").write_text("")
+    (tmp_path / "image.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    (tmp_path / "loop.yaml").write_text("_BASE_: config.yaml\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"_BASE_: {repo_root / base if str(base).startswith('configs') else base}\nSOLVER:\n"
+                      "  BASE_LR: 0.01\n")
+    with pytest.raises(UserInputError, match=re.escape(message)) as err:
+        load_yacs_config(str(config), [])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("opts, message", [
+    (["SOLVER.MAX_ITER", "0"], "SOLVER.MAX_ITER must be an int >= 1, got 0"),
+    (["SOLVER.IMS_PER_BATCH", "0"], "SOLVER.IMS_PER_BATCH must be an int >= 1, got 0"),
+    (["SOLVER.CHECKPOINT_PERIOD", "0"], "SOLVER.CHECKPOINT_PERIOD must be an int >= 1, got 0"),
+    (["TEST.EVAL_PERIOD", "-1"], "TEST.EVAL_PERIOD must be an int >= 0, got -1"),
+    (["DATALOADER.NUM_WORKERS", "-2"], "DATALOADER.NUM_WORKERS must be an int >= 0, got -2"),
+    (["SOLVER.WARMUP_ITERS", "-1"], "SOLVER.WARMUP_ITERS must be an int >= 0, got -1"),
+    (["SOLVER.BASE_LR", "0.0"], "SOLVER.BASE_LR must be a number > 0, got 0.0"),
+    (["SOLVER.BASE_LR", "-0.1"], "SOLVER.BASE_LR must be a number > 0, got -0.1"),
+])
+def test_counts_and_learning_rate_out_of_range_are_one_error_line(repo_root, capsys, opts, message):
+    with pytest.raises(SystemExit) as exit_:
+        train_net.cli(["--config-file", str(repo_root / INSTANCE), *opts])
+    assert exit_.value.code == 2 and capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]
+
+
+class _MakeFolder:
+    """Unpickled, it calls os.mkdir(folder): what the probe's payload did."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.folder,))
+
+
+def _evil_pickle(path, marker):
+    path.write_bytes(pickle.dumps({"model": _MakeFolder(marker), "__author__": "someone"}))
+    return path
+
+
+def test_eval_only_refuses_a_pickle_as_weights(repo_root, tmp_path):
+    marker = tmp_path / "made_by_the_pickle"
+    evil = _evil_pickle(tmp_path / "evil.pkl", marker)
+    res = _train_net(repo_root, "--config-file", INSTANCE, "--eval-only", "MODEL.WEIGHTS", str(evil), "OUTPUT_DIR",
+                     str(tmp_path / "out"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"error: {evil} is a pickle: loading it runs any code it contains. If you trust where it comes from (e.g. "
+        "detectron2's model zoo), opt in with MODEL.ALLOW_PICKLE_CHECKPOINTS True")
+    assert not marker.exists()
+
+
+def test_training_refuses_a_pickle_as_weights_or_as_the_last_checkpoint(repo_root, tiny_toy, tmp_path):
+    marker = tmp_path / "made_by_the_pickle"
+    evil = _evil_pickle(tmp_path / "evil.pkl", marker)
+    out = tmp_path / "run"
+    out.mkdir()
+    shutil.copy(evil, out / "model_final.pkl")
+    (out / "last_checkpoint").write_text("model_final.pkl")
+    as_weights = ([], ["MODEL.WEIGHTS", str(evil)], evil)
+    as_last_checkpoint = (["--resume"], [], out / "model_final.pkl")
+    for flags, weights, refused in (as_weights, as_last_checkpoint):
+        with pytest.raises(UserInputError, match=f"^{re.escape(str(refused))} is a pickle: loading it runs any code.*"
+                                                 "MODEL.ALLOW_PICKLE_CHECKPOINTS True$") as err:
+            train_net.main(_args(*flags, "--config-file", str(repo_root / INSTANCE), *TINY, "SOLVER.MAX_ITER", "1",
+                                 "OUTPUT_DIR", str(out), *weights))
+        assert "\n" not in str(err.value)
+    assert not marker.exists()
+    with pytest.raises(UserInputError, match=r"^cannot load MODEL.WEIGHTS .*no\.pth \(Checkpoint .* not found!\)"):
+        train_net.main(_args("--config-file", str(repo_root / INSTANCE), *TINY, "SOLVER.MAX_ITER", "1",
+                             "OUTPUT_DIR", str(tmp_path / "other"), "MODEL.WEIGHTS", str(tmp_path / "no.pth")))
+
+
+def test_the_trainer_saves_and_loads_through_a_safe_checkpointer(repo_root, tiny_toy, tmp_path):
+    cfg = load_yacs_config(str(repo_root / INSTANCE), [*TINY, "OUTPUT_DIR", str(tmp_path)])
+    trainer = NoisyTrainer(cfg)
+    periodic = [hook for hook in trainer._hooks if hasattr(hook, "checkpointer")]
+    assert isinstance(trainer.checkpointer, SafeCheckpointer) and not trainer.checkpointer.allow_pickle
+    assert [hook.checkpointer for hook in periodic] == [trainer.checkpointer]  # the hook saves through it too
+    assert set(trainer.checkpointer.checkpointables) == {"trainer"}  # DefaultTrainer's: it saves the optimizer too
+
+
+def test_eval_only_loads_strictly_and_pickles_when_opted_in(repo_root, trained, tmp_path):
+    weights = str(trained / "model_final.pth")
+    cfg = load_yacs_config(str(repo_root / INSTANCE), [*TINY, "OUTPUT_DIR", str(tmp_path), "MODEL.WEIGHTS", weights,
+                                                       "MODEL.ROI_HEADS.NUM_CLASSES", "3"])
+    with pytest.raises(UserInputError, match=f"^weights {re.escape(weights)} do not fit this model: .*cls_score"):
+        load_yacs_model_for_eval(cfg, resume=False)
+    state = torch.load(weights, weights_only=True)["model"]
+    trusted = tmp_path / "trusted.pkl"
+    trusted.write_bytes(pickle.dumps({"model": {k: v.numpy() for k, v in state.items()}, "__author__": "me"}))
+    cfg = load_yacs_config(str(repo_root / INSTANCE), [*TINY, "OUTPUT_DIR", str(tmp_path), "MODEL.WEIGHTS",
+                                                       str(trusted), "MODEL.ALLOW_PICKLE_CHECKPOINTS", "True"])
+    model = load_yacs_model_for_eval(cfg, resume=False)
+    assert torch.equal(model.state_dict()["roi_heads.box_predictor.cls_score.weight"],
+                       state["roi_heads.box_predictor.cls_score.weight"])
+
+
+def test_a_python_tag_in_a_saved_lazyconfig_yaml_runs_nothing(repo_root, tmp_path):
+    """The LazyConfig path reads a run's saved config.yaml with detectron2's LazyConfig.load (yaml.unsafe_load):
+    the same tag is refused there, by train_net and by a grid cell naming it."""
+    from noisy_seg.engine.config_files import load_lazy_config
+    from noisy_seg.engine.grid import training_problem
+
+    marker = tmp_path / "made_by_the_config"
+    saved = tmp_path / "config.yaml"
+    saved.write_text(f"train:\n  max_iter: !!python/object/apply:os.mkdir [{str(marker)!r}]\nmodel: {{}}\n"
+                     "dataloader: {}\n")
+    message = (f"{saved} (line 2): the YAML tag !!python/object/apply:os.mkdir is refused: LazyConfig files are read "
+               "with yaml.safe_load (Python tags would run code); write plain values")
+    with pytest.raises(UserInputError) as err:
+        load_lazy_config(str(saved), [])
+    assert str(err.value) == message
+    assert message in training_problem(str(saved), [])
+    res = _train_net(repo_root, "--config-file", str(saved), f"train.output_dir={tmp_path / 'out'}")
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [f"error: {message}"], res.stderr[-2000:]
+    assert not marker.exists() and not (tmp_path / "out").exists()

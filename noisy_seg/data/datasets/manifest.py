@@ -3,7 +3,8 @@
     name = register_pseudo_label_dataset("output/pseudo/manifest.json")   # in a LazyConfig: before it exists
     dataloader.train.dataset.names = ["toy_shapes_cityscapes_sem_seg_train_strong10", name]
 
-The manifest is read when the dataset is first used, so a config can name a folder a later step fills.
+The manifest is read when the dataset is first used, so a config can name a folder a later step fills. Its label
+paths must lie inside its folder (relative, no ".."): a manifest cannot make training read files elsewhere.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ __all__ = ["load_pseudo_label_manifest", "register_pseudo_label_dataset"]
 
 MANIFEST = "manifest.json"
 _METADATA_KEYS = ("stuff_classes", "ignore_label", "evaluator_type")
+_LABEL_KEYS = ("sem_seg_file_name", "confidence_file_name")  # stored relative to the manifest's folder
 _registered: dict[str, Path] = {}  # name -> manifest path, for idempotent registration
 
 
@@ -41,10 +43,21 @@ def _read(manifest: Path, name: str) -> dict:
     if not manifest.is_file():
         raise UserInputError(f"dataset '{name}': {manifest} does not exist; write it first with "
                              "tools/generate_pseudo_labels.py --output " + str(manifest.parent))
-    content = load_json(manifest)
+    try:
+        content = load_json(manifest)
+    except ValueError as err:
+        raise UserInputError(f"dataset '{name}': {manifest} is not valid JSON ({err}); write it again with "
+                             "tools/generate_pseudo_labels.py") from None
+    if not isinstance(content, dict) or not isinstance(content.get("settings", {}), dict):
+        raise UserInputError(f"dataset '{name}': {manifest} is not a pseudo-label manifest (a json object with "
+                             "settings, complete and records); write it with tools/generate_pseudo_labels.py")
     if not content.get("complete", False):
         raise UserInputError(f"dataset '{name}': {manifest} belongs to an unfinished run; finish it with "
                              "tools/generate_pseudo_labels.py ... --resume")
+    records = content.get("records")
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise UserInputError(f"dataset '{name}': {manifest} has no list of records (got {type(records).__name__}); "
+                             "write it again with tools/generate_pseudo_labels.py")
     return content
 
 
@@ -68,21 +81,29 @@ def _set_metadata(name: str, content: dict) -> None:
         metadata.set(**missing)
 
 
-def _records(content: dict, folder: Path) -> list[dict]:
+def _records(content: dict, manifest: Path, name: str) -> list[dict]:
+    """The manifest's records with their label paths joined to its folder; a path that leaves it is an error."""
     records = []
     for record in content["records"]:
         record = dict(record)
-        for key in ("sem_seg_file_name", "confidence_file_name"):  # stored relative to the manifest's folder
+        for key in _LABEL_KEYS:
             if key in record:
-                record[key] = str(folder / record[key])
+                record[key] = str(manifest.parent / _inside_folder(record[key], key, manifest, name))
         records.append(record)
     return records
+
+
+def _inside_folder(path, key: str, manifest: Path, name: str) -> str:
+    if not isinstance(path, str) or not path or Path(path).is_absolute() or ".." in Path(path).parts:
+        raise UserInputError(f"dataset '{name}': {manifest} gives {key} {path!r}, not a path inside its folder "
+                             f"(relative, without ..); a manifest may only name files next to it")
+    return path
 
 
 def load_pseudo_label_manifest(manifest_path: Union[str, os.PathLike], name: str = "pseudo labels") -> list[dict]:
     """The records of a finished manifest, detectron2 semantic format, label paths made absolute."""
     manifest = _manifest_path(manifest_path)
-    return _records(_read(manifest, name), manifest.parent)
+    return _records(_read(manifest, name), manifest, name)
 
 
 def register_pseudo_label_dataset(manifest_path: Union[str, os.PathLike], name: Optional[str] = None) -> str:
@@ -105,7 +126,7 @@ def register_pseudo_label_dataset(manifest_path: Union[str, os.PathLike], name: 
     def load() -> list[dict]:
         content = _read(manifest, name)
         _set_metadata(name, content)  # for a manifest written after registration
-        return _records(content, manifest.parent)
+        return _records(content, manifest, name)
 
     DatasetCatalog.register(name, load)
     MetadataCatalog.get(name).set(manifest=str(manifest))

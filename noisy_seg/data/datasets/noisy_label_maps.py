@@ -37,7 +37,13 @@ def _manifest(folder: Path, name: str, like: str) -> dict:
     if not path.is_file():
         raise UserInputError(f"dataset '{name}': {path} does not exist; write the noisy maps first with "
                              f"tools/make_noisy_dataset.py --dataset {like} --output {folder} --noise ...")
-    manifest = load_json(path)
+    try:
+        manifest = load_json(path)
+    except ValueError as err:
+        raise UserInputError(f"dataset '{name}': {path} is not valid JSON ({err}); write the maps again") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("label_root"), str):
+        raise UserInputError(f"dataset '{name}': {path} is not a noisy-label-map manifest (a json object with dataset "
+                             f"and label_root); write it with tools/make_noisy_dataset.py --dataset {like}")
     if manifest.get("dataset") != like:
         raise UserInputError(f"dataset '{name}': {folder} holds noisy maps of {manifest.get('dataset')!r}, not of "
                              f"{like!r}")
@@ -46,11 +52,15 @@ def _manifest(folder: Path, name: str, like: str) -> dict:
 
 def _records(folder: Path, manifest: dict, like: str, name: str) -> list[dict]:
     """`like`'s records with sem_seg_file_name pointing at the noisy map written for it (the tool keeps each map's
-    path below the label files' common folder, `label_root`)."""
+    path below the label files' common folder, `label_root`, so each one lies inside `folder`)."""
     label_root = Path(manifest["label_root"])
     records = []
     for record in DatasetCatalog.get(like):
-        noisy = folder / Path(record["sem_seg_file_name"]).resolve().relative_to(label_root).with_suffix(".png")
+        source = Path(record["sem_seg_file_name"]).resolve()
+        if not source.is_relative_to(label_root):
+            raise UserInputError(f"dataset '{name}': {record['sem_seg_file_name']} is not below the manifest's "
+                                 f"label_root {label_root}; was {folder} written from another copy of {like}?")
+        noisy = folder / source.relative_to(label_root).with_suffix(".png")
         if not noisy.is_file():
             raise UserInputError(f"dataset '{name}': no noisy map {noisy} for {record['sem_seg_file_name']}; was "
                                  f"{folder} written from another copy of {like}?")
