@@ -5,9 +5,11 @@
     python tools/plot_memorization.py RUN_A RUN_B --labels CE combination --smooth 5 --output curves.png
 
 For every run folder (a train.output_dir) it reads metrics.json and plots, against the iteration, among the labels
-the noise changed: how often the model predicts the clean label (solid) and the noisy label (dashed). The dashed
-curve rising is the model memorizing the noise. A dotted vertical line marks where a run switched from CE to
-another loss (its run_info.json). The scalars are logged by noisy_seg's heads when the train mapper adds noise.
+the noise changed: how often the model predicts the clean label (solid), the noisy label (dashed), and neither
+(dash-dot: background or another class; the three sum to 1, so a classifier that calls everything background does
+not read as "no memorization"). The dashed curve rising is the model memorizing the noise. A dotted vertical line
+marks where a run switched from CE to another loss (its run_info.json). The scalars are logged by noisy_seg's heads
+when the train mapper adds noise (runs logged before the third curve existed draw two).
 """
 import argparse
 import sys
@@ -22,10 +24,14 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from noisy_seg.engine.metrics import read_metrics  # noqa: E402
 from noisy_seg.engine.run_info import read_run_info  # noqa: E402
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import atomic_output  # noqa: E402
 
 CLEAN, NOISY = "memorization/pred_is_clean_label", "memorization/pred_is_noisy_label"
+OTHER = "memorization/pred_is_other_label"
+CURVES = (("clean", CLEAN, "-", "predicts the clean label"), ("noisy", NOISY, "--", "predicts the noisy label"),
+          ("other", OTHER, "-.", "predicts neither (background or another class)"))
+MARKERS_UP_TO = 50  # points per curve: fewer are drawn with markers too (one point alone draws no line)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,13 +61,14 @@ def check_args(args) -> list[str]:
 
 
 def memorization_curves(run: Path) -> dict:
-    """{"clean": (iterations, values), "noisy": (iterations, values)} of a run folder; UserInputError when it has no
-    metrics.json or no memorization scalars. A resumed run's repeated iterations count once (read_metrics)."""
+    """{"clean" / "noisy" / "other": (iterations, values)} of a run folder ("other" empty for a run logged before it
+    existed); UserInputError when it has no metrics.json or no memorization scalars. A resumed run's repeated
+    iterations count once (read_metrics)."""
     metrics = run / "metrics.json"
     if not metrics.is_file():
         raise UserInputError(f"{run} has no metrics.json: give the train.output_dir of a training run")
     rows = read_metrics(metrics)
-    curves = {name: _points(rows, key) for name, key in (("clean", CLEAN), ("noisy", NOISY))}
+    curves = {name: _points(rows, key) for name, key, _, _ in CURVES}
     if not curves["clean"][0].size:
         raise UserInputError(f"{metrics} has no memorization scalars ({CLEAN}): they are logged only when the train "
                              "mapper adds label noise (dataloader.train.mapper.noise=...), by noisy_seg's heads")
@@ -92,17 +99,20 @@ def switch_iteration(run: Path):
     return None
 
 
-def plot(runs, labels, smooth: int, output: Path) -> None:
-    """One figure of every run's curves (checked first: a bad run stops it before anything is drawn)."""
+def plot(runs, labels, smooth: int, output: Path) -> Figure:
+    """One figure of every run's curves (checked first: a bad run stops it before anything is drawn), written to
+    `output`; returns it."""
     curves = [memorization_curves(run) for run in runs]
     figure = Figure(figsize=(8, 4.5), dpi=120)
     axes = figure.subplots()
     for i, (run, label, run_curves) in enumerate(zip(runs, labels, curves)):
         color = f"C{i % 10}"
-        for name, style in (("clean", "-"), ("noisy", "--")):
+        for name, _, style, meaning in CURVES:
             iterations, values = run_curves[name]
-            axes.plot(iterations, moving_average(values, smooth), style, color=color,
-                      label=f"{label}: predicts the {name} label")
+            if not iterations.size:
+                continue
+            axes.plot(iterations, moving_average(values, smooth), style, color=color, label=f"{label}: {meaning}",
+                      marker="o" if iterations.size <= MARKERS_UP_TO else None, markersize=4)
         switch = switch_iteration(run)
         if switch is not None:
             axes.axvline(switch[0], color=color, linestyle=":",
@@ -116,6 +126,7 @@ def plot(runs, labels, smooth: int, output: Path) -> None:
     figure.tight_layout()
     with atomic_output(output, suffix=".png") as temp:
         figure.savefig(temp, format="png")
+    return figure
 
 
 def main(argv=None) -> int:
@@ -131,4 +142,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

@@ -41,6 +41,7 @@ from noisy_seg.engine import (  # noqa: E402
     NoisyTrainer,
     check_annotation_weights,
     check_config,
+    check_image_tags,
     do_test,
     do_train,
     check_yacs_datasets,
@@ -121,6 +122,7 @@ def cli(argv=None):
             check_yacs_datasets(cfg, eval_only=args.eval_only)
         elif not args.eval_only:
             check_annotation_weights(cfg)
+            check_image_tags(cfg)
     except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -12,16 +12,19 @@ from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
+from PIL import Image
 
 import detectron2.data.detection_utils as utils
 import detectron2.data.transforms as T
 from detectron2.config import configurable
 from detectron2.data import DatasetMapper
+from detectron2.utils.file_io import PathManager
 
 from ..noise import (NOISE_REGISTRY, BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise,
                      noise_spec)
 from ..noise.mask_noise import SKIPPED_NAMES
 from .datasets.coco_files import LOSS_WEIGHT
+from .image_tags import read_tag_file, record_tags
 from .yacs_noise import label_noise_from_cfg
 
 logger = logging.getLogger(__name__)
@@ -122,27 +125,35 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         noise: a `SemanticNoise` or `BoundaryNoise`, a spec ``{"type": "semantic", "rate": 0.3, ...}`` or a short
             name such as "sem30", "semrelabel40_s1" or "boundary5"; None / "clean" = clean.
         num_classes: number of semantic classes; needed when `noise` is a spec.
+        ignore_label: the label of unlabelled pixels (the head's ignore_value); without noise, the one value outside
+            [0, num_classes) a training label map may hold (a noise model checks against its own).
         background_label: the dataset's background class, if it has one (toy data: 0, road): given to noise
             specs and names that take a ``background_label`` and do not set it, so that component noise leaves
             background regions alone and "background" ops can relabel to it.
         keep_clean_sem_seg: also return the augmented clean map as "sem_seg_clean" (memorization curves).
         image_tags: also return "present_classes", a bool (num_classes,) tensor of image-level tags for class-aware
-            CE: the record's "image_tags" (class indices) or its entry in `tag_file` when it has one (weakly
-            labelled images), else the classes in the training label map.
-        tag_file: a json {image id (or image file stem): [class index or name, ...]}; implies image_tags. Names are
-            looked up in `class_names` (e.g. the dataset's stuff_classes). Checked when the mapper is built.
+            CE: the record's tags (`noisy_seg.data.image_tags`: its "image_tags", else its entry in `tag_file`,
+            by image id or file stem); an image without tags takes the classes of its training label map (exact
+            for a fully labelled image).
+        tag_file: a json {image id or image file stem: [class index or name, ...]}; implies image_tags. Names are
+            looked up in `class_names` (e.g. the dataset's stuff_classes). Read when the mapper is built; its keys
+            are checked against the training set before launch (`noisy_seg.engine.check_image_tags`, or
+            `noisy_seg.data.image_tags.check_tag_keys` from Python).
     From a yacs config: INPUT.LABEL_NOISE or INPUT.LABEL_NOISE_SPEC, MODEL.SEM_SEG_HEAD.NUM_CLASSES and
-    INPUT.LABEL_NOISE_BACKGROUND (see `noisy_seg.config.add_noisy_seg_config`), keep_clean_sem_seg on.
+    IGNORE_VALUE, INPUT.LABEL_NOISE_BACKGROUND (see `noisy_seg.config.add_noisy_seg_config`), keep_clean_sem_seg on.
+    Training label maps are read at their own depth (8- or 16-bit PNGs: detectron2 reads 8 bits, which clips
+    values above 255 to 255) and checked, with or without noise: values in [0, num_classes) or the ignore label
+    (when num_classes is known), the image's size.
     A noisy training map also gives the mapped dict "noise_counts": {"total": non-ignored pixels of the clean map,
     "changed": those the noise gave another label}, counted before augmentation.
     """
 
     @configurable
-    def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None,
+    def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None, ignore_label: int = 255,
                  background_label: Optional[int] = None, keep_clean_sem_seg: bool = False, image_tags: bool = False,
                  tag_file: Optional[str] = None, class_names: Optional[Sequence[str]] = None, **kwargs):
         super().__init__(is_train, **kwargs)
-        self.noise = self.build_noise(noise, num_classes, background_label)
+        self.noise = self.build_noise(noise, num_classes, background_label, ignore_label)
         if is_train:
             logger.info("[%s] Label noise in training: %s", type(self).__name__, _describe(noise, self.noise))
         self.keep_clean_sem_seg = keep_clean_sem_seg
@@ -150,18 +161,23 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         if image_tags and num_classes is None:
             raise ValueError(f"{type(self).__name__}: image_tags needs num_classes (the length of the tag vector)")
         self.num_classes = num_classes
+        self.ignore_label = ignore_label
         self.image_tags = image_tags
-        self.tags = _read_tag_file(tag_file, num_classes, class_names) if tag_file is not None else {}
+        self.tags = read_tag_file(tag_file, num_classes, class_names) if tag_file is not None else {}
 
     @classmethod
-    def build_noise(cls, noise, num_classes: Optional[int],
-                    background_label: Optional[int] = None) -> Optional[Union[SemanticNoise, BoundaryNoise]]:
-        """The semantic noise model of a `noise` argument (raises ValueError on a bad name or spec), None if clean."""
-        if background_label is not None and not isinstance(noise, (SemanticNoise, BoundaryNoise)):
+    def build_noise(cls, noise, num_classes: Optional[int], background_label: Optional[int] = None,
+                    ignore_label: Optional[int] = None) -> Optional[Union[SemanticNoise, BoundaryNoise]]:
+        """The semantic noise model of a `noise` argument (raises ValueError on a bad name or spec), None if clean.
+        The dataset's `background_label` and `ignore_label` go to a name or spec whose type takes them and that does
+        not set them itself (a short name cannot carry them)."""
+        dataset_keys = {key: value for key, value in (("background_label", background_label),
+                                                      ("ignore_label", ignore_label)) if value is not None}
+        if dataset_keys and not isinstance(noise, (SemanticNoise, BoundaryNoise)):
             spec = noise_spec(_plain(noise))
-            if isinstance(spec, dict) and "background_label" in getattr(NOISE_REGISTRY.get(spec.get("type")),
-                                                                         "allowed", ()):
-                noise = {"background_label": background_label, **spec}
+            if isinstance(spec, dict):
+                allowed = getattr(NOISE_REGISTRY.get(spec.get("type")), "allowed", ())
+                noise = {**{key: value for key, value in dataset_keys.items() if key in allowed}, **spec}
         return _built(noise, (SemanticNoise, BoundaryNoise), build_semantic_noise, num_classes, cls.__name__)
 
     @classmethod
@@ -169,12 +185,13 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         ret = super().from_config(cfg, is_train)
         background = cfg.INPUT.get("LABEL_NOISE_BACKGROUND", -1)
         ret.update(noise=label_noise_from_cfg(cfg), num_classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+                   ignore_label=cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
                    background_label=None if background < 0 else background,
                    keep_clean_sem_seg=True)  # under noise: memorization curves (NoisySemanticSegmentor)
         return ret
 
     def __call__(self, dataset_dict):
-        if self.noise is None or not self.is_train or "sem_seg_file_name" not in dataset_dict:
+        if not self.is_train or "sem_seg_file_name" not in dataset_dict:
             mapped = super().__call__(dataset_dict)
             if self.image_tags and self.is_train:
                 mapped["present_classes"] = self._present_classes(dataset_dict, mapped.get("sem_seg"))
@@ -183,35 +200,43 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
         utils.check_image_size(dataset_dict, image)
         label_file = dataset_dict.pop("sem_seg_file_name")
-        clean = utils.read_image(label_file, "L").squeeze(2)
-        _check_label_values(clean, self.noise, label_file)
-        noisy = self.noise.apply(clean, _image_id(dataset_dict))
-        labelled = clean != self.noise.ignore_label
-        dataset_dict[NOISE_COUNTS] = {"total": int(np.count_nonzero(labelled)),
-                                      "changed": int(np.count_nonzero((noisy != clean) & labelled))}
-        aug_input = T.AugInput(image, sem_seg=noisy)
+        clean = self._checked_label_map(label_file, image.shape[:2], dataset_dict["file_name"])
+        labels = clean
+        if self.noise is not None:
+            labels = self.noise.apply(clean, _image_id(dataset_dict))
+            labelled = clean != self.noise.ignore_label
+            dataset_dict[NOISE_COUNTS] = {"total": int(np.count_nonzero(labelled)),
+                                          "changed": int(np.count_nonzero((labels != clean) & labelled))}
+        aug_input = T.AugInput(image, sem_seg=_augmentable(labels))
         transforms = self.augmentations(aug_input)
-        image, noisy = aug_input.image, aug_input.sem_seg
+        image, labels = aug_input.image, aug_input.sem_seg
         dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
-        dataset_dict["sem_seg"] = torch.as_tensor(noisy.astype("long"))
-        if self.keep_clean_sem_seg:
-            dataset_dict["sem_seg_clean"] = torch.as_tensor(transforms.apply_segmentation(clean).astype("long"))
+        dataset_dict["sem_seg"] = torch.as_tensor(labels.astype("long"))
+        if self.keep_clean_sem_seg and self.noise is not None:
+            dataset_dict["sem_seg_clean"] = torch.as_tensor(
+                transforms.apply_segmentation(_augmentable(clean)).astype("long"))
         if self.image_tags:
             dataset_dict["present_classes"] = self._present_classes(dataset_dict, dataset_dict["sem_seg"])
         dataset_dict.pop("annotations", None)
         return dataset_dict
 
+    def _checked_label_map(self, label_file: str, image_hw, image_file: str) -> np.ndarray:
+        """The training label map, checked: the image's size, values in [0, K) or the ignore label."""
+        label_map = read_label_map(label_file)
+        if label_map.shape != tuple(image_hw):
+            (height, width), (image_height, image_width) = label_map.shape, image_hw
+            raise ValueError(f"{label_file}: the label map is {width}x{height} (WxH) but its image {image_file} is "
+                             f"{image_width}x{image_height}; a label map must match its image pixel for pixel")
+        if self.noise is not None:
+            _check_label_values(label_map, self.noise.num_classes, self.noise.ignore_label, label_file)
+        elif self.num_classes is not None:
+            _check_label_values(label_map, self.num_classes, self.ignore_label, label_file)
+        return label_map
+
     def _present_classes(self, record, sem_seg) -> torch.Tensor:
         present = torch.zeros(self.num_classes, dtype=torch.bool)
-        tagged = self.tags.get(str(_image_id(record)))
-        if tagged is not None and "image_tags" not in record:
-            present[tagged] = True
-        elif "image_tags" in record:
-            tags = [int(t) for t in record["image_tags"]]
-            unknown = [t for t in tags if not 0 <= t < self.num_classes]
-            if unknown:
-                raise ValueError(f"{record.get('file_name', 'record')}: image_tags {unknown} are not classes in "
-                                 f"[0, {self.num_classes})")
+        tags = record_tags(record, self.tags, self.num_classes)
+        if tags is not None:
             present[tags] = True
         elif sem_seg is not None:
             values = torch.unique(sem_seg)
@@ -245,43 +270,35 @@ def _describe(noise, model) -> str:
     return repr(model)
 
 
-def _read_tag_file(path: str, num_classes: int, class_names: Optional[Sequence[str]]) -> dict:
-    """{image key: [class index, ...]} from a tag file; one clear error for a malformed file or an unknown class."""
-    from ..utils.files import load_json
-
-    try:
-        raw = load_json(path)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"tag_file {path}: cannot be read as json ({err})") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"tag_file {path}: must be a json object {{image id: [class, ...]}}")
-    index = {name: i for i, name in enumerate(class_names or [])}
-    tags = {}
-    for key, classes in raw.items():
-        if not isinstance(classes, list):
-            raise ValueError(f"tag_file {path}: image {key!r} must map to a list of classes, got {classes!r}")
-        resolved = []
-        for cls in classes:
-            value = index.get(cls) if isinstance(cls, str) else cls
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < num_classes:
-                known = f"; known names: {', '.join(class_names)}" if class_names else " (give class_names for names)"
-                raise ValueError(f"tag_file {path}: image {key!r} names class {cls!r}, which is not one of the "
-                                 f"{num_classes} classes{known}")
-            resolved.append(value)
-        tags[str(key)] = resolved
-    return tags
+def read_label_map(path: str) -> np.ndarray:
+    """(H, W) class ids of a label map file at its own depth: uint8, or uint16 for a 16-bit PNG (detectron2's
+    read_image(path, "L") converts to 8 bits, which clips every value above 255 to 255, the ignore label). A palette
+    PNG gives its indices. ValueError (one line) for an image that is not one channel of integers."""
+    with PathManager.open(path, "rb") as f:
+        label_map = np.asarray(Image.open(f))
+    if label_map.ndim != 2 or label_map.dtype.kind not in "ui":
+        raise ValueError(f"{path}: a label map must be one channel of class ids (an 8- or 16-bit PNG), got "
+                         f"{'x'.join(map(str, label_map.shape))} values of type {label_map.dtype}")
+    return label_map
 
 
-def _check_label_values(label_map: np.ndarray, noise, label_file: str) -> None:
-    """Noise draws over the classes [0, K): a value outside them that is not the ignore label is a wrong map (or a
-    wrong num_classes), said at load rather than turned into noise."""
-    if label_map.max() < noise.num_classes:  # the usual case: one max per image, no sort, in the data loader
-        return
-    bad = np.unique(label_map[(label_map >= noise.num_classes) & (label_map != noise.ignore_label)])
+def _augmentable(label_map: np.ndarray) -> np.ndarray:
+    """A label map detectron2's transforms can resize: uint8 as it is; wider ids as float32 (exact below 2**24;
+    resizing is nearest-neighbour, and torch has no nearest resize for uint16 or int32)."""
+    return label_map if label_map.dtype == np.uint8 else label_map.astype(np.float32)
+
+
+def _check_label_values(label_map: np.ndarray, num_classes: int, ignore_label: int, label_file: str) -> None:
+    """Training (and noise) takes the classes [0, K): a value outside them that is not the ignore label is a wrong
+    map (or a wrong num_classes), said at load rather than trained on."""
+    if label_map.max() < num_classes and (label_map.dtype.kind == "u" or label_map.min() >= 0):
+        return  # the usual case: one max per image, no sort, in the data loader
+    outside = (label_map >= num_classes) | (label_map < 0) if label_map.dtype.kind == "i" else label_map >= num_classes
+    bad = np.unique(label_map[outside & (label_map != ignore_label)])
     if bad.size:
         raise ValueError(f"{label_file}: label value(s) {bad.tolist()[:5]} are neither a class in "
-                         f"[0, {noise.num_classes}) nor the ignore label {noise.ignore_label}; check num_classes and "
-                         "that the file holds train ids")
+                         f"[0, {num_classes}) nor the ignore label {ignore_label}; check num_classes and that the "
+                         "file holds train ids")
 
 
 def _built(noise, model_type, builder, num_classes, owner: str):

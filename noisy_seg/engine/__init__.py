@@ -1,5 +1,5 @@
 from .. import config  # noqa: F401  (registers the fraction_of_max_iter resolver configs may use)
-from .config_checks import check_annotation_weights, check_config
+from .config_checks import check_annotation_weights, check_config, check_image_tags
 from .config_files import load_lazy_config, resolve_config_file
 from .ddp import create_ddp_model
 from .overrides import apply_overrides, check_override_key
@@ -7,7 +7,7 @@ from .train_loop import do_test, do_train, load_for_eval, resolve_device, resolv
 from .yacs_config import check_yacs_datasets, is_yacs_config, load_yacs_config
 from .yacs_trainer import NoisyTrainer, load_yacs_model_for_eval
 
-__all__ = ["NoisyTrainer", "check_annotation_weights", "check_config", "create_ddp_model", "apply_overrides",
-           "check_override_key", "check_yacs_datasets", "do_test", "do_train", "is_yacs_config", "load_for_eval",
-           "load_lazy_config", "load_yacs_config", "load_yacs_model_for_eval", "resolve_config_file", "resolve_device",
-           "resolve_seed"]
+__all__ = ["NoisyTrainer", "check_annotation_weights", "check_config", "check_image_tags", "create_ddp_model",
+           "apply_overrides", "check_override_key", "check_yacs_datasets", "do_test", "do_train", "is_yacs_config",
+           "load_for_eval", "load_lazy_config", "load_yacs_config", "load_yacs_model_for_eval", "resolve_config_file",
+           "resolve_device", "resolve_seed"]

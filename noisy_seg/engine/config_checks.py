@@ -2,9 +2,10 @@
 otherwise fail deep inside training (after the model is built, in a worker process, or silently)."""
 from __future__ import annotations
 
+import logging
 import numbers
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from detectron2.config import instantiate
 from detectron2.config.instantiate import locate
@@ -12,7 +13,9 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from ..utils.errors import UserInputError
 
-__all__ = ["check_annotation_weights", "check_config"]
+logger = logging.getLogger("noisy_seg")
+
+__all__ = ["check_annotation_weights", "check_config", "check_image_tags", "check_yacs_sem_seg_loss"]
 
 # key, minimum (None: the key may be None)
 _INT_KEYS = (("train.max_iter", 1, False), ("train.eval_period", 0, False), ("train.log_period", 1, False),
@@ -61,7 +64,8 @@ def _check_noise(cfg) -> None:
         key = f"dataloader.{split}.mapper.noise"
         extra = {}
         if issubclass(target, NoisySemSegDatasetMapper):
-            extra["background_label"] = _select(cfg, f"dataloader.{split}.mapper.background_label")
+            extra = {key: _select(cfg, f"dataloader.{split}.mapper.{key}") for key in ("background_label",
+                                                                                     "ignore_label")}
         try:
             target.build_noise(OmegaConf.to_container(noise) if isinstance(noise, DictConfig) else noise, num_classes,
                                **extra)
@@ -99,6 +103,93 @@ def check_config(cfg) -> None:
     if stop is not None and not (isinstance(stop, int) and 0 < stop <= max_iter):
         raise UserInputError(f"train.stop_iter={stop} must be in (0, train.max_iter={max_iter}]")
     _check_noise(cfg)
+    _check_sem_seg_loss(cfg)
+
+
+def _check_sem_seg_loss(cfg) -> None:
+    """model.sem_seg_head's loss (a noisy semantic head's loss, loss_kwargs, loss_switch_iter), built as the head
+    builds it: a bad loss string or option is one line here, not a traceback once the run folder exists."""
+    head = _select(cfg, "model.sem_seg_head")
+    if not _is_noisy_sem_seg_head(_target(head)):
+        return
+    options = {key: _select(cfg, f"model.sem_seg_head.{key}") for key in ("loss", "loss_kwargs", "loss_switch_iter",
+                                                                           "ignore_value", "num_classes")}
+    _check_head_loss("model.sem_seg_head", **{key: OmegaConf.to_container(value) if isinstance(
+        value, (DictConfig, ListConfig)) else value for key, value in options.items()})
+
+
+def check_yacs_sem_seg_loss(cfg) -> None:
+    """The same check of a yacs config (MODEL.SEM_SEG_HEAD.LOSS, LOSS_KWARGS, LOSS_SWITCH_ITER read as the head reads
+    them), for a noisy semantic head (MODEL.SEM_SEG_HEAD.NAME); called when the yacs config is loaded."""
+    from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
+
+    from ..modeling.sem_seg_heads import _loss_options
+
+    head = cfg.MODEL.SEM_SEG_HEAD
+    if head.NAME in SEM_SEG_HEADS_REGISTRY and _is_noisy_sem_seg_head(SEM_SEG_HEADS_REGISTRY.get(head.NAME)):
+        _check_head_loss("MODEL.SEM_SEG_HEAD", **_loss_options(cfg), ignore_value=head.IGNORE_VALUE,
+                         num_classes=head.NUM_CLASSES)
+
+
+def _is_noisy_sem_seg_head(target) -> bool:
+    from ..modeling import NoisyDeepLabV3PlusHead, NoisySemSegFPNHead
+
+    return isinstance(target, type) and issubclass(target, (NoisySemSegFPNHead, NoisyDeepLabV3PlusHead))
+
+
+def _check_head_loss(head_key: str, *, loss, loss_kwargs, loss_switch_iter, ignore_value, num_classes) -> None:
+    from ..modeling import SemSegLoss
+
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise UserInputError(f"{head_key}.{'NUM_CLASSES' if head_key.isupper() else 'num_classes'} must be an int "
+                             f">= 1, got {num_classes!r}")
+    try:  # built once and dropped: the loss terms are small (region_aware's largest: a K x K confusion buffer)
+        SemSegLoss("ce" if loss is None else loss, loss_kwargs, 0 if loss_switch_iter is None else loss_switch_iter,
+                   ignore_value=-1 if ignore_value is None else ignore_value,  # detectron2's heads' default
+                   num_classes=num_classes)
+    except ValueError as err:
+        raise UserInputError(f"{head_key}: {err}") from None
+
+
+def check_image_tags(cfg) -> None:
+    """The train mapper's tag_file (NoisySemSegDatasetMapper), read as the mapper reads it, with its keys checked
+    against the training records: a key that is neither an image id nor an image file stem of the training set is
+    one line (its tags would go unused). Run before training starts, not with every config load: it loads the
+    training records."""
+    from ..data.image_tags import check_tag_keys, read_tag_file
+    from ..data.mappers import NoisySemSegDatasetMapper
+
+    target = _target(_select(cfg, "dataloader.train.mapper"))
+    tag_file = _select(cfg, "dataloader.train.mapper.tag_file")
+    if tag_file is None or not (isinstance(target, type) and issubclass(target, NoisySemSegDatasetMapper)):
+        return
+    num_classes = _select(cfg, "dataloader.train.mapper.num_classes")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise UserInputError(f"dataloader.train.mapper.tag_file needs dataloader.train.mapper.num_classes (the number "
+                             f"of classes), got {num_classes!r}")
+    class_names = _select(cfg, "dataloader.train.mapper.class_names")
+    try:
+        tags_by_key = read_tag_file(tag_file, num_classes, None if class_names is None else list(class_names))
+        records = [record for name in _registered(_dataset_names(cfg, "train")) for record in DatasetCatalog.get(name)]
+        untagged = check_tag_keys(tags_by_key, records, tag_file)
+    except ValueError as err:
+        raise UserInputError(f"dataloader.train.mapper.{err}") from None
+    if untagged:  # the documented rule (noisy_seg.data.image_tags), said rather than applied without a word
+        logger.warning("dataloader.train.mapper.tag_file %s tags %d of the %d training images; the other %d take the "
+                       "classes of their label maps as their tags (exact for fully labelled images)", tag_file,
+                       len(records) - untagged, len(records), untagged)
+
+
+def _dataset_names(cfg, split: str) -> list:
+    names = _select(cfg, f"dataloader.{split}.dataset.names")
+    if isinstance(names, DictConfig):  # e.g. L(register_coco_file)(json_file=..., like=...): registers, gives the name
+        names = instantiate(names)
+    return [names] if isinstance(names, str) else list(names or [])
+
+
+def _registered(names) -> list:
+    """The registered ones among `names`; the others are reported, with the data check, when the run starts."""
+    return [name for name in names if name in DatasetCatalog.list()]
 
 
 def check_annotation_weights(cfg) -> None:

@@ -19,11 +19,16 @@ logger = logging.getLogger("noisy_seg")
 RUN_INFO_NAME = "run_info.json"
 
 
+def _configurable_losses(model) -> list:
+    """The box predictors (cls_loss_name) and semantic losses (loss_name) whose loss is configured, in model order."""
+    return [m for m in model.modules() if hasattr(m, "loss_switch_iter")
+            and (hasattr(m, "cls_loss_name") or hasattr(m, "loss_name"))]
+
+
 def loss_schedule(model, start_iter: int, stop_iter: int) -> Optional[dict]:
     """The configurable loss (box classifier's, or semantic head's) over iterations [start_iter, stop_iter) of this
     run, or None without one: {"loss", "switch_iter", "ce_iters": [a, b) or None, "loss_iters": [a, b) or None}."""
-    losses = [m for m in model.modules() if hasattr(m, "loss_switch_iter")
-              and (hasattr(m, "cls_loss_name") or hasattr(m, "loss_name"))]
+    losses = _configurable_losses(model)
     if not losses:
         return None
     first = losses[0]  # cascade stages share one configuration
@@ -37,6 +42,16 @@ def loss_schedule(model, start_iter: int, stop_iter: int) -> Optional[dict]:
         "ce_iters": [start_iter, first_robust] if first_robust > start_iter else None,
         "loss_iters": [first_robust, stop_iter] if first_robust < stop_iter else None,
     }
+
+
+def loss_owner(model) -> str:
+    """Whose loss `loss_schedule` describes, for the log: "Box classifier", "Semantic head", or "Model" for a model
+    with neither (e.g. RetinaNet)."""
+    losses = _configurable_losses(model)
+    if losses:
+        return "Box classifier" if hasattr(losses[0], "cls_loss_name") else "Semantic head"
+    children = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}  # a stock model: by its heads
+    return "Box classifier" if "roi_heads" in children else "Semantic head" if "sem_seg_head" in children else "Model"
 
 
 def describe_schedule(schedule: Optional[dict]) -> str:

@@ -19,11 +19,12 @@ from detectron2.solver import LRMultiplier
 from detectron2.utils import comm
 
 from ..data.checks import check_datasets_available
+from ..modeling.memorization import set_memorization_log_period
 from ..utils.errors import UserInputError
 from .checkpoint import UNREADABLE, ResumablePeriodicCheckpointer, SafeCheckpointer
 from .ddp import create_ddp_model
 from .noise_monitor import NoiseMonitor
-from .run_info import describe_schedule, loss_schedule, plain, warn_if_loss_never_active, write_run_info
+from .run_info import describe_schedule, loss_owner, loss_schedule, plain, warn_if_loss_never_active, write_run_info
 
 logger = logging.getLogger("noisy_seg")
 
@@ -139,7 +140,8 @@ def do_train(cfg, resume: bool = False):
             "box_loss": describe_schedule(schedule),
             "noise": plain(cfg.dataloader.train.get("mapper", {}).get("noise", None)),
         })
-    logger.info("Box classifier loss of this run: %s", describe_schedule(schedule))
+    logger.info("%s loss of this run: %s", loss_owner(model), describe_schedule(schedule))
+    set_memorization_log_period(model, cfg.train.log_period, stop)  # in the rows the PeriodicWriter above writes
     trainer.train(start_iter, stop)
     return trainer
 

@@ -46,17 +46,17 @@ def lovasz_softmax(logits: torch.Tensor, targets: torch.Tensor, *, classes: Lova
     valid = check_loss_inputs(logits, targets, _NAME, ignore_index=ignore_index, kind=DENSE)
     if valid is None:
         valid = torch.ones_like(targets, dtype=torch.bool)
-    num_images, num_classes = logits.shape[:2]
+    num_classes = logits.shape[1]
     if not isinstance(classes, str) and max(classes) >= num_classes:
         raise ValueError(f"{_NAME}: classes {list(classes)} contains an index >= C={num_classes}")
 
     probs = F.softmax(compute_dtype_logits(logits), dim=1)
-    if per_image:
-        groups, probs = num_images, probs.reshape(num_images, num_classes, -1)  # a view
+    if per_image:  # flatten, not reshape(N, C, -1): an empty batch (N = 0) leaves -1 undefined
+        probs, valid, flat_targets = probs.flatten(2), valid.flatten(1), targets.flatten(1)  # views
     else:
-        groups, probs = 1, probs.transpose(0, 1).reshape(1, num_classes, -1)
-    valid = valid.reshape(groups, -1)
-    flat_targets = targets.reshape(groups, -1).masked_fill(~valid, 0)
+        probs = probs.transpose(0, 1).reshape(1, num_classes, -1)
+        valid, flat_targets = valid.reshape(1, -1), targets.reshape(1, -1)
+    flat_targets = flat_targets.masked_fill(~valid, 0)
     losses, foreground_counts = _lovasz_per_class(probs, flat_targets, valid)
 
     if classes == "present":

@@ -67,7 +67,7 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
             raise ValueError(f"annotation_loss_weights must be True or False, got {annotation_loss_weights!r}")
         self.cls_loss_name = cls_loss
         self.loss_switch_iter = loss_switch_iter
-        self._memorization = MemorizationCounter("noisy_fg_fraction")
+        self.memorization = MemorizationCounter("noisy_fg_fraction", background=self.num_classes)
         self.cls_loss = None if cls_loss == "ce" else self._build_cls_loss(cls_loss, dict(cls_loss_kwargs or {}))
         self.annotation_loss_weights = annotation_loss_weights
         # plain CE with per-RoI weights (detectron2's cross_entropy takes none): "ce", and CE before loss_switch_iter
@@ -123,7 +123,7 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         if not len(proposals) or scores.numel() == 0:
             return losses
         gt_classes = cat([p.gt_classes for p in proposals], dim=0)
-        if proposals[0].has("gt_clean_classes"):
+        if any(p.has("gt_clean_classes") for p in proposals):  # the noisy mapper's clean labels, on any image
             self._log_memorization(scores, gt_classes, proposals)
         weight = self._roi_weights(proposals, gt_classes) if self.annotation_loss_weights else None
         scale = self.loss_weight.get("loss_cls", 1.0)
@@ -153,9 +153,11 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         return torch.where(foreground, weights, torch.ones_like(weights))
 
     def _log_memorization(self, scores, gt_classes, proposals):
-        """Among foreground RoIs whose label was corrupted, how often the prediction is the clean vs the noisy
-        label (see `MemorizationCounter`); noisy_fg_fraction is their share of all RoIs."""
-        clean = cat([p.gt_clean_classes for p in proposals], dim=0)
+        """Among foreground RoIs whose label was corrupted, how often the prediction is the clean label, the noisy
+        one, background or another class (see `MemorizationCounter`); noisy_fg_fraction is their share of all RoIs.
+        An image without annotations (the noise may drop them all) has proposals with background `gt_classes`
+        only (detectron2 copies no gt_* field from an empty target): nothing corrupted there."""
+        clean = cat([p.gt_clean_classes if p.has("gt_clean_classes") else p.gt_classes for p in proposals], dim=0)
         corrupted = (gt_classes < self.num_classes) & (clean != gt_classes)
-        self._memorization.update(scores.detach().argmax(dim=1), clean, gt_classes, corrupted,
-                                  torch.tensor(corrupted.numel(), device=corrupted.device))
+        self.memorization.update(scores.detach().argmax(dim=1), clean, gt_classes, corrupted,
+                                 torch.tensor(corrupted.numel(), device=corrupted.device))

@@ -1,8 +1,11 @@
-"""Memorization curves: among the labels that noise changed, how often the model predicts the clean label vs the
-noisy one. The second rising is the model memorizing the noise (the picture of Arpit et al. / Yang et al.).
+"""Memorization curves: among the labels that noise changed, how often the model predicts the clean label, the noisy
+one, or neither. The second rising is the model memorizing the noise (the picture of Arpit et al. / Yang et al.);
+the third keeps a classifier that calls everything background from reading as "no memorization".
 
 One counter serves the box predictor (per RoI) and the semantic heads (per pixel). Counts stay on the device and
-are written to the event storage every `period` iterations, so training steps never wait on a host sync.
+are written to the event storage at the iterations detectron2's PeriodicWriter writes (`set_memorization_log_period`
+gives the trainer's period), so each row of metrics.json holds the counts of the iterations since the previous row
+and training steps wait on one host sync per period only.
 """
 from __future__ import annotations
 
@@ -12,36 +15,70 @@ import torch
 
 from detectron2.utils.events import get_event_storage
 
-MEMORIZATION_LOG_PERIOD = 20  # detectron2's default writer period
+MEMORIZATION_LOG_PERIOD = 20  # detectron2's DefaultTrainer writer period (its hooks.PeriodicWriter(period=20))
 
-__all__ = ["MEMORIZATION_LOG_PERIOD", "MemorizationCounter"]
+__all__ = ["MEMORIZATION_LOG_PERIOD", "MemorizationCounter", "set_memorization_log_period"]
 
 
 class MemorizationCounter:
-    """Accumulates [corrupted, predicted clean, predicted noisy, counted] on the device; writes
-    memorization/pred_is_clean_label, memorization/pred_is_noisy_label and memorization/<fraction_name>
-    (corrupted / counted) every `period` iterations."""
+    """Accumulates [corrupted, predicted clean, predicted noisy, predicted background, counted] on the device; at
+    each writer iteration writes, over the corrupted labels since the last write, the shares
+    memorization/pred_is_clean_label, pred_is_noisy_label and pred_is_other_label (neither; the three sum to 1),
+    memorization/pred_is_background (part of "other") when the counter has a `background` class, and
+    memorization/<fraction_name> (corrupted / counted)."""
 
-    def __init__(self, fraction_name: str, period: int = MEMORIZATION_LOG_PERIOD):
+    def __init__(self, fraction_name: str, background: Optional[int] = None, period: int = MEMORIZATION_LOG_PERIOD):
         self.fraction_name = fraction_name
-        self.period = period
+        self.background = background
+        self.period, self.max_iter = period, None
         self._counts: Optional[torch.Tensor] = None
+
+    def set_period(self, period: int, max_iter: Optional[int] = None) -> None:
+        """Write at the iterations `hooks.PeriodicWriter(period)` of a trainer stopping at `max_iter` writes."""
+        self.period, self.max_iter = period, max_iter
+
+    def writes_at(self, iteration: int) -> bool:
+        """PeriodicWriter's rule: after every `period`-th iteration and after the last one."""
+        return (iteration + 1) % self.period == 0 or (self.max_iter is not None and iteration == self.max_iter - 1)
 
     @torch.no_grad()
     def update(self, predicted: torch.Tensor, clean: torch.Tensor, noisy: torch.Tensor, corrupted: torch.Tensor,
                counted: torch.Tensor) -> None:
         """predicted / clean / noisy: labels of the same shape; corrupted: bool mask of the labels noise changed
         (that count); counted: how many elements count (a 0-d tensor)."""
+        background = corrupted.new_zeros((), dtype=torch.long) if self.background is None else \
+            (corrupted & (predicted == self.background)).sum()
         counts = torch.stack([corrupted.sum(), (corrupted & (predicted == clean)).sum(),
-                              (corrupted & (predicted == noisy)).sum(), counted.reshape(())]).double()
+                              (corrupted & (predicted == noisy)).sum(), background, counted.reshape(())]).double()
         if self._counts is None or self._counts.device != counts.device:
             self._counts = torch.zeros_like(counts)
         self._counts += counts
         storage = get_event_storage()
-        if storage.iter % self.period == 0:
-            num_corrupted, pred_clean, pred_noisy, num_counted = self._counts.tolist()  # one sync per period
-            self._counts.zero_()
-            if num_corrupted:
-                storage.put_scalar("memorization/pred_is_clean_label", pred_clean / num_corrupted)
-                storage.put_scalar("memorization/pred_is_noisy_label", pred_noisy / num_corrupted)
-                storage.put_scalar(f"memorization/{self.fraction_name}", num_corrupted / num_counted)
+        if self.writes_at(storage.iter):
+            self._write(storage)
+
+    def _write(self, storage) -> None:
+        num_corrupted, pred_clean, pred_noisy, pred_background, num_counted = self._counts.tolist()  # one sync
+        self._counts.zero_()
+        if not num_corrupted:
+            return
+        pred_other = num_corrupted - pred_clean - pred_noisy  # a corrupted label's clean and noisy labels differ
+        shares = {"pred_is_clean_label": pred_clean, "pred_is_noisy_label": pred_noisy,
+                  "pred_is_other_label": pred_other}
+        if self.background is not None:
+            shares["pred_is_background"] = pred_background
+        # smoothing_hint=False: each value already sums a whole period; the writers' median over 20 writes would
+        # blur the curve over 20 periods
+        for name, count in shares.items():
+            storage.put_scalar(f"memorization/{name}", count / num_corrupted, smoothing_hint=False)
+        storage.put_scalar(f"memorization/{self.fraction_name}", num_corrupted / num_counted, smoothing_hint=False)
+
+
+def set_memorization_log_period(model: torch.nn.Module, period: int, max_iter: Optional[int] = None) -> None:
+    """Make every memorization counter of `model` write with the trainer's metric writers: at the iterations
+    `hooks.PeriodicWriter(period)` writes for a run that stops at `max_iter` (its scalars then land in the writer's
+    row, in order)."""
+    for module in model.modules():
+        counter = getattr(module, "memorization", None)
+        if isinstance(counter, MemorizationCounter):
+            counter.set_period(period, max_iter)

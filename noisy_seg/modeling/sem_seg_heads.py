@@ -57,6 +57,15 @@ def _upsampled_loss(head, predictions, targets) -> dict:
     return {"loss_sem_seg": loss * head.loss_weight}
 
 
+def _zero_if_all_ignored(head, losses: dict, predictions, targets) -> dict:
+    """The stock losses, but 0 for a batch whose every pixel is ignored (noise may leave an image so): the stock
+    mean CE over no pixel is NaN, on which detectron2's trainer stops; the registered losses give 0 there too.
+    Otherwise the stock values exactly. No host sync (torch.where); a non-finite logit still gives NaN."""
+    counted = (targets != head.ignore_value).any()
+    zero = predictions.sum() * 0.0
+    return {name: torch.where(counted, value, zero) for name, value in losses.items()}
+
+
 class _LossByName:
     """What both noisy semantic heads add to their stock head: `SemSegLoss` (loss, loss_kwargs, loss_switch_iter),
     its yacs keys, per-pixel memorization counts, and the clean maps / image tags `NoisySemanticSegmentor` hands
@@ -82,7 +91,7 @@ class _LossByName:
     def losses(self, predictions, targets):
         _log_memorization(self, predictions, targets)
         if not self.sem_seg_loss.replaces_stock_loss():
-            return super().losses(predictions, targets)
+            return _zero_if_all_ignored(self, super().losses(predictions, targets), predictions, targets)
         return _upsampled_loss(self, predictions, targets)
 
 

@@ -10,6 +10,8 @@ count for losses that need one); plain CE runs before `loss_switch_iter`.
 """
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from typing import Dict, Mapping, Optional, Union
 
@@ -20,34 +22,66 @@ from torch import nn
 from detectron2.utils.events import get_event_storage
 
 from ..losses import available_losses, build_loss, loss_spec
+from ..utils.errors import did_you_mean
 
 __all__ = ["SemSegLoss", "parse_loss_terms"]
 
 LossSetting = Union[str, Mapping[str, float]]
-_TERM = re.compile(r"^\s*(?:(?P<weight>[0-9.eE+-]+)\s*\*\s*)?(?P<name>[a-z_]+)\s*$")
+_PLUS = re.compile(r"(?<![0-9.][eE])\+")  # a '+' between terms, not the sign of an exponent (2e+1)
+_TERM = re.compile(r"^\s*(?:(?P<weight>[^*\s]+)\s*\*\s*)?(?P<name>[A-Za-z_]\w*)\s*$")
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # a weight times a float32 loss: beyond this it is inf
 
 
 def parse_loss_terms(loss: LossSetting) -> Dict[str, float]:
-    """"sce", "ce + 0.5 * dice" or {"ce": 1.0, "dice": 0.5} -> {name: weight}."""
+    """"sce", "ce + 0.5 * dice" or {"ce": 1.0, "dice": 0.5} -> {name: weight}. Strict, one ValueError line: a
+    term that cannot be read, an unknown loss, a loss named twice (give it once, with the summed weight: its
+    loss_kwargs are keyed by name), a weight that is not a finite number > 0 (a weight of 0 trains nothing)."""
     if isinstance(loss, Mapping):
         terms = {str(name): weight for name, weight in loss.items()}
     elif isinstance(loss, str):
-        terms = {}
-        for part in loss.split("+"):
-            match = _TERM.match(part)
-            if match is None:
-                raise ValueError(f"loss {loss!r}: cannot read the term {part.strip()!r}; write e.g. 'ce + 0.5 * dice'")
-            terms[match["name"]] = float(match["weight"] or 1.0)
+        terms = _parsed(loss)
     else:
         raise ValueError(f"loss must be a loss name, 'a * name + b * name', or a dict {{name: weight}}; got {loss!r}")
+    if not terms:
+        raise ValueError(f"loss {loss!r} names no term; write e.g. 'ce'")
     for name, weight in terms.items():
         if name not in available_losses():
-            raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(available_losses())}")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
-            raise ValueError(f"loss {name!r}: weight must be a number >= 0, got {weight!r}")
-    if not terms:
-        raise ValueError("loss names no term; write e.g. 'ce'")
+            raise ValueError(f"loss {loss!r}: unknown loss {name!r}.{did_you_mean(name.lower(), available_losses())} "
+                             f"Choose one of {', '.join(available_losses())}")
+        _check_weight(loss, name, weight)
+    return {name: float(weight) for name, weight in terms.items()}
+
+
+def _parsed(loss: str) -> Dict[str, float]:
+    terms = {}
+    for part in _PLUS.split(loss):
+        match = _TERM.match(part)
+        if match is None:
+            raise ValueError(f"loss {loss!r}: cannot read the term {part.strip()!r}; write e.g. 'ce + 0.5 * dice'")
+        name, written = match["name"], match["weight"]
+        if name in terms:
+            raise ValueError(f"loss {loss!r} names {name!r} twice; give each loss once, with its total weight "
+                             f"(e.g. '2 * {name}')")
+        try:
+            weight = 1.0 if written is None else float(written)
+        except ValueError:
+            raise ValueError(f"loss {loss!r}: cannot read the term {part.strip()!r}: its weight {written!r} is not a "
+                             f"number; write e.g. '0.5 * {name}'") from None
+        if not math.isfinite(weight):  # nan, inf, or a number beyond a float (1e400)
+            raise ValueError(f"loss {loss!r}: the weight {written} of {name!r} is not a finite number")
+        terms[name] = weight
     return terms
+
+
+def _check_weight(loss: LossSetting, name: str, weight) -> None:
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
+        raise ValueError(f"loss {loss!r}: the weight of {name!r} must be a finite number > 0, got {weight!r}")
+    if weight <= 0:
+        raise ValueError(f"loss {loss!r}: the weight of {name!r} must be > 0, got {weight!r}"
+                         f"{'; a term of weight 0 trains nothing: leave it out' if weight == 0 else ''}")
+    if weight > _FLOAT32_MAX:
+        raise ValueError(f"loss {loss!r}: the weight {weight!r} of {name!r} overflows the float32 loss it "
+                         f"multiplies (at most {_FLOAT32_MAX:.3g})")
 
 
 def _current_iter() -> Optional[int]:

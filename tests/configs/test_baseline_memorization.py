@@ -13,6 +13,8 @@ from detectron2.modeling import SemanticSegmentor
 from detectron2.modeling.roi_heads import FastRCNNOutputLayers, StandardROIHeads
 from detectron2.utils.events import EventStorage
 
+from noisy_seg.modeling.memorization import set_memorization_log_period
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -40,6 +42,7 @@ def _noisy_batch(cfg, dataset, noise):
 def _losses_and_scalars(cfg, batch):
     torch.manual_seed(0)
     model = instantiate(cfg.model).train()
+    set_memorization_log_period(model, 1)  # as a trainer whose writers write every iteration
     torch.manual_seed(123)  # proposal sampling is random
     with EventStorage(0) as storage:
         losses = model(batch)

@@ -291,3 +291,112 @@ def test_a_training_mapper_logs_its_noise_once_as_built(caplog):
     assert lines == ["[NoisyDatasetMapper] Label noise in training: sym40 -> NoisePipeline(class_noise=SymmetricNoise("
                      "rate=0.4, num_classes=8, seed=0, include_true=False), spatial_noise=None, drop_noise=None)",
                      "[NoisySemSegDatasetMapper] Label noise in training: none (clean labels)"]
+
+
+# --- the semantic path as strict as the instance path: tag files, label maps (issue 21, item 4) ---
+
+def _semantic_records(count=3, **changes):
+    return [dict(copy.deepcopy(r), **changes) for r in DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")[:count]]
+
+
+def _semantic_mapper(**options):
+    return NoisySemSegDatasetMapper(**{"is_train": True, "augmentations": [], "image_format": "BGR",
+                                       "num_classes": 19, **options})
+
+
+def _tags(mapped) -> list:
+    return torch.nonzero(mapped["present_classes"]).flatten().tolist()
+
+
+def test_a_tag_file_keyed_by_file_stem_tags_records_with_an_image_id_as_pseudo_labels_read_it(tiny_toy, tmp_path):
+    """The probe: records with an "image_id", a tag file keyed by file stem; the mapper took the label maps'
+    classes instead. Keys are ids or stems for every record, read the same way by generate_pseudo_labels."""
+    from pathlib import Path
+
+    from noisy_seg.pseudo_labels.semantic import resolve_image_tags
+
+    records = [dict(r, image_id=100 + i) for i, r in enumerate(_semantic_records())]
+    names = MetadataCatalog.get("toy_tiny_cityscapes_sem_seg_train").stuff_classes
+    tag_file = tmp_path / "tags.json"
+    tag_file.write_text(json.dumps({Path(records[0]["file_name"]).stem: ["road", 13], "101": [12]}))
+    mapper = _semantic_mapper(tag_file=str(tag_file), class_names=names)
+    mapped = [_tags(mapper(copy.deepcopy(r))) for r in records]
+    assert mapped[:2] == [[0, 13], [12]]
+    in_map = torch.unique(mapper(copy.deepcopy(records[2]))["sem_seg"]).tolist()
+    assert mapped[2] == [c for c in range(19) if c in in_map]  # no tags: its label map's classes (the rule)
+    assert resolve_image_tags(records, str(tag_file), names) == [[0, 13], [12], None]
+
+
+def test_tag_file_keys_that_match_no_image_are_one_error_naming_them(tiny_toy, tmp_path):
+    from noisy_seg.data.image_tags import check_tag_keys, read_tag_file
+
+    records = _semantic_records(count=16)
+    tag_file = tmp_path / "tags.json"
+    tag_file.write_text(json.dumps({"toycity_000000_000000_leftImg8bit": [0], "nope": [1], "gone": [2]}))
+    with pytest.raises(ValueError) as info:
+        check_tag_keys(read_tag_file(str(tag_file), 19), records, str(tag_file))
+    assert str(info.value) == (f"tag_file {tag_file}: 2 image(s) are not in the dataset (e.g. 'gone', 'nope'); keys "
+                               "are image ids or image file stems")
+
+
+def _label_map_file(tmp_path, array, name="label.png"):
+    from PIL import Image
+
+    path = tmp_path / name
+    Image.fromarray(array).save(path)
+    return str(path)
+
+
+def _clean_map(record) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(record["sem_seg_file_name"]))
+
+
+@pytest.mark.parametrize("noise", [None, "sem40"])
+def test_a_16_bit_label_map_keeps_its_values_above_255(tiny_toy, tmp_path, noise):
+    """The probe: a uint16 map with an object of class 300 lost it (clipped to 255, the ignore label) silently."""
+    record = _semantic_records(count=1)[0]
+    wide = _clean_map(record).astype(np.uint16)
+    wide[wide == 0] = 300  # the road becomes class 300
+    record["sem_seg_file_name"] = _label_map_file(tmp_path, wide)
+    wide_classes = dict(num_classes=400, ignore_label=65535,  # 255 is a class now
+                        noise=noise and {"type": "semantic", "rate": 0.4, "seed": 0, "ignore_label": 65535})
+    flip = _semantic_mapper(**wide_classes, keep_clean_sem_seg=True,
+                            augmentations=[T.RandomFlip(prob=1.0)])(copy.deepcopy(record))
+    expected = torch.as_tensor(wide[:, ::-1].astype(np.int64))
+    assert torch.equal(flip["sem_seg_clean" if noise else "sem_seg"], expected)
+    resized = _semantic_mapper(**wide_classes, augmentations=[T.ResizeShortestEdge(48)])(copy.deepcopy(record))
+    assert resized["sem_seg"].shape == (48, 48) and 300 in resized["sem_seg"].tolist()[0]
+    with pytest.raises(ValueError, match=r"label value\(s\) \[300\] are neither a class in \[0, 19\) nor the ignore "
+                                         r"label 255") as info:
+        _semantic_mapper(noise=noise)(copy.deepcopy(record))
+    assert record["sem_seg_file_name"] in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_clean_path_checks_label_values_too(tiny_toy, tmp_path):
+    record = _semantic_records(count=1)[0]
+    bad = _clean_map(record).copy()
+    bad[0, 0] = 40  # neither a class in [0, 19) nor 255
+    record["sem_seg_file_name"] = _label_map_file(tmp_path, bad)
+    with pytest.raises(ValueError, match=r"label value\(s\) \[40\] are neither a class in \[0, 19\)"):
+        _semantic_mapper()(copy.deepcopy(record))
+    bad[0, 0] = 254  # the head's ignore label (MODEL.SEM_SEG_HEAD.IGNORE_VALUE) is what the mapper lets through
+    record["sem_seg_file_name"] = _label_map_file(tmp_path, bad, "ignore254.png")
+    assert _semantic_mapper(ignore_label=254)(copy.deepcopy(record))["sem_seg"][0, 0] == 254
+    with pytest.raises(ValueError, match=r"\[254\] are neither a class"):
+        _semantic_mapper()(copy.deepcopy(record))
+
+
+@pytest.mark.parametrize("noise", [None, "sem40"])
+def test_a_label_map_of_another_size_or_not_one_channel_is_one_clear_error(tiny_toy, tmp_path, noise):
+    record = _semantic_records(count=1)[0]
+    clean = _clean_map(record)  # 96 x 96
+    record["sem_seg_file_name"] = _label_map_file(tmp_path, clean[:80, :64])
+    with pytest.raises(ValueError) as info:
+        _semantic_mapper(noise=noise)(copy.deepcopy(record))
+    assert str(info.value) == (f"{record['sem_seg_file_name']}: the label map is 64x80 (WxH) but its image "
+                               f"{record['file_name']} is 96x96; a label map must match its image pixel for pixel")
+    record["sem_seg_file_name"] = _label_map_file(tmp_path, np.stack([clean] * 3, axis=-1), "rgb.png")
+    with pytest.raises(ValueError, match="a label map must be one channel of class ids .* got 96x96x3"):
+        _semantic_mapper(noise=noise)(copy.deepcopy(record))

@@ -36,6 +36,7 @@ def test_the_readme_noise_command_logs_the_noise_and_memorization(repo_root, tin
     assert _latest(rows, "noise/class_flip_rate") == realized  # class noise only: every change is a flip
     for key in ("pred_is_clean_label", "pred_is_noisy_label", "noisy_fg_fraction"):
         assert 0 <= _latest(rows, f"memorization/{key}") <= 1
+    assert "Box classifier loss of this run: CE for iterations 0-1" in log
 
 
 def test_the_semantic_toy_config_logs_the_noise_and_memorization(repo_root, tiny_toy, tmp_path):
@@ -49,6 +50,7 @@ def test_the_semantic_toy_config_logs_the_noise_and_memorization(repo_root, tiny
     assert not any("noise/class_flip_rate" in r for r in rows)  # pixels have no class flips of their own
     assert 0 <= _latest(rows, "memorization/pred_is_clean_label") <= 1
     assert 0 < _latest(rows, "memorization/noisy_pixel_fraction") < 1
+    assert "Semantic head loss of this run: CE for iterations 0-1" in log and "Box classifier" not in log
 
 
 def _monitor(batches):

@@ -1,5 +1,6 @@
 """What every loss promises a training step: non-finite logits give a non-finite loss (so detectron2's finite-loss
-check stops the run), and nothing in the forward or backward pass reads a tensor back to the host.
+check stops the run), a batch with nothing to count gives 0, and nothing in the forward or backward pass reads a
+tensor back to the host.
 
 No GPU here, so the host-sync check is a sentinel: the operations that force a device-to-host sync on CUDA
 (.item(), .tolist(), bool()/int()/float() of a tensor, nonzero, bincount, unique, masked_select, boolean-mask
@@ -111,12 +112,43 @@ def test_the_box_predictors_additions_never_sync(name, kwargs):
     proposals.proposal_boxes = Boxes(torch.rand(12, 4) * 10)
     proposals.gt_classes = torch.randint(0, C, (12,))
     proposals.gt_clean_classes = torch.randint(0, C - 1, (12,))
-    gt_classes = proposals.gt_classes
+    emptied = proposals[:4]  # an image the noise left without annotations: detectron2 gives it no gt_* field
+    emptied.remove("gt_clean_classes")
+    emptied.gt_classes = torch.full((4,), C - 1)
+    batch = [proposals, emptied]
+    gt_classes = torch.cat([p.gt_classes for p in batch])
+    scores = torch.cat([scores, torch.randn(4, C)]).detach().requires_grad_(True)
     with EventStorage(1) as storage:  # not a memorization write iteration
         with forbid_host_syncs():
             assert predictor.robust_loss_active()
             predictor.cls_loss(scores, gt_classes).backward()
-            predictor._log_memorization(scores.detach(), gt_classes, [proposals])
-        storage.iter = 20  # every 20 iterations: one read of the counts accumulated on the device
-        predictor._log_memorization(scores.detach(), gt_classes, [proposals])
+            predictor._log_memorization(scores.detach(), gt_classes, batch)
+        storage.iter = 19  # the writer's iterations (every 20th): one read of the counts accumulated on the device
+        predictor._log_memorization(scores.detach(), gt_classes, batch)
         assert "memorization/pred_is_clean_label" in storage.latest()
+
+
+EMPTY_CASES = [(name, OPTIONS.get(name, {})) for name in available_losses()] + [("lovasz", {"per_image": True})]
+
+
+def _nothing_to_count(name):
+    """Batches with no element to count: no samples (N = 0), maps of no pixel, and every pixel ignored."""
+    if loss_spec(name).takes_classification_logits:
+        yield torch.zeros(0, C), torch.zeros(0, dtype=torch.long)
+    if loss_spec(name).takes_dense_logits:
+        yield torch.zeros(0, C, 6, 7), torch.zeros(0, 6, 7, dtype=torch.long)
+        yield torch.zeros(2, C, 0, 7), torch.zeros(2, 0, 7, dtype=torch.long)
+        yield torch.randn(2, C, 6, 7), torch.full((2, 6, 7), 255)
+
+
+@pytest.mark.parametrize("name,options", EMPTY_CASES, ids=lambda v: v if isinstance(v, str) else "-".join(v))
+def test_a_batch_with_nothing_to_count_gives_zero_with_a_graph(name, options):
+    """reduce_loss's convention ("an empty batch gives 0 with a graph"), for every registered loss: a step on an
+    image the noise emptied must neither raise nor stop the run on a NaN."""
+    loss_fn = build_loss(name, **options)
+    for logits, targets in _nothing_to_count(name):
+        logits.requires_grad_(True)
+        loss = loss_fn(logits, targets)
+        assert loss.shape == () and loss.item() == 0.0, (tuple(logits.shape), loss)
+        loss.backward()
+        assert torch.equal(logits.grad, torch.zeros_like(logits)), tuple(logits.shape)

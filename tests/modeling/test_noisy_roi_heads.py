@@ -14,6 +14,7 @@ from detectron2.utils.events import EventStorage
 from noisy_seg.config import add_noisy_seg_config, use_noisy_roi_heads
 from noisy_seg.losses import build_loss
 from noisy_seg.modeling import NoisyCascadeROIHeads, NoisyFastRCNNOutputLayers, NoisyStandardROIHeads
+from noisy_seg.modeling.memorization import MEMORIZATION_LOG_PERIOD, set_memorization_log_period
 
 NUM_CLASSES = 4
 
@@ -84,18 +85,73 @@ def test_loss_switch_iter_uses_ce_before_and_robust_loss_from_it_on():
     torch.testing.assert_close(after, build_loss("gce", q=0.7)(noisy(x)[0], props[0].gt_classes))
 
 
+def _memorization(noisy, predicted, batch, iteration=MEMORIZATION_LOG_PERIOD - 1):
+    """The memorization scalars of one losses() call at a writer iteration (every 20th by default); `predicted`:
+    the class each RoI of the batch predicts."""
+    scores = torch.full((len(predicted), NUM_CLASSES + 1), -5.0)
+    scores[torch.arange(len(predicted)), torch.tensor(predicted)] = 5.0
+    with EventStorage(iteration) as storage:
+        noisy.losses((scores, torch.zeros(len(predicted), 4 * NUM_CLASSES)), batch)
+        return {k.split("/")[1]: v for k, (v, _) in storage.latest().items() if k.startswith("memorization/")}
+
+
+def _flipped():
+    """6 RoIs; RoIs 1 and 3 carry a corrupted foreground label (clean 1 -> 2, clean 3 -> 1); RoI 4 is background."""
+    props = _proposals(n=6, clean=torch.tensor([0, 1, 2, 3, 2, 0]))
+    props.gt_classes = torch.tensor([0, 2, 2, 1, 4, 0])
+    return props
+
+
+def _emptied(n=4):
+    """The proposals detectron2 gives an image without annotations (the noise dropped them all): background
+    gt_classes, no other gt_* field."""
+    props = Instances((64, 64), proposal_boxes=Boxes(torch.tensor([[0.0, 0.0, 9.0, 9.0]]).repeat(n, 1)))
+    props.gt_classes = torch.full((n,), NUM_CLASSES)
+    return props
+
+
 def test_memorization_curve_is_logged_when_clean_labels_are_known():
     _, noisy = _predictor_pair(cls_loss="combination")
-    props = _proposals(n=6, clean=torch.tensor([0, 1, 2, 3, 2, 0]))
-    props.gt_classes = torch.tensor([0, 2, 2, 1, 4, 0])  # RoIs 1 and 3 carry a corrupted fg label; 4 is bg
-    scores = torch.full((6, NUM_CLASSES + 1), -5.0)
-    scores[torch.arange(6), torch.tensor([0, 1, 2, 1, 4, 0])] = 5.0  # RoI 1 predicts clean, RoI 3 noisy
-    with EventStorage(0) as storage:
-        noisy.losses((scores, torch.zeros(6, 4 * NUM_CLASSES)), [props])
-        latest = {k: v[0] for k, v in storage.latest().items()}
-    assert latest["memorization/pred_is_clean_label"] == pytest.approx(0.5)
-    assert latest["memorization/pred_is_noisy_label"] == pytest.approx(0.5)
-    assert latest["memorization/noisy_fg_fraction"] == pytest.approx(2 / 6)
+    logged = _memorization(noisy, [0, 1, 2, 1, 4, 0], [_flipped()])  # RoI 1 predicts clean, RoI 3 noisy
+    assert logged == pytest.approx({"pred_is_clean_label": 0.5, "pred_is_noisy_label": 0.5, "pred_is_other_label": 0,
+                                    "pred_is_background": 0, "noisy_fg_fraction": 2 / 6})
+
+
+def test_a_classifier_that_calls_every_roi_background_reads_as_such():
+    """Both curves at 0 read as "no memorization"; the third share says where the corrupted labels went."""
+    _, noisy = _predictor_pair(cls_loss="combination")
+    logged = _memorization(noisy, [NUM_CLASSES] * 6, [_flipped()])
+    assert logged["pred_is_clean_label"] == logged["pred_is_noisy_label"] == 0
+    assert logged["pred_is_other_label"] == logged["pred_is_background"] == 1
+    logged = _memorization(noisy, [0, 3, 2, 0, 4, 0], [_flipped()])  # another foreground class: other, not bg
+    assert logged["pred_is_other_label"] == 1 and logged["pred_is_background"] == 0
+
+
+@pytest.mark.parametrize("order", ["emptied_first", "emptied_later"])
+def test_images_without_annotations_anywhere_in_the_batch(order):
+    """The probe: drop90 stopped training (AttributeError: Cannot find field 'gt_clean_classes') when a later image
+    had no annotations; an emptied first image silently turned the curves off for the whole batch."""
+    _, noisy = _predictor_pair(cls_loss="combination")
+    batch = [_emptied(), _flipped()] if order == "emptied_first" else [_flipped(), _emptied()]
+    predicted = [0, 1, 2, 1, 4, 0]
+    predicted = [NUM_CLASSES] * 4 + predicted if order == "emptied_first" else predicted + [NUM_CLASSES] * 4
+    logged = _memorization(noisy, predicted, batch)
+    assert logged == pytest.approx({"pred_is_clean_label": 0.5, "pred_is_noisy_label": 0.5, "pred_is_other_label": 0,
+                                    "pred_is_background": 0, "noisy_fg_fraction": 2 / 10})
+
+
+def test_memorization_is_written_at_the_writers_iterations_over_the_whole_period():
+    """As detectron2's PeriodicWriter(period=5) of a run stopping at 12 writes: after iterations 4, 9 and 11, each
+    value over all RoIs since the last write (iterations 0-3 predict the clean label, 4 the noisy one)."""
+    _, noisy = _predictor_pair(cls_loss="combination")
+    set_memorization_log_period(noisy, 5, max_iter=12)
+    written = {}
+    for it in range(12):
+        predicted = [0, 1, 2, 3, 4, 0] if it < 4 else [0, 2, 2, 1, 4, 0]
+        for name, value in _memorization(noisy, predicted, [_flipped()], iteration=it).items():
+            written.setdefault(name, {})[it] = value
+    assert written["pred_is_clean_label"] == {4: pytest.approx(0.8), 9: 0, 11: 0}
+    assert written["pred_is_noisy_label"] == {4: pytest.approx(0.2), 9: 1, 11: 1}
 
 
 @pytest.mark.parametrize("kwargs,match", [

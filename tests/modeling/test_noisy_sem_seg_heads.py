@@ -7,13 +7,16 @@ from detectron2.config import LazyCall as L
 from detectron2.config import get_cfg, instantiate
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import build_sem_seg_head
+from detectron2.modeling.backbone import Backbone
 from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
 from detectron2.projects.deeplab import DeepLabV3PlusHead, add_deeplab_config
 from detectron2.utils.events import EventStorage
 
 from noisy_seg.config import add_noisy_seg_config
-from noisy_seg.losses import build_loss
-from noisy_seg.modeling import NoisyDeepLabV3PlusHead, NoisySemSegFPNHead, SemSegLoss
+from noisy_seg.losses import available_losses, build_loss, loss_spec
+from noisy_seg.modeling import NoisyDeepLabV3PlusHead, NoisySemanticSegmentor, NoisySemSegFPNHead, SemSegLoss
+from noisy_seg.modeling.memorization import MEMORIZATION_LOG_PERIOD, set_memorization_log_period
+from noisy_seg.noise import NOISE_REGISTRY
 
 C = 6
 SHAPES = {"p2": ShapeSpec(channels=8, stride=4), "p3": ShapeSpec(channels=8, stride=8)}
@@ -200,14 +203,16 @@ def test_memorization_curve_of_pixels_through_noisy_semantic_segmentor():
     clean[:2, :8] = 1  # 16 corrupted pixels: clean 1 -> noisy 0
     noisy[5, :4] = 255  # ignored pixels do not count
     batch = [{"image": torch.zeros(3, 32, 32), "sem_seg": noisy, "sem_seg_clean": clean, "height": 32, "width": 32}]
-    with EventStorage(start_iter=0) as storage:
+    with EventStorage(start_iter=MEMORIZATION_LOG_PERIOD - 1) as storage:  # a writer iteration (every 20th)
         model.train()(batch)
         scalars = {k: v[0] for k, v in storage.latest().items()}
     assert scalars["memorization/pred_is_clean_label"] == pytest.approx(1.0)
     assert scalars["memorization/pred_is_noisy_label"] == pytest.approx(0.0)
+    assert scalars["memorization/pred_is_other_label"] == pytest.approx(0.0)
+    assert "memorization/pred_is_background" not in scalars  # pixels: background is a class like the others
     assert scalars["memorization/noisy_pixel_fraction"] == pytest.approx(16 / (32 * 32 - 4))
     assert head.clean_targets is None  # handed over for one forward only
-    with EventStorage(start_iter=0) as storage:  # without the clean maps: the stock path, nothing logged
+    with EventStorage(start_iter=MEMORIZATION_LOG_PERIOD - 1) as storage:  # without the clean maps: nothing logged
         model([{k: v for k, v in batch[0].items() if k != "sem_seg_clean"}])
         assert not any(k.startswith("memorization/") for k in storage.latest())
 
@@ -265,3 +270,80 @@ def test_it_is_panoptic_fpns_semantic_head_by_one_target_line():
     model = instantiate(model_cfg)
     assert isinstance(model, PanopticFPN) and isinstance(model.sem_seg_head, NoisySemSegFPNHead)
     assert model.sem_seg_head.sem_seg_loss.loss_name == "combination"
+
+
+# ------------------------------------------------------------------------------ label maps the noise emptied
+TOY_CLASSES = 19  # the toy data's Cityscapes label space
+
+
+class _RandomFeatures(Backbone):
+    """p2 / p3 features of any image batch: the heads alone, cheap."""
+
+    def forward(self, x):
+        g = torch.Generator().manual_seed(0)
+        n, _, h, w = x.shape
+        return {"p2": torch.randn(n, 8, h // 4, w // 4, generator=g), "p3": torch.randn(n, 8, h // 8, w // 8,
+                                                                                        generator=g)}
+
+    def output_shape(self):
+        return SHAPES
+
+
+def _semantic_noise_names() -> list:
+    """Every short-name form of every registered semantic noise, at rate 90."""
+    return [prefix + "90" for entry in NOISE_REGISTRY.values() if entry.part == "semantic_noise"
+            for prefix in entry.short]
+
+
+@pytest.fixture(scope="module")
+def emptied_maps(tiny_toy):
+    """A toy label map through NoisySemSegDatasetMapper under every semantic noise name, then the maps the noise
+    emptied: all background (sembg100) and all ignored (semignore100 where background is a region too)."""
+    from detectron2.data import DatasetCatalog
+
+    from noisy_seg.data import NoisySemSegDatasetMapper
+
+    record = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")[0]
+    names = [(name, 0) for name in _semantic_noise_names()] + [("sembg100", 0), ("semignore100", None)]
+    maps = [NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise=name,
+                                     num_classes=TOY_CLASSES, background_label=background,
+                                     keep_clean_sem_seg=True)(dict(record)) for name, background in names]
+    assert maps[-2]["sem_seg"].unique().tolist() == [0] and maps[-1]["sem_seg"].unique().tolist() == [255]
+    return maps
+
+
+def _every_dense_loss() -> dict:
+    """Every registered dense loss in one sum, with the options that have no default."""
+    names = [n for n in available_losses() if loss_spec(n).takes_dense_logits]
+    options = {"gce": {"q": 0.7}, "sce": {"alpha": 1.0, "beta": 0.1}, "combination": {"bg_index": [0]}}
+    return {"loss": {name: 1.0 for name in names}, "loss_kwargs": {name: options.get(name, {}) for name in names}}
+
+
+def _emptied_head(name, loss):
+    torch.manual_seed(0)
+    if name == "fpn":
+        return NoisySemSegFPNHead(**{**FPN_ARGS, "num_classes": TOY_CLASSES}, **loss)
+    cfg = deeplab_cfg()
+    cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = TOY_CLASSES
+    return NoisyDeepLabV3PlusHead(cfg, SHAPES, **loss)
+
+
+@pytest.mark.parametrize("loss", ["ce", "every_dense_loss"])
+@pytest.mark.parametrize("head_name", ["fpn", "deeplab"])
+def test_every_noise_trains_a_step_on_maps_it_emptied(head_name, loss, emptied_maps):
+    """A batch with every semantic noise's map and the maps noise left all background / all ignored trains, with
+    the memorization counted; a batch of all-ignored maps gives a 0 loss (the stock mean CE over no pixel was NaN,
+    on which detectron2's trainer stops)."""
+    head = _emptied_head(head_name, _every_dense_loss() if loss != "ce" else {})
+    model = NoisySemanticSegmentor(backbone=_RandomFeatures(), sem_seg_head=head, pixel_mean=[0, 0, 0],
+                                   pixel_std=[1, 1, 1]).train()
+    set_memorization_log_period(model, 1)
+    with EventStorage(0) as storage:
+        value = model(emptied_maps)["loss_sem_seg"]
+        assert torch.isfinite(value) and value > 0
+        value.backward()
+        assert "memorization/pred_is_clean_label" in storage.latest()
+        all_ignored = model(emptied_maps[-1:] * 2)["loss_sem_seg"]
+    assert all_ignored.item() == 0.0
+    all_ignored.backward()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)

@@ -17,8 +17,10 @@ from detectron2.structures import BitMasks, Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from noisy_seg.config import add_noisy_seg_config, use_noisy_roi_heads
+from noisy_seg.noise import NOISE_REGISTRY, build_noise
 from noisy_seg.modeling import (NoisyCascadeROIHeads, NoisyFastRCNNOutputLayers, NoisyRes5ROIHeads,
                                 NoisyStandardROIHeads)
+from noisy_seg.modeling.memorization import set_memorization_log_period
 
 NUM_CLASSES = 4
 FAMILIES = {StandardROIHeads: NoisyStandardROIHeads, CascadeROIHeads: NoisyCascadeROIHeads,
@@ -26,7 +28,7 @@ FAMILIES = {StandardROIHeads: NoisyStandardROIHeads, CascadeROIHeads: NoisyCasca
 SUPPORTED = "supports the ROI heads StandardROIHeads, CascadeROIHeads, Res5ROIHeads"
 
 
-def _lazy_model(family, repo_root):
+def _lazy_model(family, repo_root, num_classes=NUM_CLASSES):
     """detectron2's own LazyConfig of the family, shrunk: the toy R18-FPN (or a 3-stage 16-64 channel C4 ResNet)."""
     if family is Res5ROIHeads:
         model = model_zoo.get_config("common/models/mask_rcnn_c4.py").model
@@ -53,7 +55,7 @@ def _lazy_model(family, repo_root):
             predictor.input_shape = ShapeSpec(channels=32)
         heads.mask_head.update(input_shape=ShapeSpec(channels=32, width=14, height=14), conv_dims=[16])
     model.proposal_generator.update(pre_nms_topk=(200, 200), post_nms_topk=(50, 50))
-    model.roi_heads.update(num_classes=NUM_CLASSES, batch_size_per_image=32)
+    model.roi_heads.update(num_classes=num_classes, batch_size_per_image=32)
     return model
 
 
@@ -119,6 +121,7 @@ def _batch():
 
 def _losses(model, batch, it):
     model.train()
+    set_memorization_log_period(model, 1)  # every iteration is a writer's iteration
     torch.manual_seed(123)  # proposal sampling is random
     with EventStorage(it) as storage:
         losses = model(batch)
@@ -219,3 +222,96 @@ def test_a_dense_loss_is_refused_by_both_config_systems(family, repo_root):
     cfg.MODEL.ROI_BOX_HEAD.CLS_LOSS = "dice"
     with pytest.raises(ValueError, match=match):
         build_model(cfg)
+
+
+# ----------------------------------------------------------------------------------- images the noise emptied
+TOY_CLASSES = 8
+
+
+def _instance_noise_names() -> list:
+    """A name of every short-name form of every registered instance noise (rate 90; each preset that fits the toy
+    data's 8 classes), and drop100, which empties every image."""
+    names = []
+    for entry in NOISE_REGISTRY.values():
+        if entry.part == "semantic_noise":
+            continue
+        for prefix in entry.short:
+            forms = [prefix + ("90" if "rate" in entry.allowed else "") + (f"_{p}" if p else "")
+                     for p in entry.presets or [None]]
+            fitting = [name for name in forms if _builds(name)]
+            assert fitting, f"no form of {prefix} fits the toy classes: {forms}"
+            names += fitting
+    return names + ["drop100"]
+
+
+def _builds(name) -> bool:
+    try:
+        build_noise(name, TOY_CLASSES)
+    except ValueError:  # a preset of another data set's classes (asym90_coco)
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def emptied_batch(tiny_toy):
+    """Per noise name, a toy image mapped by NoisyDatasetMapper under it, then the image its noise left without
+    annotations (an annotated image first, as in the probe: proposals[0] had the clean labels, a later one none)."""
+    import detectron2.data.transforms as T
+    from detectron2.data import DatasetCatalog
+
+    from noisy_seg.data import NoisyDatasetMapper
+
+    record = next(r for r in DatasetCatalog.get("toy_tiny_train") if len(r["annotations"]) >= 3)
+    batch = []
+    for name in _instance_noise_names():
+        mapper = NoisyDatasetMapper(is_train=True, augmentations=[T.Resize((48, 48))], image_format="BGR",
+                                    use_instance_mask=True, noise=name, num_classes=TOY_CLASSES)  # 48 px: fast
+        mapped = mapper(copy.deepcopy(record))
+        emptied = mapper(copy.deepcopy({**record, "annotations": []} if name != "drop100" else record))
+        assert len(emptied["instances"]) == 0 and emptied["instances"].has("gt_clean_classes"), name
+        batch += [mapped] if name != "drop100" else []
+        batch.append(emptied)
+    assert any((d["instances"].gt_classes != d["instances"].gt_clean_classes).any() for d in batch)
+    return batch
+
+
+@pytest.mark.parametrize("family", list(FAMILIES), ids=lambda f: f.__name__)
+def test_every_noise_trains_a_step_on_a_batch_with_images_it_emptied(family, repo_root, emptied_batch):
+    """The probe: dataloader.train.mapper.noise=drop90 stopped training at the first iterations (AttributeError:
+    Cannot find field 'gt_clean_classes'): detectron2 gives the proposals of an image without annotations no
+    gt_* field. Every family, mask head included, trains on such a batch and still counts the flipped labels; so
+    does a batch of emptied images only."""
+    cfg = _lazy_model(family, repo_root, num_classes=TOY_CLASSES)
+    use_noisy_roi_heads(cfg, cls_loss="combination")
+    torch.manual_seed(0)
+    model = instantiate(cfg)
+    scope = "stage0/" if family is CascadeROIHeads else ""
+    only_emptied = [d for d in emptied_batch if len(d["instances"]) == 0][:2]
+    for batch in (emptied_batch, only_emptied):
+        losses, logged = _losses(model, batch, it=0)
+        assert all(torch.isfinite(v) for v in losses.values()), losses
+        sum(losses.values()).backward()
+        assert (f"{scope}memorization/pred_is_clean_label" in logged) == (batch is emptied_batch)
+
+
+def test_drop90_trains_through_train_net_and_its_memorization_rows_are_the_writers(repo_root, tiny_toy, tmp_path):
+    """The probe's run, shortened: dataloader.train.mapper.noise=drop90 (with sym90 on what it keeps, so that the
+    curves count something) trains on the toy config, and the memorization scalars land in the rows the writer
+    writes every train.log_period iterations (they came every 20 iterations, in rows after the writer's: 19, 0)."""
+    import json
+
+    import train_net
+
+    argv = ["--config-file", str(repo_root / "configs/toy/mask_rcnn_R18_FPN_ce.py"), f"train.output_dir={tmp_path}",
+            "dataloader.train.dataset.names=toy_tiny_train", "dataloader.test.dataset.names=toy_tiny_val",
+            "dataloader.train.mapper.noise=['sym90','drop90']", "dataloader.train.total_batch_size=4",
+            "train.max_iter=5", "train.log_period=2", "train.eval_period=0",
+            "model.roi_heads.box_predictor.test_score_thresh=0.0"]  # detections to evaluate after 5 iterations
+    train_net.main(train_net.default_argument_parser().parse_args(argv))
+    rows = [json.loads(line) for line in (tmp_path / "metrics.json").read_text().splitlines()]
+    assert [r["iteration"] for r in rows if "total_loss" in r] == [1, 3, 4]  # every 2 iterations and the last
+    logged = [r for r in rows if "memorization/pred_is_clean_label" in r]
+    assert logged and all("total_loss" in r for r in logged)  # in the writer's rows, not rows of their own
+    for row in logged:
+        shares = [row[f"memorization/pred_is_{s}"] for s in ("clean_label", "noisy_label", "other_label")]
+        assert sum(shares) == pytest.approx(1.0) and 0 <= row["memorization/pred_is_background"] <= shares[2]

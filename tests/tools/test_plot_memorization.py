@@ -7,7 +7,7 @@ import pytest
 
 import plot_memorization as tool
 
-CLEAN, NOISY = tool.CLEAN, tool.NOISY
+CLEAN, NOISY, OTHER = tool.CLEAN, tool.NOISY, tool.OTHER
 
 
 def _run(folder, rows, run_info=None, truncated_tail=""):
@@ -73,6 +73,25 @@ def test_writes_one_png_of_several_runs(runs, tmp_path, capsys):
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10  # curves, not a blank canvas
     assert [p.name for p in out.parent.iterdir()] == ["memorization.png"]  # no temp file left
     assert f"wrote {out}: 2 run(s)" in capsys.readouterr().out
+
+
+def test_a_run_with_one_logged_point_draws_its_three_shares(tmp_path):
+    """A short run logs memorization once: a line through one point draws nothing, so each point needs a marker.
+    The third share (neither label: all background here) is drawn too."""
+    run = _run(tmp_path / "short", [{"iteration": 19, "total_loss": 1.0, CLEAN: 0.0, NOISY: 0.3, OTHER: 0.7}])
+    out = tmp_path / "short.png"
+    figure = tool.plot([run], ["short"], 1, out)
+    image = cv2.imread(str(out))
+    axes = figure.axes[0]
+    blue = np.array([180, 119, 31])  # C0, matplotlib's first color (#1f77b4), in OpenCV's BGR order
+    for value in (0.0, 0.3, 0.7):
+        x, y = axes.transData.transform((19, value))
+        row, col = int(round(image.shape[0] - y)), int(round(x))
+        window = image[max(row - 2, 0):row + 3, col - 2:col + 3].reshape(-1, 3).astype(int)
+        assert (np.abs(window - blue).max(axis=1) < 40).any(), f"no marker at share {value}"
+    assert [line.get_label() for line in axes.get_lines()] == [
+        "short: predicts the clean label", "short: predicts the noisy label",
+        "short: predicts neither (background or another class)"]
 
 
 def _error(argv):
