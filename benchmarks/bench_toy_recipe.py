@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from noisy_seg.engine.grid import training_environment
 from noisy_seg.engine.metrics import final_metrics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def timed_run(config: Path, output: Path) -> tuple[float, dict]:
     start = time.perf_counter()
     subprocess.run([sys.executable, str(REPO_ROOT / "tools/train_net.py"), "--config-file", str(config),
                     f"train.output_dir={output}"], cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                   stderr=subprocess.DEVNULL, env=training_environment())
     return time.perf_counter() - start, final_metrics(output)
 
 

@@ -27,8 +27,9 @@ cleanlab runs with its defaults, and its swap and overlooked scores once more wi
 
 Semantic (toy_shapes_cityscapes_sem_seg_val, out of sample): per --semantic-noise (default sembg20: 20% of the object
 components dropped to the background; semrelabel40: 40% given another class) the val label maps are noised offline
-(tools/make_noisy_dataset.py --dataset, registered with register_noisy_label_maps) and predicted by a toy Semantic FPN
-trained on the train maps with the same noise on the fly (tools/train_net.py; --semantic-weights: one given model
+(tools/make_noisy_dataset.py --dataset with the config's background_label, so each map is what the training mapper
+injects; registered with register_noisy_label_maps) and predicted by a toy Semantic FPN trained on the train maps with
+the same noise on the fly (tools/train_net.py; --semantic-weights: one given model
 instead). Ours: Rottmann & Reese's component proposals (the softmax and metrics of tools/find_semantic_label_errors.py,
 its meta classifier on both halves of the images); cleanlab: cleanlab.segmentation's flagged pixels as components
 (benchmarks/bench_semantic_label_errors.py). The errors are the regions where the noisy map differs from the clean
@@ -73,6 +74,7 @@ import make_noisy_dataset  # noqa: E402
 from bench_semantic_label_errors import BACKGROUND, evaluate_proposals  # noqa: E402
 from noisy_seg.data import check_datasets_available, register_noisy_label_maps  # noqa: E402
 from noisy_seg.engine import load_lazy_config  # noqa: E402
+from noisy_seg.engine.grid import output_folder_problem, training_environment  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
 from noisy_seg.label_errors import (  # noqa: E402
@@ -83,7 +85,7 @@ from noisy_seg.label_errors.semantic import (  # noqa: E402
 from noisy_seg.label_errors.summary import flag_metrics  # noqa: E402
 from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E402
 from noisy_seg.pseudo_labels.label_issues import ISSUES_JSON, SCORES_JSON, spatially_noised  # noqa: E402
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import atomic_output, load_json, save_json_atomic  # noqa: E402
 
 INSTANCE_NOISE = ("sym40", "coco_n_medium", "drop20")
@@ -157,6 +159,9 @@ def check_args(args) -> None:
                        ("--instance-weights", args.instance_weights), ("--semantic-weights", args.semantic_weights)):
         if path is not None and not os.path.isfile(path):
             raise UserInputError(f"{flag} {path} not found")
+    problem = output_folder_problem(Path(args.output), "--output")
+    if problem:
+        raise UserInputError(problem)
     present = [name for name in REPORT_FILES if (Path(args.output) / name).exists()]
     if present and not args.overwrite:
         raise UserInputError(f"{args.output} already holds {', '.join(present)}; pass --overwrite to write the report "
@@ -358,7 +363,7 @@ def instance_part(args, output: Path, timings: dict) -> list:
             print(f"[instance {step}/{len(args.instance_noise)}] {noise}: tools/find_label_errors.py -> {run_dir}",
                   flush=True)
             code = subprocess.run(instance_tool_command(args, noisy_json, like, image_root, run_dir),
-                                  stdin=subprocess.DEVNULL).returncode
+                                  stdin=subprocess.DEVNULL, env=training_environment()).returncode
             if code != 0:
                 raise UserInputError(f"tools/find_label_errors.py failed on {noise} (exit code {code}; its message "
                                      f"is above); remove {run_dir} before running again")
@@ -373,15 +378,11 @@ def semantic_issue(noise: str) -> str:
     return {("background",): "dropped component", ("relabel",): "relabelled component"}.get(ops, "changed component")
 
 
-def semantic_writer_flags(noise: str, background_label: int) -> list[str]:
-    """make_noisy_dataset's flags for `noise`: its short name, or, when it drops components to the background (which
-    a name cannot carry), its type with flags and --background-label."""
-    spec = named_noise_spec(noise)
-    if "background" not in (spec.get("ops") or ()):
-        return ["--noise", noise]
-    flags = ["--noise", spec["type"], "--rate", str(spec["rate"]), "--ops", ",".join(spec["ops"]),
-             "--seed", str(spec.get("seed", 0)), "--background-label", str(background_label)]
-    return flags + (["--kernel", str(spec["kernel"])] if "kernel" in spec else [])
+def semantic_writer_flags(noise: str, background_label) -> list[str]:
+    """make_noisy_dataset's flags for `noise` with the training mapper's background_label (which a name cannot
+    carry), so that every val map is noised as the training mapper noises its maps: the background is left alone,
+    and "background" ops drop components to it."""
+    return ["--noise", noise, *(["--background-label", str(background_label)] if background_label is not None else [])]
 
 
 def write_noisy_val_maps(args, noise: str, folder: Path, background_label: int) -> Path:
@@ -405,7 +406,8 @@ def train_semantic_model(args, noise: str, folder: Path) -> Path:
     print(f"training the semantic model under {noise} (log: {log_file})", flush=True)
     folder.mkdir(parents=True, exist_ok=True)
     with open(log_file, "a") as log:
-        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              env=training_environment()).returncode
     if code != 0 or not weights.is_file():
         raise UserInputError(f"the semantic training under {noise} failed (exit code {code}): "
                              f"{find_label_errors.last_error_line(log_file)} (full log: {log_file})")
@@ -635,7 +637,8 @@ def plot_pr_curves(rows: list, path: Path) -> None:
 
 
 READING = """Reading the table: lower scores are worse labels; AUROC, AP (average precision) and P@k (the share of
-errors among the k worst) rank every annotation (detection, proposal) by the score, NaN last; n: how many are
+errors among the k worst; a tie the k-th place cuts counts by its expected share of errors, so tied scores follow no
+input order) rank every annotation (detection, proposal) by the score, NaN last; n: how many are
 ranked, errors: how many of them are known errors. Instance rows: n annotations (missing objects: detections), known
 errors from the noise tags, clean_category_id and the dropped ids. Semantic rows: n proposals >= 250 px of object
 classes, errors: those that alone find an error region (IoU_adj >= 0.25); the seed's PR-AUC (in the notes) also
@@ -681,4 +684,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

@@ -62,6 +62,7 @@ from detectron2.data import MetadataCatalog  # noqa: E402
 
 from noisy_seg.data import check_datasets_available, register_coco_file  # noqa: E402  (registers the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
+from noisy_seg.engine.grid import output_folder_problem, training_environment  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.label_errors import CLASS_METHODS  # noqa: E402
 from noisy_seg.pseudo_labels.instance import check_model  # noqa: E402
@@ -76,7 +77,7 @@ from noisy_seg.pseudo_labels.label_issues import (  # noqa: E402
     merge_evidence,
     write_label_issues,
 )
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import save_json_atomic  # noqa: E402
 
 TRAIN_NET = Path(__file__).resolve().parent / "train_net.py"
@@ -159,6 +160,9 @@ def check_files(args) -> None:
         raise UserInputError(f"--dataset {args.dataset} not found")
     if args.image_root is not None and not os.path.isdir(args.image_root):
         raise UserInputError(f"--image-root {args.image_root} is not a folder")
+    problem = output_folder_problem(Path(args.output), "--output")
+    if problem:
+        raise UserInputError(problem)
     check_output_folder(args.output)
 
 
@@ -210,7 +214,8 @@ def fold_training_command(args, fold_dir: Path, train_json: Path, heldout_json: 
 def run_training(command: list[str], log_file: Path) -> int:
     """Run one fold training, its output into `log_file`; its exit code."""
     with open(log_file, "w") as log:
-        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              env=training_environment()).returncode
 
 
 def last_error_line(log_file: Path) -> str:
@@ -314,4 +319,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

@@ -14,13 +14,19 @@ noisy_seg.noise.NoisePipeline (one algorithm, same keyed random functions, same 
 --noise: a registered noise type (symmetric, asymmetric, pair_flip, transition_matrix, instance_dependent,
 spatial, drop) whose keys come from the flags below, or a short name as the mappers take it (sym40, symmix40,
 asym20_cityscapes, coco_n_hard, idn40, drop30, ..._s<seed>): both resolve to the same spec
-(noisy_seg/noise/registry.py).
+(noisy_seg/noise/registry.py). Several kinds in one copy, as a mapper's noise=[sym40, drop20] takes them (at most
+one class, one spatial and one drop part): repeat --noise or give a comma list; the flags set the one given as a
+type, e.g. class + spatial + drop:
+
+    python tools/make_noisy_dataset.py --input train.json --output train_noisy.json \
+        --noise sym40 --noise spatial --preset medium --class-rate 0 --noise drop20
 
 --preset: the asymmetric preset (cityscapes, coco, voc) or the COCO-N spatial level (easy, medium,
 hard: 60 / 75 / 90% of annotations get one spatial op, plus the level's uniform-mix class noise;
---rate, if given, overrides the level's per-op probability p <= 1/3, so 3p are corrupted).
+--rate, if given, overrides the level's per-op probability p <= 1/3, so 3p are corrupted; --class-rate its class
+noise rate, 0 for none).
 --include-true: symmetric noise redraws over all K classes, the true one included (Yang et al.'s
-"Sym r" convention: r (K-1)/K flipped); without it exactly r of the labels change.
+"Sym r" convention: r (K-1)/K flipped); without it each label changes with probability r.
 --mapping FILE: asymmetric noise from a json {"src_category_id": dst_id or [dst_id, ...]}
 (dataset category ids) or a K x K matrix of target probabilities (contiguous order).
 --matrix FILE: transition_matrix noise from a json K x K row-stochastic matrix T[clean][noisy] (contiguous order).
@@ -41,9 +47,11 @@ a folder without it is incomplete):
 
 --noise takes the semantic short names (sem<NN>, semrelabel<NN>, semignore<NN>, semdilate<NN>, semerode<NN>,
 boundary<NN>, boundarygrow<NN>, boundaryshrink<NN>) or a type with flags (semantic: --rate --ops --kernel
---background-label; markov_boundary: --rate --steps --grow-prob --flip-rate --background-label). For one
-seed each map equals what NoisySemSegDatasetMapper injects (same model, same image key: the record's image_id,
-else its image file's stem). Classes: the metadata's stuff_classes, else --num-classes; the ignore label: the
+--background-label; markov_boundary: --rate --steps --grow-prob --flip-rate --background-label). --background-label
+also goes with a short name: the dataset's background class, given to the noise as the mapper's background_label
+gives it (toy configs: 0). For one seed each map equals what NoisySemSegDatasetMapper injects with the same
+background_label (same model, same image key: the record's image_id, else its image file's stem). Classes: the
+metadata's stuff_classes, else --num-classes; the ignore label: the
 metadata's ignore_label, else 255 (a mapper's spec needs the same ignore_label when it is not 255). An existing
 non-empty DIR is refused without --overwrite, and no input file is ever written over.
 """
@@ -55,22 +63,23 @@ import os
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import orjson
 from tqdm import tqdm
 
-from noisy_seg.noise import NOISE_REGISTRY, build_noise, build_semantic_noise, named_noise_spec
+from noisy_seg.noise import NOISE_REGISTRY, build_noise, named_noise_spec
 from noisy_seg.noise.coco import apply_noise_to_coco, category_index
 from noisy_seg.noise.coco_records import check_annotation_ids
 from noisy_seg.noise.presets import ASYMMETRIC_PRESETS, CITYSCAPES_THING_CLASSES
-from noisy_seg.utils.files import atomic_output, gc_paused, load_json, save_json_atomic
+from noisy_seg.utils.errors import tool_exit_status
+from noisy_seg.utils.files import (gc_paused, is_temp_file, load_json, remove_stale_temp_files, save_json_atomic,
+                                   write_image)
 
 # spec key -> flag; a flag applies to the noise types whose builder takes that key
 SPEC_FLAGS = {"rate": "--rate", "seed": "--seed", "preset": "--preset", "include_true": "--include-true",
               "mapping": "--mapping", "matrix": "--matrix", "ops": "--ops", "kernel": "--kernel",
               "background_label": "--background-label", "steps": "--steps", "grow_prob": "--grow-prob",
-              "flip_rate": "--flip-rate"}
+              "flip_rate": "--flip-rate", "class_rate": "--class-rate"}
 SEMANTIC = "semantic_noise"
 MANIFEST = "manifest.json"
 
@@ -82,7 +91,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     source.add_argument("--dataset", help="a registered detectron2 semantic dataset: write noisy label PNGs")
     parser.add_argument("--output", required=True,
                         help="output COCO json, or with --dataset a new folder for the label PNGs (never the input)")
-    parser.add_argument("--noise", required=True, help="a noise type (with the flags below) or a short name (sym40)")
+    parser.add_argument("--noise", required=True, action="append",
+                        help="a noise type (with the flags below) or a short name (sym40); several kinds in one copy "
+                        "(at most one class, spatial and drop part), as the mappers' noise=[...] takes them: repeat "
+                        "it or give a comma list (--noise sym40 --noise drop20, or --noise sym40,drop20); the flags "
+                        "set the one given as a type")
     parser.add_argument("--rate", type=float, help="noise rate in [0, 1] (spatial: the per-op probability p <= 1/3)")
     parser.add_argument("--include-true", action="store_true",
                         help="symmetric: draw over all classes, the true one included (the papers' 'Sym r')")
@@ -96,6 +109,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="markov_boundary: Markov steps T (default 100)")
     parser.add_argument("--grow-prob", type=float, help="markov_boundary: probability a step grows (default 0.5)")
     parser.add_argument("--flip-rate", type=float, help="markov_boundary: toggle rate before smoothing (default 0)")
+    parser.add_argument("--class-rate", type=float, help="spatial: its uniform-mix class noise rate (default: the "
+                        "preset's; 0: none, e.g. beside another class noise)")
     parser.add_argument("--num-classes", type=int,
                         help="--dataset: number of classes, when its metadata has no stuff_classes")
     parser.add_argument("--images-root", help="image folder (instance_dependent noise crops the instances)")
@@ -105,7 +120,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--report", help="also write the noise report as json to this file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output / --report file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.noises = [name for value in args.noise for name in _names(value)]  # the noise kinds, in the order given
+    args.noise = ",".join(args.noises)  # how messages name them
+    return args
 
 
 def _names(text: str) -> tuple:
@@ -116,51 +134,71 @@ def _fail(message: str) -> SystemExit:
     return SystemExit("error: " + " ".join(str(message).split()))
 
 
-def _given_keys(args) -> dict:
+def _given_keys(args, noise_type=None) -> dict:
     """The spec keys set by flags (spatial noise: --rate is its per-op probability p); 0 is a value too."""
     given = {key: getattr(args, key) for key in SPEC_FLAGS}
     given = {key: value for key, value in given.items() if value is not None and value is not False}  # unset flags
-    if args.noise == "spatial" and "rate" in given:
+    if noise_type == "spatial" and "rate" in given:
         given["p"] = given.pop("rate")
     return given
 
 
-def _spec_without_dataset(args) -> dict:
-    """The spec of --noise and its flags, checked before any file is read; --mapping/--matrix still name files."""
-    given = _given_keys(args)
-    if args.noise not in NOISE_REGISTRY:
+def _spec_without_dataset(args):
+    """The spec of --noise and its flags (a list of specs for several kinds: the flags set the one given as a type),
+    checked before any file is read; --mapping/--matrix still name files."""
+    types = [name for name in args.noises if name in NOISE_REGISTRY]
+    if not args.noises:
+        raise _fail("--noise names no noise; give a noise type or a short name such as sym40")
+    if len(types) > 1:
+        raise _fail(f"--noise {args.noise}: the flags set one noise type, not {len(types)} ({', '.join(types)}); give "
+                    "the others as short names (sym40, coco_n_medium, drop20, ...)")
+    given = _given_keys(args, types[0] if types else None)
+    specs = [_one_spec(args, name, given, flags_taken=bool(types)) for name in args.noises]
+    return specs[0] if len(specs) == 1 else specs
+
+
+def _one_spec(args, name: str, given: dict, flags_taken: bool) -> dict:
+    """The spec of one --noise kind: a type with the flags `given`, or a short name (`flags_taken`: the flags set
+    another kind). --dataset's --background-label is the dataset's, given to a name as the mapper gives it."""
+    if name not in NOISE_REGISTRY:
         try:
-            spec = named_noise_spec(args.noise)
+            spec = named_noise_spec(name)
         except ValueError as err:
-            raise _fail(f"--noise {args.noise}: {err}; or a noise type: {', '.join(sorted(NOISE_REGISTRY))}")
+            raise _fail(f"--noise {name}: {err}; or a noise type: {', '.join(sorted(NOISE_REGISTRY))}")
         if spec is None:
             raise _fail("--noise clean writes no noise; give a noise type or name")
-        if given:
-            flags = ", ".join(SPEC_FLAGS.get(k, "--rate") for k in given)
-            raise _fail(f"--noise {args.noise} is a short name that sets everything; drop {flags}, or give the type "
+        extra = [key for key in given if not (args.dataset and key == "background_label")]
+        if extra and not flags_taken:
+            flags = ", ".join(SPEC_FLAGS.get(k, "--rate") for k in extra)
+            raise _fail(f"--noise {name} is a short name that sets everything; drop {flags}, or give the type "
                         f"--noise {spec['type']} with flags")
         return spec
-    entry = NOISE_REGISTRY[args.noise]
+    entry = NOISE_REGISTRY[name]
     for key in given:
         if key not in entry.allowed:
-            accepted = ", ".join(SPEC_FLAGS[k] for k in SPEC_FLAGS if k in entry.allowed or (k, args.noise) ==
+            accepted = ", ".join(SPEC_FLAGS[k] for k in SPEC_FLAGS if k in entry.allowed or (k, name) ==
                                  ("rate", "spatial"))
-            raise _fail(f"{SPEC_FLAGS.get(key, '--rate')} does not apply to --noise {args.noise} (it takes {accepted})")
+            raise _fail(f"{SPEC_FLAGS.get(key, '--rate')} does not apply to --noise {name} (it takes {accepted})")
     missing = [SPEC_FLAGS.get(key, "--" + key.replace("_", "-")) for key in sorted(entry.required - set(given))]
     if missing:
-        raise _fail(f"--noise {args.noise} needs {' and '.join(missing)}")
-    return {"type": args.noise, **given}
+        raise _fail(f"--noise {name} needs {' and '.join(missing)}")
+    return {"type": name, **given}
 
 
-def _validate(args) -> dict:
-    """Checks that need no dataset; returns the noise spec."""
+def _spec_list(spec) -> list:
+    return spec if isinstance(spec, list) else [spec]
+
+
+def _validate(args):
+    """Checks that need no dataset; returns the noise spec (a list of them for several kinds)."""
     spec = _spec_without_dataset(args)
-    if NOISE_REGISTRY[spec["type"]].part == SEMANTIC:
+    if any(NOISE_REGISTRY[item["type"]].part == SEMANTIC for item in _spec_list(spec)):
         raise _fail(f"--noise {args.noise} is noise for semantic label maps: give --dataset NAME (a registered "
                     "semantic dataset) and an output folder instead of --input")
     if args.num_classes is not None:
         raise _fail("--num-classes is for --dataset; a COCO json's classes are its categories")
-    if spec["type"] == "instance_dependent" and args.images_root is None and not os.path.isdir(args.input):
+    needs_images = any(item["type"] == "instance_dependent" for item in _spec_list(spec))
+    if needs_images and args.images_root is None and not os.path.isdir(args.input):
         raise _fail("--noise instance_dependent needs --images-root DIR to crop the instances")
     source, target = Path(args.input).resolve(), Path(args.output).resolve()
     if source == target or (target.exists() and os.path.samefile(source, target)):
@@ -258,16 +296,23 @@ def _pipeline(args, spec: dict, dataset):
     if not (isinstance(dataset, dict) and isinstance(dataset.get("categories"), list)):
         return spec  # apply_noise_to_coco says what is wrong with the dataset
     _, class_names = category_index(dataset["categories"])
-    spec = _noise_spec(spec, dataset)
+    spec = [_noise_spec(item, dataset) for item in spec] if isinstance(spec, list) else _noise_spec(spec, dataset)
     try:
         return build_noise(spec, len(class_names))
     except ValueError as err:
-        raise _fail(f"--noise {args.noise}: {err}") from None
+        spatial_with_class = [item for item in _spec_list(spec) if item["type"] == "spatial"
+                              and item.get("class_rate") != 0]
+        hint = ("; a spatial level (coco_n_*) brings its own class noise: --noise spatial --preset LEVEL "
+                "--class-rate 0 is its spatial part alone") if isinstance(spec, list) and spatial_with_class else ""
+        raise _fail(f"--noise {args.noise}: {err}{hint}") from None
 
 
 def _semantic_spec(args) -> dict:
     """--dataset mode: the semantic noise spec of --noise and its flags, and the flags it refuses."""
     spec = _spec_without_dataset(args)
+    if isinstance(spec, list):
+        raise _fail(f"--noise {args.noise}: --dataset writes one semantic noise per copy (a mapper takes one); give "
+                    "one --noise")
     if NOISE_REGISTRY[spec["type"]].part != SEMANTIC:
         semantic = sorted(name for name, entry in NOISE_REGISTRY.items() if entry.part == SEMANTIC)
         raise _fail(f"--noise {args.noise} is noise for instance annotations; --dataset writes semantic label maps: "
@@ -323,39 +368,48 @@ def _semantic_targets(args, records) -> tuple[Path, list[Path]]:
     clash = next((target for target in targets if target.resolve() in inputs), None)
     if clash is not None:
         raise _fail(f"--output {args.output} would write over the input file {clash}; choose a new folder")
-    if output.is_dir() and any(output.iterdir()) and not args.overwrite:
+    if output.is_dir() and not all(is_temp_file(p.name) for p in output.iterdir()) and not args.overwrite:
         raise _fail(f"--output {args.output} exists and is not empty; pass --overwrite to replace its files, or "
                     "choose a new folder")
     return root, targets
 
 
+def _written(write, *args, **kwargs):
+    """A write of noisy_seg.utils.files, its OSError (e.g. a full disk) one error line: it left nothing half-written
+    under a final name, and a rerun rewrites every map."""
+    try:
+        return write(*args, **kwargs)
+    except OSError as err:
+        raise _fail(f"{err}; fix that and rerun with --overwrite") from None
+
+
 def make_noisy_semantic(args) -> int:
     """--dataset mode: one noisy label PNG per record, as NoisySemSegDatasetMapper would noise it, and a manifest."""
-    from detectron2.data.detection_utils import read_image
-
-    from noisy_seg.data.mappers import _image_id  # the mapper's image key, so both draw the same noise
+    from noisy_seg.data.mappers import NoisySemSegDatasetMapper, _image_id, read_label_map  # as the mapper does
 
     spec = _semantic_spec(args)
     records, num_classes, ignore_label = _semantic_dataset(args.dataset, args.num_classes)
     spec = {**spec, "ignore_label": ignore_label}
-    try:
-        noise = build_semantic_noise(spec, num_classes)
+    try:  # built as the mapper builds it: its background_label goes to a name too (what a name cannot carry)
+        noise = NoisySemSegDatasetMapper.build_noise(spec, num_classes, args.background_label)
     except ValueError as err:
         raise _fail(f"--noise {args.noise}: {err}") from None
+    if noise.background_label is not None:
+        spec["background_label"] = noise.background_label  # the manifest's spec is the one applied
     root, targets = _semantic_targets(args, records)
+    for folder in sorted({target.parent for target in targets}):  # a killed run's temp files, also in this process
+        remove_stale_temp_files(folder)
     changed_pixels = pixels = 0
     files = []
     for record, target in tqdm(list(zip(records, targets)), desc="noisy label maps", unit="map",
                                disable=args.no_progress):
         label_file = record["sem_seg_file_name"]
         try:
-            clean = read_image(label_file, "L").squeeze(2)  # read as NoisySemSegDatasetMapper reads it
+            clean = read_label_map(label_file)  # read as NoisySemSegDatasetMapper reads it (8 or 16 bits)
             noisy = noise.apply(clean, _image_id(record))
-            with atomic_output(target, suffix=".png") as temp:
-                if not cv2.imwrite(str(temp), noisy):
-                    raise OSError(f"OpenCV could not write {target}")
         except (ValueError, OSError) as err:
             raise _fail(f"{label_file}: {err}") from None
+        _written(write_image, target, noisy)
         changed = int(np.count_nonzero(noisy != clean))
         changed_pixels, pixels = changed_pixels + changed, pixels + clean.size
         files.append({"label": str(target.relative_to(Path(args.output).resolve())), "image_key": _image_id(record),
@@ -373,7 +427,7 @@ def make_noisy_semantic(args) -> int:
         "changed_fraction": changed_pixels / max(pixels, 1),
         "files": files,
     }
-    save_json_atomic(manifest, Path(args.output) / MANIFEST, indent=True)
+    _written(save_json_atomic, manifest, Path(args.output) / MANIFEST, indent=True)
     print(f"wrote {len(files)} noisy label maps to {args.output} ({MANIFEST}); realized changed-pixel fraction: "
           f"{manifest['changed_fraction']:.4f}")
     return 0
@@ -404,4 +458,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

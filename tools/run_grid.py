@@ -22,9 +22,10 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.engine.grid import LOSS_CONFIGS, check_cells, load_grid, read_grid_file, run_grid  # noqa: E402
+from noisy_seg.engine.grid import (LOSS_CONFIGS, check_cells, load_grid, output_folder_problem,  # noqa: E402
+                                   read_grid_file, run_grid)
 from noisy_seg.engine.grid_report import markdown, summarize, write_report  # noqa: E402
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -65,6 +66,9 @@ def main(argv=None) -> int:
         sys.exit(f"error: --jobs must be >= 1, got {args.jobs}")
     try:
         grid = grid_from_args(args)
+        problem = output_folder_problem(grid.output, "--output")
+        if problem:
+            raise UserInputError(problem)
         problems = check_cells(grid, args.device)
     except UserInputError as e:
         sys.exit(f"error: {e}")
@@ -76,12 +80,20 @@ def main(argv=None) -> int:
     if args.check:
         print(f"grid {grid.name}: {len(grid.cells)} cells, all valid")
         return 0
+    try:
+        grid.output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # what the checks cannot see (a read-only mount, a full disk, ...)
+        sys.exit(f"error: cannot make --output {grid.output}: {err.strerror or err}; give a folder you can write")
     results = run_grid(grid, jobs=args.jobs, device=args.device)
-    paths = write_report(grid, results)
+    try:
+        paths = write_report(grid, results)
+    except OSError as err:
+        sys.exit(f"error: the runs are done, but the report could not be written under {grid.output}: "
+                 f"{err.strerror or err}; free space or fix access and rerun (finished cells are reused)")
     print(f"\n{markdown(summarize(grid, results))}\n")
     print(f"table: {paths['markdown']}  csv: {paths['summary_csv']}  runs: {paths['cells_csv']}  plot: {paths['plot']}")
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

@@ -24,7 +24,10 @@ OUTPUT/summary.md (mean +- std over seeds) and results.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import re
 import shlex
 import statistics
 import subprocess
@@ -35,8 +38,10 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.engine.grid import REPO_ROOT, cell_metrics, cell_state  # noqa: E402
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.engine.grid import (REPO_ROOT, cell_metrics, cell_state, output_folder_problem,  # noqa: E402
+                                   training_environment, training_problem)
+from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import load_json, write_atomic  # noqa: E402
 
 PROJECT = "projects/PseudoLabels/configs/toy"
@@ -47,6 +52,9 @@ TRAININGS = {  # step -> config; the order is the run order
     "all_labels_ce": "configs/toy/semantic_R18_FPN_ce.py",
     "stage1_cce": f"{PROJECT}/stage1_cce.py",
 }
+STAGE2 = f"{PROJECT}/stage2_ce.py"
+INSTANCE_TRAININGS = {step: f"{PROJECT}/instance_{step}.py" for step in ("stage1_ce", "combination", "stage2_ce")}
+SET_BY_THE_RECIPE = ("--config-file", "--weights", "--dataset", "--output", "--task", "--resume")  # pseudo labels
 ROWS = [  # (step, what the table calls it)
     ("strong10_ce", "CE on the strong 10% only"),
     ("stage1_cce", "stage 1: class-aware CE on the strong 10%"),
@@ -61,12 +69,86 @@ def parse_args(argv=None):
     parser.add_argument("--task", choices=sorted(OUTPUT), default="semantic")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--output", type=Path, help=f"default: {OUTPUT}[task]")
-    parser.add_argument("--noise", default="sym40", help="instance: the class noise (short name, no _s<seed>)")
-    parser.add_argument("--relabel-threshold", type=float, default=0.5, help="instance: see generate_pseudo_labels")
+    parser.add_argument("--noise", help="instance: the class noise (short name, no _s<seed>; default sym40)")
+    parser.add_argument("--relabel-threshold", type=float, help="instance: see generate_pseudo_labels (default 0.5)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every training")
     parser.add_argument("--pseudo-label-args", default="", help="extra flags for generate_pseudo_labels.py, "
                         "e.g. \"--scales 1 --no-flip\" or \"--threshold 0.7\"")
     return parser.parse_args(argv)
+
+
+def check_settings(args, output: Path) -> None:
+    """Every setting checked before the first training (a bad one used to stop the recipe at its 4th step); fills
+    in the instance defaults."""
+    problem = output_folder_problem(output, "--output")
+    if problem:
+        raise UserInputError(problem)
+    if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        raise UserInputError(f"--seeds must be distinct ints >= 0, got {' '.join(map(str, args.seeds))}")
+    if args.task == "instance":
+        _check_instance_flags(args)
+        trainings = {config: [f"dataloader.train.dataset.names.json_file={(output / 'train.json').resolve()}"]
+                     for config in INSTANCE_TRAININGS.values()}
+    else:
+        _check_semantic_flags(args)
+        trainings = {**{config: [] for config in TRAININGS.values()},
+                     STAGE2: [f"dataloader.train.dataset.names.1.manifest_path={(output / 'manifest.json').resolve()}"]}
+    loaded = {}
+    for config, extra in trainings.items():  # the overrides each training gets, as train_net would check them
+        problem = training_problem(config, [*args.set, *extra, f"train.seed={args.seeds[0]}",
+                                            f"train.output_dir={output.resolve()}"], loaded)
+        if problem:
+            raise UserInputError(f"{config}" + (f" with --set {' '.join(args.set)}" if args.set else "") +
+                                 f": {problem}")
+
+
+def _check_instance_flags(args) -> None:
+    if args.pseudo_label_args:
+        raise UserInputError("--pseudo-label-args is for --task semantic; the instance correction takes "
+                             "--relabel-threshold")
+    args.noise = args.noise or "sym40"
+    args.relabel_threshold = 0.5 if args.relabel_threshold is None else args.relabel_threshold
+    if re.search(r"_s\d+$", args.noise):
+        raise UserInputError(f"--noise {args.noise}: give the name without _s<seed>; the recipe draws it per seed "
+                             "(--seeds)")
+    try:
+        spec = named_noise_spec(args.noise)
+    except ValueError as err:
+        raise UserInputError(f"--noise {args.noise}: {err}") from None
+    if spec is None or NOISE_REGISTRY[spec["type"]].part == "semantic_noise":
+        raise UserInputError(f"--noise {args.noise}: give instance label noise to correct (e.g. sym40, asym40_coco)")
+    if not 0 <= args.relabel_threshold <= 1:
+        raise UserInputError(f"--relabel-threshold must lie in [0, 1], got {args.relabel_threshold:g}")
+
+
+def _check_semantic_flags(args) -> None:
+    """--noise / --relabel-threshold are the instance task's; --pseudo-label-args must be flags that
+    generate_pseudo_labels.py takes and the recipe does not set itself."""
+    import generate_pseudo_labels  # tools/, beside this file
+
+    given = [flag for flag, value in (("--noise", args.noise), ("--relabel-threshold", args.relabel_threshold))
+             if value is not None]
+    if given:
+        raise UserInputError(f"{given[0]} is for --task instance")
+    try:
+        extra = shlex.split(args.pseudo_label_args)
+    except ValueError as err:
+        raise UserInputError(f"--pseudo-label-args {args.pseudo_label_args!r}: {err}") from None
+    taken = [flag for flag in extra if flag.split("=", 1)[0] in SET_BY_THE_RECIPE]
+    if taken:
+        raise UserInputError(f"--pseudo-label-args: {taken[0]} is set by the recipe; leave it out")
+    messages = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(messages):  # argparse's usage lines: only its error line is kept
+            parsed = generate_pseudo_labels.parse_args(["--config-file", "c.py", "--weights", "w.pth", "--output",
+                                                        "out", *extra])
+    except SystemExit:
+        said = (messages.getvalue().strip().splitlines() or ["not valid"])[-1].split("error: ")[-1]
+        raise UserInputError(f"--pseudo-label-args {args.pseudo_label_args!r}: {said}") from None
+    try:
+        generate_pseudo_labels.check_flags(parsed)
+    except UserInputError as err:
+        raise UserInputError(f"--pseudo-label-args: {err}") from None
 
 
 def _run(command: list[str], log_folder: Path, name: str = "") -> int:
@@ -74,10 +156,11 @@ def _run(command: list[str], log_folder: Path, name: str = "") -> int:
     command (<name>command.txt)."""
     log_folder.mkdir(parents=True, exist_ok=True)
     printable = " ".join(shlex.quote(part) for part in command)
-    (log_folder / f"{name}command.txt").write_text(printable + "\n")
+    write_atomic(log_folder / f"{name}command.txt", printable + "\n")
     print(f"  $ {printable}", flush=True)
     with open(log_folder / f"{name}log.txt", "a") as log:
-        return subprocess.run(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
+        return subprocess.run(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                              env=training_environment()).returncode
 
 
 def train(step: str, config: str, seed: int, output: Path, overrides: list[str], metric: str = "sem_seg/mIoU") -> float:
@@ -116,7 +199,7 @@ def run_seed(seed: int, output: Path, overrides: list[str], pseudo_label_args: l
     manifest, results["pseudo_labels"] = pseudo_labels(seed, output, pseudo_label_args)
     print(f"seed {seed}: pseudo labels mIoU vs truth {results['pseudo_labels']:.1f}", flush=True)
     stage2 = [*overrides, f"dataloader.train.dataset.names.1.manifest_path={manifest.resolve()}"]
-    results["stage2_ce"] = train("stage2_ce", f"{PROJECT}/stage2_ce.py", seed, output, stage2)
+    results["stage2_ce"] = train("stage2_ce", STAGE2, seed, output, stage2)
     print(f"seed {seed}: stage2_ce val mIoU {results['stage2_ce']:.1f}", flush=True)
     return results
 
@@ -141,13 +224,13 @@ def run_instance_seed(seed: int, output: Path, overrides: list[str], noise: str,
         if _run(command, output, f"{noisy_json.stem}.") != 0:
             raise RuntimeError(f"the noisy copy (seed {seed}) failed; see {output / (noisy_json.stem + '.log.txt')}")
     on_noisy = [*overrides, f"dataloader.train.dataset.names.json_file={noisy_json}"]
-    results = {step: train(step, f"{PROJECT}/instance_{step}.py", seed, output, on_noisy, "segm/AP")
+    results = {step: train(step, INSTANCE_TRAININGS[step], seed, output, on_noisy, "segm/AP")
                for step in ("stage1_ce", "combination")}
     correction = output / f"correction__s{seed}"
     report = correction / "corrections.json"
     if not report.is_file():
         command = [sys.executable, "tools/generate_pseudo_labels.py", "--task", "instance",
-                   "--config-file", f"{PROJECT}/instance_stage1_ce.py",
+                   "--config-file", INSTANCE_TRAININGS["stage1_ce"],
                    "--weights", str((output / f"stage1_ce__s{seed}" / "model_final.pth").resolve()),
                    "--output", str(correction.resolve()), "--relabel-threshold", str(relabel_threshold),
                    *(["--resume"] if correction.exists() else []), "--no-progress", *on_noisy]
@@ -155,7 +238,7 @@ def run_instance_seed(seed: int, output: Path, overrides: list[str], noise: str,
             raise RuntimeError(f"the correction (seed {seed}) failed; see {output / (correction.name + '.log.txt')}")
     results.update(load_json(report)["summary"]["label_noise"])
     stage2 = [*overrides, f"dataloader.train.dataset.names.json_file={(correction / 'corrected.json').resolve()}"]
-    results["stage2_ce"] = train("stage2_ce", f"{PROJECT}/instance_stage2_ce.py", seed, output, stage2, "segm/AP")
+    results["stage2_ce"] = train("stage2_ce", INSTANCE_TRAININGS["stage2_ce"], seed, output, stage2, "segm/AP")
     print(f"seed {seed}: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
                                        for k, v in results.items()), flush=True)
     return results
@@ -189,7 +272,13 @@ def summary(per_seed: dict[int, dict], output: Path) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     output = args.output or Path(OUTPUT[args.task])
-    output.mkdir(parents=True, exist_ok=True)
+    try:
+        check_settings(args, output)
+        output.mkdir(parents=True, exist_ok=True)
+    except UserInputError as err:
+        raise SystemExit("error: " + " ".join(str(err).split())) from None
+    except OSError as err:  # what the checks cannot see (a read-only mount, a full disk, ...)
+        raise SystemExit(f"error: cannot make --output {output}: {err.strerror or err}") from None
     try:
         per_seed = {}
         for seed in args.seeds:
@@ -209,4 +298,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_exit_status(main))

@@ -32,11 +32,13 @@ import yaml
 
 from ..model_zoo import ZOO_ROOT
 from ..utils.errors import UserInputError
+from ..utils.files import write_atomic
 from .checkpoint import checkpoint_iteration
 from .metrics import final_metrics
 from .run_info import read_run_info
 
-__all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "NO_PREDICTIONS", "cell_metrics", "load_grid", "run_grid"]
+__all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "NO_PREDICTIONS", "cell_metrics", "cpu_threads_per_process",
+           "load_grid", "run_grid", "training_environment"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GRID_FOLDER = ZOO_ROOT / "configs" / "grids"  # the packaged copy of configs/grids: grid names work when installed
@@ -187,15 +189,23 @@ def read_grid_file(name_or_path: str) -> tuple[dict, str]:
     return spec, path.stem
 
 
+def output_folder_problem(folder: Path, flag: str = "output") -> Optional[str]:
+    """Why the output `folder` (given as `flag`) cannot be made or written (None if it can), before anything runs."""
+    if folder.exists() and not folder.is_dir():
+        return f"{flag} {folder} is a file; give --output a folder"
+    existing = next(path for path in (folder.absolute(), *folder.absolute().parents) if path.exists())
+    if not existing.is_dir():
+        return f"{flag} {folder} cannot be made: {existing} is a file; give --output a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{flag} {folder} cannot be written: {existing} is read-only; give --output a folder you can write"
+    return None
+
+
 def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
     """Every bad cell with its one-line problem (nothing is run). Each config is loaded once."""
-    from detectron2.config import LazyConfig
-
-    from .config_checks import check_config
-    from .overrides import apply_overrides
-
-    if grid.output.exists() and not grid.output.is_dir():
-        return [f"output {grid.output} is a file; give --output a folder"]
+    problem = output_folder_problem(grid.output)
+    if problem:
+        return [problem]
     loaded, problems = {}, []
     for cell in grid.cells:
         if not cell.config:
@@ -207,22 +217,34 @@ def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
             problems.append(f"{cell.name}: {earlier.parent} holds a run made with another command ({earlier}); "
                             "give another --output or remove that folder")
             continue
-        path = cell.config if os.path.isabs(cell.config) else str(REPO_ROOT / cell.config)
-        if path not in loaded:
-            try:
-                loaded[path] = LazyConfig.load(path) if os.path.isfile(path) else None
-            except Exception as err:  # a config that does not even load: reported, not raised
-                loaded[path] = err
-        base = loaded[path]
-        if base is None or isinstance(base, Exception):
-            problems.append(f"{cell.name}: config {cell.config} " + ("not found" if base is None else
-                                                                      f"cannot be loaded ({base})"))
-            continue
-        try:
-            check_config(apply_overrides(base.copy(), cell.opts(grid.output / cell.name, device)))
-        except (UserInputError, ValueError) as err:
-            problems.append(f"{cell.name}: {err}")
+        problem = training_problem(cell.config, cell.opts(grid.output / cell.name, device), loaded)
+        if problem:
+            problems.append(f"{cell.name}: {problem}")
     return problems
+
+
+def training_problem(config: str, opts: list[str], loaded: Optional[dict] = None) -> Optional[str]:
+    """Why tools/train_net.py would refuse the LazyConfig `config` (relative to the repository) with the overrides
+    `opts` (None if it would not), checked without running anything; `loaded` caches the loaded configs by path."""
+    from .config_checks import check_config
+    from .config_files import load_lazy_config
+    from .overrides import apply_overrides
+
+    loaded = {} if loaded is None else loaded
+    path = config if os.path.isabs(config) else str(REPO_ROOT / config)
+    if path not in loaded:
+        try:
+            loaded[path] = load_lazy_config(path, ()) if os.path.isfile(path) else None
+        except Exception as err:  # a config that does not even load: reported, not raised
+            loaded[path] = err
+    base = loaded[path]
+    if base is None or isinstance(base, Exception):
+        return f"config {config} " + ("not found" if base is None else f"cannot be loaded ({base})")
+    try:
+        check_config(apply_overrides(base.copy(), opts))
+    except (UserInputError, ValueError) as err:
+        return str(err)
+    return None
 
 
 def cell_state(folder: Path) -> str:
@@ -236,7 +258,38 @@ def cell_state(folder: Path) -> str:
     return "new"
 
 
-def _run_cell(cell: Cell, grid: Grid, device: Optional[str], threads: int) -> CellResult:
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity, capped by a cgroup (v2) CPU quota, where a container has
+    one (os.cpu_count() counts the host's)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
+def cpu_threads_per_process(jobs: int = 1) -> int:
+    """CPU threads for each of `jobs` processes that run at once: the usable CPUs shared out, at least 1. An
+    OMP_NUM_THREADS the user set wins (e.g. 1 on a machine others use too)."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return max(1, usable_cpus() // jobs)
+
+
+def training_environment(jobs: int = 1) -> dict:
+    """The environment of a training (or tool) subprocess, one of `jobs` at once: os.environ with its CPU threads
+    set (`cpu_threads_per_process`), as torch's default, a thread per CPU of the host in every process,
+    oversubscribes a shared CPU. Every place that starts trainings (the grid, the recipes, find_label_errors' folds,
+    the benchmarks) takes its environment from here."""
+    threads = str(cpu_threads_per_process(jobs))
+    return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+
+
+def _run_cell(cell: Cell, grid: Grid, device: Optional[str], env: dict) -> CellResult:
     folder = grid.output / cell.name
     log = folder / "log.txt"
     state = cell_state(folder)
@@ -245,8 +298,7 @@ def _run_cell(cell: Cell, grid: Grid, device: Optional[str], threads: int) -> Ce
     if state == "finished":
         return CellResult(cell, "reused", cell_metrics(folder), float("nan"), log, printable, _what_ran(folder))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "command.txt").write_text(printable + "\n")
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    write_atomic(folder / "command.txt", printable + "\n")  # read back to compare: never half-written
     start = time.monotonic()
     with open(log, "a") as handle:
         code = subprocess.run(command, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
@@ -276,14 +328,14 @@ def _what_ran(folder: Path) -> str:
 def run_grid(grid: Grid, jobs: int = 1, device: Optional[str] = None,
              report: Callable[[str], None] = print) -> list[CellResult]:
     """Run (or reuse) every cell, `jobs` at a time; progress with an ETA goes to `report`."""
-    threads = max(1, (os.cpu_count() or 1) // jobs)  # CPU threads per run: jobs share the cores
+    env = training_environment(jobs)  # jobs share the CPUs
     todo = [c for c in grid.cells if cell_state(grid.output / c.name) != "finished"]
     report(f"grid {grid.name}: {len(grid.cells)} cells ({len(grid.cells) - len(todo)} finished before), "
            f"{jobs} at a time, output {grid.output}")
     results: dict[Cell, CellResult] = {}
     start, durations = time.monotonic(), []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_cell, cell, grid, device, threads): cell for cell in grid.cells}
+        futures = {pool.submit(_run_cell, cell, grid, device, env): cell for cell in grid.cells}
         for future in as_completed(futures):
             result = future.result()
             results[result.cell] = result

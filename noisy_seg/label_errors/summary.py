@@ -10,6 +10,14 @@
   whether one score's lead survives resampling the annotations (not the spread over training seeds).
 - `label_noise_benchmark(labels, clean_labels, scores, flags)`: all of them against injected class noise (the
   annotations whose given label differs from its `clean_category_id`).
+
+Ties never follow the input order (which is often informative: detections come per image by descending score):
+every ranked metric here is the same for any order of tied items. Precision@k counts a tied group that the k-th
+place cuts through by its expected share of errors (the expected value over the orders of the ties), so all-equal
+scores give the error rate. scikit-learn's AUROC counts a tied (error, clean) pair as half a correct pair (the
+expected value too); its average precision and precision-recall curve take a tied group as one threshold (one step
+at the group's precision), which depends on no order either. The AP-gap bootstrap and the evidence's PR curves use
+those.
 """
 from __future__ import annotations
 
@@ -39,11 +47,12 @@ def issue_counts(issues: Iterable[Mapping]) -> dict:
 
 
 def precision_at_k(is_error, score, k: int) -> float:
-    """The share of errors among the `k` annotations with the lowest scores (ties: the earlier one first)."""
+    """The share of errors among the `k` annotations with the lowest scores; a tied group cut by the k-th place
+    counts by its expected share of errors (see the module doc: no input order breaks ties)."""
     is_error, score = _check_pair(is_error, score)
     if not 1 <= k <= len(score):
         raise UserInputError(f"k must lie in 1..{len(score)}, got {k}")
-    return _precision_at_k(is_error, _ranked_last_if_nan(score), k)
+    return float(_precision_at_ks(is_error, _ranked_last_if_nan(score), [k])[0])
 
 
 def score_metrics(is_error, score, *, ks: Optional[Sequence[int]] = None) -> dict:
@@ -54,14 +63,14 @@ def score_metrics(is_error, score, *, ks: Optional[Sequence[int]] = None) -> dic
     score = _ranked_last_if_nan(score)
     errors = int(is_error.sum())
     both = 0 < errors < len(is_error)
-    ks = DEFAULT_KS if ks is None else ks
+    ks = [int(k) for k in (DEFAULT_KS if ks is None else ks) if 1 <= k <= len(score)]
     return {
         "annotations": int(len(is_error)),
         "errors": errors,
         "auroc": float(roc_auc_score(is_error, -score)) if both else None,
         "average_precision": float(average_precision_score(is_error, -score)) if both else None,
-        "precision_at_k": {str(k): _precision_at_k(is_error, score, int(k)) for k in ks if 1 <= k <= len(score)},
-        "r_precision": _precision_at_k(is_error, score, errors) if errors else None,
+        "precision_at_k": dict(zip(map(str, ks), _precision_at_ks(is_error, score, ks).tolist())),
+        "r_precision": float(_precision_at_ks(is_error, score, [errors])[0]) if errors else None,
     }
 
 
@@ -149,5 +158,15 @@ def _ranked_last_if_nan(score: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(score), (known.max() if known.size else 0.0) + 1.0, score)
 
 
-def _precision_at_k(is_error: np.ndarray, score: np.ndarray, k: int) -> float:
-    return float(is_error[np.argsort(score, kind="stable")[:k]].mean())
+def _precision_at_ks(is_error: np.ndarray, score: np.ndarray, ks) -> np.ndarray:
+    """Precision@k for each k in `ks` (1 <= k <= N), tie-fair: with `before` items scored below the k-th score
+    and the `tied` items at it holding `tied_errors`, the k - before places left to the tie take
+    (k - before) / tied of its errors in expectation: (errors below + (k - before) * tied_errors / tied) / k."""
+    ks = np.asarray(ks, np.int64)
+    order = np.argsort(score, kind="stable")
+    ranked = score[order]
+    errors_before = np.concatenate([[0], np.cumsum(is_error[order])])  # errors among the first i ranked
+    kth = ranked[ks - 1]
+    before, through = np.searchsorted(ranked, kth, "left"), np.searchsorted(ranked, kth, "right")
+    tied_errors = errors_before[through] - errors_before[before]
+    return (errors_before[before] + (ks - before) * tied_errors / (through - before)) / ks

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .annotation_keys import content_keys
-from .coco_records import annotation_arrays, check_images
+from .coco_records import annotation_arrays, check_images, int_problem
 from .geometry import segmentation_area, xyxy_boxes
 from .instance_dependent import instance_features
 from .keyed_random import image_keys as to_image_keys
@@ -38,8 +38,9 @@ def category_index(categories: Sequence[Mapping]) -> tuple[np.ndarray, list[str]
     for category in categories:
         if not isinstance(category, Mapping) or "id" not in category:
             raise ValueError(f"every category needs an 'id', got {category!r}")
-        if isinstance(category["id"], bool) or not isinstance(category["id"], int) or category["id"] >= 1 << 63:
-            raise ValueError(f"category {category.get('name', '?')!r}: 'id' must be an int, got {category['id']!r}")
+        problem = int_problem(category["id"])
+        if problem:
+            raise ValueError(f"category {category.get('name', '?')!r}: 'id' {problem}")
         if category["id"] in by_id:
             raise ValueError(f"category id {category['id']} appears twice in 'categories'")
         by_id[category["id"]] = str(category.get("name", category["id"]))

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["annotation_arrays", "check_annotation_ids", "check_images"]
+__all__ = ["annotation_arrays", "check_annotation_ids", "check_images", "int_problem"]
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
@@ -21,16 +21,32 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _all_ints(values, *, bools: bool = False) -> bool:
+    """Every value is an int (Python's or numpy's; `bools`: or a bool): no str "2" or float 2.0 that numpy would
+    quietly turn into one. One pass over the types, for the fast path."""
+    kinds = set(map(type, values))
+    return all(kind is int or issubclass(kind, np.integer) or (bools and kind is bool) for kind in kinds)
+
+
+def int_problem(value) -> str | None:
+    """Why `value` is not a 64-bit int (None if it is): an id or category id of a COCO json."""
+    if _is_int(value):
+        return None if _INT64[0] <= value <= _INT64[1] else f"{value} does not fit in 64 bits"
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) > _INT64[1]:
+        # the json reader gives an integer beyond 64 bits as a float: say what is wrong, not "got float"
+        return f"{value:.4g} does not fit in 64 bits (an integer this large is read from json as a float)"
+    return f"must be an int, got {type(value).__name__} {value!r}"
+
+
 def _id_problem(value, allow_str: bool) -> str | None:
     if value is None:
         return "is missing or null"
     if allow_str and isinstance(value, str) and value:
         return None
-    if not _is_int(value):
-        return f"must be an int{' or a non-empty str' if allow_str else ''}, got {type(value).__name__} {value!r}"
-    if not _INT64[0] <= value <= _INT64[1]:
-        return f"{value} does not fit in 64 bits"
-    return None
+    problem = int_problem(value)
+    if problem and allow_str and problem.startswith("must be an int"):
+        return problem.replace("must be an int", "must be an int or a non-empty str", 1)
+    return problem
 
 
 def check_images(images: Sequence) -> None:
@@ -55,7 +71,10 @@ def check_images(images: Sequence) -> None:
 def check_annotation_ids(annotations: Sequence) -> None:
     """Every annotation has a unique int "id" (detectron2's COCO loader requires it)."""
     try:
-        ids = np.asarray([a["id"] for a in annotations], dtype=np.int64)
+        ids = [a["id"] for a in annotations]
+        if not _all_ints(ids):
+            raise TypeError("an id is no int")  # a str "7" or a float 7.0 would be converted
+        ids = np.asarray(ids, dtype=np.int64)
     except (KeyError, TypeError, ValueError, OverflowError):
         for index, annotation in enumerate(annotations):
             if not isinstance(annotation, Mapping):
@@ -82,9 +101,16 @@ def annotation_arrays(annotations: Sequence, images: Sequence, category_ids: np.
     image_position = {image["id"]: position for position, image in enumerate(images)}
     try:
         positions = np.fromiter((image_position[a["image_id"]] for a in annotations), dtype=np.int64, count=n)
-        dataset_ids = np.fromiter((a["category_id"] for a in annotations), dtype=np.int64, count=n)
-        crowd = np.fromiter((a.get("iscrowd", 0) for a in annotations), dtype=np.int64, count=n)
-        boxes = np.array([a["bbox"] for a in annotations], dtype=np.float64).reshape(n, 4)
+        category_ids_given = [a["category_id"] for a in annotations]
+        crowd = [a.get("iscrowd", 0) for a in annotations]
+        if not (_all_ints(category_ids_given) and _all_ints(crowd, bools=True)):
+            raise TypeError("a category_id or iscrowd is no int")  # a str "2" would be converted, and written back
+        dataset_ids = np.asarray(category_ids_given, dtype=np.int64).reshape(n)
+        crowd = np.asarray(crowd, dtype=np.int64).reshape(n)
+        boxes = np.array([a["bbox"] for a in annotations])
+        if boxes.size and boxes.dtype.kind not in "iuf":  # "30" would be converted; bools are no coordinates
+            raise TypeError("a bbox holds no numbers")
+        boxes = boxes.astype(np.float64).reshape(n, 4)
         if not (np.isfinite(boxes).all() and (boxes[:, 2:] >= 0).all() and ((crowd == 0) | (crowd == 1)).all()):
             raise ValueError("bad values")
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
@@ -119,9 +145,9 @@ def _explain(annotations: Sequence, image_position: Mapping) -> None:
             known = False
         if not known:
             raise ValueError(f"{name}: image_id {ann['image_id']!r} is not in 'images'") from None
-        category = ann.get("category_id")
-        if not _is_int(category) or not _INT64[0] <= category <= _INT64[1]:
-            raise ValueError(f"{name}: 'category_id' must be an int category id, got {category!r}") from None
+        problem = "is missing or null" if ann.get("category_id") is None else int_problem(ann["category_id"])
+        if problem:
+            raise ValueError(f"{name}: 'category_id' {problem}") from None
         crowd = ann.get("iscrowd", 0)
         if crowd not in (0, 1) or (not _is_int(crowd) and not isinstance(crowd, bool)):
             raise ValueError(f"{name}: 'iscrowd' must be 0 or 1, got {crowd!r}") from None

@@ -253,7 +253,9 @@ def coco_n_noise(num_classes: int, preset: str | None = None, p: float | None = 
                 f"spatial noise needs preset or all of p, kernel, jitter_sigma, simplify_tolerance; missing {missing}"
             )
         spatial = SpatialNoise(p, kernel, jitter_sigma, simplify_tolerance, seed)
-    class_noise = SymmetricNoise(class_rate, num_classes, seed, include_true=True) if class_rate else None
+    # its uniform mix over one class changes nothing (rate * (K - 1) / K = 0): the spatial part alone
+    class_noise = SymmetricNoise(class_rate, num_classes, seed, include_true=True) if class_rate and num_classes > 1 \
+        else None
     return {"spatial_noise": spatial, "class_noise": class_noise}
 
 

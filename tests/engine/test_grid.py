@@ -1,5 +1,6 @@
 """Grids: cells from blocks x seeds, bad cells listed before anything runs, runs that resume, failed cells
 reported while the others go on, and mean +- std reports."""
+import argparse
 import csv
 import json
 import math
@@ -191,3 +192,78 @@ def test_a_semantic_grid_uses_the_semantic_project_and_reports_miou(tmp_path):
     assert combination["sem_seg/mIoU mean"] == 12.5 and combination["vs ce"] == 2.0
     paths = write_report(grid, results)
     assert paths["plot"].name == "sem_seg_mIoU.png" and paths["plot"].stat().st_size > 1000
+
+
+# ------------------------------------------------------------------------------------------------- CPU threads
+def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, monkeypatch):
+    """Issue 21: tools that train several processes on a shared CPU left torch's default threads (a thread per CPU
+    in every process). Every launcher takes its environment from training_environment, as the grid does."""
+    import subprocess as subprocess_module
+
+    import find_label_errors
+    import run_pseudo_label_recipe
+    from noisy_seg.engine import grid as grid_module
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_toy_recipe
+    import label_error_evidence
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cpus = grid_module.usable_cpus()
+    assert grid_module.cpu_threads_per_process(1) == cpus and grid_module.cpu_threads_per_process(cpus + 1) == 1
+    seen = []
+
+    def fake_run(command, **kwargs):
+        seen.append(kwargs.get("env") or {})
+        return subprocess_module.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(subprocess_module, "run", fake_run)  # each module calls subprocess.run
+    find_label_errors.run_training(["train"], tmp_path / "fold.log")
+    run_pseudo_label_recipe._run(["train"], tmp_path / "recipe")
+    bench_toy_recipe.timed_run(tmp_path / "config.py", tmp_path / "toy")
+    with pytest.raises(UserInputError, match="the semantic training under sem30 failed"):  # it wrote no weights
+        label_error_evidence.train_semantic_model(argparse.Namespace(semantic_config="c.py", opts=[]), "sem30",
+                                                  tmp_path / "semantic" / "model")
+    grid = load_grid({"seeds": [0, 1], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "grid")
+    run_grid(grid, jobs=2, report=lambda line: None)
+    expected = [str(cpus)] * 4 + [str(max(1, cpus // 2))] * 2
+    assert [env.get("OMP_NUM_THREADS") for env in seen] == expected
+    assert [env.get("MKL_NUM_THREADS") for env in seen] == expected
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's choice (a busy machine) reaches every process
+    seen.clear()
+    run_grid(load_grid({"seeds": [0], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "g2"),
+             jobs=1, report=lambda line: None)
+    find_label_errors.run_training(["train"], tmp_path / "fold.log")
+    assert [env["OMP_NUM_THREADS"] for env in seen] == ["1", "1"]
+
+
+# ------------------------------------------------------------------------------------------------- the output folder
+def test_an_output_that_cannot_be_made_is_one_line_and_nothing_starts(repo_root, tmp_path, monkeypatch):
+    """Issue 21: run_grid --output under a read-only folder ended in a PermissionError traceback."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    under_a_file = load_grid(SPEC, "t", blocker / "grid")
+    assert check_cells(under_a_file, None) == [f"output {blocker / 'grid'} cannot be made: {blocker} is a file; give "
+                                               "--output a folder"]
+    result = subprocess.run([sys.executable, "tools/run_grid.py", "--losses", "ce", "--noise", "clean", "--output",
+                             str(blocker / "grid")], cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: --output {blocker / 'grid'} cannot be made: {blocker} is a file; give " \
+                                    "--output a folder"
+
+    read_only = tmp_path / "read_only"
+    read_only.mkdir(mode=0o555)
+    if not os.access(read_only, os.W_OK):  # root may write anyway: then the patched mkdir below stands in
+        assert "is read-only; give --output a folder you can write" in check_cells(
+            load_grid(SPEC, "t", read_only / "grid"), None)[0]
+
+    def refused(self, *args, **kwargs):  # what a read-only mount answers, whoever asks
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    monkeypatch.setattr(run_grid_tool, "run_grid", lambda *args, **kwargs: pytest.fail("a cell was started"))
+    with pytest.raises(SystemExit) as exit_info:
+        run_grid_tool.main(["--losses", "ce", "--noise", "clean", "--output", str(read_only / "grid")])
+    assert exit_info.value.code == (f"error: cannot make --output {read_only / 'grid'}: Permission denied; give a "
+                                    "folder you can write")

@@ -129,11 +129,41 @@ def test_a_proposal_hits_when_it_alone_overlaps_an_error_region_of_its_class():
 
 
 def test_semantic_noise_flags_carry_the_background_label_that_a_name_cannot():
-    assert evidence.semantic_writer_flags("semrelabel40", 0) == ["--noise", "semrelabel40"]
-    assert evidence.semantic_writer_flags("sembg20_s3", 0) == [
-        "--noise", "semantic", "--rate", "0.2", "--ops", "background", "--seed", "3", "--background-label", "0"]
+    assert evidence.semantic_writer_flags("semrelabel40", 0) == ["--noise", "semrelabel40", "--background-label", "0"]
+    assert evidence.semantic_writer_flags("sembg20_s3", 0) == ["--noise", "sembg20_s3", "--background-label", "0"]
     assert evidence.semantic_issue("sembg20") == "dropped component"
     assert evidence.semantic_issue("semrelabel40") == "relabelled component"
+
+
+@pytest.mark.parametrize("noise", ["semrelabel40", "sembg50_s1"])
+def test_the_offline_val_maps_equal_what_the_training_mapper_injects(tiny_toy, tmp_path, noise):
+    """Issue 21: the semrelabel val maps were written without the background label (whole backgrounds relabelled,
+    most maps unlike the training mapper's). Now each written map is the training mapper's, image by image."""
+    import argparse
+
+    from detectron2.config import instantiate
+
+    from noisy_seg.engine import load_lazy_config
+
+    cfg = load_lazy_config(evidence.SEMANTIC_CONFIG, [])
+    background = cfg.dataloader.train.mapper.background_label
+    dataset = "toy_tiny_cityscapes_sem_seg_val"
+    args = argparse.Namespace(semantic_dataset=dataset)
+    folder = evidence.write_noisy_val_maps(args, noise, tmp_path / "val_labels", background)
+    cfg.dataloader.train.mapper.update(noise=noise, augmentations=[])
+    mapper = instantiate(cfg.dataloader.train.mapper)
+    assert mapper.noise.background_label == background == 0
+    manifest = json.loads((folder / make_noisy_dataset.MANIFEST).read_text())
+    assert manifest["noise"]["background_label"] == background
+    changed = 0
+    for record, written in zip(DatasetCatalog.get(dataset), manifest["files"]):
+        injected = mapper(dict(record))["sem_seg"].numpy()
+        clean = cv2.imread(record["sem_seg_file_name"], cv2.IMREAD_GRAYSCALE)
+        offline = cv2.imread(str(folder / written["label"]), cv2.IMREAD_GRAYSCALE)
+        np.testing.assert_array_equal(offline, injected, err_msg=record["file_name"])
+        assert (offline[clean == background] == background).all()  # the background is left alone
+        changed += int((offline != clean).any())
+    assert changed > 0
 
 
 def test_noisy_label_maps_register_as_a_copy_of_their_dataset(tiny_toy, tmp_path):
@@ -176,6 +206,14 @@ def test_the_report_has_one_table_verdicts_and_a_figure(tmp_path):
     assert ": neither ahead beyond the resampling spread (AP gap" in report  # 4 items: the interval spans 0
     assert json.loads((tmp_path / "evidence.json").read_text())["rows"][0]["auroc"] == 1.0
     assert cv2.imread(str(tmp_path / "pr_curves.png")) is not None
+
+
+def test_an_output_that_cannot_be_made_is_one_line(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("mine")
+    with pytest.raises(SystemExit, match=f"error: --output {blocker / 'evidence'} cannot be made: {blocker} is a file"):
+        evidence.main(["--output", str(blocker / "evidence")])
+    assert blocker.read_text() == "mine"
 
 
 # ------------------------------------------------------------------------------------------------- end to end

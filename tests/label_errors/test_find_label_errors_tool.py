@@ -4,6 +4,8 @@ clear line with nothing written."""
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import torch
 
 
 import find_label_errors as tool  # tools/ is on sys.path (tests/conftest.py)
+from detectron2.data import MetadataCatalog
+
 from noisy_seg.data import register_coco_file
 from noisy_seg.data.datasets.toy_shapes import coco_paths
 from noisy_seg.pseudo_labels.label_issues import fold_datasets, image_folds, merge_evidence
@@ -253,3 +257,39 @@ def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, check
     message = error_of(repo_root, taken, "--weights", checkpoints["toy"], dataset=name)
     assert "already holds files (notes.txt)" in message
     assert [p.name for p in taken.iterdir()] == ["notes.txt"] and (taken / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("change", ["renamed", "renumbered", "one more"])
+def test_a_json_whose_categories_differ_from_like_is_one_line(repo_root, noisy_small, checkpoints, tmp_path, change):
+    """Issue 21: --dataset FILE.json --like NAME with other categories than NAME's stopped on detectron2's
+    MetadataCatalog assertion (a traceback)."""
+    coco = json.loads(noisy_small["json"].read_text())
+    categories = coco["categories"]
+    if change == "renamed":
+        categories[2] = dict(categories[2], name="hexagon")
+    elif change == "renumbered":
+        coco["categories"] = [dict(c, id=c["id"] + 10) for c in categories]
+        coco["annotations"] = [dict(a, category_id=a["category_id"] + 10) for a in coco["annotations"]]
+    else:
+        categories.append({"id": 99, "name": "hexagon"})
+    other = tmp_path / f"{change.replace(' ', '_')}.json"
+    other.write_text(json.dumps(coco))
+    out = tmp_path / "never"
+    image_root = MetadataCatalog.get(noisy_small["name"]).image_root
+    message = error_of(repo_root, out, "--weights", checkpoints["toy"], "--like", "toy_shapes_train", "--image-root",
+                       image_root, dataset=str(other))
+    assert f"{other} is registered like toy_shapes_train, but its categories differ from toy_shapes_train's" in message
+    assert "'hexagon'" in message or "(id 11)" in message
+    assert not out.exists()
+
+
+def test_bad_input_exits_2_with_one_line(repo_root, noisy_small, checkpoints, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("mine")
+    assert f"--output {blocker / 'out'} cannot be made: {blocker} is a file" in error_of(
+        repo_root, blocker / "out", "--weights", checkpoints["toy"], dataset=noisy_small["name"])
+    result = subprocess.run([sys.executable, "tools/find_label_errors.py", "--config-file", CONFIG, "--dataset",
+                             noisy_small["name"], "--output", str(tmp_path / "never"), "--folds", "1"],
+                            cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: --folds must be at")
+    assert "Traceback" not in result.stderr and not (tmp_path / "never").exists()

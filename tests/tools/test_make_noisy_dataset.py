@@ -356,13 +356,21 @@ ANN = ("annotations", 4)
     (_set((*ANN, "id"), _DELETE), "annotations[4] (image_id 2): 'id' is missing or null"),
     (_set((*ANN, "id"), None), "annotations[4] (image_id 2): 'id' is missing or null"),
     (_set((*ANN, "id"), 2**63 + 5), "'id' 9223372036854775813 does not fit in 64 bits"),
-    (_set((*ANN, "id"), 2**70), "'id' must be an int, got float"),  # json readers give such a number as a float
+    # json readers give an integer beyond 64 bits as a float: said so, not "got float" (issue 21)
+    (_set((*ANN, "id"), 2**70), "'id' 1.181e+21 does not fit in 64 bits (an integer this large is read from json as"),
+    (_set((*ANN, "id"), "47"), "'id' must be an int, got str '47'"),
     (_set((*ANN, "id"), "a7"), "'id' must be an int, got str 'a7'"),
     (_set(("annotations", 5, "id"), 47), "annotation id 47 appears 2 times (annotations[4, 5]...)"),
     (_set(ANN, ["not", "a", "dict"]), "annotations[4] must be a dict, got list"),
-    (_set((*ANN, "category_id"), _DELETE), "annotation id 47 (annotations[4]): 'category_id' must be an int"),
-    (_set((*ANN, "category_id"), None), "'category_id' must be an int category id, got None"),
-    (_set((*ANN, "category_id"), "car"), "'category_id' must be an int category id, got 'car'"),
+    (_set((*ANN, "category_id"), _DELETE), "annotation id 47 (annotations[4]): 'category_id' is missing or null"),
+    (_set((*ANN, "category_id"), None), "'category_id' is missing or null"),
+    (_set((*ANN, "category_id"), "car"), "'category_id' must be an int, got str 'car'"),
+    # a number in a string, or a float, was converted and written back as clean_category_id "25" (issue 21)
+    (_set((*ANN, "category_id"), "25"), "annotation id 47 (annotations[4]): 'category_id' must be an int, got str"),
+    (_set((*ANN, "category_id"), 25.0), "'category_id' must be an int, got float 25.0"),
+    (_set((*ANN, "category_id"), 2**64), "'category_id' 1.845e+19 does not fit in 64 bits"),
+    (_set((*ANN, "iscrowd"), "0"), "'iscrowd' must be 0 or 1, got '0'"),
+    (_set((*ANN, "bbox"), ["1", "2", "3", "4"]), "'bbox' must be [x, y, width, height] finite numbers"),
     (_set((*ANN, "image_id"), None), "annotation id 47 (annotations[4]): 'image_id' is missing or null"),
     (_set((*ANN, "bbox"), [1, 2, 3]), "'bbox' must be [x, y, width, height] finite numbers, got [1, 2, 3]"),
     (_set((*ANN, "bbox"), [1, 2, -3, 4]), "'bbox' has a negative width or height"),
@@ -370,9 +378,11 @@ ANN = ("annotations", 4)
     (_set(("images", 1, "height"), _DELETE), "image id 2 (images[1]): 'height' must be a positive int, got None"),
     (_set(("images", 1, "height"), "64"), "'height' must be a positive int, got '64'"),
     (_set(("images", 1, "id"), None), "images[1]: 'id' is missing or null"),
+    (_set(("images", 1, "id"), 2**64 + 5), "images[1]: 'id' 1.845e+19 does not fit in 64 bits"),
     (_set(("images", 1, "id"), 1), "images[1]: id 1 appears twice in 'images'"),
     (_set(("images", 2), 7), "images[2] must be a dict, got int"),
-    (_set(("categories", 0, "id"), "24"), "'id' must be an int, got '24'"),
+    (_set(("categories", 0, "id"), "24"), "'id' must be an int, got str '24'"),
+    (_set(("categories", 0, "id"), 2**64), "'id' 1.845e+19 does not fit in 64 bits"),
 ])
 def test_malformed_records_are_named_with_their_field(tmp_path, mutate, message):
     source = tmp_path / "bad.json"
@@ -461,3 +471,64 @@ def test_transition_matrix_from_a_file(tmp_path):
     ids = sorted(c["id"] for c in CITYSCAPES_CATEGORIES)
     for ann in orjson.loads(output.read_bytes())["annotations"]:
         assert ann["category_id"] == ids[(ids.index(ann["clean_category_id"]) + 1) % k]
+
+
+# ------------------------------------------------------------------------------------------------- several kinds
+def test_several_kinds_in_one_copy_equal_the_mapper_given_the_same_list(tiny_toy, tmp_path):
+    """class + spatial + drop from the command line (issue 21: it took Python), as NoisyDatasetMapper injects
+    noise=[...] on the fly, image by image."""
+    from detectron2.data.datasets import load_coco_json
+
+    from noisy_seg.data import NoisyDatasetMapper
+    from noisy_seg.data.datasets.toy_shapes import coco_paths
+
+    json_file, image_root = coco_paths(tiny_toy, "train")
+    listed = ["sym40_s2", {"type": "spatial", "preset": "medium", "class_rate": 0, "seed": 2}, "drop20_s2"]
+    written = {}
+    for name, flags in {"repeated": ["--noise", "sym40_s2", "--noise", "spatial", "--preset", "medium",
+                                     "--class-rate", "0", "--seed", "2", "--noise", "drop20_s2"],
+                        "comma list": ["--noise", "sym40_s2,drop20_s2,spatial", "--preset", "medium",
+                                       "--class-rate", "0", "--seed", "2"]}.items():
+        written[name] = tmp_path / f"{name}.json"
+        assert make_noisy_dataset.main(["--input", str(json_file), "--output", str(written[name]), "--no-progress",
+                                        *flags]) == 0
+    assert written["repeated"].read_bytes() == written["comma list"].read_bytes()  # the order of kinds plays no part
+    noisy = orjson.loads(written["repeated"].read_bytes())
+    tags = {tag for a in noisy["annotations"] for tag in a["noise"].split("+")}
+    assert "class_flip" in tags and tags & {"dilate", "erode", "jitter", "simplify"}
+    assert len(noisy["annotations"]) < len(orjson.loads(json_file.read_bytes())["annotations"])  # some dropped
+
+    mapper = NoisyDatasetMapper(is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True,
+                                noise=listed, num_classes=8)
+    offline = {}
+    for ann in noisy["annotations"]:
+        offline.setdefault(ann["image_id"], []).append(
+            (ann["clean_category_id"] - 1, ann["category_id"] - 1, np.round(ann["segmentation"][0], 4).tolist()))
+    for record in load_coco_json(str(json_file), str(image_root), "toy_tiny_train"):
+        instances = mapper(record)["instances"]
+        on_the_fly = [(clean, given, np.round(polygons[0], 4).tolist()) for clean, given, polygons in
+                      zip(instances.gt_clean_classes.tolist(), instances.gt_classes.tolist(),
+                          instances.gt_masks.polygons)]
+        assert sorted(on_the_fly) == sorted(offline.get(record["image_id"], [])), record["image_id"]
+
+
+@pytest.mark.parametrize("noise, message", [
+    (["--noise", "symmetric,drop", "--rate", "0.3"], "the flags set one noise type, not 2 (symmetric, drop)"),
+    (["--noise", "sym40,drop20", "--rate", "0.3"], "--noise sym40 is a short name that sets everything"),
+    (["--noise", "sym40", "--noise", "coco_n_medium"], "two class noise specs (the second from 'spatial'); give at "
+     "most one; a spatial level (coco_n_*) brings its own class noise: --noise spatial --preset LEVEL --class-rate 0"),
+    (["--noise", "sym40,drop20,drop30"], "two drop noise specs"),
+    (["--noise", ","], "--noise names no noise"),
+])
+def test_several_kinds_that_do_not_fit_are_one_error_line(coco_file, tmp_path, noise, message):
+    result = run_tool("--input", coco_file, "--output", tmp_path / "never.json", *noise)
+    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0 and message in result.stderr, \
+        result.stderr
+    assert not (tmp_path / "never.json").exists()
+
+
+def test_semantic_maps_take_one_noise(tiny_toy, tmp_path):
+    with pytest.raises(SystemExit, match="--dataset writes one semantic noise per copy"):
+        make_noisy_dataset.main(["--dataset", "toy_tiny_cityscapes_sem_seg_val", "--output", str(tmp_path / "maps"),
+                                 "--noise", "sem30,semrelabel40"])
+    assert not (tmp_path / "maps").exists()

@@ -15,6 +15,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 import make_noisy_dataset  # tools/ is on sys.path (tests/conftest.py)
 from noisy_seg.data import NoisySemSegDatasetMapper
 from noisy_seg.noise import named_noise_spec
+from noisy_seg.utils.files import TEMP_PREFIX, png_is_complete
 
 SEMANTIC = "toy_tiny_cityscapes_sem_seg_train"
 
@@ -152,3 +153,109 @@ def test_background_op_from_flags(tiny_toy, tmp_path):
         written = written_map(tmp_path / "bg", record, root)
         np.testing.assert_array_equal(written, mapper(copy.deepcopy(record))["sem_seg"].numpy())
         assert set(np.unique(written).tolist()) <= {0, 255}
+
+
+# ------------------------------------------------------------------------- nothing half-written (issue 21, item 3)
+NOISE = ("--noise", "sem30_s2")
+
+
+def whole(folder: Path) -> dict:
+    """relative name -> (a whole PNG, or a json, and its sha256) for every file under `folder`, temp files too."""
+    return {name: (name == "manifest.json" or png_is_complete(folder / name), digest)
+            for name, digest in tree_hashes(folder).items()}
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_toy, tmp_path_factory) -> dict:
+    output = tmp_path_factory.mktemp("reference") / "noisy"
+    assert run("--dataset", SEMANTIC, "--output", output, *NOISE) == 0
+    return whole(output)
+
+
+def test_a_disk_that_fills_up_stops_in_one_line_with_no_empty_map(small_disk, reference):
+    """The probe: the output on a small tmpfs. Before, cv2.imwrite committed 0-byte PNGs under their final names
+    there; now the run stops at the first map that does not fit, and every file it wrote is whole."""
+    output = small_disk.mount("24k") / "noisy"
+    message = error_of("--dataset", SEMANTIC, "--output", output, *NOISE)
+    assert message.startswith(f"error: could not write {output}/") and message.endswith(
+        ": No space left on device; fix that and rerun with --overwrite"), message
+    stopped = whole(output)
+    assert 0 < len(stopped) < len(reference) - 1 and "manifest.json" not in stopped
+    assert all(stopped[name] == reference[name] for name in stopped), stopped
+    small_disk.resize("1m")
+    assert run("--dataset", SEMANTIC, "--output", output, *NOISE, "--overwrite") == 0
+    assert whole(output) == reference
+
+
+def test_a_writer_that_reports_success_for_an_empty_file_is_caught(tmp_path, monkeypatch, reference):
+    """The probe: from its 3rd file on the writer writes nothing and says it wrote (what cv2.imwrite did on a full
+    disk): one error line, no empty map under a final name; the rerun writes every map."""
+    real_write_bytes = Path.write_bytes
+    calls = []
+
+    def writes_nothing_after_two(path, data):
+        calls.append(path)
+        real_write_bytes(path, data if len(calls) <= 2 else b"")
+        return len(data)
+
+    monkeypatch.setattr(Path, "write_bytes", writes_nothing_after_two)
+    output = tmp_path / "noisy"
+    message = error_of("--dataset", SEMANTIC, "--output", output, *NOISE)
+    assert message.startswith(f"error: could not write {output}/") and "wrote 0 of " in message, message
+    monkeypatch.undo()
+    stopped = whole(output)
+    assert len(stopped) == 2 and all(stopped[name] == reference[name] for name in stopped), stopped
+    assert run("--dataset", SEMANTIC, "--output", output, *NOISE, "--overwrite") == 0
+    assert whole(output) == reference
+
+
+def test_the_rerun_removes_the_temp_file_of_a_killed_write(tiny_toy, tmp_path, writer_in_another_process,
+                                                           reference):
+    """The probe: SIGKILL the tool's process while it writes its first map; the hidden temp file stays beside the
+    output. The rerun removes it."""
+    output = tmp_path / "noisy"
+    records = DatasetCatalog.get(SEMANTIC)
+    first_map = output / Path(records[0]["sem_seg_file_name"]).resolve().relative_to(label_root(records))
+    killed, stale = writer_in_another_process(first_map.with_suffix(".png"))
+    killed.kill()
+    killed.wait()
+    assert stale.is_file() and stale.name.startswith(TEMP_PREFIX)
+    assert run("--dataset", SEMANTIC, "--output", output, *NOISE, "--overwrite") == 0
+    assert whole(output) == reference  # the temp file is gone
+
+
+@pytest.fixture()
+def sixteen_bit_semantic(tmp_path):
+    """A registered dataset of 16-bit label maps: classes above 255 (400 classes), ignore label 65535."""
+    name = f"u16_sem_{tmp_path.name}"
+    records = []
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        image, label = tmp_path / f"img{i}.png", tmp_path / f"lab{i}.png"
+        cv2.imwrite(str(image), rng.integers(0, 255, (32, 40, 3), dtype=np.uint8))
+        label_map = np.zeros((32, 40), np.uint16)
+        label_map[4:20, 5:25], label_map[22:30, 10:38], label_map[0, :] = 300, 399, 65535
+        cv2.imwrite(str(label), label_map)
+        records.append({"file_name": str(image), "sem_seg_file_name": str(label), "height": 32, "width": 40,
+                        "image_id": i})
+    DatasetCatalog.register(name, lambda: copy.deepcopy(records))
+    MetadataCatalog.get(name).set(stuff_classes=[f"c{i}" for i in range(400)], ignore_label=65535)
+    yield name
+    DatasetCatalog.remove(name)
+    MetadataCatalog.remove(name)
+
+
+def test_sixteen_bit_maps_keep_their_classes_and_equal_the_mapper(sixteen_bit_semantic, tmp_path):
+    """Read at their own depth, as the mapper reads them: 8-bit reading clipped every class above 255 to 255."""
+    output = tmp_path / "noisy"
+    assert run("--dataset", sixteen_bit_semantic, "--output", output, "--noise", "semrelabel100_s2") == 0
+    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], noise="semrelabel100_s2", num_classes=400,
+                                      ignore_label=65535, image_format="BGR", keep_clean_sem_seg=True)
+    records = DatasetCatalog.get(sixteen_bit_semantic)
+    root = label_root(records)
+    for record in records:
+        mapped = mapper(copy.deepcopy(record))
+        written = written_map(output, record, root)
+        assert written.dtype == np.uint16
+        np.testing.assert_array_equal(written, mapped["sem_seg"].numpy())
+        assert (mapped["sem_seg_clean"].numpy() == 300).any() and (written != mapped["sem_seg_clean"].numpy()).any()

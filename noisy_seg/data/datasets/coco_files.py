@@ -44,14 +44,44 @@ def register_coco_file(json_file: str, like: str, image_root: Optional[str] = No
             raise ValueError(f"register_coco_file: the name {name!r} is taken by {registered}; pass another name")
         return name
     image_root = str(Path(image_root).resolve()) if image_root else source.image_root
-    # an annotation's optional "loss_weight" (tools/find_label_errors.py's weighted.json) reaches the mapper
-    DatasetCatalog.register(name, lambda: load_coco_json(str(path), image_root, name,
-                                                         extra_annotation_keys=[LOSS_WEIGHT]))
+    DatasetCatalog.register(name, lambda: _load_copy(path, image_root, name))
     # not the source's own files, nor its "generated on first use" (the copy must exist: checked at training start)
     own = ("name", "json_file", "image_root", "generated_on_first_use")
     meta = {key: value for key, value in source.as_dict().items() if key not in own}
     MetadataCatalog.get(name).set(**meta, json_file=str(path), image_root=image_root, copy_of=like)
     return name
+
+
+def _load_copy(path: Path, image_root: str, name: str) -> list:
+    """The records of a registered copy; categories other than its `like`'s (which detectron2's metadata refuses
+    with an assertion) as one UserInputError. An annotation's optional "loss_weight" (tools/find_label_errors.py's
+    weighted.json) reaches the mapper."""
+    try:
+        return load_coco_json(str(path), image_root, name, extra_annotation_keys=[LOSS_WEIGHT])
+    except AssertionError as err:
+        if "cannot be set to a different value" not in str(err):
+            raise
+    # read only on this failure path: the copy's categories, against those its metadata took from `like`
+    from ...utils.files import load_json
+
+    metadata = MetadataCatalog.get(name)
+    id_map = metadata.get("thing_dataset_id_to_contiguous_id", None) or {}
+    like_ids = sorted(id_map, key=id_map.get) or [None] * len(metadata.thing_classes)
+    expected = list(zip(like_ids, metadata.thing_classes))  # (id, name) in contiguous order
+    given = sorted((c.get("id"), c.get("name")) for c in load_json(path).get("categories", []))
+    differ = [i for i, (mine, theirs) in enumerate(zip(given, expected)) if mine != theirs]
+    first = differ[0] if differ else min(len(given), len(expected))
+    raise UserInputError(
+        f"{path} is registered like {metadata.copy_of}, but its categories differ from {metadata.copy_of}'s "
+        f"({len(given)} vs {len(expected)}; first: {_category(given, first)} vs {_category(expected, first)}): a copy "
+        "keeps the categories (ids and names) of the dataset it is like; name the dataset it is a copy of") from None
+
+
+def _category(categories: list, index: int) -> str:
+    if index >= len(categories):
+        return "none"
+    category_id, category_name = categories[index]
+    return f"{category_name!r}" + (f" (id {category_id})" if category_id is not None else "")
 
 
 def check_loss_weights(names, key: str) -> None:
