@@ -1,5 +1,9 @@
 # Mask R-CNN R50-FPN on Cityscapes fine, detectron2's Cityscapes recipe with ImageNet init:
-# 24000 iters * 8 images/iter / 2975 images/ep = ~64 epochs, x0.1 at 18000, 1000-iter warmup.
+# 24000 iters * 8 images/iter / 2975 images/ep = ~64 epochs, x0.1 at 18000 (75%), 1000-iter warmup.
+# Yang et al.'s released Cityscapes configs (LNCIS, configs/cityscapes/mask_rcnn_r50_fpn_1x_cityscapes*.py: 8 epochs
+# of the set repeated 8x, step=[7], warmup_iters=500) step at 87.5%: for theirs, add to the command line
+#     lr_multiplier.scheduler.milestones=[21000]
+# (in units of this 24000-iteration schedule, so it stretches with a train.max_iter override like the default).
 from ..common.data.cityscapes import dataloader
 from ..common.models.mask_rcnn_fpn import model
 from ..common.optim import SGD as optimizer

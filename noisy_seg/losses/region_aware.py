@@ -3,6 +3,14 @@ weighted up on the foreground. The confusion matrix is an EMA kept (without grad
 
 Fixes over the seed: the ignore label is honoured, the matrix starts at the identity and is updated only in
 training mode, after the loss of the batch is computed (the batch's own labels do not reweight it).
+
+Where else we differ from the seed's ``region_wei_loss`` (github.com/derby-ding/carpartssegment, utils/losses.py):
+- the foreground weight's source: the seed reads omega from a separate binary foreground map per image (its
+  ``foreground/`` PNGs, the vehicle region from another segmenter; omega = 1 there, 0.4 elsewhere); here omega comes
+  from the training labels themselves (y != ``background_index``), so on noisy labels it follows the noise;
+- the EMA: the seed blends W <- (W + 0.01 B) / 1.01 (``batch_wi=0.01``), a momentum of 1 / 1.01 = 0.990099 where
+  the default here is 0.99 (pass momentum=1/1.01 for the seed's); it also blends the columns of classes not
+  predicted in the batch towards 0 (sklearn's normalize="pred" leaves them 0), which keep their value here.
 """
 from __future__ import annotations
 
@@ -33,7 +41,8 @@ def region_aware_loss(logits: torch.Tensor, targets: torch.Tensor, confusion: to
                       weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Per pixel: omega * max(0, 1 - sum_j p_j W[j, y]) / C + ce_factor * omega * CE, with W = confusion
     (C, C), W[j, i] = P(true = j | pred = i) (no gradient), omega = foreground_weight where
-    y != background_index, background_weight elsewhere. logits (N, C, H, W), targets (N, H, W).
+    y != background_index, background_weight elsewhere (the seed takes the foreground from a separate map: module
+    docstring). logits (N, C, H, W), targets (N, H, W).
     A non-finite confusion matrix gives a NaN loss (it is the module's own state: checked without a sync)."""
     valid = check_loss_inputs(logits, targets, _NAME, ignore_index=ignore_index, weight=weight, kind=DENSE)
     num_classes = logits.shape[1]
@@ -94,7 +103,7 @@ class RegionAwareLoss(nn.Module):
     """Holds the confusion EMA as buffer `confusion` (C x C, starts at the identity, saved in checkpoints).
     forward computes `region_aware_loss` with the current matrix, then, in training mode only, updates it
     (counts summed over processes under torch.distributed). Built by `build_loss("region_aware", ...)`, which
-    checks each option."""
+    checks each option. momentum 0.99: the seed's is 1 / 1.01 (module docstring)."""
 
     def __init__(self, *, num_classes: int, background_index: int = 0, momentum: float = 0.99,
                  foreground_weight: float = 1.0, background_weight: float = 0.4, ce_factor: float = 0.7,

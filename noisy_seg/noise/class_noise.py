@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_model_fields, check_seed
+from ._validation import check_can_change_labels, check_model_fields, check_seed
 from .keyed_random import broadcast_keys, keyed_uniform
 from .presets import ASYMMETRIC_PRESETS, asymmetric_preset
 from .registry import register_noise
@@ -46,7 +46,8 @@ class ClassNoise:
     seed: int
 
     def _set_tables(self, flip_probability: np.ndarray, flip_targets: np.ndarray) -> None:
-        # a class with no possible target never flips (e.g. K == 1, or "car" in Cityscapes)
+        check_can_change_labels(self.num_classes, float(flip_probability.max(initial=0.0)), type(self).__name__)
+        # a class with no possible target never flips (e.g. "car" in Cityscapes)
         totals = flip_targets.sum(axis=1, keepdims=True)
         flip_targets = np.divide(flip_targets, totals, out=np.zeros_like(flip_targets), where=totals > 0)
         has_target = totals[:, 0] > 0
@@ -88,10 +89,14 @@ class ClassNoise:
 
 @dataclass(frozen=True, eq=False)
 class SymmetricNoise(ClassNoise):
-    """With probability ``rate`` the label becomes a uniformly drawn DIFFERENT class.
+    """With probability ``rate`` the label becomes a uniformly drawn DIFFERENT class: a flip rate of ``rate`` in
+    expectation (each label flips independently, so not exactly ``rate`` of a finite set).
 
-    ``include_true=True`` draws over all K classes instead (the seed code's behaviour), so the
-    realized flip rate is rate * (K - 1) / K.
+    ``include_true=True`` redraws over all K classes instead, the true one included, so the expected flip rate is
+    rate * (K - 1) / K: the papers' "Sym r" (Yang et al. 2020's generation scripts, COCO-N's ``uniform_mix_C``).
+    Yang et al.'s scripts draw with ``randint`` over one class too few, so their last class (Cityscapes'
+    bicycle, COCO's toothbrush) is never a target; here every class is, so this is their convention, not their
+    exact draw.
     """
 
     rate: float

@@ -3,7 +3,7 @@ all resolve to.
 
 A spec is a dict: ``{"type": <registered name>, <the builder's keyword arguments>...}``, e.g.
 
-    {"type": "symmetric", "rate": 0.4, "seed": 0}                  # exactly 40% of labels flipped
+    {"type": "symmetric", "rate": 0.4, "seed": 0}                  # each label flipped with probability 0.4
     {"type": "symmetric", "rate": 0.4, "include_true": True}       # uniform mix: redraw 40% over all K classes
     {"type": "asymmetric", "rate": 0.2, "preset": "coco"}          # or "mapping": {"3": [4, 5]} (contiguous)
     {"type": "transition_matrix", "matrix": [[...], ...]}

@@ -73,3 +73,17 @@ def test_missing_real_data_is_a_clear_error(path, monkeypatch, tmp_path):
     names = cfg.dataloader.train.dataset.names
     with pytest.raises(UserInputError, match=f"dataset '{names}'.*DETECTRON2_DATASETS"):
         check_datasets_available([names])
+
+
+@pytest.mark.parametrize("path", ["configs/Cityscapes/mask_rcnn_R_50_FPN.py",
+                                  "projects/NoisyClassLabels/configs/Cityscapes/combination_switch.py"])
+def test_cityscapes_mask_rcnn_steps_at_75_percent_and_the_commented_override_gives_yang_et_als_87_5(path):
+    """detectron2's Cityscapes recipe steps the LR at 75%; the config's comment gives the one override for Yang et
+    al.'s 87.5% (step=[7] of 8 epochs), which stretches with train.max_iter like the default."""
+    cfg = LazyConfig.load(str(REPO / path))
+    override = "lr_multiplier.scheduler.milestones=[21000]"
+    assert override in (REPO / "configs/Cityscapes/mask_rcnn_R_50_FPN.py").read_text()
+    default = instantiate(cfg.lr_multiplier)
+    assert default(0.749) == 1.0 and default(0.751) == pytest.approx(0.1)
+    theirs = instantiate(LazyConfig.apply_overrides(cfg, [override]).lr_multiplier)
+    assert theirs(0.874) == 1.0 and theirs(0.876) == pytest.approx(0.1)

@@ -121,6 +121,59 @@ def test_class_aware_ce_argument_checks():
         class_aware_cross_entropy(z, y, present[:, :4])
 
 
+def released_class_aware_ce(z, y, present):
+    """Wang et al.'s released form, transcribed: github.com/YudeWang/Learning-Pseudo-Label, lib/net/loss.py
+    (ClassLogSoftMax with T=1, then SegLoss = F.nll_loss with ignore_index 255)."""
+    exp = torch.exp(z)
+    category = present[:, :, None, None].to(z.dtype)
+    exp_sum = torch.sum(exp * category, dim=1, keepdim=True) + 1e-5
+    return F.nll_loss(torch.log(exp / exp_sum + 1e-5), y, ignore_index=255, reduction="none")
+
+
+@pytest.mark.parametrize("scale", [1.0, 3.0, 10.0, 20.0])
+def test_class_aware_ce_released_epsilons_is_the_released_code(scale):
+    z, y = tagged_batch()
+    z = z * scale / 2  # dense_batch draws 2 N(0, 1)
+    present = present_classes(y, 5)
+    present[0, 4] = True  # a tag without pixels
+    y = y.clone()
+    y[1, 0, 0] = 0  # a pixel of an untagged class: finite in the released form
+    assert not present[1, 0]
+    released = released_class_aware_ce(z, y, present)
+    ours = class_aware_cross_entropy(z, y, present, released_epsilons=True, reduction="none")
+    torch.testing.assert_close(ours, released)
+    assert torch.isfinite(ours).all() and ours.max() <= -np.log(1e-5) + 1e-9  # capped at -log(1e-5)
+    module = build_loss("cce", released_epsilons=True)
+    torch.testing.assert_close(module(z, y, present=present), released.sum() / (y != 255).sum())
+
+
+def test_class_aware_ce_forms_differ_as_documented():
+    """The docstring's numbers: mean losses of the paper's form and the released one, 5 classes, z = s N(0, 1)."""
+    gaps = {}
+    for scale in (3.0, 10.0):
+        g = torch.Generator().manual_seed(0)
+        z = scale * torch.randn(4, 5, 32, 32, generator=g, dtype=torch.float64)
+        y = torch.randint(0, 5, (4, 32, 32), generator=g)
+        gaps[scale] = (class_aware_cross_entropy(z, y) - class_aware_cross_entropy(z, y, released_epsilons=True)).item()
+    assert 0.02 < gaps[3.0] < 0.05 and 3.5 < gaps[10.0] < 5.5  # measured 0.038 and 4.4
+
+
+def test_class_aware_ce_released_epsilons_without_overflow_and_gradcheck():
+    z, y = tagged_batch()
+    present = present_classes(y, 5)
+    huge = (z * 1000).float().requires_grad_(True)  # exp(z) of the released code is inf here
+    loss = class_aware_cross_entropy(huge, y, present, released_epsilons=True)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(huge.grad).all()
+    assert not torch.isfinite(released_class_aware_ce(huge.detach(), y, present)).all()
+    small_z, small_y = dense_batch(n=1, c=3, h=2, w=3, seed=1)
+    tags = present_classes(small_y, 3)
+    assert torch.autograd.gradcheck(lambda q: class_aware_cross_entropy(q, small_y, tags, released_epsilons=True),
+                                    (small_z.requires_grad_(True),))
+    with pytest.raises(ValueError, match="released_epsilons must be True or False"):
+        build_loss("cce", released_epsilons=1)
+
+
 # ---------------------------------------------------------------------------------------- focal
 def test_focal_matches_formula_and_seed_form():
     z, y = dense_batch()
@@ -176,6 +229,36 @@ def test_dice_matches_numpy_reference():
     np.testing.assert_allclose(dice_loss(z, y, smooth=0.1, reduction="sum").item(),
                                numpy_dice(z.numpy(), y.numpy(), 0.1).sum(), rtol=1e-12)
     assert torch.autograd.gradcheck(lambda t: dice_loss(t, y), (z.clone().requires_grad_(True),))
+
+
+def carpartssegment_dice(z, y, smooth=1.0):
+    """github.com/derby-ding/carpartssegment, utils/losses.py, DiceLoss.forward (no backlabel, no ignored pixel)."""
+    target = torch.zeros_like(z).scatter_(1, y.unsqueeze(1), 1.0)
+    output = F.softmax(z, dim=1)
+    intersection = (output.reshape(-1) * target.reshape(-1)).sum()
+    return 1 - ((2.0 * intersection + smooth) / (output.reshape(-1).sum() + target.reshape(-1).sum() + smooth))
+
+
+def test_dice_pooled_is_carpartssegments_dice_and_half_mae():
+    z, y = dense_batch(void_fraction=0.0)
+    pooled = dice_loss(z, y, pooled=True)
+    torch.testing.assert_close(pooled, carpartssegment_dice(z, y))
+    # a small class the model misses: the per-class form (the default) weighs it up, the pooled one hardly sees it
+    y_small = torch.zeros(1, 8, 8, dtype=torch.long)
+    y_small[0, :2, :2] = 4
+    z_small = F.one_hot(torch.zeros_like(y_small), 5).permute(0, 3, 1, 2).double() * 10
+    assert dice_loss(z_small, y_small, pooled=True) < 0.07 and dice_loss(z_small, y_small) > 0.15
+    torch.testing.assert_close(build_loss("ce_dice", pooled=True)(z, y), cross_entropy(z, y) + pooled)
+    # with ignored pixels: (N - sum p_y) / (N + smooth / 2) over the N kept ones, i.e. MAE / 2 up to smooth
+    z, y = dense_batch()
+    kept = y != 255
+    p_y = F.softmax(z, dim=1).gather(1, y.clamp(max=4).unsqueeze(1)).squeeze(1)[kept]
+    expected = (kept.sum() - p_y.sum()) / (kept.sum() + 0.5 * 0.3)
+    for reduction in ("mean", "sum", "none"):
+        torch.testing.assert_close(dice_loss(z, y, smooth=0.3, pooled=True, reduction=reduction), expected)
+    assert torch.autograd.gradcheck(lambda t: dice_loss(t, y, pooled=True), (z.clone().requires_grad_(True),))
+    with pytest.raises(ValueError, match="pooled must be True or False"):
+        build_loss("dice", pooled="yes")
 
 
 def test_dice_perfect_prediction_is_near_zero():

@@ -98,6 +98,27 @@ def test_loss_uses_matrix_before_update_and_backward_after_update_works():
     assert torch.all(torch.isfinite(t.grad))
 
 
+def test_momentum_one_over_1_01_is_the_seeds_update_on_predicted_columns():
+    """carpartssegment's region_wei_loss: W <- (W + 0.01 B) / 1.01 with B = sklearn's confusion_matrix(y, pred,
+    normalize="pred"); the same with momentum=1/1.01 on the predicted columns, while a column not predicted keeps
+    its value here and decays towards 0 in the seed (the module docstring's differences)."""
+    from sklearn.metrics import confusion_matrix
+
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(2, 4, 6, 6, generator=g, dtype=torch.float64)
+    logits[:, 3] -= 100.0  # class 3 is never predicted
+    targets = torch.randint(0, 4, (2, 6, 6), generator=g)
+    old = random_confusion(4)
+    seed_batch = confusion_matrix(targets.reshape(-1).numpy(), logits.argmax(1).reshape(-1).numpy(),
+                                  labels=range(4), normalize="pred")
+    seeds = (old + 0.01 * torch.from_numpy(seed_batch)) / 1.01
+    ours = confusion_ema_update(old, logits, targets, momentum=1 / 1.01, ignore_index=None)
+    torch.testing.assert_close(ours[:, :3], seeds[:, :3])
+    torch.testing.assert_close(ours[:, 3], old[:, 3])
+    torch.testing.assert_close(seeds[:, 3], old[:, 3] / 1.01)
+    assert build_loss("region_aware", num_classes=4).momentum == 0.99  # the default, not the seed's 0.990099
+
+
 def test_validation():
     z, y = batch()
     with pytest.raises(ValueError, match="confusion shape"):

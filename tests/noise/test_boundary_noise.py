@@ -246,3 +246,55 @@ def test_bad_parameters_raise_one_line(call, message):
     with pytest.raises(ValueError, match=message) as err:
         call()
     assert "\n" not in str(err.value)
+
+
+def authors_generator(mask, steps, theta1, theta2, theta3, rng):
+    """github.com/michaelofsbu/SpatialCorrection, noise_generator.py, _MarkovNoise_random on one binary mask
+    (its per-pixel loops as array operations, numpy's Generator for its global RNG): the reference of the module
+    docstring."""
+    noise = mask.astype(np.float64)
+    directions = rng.random(steps)
+    for step in range(steps):
+        if directions[step] < theta1:
+            edge = ndimage.distance_transform_edt(1 - noise) == 1
+        else:
+            edge = ndimage.distance_transform_edt(noise) == 1
+        flip = edge & (rng.random(noise.shape) < theta2)
+        noise[flip] = 1 - noise[flip]
+    noise = np.where(rng.random(noise.shape) > theta3, noise, 1 - noise)
+    noise = cv2.GaussianBlur((noise * 255).astype(np.uint8), (5, 5), 2, 2)
+    return noise / 255 > 0.5
+
+
+def blobs(count=8, size=96):
+    """Single-object binary masks: discs and rotated ellipses, 300-800 px, centred with room for the walk."""
+    rng = np.random.default_rng(3)
+    for _ in range(count):
+        mask = np.zeros((size, size), dtype=np.uint8)
+        axes = tuple(int(a) for a in rng.integers(8, 17, size=2))
+        cv2.ellipse(mask, (size // 2, size // 2), axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        yield mask
+
+
+def changed_and_fragments(clean, noisy):
+    pieces = ndimage.label(noisy, structure=np.ones((3, 3)))[1]
+    holes = ndimage.label(~noisy)[1] - 1
+    return int((clean != noisy).sum()), pieces + holes
+
+
+def test_flip_rate_1e_9_is_the_authors_setting_and_boundary5_is_not():
+    """The probe of the module docstring: per object, pixels changed and fragments (pieces + holes) left by the
+    boundary5 preset (flip_rate 0: no smoothing), by flip_rate=1e-9, and by the authors' generator at theta3 = 0."""
+    rng = np.random.default_rng(0)
+    results = {"preset": [], "1e-9": [], "authors": []}
+    for index, mask in enumerate(blobs()):
+        for name, flip_rate in (("preset", 0.0), ("1e-9", 1e-9)):
+            noise = BoundaryNoise(0.05, 2, seed=0, steps=100, flip_rate=flip_rate, background_label=0)
+            results[name].append(changed_and_fragments(mask == 1, noise.apply(mask, index) == 1))
+        results["authors"].append(changed_and_fragments(mask == 1, authors_generator(mask, 100, 0.5, 0.05, 0.0, rng)))
+    changed, fragments = ({name: np.mean([r[i] for r in rows]) for name, rows in results.items()} for i in (0, 1))
+    assert named_noise_spec("boundary5").get("flip_rate", 0.0) == 0.0
+    assert changed["preset"] > 1.4 * changed["authors"]  # measured 1.8x on the toy objects
+    assert 0.7 < changed["1e-9"] / changed["authors"] < 1.4
+    assert fragments["authors"] < 4 and fragments["1e-9"] < 4  # 1-2 pieces, no pinholes
+    assert fragments["preset"] > 5 * fragments["authors"]  # specks and pinholes the smoothing would remove

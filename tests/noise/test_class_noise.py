@@ -9,7 +9,9 @@ from noisy_seg.noise.class_noise import (
     SymmetricNoise,
     TransitionMatrixNoise,
 )
+from noisy_seg.noise.instance_dependent import InstanceDependentNoise
 from noisy_seg.noise.presets import COCO_THING_CATEGORIES, COCO_THING_CLASSES, VOC_CLASSES
+from noisy_seg.noise.registry import build_noise
 from noisy_seg.noise.transition import realized_transition_matrix
 
 N = 20_000
@@ -35,11 +37,13 @@ def test_symmetric_realized_rate_is_the_rate_and_every_class_is_reachable(rate):
     assert set(noisy[changed].tolist()) == set(range(91))  # incl. the last class (seed bug not copied)
 
 
-def test_symmetric_include_true_keeps_the_seed_semantics():
+def test_symmetric_include_true_is_the_papers_sym_r_with_every_class_a_target():
+    """r (K - 1) / K flip, as Yang et al.'s scripts and COCO-N's uniform_mix_C; unlike their randint, the last
+    class (index 7 of 8: Cityscapes' bicycle) is drawn too (the docstring of SymmetricNoise)."""
     labels, images, anns = dataset(8)
     noisy = SymmetricNoise(0.4, 8, seed=2, include_true=True).apply(labels, images, anns)
     assert within_binomial((noisy != labels).mean(), 0.4 * 7 / 8, N)
-    assert set(noisy.tolist()) == set(range(8))
+    assert set(noisy[noisy != labels].tolist()) == set(range(8))  # every class a target, the last one included
 
 
 def test_symmetric_targets_are_uniform_over_other_classes():
@@ -204,11 +208,20 @@ def test_rate_zero_is_identity_and_rate_one_always_flips(labels, seed, include_t
     assert out.dtype == np.int64 and out.shape == labels.shape and ((out >= 0) & (out < 7)).all()
 
 
-def test_single_class_never_flips():
+def test_class_noise_on_a_single_class_is_refused_not_silently_empty():
+    """The probe: rate 1.0 on a one-class set realized nothing without a word."""
     labels = np.zeros(100, dtype=np.int64)
-    for model in (SymmetricNoise(1.0, 1), PairFlipNoise(1.0, 1)):
-        np.testing.assert_array_equal(model.apply(labels, 0, np.arange(100)), labels)
-        np.testing.assert_array_equal(model.expected_transition_matrix(), [[1.0]])
+    models = (lambda rate: SymmetricNoise(rate, 1), lambda rate: SymmetricNoise(rate, 1, include_true=True),
+              lambda rate: PairFlipNoise(rate, 1), lambda rate: InstanceDependentNoise(rate, 1))
+    for build in models:
+        with pytest.raises(ValueError, match="cannot change any label: the dataset has 1 class") as info:
+            build(1.0)
+        assert "\n" not in str(info.value)
+    for build in models[:3]:  # rate 0 asks for nothing: built, and changes nothing
+        np.testing.assert_array_equal(build(0.0).apply(labels, 0, np.arange(100)), labels)
+    np.testing.assert_array_equal(TransitionMatrixNoise([[1.0]]).expected_transition_matrix(), [[1.0]])
+    spatial_only = build_noise("coco_n_medium", 1)  # its uniform mix over one class changes nothing: left out
+    assert spatial_only.class_noise is None and spatial_only.spatial_noise is not None
 
 
 @pytest.mark.parametrize(

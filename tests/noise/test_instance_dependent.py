@@ -105,6 +105,45 @@ def test_same_seed_same_weights_and_raw_features_are_normalized(instances):
     np.testing.assert_allclose(normalize_features(scaled), features, atol=1e-5)
 
 
+def test_rate_is_the_mean_before_truncation_not_the_mean_flip_rate(instances):
+    """The docstring's wording: at rate 0.05 (std 0.1) the truncated normal's mean, the realized flip rate, is 0.10."""
+    labels, images, anns, features = instances
+    noise = InstanceDependentNoise(0.05, K, seed=1, feature_size=SIZE)
+    assert abs(noise._mean_rate() - 0.1009) < 1e-3
+    realized = (noise.apply(labels, images, anns, features) != labels).mean()
+    assert abs(realized - noise._mean_rate()) < 4 * np.sqrt(0.09 / labels.size) and realized > 0.08
+
+
+def xia_target_probabilities(noise, labels, raw_pixels):
+    """softmax(A) of Xia et al.'s get_instance_noisy_label (github.com/xiaoboxia/Part-dependent-label-noise,
+    tools.py) on its input, the raw 0-255 pixels as floats: A = x W[y], A[y] = -inf."""
+    rows = []
+    for label, x in zip(labels.tolist(), raw_pixels):
+        scores = x @ noise.weights[label].astype(np.float64)
+        scores[label] = -np.inf
+        exp = np.exp(scores - scores.max())
+        rows.append(exp / exp.sum())
+    return np.array(rows)
+
+
+def test_xias_raw_pixels_give_one_target_per_instance_where_unit_norm_spreads_the_flips():
+    """The module docstring's difference, on synthetic crops (a brightness per crop plus texture): with the same W,
+    Xia's target distributions are one-hot and a class's instances mostly share one target; ours spread."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, K, 300)
+    raw = np.clip(rng.uniform(40, 200, (300, 1)) + rng.normal(0, 40, (300, 32 * 32 * 3)), 0, 255).round()
+    noise = InstanceDependentNoise(0.4, K, seed=0)
+    ours, xia = noise.target_probabilities(labels, raw), xia_target_probabilities(noise, labels, raw)
+    assert xia.max(axis=1).min() > 0.99 and ours.max(axis=1).mean() < 0.5  # measured 1.0 and 0.33
+    assert np.abs(ours - xia).max(axis=1).mean() > 0.7  # measured 0.86
+
+    def modal_target_share(probabilities):
+        return np.mean([np.bincount(probabilities[labels == c].argmax(axis=1)).max() / (labels == c).sum()
+                        for c in range(K)])
+
+    assert modal_target_share(xia) > 0.6 and modal_target_share(ours) < 0.35  # measured 0.83 and 0.21
+
+
 def test_idn_validation():
     noise = InstanceDependentNoise(0.3, 3, feature_size=(2, 2))
     with pytest.raises(ValueError, match=r"features must be \(2, 12\)"):
