@@ -32,7 +32,9 @@ setup(
     packages=find_packages(exclude=("tests", "tests.*", "configs", "tools", "projects")),
     # The LazyConfigs ship inside the package, as detectron2 ships detectron2/model_zoo/configs: noisy_seg/model_zoo/
     # links to the repository's configs/ and projects/, so an install holds the same tree (load_rel paths resolve).
-    package_data={"noisy_seg.model_zoo": ["configs/**/*.py", "configs/**/*.yaml", "projects/*/configs/**/*.py"]},
+    # and its pretrained weights, by name (noisy_seg://backbones/..., noisy_seg/model_zoo/weights.py)
+    package_data={"noisy_seg.model_zoo": ["configs/**/*.py", "configs/**/*.yaml", "projects/*/configs/**/*.py",
+                                          "weights/**/*.pth", "weights/**/*.json"]},
     install_requires=[
         # torch.load defaults to weights_only=True from 2.6 on: loading a .pth runs no code
         "torch>=2.6",

@@ -36,8 +36,9 @@ def tiny_toy(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory, repo_root):
-    """save(config, name, **changes) -> the path of random-init (seed 0) weights of `config`'s model with `changes`
-    (dotted keys of cfg.model, e.g. {"sem_seg_head.num_classes": 8}) applied: checkpoints for tool tests."""
+    """save(config, name, seed=0, **changes) -> the path of random-init (torch seed `seed`) weights of `config`'s model
+    with `changes` (dotted keys of cfg.model, e.g. {"sem_seg_head.num_classes": 8}) applied: checkpoints for tool
+    tests."""
     import torch
 
     from detectron2.checkpoint import DetectionCheckpointer
@@ -45,11 +46,11 @@ def random_weights(tmp_path_factory, repo_root):
 
     folder = tmp_path_factory.mktemp("random_weights")
 
-    def save(config: str, name: str, **changes) -> str:
+    def save(config: str, name: str, seed: int = 0, **changes) -> str:
         cfg = LazyConfig.load(str(repo_root / config))
         for key, value in changes.items():
             LazyConfig.apply_overrides(cfg, [f"model.{key}={value}"])
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         DetectionCheckpointer(instantiate(cfg.model), str(folder)).save(name)
         return str(folder / f"{name}.pth")
 

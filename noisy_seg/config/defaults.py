@@ -33,6 +33,10 @@ def add_noisy_seg_config(cfg):
     SOLVER.OPTIMIZER: "SGD" (detectron2's, the default) or "ADAMW" (torch.optim.AdamW with SOLVER.BASE_LR and
     SOLVER.WEIGHT_DECAY, as the toy recipes train): read by noisy_seg.engine.NoisyTrainer.
 
+    MODEL.BACKBONE.NAME "build_basic_resnet_fpn_backbone": a ResNet-18/34 layout at any width (detectron2's fixes
+    R18/R34 at 64 channels), as the toy recipes build it; MODEL.RESNETS.STAGE_WIDTHS the widths of res2..res5 (empty:
+    RES2_OUT_CHANNELS x 1, 2, 4, 8).
+
     MODEL.ALLOW_PICKLE_CHECKPOINTS: load `.pkl` weights (MODEL.WEIGHTS, --resume); False (the default) refuses them,
     as unpickling runs any code the file holds (LazyConfig: train.allow_pickle_checkpoints).
     """
@@ -53,4 +57,5 @@ def add_noisy_seg_config(cfg):
     cfg.INPUT.LABEL_NOISE_BACKGROUND = -1
     cfg.SOLVER.OPTIMIZER = "SGD"
     cfg.MODEL.ALLOW_PICKLE_CHECKPOINTS = False
+    cfg.MODEL.RESNETS.STAGE_WIDTHS = []
     return cfg

@@ -15,7 +15,8 @@ from ..utils.errors import UserInputError
 
 logger = logging.getLogger("noisy_seg")
 
-__all__ = ["check_annotation_weights", "check_config", "check_image_tags", "check_yacs_sem_seg_loss"]
+__all__ = ["check_annotation_weights", "check_config", "check_image_tags", "check_weights_name",
+           "check_yacs_sem_seg_loss"]
 
 # key, minimum (None: the key may be None)
 _INT_KEYS = (("train.max_iter", 1, False), ("train.eval_period", 0, False), ("train.log_period", 1, False),
@@ -102,8 +103,18 @@ def check_config(cfg) -> None:
     max_iter = _select(cfg, "train.max_iter")
     if stop is not None and not (isinstance(stop, int) and 0 < stop <= max_iter):
         raise UserInputError(f"train.stop_iter={stop} must be in (0, train.max_iter={max_iter}]")
+    check_weights_name(_select(cfg, "train.init_checkpoint"))
     _check_noise(cfg)
     _check_sem_seg_loss(cfg)
+
+
+def check_weights_name(weights) -> None:
+    """Shipped weights named `noisy_seg://...` (train.init_checkpoint, yacs MODEL.WEIGHTS) exist and are intact:
+    one line before anything runs, not a traceback once the model is built."""
+    from ..model_zoo.weights import PREFIX, pretrained_weights_file
+
+    if isinstance(weights, str) and weights.startswith(PREFIX):
+        pretrained_weights_file(weights[len(PREFIX):])
 
 
 def _check_sem_seg_loss(cfg) -> None:

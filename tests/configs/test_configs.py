@@ -37,11 +37,11 @@ def test_config_instantiates(path):
     assert cfg.dataloader.evaluator.dataset_name == cfg.dataloader.test.dataset.names
 
 
-def test_semantic_toy_config_is_small_from_scratch_and_uses_the_noisy_head():
+def test_semantic_toy_config_is_small_pretrained_and_uses_the_noisy_head():
     from noisy_seg.modeling import NoisySemSegFPNHead
 
     cfg = LazyConfig.load(str(REPO / "configs/toy/semantic_R18_FPN_ce.py"))
-    assert cfg.train.init_checkpoint == ""
+    assert cfg.train.init_checkpoint == "noisy_seg://backbones/R18_tiny_corpus.pth"  # made here, shipped
     model = instantiate(cfg.model)
     assert isinstance(model.sem_seg_head, NoisySemSegFPNHead) and model.sem_seg_head.sem_seg_loss.is_stock_ce
     assert sum(p.numel() for p in model.parameters()) < 20e6
@@ -49,14 +49,14 @@ def test_semantic_toy_config_is_small_from_scratch_and_uses_the_noisy_head():
     assert abs(sched(0.5) - 0.5 ** 0.9) < 1e-9 and abs(sched(0.999) - 0.02) < 1e-9  # the seeds' poly, floor 0.02
 
 
-def test_toy_config_is_small_and_from_scratch():
+def test_toy_config_is_small_and_pretrained_here():
     cfg = LazyConfig.load(str(REPO / "configs/toy/mask_rcnn_R18_FPN_ce.py"))
-    assert cfg.train.init_checkpoint == ""
+    assert cfg.train.init_checkpoint == "noisy_seg://backbones/R18_tiny_corpus.pth"  # "" trains from scratch
     model = instantiate(cfg.model)
     assert sum(p.numel() for p in model.parameters()) < 20e6
     assert model.roi_heads.num_classes == 8
     norms = {type(m).__name__ for m in model.backbone.modules()}
-    assert "FrozenBatchNorm2d" not in norms, "FrozenBN diverges from scratch"
+    assert "FrozenBatchNorm2d" not in norms, "FrozenBN diverges from scratch; the backbone was pretrained with BN"
 
 
 @pytest.mark.parametrize("path", REAL_DATA)

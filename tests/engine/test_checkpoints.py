@@ -44,9 +44,17 @@ def run6(repo_root, tiny_toy, tmp_path_factory):
 
 
 def test_eval_only_without_weights_is_one_line(repo_root, tmp_path):
-    res = _cli(repo_root, f"train.output_dir={tmp_path}", flags=["--eval-only"])
+    res = _cli(repo_root, f"train.output_dir={tmp_path}", "train.init_checkpoint=", flags=["--eval-only"])
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith("error: --eval-only needs weights")
+
+
+def test_eval_only_with_the_pretrained_backbone_alone_is_one_line(repo_root, tmp_path):
+    """The toy configs start from the pretrained backbone: evaluating it as if it were a trained model says so."""
+    res = _cli(repo_root, f"train.output_dir={tmp_path}", flags=["--eval-only"])
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: weights noisy_seg://backbones/R18_tiny_corpus.pth do not fit this model")
 
 
 def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tmp_path):

@@ -80,6 +80,10 @@ def test_the_saved_config_yaml_is_a_yacs_config_of_the_run(trained):
 
 def test_eval_only_without_weights_is_an_error(repo_root, tiny_toy, tmp_path):
     with pytest.raises(UserInputError, match="^--eval-only needs weights: pass MODEL.WEIGHTS"):
+        train_net.main(_args("--config-file", str(repo_root / INSTANCE), "--eval-only", *TINY, "MODEL.WEIGHTS", "",
+                             "OUTPUT_DIR", str(tmp_path)))
+    # the toy configs' default weights are the pretrained backbone alone: not a model to evaluate, and said so
+    with pytest.raises(UserInputError, match="^weights noisy_seg://backbones/R18_tiny_corpus.pth do not fit"):
         train_net.main(_args("--config-file", str(repo_root / INSTANCE), "--eval-only", *TINY, "OUTPUT_DIR",
                              str(tmp_path)))
 
