@@ -34,7 +34,7 @@ from ..model_zoo import ZOO_ROOT
 from ..utils.errors import UserInputError
 from ..utils.files import write_atomic
 from .checkpoint import checkpoint_iteration
-from .metrics import final_metrics
+from .metrics import final_metrics, read_metrics
 from .run_info import read_run_info
 
 __all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "NO_PREDICTIONS", "cell_metrics", "cpu_threads_per_process",
@@ -312,12 +312,20 @@ NO_PREDICTIONS = "no predictions"
 _INSTANCE_METRICS = ("bbox/AP", "bbox/AP50", "segm/AP", "segm/AP50")
 
 
+FG_CALLED_BACKGROUND = "fg RoIs called bg (%)"  # at the end of training: is the box classifier the bottleneck?
+
+
 def cell_metrics(folder: Path) -> dict:
     """The run's final evaluation. A model that predicts nothing gets NaN box AP from COCOEvaluator and no mask
-    AP at all; it found no object, so its AP is 0, and it is flagged so tables can say so."""
+    AP at all; it found no object, so its AP is 0, and it is flagged so tables can say so. Instance runs also get
+    FG_CALLED_BACKGROUND: detectron2's last logged `fast_rcnn/false_negative` (a median over the log period)."""
     metrics = dict(final_metrics(folder))
     if "bbox/AP" in metrics and math.isnan(metrics["bbox/AP"]):
         metrics.update({key: 0.0 for key in _INSTANCE_METRICS}, **{NO_PREDICTIONS: True})
+    shares = [row["fast_rcnn/false_negative"] for row in read_metrics(folder / "metrics.json")
+              if "fast_rcnn/false_negative" in row]
+    if metrics and shares:
+        metrics[FG_CALLED_BACKGROUND] = 100.0 * shares[-1]
     return metrics
 
 

@@ -8,11 +8,11 @@ import statistics
 from pathlib import Path
 
 from ..utils.files import atomic_output, write_atomic
-from .grid import NO_PREDICTIONS, CellResult, Grid
+from .grid import FG_CALLED_BACKGROUND, NO_PREDICTIONS, CellResult, Grid
 
 __all__ = ["METRICS", "summarize", "write_report"]
 
-METRICS = ("segm/AP", "bbox/AP", "segm/AP50", "sem_seg/mIoU")
+METRICS = ("segm/AP", "bbox/AP", "segm/AP50", FG_CALLED_BACKGROUND, "sem_seg/mIoU")
 BASELINE = "ce"  # every other loss is compared with it at the same noise
 
 

@@ -108,6 +108,19 @@ def test_a_model_that_predicts_nothing_has_ap_0_and_is_flagged(tmp_path):
     assert "| 2 (1 with no predictions: AP 0) |" in markdown(rows)
 
 
+def test_the_share_of_foreground_rois_called_background_at_the_end_is_reported(tmp_path):
+    rows = [{"iteration": 19, "fast_rcnn/false_negative": 0.9}, {"iteration": 39, "fast_rcnn/false_negative": 0.25},
+            {"iteration": 40, "segm/AP": 30.0, "bbox/AP": 31.0}]
+    (tmp_path / "metrics.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    metrics = cell_metrics(tmp_path)
+    assert metrics["fg RoIs called bg (%)"] == 25.0 and metrics["segm/AP"] == 30.0
+    grid = load_grid(SPEC, "t", tmp_path)
+    result = CellResult(grid.cells[0], "done", metrics, 1.0, Path("/logs/a.txt"), "cmd", "")
+    assert "25.0" in markdown(summarize(grid, [result]))
+    (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 40, "sem_seg/mIoU": 60.0}) + "\n")
+    assert "fg RoIs called bg (%)" not in cell_metrics(tmp_path)  # semantic runs have no RoIs
+
+
 def _result(grid, loss, noise, seed, ap, status="done"):
     cell = next(c for c in grid.cells if (c.loss, c.noise, c.seed) == (loss, noise, seed))
     return CellResult(cell, status, {} if status == "failed" else {"segm/AP": ap, "bbox/AP": ap + 1}, 2.0,
