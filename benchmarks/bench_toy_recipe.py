@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Time the toy recipe against an earlier version of it, end to end (train + evaluate), in one run.
 
-    python benchmarks/bench_toy_recipe.py                    # today's configs/toy recipe vs commit 267c712's
-    python benchmarks/bench_toy_recipe.py --old-ref HEAD~5
+    python benchmarks/bench_toy_recipe.py                    # today's recipe vs the from-scratch one (355911b)
+    python benchmarks/bench_toy_recipe.py --old-ref 267c712  # ... vs the 64-channel R18 recipe before it
 
 The old configs are taken from git (`git archive <ref> configs`) into a temp folder and run with today's
 tools/train_net.py, so only the recipe differs: model, batch, schedule. Each recipe trains once, on clean
@@ -46,7 +46,8 @@ def timed_run(config: Path, output: Path) -> tuple[float, dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--old-ref", default="267c712", help="git ref of the old recipe (default: 267c712)")
+    parser.add_argument("--old-ref", default="355911b",
+                        help="git ref of the old recipe (default: 355911b, the last recipe trained from scratch)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_toy_recipe_") as temp:
         folder = Path(temp)

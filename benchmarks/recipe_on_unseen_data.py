@@ -144,6 +144,7 @@ def register(root: Path) -> None:
 OVERRIDES = {
     "instance": ("configs/toy/mask_rcnn_R18_FPN_ce.py", [
         "dataloader.train.dataset.names=unseen_train", "dataloader.test.dataset.names=unseen_val",
+        "dataloader.train.mapper.instance_mask_format=bitmask",
         f"model.roi_heads.num_classes={len(CLASSES)}", f"dataloader.train.mapper.num_classes={len(CLASSES)}"]),
     "semantic": ("configs/toy/semantic_R18_FPN_ce.py", [
         "dataloader.train.dataset.names=unseen_sem_seg_train", "dataloader.test.dataset.names=unseen_sem_seg_val",
