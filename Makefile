@@ -39,8 +39,9 @@ pretrain: install
 demo: install
 	$(VPY) tools/run_grid.py --grid demo
 
-# clean CE; CE / SCE / GCE / NCE+RCE / Yang et al.'s combination loss under the paper's Sym 40; CE vs the combination
-# loss under Sym 80, Asym 40 and COCO-N medium; 3 seeds each (configs/grids/robust.yaml; 36 toy runs, ~95 min on 2 cores)
+# clean CE; CE / SCE / GCE / NCE+RCE / Yang et al.'s combination loss under the paper's Sym 40; CE vs the
+# combination loss under Sym 80, Asym 40 and COCO-N medium; 3 seeds each (configs/grids/robust.yaml; 36 toy runs,
+# ~100 min on 2 cores)
 bench-robust: install
 	$(VPY) tools/run_grid.py --grid robust
 
