@@ -35,7 +35,7 @@ pretrain: install
 	$(VPY) tools/pretrain_backbone.py --output output/pretrain/R18_tiny_corpus.pth
 
 # the core claim on the toy data: clean CE, noisy CE, noisy combination loss (configs/grids/demo.yaml;
-# 3 seeded toy runs, ~8 min on 2 cores)
+# 3 seeded toy runs, 8.6 min on 2 cores; 10.3 min from a fresh clone, install included)
 demo: install
 	$(VPY) tools/run_grid.py --grid demo
 
