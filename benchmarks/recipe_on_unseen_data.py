@@ -154,18 +154,23 @@ OVERRIDES = {
         "dataloader.train.mapper.background_label=0", "model.sem_seg_head.ignore_value=255"]),
 }
 METRIC = {"instance": ("segm/AP", "mask AP"), "semantic": ("sem_seg/mIoU", "mIoU")}
+TRAIN_FLAG = "--train-on-registered"  # internal: register the set, then run tools/train_net.py with the rest
+
+
+def train_on_registered(data: Path, train_net_args: list[str]) -> None:
+    """tools/train_net.py in this process, after registering the unseen set (it takes registered names only)."""
+    register(data)
+    sys.argv = ["train_net.py", *train_net_args]
+    runpy.run_path(str(REPO_ROOT / "tools/train_net.py"), run_name="__main__")
 
 
 def train(task: str, seed: int, output: Path, data: Path, extra: list[str]) -> dict:
     if not (output / "model_final.pth").exists():
         config, overrides = OVERRIDES[task]
         args = ["--config-file", config, *overrides, *extra, f"train.seed={seed}", f"train.output_dir={output}"]
-        code = (f"import sys, runpy; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-                f"import recipe_on_unseen_data as m; from pathlib import Path; m.register(Path({str(data)!r})); "
-                f"sys.argv = ['train_net.py', *{args!r}]; runpy.run_path('tools/train_net.py', run_name='__main__')")
-        with open(output.parent / f"{output.name}.log", "w") as log:
-            subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, stdout=log, stderr=log,
-                           env=training_environment())
+        with open(output.parent / f"{output.name}.log", "w") as log:  # this file again, as the trainer (below)
+            subprocess.run([sys.executable, __file__, TRAIN_FLAG, str(data), *args], cwd=REPO_ROOT, check=True,
+                           stdout=log, stderr=log, env=training_environment())
     return final_metrics(output)
 
 
@@ -196,4 +201,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    if sys.argv[1:2] == [TRAIN_FLAG]:
+        train_on_registered(Path(sys.argv[2]), sys.argv[3:])
+    else:
+        raise SystemExit(main())
