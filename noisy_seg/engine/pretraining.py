@@ -14,7 +14,6 @@ kernels, and needs no data on disk. tools/pretrain_backbone.py is its command li
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import math
 import time
@@ -36,7 +35,7 @@ from fvcore.common.param_scheduler import CosineParamScheduler
 from ..data.datasets.pretraining_corpus import (CLASSES, CORPUS_VERSION, CorpusSettings, render_object,
                                                 render_scene)
 from ..utils.errors import UserInputError
-from ..utils.files import atomic_output, save_json_atomic
+from ..utils.files import atomic_output, file_sha256, save_json_atomic
 from .config_files import load_lazy_config
 
 __all__ = ["PretrainSettings", "pretrain_backbone", "pretraining_model"]
@@ -181,7 +180,7 @@ def pretrain_backbone(settings: PretrainSettings, output: str, *, num_workers: i
                 "num_classes": len(CLASSES), "val": score, "train_minutes": round(minutes, 2),
                 "torch": torch.__version__, "command": command}
     _save(model.bottom_up, output, manifest)
-    manifest["sha256"] = hashlib.sha256(output.read_bytes()).hexdigest()
+    manifest["sha256"] = file_sha256(output)
     save_json_atomic(manifest, output.with_suffix(output.suffix + ".json"), indent=True)
     return manifest
 

@@ -11,7 +11,6 @@ UserInputError line that says how to get the right one.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path, PurePosixPath
 
 from iopath.common.file_io import PathHandler
@@ -19,7 +18,7 @@ from iopath.common.file_io import PathHandler
 from detectron2.utils.file_io import PathManager
 
 from ..utils.errors import UserInputError
-from ..utils.files import load_json
+from ..utils.files import file_sha256, load_json
 
 __all__ = ["PREFIX", "WEIGHTS_ROOT", "NoisySegHandler", "pretrained_weights_file", "weights_index"]
 
@@ -49,7 +48,7 @@ def pretrained_weights_file(name: str) -> Path:
                              f"`{entry['command']}`")
     stat = path.stat()
     if _verified.get(str(path)) != (stat.st_size, stat.st_mtime_ns):
-        digest = _sha256(path)
+        digest = file_sha256(path)
         if digest != entry["sha256"]:
             raise UserInputError(f"{PREFIX}{name}: {path} is not the file noisy_seg shipped (sha256 {digest[:12]}..., "
                                  f"expected {entry['sha256'][:12]}...): it is damaged or was replaced; reinstall "
@@ -77,14 +76,6 @@ class NoisySegHandler(PathHandler):
 
     def _isfile(self, path: str, **kwargs) -> bool:
         return self._exists(path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 PathManager.register_handler(NoisySegHandler())

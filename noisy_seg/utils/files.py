@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import os
 import tempfile
 import threading
@@ -29,7 +30,7 @@ try:
 except ImportError:  # no flock (Windows): temp files are still written, but never judged stale
     fcntl = None
 
-__all__ = ["TEMP_PREFIX", "atomic_output", "gc_paused", "is_temp_file", "load_json", "png_is_complete",
+__all__ = ["TEMP_PREFIX", "atomic_output", "file_sha256", "gc_paused", "is_temp_file", "load_json", "png_is_complete",
            "remove_stale_temp_files", "save_json_atomic", "write_atomic", "write_image"]
 
 PathLike = Union[str, os.PathLike]
@@ -151,6 +152,15 @@ def save_json_atomic(obj, path: PathLike, indent: bool = False) -> Path:
     """json (orjson; numpy arrays and scalars allowed) written atomically."""
     option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
     return write_atomic(path, orjson.dumps(obj, option=option))
+
+
+def file_sha256(path: PathLike) -> str:
+    """The hex sha256 of a file's bytes, read in 1 MiB blocks (weights manifests record it; loading checks it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_json(path: PathLike):
