@@ -50,6 +50,8 @@ def add_noisy_seg_config(cfg):
     cfg.MODEL.SEM_SEG_HEAD.LOSS = "ce"
     cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS = CN(new_allowed=True)
     cfg.MODEL.SEM_SEG_HEAD.LOSS_SWITCH_ITER = 0
+    # the 1x1 class predictor drawn from N(0, std), bias 0; 0 keeps the stock head's init
+    cfg.MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD = 0.0
     cfg.INPUT.LABEL_NOISE = ""
     cfg.INPUT.LABEL_NOISE_SPEC = CN({"TYPE": None})
     for key, takes_mapping in sorted(spec_keys().items()):

@@ -123,8 +123,8 @@ def _check_sem_seg_loss(cfg) -> None:
     head = _select(cfg, "model.sem_seg_head")
     if not _is_noisy_sem_seg_head(_target(head)):
         return
-    options = {key: _select(cfg, f"model.sem_seg_head.{key}") for key in ("loss", "loss_kwargs", "loss_switch_iter",
-                                                                           "ignore_value", "num_classes")}
+    options = {key: _select(cfg, f"model.sem_seg_head.{key}") for key in (
+        "loss", "loss_kwargs", "loss_switch_iter", "ignore_value", "num_classes", "predictor_init_std")}
     _check_head_loss("model.sem_seg_head", **{key: OmegaConf.to_container(value) if isinstance(
         value, (DictConfig, ListConfig)) else value for key, value in options.items()})
 
@@ -148,9 +148,14 @@ def _is_noisy_sem_seg_head(target) -> bool:
     return isinstance(target, type) and issubclass(target, (NoisySemSegFPNHead, NoisyDeepLabV3PlusHead))
 
 
-def _check_head_loss(head_key: str, *, loss, loss_kwargs, loss_switch_iter, ignore_value, num_classes) -> None:
+def _check_head_loss(head_key: str, *, loss, loss_kwargs, loss_switch_iter, ignore_value, num_classes,
+                     predictor_init_std=None) -> None:
     from ..modeling import SemSegLoss
 
+    std_key = f"{head_key}.{'PREDICTOR_INIT_STD' if head_key.isupper() else 'predictor_init_std'}"
+    if predictor_init_std is not None and (isinstance(predictor_init_std, bool) or not isinstance(
+            predictor_init_std, numbers.Real) or not predictor_init_std >= 0):
+        raise UserInputError(f"{std_key} must be a number >= 0 (0 keeps the stock init), got {predictor_init_std!r}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
         raise UserInputError(f"{head_key}.{'NUM_CLASSES' if head_key.isupper() else 'num_classes'} must be an int "
                              f">= 1, got {num_classes!r}")

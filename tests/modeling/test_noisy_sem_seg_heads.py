@@ -52,6 +52,20 @@ def test_same_layers_as_stock_and_ce_is_the_stock_loss():
     assert torch.equal(stock(features, targets)[1]["loss_sem_seg"], noisy(features, targets)[1]["loss_sem_seg"])
 
 
+def test_predictor_init_std_draws_the_predictor_small_and_keeps_the_other_layers():
+    stock, small = fpn_pair(predictor_init_std=0.01)
+    assert torch.count_nonzero(small.predictor.bias) == 0
+    assert 0.007 < small.predictor.weight.std().item() < 0.013  # 48 draws from N(0, 0.01); MSRA gives ~0.5 here
+    assert stock.predictor.weight.std().item() > 0.1
+    for key, value in stock.state_dict().items():
+        if not key.startswith("predictor."):
+            assert torch.equal(value, small.state_dict()[key]), key
+    cfg = add_noisy_seg_config(get_cfg())
+    assert cfg.MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD == 0.0  # stock init unless asked
+    with pytest.raises(ValueError, match="predictor_init_std=-0.1: give a standard deviation >= 0"):
+        NoisySemSegFPNHead(**FPN_ARGS, predictor_init_std=-0.1)
+
+
 @pytest.mark.parametrize("loss, kwargs", [("gce", {"q": 0.7}), ("sce", {"alpha": 1.0, "beta": 0.1}),
                                           ("nce_rce", {}), ("lovasz", {}), ("cce", {}), ("focal", {}),
                                           ("combination", {"bg_index": [0]})])
@@ -118,11 +132,13 @@ def test_yacs_and_lazyconfig_build_the_head():
     cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = C
     cfg.MODEL.SEM_SEG_HEAD.CONVS_DIM = 8
     cfg.MODEL.SEM_SEG_HEAD.NORM = ""
-    cfg.merge_from_list(["MODEL.SEM_SEG_HEAD.LOSS", "gce", "MODEL.SEM_SEG_HEAD.LOSS_SWITCH_ITER", "5"])
+    cfg.merge_from_list(["MODEL.SEM_SEG_HEAD.LOSS", "gce", "MODEL.SEM_SEG_HEAD.LOSS_SWITCH_ITER", "5",
+                         "MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD", "0.01"])
     cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS.q = 0.7  # a new key of a new_allowed node: by attribute or from a yaml
     head = build_sem_seg_head(cfg, SHAPES)
     assert isinstance(head, NoisySemSegFPNHead) and head.sem_seg_loss.loss_switch_iter == 5
     assert head.sem_seg_loss.terms["gce"].options["q"] == 0.7
+    assert torch.count_nonzero(head.predictor.bias) == 0 and head.predictor.weight.std() < 0.05
     lazy = instantiate(L(NoisySemSegFPNHead)(**FPN_ARGS, loss="ce + 0.5 * lovasz"))
     assert lazy.sem_seg_loss.weights == {"ce": 1.0, "lovasz": 0.5}
 
