@@ -151,11 +151,14 @@ def _is_noisy_sem_seg_head(target) -> bool:
 def _check_head_loss(head_key: str, *, loss, loss_kwargs, loss_switch_iter, ignore_value, num_classes,
                      predictor_init_std=None) -> None:
     from ..modeling import SemSegLoss
+    from ..modeling.sem_seg_heads import check_predictor_init_std
 
-    std_key = f"{head_key}.{'PREDICTOR_INIT_STD' if head_key.isupper() else 'predictor_init_std'}"
-    if predictor_init_std is not None and (isinstance(predictor_init_std, bool) or not isinstance(
-            predictor_init_std, numbers.Real) or not predictor_init_std >= 0):
-        raise UserInputError(f"{std_key} must be a number >= 0 (0 keeps the stock init), got {predictor_init_std!r}")
+    if predictor_init_std is not None:
+        try:
+            check_predictor_init_std(predictor_init_std)
+        except ValueError as err:
+            message = str(err).replace("predictor_init_std", "PREDICTOR_INIT_STD", 1) if head_key.isupper() else err
+            raise UserInputError(f"{head_key}.{message}") from None
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
         raise UserInputError(f"{head_key}.{'NUM_CLASSES' if head_key.isupper() else 'num_classes'} must be an int "
                              f">= 1, got {num_classes!r}")

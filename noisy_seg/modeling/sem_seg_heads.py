@@ -13,6 +13,9 @@ predictor gives first losses of 7-17 on the toy recipes and a seed-dependent sta
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 import torch.nn.functional as F
 
@@ -39,6 +42,12 @@ def _loss_options(cfg) -> dict:
 def _plain(value):
     """yacs CfgNodes (dicts) -> plain dicts, recursively."""
     return {k: _plain(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def check_predictor_init_std(value) -> None:
+    """A finite number >= 0 (0: the stock init), else one-line ValueError; the config checks call it too."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"predictor_init_std must be a finite number >= 0 (0 keeps the stock init), got {value!r}")
 
 
 def _log_memorization(head, predictions, targets) -> None:
@@ -84,9 +93,7 @@ class _LossByName:
         if num_classes is None:
             raise ValueError(f"{type(self).__name__} predicts classes: give num_classes (a decoder-only head has no "
                              "loss to replace)")
-        if not predictor_init_std >= 0:
-            raise ValueError(f"predictor_init_std={predictor_init_std!r}: give a standard deviation >= 0 (0 keeps "
-                             "the stock head's init)")
+        check_predictor_init_std(predictor_init_std)
         if predictor_init_std > 0:
             torch.nn.init.normal_(self.predictor.weight, std=predictor_init_std)
             torch.nn.init.zeros_(self.predictor.bias)

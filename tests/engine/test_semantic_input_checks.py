@@ -74,12 +74,15 @@ def test_good_loss_settings_pass(repo_root, lazy_cfg):
     assert cfg.MODEL.SEM_SEG_HEAD.LOSS == "ce + 0.5 * dice"
 
 
-@pytest.mark.parametrize("std", ["-0.01", "'small'"])
+@pytest.mark.parametrize("std", ["-0.01", "'small'", "inf", "nan", "true"])
 def test_a_bad_predictor_init_std_is_one_line_before_launch(repo_root, lazy_cfg, std):
     with pytest.raises(UserInputError, match=r"^model.sem_seg_head.predictor_init_std.*number"):
         check_config(apply_overrides(lazy_cfg.copy(), [f"model.sem_seg_head.predictor_init_std={std}"]))
-    with pytest.raises(UserInputError, match=r"^MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD must be a number >= 0"):
+    with pytest.raises(UserInputError, match=r"^MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD must be a finite number >= 0"):
         load_yacs_config(str(repo_root / YACS), ["MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD", "-0.01"])
+    with pytest.raises(UserInputError, match=r"PREDICTOR_INIT_STD") as info:  # yacs: not a number literal
+        load_yacs_config(str(repo_root / YACS), ["MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD", "inf"])
+    assert "\n" not in str(info.value)
 
 
 def _tag_file(tmp_path, keys) -> Path:

@@ -62,8 +62,9 @@ def test_predictor_init_std_draws_the_predictor_small_and_keeps_the_other_layers
             assert torch.equal(value, small.state_dict()[key]), key
     cfg = add_noisy_seg_config(get_cfg())
     assert cfg.MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD == 0.0  # stock init unless asked
-    with pytest.raises(ValueError, match="predictor_init_std=-0.1: give a standard deviation >= 0"):
-        NoisySemSegFPNHead(**FPN_ARGS, predictor_init_std=-0.1)
+    for bad in (-0.1, float("inf"), float("nan"), True, "0.01"):
+        with pytest.raises(ValueError, match="predictor_init_std must be a finite number >= 0"):
+            NoisySemSegFPNHead(**FPN_ARGS, predictor_init_std=bad)
 
 
 @pytest.mark.parametrize("loss, kwargs", [("gce", {"q": 0.7}), ("sce", {"alpha": 1.0, "beta": 0.1}),
