@@ -21,7 +21,8 @@ optimizer.lr = 2e-3
 optimizer.weight_decay = 0.05
 lr_multiplier.warmup_length = 0.05
 # the class predictor drawn from N(0, 0.01) as detectron2 draws its box predictor: the stock MSRA fill starts at
-# losses of 7-9 here (ln 19 = 2.9), up to 17 on other data, and left one seed of the unseen-data check at 38 mIoU (57 with this init; see NoisySemanticLabels)
+# losses of 7-9 here (ln 19 = 2.9), up to 17 on other data, and left one seed of the unseen-data check at 38 mIoU
+# (57 with this init; see NoisySemanticLabels)
 model.sem_seg_head.predictor_init_std = 0.01
 
 train.output_dir = "output/toy/semantic_R18_FPN_ce"
