@@ -118,14 +118,14 @@ def check_weights_name(weights) -> None:
 
 
 def _check_sem_seg_loss(cfg) -> None:
-    """model.sem_seg_head's loss (a noisy semantic head's loss, loss_kwargs, loss_switch_iter), built as the head
+    """model.sem_seg_head's options (a noisy semantic head's loss, loss_kwargs, loss_switch_iter, predictor_init_std), as the head
     builds it: a bad loss string or option is one line here, not a traceback once the run folder exists."""
     head = _select(cfg, "model.sem_seg_head")
     if not _is_noisy_sem_seg_head(_target(head)):
         return
     options = {key: _select(cfg, f"model.sem_seg_head.{key}") for key in (
         "loss", "loss_kwargs", "loss_switch_iter", "ignore_value", "num_classes", "predictor_init_std")}
-    _check_head_loss("model.sem_seg_head", **{key: OmegaConf.to_container(value) if isinstance(
+    _check_head_options("model.sem_seg_head", **{key: OmegaConf.to_container(value) if isinstance(
         value, (DictConfig, ListConfig)) else value for key, value in options.items()})
 
 
@@ -138,7 +138,7 @@ def check_yacs_sem_seg_loss(cfg) -> None:
 
     head = cfg.MODEL.SEM_SEG_HEAD
     if head.NAME in SEM_SEG_HEADS_REGISTRY and _is_noisy_sem_seg_head(SEM_SEG_HEADS_REGISTRY.get(head.NAME)):
-        _check_head_loss("MODEL.SEM_SEG_HEAD", **_loss_options(cfg), ignore_value=head.IGNORE_VALUE,
+        _check_head_options("MODEL.SEM_SEG_HEAD", **_loss_options(cfg), ignore_value=head.IGNORE_VALUE,
                          num_classes=head.NUM_CLASSES)
 
 
@@ -148,7 +148,7 @@ def _is_noisy_sem_seg_head(target) -> bool:
     return isinstance(target, type) and issubclass(target, (NoisySemSegFPNHead, NoisyDeepLabV3PlusHead))
 
 
-def _check_head_loss(head_key: str, *, loss, loss_kwargs, loss_switch_iter, ignore_value, num_classes,
+def _check_head_options(head_key: str, *, loss, loss_kwargs, loss_switch_iter, ignore_value, num_classes,
                      predictor_init_std=None) -> None:
     from ..modeling import SemSegLoss
     from ..modeling.sem_seg_heads import check_predictor_init_std
