@@ -118,8 +118,8 @@ def check_weights_name(weights) -> None:
 
 
 def _check_sem_seg_loss(cfg) -> None:
-    """model.sem_seg_head's options (a noisy semantic head's loss, loss_kwargs, loss_switch_iter, predictor_init_std), as the head
-    builds it: a bad loss string or option is one line here, not a traceback once the run folder exists."""
+    """model.sem_seg_head's options (a noisy semantic head's loss, loss_kwargs, loss_switch_iter, predictor_init_std),
+    checked as the head checks them: a bad one is one line here, not a traceback once the run folder exists."""
     head = _select(cfg, "model.sem_seg_head")
     if not _is_noisy_sem_seg_head(_target(head)):
         return
