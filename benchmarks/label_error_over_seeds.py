@@ -1,0 +1,174 @@
+#!/usr/bin/env python
+"""The label-error evidence over seeds: several runs of benchmarks/label_error_evidence.py that differ only in
+--seed (the noisy copies, the fold split, the meta classifier), read from their evidence.json, as one table of
+mean +- std per score and one verdict per setting and issue type over the seeds.
+
+    for s in 0 1 2; do python benchmarks/label_error_evidence.py --seed $s --output output/label_errors/seed$s; done
+    python benchmarks/label_error_over_seeds.py output/label_errors/seed0 output/label_errors/seed1 \\
+        output/label_errors/seed2 --output output/label_errors/over_seeds.md
+
+The verdict follows the grids' rule (noisy_seg/engine/grid_report.py): per setting and issue type, each side's best
+score by mean average precision; a side is called higher only where the gap of the means exceeds twice the larger
+of the two standard deviations over seeds. Each score is also set against chance (AUROC 0.5; AP: the error rate).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import load_json, write_atomic
+
+METRICS = ("auroc", "ap", "p10", "p100")
+HEADER = ("setting", "issue type", "method", "score", "seeds", "errors / n (mean)", "AUROC", "AP", "P@10", "P@100")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="output folders of label_error_evidence.py, one per --seed")
+    parser.add_argument("--output", default="output/label_errors/over_seeds.md", help="the markdown report")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    return parser.parse_args(argv)
+
+
+def load_runs(folders: list[str]) -> list[dict]:
+    """Each run's evidence.json; refuses a missing one, a repeated seed and runs whose settings differ beyond it."""
+    runs = []
+    for folder in folders:
+        path = Path(folder) / "evidence.json"
+        if not path.is_file():
+            raise UserInputError(f"{path} does not exist: pass folders that benchmarks/label_error_evidence.py "
+                                 f"finished (it writes evidence.json last)")
+        runs.append(load_json(path))
+    seeds = [run["settings"].get("seed") for run in runs]
+    if len(set(seeds)) < len(seeds):
+        raise UserInputError(f"the runs repeat a seed ({seeds}): pass one finished run per --seed")
+    first = {k: v for k, v in runs[0]["settings"].items() if k != "seed"}
+    for folder, run in zip(folders, runs):
+        other = {k: v for k, v in run["settings"].items() if k != "seed"}
+        if other != first:
+            keys = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+            raise UserInputError(f"{folder} differs from {folders[0]} in {', '.join(keys)}: pass runs that differ "
+                                 f"only in --seed")
+    return runs
+
+
+def _mean_std(values: list) -> tuple[float, float]:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return math.nan, math.nan
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """One row per (setting, issue, method, score), in the first run's order: the seeds, and mean / std of each
+    metric and of the error rate (errors / n, what a random ranking's AP is)."""
+    grouped = defaultdict(list)
+    for run in runs:
+        for row in run["rows"]:
+            grouped[(row["setting"], row["issue"], row["method"], row["score"])].append((run["settings"]["seed"], row))
+    summary = []
+    for (setting, issue, method, score), members in grouped.items():
+        rows = [row for _, row in members]
+        out = {"setting": setting, "issue": issue, "method": method, "score": score,
+               "seeds": [seed for seed, _ in members],
+               "error_rate": _mean_std([row["errors"] / row["n"] if row["n"] else None for row in rows]),
+               "errors": statistics.fmean(row["errors"] for row in rows), "n": statistics.fmean(row["n"] for row in rows)}
+        for metric in METRICS:
+            out[metric] = _mean_std([row[metric] for row in rows])
+        summary.append(out)
+    return summary
+
+
+def _beyond(gap: float, stds: tuple[float, float]) -> bool | None:
+    """Whether |gap| exceeds twice the larger std (None: fewer than two seeds on a side)."""
+    if any(math.isnan(s) for s in stds):
+        return None
+    return abs(gap) > 2 * max(stds)
+
+
+def verdicts(summary: list[dict]) -> list[str]:
+    """Per setting and issue type: each side's best score by mean AP, the gap, and who is higher over the seeds;
+    and whether each is above chance (its AP above the error rate beyond twice its std)."""
+    panels = defaultdict(list)
+    for row in summary:
+        panels[(row["setting"], row["issue"])].append(row)
+    lines = []
+    for (setting, issue), group in panels.items():
+        best = {}
+        for method in ("ours", "cleanlab"):
+            ranked = [row for row in group if row["method"] == method and not math.isnan(row["ap"][0])]
+            if ranked:
+                best[method] = max(ranked, key=lambda row: row["ap"][0])
+        if len(best) < 2:
+            continue
+        ours, theirs = best["ours"], best["cleanlab"]
+        gap = ours["ap"][0] - theirs["ap"][0]
+        beyond = _beyond(gap, (ours["ap"][1], theirs["ap"][1]))
+        if beyond is None:
+            verdict = "no verdict (fewer than two seeds)"
+        elif beyond:
+            verdict = ("ours" if gap > 0 else "cleanlab") + " higher beyond twice the spread over seeds"
+        else:
+            verdict = "neither ahead beyond twice the spread over seeds"
+        chance = "; ".join(f"{row['method']} {_above_chance(row)}" for row in (ours, theirs))
+        lines.append(f"- {setting}, {issue}: ours {ours['score']} AP {_fmt(ours['ap'])} vs cleanlab {theirs['score']} "
+                     f"AP {_fmt(theirs['ap'])} (gap {gap:+.3f}): {verdict}; {chance}")
+    return lines
+
+
+def _above_chance(row: dict) -> str:
+    """AP against the error rate, the AP of a random ranking."""
+    mean, std = row["ap"]
+    rate = row["error_rate"][0]
+    if math.isnan(std):
+        return f"AP {mean:.3f} vs chance {rate:.3f} (one seed)"
+    side = "above" if mean - rate > 2 * std else ("below" if rate - mean > 2 * std else "not beyond 2 std from")
+    return f"{side} chance ({rate:.3f})"
+
+
+def _fmt(pair: tuple[float, float]) -> str:
+    mean, std = pair
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.3f}" if math.isnan(std) else f"{mean:.3f} +- {std:.3f}"
+
+
+def markdown(summary: list[dict], verdict_lines: list[str], folders: list[str]) -> str:
+    lines = ["# Label-error evidence over seeds", "",
+             "Runs: " + ", ".join(f"`{folder}`" for folder in folders), "",
+             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for row in summary:
+        cells = [row["setting"], row["issue"], row["method"], row["score"], " ".join(map(str, row["seeds"])),
+                 f"{row['errors']:.0f} / {row['n']:.0f}", *(_fmt(row[metric]) for metric in METRICS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Who ranks the errors better over the seeds (each side's best score by mean AP; higher only where "
+              "the gap exceeds twice the larger std), and each against chance:", *verdict_lines, ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        output = Path(args.output)
+        if output.exists() and not args.overwrite:
+            raise UserInputError(f"{output} exists: pass --overwrite to replace it, or another --output")
+        runs = load_runs(args.runs)
+        summary = summarize(runs)
+        verdict_lines = verdicts(summary)
+        text = markdown(summary, verdict_lines, args.runs)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(output, text)
+    except UserInputError as err:
+        raise SystemExit("error: " + " ".join(str(err).split())) from None
+    print(text)
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(tool_exit_status(main))

@@ -1,0 +1,86 @@
+"""benchmarks/label_error_over_seeds.py: mean +- std per score over seeded evidence runs, the verdict by the grids'
+rule (a gap beyond twice the larger std), the check against chance, and the refusals at the boundary."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import label_error_over_seeds as over_seeds  # noqa: E402
+
+
+def row(method, score, ap, auroc=0.5, errors=10, n=100, setting="sym40", issue="class flip"):
+    return {"setting": setting, "issue": issue, "method": method, "score": score, "n": n, "errors": errors,
+            "auroc": auroc, "ap": ap, "p10": None, "p100": None, "note": ""}
+
+
+def write_run(folder: Path, seed: int, rows: list, **settings) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "evidence.json").write_text(json.dumps(
+        {"settings": {"dataset": "toy_shapes_train", "folds": 2, "seed": seed, **settings}, "timings": {},
+         "rows": rows}))
+    return folder
+
+
+def test_mean_std_per_score_and_a_winner_only_beyond_twice_the_spread(tmp_path, capsys):
+    aps = {"ours": (0.80, 0.82, 0.78), "cleanlab": (0.40, 0.45, 0.35)}
+    runs = [write_run(tmp_path / f"s{seed}", seed, [
+        row("ours", "self_confidence", aps["ours"][seed]), row("ours", "gmm", 0.2),
+        row("cleanlab", "swap", aps["cleanlab"][seed]),
+        row("ours", "mask_iou", 0.5 + 0.3 * seed, issue="bad mask"), row("cleanlab", "badloc", 0.6, issue="bad mask"),
+        row("ours", "confident_learning", None, issue="bad mask")]) for seed in range(3)]
+    output = tmp_path / "report.md"
+    assert over_seeds.main([*map(str, runs), "--output", str(output)]) == 0
+    text = output.read_text()
+    assert "| sym40 | class flip | ours | self_confidence | 0 1 2 | 10 / 100 | 0.500 +- 0.000 | 0.800 +- 0.020 |" in text
+    assert ("sym40, class flip: ours self_confidence AP 0.800 +- 0.020 vs cleanlab swap AP 0.400 +- 0.050 "
+            "(gap +0.400): ours higher beyond twice the spread over seeds") in text
+    assert "ours above chance (0.100)" in text
+    # 0.8 +- 0.3 against 0.6: the gap is inside twice the spread; a decision (no AP) has no mean
+    assert "sym40, bad mask: ours mask_iou AP 0.800 +- 0.300 vs cleanlab badloc AP 0.600 +- 0.000 (gap +0.200): " \
+           "neither ahead beyond twice the spread over seeds" in text
+    assert "| confident_learning | 0 1 2 | 10 / 100 | 0.500 +- 0.000 | - |" in text
+    assert f"wrote {output}" in capsys.readouterr().out
+
+
+def test_a_score_below_chance_is_said_so(tmp_path):
+    runs = [write_run(tmp_path / f"s{seed}", seed, [row("ours", "self_confidence", 0.05 + 0.01 * seed, errors=30),
+                                                     row("cleanlab", "swap", 0.3, errors=30)]) for seed in range(2)]
+    summary = over_seeds.summarize(over_seeds.load_runs([str(run) for run in runs]))
+    lines = over_seeds.verdicts(summary)
+    assert "ours below chance (0.300)" in lines[0] and "cleanlab not beyond 2 std from chance" in lines[0]
+    assert "cleanlab higher beyond twice the spread" in lines[0]
+
+
+def test_one_seed_gives_no_verdict(tmp_path):
+    run = write_run(tmp_path / "s0", 0, [row("ours", "self_confidence", 0.9), row("cleanlab", "swap", 0.1)])
+    lines = over_seeds.verdicts(over_seeds.summarize(over_seeds.load_runs([str(run)])))
+    assert "no verdict (fewer than two seeds)" in lines[0] and "(one seed)" in lines[0]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "evidence.json does not exist"),
+    ("same seed", "the runs repeat a seed"),
+    ("other settings", "differs from"),
+    ("report exists", "exists: pass --overwrite"),
+])
+def test_bad_input_is_one_line_and_nothing_is_overwritten(tmp_path, capsys, case, message):
+    first = write_run(tmp_path / "s0", 0, [row("ours", "gmm", 0.5)])
+    second = tmp_path / "s1"
+    if case == "same seed":
+        write_run(second, 0, [row("ours", "gmm", 0.5)])
+    elif case == "other settings":
+        write_run(second, 1, [row("ours", "gmm", 0.5)], folds=4)
+    else:
+        write_run(second, 1, [row("ours", "gmm", 0.5)])
+    if case == "missing":
+        second = tmp_path / "nowhere"
+    output = tmp_path / "report.md"
+    if case == "report exists":
+        output.write_text("kept")
+    with pytest.raises(SystemExit) as exit_info:
+        over_seeds.main([str(first), str(second), "--output", str(output)])
+    assert str(exit_info.value).startswith("error: ") and message in str(exit_info.value)
+    assert "\n" not in str(exit_info.value)
+    assert output.read_text() == "kept" if case == "report exists" else not output.exists()
