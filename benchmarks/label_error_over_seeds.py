@@ -9,7 +9,9 @@ mean +- std per score and one verdict per setting and issue type over the seeds.
 
 The verdict follows the grids' rule (noisy_seg/engine/grid_report.py): per setting and issue type, each side's best
 score by mean average precision; a side is called higher only where the gap of the means exceeds twice the larger
-of the two standard deviations over seeds. Each score is also set against chance (AUROC 0.5; AP: the error rate).
+of the two standard deviations over seeds. Each score is also set against chance (AUROC 0.5; AP: the error rate),
+and the report says how good the models behind the scores were (the fold models' val mask AP, the semantic
+models' val mIoU).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from noisy_seg.engine.metrics import final_metrics
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.files import load_json, write_atomic
 
@@ -84,6 +87,23 @@ def summarize(runs: list[dict]) -> list[dict]:
     return summary
 
 
+def model_quality(folders: list[str]) -> list[str]:
+    """How good the models behind the scores were, per setting over seeds (and folds): the instance fold models'
+    val mask AP (instance/<noise>/folds/fold*/model) and the semantic models' val mIoU (semantic/<noise>/model)."""
+    values = defaultdict(list)
+    for folder in map(Path, folders):
+        for model in sorted(folder.glob("instance/*/folds/fold*/model")):
+            values[(model.parents[2].name, "fold models' mask AP")].append(final_metrics(model).get("segm/AP"))
+        for model in sorted(folder.glob("semantic/*/model")):
+            values[(model.parent.name, "model's mIoU")].append(final_metrics(model).get("sem_seg/mIoU"))
+    lines = []
+    for (setting, what), found in values.items():
+        measured = [v for v in found if v is not None]
+        lines.append(f"- {setting}: {what} {_fmt(_mean_std(measured), 1)} over {len(measured)} models "
+                     f"({', '.join(f'{v:.1f}' for v in measured)})")
+    return lines
+
+
 def _beyond(gap: float, stds: tuple[float, float]) -> bool | None:
     """Whether |gap| exceeds twice the larger std (None: fewer than two seeds on a side)."""
     if any(math.isnan(s) for s in stds):
@@ -131,16 +151,17 @@ def _above_chance(row: dict) -> str:
     return f"{side} chance ({rate:.3f})"
 
 
-def _fmt(pair: tuple[float, float]) -> str:
+def _fmt(pair: tuple[float, float], digits: int = 3) -> str:
     mean, std = pair
     if math.isnan(mean):
         return "-"
-    return f"{mean:.3f}" if math.isnan(std) else f"{mean:.3f} +- {std:.3f}"
+    return f"{mean:.{digits}f}" if math.isnan(std) else f"{mean:.{digits}f} +- {std:.{digits}f}"
 
 
-def markdown(summary: list[dict], verdict_lines: list[str], folders: list[str]) -> str:
+def markdown(summary: list[dict], verdict_lines: list[str], folders: list[str], quality: list[str]) -> str:
     lines = ["# Label-error evidence over seeds", "",
              "Runs: " + ", ".join(f"`{folder}`" for folder in folders), "",
+             "The models behind the scores (val, at the end of their training):", *quality, "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in summary:
         cells = [row["setting"], row["issue"], row["method"], row["score"], " ".join(map(str, row["seeds"])),
@@ -160,7 +181,7 @@ def main(argv=None) -> int:
         runs = load_runs(args.runs)
         summary = summarize(runs)
         verdict_lines = verdicts(summary)
-        text = markdown(summary, verdict_lines, args.runs)
+        text = markdown(summary, verdict_lines, args.runs, model_quality(args.runs))
         output.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(output, text)
     except UserInputError as err:

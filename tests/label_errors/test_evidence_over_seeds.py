@@ -44,6 +44,24 @@ def test_mean_std_per_score_and_a_winner_only_beyond_twice_the_spread(tmp_path, 
     assert f"wrote {output}" in capsys.readouterr().out
 
 
+def test_the_report_says_how_good_the_models_behind_the_scores_were(tmp_path):
+    runs = []
+    for seed, (ap0, ap1, miou) in enumerate([(14.0, 16.0, 70.0), (15.0, 15.0, 72.0)]):
+        run = write_run(tmp_path / f"s{seed}", seed, [row("ours", "gmm", 0.5)])
+        for fold, ap in enumerate((ap0, ap1)):
+            model = run / "instance" / "sym40" / "folds" / f"fold{fold}" / "model"
+            model.mkdir(parents=True)
+            (model / "metrics.json").write_text(json.dumps({"iteration": 99, "total_loss": 1.0}) + "\n"
+                                                + json.dumps({"iteration": 499, "segm/AP": ap, "bbox/AP": ap}) + "\n")
+        (run / "semantic" / "sembg20" / "model").mkdir(parents=True)
+        (run / "semantic" / "sembg20" / "model" / "metrics.json").write_text(
+            json.dumps({"iteration": 499, "sem_seg/mIoU": miou}) + "\n")
+        runs.append(str(run))
+    assert over_seeds.model_quality(runs) == [
+        "- sym40: fold models' mask AP 15.0 +- 0.8 over 4 models (14.0, 16.0, 15.0, 15.0)",
+        "- sembg20: model's mIoU 71.0 +- 1.4 over 2 models (70.0, 72.0)"]
+
+
 def test_a_score_below_chance_is_said_so(tmp_path):
     runs = [write_run(tmp_path / f"s{seed}", seed, [row("ours", "self_confidence", 0.05 + 0.01 * seed, errors=30),
                                                      row("cleanlab", "swap", 0.3, errors=30)]) for seed in range(2)]
