@@ -3,9 +3,9 @@
 beside cleanlab's scores on the same predictions, in one table (AUROC, average precision, precision@k per noise
 setting, issue type and score) and one figure of precision-recall curves.
 
-    python benchmarks/label_error_evidence.py train.max_iter=1000   # make label-errors-toy: 6 Mask R-CNN + 2 Semantic
-                                                                    # FPN trainings, ~8 min on an H100 (parts in
-                                                                    # parallel), ~50 min on 2 CPU cores (estimated)
+    python benchmarks/label_error_evidence.py --seed 0 --output output/label_errors/seed0   # one seed of make
+                                                    # label-errors-toy: 6 Mask R-CNN + 2 Semantic FPN trainings at the
+                                                    # toy recipes' schedules, ~25 min on 2 CPU cores
     python benchmarks/label_error_evidence.py --output output/label_errors/smoke train.max_iter=10    # a smoke run
 
 Instance (toy_shapes_train): one seeded noisy copy of the json per --instance-noise (tools/make_noisy_dataset.py),

@@ -22,9 +22,13 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from noisy_seg.engine.metrics import final_metrics
-from noisy_seg.utils.errors import UserInputError, tool_exit_status
-from noisy_seg.utils.files import load_json, write_atomic
+from noisy_seg.utils.library_warnings import quiet_library_warnings
+
+quiet_library_warnings()  # before detectron2 is imported
+
+from noisy_seg.engine.metrics import final_metrics  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
+from noisy_seg.utils.files import load_json, write_atomic  # noqa: E402
 
 METRICS = ("auroc", "ap", "p10", "p100")
 HEADER = ("setting", "issue type", "method", "score", "seeds", "errors / n (mean)", "AUROC", "AP", "P@10", "P@100")
@@ -99,7 +103,7 @@ def model_quality(folders: list[str]) -> list[str]:
     lines = []
     for (setting, what), found in values.items():
         measured = [v for v in found if v is not None]
-        lines.append(f"- {setting}: {what} {_fmt(_mean_std(measured), 1)} over {len(measured)} models "
+        lines.append(f"- {setting}: {what} {_fmt(_mean_std(measured), 1)} over {len(measured)} model{'s' if len(measured) != 1 else ''} "
                      f"({', '.join(f'{v:.1f}' for v in measured)})")
     return lines
 
