@@ -8,7 +8,8 @@ mean +- std per score and one verdict per setting and issue type over the seeds.
         output/label_errors/seed2 --output output/label_errors/over_seeds.md
 
 The verdict follows the grids' rule (noisy_seg/engine/grid_report.py): per setting and issue type, each side's best
-score by mean average precision; a side is called higher only where the gap of the means exceeds twice the larger
+score by mean average precision (semantic: by the seed's PR-AUC, over the same error regions for both methods,
+where AP is over each method's own proposals); a side is called higher only where the gap of the means exceeds twice the larger
 of the two standard deviations over seeds. Each score is also set against chance (AUROC 0.5; AP: the error rate),
 and the report says how good the models behind the scores were (the fold models' val mask AP, the semantic
 models' val mIoU).
@@ -30,8 +31,9 @@ from noisy_seg.engine.metrics import final_metrics  # noqa: E402
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import load_json, write_atomic  # noqa: E402
 
-METRICS = ("auroc", "ap", "p10", "p100")
-HEADER = ("setting", "issue type", "method", "score", "seeds", "errors / n (mean)", "AUROC", "AP", "P@10", "P@100")
+METRICS = ("auroc", "ap", "p10", "p100", "pr_auc")
+HEADER = ("setting", "issue type", "method", "score", "seeds", "errors / n (mean)", "AUROC", "AP", "P@10", "P@100",
+          "seed PR-AUC")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -71,13 +73,22 @@ def _mean_std(values: list) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
 
 
+def score_name(row: dict) -> str:
+    """The score, with cleanlab's setting where the evidence ran it twice (its note: its defaults, or
+    high_probability_threshold 0.5); other notes change with the seed and are not part of the name."""
+    variant = row["note"].split(";")[0]
+    if row["method"] == "cleanlab" and variant.startswith(("cleanlab defaults", "high_probability_threshold")):
+        return f"{row['score']} ({variant})"
+    return row["score"]
+
+
 def summarize(runs: list[dict]) -> list[dict]:
     """One row per (setting, issue, method, score), in the first run's order: the seeds, and mean / std of each
     metric and of the error rate (errors / n, what a random ranking's AP is)."""
     grouped = defaultdict(list)
     for run in runs:
         for row in run["rows"]:
-            grouped[(row["setting"], row["issue"], row["method"], row["score"])].append((run["settings"]["seed"], row))
+            grouped[(row["setting"], row["issue"], row["method"], score_name(row))].append((run["settings"]["seed"], row))
     summary = []
     for (setting, issue, method, score), members in grouped.items():
         rows = [row for _, row in members]
@@ -86,7 +97,7 @@ def summarize(runs: list[dict]) -> list[dict]:
                "error_rate": _mean_std([row["errors"] / row["n"] if row["n"] else None for row in rows]),
                "errors": statistics.fmean(row["errors"] for row in rows), "n": statistics.fmean(row["n"] for row in rows)}
         for metric in METRICS:
-            out[metric] = _mean_std([row[metric] for row in rows])
+            out[metric] = _mean_std([row.get(metric) for row in rows])
         summary.append(out)
     return summary
 
@@ -116,23 +127,28 @@ def _beyond(gap: float, stds: tuple[float, float]) -> bool | None:
 
 
 def verdicts(summary: list[dict]) -> list[str]:
-    """Per setting and issue type: each side's best score by mean AP, the gap, and who is higher over the seeds;
-    and whether each is above chance (its AP above the error rate beyond twice its std)."""
+    """Per setting and issue type: each side's best score by mean AP (semantic: by the seed's PR-AUC), the gap, and
+    who is higher over the seeds; and whether each is above chance (its AP above the error rate beyond twice its
+    std)."""
     panels = defaultdict(list)
     for row in summary:
         panels[(row["setting"], row["issue"])].append(row)
     lines = []
     for (setting, issue), group in panels.items():
+        # semantic proposals are each method's own, so their AP is over different items; the seed's PR-AUC is over
+        # the same error regions for both: it judges there
+        metric = "pr_auc" if any(not math.isnan(row["pr_auc"][0]) for row in group) else "ap"
         best = {}
         for method in ("ours", "cleanlab"):
-            ranked = [row for row in group if row["method"] == method and not math.isnan(row["ap"][0])]
+            ranked = [row for row in group if row["method"] == method and not math.isnan(row[metric][0])]
             if ranked:
-                best[method] = max(ranked, key=lambda row: row["ap"][0])
+                best[method] = max(ranked, key=lambda row: row[metric][0])
         if len(best) < 2:
             continue
         ours, theirs = best["ours"], best["cleanlab"]
-        gap = ours["ap"][0] - theirs["ap"][0]
-        beyond = _beyond(gap, (ours["ap"][1], theirs["ap"][1]))
+        gap = ours[metric][0] - theirs[metric][0]
+        name = "PR-AUC" if metric == "pr_auc" else "AP"
+        beyond = _beyond(gap, (ours[metric][1], theirs[metric][1]))
         if beyond is None:
             verdict = "no verdict (fewer than two seeds)"
         elif beyond:
@@ -140,8 +156,8 @@ def verdicts(summary: list[dict]) -> list[str]:
         else:
             verdict = "neither ahead beyond twice the spread over seeds"
         chance = "; ".join(f"{row['method']} {_above_chance(row)}" for row in (ours, theirs))
-        lines.append(f"- {setting}, {issue}: ours {ours['score']} AP {_fmt(ours['ap'])} vs cleanlab {theirs['score']} "
-                     f"AP {_fmt(theirs['ap'])} (gap {gap:+.3f}): {verdict}; {chance}")
+        lines.append(f"- {setting}, {issue}: ours {ours['score']} {name} {_fmt(ours[metric])} vs cleanlab "
+                     f"{theirs['score']} {name} {_fmt(theirs[metric])} (gap {gap:+.3f}): {verdict}; {chance}")
     return lines
 
 
@@ -152,7 +168,7 @@ def _above_chance(row: dict) -> str:
     if math.isnan(std):
         return f"AP {mean:.3f} vs chance {rate:.3f} (one seed)"
     side = "above" if mean - rate > 2 * std else ("below" if rate - mean > 2 * std else "not beyond 2 std from")
-    return f"{side} chance ({rate:.3f})"
+    return f"AP {side} chance ({rate:.3f})"
 
 
 def _fmt(pair: tuple[float, float], digits: int = 3) -> str:

@@ -10,9 +10,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import label_error_over_seeds as over_seeds  # noqa: E402
 
 
-def row(method, score, ap, auroc=0.5, errors=10, n=100, setting="sym40", issue="class flip"):
+def row(method, score, ap, auroc=0.5, errors=10, n=100, setting="sym40", issue="class flip", note=""):
     return {"setting": setting, "issue": issue, "method": method, "score": score, "n": n, "errors": errors,
-            "auroc": auroc, "ap": ap, "p10": None, "p100": None, "note": ""}
+            "auroc": auroc, "ap": ap, "p10": None, "p100": None, "note": note}
 
 
 def write_run(folder: Path, seed: int, rows: list, **settings) -> Path:
@@ -36,12 +36,25 @@ def test_mean_std_per_score_and_a_winner_only_beyond_twice_the_spread(tmp_path, 
     assert "| sym40 | class flip | ours | self_confidence | 0 1 2 | 10 / 100 | 0.500 +- 0.000 | 0.800 +- 0.020 |" in text
     assert ("sym40, class flip: ours self_confidence AP 0.800 +- 0.020 vs cleanlab swap AP 0.400 +- 0.050 "
             "(gap +0.400): ours higher beyond twice the spread over seeds") in text
-    assert "ours above chance (0.100)" in text
+    assert "ours AP above chance (0.100)" in text
     # 0.8 +- 0.3 against 0.6: the gap is inside twice the spread; a decision (no AP) has no mean
     assert "sym40, bad mask: ours mask_iou AP 0.800 +- 0.300 vs cleanlab badloc AP 0.600 +- 0.000 (gap +0.200): " \
            "neither ahead beyond twice the spread over seeds" in text
     assert "| confident_learning | 0 1 2 | 10 / 100 | 0.500 +- 0.000 | - |" in text
     assert f"wrote {output}" in capsys.readouterr().out
+
+
+def test_cleanlab_run_twice_stays_two_rows_and_seed_dependent_notes_do_not_split_a_score(tmp_path):
+    runs = [write_run(tmp_path / f"s{seed}", seed, [
+        row("cleanlab", "swap", 0.3, note="cleanlab defaults" + ("; every score equal: no ranking" if seed else "")),
+        row("cleanlab", "swap", 0.4 + 0.01 * seed, note="high_probability_threshold 0.5"),
+        row("ours", "1 - detection score", 0.9, note=f"{150 + seed} of 256 dropped annotations have a detection")])
+        for seed in range(2)]
+    summary = over_seeds.summarize(over_seeds.load_runs([str(run) for run in runs]))
+    assert [(r["score"], r["seeds"]) for r in summary] == [
+        ("swap (cleanlab defaults)", [0, 1]), ("swap (high_probability_threshold 0.5)", [0, 1]),
+        ("1 - detection score", [0, 1])]
+    assert "cleanlab swap (high_probability_threshold 0.5) AP 0.405 +- 0.007" in over_seeds.verdicts(summary)[0]
 
 
 def test_the_report_says_how_good_the_models_behind_the_scores_were(tmp_path):
@@ -67,8 +80,21 @@ def test_a_score_below_chance_is_said_so(tmp_path):
                                                      row("cleanlab", "swap", 0.3, errors=30)]) for seed in range(2)]
     summary = over_seeds.summarize(over_seeds.load_runs([str(run) for run in runs]))
     lines = over_seeds.verdicts(summary)
-    assert "ours below chance (0.300)" in lines[0] and "cleanlab not beyond 2 std from chance" in lines[0]
+    assert "ours AP below chance (0.300)" in lines[0] and "cleanlab AP not beyond 2 std from chance" in lines[0]
     assert "cleanlab higher beyond twice the spread" in lines[0]
+
+
+def test_semantic_proposals_are_judged_by_the_seed_pr_auc_over_the_same_error_regions(tmp_path):
+    runs = []
+    for seed in range(3):
+        ours = row("ours", "P(true positive)", 0.8, setting="sembg20", issue="dropped component")
+        theirs = row("cleanlab", "flagged pixels", 0.9, setting="sembg20", issue="dropped component")
+        ours["pr_auc"], theirs["pr_auc"] = 0.70 + 0.01 * seed, 0.50 + 0.01 * seed
+        runs.append(write_run(tmp_path / f"s{seed}", seed, [ours, theirs]))
+    summary = over_seeds.summarize(over_seeds.load_runs([str(run) for run in runs]))
+    assert summary[0]["pr_auc"] == pytest.approx((0.71, 0.01))
+    assert ("ours P(true positive) PR-AUC 0.710 +- 0.010 vs cleanlab flagged pixels PR-AUC 0.510 +- 0.010 (gap +0.200): "
+            "ours higher beyond twice the spread") in over_seeds.verdicts(summary)[0]
 
 
 def test_one_seed_gives_no_verdict(tmp_path):
