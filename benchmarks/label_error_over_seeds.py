@@ -9,10 +9,10 @@ mean +- std per score and one verdict per setting and issue type over the seeds.
 
 The verdict follows the grids' rule (noisy_seg/engine/grid_report.py): per setting and issue type, each side's best
 score by mean average precision (semantic: by the seed's PR-AUC, over the same error regions for both methods,
-where AP is over each method's own proposals); a side is called higher only where the gap of the means exceeds twice the larger
-of the two standard deviations over seeds. Each score is also set against chance (AUROC 0.5; AP: the error rate),
-and the report says how good the models behind the scores were (the fold models' val mask AP, the semantic
-models' val mIoU).
+where AP is over each method's own proposals); a side is called higher only where the gap of the means exceeds
+twice the larger of the two standard deviations over seeds. Each score is also set against chance (AUROC 0.5; AP:
+the error rate), and the report says how good the models behind the scores were (the fold models' val mask AP, the
+semantic models' val mIoU).
 """
 from __future__ import annotations
 
@@ -88,14 +88,16 @@ def summarize(runs: list[dict]) -> list[dict]:
     grouped = defaultdict(list)
     for run in runs:
         for row in run["rows"]:
-            grouped[(row["setting"], row["issue"], row["method"], score_name(row))].append((run["settings"]["seed"], row))
+            key = (row["setting"], row["issue"], row["method"], score_name(row))
+            grouped[key].append((run["settings"]["seed"], row))
     summary = []
     for (setting, issue, method, score), members in grouped.items():
         rows = [row for _, row in members]
         out = {"setting": setting, "issue": issue, "method": method, "score": score,
                "seeds": [seed for seed, _ in members],
                "error_rate": _mean_std([row["errors"] / row["n"] if row["n"] else None for row in rows]),
-               "errors": statistics.fmean(row["errors"] for row in rows), "n": statistics.fmean(row["n"] for row in rows)}
+               "errors": statistics.fmean(row["errors"] for row in rows),
+               "n": statistics.fmean(row["n"] for row in rows)}
         for metric in METRICS:
             out[metric] = _mean_std([row.get(metric) for row in rows])
         summary.append(out)
@@ -114,7 +116,8 @@ def model_quality(folders: list[str]) -> list[str]:
     lines = []
     for (setting, what), found in values.items():
         measured = [v for v in found if v is not None]
-        lines.append(f"- {setting}: {what} {_fmt(_mean_std(measured), 1)} over {len(measured)} model{'s' if len(measured) != 1 else ''} "
+        models = f"{len(measured)} model" + ("s" if len(measured) != 1 else "")
+        lines.append(f"- {setting}: {what} {_fmt(_mean_std(measured), 1)} over {models} "
                      f"({', '.join(f'{v:.1f}' for v in measured)})")
     return lines
 

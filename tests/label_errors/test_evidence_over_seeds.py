@@ -33,7 +33,8 @@ def test_mean_std_per_score_and_a_winner_only_beyond_twice_the_spread(tmp_path, 
     output = tmp_path / "report.md"
     assert over_seeds.main([*map(str, runs), "--output", str(output)]) == 0
     text = output.read_text()
-    assert "| sym40 | class flip | ours | self_confidence | 0 1 2 | 10 / 100 | 0.500 +- 0.000 | 0.800 +- 0.020 |" in text
+    assert ("| sym40 | class flip | ours | self_confidence | 0 1 2 | 10 / 100 | 0.500 +- 0.000 | 0.800 +- 0.020 |"
+            in text)
     assert ("sym40, class flip: ours self_confidence AP 0.800 +- 0.020 vs cleanlab swap AP 0.400 +- 0.050 "
             "(gap +0.400): ours higher beyond twice the spread over seeds") in text
     assert "ours AP above chance (0.100)" in text
@@ -93,8 +94,8 @@ def test_semantic_proposals_are_judged_by_the_seed_pr_auc_over_the_same_error_re
         runs.append(write_run(tmp_path / f"s{seed}", seed, [ours, theirs]))
     summary = over_seeds.summarize(over_seeds.load_runs([str(run) for run in runs]))
     assert summary[0]["pr_auc"] == pytest.approx((0.71, 0.01))
-    assert ("ours P(true positive) PR-AUC 0.710 +- 0.010 vs cleanlab flagged pixels PR-AUC 0.510 +- 0.010 (gap +0.200): "
-            "ours higher beyond twice the spread") in over_seeds.verdicts(summary)[0]
+    assert ("ours P(true positive) PR-AUC 0.710 +- 0.010 vs cleanlab flagged pixels PR-AUC 0.510 +- 0.010 "
+            "(gap +0.200): ours higher beyond twice the spread") in over_seeds.verdicts(summary)[0]
 
 
 def test_one_seed_gives_no_verdict(tmp_path):
