@@ -26,11 +26,11 @@ cleanlab runs with its defaults, and its swap and overlooked scores once more wi
 (its default, 0.95, leaves out most detections of a small model).
 
 Semantic (toy_shapes_cityscapes_sem_seg_val, out of sample): per --semantic-noise (default sembg20: 20% of the object
-components dropped to the background; semrelabel40: 40% given another class) the val label maps are noised offline
-(tools/make_noisy_dataset.py --dataset with the config's background_label, so each map is what the training mapper
-injects; registered with register_noisy_label_maps) and predicted by a toy Semantic FPN trained on the train maps with
-the same noise on the fly (tools/train_net.py; --semantic-weights: one given model
-instead). Ours: Rottmann & Reese's component proposals (the softmax and metrics of tools/find_semantic_label_errors.py,
+components dropped to the background; semrelabel40: 40% given another class; drawn with --seed, as <name>_s<seed>)
+the val label maps are noised offline (tools/make_noisy_dataset.py --dataset with the config's background_label, so
+each map is what the training mapper injects; registered with register_noisy_label_maps) and predicted by a toy
+Semantic FPN trained on the train maps with the same noise on the fly (tools/train_net.py; --semantic-weights: one
+given model instead). Ours: Rottmann & Reese's component proposals (the softmax and metrics of tools/find_semantic_label_errors.py,
 its meta classifier on both halves of the images); cleanlab: cleanlab.segmentation's flagged pixels as components
 (benchmarks/bench_semantic_label_errors.py). The errors are the regions where the noisy map differs from the clean
 one (>= 250 px). The seed's protocol gives a PR-AUC (a region is found by a proposal of its class at IoU_adj >= 0.25;
@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--semantic-noise", nargs="+", default=list(SEMANTIC_NOISE), help="semantic noise short names")
     parser.add_argument("--semantic-config", default=SEMANTIC_CONFIG)
     parser.add_argument("--semantic-weights", help="one given model predicts every setting (no trainings)")
-    parser.add_argument("--seed", type=int, default=0, help="the fold split's and the meta classifier's (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="the noise draws (instance copies, semantic maps and "
+                        "training), the fold split and the meta classifier (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace the report files (the runs are reused)")
     parser.add_argument("--bootstrap-rounds", type=int, default=1000,
                         help="resamples of the AP-gap interval behind each verdict (default 1000)")
@@ -385,11 +387,19 @@ def semantic_writer_flags(noise: str, background_label) -> list[str]:
     return ["--noise", noise, *(["--background-label", str(background_label)] if background_label is not None else [])]
 
 
+def seeded_noise(noise: str, seed: int) -> str:
+    """The semantic noise drawn with --seed (`<name>_s<seed>`; seed 0 is the name's default), as the instance copies
+    are, so that runs over seeds differ in their noise and models, not only in the meta classifier's split; a name
+    that carries its own _s<seed> keeps it."""
+    return noise if re.search(r"_s\d+$", noise) else f"{noise}_s{seed}"
+
+
 def write_noisy_val_maps(args, noise: str, folder: Path, background_label: int) -> Path:
     """The noisy copies of the semantic dataset's label maps (tools/make_noisy_dataset.py --dataset), written once."""
     if not finished(folder, make_noisy_dataset.MANIFEST):
         make_noisy_dataset.main(["--dataset", args.semantic_dataset, "--output", str(folder),
-                                 *semantic_writer_flags(noise, background_label), "--no-progress"])
+                                 *semantic_writer_flags(seeded_noise(noise, args.seed), background_label),
+                                 "--no-progress"])
     return folder
 
 
@@ -400,7 +410,7 @@ def train_semantic_model(args, noise: str, folder: Path) -> Path:
     if weights.is_file():
         return weights
     command = [sys.executable, str(TOOLS / "train_net.py"), "--config-file", args.semantic_config, "--resume",
-               *args.opts, f"dataloader.train.mapper.noise={noise}",
+               *args.opts, f"dataloader.train.mapper.noise={seeded_noise(noise, args.seed)}",
                f"train.output_dir={find_label_errors.quoted(folder.resolve())}"]
     log_file = folder.parent / "train.log"
     print(f"training the semantic model under {noise} (log: {log_file})", flush=True)
