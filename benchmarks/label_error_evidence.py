@@ -30,8 +30,8 @@ components dropped to the background; semrelabel40: 40% given another class; dra
 the val label maps are noised offline (tools/make_noisy_dataset.py --dataset with the config's background_label, so
 each map is what the training mapper injects; registered with register_noisy_label_maps) and predicted by a toy
 Semantic FPN trained on the train maps with the same noise on the fly (tools/train_net.py; --semantic-weights: one
-given model instead). Ours: Rottmann & Reese's component proposals (the softmax and metrics of tools/find_semantic_label_errors.py,
-its meta classifier on both halves of the images); cleanlab: cleanlab.segmentation's flagged pixels as components
+given model instead). Ours: Rottmann & Reese's component proposals (the softmax and metrics of
+tools/find_semantic_label_errors.py, its meta classifier on both halves of the images); cleanlab: cleanlab.segmentation's flagged pixels as components
 (benchmarks/bench_semantic_label_errors.py). The errors are the regions where the noisy map differs from the clean
 one (>= 250 px). The seed's protocol gives a PR-AUC (a region is found by a proposal of its class at IoU_adj >= 0.25;
 21 thresholds), in the notes; AUROC, AP and P@k are over the proposals of object classes >= 250 px, a proposal counting
