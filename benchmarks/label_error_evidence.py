@@ -26,16 +26,16 @@ cleanlab runs with its defaults, and its swap and overlooked scores once more wi
 (its default, 0.95, leaves out most detections of a small model).
 
 Semantic (toy_shapes_cityscapes_sem_seg_val, out of sample): per --semantic-noise (default sembg20: 20% of the object
-components dropped to the background; semrelabel40: 40% given another class; drawn with --seed, as <name>_s<seed>)
-the val label maps are noised offline (tools/make_noisy_dataset.py --dataset with the config's background_label, so
-each map is what the training mapper injects; registered with register_noisy_label_maps) and predicted by a toy
-Semantic FPN trained on the train maps with the same noise on the fly (tools/train_net.py; --semantic-weights: one
-given model instead). Ours: Rottmann & Reese's component proposals (the softmax and metrics of
-tools/find_semantic_label_errors.py, its meta classifier on both halves of the images); cleanlab: cleanlab.segmentation's flagged pixels as components
-(benchmarks/bench_semantic_label_errors.py). The errors are the regions where the noisy map differs from the clean
-one (>= 250 px). The seed's protocol gives a PR-AUC (a region is found by a proposal of its class at IoU_adj >= 0.25;
-21 thresholds), in the notes; AUROC, AP and P@k are over the proposals of object classes >= 250 px, a proposal counting
-as an error found when it alone overlaps an error region so.
+components dropped to the background; semrelabel40: 40% given another class; drawn with --seed, as <name>_s<seed>) the
+val label maps are noised offline (tools/make_noisy_dataset.py --dataset with the config's background_label, so each map
+is what the training mapper injects; registered with register_noisy_label_maps) and predicted by a toy Semantic FPN
+trained on the train maps with the same noise on the fly (tools/train_net.py; --semantic-weights: one given model
+instead). Ours: Rottmann & Reese's component proposals (the softmax and metrics of tools/find_semantic_label_errors.py,
+its meta classifier on both halves of the images); cleanlab: cleanlab.segmentation's flagged pixels as components
+(benchmarks/bench_semantic_label_errors.py). The errors are the regions where the noisy map differs from the clean one
+(>= 250 px). The seed's protocol gives a PR-AUC (a region is found by a proposal of its class at IoU_adj >= 0.25; 21
+thresholds), in the notes; AUROC, AP and P@k are over the proposals of object classes >= 250 px, a proposal counting as
+an error found when it alone overlaps an error region so.
 
 Writes under --output (default output/label_errors/evidence): settings.json, noisy/<noise>.json,
 instance/<noise>/ (the tool's outputs and fold trainings), semantic/<noise>/ (val_labels/, model/, results.json), and
