@@ -190,8 +190,9 @@ def markdown(summary: list[dict], verdict_lines: list[str], folders: list[str], 
         cells = [row["setting"], row["issue"], row["method"], row["score"], " ".join(map(str, row["seeds"])),
                  f"{row['errors']:.0f} / {row['n']:.0f}", *(_fmt(row[metric]) for metric in METRICS)]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Who ranks the errors better over the seeds (each side's best score by mean AP; higher only where "
-              "the gap exceeds twice the larger std), and each against chance:", *verdict_lines, ""]
+    lines += ["", "Who ranks the errors better over the seeds (each side's best score by mean AP, semantic by the seed's "
+              "PR-AUC; higher only where the gap exceeds twice the larger std), and each AP against chance:",
+              *verdict_lines, ""]
     return "\n".join(lines)
 
 
