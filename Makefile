@@ -51,12 +51,12 @@ bench-semantic: install
 	$(VPY) tools/run_grid.py --grid semantic
 
 # projects/PseudoLabels on the toy label maps: CE on the strong 10%, class-aware CE stage 1, multi-scale x flip
-# pseudo labels of the weak 90%, CE stage 2, and the all-labels ceiling; 3 seeds (15 runs)
+# pseudo labels of the weak 90%, CE stage 2, and the all-labels ceiling; 3 seeds (15 runs, 32 min on 2 cores)
 pseudo-labels-toy: install
 	$(VPY) tools/run_pseudo_label_recipe.py
 
 # projects/PseudoLabels' instance label correction on the toy set under sym40: CE stage 1, the combination loss,
-# correction on the GT boxes, CE stage 2; 3 seeds (9 runs)
+# correction on the GT boxes, CE stage 2; 3 seeds (9 runs, 26 min on 2 cores)
 label-correction-toy: install
 	$(VPY) tools/run_pseudo_label_recipe.py --task instance
 
