@@ -235,7 +235,7 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
     run_pseudo_label_recipe._run(["train"], tmp_path / "recipe")
     bench_toy_recipe.timed_run(tmp_path / "config.py", tmp_path / "toy")
     with pytest.raises(UserInputError, match="the semantic training under sem30 failed"):  # it wrote no weights
-        label_error_evidence.train_semantic_model(argparse.Namespace(semantic_config="c.py", opts=[]), "sem30",
+        label_error_evidence.train_semantic_model(argparse.Namespace(semantic_config="c.py", opts=[], seed=0), "sem30",
                                                   tmp_path / "semantic" / "model")
     grid = load_grid({"seeds": [0, 1], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "grid")
     run_grid(grid, jobs=2, report=lambda line: None)
