@@ -27,6 +27,7 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
+from noisy_seg.engine.grid_report import beyond_twice_the_spread, mean_std  # noqa: E402
 from noisy_seg.engine.metrics import final_metrics  # noqa: E402
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import load_json, write_atomic  # noqa: E402
@@ -67,10 +68,8 @@ def load_runs(folders: list[str]) -> list[dict]:
 
 
 def _mean_std(values: list) -> tuple[float, float]:
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
-        return math.nan, math.nan
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
+    """mean_std over the values a run has (a decision row has no AP: None)."""
+    return mean_std([v for v in values if v is not None and not math.isnan(v)])
 
 
 def score_name(row: dict) -> str:
@@ -122,13 +121,6 @@ def model_quality(folders: list[str]) -> list[str]:
     return lines
 
 
-def _beyond(gap: float, stds: tuple[float, float]) -> bool | None:
-    """Whether |gap| exceeds twice the larger std (None: fewer than two seeds on a side)."""
-    if any(math.isnan(s) for s in stds):
-        return None
-    return abs(gap) > 2 * max(stds)
-
-
 def verdicts(summary: list[dict]) -> list[str]:
     """Per setting and issue type: each side's best score by mean AP (semantic: by the seed's PR-AUC), the gap, and
     who is higher over the seeds; and whether each is above chance (its AP above the error rate beyond twice its
@@ -151,7 +143,7 @@ def verdicts(summary: list[dict]) -> list[str]:
         ours, theirs = best["ours"], best["cleanlab"]
         gap = ours[metric][0] - theirs[metric][0]
         name = "PR-AUC" if metric == "pr_auc" else "AP"
-        beyond = _beyond(gap, (ours[metric][1], theirs[metric][1]))
+        beyond = beyond_twice_the_spread(gap, (ours[metric][1], theirs[metric][1]))
         if beyond is None:
             verdict = "no verdict (fewer than two seeds)"
         elif beyond:

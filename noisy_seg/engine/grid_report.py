@@ -10,13 +10,14 @@ from pathlib import Path
 from ..utils.files import atomic_output, write_atomic
 from .grid import FG_CALLED_BACKGROUND, NO_PREDICTIONS, CellResult, Grid
 
-__all__ = ["METRICS", "summarize", "write_report"]
+__all__ = ["METRICS", "beyond_twice_the_spread", "mean_std", "summarize", "write_report"]
 
 METRICS = ("segm/AP", "bbox/AP", "segm/AP50", FG_CALLED_BACKGROUND, "sem_seg/mIoU")
 BASELINE = "ce"  # every other loss is compared with it at the same noise
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """(mean, sample std) over seeds; NaN where there is nothing (std: fewer than two values)."""
     if not values:
         return float("nan"), float("nan")
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else float("nan"))
@@ -39,7 +40,7 @@ def summarize(grid: Grid, results: list[CellResult]) -> list[dict]:
             for metric in METRICS:
                 values = [r.metrics[metric] for r in ok if not math.isnan(r.metrics.get(metric, math.nan))]
                 if values:
-                    row[f"{metric} mean"], row[f"{metric} std"] = _mean_std(values)
+                    row[f"{metric} mean"], row[f"{metric} std"] = mean_std(values)
             rows.append(row)
     _compare_with_baseline(rows)
     return rows
@@ -47,6 +48,14 @@ def summarize(grid: Grid, results: list[CellResult]) -> list[dict]:
 
 def _main_metric(row: dict) -> str | None:
     return next((m for m in ("segm/AP", "sem_seg/mIoU") if f"{m} mean" in row), None)
+
+
+def beyond_twice_the_spread(gap: float, stds: tuple[float, float]) -> bool | None:
+    """The project's bar for calling a difference: |gap| above twice the larger of the two stds over seeds (None
+    where a side has fewer than two seeds)."""
+    if any(math.isnan(std) for std in stds):
+        return None
+    return abs(gap) > 2 * max(stds)
 
 
 def _compare_with_baseline(rows: list[dict]) -> None:
@@ -59,10 +68,10 @@ def _compare_with_baseline(rows: list[dict]) -> None:
             continue
         gap = row[f"{metric} mean"] - ce[f"{metric} mean"]
         stds = (row.get(f"{metric} std", math.nan), ce.get(f"{metric} std", math.nan))
-        bar = math.nan if any(math.isnan(s) for s in stds) else 2 * max(stds)
+        beyond = beyond_twice_the_spread(gap, stds)
         row["vs ce"] = gap
-        row["2 std"] = bar
-        row["beyond 2 std"] = "n/a (one seed)" if math.isnan(bar) else ("yes" if abs(gap) > bar else "no")
+        row["2 std"] = math.nan if beyond is None else 2 * max(stds)
+        row["beyond 2 std"] = "n/a (one seed)" if beyond is None else ("yes" if beyond else "no")
 
 
 def _fmt(mean: float, std: float) -> str:

@@ -9,7 +9,8 @@ loss_switch_iter) the stock loss itself runs.
 
 `predictor_init_std` (yacs MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD; 0 = the stock init) draws the 1x1 class predictor
 from N(0, std) with bias 0, as detectron2's box predictor is drawn (N(0, 0.01)); SemSegFPNHead's MSRA fill of the
-predictor gives first losses of 6.6-9.0 on the toy recipe (ln 19 = 2.9), up to 17 on other data, and a seed-dependent start (see the toy Semantic FPN config).
+predictor gives first losses of 6.6-9.0 on the toy recipe (ln 19 = 2.9), up to 17 on other data, and a
+seed-dependent start (see the toy Semantic FPN config).
 """
 from __future__ import annotations
 
