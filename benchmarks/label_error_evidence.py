@@ -153,6 +153,8 @@ def check_args(args) -> None:
         if noise_part(name) != "semantic_noise" or named_noise_spec(name)["type"] != "semantic":
             raise UserInputError(f"--semantic-noise {name} is no component noise of the label maps (sem<NN>, "
                                  "sembg<NN>, semrelabel<NN>, ...)")
+    if args.seed < 0:
+        raise UserInputError(f"--seed must be >= 0 (it seeds the noise, <name>_s<seed>), got {args.seed}")
     if args.folds < 2:
         raise UserInputError(f"--folds must be at least 2, got {args.folds}")
     if args.bootstrap_rounds < 10:

@@ -45,6 +45,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+ROW_KEYS = {"setting", "issue", "method", "score", "n", "errors", "note"}
+
+
+def _evidence(path: Path) -> dict:
+    """One run's evidence.json, refused in one line where it is not what label_error_evidence.py writes."""
+    try:
+        evidence = load_json(path)
+    except (OSError, ValueError) as err:
+        raise UserInputError(f"{path} cannot be read as json ({err}): rerun label_error_evidence.py with --overwrite "
+                             f"in that folder to write it again") from None
+    rows = evidence.get("rows") if isinstance(evidence, dict) else None
+    settings = evidence.get("settings") if isinstance(evidence, dict) else None
+    if (not isinstance(settings, dict) or "seed" not in settings or not isinstance(rows, list)
+            or not all(isinstance(row, dict) and ROW_KEYS <= row.keys() for row in rows)):
+        raise UserInputError(f"{path} is not an evidence.json of benchmarks/label_error_evidence.py (it needs "
+                             f"settings with a seed, and rows with {', '.join(sorted(ROW_KEYS))})")
+    return evidence
+
+
 def load_runs(folders: list[str]) -> list[dict]:
     """Each run's evidence.json; refuses a missing one, a repeated seed and runs whose settings differ beyond it."""
     runs = []
@@ -53,7 +72,7 @@ def load_runs(folders: list[str]) -> list[dict]:
         if not path.is_file():
             raise UserInputError(f"{path} does not exist: pass folders that benchmarks/label_error_evidence.py "
                                  f"finished (it writes evidence.json last)")
-        runs.append(load_json(path))
+        runs.append(_evidence(path))
     seeds = [run["settings"].get("seed") for run in runs]
     if len(set(seeds)) < len(seeds):
         raise UserInputError(f"the runs repeat a seed ({seeds}): pass one finished run per --seed")
@@ -182,8 +201,8 @@ def markdown(summary: list[dict], verdict_lines: list[str], folders: list[str], 
         cells = [row["setting"], row["issue"], row["method"], row["score"], " ".join(map(str, row["seeds"])),
                  f"{row['errors']:.0f} / {row['n']:.0f}", *(_fmt(row[metric]) for metric in METRICS)]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Who ranks the errors better over the seeds (each side's best score by mean AP, semantic by the seed's "
-              "PR-AUC; higher only where the gap exceeds twice the larger std), and each AP against chance:",
+    lines += ["", "Who ranks the errors better over the seeds (each side's best score by mean AP, semantic by the "
+              "seed's PR-AUC; higher only where the gap exceeds twice the larger std), and each AP against chance:",
               *verdict_lines, ""]
     return "\n".join(lines)
 
@@ -192,6 +211,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         output = Path(args.output)
+        if output.is_dir():
+            raise UserInputError(f"--output {output} is a folder: give the report's file path, e.g. "
+                                 f"{output}/over_seeds.md")
+        blocking = next((parent for parent in output.parents if parent.exists() and not parent.is_dir()), None)
+        if blocking is not None:
+            raise UserInputError(f"--output {output}: {blocking} is a file, not a folder; give another path")
         if output.exists() and not args.overwrite:
             raise UserInputError(f"{output} exists: pass --overwrite to replace it, or another --output")
         runs = load_runs(args.runs)

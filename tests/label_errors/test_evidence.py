@@ -214,6 +214,13 @@ def test_the_report_has_one_table_verdicts_and_a_figure(tmp_path):
     assert cv2.imread(str(tmp_path / "pr_curves.png")) is not None
 
 
+def test_a_negative_seed_is_one_line_before_anything_runs(tmp_path):
+    message = r"^error: --seed must be >= 0 \(it seeds the noise, <name>_s<seed>\), got -1$"
+    with pytest.raises(SystemExit, match=message):
+        evidence.main(["--seed", "-1", "--output", str(tmp_path / "evidence")])
+    assert not (tmp_path / "evidence").exists()
+
+
 def test_an_output_that_cannot_be_made_is_one_line(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("mine")

@@ -106,6 +106,11 @@ def test_one_seed_gives_no_verdict(tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "evidence.json does not exist"),
+    ("not json", "cannot be read as json"),
+    ("not evidence", "is not an evidence.json of benchmarks/label_error_evidence.py"),
+    ("a row without its keys", "is not an evidence.json"),
+    ("output is a folder", "is a folder: give the report's file path"),
+    ("output under a file", "is a file, not a folder"),
     ("same seed", "the runs repeat a seed"),
     ("other settings", "differs from"),
     ("report exists", "exists: pass --overwrite"),
@@ -121,11 +126,24 @@ def test_bad_input_is_one_line_and_nothing_is_overwritten(tmp_path, capsys, case
         write_run(second, 1, [row("ours", "gmm", 0.5)])
     if case == "missing":
         second = tmp_path / "nowhere"
+    elif case == "not json":
+        (second / "evidence.json").write_text("{not json")
+    elif case == "not evidence":
+        (second / "evidence.json").write_text(json.dumps({"rows": []}))
+    elif case == "a row without its keys":
+        (second / "evidence.json").write_text(json.dumps({"settings": {"seed": 1}, "rows": [{"setting": "sym40"}]}))
     output = tmp_path / "report.md"
+    if case == "output is a folder":
+        output.mkdir()
+    elif case == "output under a file":
+        output = first / "evidence.json" / "report.md"
     if case == "report exists":
         output.write_text("kept")
     with pytest.raises(SystemExit) as exit_info:
         over_seeds.main([str(first), str(second), "--output", str(output)])
     assert str(exit_info.value).startswith("error: ") and message in str(exit_info.value)
     assert "\n" not in str(exit_info.value)
-    assert output.read_text() == "kept" if case == "report exists" else not output.exists()
+    if case == "report exists":
+        assert output.read_text() == "kept"
+    elif case != "output is a folder":
+        assert not output.exists()
