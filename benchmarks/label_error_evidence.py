@@ -37,12 +37,12 @@ its meta classifier on both halves of the images); cleanlab: cleanlab.segmentati
 thresholds), in the notes; AUROC, AP and P@k are over the proposals of object classes >= 250 px, a proposal counting as
 an error found when it alone overlaps an error region so.
 
-Writes under --output (default output/label_errors/evidence): settings.json, noisy/<noise>.json,
+Writes under --output (default output/label_errors/evidence): run.json (the settings), noisy/<noise>.json,
 instance/<noise>/ (the tool's outputs and fold trainings), semantic/<noise>/ (val_labels/, model/, results.json), and
 evidence.md (the table, who ranks the errors better where, the settings), evidence.json and pr_curves.png. A rerun
-reuses every finished step (issues.json, manifest.json, model_final.pth, results.json present; a semantic training
-resumes) and refuses other settings in the same folder; the report is replaced only with --overwrite; an unfinished
-tool run must be removed first. Trailing key=value overrides go to both configs (their trainings, and scoring), e.g.
+reuses every finished step (a tool's folder whose run.json says finished, model_final.pth, results.json; a semantic
+training resumes) and refuses other settings in the same folder; the report is replaced only with --overwrite; an
+unfinished tool run must be removed first. Trailing key=value overrides go to both configs (their trainings, and scoring), e.g.
 train.max_iter=10 train.device=cpu.
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ import make_noisy_dataset  # noqa: E402
 from bench_semantic_label_errors import BACKGROUND, evaluate_proposals  # noqa: E402
 from noisy_seg.data import check_datasets_available, register_noisy_label_maps  # noqa: E402
 from noisy_seg.engine import load_lazy_config  # noqa: E402
-from noisy_seg.engine.grid import output_folder_problem, training_environment  # noqa: E402
+from noisy_seg.engine.grid import training_environment  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
 from noisy_seg.label_errors import (  # noqa: E402
@@ -88,6 +88,7 @@ from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E
 from noisy_seg.pseudo_labels.label_issues import ISSUES_JSON, SCORES_JSON, spatially_noised  # noqa: E402
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import atomic_output, load_json, save_json_atomic  # noqa: E402
+from noisy_seg.utils.run_folder import FINISHED, NEW, STARTED, RunFolder, folder_problem, run_state  # noqa: E402
 
 INSTANCE_NOISE = ("sym40", "coco_n_medium", "drop20")
 SEMANTIC_NOISE = ("sembg20", "semrelabel40")
@@ -98,7 +99,6 @@ CLEANLAB_LOW_THRESHOLD = 0.5  # the second cleanlab run's high_probability_thres
 OUR_CLASS_SCORES = ("self_confidence", "normalized_margin", "gmm")
 CLASS, MASK, MISSING = "class flip", "bad mask", "missing object"
 REPORT_FILES = ("evidence.md", "evidence.json", "pr_curves.png")
-SETTINGS_JSON = "settings.json"
 RESULTS_JSON = "results.json"
 COLUMNS = ("setting", "issue type", "method", "score", "n", "errors", "AUROC", "AP", "P@10", "P@100", "notes")
 
@@ -163,7 +163,7 @@ def check_args(args) -> None:
                        ("--instance-weights", args.instance_weights), ("--semantic-weights", args.semantic_weights)):
         if path is not None and not os.path.isfile(path):
             raise UserInputError(f"{flag} {path} not found")
-    problem = output_folder_problem(Path(args.output), "--output")
+    problem = folder_problem(args.output, "--output", settings=run_settings(args), resume=True)
     if problem:
         raise UserInputError(problem)
     present = [name for name in REPORT_FILES if (Path(args.output) / name).exists()]
@@ -172,30 +172,19 @@ def check_args(args) -> None:
                              "again (finished runs are reused)")
 
 
-def check_same_settings(args, output: Path) -> dict:
-    """The settings that decide the results, saved once: a folder holding runs of other settings is refused."""
+def run_settings(args) -> dict:
+    """The settings that decide the results: a folder holding runs of other settings is refused."""
     settings = {key: getattr(args, key) for key in ("dataset", "instance_config", "folds", "instance_weights",
                                                    "semantic_dataset", "semantic_config", "semantic_weights", "seed")}
-    settings["overrides"] = list(args.opts)
-    path = output / SETTINGS_JSON
-    if path.is_file():
-        saved = load_json(path)
-        changed = sorted(key for key in settings if saved.get(key) != settings[key])
-        if changed:
-            raise UserInputError(f"{output} holds runs with other settings ({', '.join(changed)}: "
-                                 f"{[saved.get(k) for k in changed]}); use another --output")
-    else:
-        save_json_atomic(settings, path, indent=True)
-    return settings
+    return {**settings, "overrides": list(args.opts)}
 
 
-def finished(folder: Path, marker: str) -> bool:
-    """Whether a step's output `folder` is finished (holds `marker`); a started, unfinished one is an error."""
-    if (folder / marker).exists():
-        return True
-    if folder.is_dir() and any(folder.iterdir()):
-        raise UserInputError(f"{folder} holds an unfinished run (no {marker}); remove it to run that step again")
-    return False
+def finished(folder: Path) -> bool:
+    """Whether a step's output `folder` holds its tool's finished run; a started, unfinished one is an error."""
+    state = run_state(folder)
+    if state == STARTED or (state == NEW and folder.is_dir() and any(folder.iterdir())):
+        raise UserInputError(f"{folder} holds an unfinished run; remove it to run that step again")
+    return state == FINISHED
 
 
 # ------------------------------------------------------------------------------------------------- table rows
@@ -362,7 +351,7 @@ def instance_part(args, output: Path, timings: dict) -> list:
         start = time.perf_counter()
         noisy_json = make_noisy_json(clean_json, noise, output / "noisy")
         run_dir = output / "instance" / noise
-        reused = finished(run_dir, ISSUES_JSON)
+        reused = finished(run_dir)
         if not reused:
             print(f"[instance {step}/{len(args.instance_noise)}] {noise}: tools/find_label_errors.py -> {run_dir}",
                   flush=True)
@@ -398,7 +387,7 @@ def seeded_noise(noise: str, seed: int) -> str:
 
 def write_noisy_val_maps(args, noise: str, folder: Path, background_label: int) -> Path:
     """The noisy copies of the semantic dataset's label maps (tools/make_noisy_dataset.py --dataset), written once."""
-    if not finished(folder, make_noisy_dataset.MANIFEST):
+    if not finished(folder):
         make_noisy_dataset.main(["--dataset", args.semantic_dataset, "--output", str(folder),
                                  *semantic_writer_flags(seeded_noise(noise, args.seed), background_label),
                                  "--no-progress"])
@@ -679,8 +668,8 @@ def main(argv=None) -> int:
     command = shlex.join(["python", "benchmarks/label_error_evidence.py", *(sys.argv[1:] if argv is None else argv)])
     try:
         check_args(args)
-        output = Path(args.output)
-        settings = check_same_settings(args, output)
+        output = RunFolder.open(args.output, run_settings(args), resume=True).path
+        settings = run_settings(args)
         timings, rows = {}, []
         if "instance" in args.parts:
             rows += instance_part(args, output, timings)

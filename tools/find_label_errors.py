@@ -62,13 +62,12 @@ from detectron2.data import MetadataCatalog  # noqa: E402
 
 from noisy_seg.data import check_datasets_available, register_coco_file  # noqa: E402  (registers the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
-from noisy_seg.engine.grid import output_folder_problem, training_environment  # noqa: E402
+from noisy_seg.engine.grid import training_environment  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.label_errors import CLASS_METHODS  # noqa: E402
 from noisy_seg.pseudo_labels.instance import check_model  # noqa: E402
 from noisy_seg.pseudo_labels.label_issues import (  # noqa: E402
     ISSUES_JSON,
-    check_output_folder,
     collect_instance_evidence,
     fold_datasets,
     image_folds,
@@ -79,6 +78,7 @@ from noisy_seg.pseudo_labels.label_issues import (  # noqa: E402
 )
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import save_json_atomic  # noqa: E402
+from noisy_seg.utils.run_folder import RunFolder, folder_problem  # noqa: E402
 
 TRAIN_NET = Path(__file__).resolve().parent / "train_net.py"
 FOLDS_DIR = "folds"
@@ -160,10 +160,9 @@ def check_files(args) -> None:
         raise UserInputError(f"--dataset {args.dataset} not found")
     if args.image_root is not None and not os.path.isdir(args.image_root):
         raise UserInputError(f"--image-root {args.image_root} is not a folder")
-    problem = output_folder_problem(Path(args.output), "--output")
+    problem = folder_problem(args.output, "--output", how_to_resume=None)
     if problem:
         raise UserInputError(problem)
-    check_output_folder(args.output)
 
 
 def registered_dataset(args) -> str:
@@ -275,24 +274,7 @@ def main(argv=None) -> int:
         data = load_instance_dataset(dataset, needs_masks=not args.no_masks)
         if args.folds is not None and args.folds > len(data.records):
             raise UserInputError(f"--folds {args.folds} is more than the {len(data.records)} images of {args.dataset}")
-        output, progress = Path(args.output), not args.no_progress
-        evidence_options = dict(with_masks=not args.no_masks, keep_masks=args.top > 0,
-                                detect_score=None if args.no_missing else args.missing_score, **mapper_settings(cfg))
-        if args.folds is None:
-            model = build_model(cfg, args.weights)  # weights of another architecture: one error here
-            check_model(model, data.num_classes, not args.no_masks, mask_option="mask scoring")
-            print(f"caveat: {IN_SAMPLE_CAVEAT}", file=sys.stderr)
-            evidence, fold_of = collect_instance_evidence(model, data, progress=progress, **evidence_options), None
-        else:
-            check_model(instantiate(cfg.model), data.num_classes, not args.no_masks, mask_option="mask scoring")
-            noise = cfg.get("dataloader", {}).get("train", {}).get("mapper", {}).get("noise", None)
-            if noise is not None:
-                print(f"warning: the config adds label noise on the fly (dataloader.train.mapper.noise={noise}): the "
-                      "fold models train on a re-noised copy of the json", file=sys.stderr)
-            evidence, fold_of = fold_evidence(args, cfg, data, output, progress, **evidence_options)
-        report = label_issue_report(data, evidence, method=args.method, threshold=args.threshold,
-                                    mask_threshold=args.mask_threshold, score_threshold=args.missing_score,
-                                    match_iou=args.match_iou, fold_of=fold_of)
+        progress = not args.no_progress
         settings = {
             "config_file": args.config_file, "weights": args.weights, "dataset": args.dataset, "like": args.like,
             "json_file": data.json_file, "folds": args.folds, "seed": args.seed, "method": args.method,
@@ -302,10 +284,30 @@ def main(argv=None) -> int:
             "predictions": "out-of-sample" if args.folds else "given checkpoint",
             "caveat": None if args.folds else IN_SAMPLE_CAVEAT,
         }
+        evidence_options = dict(with_masks=not args.no_masks, keep_masks=args.top > 0,
+                                detect_score=None if args.no_missing else args.missing_score, **mapper_settings(cfg))
+        if args.folds is None:
+            model = build_model(cfg, args.weights)  # weights of another architecture: one error here
+            check_model(model, data.num_classes, not args.no_masks, mask_option="mask scoring")
+        else:
+            check_model(instantiate(cfg.model), data.num_classes, not args.no_masks, mask_option="mask scoring")
+        folder = RunFolder.open(args.output, settings, how_to_resume=None)  # every check passed: the run starts
+        output = folder.path
+        if args.folds is None:
+            print(f"caveat: {IN_SAMPLE_CAVEAT}", file=sys.stderr)
+            evidence, fold_of = collect_instance_evidence(model, data, progress=progress, **evidence_options), None
+        else:
+            noise = cfg.get("dataloader", {}).get("train", {}).get("mapper", {}).get("noise", None)
+            if noise is not None:
+                print(f"warning: the config adds label noise on the fly (dataloader.train.mapper.noise={noise}): the "
+                      "fold models train on a re-noised copy of the json", file=sys.stderr)
+            evidence, fold_of = fold_evidence(args, cfg, data, output, progress, **evidence_options)
+        report = label_issue_report(data, evidence, method=args.method, threshold=args.threshold,
+                                    mask_threshold=args.mask_threshold, score_threshold=args.missing_score,
+                                    match_iou=args.match_iou, fold_of=fold_of)
         if not args.no_missing:
             save_json_atomic(detections_file(data, evidence, fold_of, args.missing_score), output / DETECTIONS_JSON)
-        write_label_issues(output, data, evidence, report, settings=settings, top=args.top, progress=progress,
-                           allowed=(FOLDS_DIR, DETECTIONS_JSON))  # issues.json last: the run is finished
+        write_label_issues(folder, data, evidence, report, settings=settings, top=args.top, progress=progress)
     except UserInputError as err:
         raise SystemExit("error: " + " ".join(str(err).split())) from None
     counts = report["summary"]["issues"]

@@ -50,6 +50,7 @@ from noisy_seg.label_errors.semantic import (  # noqa: E402
     MIN_PROPOSAL_SIZE, NUM_PROPOSALS, SOLVERS, component_metrics, find_proposals, score_images)
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import save_json_atomic, write_image  # noqa: E402
+from noisy_seg.utils.run_folder import RunFolder, folder_problem  # noqa: E402
 
 PROPOSALS_JSON = "proposals.json"
 PROPOSALS_DIR = "proposals"
@@ -96,13 +97,9 @@ def check_args(args) -> None:
     args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass the trained model's .pth file")
-    output = Path(args.output)
-    if output.exists() and not output.is_dir():
-        raise UserInputError(f"--output {args.output} is a file; give a folder")
-    present = sorted(p.name for p in output.iterdir()) if output.is_dir() else []
-    if present:
-        raise UserInputError(f"--output {args.output} already holds files ({', '.join(present[:5])}); choose a new "
-                             "folder")
+    problem = folder_problem(args.output, "--output", how_to_resume=None)
+    if problem:
+        raise UserInputError(problem)
 
 
 def dataset_source(name: str) -> tuple[list, list, int]:
@@ -248,8 +245,10 @@ def run(args) -> dict:
     settings = {"config_file": args.config_file, "weights": str(Path(args.weights).resolve()),
                 "dataset": args.dataset, "classes": [class_names[c] for c in classes], "min_size": args.min_size,
                 "top": args.top, "seed": args.seed, "both_halves": args.both_halves, "solver": args.solver}
-    write_outputs(Path(args.output), records, images, proposals, info, settings, MetadataCatalog.get(args.dataset),
+    folder = RunFolder.open(args.output, settings, how_to_resume=None)
+    write_outputs(folder.path, records, images, proposals, info, settings, MetadataCatalog.get(args.dataset),
                   class_names, progress=not args.no_progress)
+    folder.finish()
     return {"images": len(images), "proposals": len(proposals), "info": info}
 
 

@@ -38,7 +38,7 @@ from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa:
 from noisy_seg.engine.train_loop import dataset_names  # noqa: E402
 from noisy_seg.pseudo_labels.semantic import DEFAULT_SCALES, MANIFEST, generate_pseudo_labels  # noqa: E402
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.files import is_temp_file  # noqa: E402
+from noisy_seg.utils.run_folder import folder_problem  # noqa: E402
 
 SEMANTIC_FLAGS = {"scales": "--scales", "no_flip": "--no-flip", "threshold": "--threshold", "tag_file": "--tag-file"}
 INSTANCE_FLAGS = {"relabel_threshold": "--relabel-threshold", "mask_iou_threshold": "--mask-iou-threshold"}
@@ -91,12 +91,9 @@ def check_files(args) -> None:
         raise UserInputError(f"--weights {args.weights} not found; pass the trained model's .pth file")
     if args.tag_file is not None and not os.path.isfile(args.tag_file):
         raise UserInputError(f"--tag-file {args.tag_file} not found")
-    output = Path(args.output)
-    if output.exists() and not output.is_dir():
-        raise UserInputError(f"--output {args.output} is a file; give a folder")
-    if output.is_dir() and not all(is_temp_file(p.name) for p in output.iterdir()) and not args.resume:
-        raise UserInputError(f"--output {args.output} already holds files; choose a new folder (or pass --resume to "
-                             "continue an interrupted run with the same settings)")
+    problem = folder_problem(args.output, "--output", resume=args.resume)
+    if problem:
+        raise UserInputError(problem)
 
 
 def default_dataset(cfg) -> str:

@@ -71,9 +71,10 @@ from noisy_seg.noise import NOISE_REGISTRY, build_noise, named_noise_spec
 from noisy_seg.noise.coco import apply_noise_to_coco, category_index
 from noisy_seg.noise.coco_records import check_annotation_ids
 from noisy_seg.noise.presets import ASYMMETRIC_PRESETS, CITYSCAPES_THING_CLASSES
-from noisy_seg.utils.errors import tool_exit_status
-from noisy_seg.utils.files import (gc_paused, is_temp_file, load_json, remove_stale_temp_files, save_json_atomic,
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import (gc_paused, load_json, remove_stale_temp_files, save_json_atomic,
                                    write_image)
+from noisy_seg.utils.run_folder import RunFolder, folder_problem
 
 # spec key -> flag; a flag applies to the noise types whose builder takes that key
 SPEC_FLAGS = {"rate": "--rate", "seed": "--seed", "preset": "--preset", "include_true": "--include-true",
@@ -359,8 +360,10 @@ def _semantic_targets(args, records) -> tuple[Path, list[Path]]:
     output = Path(args.output).resolve()
     if output == root:
         raise _fail(f"--output {args.output} is the input label folder; write the noisy labels to a new folder")
-    if output.exists() and not output.is_dir():
-        raise _fail(f"--output {args.output} is a file; give a new folder for the label PNGs")
+    problem = folder_problem(args.output, "--output", overwrite=args.overwrite, how_to_resume=None,
+                             how_to_overwrite="--overwrite")
+    if problem:
+        raise _fail(problem)
     targets = [output / label.relative_to(root).with_suffix(".png") for label in labels]
     if len(set(targets)) != len(targets):
         raise _fail(f"--dataset {args.dataset}: two records share one label file; each needs its own")
@@ -368,9 +371,6 @@ def _semantic_targets(args, records) -> tuple[Path, list[Path]]:
     clash = next((target for target in targets if target.resolve() in inputs), None)
     if clash is not None:
         raise _fail(f"--output {args.output} would write over the input file {clash}; choose a new folder")
-    if output.is_dir() and not all(is_temp_file(p.name) for p in output.iterdir()) and not args.overwrite:
-        raise _fail(f"--output {args.output} exists and is not empty; pass --overwrite to replace its files, or "
-                    "choose a new folder")
     return root, targets
 
 
@@ -379,6 +379,8 @@ def _written(write, *args, **kwargs):
     under a final name, and a rerun rewrites every map."""
     try:
         return write(*args, **kwargs)
+    except UserInputError as err:
+        raise _fail(err) from None
     except OSError as err:
         raise _fail(f"{err}; fix that and rerun with --overwrite") from None
 
@@ -397,6 +399,8 @@ def make_noisy_semantic(args) -> int:
     if noise.background_label is not None:
         spec["background_label"] = noise.background_label  # the manifest's spec is the one applied
     root, targets = _semantic_targets(args, records)
+    run = _written(RunFolder.open, args.output, {"dataset": args.dataset, "noise": spec, "noise_name": args.noise},
+                   overwrite=args.overwrite, how_to_resume=None, how_to_overwrite="--overwrite")
     for folder in sorted({target.parent for target in targets}):  # a killed run's temp files, also in this process
         remove_stale_temp_files(folder)
     changed_pixels = pixels = 0
@@ -428,6 +432,7 @@ def make_noisy_semantic(args) -> int:
         "files": files,
     }
     _written(save_json_atomic, manifest, Path(args.output) / MANIFEST, indent=True)
+    _written(run.finish)
     print(f"wrote {len(files)} noisy label maps to {args.output} ({MANIFEST}); realized changed-pixel fraction: "
           f"{manifest['changed_fraction']:.4f}")
     return 0

@@ -22,10 +22,11 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.engine.grid import (LOSS_CONFIGS, check_cells, load_grid, output_folder_problem,  # noqa: E402
+from noisy_seg.engine.grid import (LOSS_CONFIGS, check_cells, grid_settings, load_grid,  # noqa: E402
                                    read_grid_file, run_grid)
 from noisy_seg.engine.grid_report import markdown, summarize, write_report  # noqa: E402
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
+from noisy_seg.utils.run_folder import folder_problem  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
         sys.exit(f"error: --jobs must be >= 1, got {args.jobs}")
     try:
         grid = grid_from_args(args)
-        problem = output_folder_problem(grid.output, "--output")
+        problem = folder_problem(grid.output, "--output", settings=grid_settings(grid), resume=True)
         if problem:
             raise UserInputError(problem)
         problems = check_cells(grid, args.device)

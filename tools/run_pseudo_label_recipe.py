@@ -38,11 +38,11 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.engine.grid import (REPO_ROOT, cell_metrics, cell_state, output_folder_problem,  # noqa: E402
-                                   training_environment, training_problem)
+from noisy_seg.engine.grid import REPO_ROOT, cell_metrics, training_environment, training_problem  # noqa: E402
 from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E402
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import load_json, write_atomic  # noqa: E402
+from noisy_seg.utils.run_folder import FINISHED, STARTED, RunFolder, folder_problem, run_state  # noqa: E402
 
 PROJECT = "projects/PseudoLabels/configs/toy"
 OUTPUT = {"semantic": "output/PseudoLabels/toy/recipe", "instance": "output/PseudoLabels/toy/instance_recipe"}
@@ -77,10 +77,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def recipe_settings(args) -> dict:
+    """What decides the recipe's results, but the seeds (another seed may join a folder): other settings are refused."""
+    return {"task": args.task, "noise": args.noise, "relabel_threshold": args.relabel_threshold, "set": args.set,
+            "pseudo_label_args": args.pseudo_label_args}
+
+
 def check_settings(args, output: Path) -> None:
     """Every setting checked before the first training (a bad one used to stop the recipe at its 4th step); fills
     in the instance defaults."""
-    problem = output_folder_problem(output, "--output")
+    problem = folder_problem(output, "--output", resume=True)  # its settings: compared when it is opened
     if problem:
         raise UserInputError(problem)
     if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
@@ -165,23 +171,23 @@ def _run(command: list[str], log_folder: Path, name: str = "") -> int:
 
 def train(step: str, config: str, seed: int, output: Path, overrides: list[str], metric: str = "sem_seg/mIoU") -> float:
     """Train one step (reused when finished, resumed when interrupted); its final val `metric`."""
-    folder = output / f"{step}__s{seed}"
-    state = cell_state(folder)
-    if state != "finished":
+    path = output / f"{step}__s{seed}"
+    folder = RunFolder.open(path, {"config": config, "overrides": overrides, "seed": seed}, resume=True, flag="step")
+    if folder.state != FINISHED:
         command = [sys.executable, "tools/train_net.py", "--config-file", config,
-                   *(["--resume"] if state == "started" else []),
-                   *overrides, f"train.seed={seed}", f"train.output_dir={folder.resolve()}"]
-        if _run(command, folder) != 0:
-            raise RuntimeError(f"{step} (seed {seed}) failed; see {folder / 'log.txt'}")
-    return cell_metrics(folder)[metric]
+                   *(["--resume"] if folder.state == STARTED else []),
+                   *overrides, f"train.seed={seed}", f"train.output_dir={path.resolve()}"]
+        if _run(command, path) != 0:
+            raise RuntimeError(f"{step} (seed {seed}) failed; see {path / 'log.txt'}")
+        folder.finish()
+    return cell_metrics(path)[metric]
 
 
 def pseudo_labels(seed: int, output: Path, extra: list[str]) -> tuple[Path, float]:
     """Stage 1's pseudo labels of the weak part (resumed when interrupted); (manifest, their mIoU vs the truth)."""
     folder = output / f"pseudo_labels__s{seed}"  # the tool's own output folder: its log lives beside it
     manifest = folder / "manifest.json"
-    finished = manifest.is_file() and "quality" in load_json(manifest)
-    if not finished:
+    if run_state(folder) != FINISHED:
         command = [sys.executable, "tools/generate_pseudo_labels.py", "--config-file", TRAININGS["stage1_cce"],
                    "--weights", str((output / f"stage1_cce__s{seed}" / "model_final.pth").resolve()),
                    "--dataset", WEAK_SET, "--output", str(folder.resolve()),
@@ -228,7 +234,7 @@ def run_instance_seed(seed: int, output: Path, overrides: list[str], noise: str,
                for step in ("stage1_ce", "combination")}
     correction = output / f"correction__s{seed}"
     report = correction / "corrections.json"
-    if not report.is_file():
+    if run_state(correction) != FINISHED:
         command = [sys.executable, "tools/generate_pseudo_labels.py", "--task", "instance",
                    "--config-file", INSTANCE_TRAININGS["stage1_ce"],
                    "--weights", str((output / f"stage1_ce__s{seed}" / "model_final.pth").resolve()),
@@ -274,7 +280,7 @@ def main(argv=None) -> int:
     output = args.output or Path(OUTPUT[args.task])
     try:
         check_settings(args, output)
-        output.mkdir(parents=True, exist_ok=True)
+        RunFolder.open(output, recipe_settings(args), resume=True)
     except UserInputError as err:
         raise SystemExit("error: " + " ".join(str(err).split())) from None
     except OSError as err:  # what the checks cannot see (a read-only mount, a full disk, ...)

@@ -33,7 +33,7 @@ import yaml
 from ..model_zoo import ZOO_ROOT
 from ..utils.errors import UserInputError
 from ..utils.files import write_atomic
-from .checkpoint import checkpoint_iteration
+from ..utils.run_folder import FINISHED, STARTED, RunFolder, folder_problem, run_state
 from .metrics import final_metrics, read_metrics
 from .run_info import read_run_info
 
@@ -189,21 +189,9 @@ def read_grid_file(name_or_path: str) -> tuple[dict, str]:
     return spec, path.stem
 
 
-def output_folder_problem(folder: Path, flag: str = "output") -> Optional[str]:
-    """Why the output `folder` (given as `flag`) cannot be made or written (None if it can), before anything runs."""
-    if folder.exists() and not folder.is_dir():
-        return f"{flag} {folder} is a file; give --output a folder"
-    existing = next(path for path in (folder.absolute(), *folder.absolute().parents) if path.exists())
-    if not existing.is_dir():
-        return f"{flag} {folder} cannot be made: {existing} is a file; give --output a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{flag} {folder} cannot be written: {existing} is read-only; give --output a folder you can write"
-    return None
-
-
 def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
     """Every bad cell with its one-line problem (nothing is run). Each config is loaded once."""
-    problem = output_folder_problem(grid.output)
+    problem = folder_problem(grid.output, "--output", settings=grid_settings(grid), resume=True)
     if problem:
         return [problem]
     loaded, problems = {}, []
@@ -211,11 +199,10 @@ def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
         if not cell.config:
             problems.append(f"{cell.name}: unknown loss {cell.loss!r}; known: {', '.join(grid.known_losses)}")
             continue
-        earlier = grid.output / cell.name / "command.txt"
-        if earlier.is_file() and (_what_is_trained(shlex.split(earlier.read_text()))
-                                  != _what_is_trained(cell.command(grid.output / cell.name, device))):
-            problems.append(f"{cell.name}: {earlier.parent} holds a run made with another command ({earlier}); "
-                            "give another --output or remove that folder")
+        folder = grid.output / cell.name
+        problem = folder_problem(folder, "cell", settings=cell_settings(cell, folder, device), resume=True)
+        if problem:
+            problems.append(f"{cell.name}: {problem}")
             continue
         problem = training_problem(cell.config, cell.opts(grid.output / cell.name, device), loaded)
         if problem:
@@ -247,15 +234,14 @@ def training_problem(config: str, opts: list[str], loaded: Optional[dict] = None
     return None
 
 
-def cell_state(folder: Path) -> str:
-    """"finished" (evaluated at the end of its schedule), "started" (has checkpoints), or "new"."""
-    info = read_run_info(folder)
-    metrics = final_metrics(folder)
-    if info and metrics and info.get("stop_iter") == info.get("max_iter") and (folder / "model_final.pth").is_file():
-        return "finished"
-    if folder.is_dir() and any(checkpoint_iteration(f) is not None for f in os.listdir(folder)):
-        return "started"
-    return "new"
+def grid_settings(grid: Grid) -> dict:
+    """What a grid's output folder records: its name (another grid's folder is refused; more cells may join)."""
+    return {"grid": grid.name}
+
+
+def cell_settings(cell: Cell, folder: Path, device: Optional[str]) -> dict:
+    """What a cell's run folder records: its command, less what does not change the run."""
+    return {"command": _what_is_trained(cell.command(folder, device))}
 
 
 def usable_cpus() -> int:
@@ -290,22 +276,23 @@ def training_environment(jobs: int = 1) -> dict:
 
 
 def _run_cell(cell: Cell, grid: Grid, device: Optional[str], env: dict) -> CellResult:
-    folder = grid.output / cell.name
-    log = folder / "log.txt"
-    state = cell_state(folder)
-    command = cell.command(folder, device, resume=state == "started")
+    path = grid.output / cell.name
+    log = path / "log.txt"
+    folder = RunFolder.open(path, cell_settings(cell, path, device), resume=True, flag="cell")
+    command = cell.command(path, device, resume=folder.state == STARTED)
     printable = " ".join(shlex.quote(part) for part in command)
-    if state == "finished":
-        return CellResult(cell, "reused", cell_metrics(folder), float("nan"), log, printable, _what_ran(folder))
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / "command.txt", printable + "\n")  # read back to compare: never half-written
+    if folder.state == FINISHED:
+        return CellResult(cell, "reused", cell_metrics(path), float("nan"), log, printable, _what_ran(path))
+    write_atomic(path / "command.txt", printable + "\n")  # the exact command, for people and tables
     start = time.monotonic()
     with open(log, "a") as handle:
         code = subprocess.run(command, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
     minutes = (time.monotonic() - start) / 60
-    metrics = cell_metrics(folder)
+    metrics = cell_metrics(path)
     status = "done" if code == 0 and metrics else "failed"
-    return CellResult(cell, status, metrics, minutes, log, printable, _what_ran(folder))
+    if status == "done":
+        folder.finish()
+    return CellResult(cell, status, metrics, minutes, log, printable, _what_ran(path))
 
 
 NO_PREDICTIONS = "no predictions"
@@ -337,7 +324,8 @@ def run_grid(grid: Grid, jobs: int = 1, device: Optional[str] = None,
              report: Callable[[str], None] = print) -> list[CellResult]:
     """Run (or reuse) every cell, `jobs` at a time; progress with an ETA goes to `report`."""
     env = training_environment(jobs)  # jobs share the CPUs
-    todo = [c for c in grid.cells if cell_state(grid.output / c.name) != "finished"]
+    RunFolder.open(grid.output, grid_settings(grid), resume=True)
+    todo = [c for c in grid.cells if run_state(grid.output / c.name) != FINISHED]
     report(f"grid {grid.name}: {len(grid.cells)} cells ({len(grid.cells) - len(todo)} finished before), "
            f"{jobs} at a time, output {grid.output}")
     results: dict[Cell, CellResult] = {}

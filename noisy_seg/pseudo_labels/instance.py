@@ -19,10 +19,11 @@ Files in `output_dir`:
   `original_category_id`, each relabelled or flagged one with `correction` {"reasons", "given_prob",
   "suggested_prob", "mask_iou"}; nothing else changes (`clean_category_id` of injected noise included);
 - corrections.json: settings, summary, one row per annotation looked at (its best other class and probabilities,
-  whether applied or not) and the skipped ones with why. Written last: a folder without it is unfinished. With
+  whether applied or not) and the skipped ones with why. With
   injected noise (`clean_category_id`, tools/make_noisy_dataset.py) the summary's "label_noise" counts, over every
   annotation carrying it: noisy before, restored, changed but still wrong, broken (clean -> wrong), noisy after;
-- progress/ while running: the model's evidence per image in chunks, which `resume=True` continues from.
+- progress/ while running: the model's evidence per image in chunks, which `resume=True` continues from;
+- run.json: the settings, and (written last) that the run finished (noisy_seg/utils/run_folder.py).
 Crowd annotations, annotations without a usable box or with an unknown category are skipped and listed.
 
 The evidence loop (`collect_evidence`: per annotation the class probabilities on its box and the mask IoU, and on
@@ -49,7 +50,8 @@ from detectron2.data import detection_utils as utils
 
 from ..modeling.gt_box_inference import predict_on_given_boxes
 from ..utils.errors import UserInputError
-from ..utils.files import is_temp_file, load_json, save_json_atomic
+from ..utils.files import load_json, save_json_atomic
+from ..utils.run_folder import FINISHED, RunFolder
 
 __all__ = [
     "CORRECTED_JSON",
@@ -72,7 +74,6 @@ logger = logging.getLogger(__name__)
 CORRECTED_JSON = "corrected.json"
 CORRECTIONS_JSON = "corrections.json"
 PROGRESS_DIR = "progress"
-_SETTINGS_JSON = "settings.json"
 IMAGES_PER_CHUNK = 200  # progress saved this often: what a crash can cost
 MASK_THRESHOLD = 0.5  # a predicted mask pixel is foreground above this probability (detectron2's paste default)
 
@@ -126,10 +127,12 @@ def correct_instance_labels(
         "augmentations": [repr(a) for a in augmentations],
         "image_format": image_format,
     }
-    finished = _open_output(output_dir, settings, resume)
-    if finished is not None:
+    folder = RunFolder.open(output_dir, settings, resume=resume, owned={CORRECTED_JSON, CORRECTIONS_JSON, PROGRESS_DIR},
+                            flag="output", how_to_resume="resume=True")
+    if folder.state == FINISHED:
+        shutil.rmtree(output_dir / PROGRESS_DIR, ignore_errors=True)  # a crash right after the last write
         logger.info("%s already holds this correction; nothing to do", output_dir)
-        return finished["summary"]
+        return load_json(output_dir / CORRECTIONS_JSON)["summary"]
 
     rows, skipped, _ = collect_evidence(
         model, records, dataset, id_map, output_dir / PROGRESS_DIR, augmentations=augmentations,
@@ -139,7 +142,8 @@ def correct_instance_labels(
     summary = _summary(len(records), dataset, corrected, rows, skipped)
     save_json_atomic(corrected, output_dir / CORRECTED_JSON)
     save_json_atomic({"settings": settings, "summary": summary, "annotations": rows, "skipped": skipped},
-                     output_dir / CORRECTIONS_JSON)  # last: its presence marks the run finished
+                     output_dir / CORRECTIONS_JSON)
+    folder.finish()
     shutil.rmtree(output_dir / PROGRESS_DIR)
     logger.info("Label correction of %s: %s", dataset_name, summary)
     return summary
@@ -240,35 +244,6 @@ def _model_sha1(model) -> str:
         if value.numel():
             digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-# ------------------------------------------------------------------------------------ output folder, resume
-def _open_output(output_dir: Path, settings: dict, resume: bool) -> Optional[dict]:
-    """Prepare `output_dir` for a run with `settings`; the finished corrections when it already holds them.
-    Refuses a folder holding anything else, or a run with other settings."""
-    ours = {CORRECTED_JSON, CORRECTIONS_JSON, PROGRESS_DIR}
-    # a killed write's temp files are no output (the next write into the folder removes them)
-    present = sorted(p.name for p in output_dir.iterdir() if not is_temp_file(p.name)) if output_dir.is_dir() else []
-    if present and not resume:
-        raise UserInputError(f"{output_dir} is not empty ({', '.join(present[:5])}); pick a new folder, or pass "
-                             "resume=True to continue a run with the same settings")
-    foreign = [n for n in present if n not in ours]
-    if foreign:
-        raise UserInputError(f"{output_dir} holds files of something else ({', '.join(foreign[:5])}); "
-                             "pick a new folder")
-    for previous in (output_dir / CORRECTIONS_JSON, output_dir / PROGRESS_DIR / _SETTINGS_JSON):
-        if previous.exists():
-            saved = load_json(previous)
-            saved = (saved.get("settings") if previous.name == CORRECTIONS_JSON else saved) or {}
-            if saved != settings:
-                changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
-                raise UserInputError(f"{output_dir} holds a run with other settings ({', '.join(changed)}); "
-                                     "pick a new folder")
-    if (output_dir / CORRECTIONS_JSON).exists() and (output_dir / CORRECTED_JSON).exists():
-        shutil.rmtree(output_dir / PROGRESS_DIR, ignore_errors=True)  # a crash right after the last write
-        return load_json(output_dir / CORRECTIONS_JSON)
-    save_json_atomic(settings, output_dir / PROGRESS_DIR / _SETTINGS_JSON)
-    return None
 
 
 def _load_chunks(progress_dir: Optional[Path]) -> list[dict]:

@@ -11,8 +11,8 @@ predicted mask with the annotated one (noisy_seg.pseudo_labels.instance.collect_
 label correction), and the model's own detections scored at least `detect_score` (candidates for missing objects).
 Several models each scoring its held-out images (K-fold) give several evidences: `merge_evidence`.
 
-Files in the output folder (`write_label_issues`; each written atomically, issues.json last: a folder without it
-is unfinished):
+Files in the output folder (`write_label_issues`; each written atomically, and run.json, noisy_seg/utils/run_folder.py,
+marked finished last):
 - issues.json: {"settings", "summary", "issues"}: the ranked issues (issue type, annotation id, image id, given and
   suggested category ids, score, and the evidence behind it: "row" is the annotation's position in scores.json,
   "annotation_index" in the json's annotation list), see `label_issue_report`;
@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -49,7 +48,8 @@ from ..label_errors import filter as label_filter
 from ..label_errors.rank import foreground_probs, get_label_quality_scores
 from ..label_errors.summary import issue_counts, label_noise_benchmark, score_metrics
 from ..utils.errors import UserInputError
-from ..utils.files import is_temp_file, load_json, save_json_atomic, write_image
+from ..utils.files import load_json, save_json_atomic, write_image
+from ..utils.run_folder import RunFolder
 from .instance import annotation_mask, check_model, coco_metadata, collect_evidence, corrected_annotation
 
 __all__ = [
@@ -58,7 +58,6 @@ __all__ = [
     "SCORES_JSON",
     "WEIGHTED_JSON",
     "InstanceDataset",
-    "check_output_folder",
     "collect_instance_evidence",
     "corrected_dataset",
     "draw_issue",
@@ -312,28 +311,12 @@ def spatially_noised(tag: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------- outputs
-def check_output_folder(output_dir) -> Path:
-    """The output folder, which must be new or empty (nothing in it is ever overwritten)."""
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserInputError(f"--output {output_dir} is a file; give a folder")
-    present = sorted(p.name for p in output_dir.iterdir() if not is_temp_file(p.name)) if output_dir.is_dir() else []
-    if present:
-        raise UserInputError(f"--output {output_dir} already holds files ({', '.join(present[:5])}); choose a new "
-                             "folder")
-    return output_dir
-
-
-def write_label_issues(output_dir, data: InstanceDataset, evidence: dict, report: dict, *, settings: dict,
-                       top: int = 20, progress: bool = True, allowed: Sequence[str] = ()) -> None:
-    """Write the files of the module doc into `output_dir` (new or empty, or holding only the `allowed` names,
-    e.g. the fold trainings' folder)."""
-    output_dir = Path(output_dir)
-    foreign = sorted(p.name for p in output_dir.iterdir()
-                     if p.name not in allowed and not is_temp_file(p.name)) if output_dir.is_dir() else []
-    if foreign:
-        raise UserInputError(f"--output {output_dir} already holds files ({', '.join(foreign[:5])}); choose a new "
-                             "folder")
+def write_label_issues(output, data: InstanceDataset, evidence: dict, report: dict, *, settings: dict,
+                       top: int = 20, progress: bool = True) -> None:
+    """Write the files of the module doc into `output`: a new (or empty) folder, or the RunFolder the caller opened
+    for this run with `settings` (e.g. one that already holds the fold trainings); the run is marked finished last."""
+    folder = output if isinstance(output, RunFolder) else RunFolder.open(output, settings, how_to_resume=None)
+    output_dir = folder.path
     save_json_atomic(report["scores"], output_dir / SCORES_JSON)
     save_json_atomic(corrected_dataset(data, report["issues"], evidence), output_dir / CORRECTED_JSON)
     save_json_atomic(weighted_dataset(data, report["scores"]), output_dir / WEIGHTED_JSON)
@@ -345,7 +328,8 @@ def write_label_issues(output_dir, data: InstanceDataset, evidence: dict, report
     issues = [{key: value for key, value in issue.items() if key != "detection"}  # a pointer into `evidence`
               for issue in report["issues"]]
     save_json_atomic({"settings": settings, "summary": report["summary"], "issues": issues},
-                     output_dir / ISSUES_JSON, indent=True)  # last: its presence marks the run finished
+                     output_dir / ISSUES_JSON, indent=True)
+    folder.finish()
 
 
 def corrected_dataset(data: InstanceDataset, issues: list, evidence: dict) -> dict:

@@ -30,8 +30,8 @@ from ..data.image_tags import check_tag_keys, read_tag_file, record_tags
 from ..data.mappers import _image_id
 from ..evaluation.sem_seg import load_label_map
 from ..utils.errors import UserInputError
-from ..utils.files import (is_temp_file, load_json, png_is_complete, remove_stale_temp_files, save_json_atomic,
-                           write_image)
+from ..utils.files import png_is_complete, remove_stale_temp_files, save_json_atomic, write_image
+from ..utils.run_folder import RunFolder
 
 __all__ = ["DEFAULT_SCALES", "MANIFEST", "confusion_matrix", "generate_pseudo_labels", "label_quality",
            "multiscale_logits", "pseudo_label_from_logits", "resolve_image_tags"]
@@ -236,27 +236,6 @@ def _left_to_do(output: Path, stems: Sequence[str]) -> list[int]:
     return todo
 
 
-def _prepare_output(output: Path, settings: dict, resume: bool) -> None:
-    """Refuse a folder that holds other files, or (with resume) another run's; nothing is written here."""
-    if output.exists() and not output.is_dir():
-        raise UserInputError(f"output {output} is a file; give a folder")
-    if not output.is_dir() or all(is_temp_file(p.name) for p in output.iterdir()):
-        return  # a killed run's temp files alone are no output
-    manifest_path = output / MANIFEST
-    if not resume:
-        raise UserInputError(f"output {output} already holds files; choose a new folder, or resume an interrupted run "
-                             "into it (--resume) with the same settings")
-    if not manifest_path.is_file():
-        raise UserInputError(f"output {output} holds files but no {MANIFEST}: it is not a pseudo-label run to resume")
-    earlier = load_json(manifest_path).get("settings", {})
-    differing = [key for key in settings if earlier.get(key) != settings[key]]
-    if differing:
-        key = differing[0]
-        raise UserInputError(f"output {output} was made with other settings ({', '.join(differing)}; e.g. {key}: "
-                             f"{earlier.get(key)!r} there, {settings[key]!r} now); resume with the same settings or "
-                             "choose a new folder")
-
-
 def _write_maps(output: Path, stem: str, labels: torch.Tensor, confidence: torch.Tensor) -> None:
     write_image(output / LABELS / f"{stem}.png", labels.cpu().numpy())
     confidence_u8 = (confidence * 255).round().clamp_(0, 255).to(torch.uint8)
@@ -324,8 +303,9 @@ def generate_pseudo_labels(model, dataset_name: str, output_dir: Union[str, Path
         "tag_file": None if tag_file is None else str(Path(tag_file).resolve()),
     }
     output = Path(output_dir)
-    _prepare_output(output, settings, resume)
-    # written first: an interrupted run can be resumed (and its settings compared); never registered while incomplete
+    folder = RunFolder.open(output, settings, resume=resume, owned={MANIFEST, LABELS, CONFIDENCE},
+                            flag="output", how_to_resume="resume=True")
+    # written first, incomplete: never registered (the dataset loader asks for "complete") until the end
     save_json_atomic({"settings": settings, "complete": False, "records": []}, output / MANIFEST, indent=True)
 
     todo = _left_to_do(output, stems)
@@ -341,6 +321,7 @@ def generate_pseudo_labels(model, dataset_name: str, output_dir: Union[str, Path
         logger.info("Pseudo-label quality on %d images: mIoU %.2f over covered pixels, coverage %.1f%%",
                     quality["images"], quality["mIoU"], 100 * quality["coverage"])
     save_json_atomic(manifest, output / MANIFEST, indent=True)
+    folder.finish()
     return manifest
 
 

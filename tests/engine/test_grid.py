@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from noisy_seg.data.datasets.toy_shapes import ensure_toy_dataset
-from noisy_seg.engine.grid import CellResult, cell_metrics, cell_state, check_cells, load_grid, run_grid
+from noisy_seg.engine.grid import (CellResult, cell_metrics, cell_settings, check_cells, grid_settings, load_grid,
+                                   run_grid)
+from noisy_seg.utils.run_folder import FINISHED, STARTED, RunFolder, run_state
 from noisy_seg.engine.grid_report import markdown, summarize, write_report
 from noisy_seg.utils.errors import UserInputError
 
@@ -74,26 +76,24 @@ def test_a_loss_beats_ce_only_beyond_twice_the_larger_std(tmp_path):
 def test_a_folder_of_another_run_or_a_file_as_output_is_refused(tmp_path):
     grid = load_grid(SPEC, "t", tmp_path / "out")
     cell = grid.cells[0]
-    (grid.output / cell.name).mkdir(parents=True)
-    same = cell.command(grid.output / cell.name, None, resume=True)  # --resume and the folder do not count
-    (grid.output / cell.name / "command.txt").write_text(" ".join(same))
+    folder = grid.output / cell.name
+    RunFolder.open(grid.output, grid_settings(grid))
+    RunFolder.open(folder, cell_settings(cell, tmp_path / "elsewhere", None))  # the folder does not count
     assert check_cells(grid, None) == []
     other = load_grid({**SPEC, "overrides": ["train.max_iter=7"]}, "t", tmp_path / "out")
     problems = check_cells(other, None)
-    assert len(problems) == 1 and problems[0].startswith(f"{cell.name}: {grid.output / cell.name} holds a run made")
+    assert len(problems) == 1 and problems[0].startswith(f"{cell.name}: cell {folder} holds a run with other "
+                                                         "settings (command; e.g. command: ")
+    assert check_cells(load_grid(SPEC, "another", tmp_path / "out"), None) == [
+        f"--output {tmp_path / 'out'} holds a run with other settings (grid; e.g. grid: 't' there, 'another' now); "
+        "resume with the same settings or choose a new folder"]
     (tmp_path / "file").write_text("")
     assert check_cells(load_grid(SPEC, "t", tmp_path / "file"), None) == [
-        f"output {tmp_path / 'file'} is a file; give --output a folder"]
-
-
-def test_cell_state_tells_finished_from_started(tmp_path):
-    assert cell_state(tmp_path / "nothing") == "new"
-    (tmp_path / "model_0000001.pth").write_bytes(b"")
-    assert cell_state(tmp_path) == "started"
-    (tmp_path / "model_final.pth").write_bytes(b"")
-    (tmp_path / "run_info.json").write_text(json.dumps({"stop_iter": 4, "max_iter": 4}))
-    (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 4, "segm/AP": 3.0}) + "\n")
-    assert cell_state(tmp_path) == "finished"
+        f"--output {tmp_path / 'file'} is a file; give a folder"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("")
+    assert check_cells(load_grid(SPEC, "t", tmp_path / "mine"), None) == [
+        f"--output {tmp_path / 'mine'} holds files but no run.json: it is not a run to resume; choose a new folder"]
 
 
 def test_a_model_that_predicts_nothing_has_ap_0_and_is_flagged(tmp_path):
@@ -177,8 +177,11 @@ def test_a_grid_runs_resumes_and_reports_a_crashed_cell(repo_root, tmp_path):
         assert "ETA" in lines[-1] and any("broken__sym40__s0: failed (log:" in line for line in lines)
         assert "train.init_checkpoint=/nonexistent/weights.pth does not exist" in results[1].log.read_text()
         assert json.loads((tmp_path / "grid/ce__sym40__s0/run_info.json").read_text())["seed"] == 0
+        assert run_state(tmp_path / "grid/ce__sym40__s0") == FINISHED  # a crashed cell is resumed next time
+        assert run_state(tmp_path / "grid/broken__sym40__s0") == STARTED
         again = run_grid(grid, jobs=1, report=lines.append)
         assert [r.status for r in again] == ["reused", "failed"]
+        assert "--resume" in again[1].command
         assert again[0].metrics == results[0].metrics
     finally:
         del os.environ["NOISY_SEG_DATASETS"]
@@ -257,18 +260,18 @@ def test_an_output_that_cannot_be_made_is_one_line_and_nothing_starts(repo_root,
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     under_a_file = load_grid(SPEC, "t", blocker / "grid")
-    assert check_cells(under_a_file, None) == [f"output {blocker / 'grid'} cannot be made: {blocker} is a file; give "
-                                               "--output a folder"]
+    assert check_cells(under_a_file, None) == [f"--output {blocker / 'grid'} cannot be made: {blocker} is a file; "
+                                               "give a folder"]
     result = subprocess.run([sys.executable, "tools/run_grid.py", "--losses", "ce", "--noise", "clean", "--output",
                              str(blocker / "grid")], cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"error: --output {blocker / 'grid'} cannot be made: {blocker} is a file; give " \
-                                    "--output a folder"
+                                    "a folder"
 
     read_only = tmp_path / "read_only"
     read_only.mkdir(mode=0o555)
     if not os.access(read_only, os.W_OK):  # root may write anyway: then the patched mkdir below stands in
-        assert "is read-only; give --output a folder you can write" in check_cells(
+        assert "is read-only; give a folder you can write" in check_cells(
             load_grid(SPEC, "t", read_only / "grid"), None)[0]
 
     def refused(self, *args, **kwargs):  # what a read-only mount answers, whoever asks

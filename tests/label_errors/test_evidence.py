@@ -251,7 +251,7 @@ def test_end_to_end_on_given_checkpoints_then_reused(repo_root, tiny_instance_se
     printed = capsys.readouterr().out
     assert "| coco_n_medium | class flip | cleanlab | swap |" in printed
     assert "| sembg50 | dropped component |" in printed
-    for name in ("evidence.md", "evidence.json", "pr_curves.png", "settings.json", "noisy/coco_n_medium.json",
+    for name in ("evidence.md", "evidence.json", "pr_curves.png", "run.json", "noisy/coco_n_medium.json",
                  "instance/coco_n_medium/detections.json", "semantic/sembg50/results.json",
                  "semantic/sembg50/val_labels/manifest.json"):
         assert (output / name).exists(), name
@@ -265,7 +265,7 @@ def test_end_to_end_on_given_checkpoints_then_reused(repo_root, tiny_instance_se
         evidence.main(argv)
     with pytest.raises(SystemExit, match="--bootstrap-rounds must be at least 10, got 3"):
         evidence.main(flags + ["--overwrite", "--bootstrap-rounds", "3"] + overrides)
-    with pytest.raises(SystemExit, match="holds runs with other settings"):
+    with pytest.raises(SystemExit, match=r"holds a run with other settings \(seed; e.g. seed: 0 there, 1 now\)"):
         evidence.main(flags + ["--overwrite", "--seed", "1"] + overrides)
     before = (output / "instance" / "coco_n_medium" / "issues.json").stat().st_mtime_ns
     assert evidence.main(flags + ["--overwrite"] + overrides) == 0  # every step reused

@@ -84,7 +84,7 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert "issues in" in printed.out and "injected class noise" in printed.out
     assert sha(noisy_small["json"]) == before  # the input is never written
     assert sorted(p.name for p in output.iterdir()) == ["corrected.json", "detections.json", "issues.json",
-                                                        "scores.json", "top", "weighted.json"]
+                                                        "run.json", "scores.json", "top", "weighted.json"]
 
     report = json.loads((output / "issues.json").read_text())
     issues, summary, annotations = report["issues"], report["summary"], noisy_small["annotations"]

@@ -130,8 +130,10 @@ def test_an_output_folder_with_files_is_refused_and_kept(repo_root, tiny_toy, ch
     output = tmp_path / "out"
     output.mkdir()
     (output / "notes.txt").write_text("mine")
-    assert "already holds files; choose a new folder" in error_of(repo_root, checkpoints["toy"], output)
-    assert "holds files but no manifest.json" in error_of(repo_root, checkpoints["toy"], output, "--resume")
+    assert f"--output {output} already holds files (notes.txt); choose a new folder, or resume an interrupted run " \
+        "into it (--resume) with the same settings" in error_of(repo_root, checkpoints["toy"], output)
+    assert "holds files but no run.json: it is not a run to resume" in error_of(repo_root, checkpoints["toy"], output,
+                                                                                "--resume")
     assert tree(output) == {"notes.txt": hashlib.sha256(b"mine").hexdigest()}
 
 
@@ -140,7 +142,7 @@ def test_resume_with_other_settings_is_refused_and_changes_nothing(repo_root, ti
     assert run(repo_root, checkpoints["toy"], output, "--scales", "1", "--no-flip") == 0
     before = tree(output)
     message = error_of(repo_root, checkpoints["toy"], output, "--scales", "1", "--resume")
-    assert "was made with other settings (flip; e.g. flip: False there, True now)" in message
+    assert "holds a run with other settings (flip; e.g. flip: False there, True now)" in message
     assert tree(output) == before
 
 
@@ -196,7 +198,7 @@ ONE_VIEW = ("--scales", "1", "--no-flip")
 def maps(folder):
     """The label and confidence PNGs under `folder`: relative name -> (whole, sha256); temp files included."""
     return {name: (png_is_complete(folder / name), digest) for name, digest in tree(folder).items()
-            if name != "manifest.json"}
+            if name not in ("manifest.json", "run.json")}
 
 
 @pytest.fixture(scope="module")
@@ -225,18 +227,18 @@ def test_a_disk_that_fills_up_stops_in_one_line_and_resume_finishes(repo_root, t
 
 def test_a_writer_that_reports_success_for_an_empty_file_is_caught_and_resume_redoes_bad_maps(
         repo_root, tiny_toy, checkpoints, tmp_path, monkeypatch, reference_maps):
-    """The probe: the writer writes nothing from its 4th file on and says it wrote (what cv2.imwrite did on a full
+    """The probe: the writer writes nothing from its 5th file on and says it wrote (what cv2.imwrite did on a full
     disk): one error line, no empty file committed. Then --resume, with 0-byte and cut-off maps under final names
     (what the unchecked writer left), redoes those and the missing ones."""
     real_write_bytes = Path.write_bytes
     calls = []
 
-    def writes_nothing_after_three(path, data):
+    def writes_nothing_after_four(path, data):
         calls.append(path)
-        real_write_bytes(path, data if len(calls) <= 3 else b"")  # the manifest, then one image's two maps
+        real_write_bytes(path, data if len(calls) <= 4 else b"")  # the run record, the manifest, one image's maps
         return len(data)
 
-    monkeypatch.setattr(Path, "write_bytes", writes_nothing_after_three)
+    monkeypatch.setattr(Path, "write_bytes", writes_nothing_after_four)
     output = tmp_path / "pseudo"
     message = error_of(repo_root, checkpoints["toy"], output, *ONE_VIEW)
     assert message.startswith(f"error: could not write {output}/labels/") and "wrote 0 of " in message, message

@@ -35,6 +35,7 @@ from noisy_seg.pseudo_labels.instance import (
     mask_ious,
 )
 from noisy_seg.utils.errors import UserInputError
+from noisy_seg.utils.run_folder import RUN_RECORD
 
 TOY_CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
 _names = itertools.count()
@@ -285,7 +286,8 @@ def test_corrected_json_keeps_originals_and_counts_restored_and_broken(hand_data
     summary = _run(name, output)
 
     assert json_file.read_bytes() == before  # the input is never written
-    assert sorted(p.name for p in output.iterdir()) == [CORRECTED_JSON, CORRECTIONS_JSON]  # no temp or progress
+    # no temp files, no progress/
+    assert sorted(p.name for p in output.iterdir()) == [CORRECTED_JSON, CORRECTIONS_JSON, RUN_RECORD]
     corrected = json.loads((output / CORRECTED_JSON).read_text())
     by_id = {a["id"]: a for a in corrected["annotations"]}
     original = {a["id"]: a for a in HAND_ANNOTATIONS}
@@ -346,8 +348,8 @@ def test_an_interrupted_run_resumes_with_the_same_settings(hand_dataset, monkeyp
     output = tmp_path / "out"
     with pytest.raises(RuntimeError, match="interrupted"):
         _run(name, output)
-    assert sorted(p.name for p in output.iterdir()) == ["progress"]  # no half output
-    with pytest.raises(UserInputError, match="not empty"):
+    assert sorted(p.name for p in output.iterdir()) == ["progress", "run.json"]  # no half output
+    with pytest.raises(UserInputError, match=r"already holds files \(progress, run.json\); choose a new folder"):
         _run(name, output)
     with pytest.raises(UserInputError, match="other settings.*relabel_threshold"):
         _run(name, output, relabel_threshold=0.7, resume=True)
@@ -378,7 +380,10 @@ def test_bad_inputs_are_refused_with_one_clear_error(hand_dataset, fake, tmp_pat
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    with pytest.raises(UserInputError, match="files of something else"):
+    with pytest.raises(UserInputError, match="holds files but no run.json: it is not a run to resume"):
+        _run(name, other, resume=True)
+    (other / "run.json").write_text('{"settings": {}, "finished": false}')
+    with pytest.raises(UserInputError, match=r"holds files of something else \(notes.txt\)"):
         _run(name, other, resume=True)
     assert not fake.calls and not (tmp_path / "a").exists()
 

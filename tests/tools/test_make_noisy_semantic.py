@@ -16,6 +16,7 @@ import make_noisy_dataset  # tools/ is on sys.path (tests/conftest.py)
 from noisy_seg.data import NoisySemSegDatasetMapper
 from noisy_seg.noise import named_noise_spec
 from noisy_seg.utils.files import TEMP_PREFIX, png_is_complete
+from noisy_seg.utils.run_folder import FINISHED, RUN_RECORD, STARTED, run_state
 
 SEMANTIC = "toy_tiny_cityscapes_sem_seg_train"
 
@@ -80,7 +81,8 @@ def test_a_type_with_flags_writes_what_its_short_name_writes(tiny_toy, tmp_path)
     assert run("--dataset", SEMANTIC, "--output", tmp_path / "by_flags", "--noise", "markov_boundary",
                "--rate", "0.05", "--grow-prob", "0.8", "--seed", "1") == 0
     by_name, by_flags = tree_hashes(tmp_path / "by_name"), tree_hashes(tmp_path / "by_flags")
-    by_name.pop("manifest.json"), by_flags.pop("manifest.json")
+    for tree in (by_name, by_flags):
+        tree.pop("manifest.json"), tree.pop(RUN_RECORD)  # both say how the noise was named
     assert by_name == by_flags and len(by_name) == len(DatasetCatalog.get(SEMANTIC))
 
 
@@ -88,8 +90,9 @@ def test_refuses_a_non_empty_output_folder_unless_overwrite(tiny_toy, tmp_path):
     output = tmp_path / "noisy"
     output.mkdir()
     (output / "other.txt").write_text("keep")
-    assert "exists and is not empty; pass --overwrite" in error_of("--dataset", SEMANTIC, "--output", output,
-                                                                   "--noise", "sem30")
+    assert error_of("--dataset", SEMANTIC, "--output", output, "--noise", "sem30") == (
+        f"error: --output {output} already holds files (other.txt); choose a new folder, or pass --overwrite to "
+        "replace its files")
     assert run("--dataset", SEMANTIC, "--output", output, "--noise", "sem30", "--overwrite") == 0
     assert (output / "manifest.json").exists()
 
@@ -160,9 +163,10 @@ NOISE = ("--noise", "sem30_s2")
 
 
 def whole(folder: Path) -> dict:
-    """relative name -> (a whole PNG, or a json, and its sha256) for every file under `folder`, temp files too."""
+    """relative name -> (a whole PNG, or a json, and its sha256) for every file under `folder`, temp files too; not
+    the run record, whose state is checked on its own (run_state)."""
     return {name: (name == "manifest.json" or png_is_complete(folder / name), digest)
-            for name, digest in tree_hashes(folder).items()}
+            for name, digest in tree_hashes(folder).items() if name != RUN_RECORD}
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +186,7 @@ def test_a_disk_that_fills_up_stops_in_one_line_with_no_empty_map(small_disk, re
     stopped = whole(output)
     assert 0 < len(stopped) < len(reference) - 1 and "manifest.json" not in stopped
     assert all(stopped[name] == reference[name] for name in stopped), stopped
+    assert run_state(output) == STARTED
     small_disk.resize("1m")
     assert run("--dataset", SEMANTIC, "--output", output, *NOISE, "--overwrite") == 0
     assert whole(output) == reference
@@ -204,9 +209,10 @@ def test_a_writer_that_reports_success_for_an_empty_file_is_caught(tmp_path, mon
     assert message.startswith(f"error: could not write {output}/") and "wrote 0 of " in message, message
     monkeypatch.undo()
     stopped = whole(output)
-    assert len(stopped) == 2 and all(stopped[name] == reference[name] for name in stopped), stopped
+    assert len(stopped) == 1 and all(stopped[name] == reference[name] for name in stopped), stopped  # 2nd: run.json
+    assert run_state(output) == STARTED
     assert run("--dataset", SEMANTIC, "--output", output, *NOISE, "--overwrite") == 0
-    assert whole(output) == reference
+    assert whole(output) == reference and run_state(output) == FINISHED
 
 
 def test_the_rerun_removes_the_temp_file_of_a_killed_write(tiny_toy, tmp_path, writer_in_another_process,

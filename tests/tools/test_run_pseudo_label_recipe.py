@@ -55,7 +55,7 @@ def test_an_output_that_is_a_file_or_cannot_be_made_is_one_line(repo_root, tmp_p
     result = subprocess.run([sys.executable, "tools/run_pseudo_label_recipe.py", "--output", str(taken), "--seeds",
                              "0"], cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == f"error: --output {taken} is a file; give --output a folder"
+    assert result.stderr.strip() == f"error: --output {taken} is a file; give a folder"
     assert taken.read_text() == "mine"
     assert "cannot be made: " in refusal("--output", taken / "recipe", "--seeds", "0")
 
@@ -63,8 +63,9 @@ def test_an_output_that_is_a_file_or_cannot_be_made_is_one_line(repo_root, tmp_p
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "mkdir", read_only)
-    assert refusal("--output", tmp_path / "new", "--seeds", "0") == \
-        f"error: cannot make --output {tmp_path / 'new'}: Permission denied"
+    new = tmp_path / "new"
+    assert refusal("--output", new, "--seeds", "0") == \
+        f"error: cannot make --output {new}: could not write {new / 'run.json'}: Permission denied"
 
 
 @pytest.mark.parametrize("task", ["semantic", "instance"])
