@@ -55,5 +55,5 @@ setup(
         "scikit-learn>=1.0",
         *DETECTRON2_RUNTIME,
     ],
-    extras_require={"dev": ["pytest>=7", "hypothesis>=6"]},
+    extras_require={"dev": ["pytest>=7", "hypothesis>=6", "ruff==0.17.6"]},
 )

@@ -42,8 +42,8 @@ instance/<noise>/ (the tool's outputs and fold trainings), semantic/<noise>/ (va
 evidence.md (the table, who ranks the errors better where, the settings), evidence.json and pr_curves.png. A rerun
 reuses every finished step (a tool's folder whose run.json says finished, model_final.pth, results.json; a semantic
 training resumes) and refuses other settings in the same folder; the report is replaced only with --overwrite; an
-unfinished tool run must be removed first. Trailing key=value overrides go to both configs (their trainings, and scoring), e.g.
-train.max_iter=10 train.device=cpu.
+unfinished tool run must be removed first. Trailing key=value overrides go to both configs (their trainings, and
+scoring), e.g. train.max_iter=10 train.device=cpu.
 """
 from __future__ import annotations
 

@@ -7,4 +7,5 @@ from .sem_seg_heads import NoisyDeepLabV3PlusHead, NoisySemanticSegmentor, Noisy
 from .sem_seg_loss import SemSegLoss
 
 __all__ = ["build_basic_resnet_fpn_backbone", "NoisyFastRCNNOutputLayers", "NoisyStandardROIHeads",
-           "NoisyCascadeROIHeads", "NoisyRes5ROIHeads", "NoisyDeepLabV3PlusHead", "NoisySemSegFPNHead", "NoisySemanticSegmentor", "SemSegLoss"]
+           "NoisyCascadeROIHeads", "NoisyRes5ROIHeads", "NoisyDeepLabV3PlusHead", "NoisySemSegFPNHead",
+           "NoisySemanticSegmentor", "SemSegLoss"]

@@ -43,7 +43,8 @@ def test_a_short_run_writes_the_toy_backbone_in_float16_with_its_manifest(short_
 
 
 def test_the_toy_recipe_loads_it_and_trains(short_run, repo_root, tmp_path):
-    result = subprocess.run([sys.executable, "tools/train_net.py", "--config-file", "configs/toy/mask_rcnn_R18_FPN_ce.py",
+    result = subprocess.run([sys.executable, "tools/train_net.py",
+                             "--config-file", "configs/toy/mask_rcnn_R18_FPN_ce.py",
                              f"train.init_checkpoint={short_run}", "train.max_iter=2", "train.eval_period=0",
                              f"train.output_dir={tmp_path / 'run'}", "dataloader.train.num_workers=0"],
                             cwd=repo_root, capture_output=True, text=True, timeout=600)

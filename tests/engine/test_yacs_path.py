@@ -164,8 +164,8 @@ def test_a_python_tag_in_a_config_or_its_base_runs_nothing(repo_root, tmp_path):
                     f"SOLVER:\n  MAX_ITER: !!python/object/apply:os.mkdir [{str(marker)!r}]\n")
     child = tmp_path / "child.yaml"
     child.write_text("_BASE_: evil.yaml\nSOLVER:\n  BASE_LR: 0.01\n")  # the tag one _BASE_ down, relative
-    message = (f"{evil} (line 3): the YAML tag !!python/object/apply:os.mkdir is refused: yacs config files are read with "
-               "yaml.safe_load (Python tags would run code); write plain values")
+    message = (f"{evil} (line 3): the YAML tag !!python/object/apply:os.mkdir is refused: yacs config files are read "
+               "with yaml.safe_load (Python tags would run code); write plain values")
     for config in (evil, child):
         assert is_yacs_config(str(config))
         with pytest.raises(UserInputError) as err:
