@@ -18,7 +18,8 @@ LAYERS = {
     "model_zoo": (("utils",), False, True),
     "engine": (("data", "modeling", "losses", "config", "evaluation", "model_zoo", "noise", "utils"), True, True),
     "label_errors": (("utils",), False, False),
-    "pseudo_labels": (("data", "modeling", "evaluation", "config", "engine", "label_errors", "utils"), True, True),
+    "pseudo_labels": (("data", "modeling", "evaluation", "config", "engine", "label_errors", "noise", "utils"), True,
+                      True),
 }
 
 

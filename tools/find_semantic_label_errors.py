@@ -46,6 +46,7 @@ from noisy_seg.data import check_datasets_available  # noqa: E402  (also registe
 from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
+from noisy_seg.noise import record_image_id  # noqa: E402
 from noisy_seg.label_errors.semantic import (  # noqa: E402
     MIN_PROPOSAL_SIZE, NUM_PROPOSALS, SOLVERS, component_metrics, find_proposals, score_images)
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
@@ -206,8 +207,7 @@ def write_outputs(output: Path, records, images, proposals, info, settings, meta
     listed = []
     for rank, proposal in enumerate(proposals, start=1):
         record = records[proposal["image"]]
-        image_id = record.get("image_id", Path(record["file_name"]).stem)
-        listed.append({"rank": rank, "image_id": image_id, "file_name": record["file_name"],
+        listed.append({"rank": rank, "image_id": record_image_id(record), "file_name": record["file_name"],
                        "class_id": proposal["class"], "class": class_names[proposal["class"]],
                        "bbox": proposal["bbox"], "bbox_mode": "XYXY_ABS", "area": proposal["area"],
                        "score": proposal["score"]})

@@ -387,7 +387,8 @@ def _written(write, *args, **kwargs):
 
 def make_noisy_semantic(args) -> int:
     """--dataset mode: one noisy label PNG per record, as NoisySemSegDatasetMapper would noise it, and a manifest."""
-    from noisy_seg.data.mappers import NoisySemSegDatasetMapper, _image_id, read_label_map  # as the mapper does
+    from noisy_seg.data.mappers import NoisySemSegDatasetMapper, read_label_map  # as the mapper does
+    from noisy_seg.noise import record_image_id
 
     spec = _semantic_spec(args)
     records, num_classes, ignore_label = _semantic_dataset(args.dataset, args.num_classes)
@@ -410,14 +411,14 @@ def make_noisy_semantic(args) -> int:
         label_file = record["sem_seg_file_name"]
         try:
             clean = read_label_map(label_file)  # read as NoisySemSegDatasetMapper reads it (8 or 16 bits)
-            noisy = noise.apply(clean, _image_id(record))
+            noisy = noise.apply(clean, record_image_id(record))
         except (ValueError, OSError) as err:
             raise _fail(f"{label_file}: {err}") from None
         _written(write_image, target, noisy)
         changed = int(np.count_nonzero(noisy != clean))
         changed_pixels, pixels = changed_pixels + changed, pixels + clean.size
-        files.append({"label": str(target.relative_to(Path(args.output).resolve())), "image_key": _image_id(record),
-                      "changed_fraction": changed / clean.size})
+        files.append({"label": str(target.relative_to(Path(args.output).resolve())),
+                      "image_key": record_image_id(record), "changed_fraction": changed / clean.size})
     manifest = {
         "dataset": args.dataset,
         "noise": spec,

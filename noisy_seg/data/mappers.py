@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -21,7 +20,7 @@ from detectron2.data import DatasetMapper
 from detectron2.utils.file_io import PathManager
 
 from ..noise import (NOISE_REGISTRY, BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise,
-                     noise_spec)
+                     noise_spec, record_image_id)
 from ..noise.mask_noise import SKIPPED_NAMES
 from .datasets.coco_files import LOSS_WEIGHT
 from .image_tags import read_tag_file, record_tags
@@ -203,7 +202,7 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         clean = self._checked_label_map(label_file, image.shape[:2], dataset_dict["file_name"])
         labels = clean
         if self.noise is not None:
-            labels = self.noise.apply(clean, _image_id(dataset_dict))
+            labels = self.noise.apply(clean, record_image_id(dataset_dict))
             labelled = clean != self.noise.ignore_label
             dataset_dict[NOISE_COUNTS] = {"total": int(np.count_nonzero(labelled)),
                                           "changed": int(np.count_nonzero((labels != clean) & labelled))}
@@ -308,13 +307,6 @@ def _built(noise, model_type, builder, num_classes, owner: str):
     if num_classes is None:
         raise ValueError(f"{owner}: a noise spec needs num_classes (the number of classes)")
     return builder(_plain(noise), num_classes)
-
-
-def _image_id(dataset_dict) -> Union[int, str]:
-    """The dataset's image id; semantic loaders (e.g. Cityscapes) have none: the file's stem is one."""
-    if "image_id" in dataset_dict:
-        return dataset_dict["image_id"]
-    return os.path.splitext(os.path.basename(dataset_dict["file_name"]))[0]
 
 
 def _plain(spec):

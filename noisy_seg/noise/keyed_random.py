@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import numbers
+import os
 
 import numpy as np
 from scipy.special import ndtri
@@ -33,6 +34,7 @@ __all__ = [
     "keyed_standard_normal",
     "keyed_uniform",
     "keyed_uniform_at",
+    "record_image_id",
     "stream_key",
 ]
 
@@ -77,6 +79,15 @@ def stream_key(stream) -> int:
     if isinstance(stream, bool) or not isinstance(stream, numbers.Integral) or stream < 0:
         raise ValueError(f"stream must be a str or a non-negative int, got {stream!r}")
     return int(stream) & _MASK64
+
+
+def record_image_id(record: dict):
+    """The id that keys a dataset record's noise: its "image_id", else (semantic loaders such as Cityscapes' give
+    none) its image file's stem. The offline tool and the mappers key every image by it, so both draw the same
+    noise."""
+    if "image_id" in record:
+        return record["image_id"]
+    return os.path.splitext(os.path.basename(record["file_name"]))[0]
 
 
 def image_key(image_id) -> int:

@@ -27,8 +27,8 @@ from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, buil
 
 from ..data.checks import check_datasets_available
 from ..data.image_tags import check_tag_keys, read_tag_file, record_tags
-from ..data.mappers import _image_id
 from ..evaluation.sem_seg import load_label_map
+from ..noise import record_image_id
 from ..utils.errors import UserInputError
 from ..utils.files import png_is_complete, remove_stale_temp_files, save_json_atomic, write_image
 from ..utils.run_folder import RunFolder
@@ -249,7 +249,7 @@ def _manifest_record(record: dict, stem: str, tags, output: Path) -> dict:
         width, height = Image.open(output / label).size  # header only
     entry = {"file_name": record["file_name"], "sem_seg_file_name": label,
              "confidence_file_name": f"{CONFIDENCE}/{stem}.png", "height": int(height), "width": int(width),
-             "image_id": _image_id(record)}
+             "image_id": record_image_id(record)}
     if tags is not None:
         entry["image_tags"] = list(tags)
     return entry

@@ -232,12 +232,12 @@ def test_semantic_mapper_gives_image_tags_from_the_record_or_the_label_map(tiny_
 
 
 def test_a_tag_file_gives_weak_images_their_tags_and_bad_ones_are_refused(tiny_toy, tmp_path):
-    from noisy_seg.data.mappers import _image_id
+    from noisy_seg.noise import record_image_id
 
     records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
     names = MetadataCatalog.get("toy_tiny_cityscapes_sem_seg_train").stuff_classes
     tag_file = tmp_path / "tags.json"
-    tag_file.write_text(json.dumps({str(_image_id(records[0])): ["road", 13]}))
+    tag_file.write_text(json.dumps({str(record_image_id(records[0])): ["road", 13]}))
     common = dict(is_train=True, augmentations=[], image_format="BGR", num_classes=19)
     mapper = NoisySemSegDatasetMapper(**common, tag_file=str(tag_file), class_names=names)
     assert torch.nonzero(mapper(copy.deepcopy(records[0]))["present_classes"]).flatten().tolist() == [0, 13]
