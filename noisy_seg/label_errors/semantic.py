@@ -41,6 +41,8 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..utils.components import class_components
+
 __all__ = ["C_VALUES", "IOU_THRESHOLD", "MIN_ERROR_SIZE", "MIN_PROPOSAL_SIZE", "NUM_PROPOSALS", "SOLVERS",
            "THRESHOLDS", "ImageComponents", "adjusted_iou", "benchmark_counts", "cleanlab_proposals",
            "component_metrics", "connected_components", "drop_components", "error_regions", "feature_names",
@@ -142,18 +144,10 @@ def connected_components(label_map, num_classes: int) -> tuple[np.ndarray, np.nd
     class, each class in OpenCV's order (row-major by first pixel).
     """
     label_map = np.asarray(label_map)
-    components = np.zeros(label_map.shape, np.int32)
     inside = (label_map >= 0) & (label_map < num_classes)
     present = np.flatnonzero(np.bincount(label_map[inside].ravel().astype(np.int64), minlength=num_classes))
-    found = np.zeros(num_classes, np.int64)
-    for c in present:  # one OpenCV pass per class that occurs, numbered from 1 within the class
-        mask = label_map == c
-        found[c], labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
-        np.copyto(components, labels, where=mask)
-    found = np.maximum(found - 1, 0)
-    offsets = np.r_[0, np.cumsum(found)[:-1]].astype(np.int32)  # then one pass: class-local -> global numbers
-    components += np.where(inside, offsets[np.clip(label_map, 0, num_classes - 1)], 0).astype(np.int32)
-    return components, np.repeat(np.arange(num_classes, dtype=np.int64), found)
+    found = class_components(label_map, present.tolist())
+    return found.labels, found.classes
 
 
 def _boxes(components: np.ndarray, count: int) -> np.ndarray:

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from ..utils.components import class_components
 from ._validation import check_model_fields
 from .keyed_random import image_key as to_image_key, keyed_uniform
 from .registry import register_noise
@@ -107,30 +108,14 @@ class SemanticNoise:
         label_map = self._check_map(label_map)
         key = to_image_key(image_key)
         width = label_map.shape[1]
-        components = np.zeros(label_map.shape, dtype=np.int32)  # 0 = no eligible component
-        class_ids, keys, boxes = [], [], []
-        for cls in np.unique(label_map).tolist():
-            if cls == self.ignore_label or cls == self.background_label:
-                continue
-            mask = label_map == cls
-            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-            top, left = int(rows[0]), int(cols[0])
-            window = (slice(top, int(rows[-1]) + 1), slice(left, int(cols[-1]) + 1))
-            # labelling only the class's bounding window is much cheaper for small classes
-            count, labels, stats, _ = cv2.connectedComponentsWithStats(
-                mask[window].astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
-            )
-            for index in range(1, count):  # per component, never per pixel
-                x, y, w, h = (int(v) for v in stats[index, :4])
-                first_x = x + int(np.argmax(labels[y, x : x + w] == index))
-                class_ids.append(cls)
-                keys.append((cls << 32) | ((y + top) * width + first_x + left))
-                boxes.append((x + left, y + top, w, h))
-            inside = labels > 0
-            components[window][inside] = labels[inside] + len(class_ids) - (count - 1)
-        class_ids = np.asarray(class_ids, dtype=np.int64)
+        eligible = [c for c in np.unique(label_map).tolist() if c not in (self.ignore_label, self.background_label)]
+        found = class_components(label_map, eligible)
+        components, class_ids, boxes = found.labels, found.classes, found.boxes  # components: 0 = none eligible
+        keys = []
+        for index, (cls, (x, y, w, _)) in enumerate(zip(class_ids.tolist(), boxes.tolist()), start=1):
+            first_x = x + int(np.argmax(components[y, x : x + w] == index))  # per component, never per pixel
+            keys.append((cls << 32) | (y * width + first_x))
         keys = np.asarray(keys, dtype=np.int64)
-        boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
         ops = np.full(keys.size, None, dtype=object)
         targets = np.full(keys.size, -1, dtype=np.int64)
         if keys.size:
