@@ -141,7 +141,7 @@ def connected_components(label_map, num_classes: int) -> tuple[np.ndarray, np.nd
     ignore label) belong to none.
 
     Returns (components int32 (H, W): 0 for none, else 1..n; classes (n,) int64). Components are numbered class by
-    class, each class in OpenCV's order (row-major by first pixel).
+    class, each class in OpenCV's order (utils/components.py).
     """
     label_map = np.asarray(label_map)
     inside = (label_map >= 0) & (label_map < num_classes)

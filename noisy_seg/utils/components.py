@@ -20,8 +20,9 @@ class ClassComponents:
 
 def class_components(label_map, classes: Iterable[int]) -> ClassComponents:
     """The 8-connected components of each class in `classes` (in that order; a class absent from the map has none),
-    numbered from 1 class by class, within a class in OpenCV's order (the raster order of their first pixels). Pixels
-    of any other value belong to none. OpenCV labels only each class's bounding window: cheap for small classes."""
+    numbered from 1 class by class, within a class in OpenCV's order (not always the raster order of their first
+    pixels: semantic noise keys a component by its first pixel, not by its number). Pixels of any other value belong
+    to none. OpenCV labels only each class's bounding window: cheap for small classes."""
     import cv2  # the noise core's other users of this package need no OpenCV
 
     label_map = np.asarray(label_map)
