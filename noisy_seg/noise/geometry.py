@@ -25,6 +25,7 @@ __all__ = [
     "polygons_to_lists",
     "rasterize_polygons",
     "rle_to_mask",
+    "segmentation_to_mask",
     "mask_to_rle",
     "segmentation_area",
     "segmentation_kind",
@@ -112,6 +113,18 @@ def rle_to_mask(rle: Mapping) -> np.ndarray:
     elif isinstance(counts, str):
         rle = {"size": [height, width], "counts": counts.encode("ascii")}
     return np.ascontiguousarray(mask_util.decode(rle))
+
+
+def segmentation_to_mask(segmentation, height: int, width: int) -> np.ndarray | None:
+    """bool mask (height, width) of a COCO segmentation (polygons, or RLE compressed or not), None when it has no
+    valid polygon (as detectron2's loader keeps them: even length, >= 3 points) or is neither."""
+    if isinstance(segmentation, list):
+        parts = polygon_arrays(segmentation)
+        return rasterize_polygons(parts, height, width).astype(bool) if parts else None
+    if isinstance(segmentation, Mapping) and "counts" in segmentation:
+        return rle_to_mask({"size": segmentation.get("size", [height, width]), "counts": segmentation["counts"]}
+                           ).astype(bool)
+    return None
 
 
 def mask_to_rle(mask: np.ndarray, like: Mapping | None = None) -> dict:

@@ -49,6 +49,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data import detection_utils as utils
 
 from ..modeling.gt_box_inference import predict_on_given_boxes
+from ..noise.geometry import segmentation_to_mask
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic
 from ..utils.run_folder import FINISHED, RunFolder
@@ -56,7 +57,6 @@ from ..utils.run_folder import FINISHED, RunFolder
 __all__ = [
     "CORRECTED_JSON",
     "CORRECTIONS_JSON",
-    "annotation_mask",
     "check_model",
     "class_evidence",
     "coco_metadata",
@@ -409,28 +409,12 @@ def _mask_iou_or_none(annotations, mask_probs: torch.Tensor, network_input: dict
     """Per annotation the IoU of its predicted and annotated masks (one vectorized call per image); None where
     the annotation has no usable mask."""
     height, width = network_input["height"], network_input["width"]
-    gt = [annotation_mask(ann.get("segmentation"), height, width) for ann in annotations]
+    gt = [segmentation_to_mask(ann.get("segmentation"), height, width) for ann in annotations]
     has_mask = [m is not None and m.any() for m in gt]
     empty = np.zeros((height, width), bool)
     gt_masks = torch.from_numpy(np.stack([m if ok else empty for m, ok in zip(gt, has_mask)]))
     ious = mask_ious(mask_probs, gt_masks.to(mask_probs.device)).tolist()
     return [iou if ok else None for iou, ok in zip(ious, has_mask)]
-
-
-def annotation_mask(segmentation, height: int, width: int) -> Optional[np.ndarray]:
-    """(height, width) bool mask of a COCO segmentation (polygons or RLE); None when there is none."""
-    if isinstance(segmentation, list):
-        polygons = [p for p in segmentation if len(p) >= 6 and len(p) % 2 == 0]  # as detectron2's loader keeps
-        if not polygons:
-            return None
-        rle = mask_util.merge(mask_util.frPyObjects(polygons, height, width))
-    elif isinstance(segmentation, dict) and "counts" in segmentation:
-        rle = segmentation
-        if isinstance(segmentation["counts"], list):  # uncompressed RLE
-            rle = mask_util.frPyObjects(segmentation, height, width)
-    else:
-        return None
-    return mask_util.decode(rle).astype(bool)
 
 
 # ------------------------------------------------------------------------------------- decisions and outputs

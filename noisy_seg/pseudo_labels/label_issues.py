@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
-import pycocotools.mask as mask_util
 from tqdm import tqdm
 
 import detectron2.data.transforms as T
@@ -47,10 +46,11 @@ from detectron2.utils.visualizer import Visualizer
 from ..label_errors import filter as label_filter
 from ..label_errors.rank import foreground_probs, get_label_quality_scores
 from ..label_errors.summary import issue_counts, label_noise_benchmark, score_metrics
+from ..noise.geometry import rle_to_mask, segmentation_to_mask
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic, write_image
 from ..utils.run_folder import RunFolder
-from .instance import annotation_mask, check_model, coco_metadata, collect_evidence, corrected_annotation
+from .instance import check_model, coco_metadata, collect_evidence, corrected_annotation
 
 __all__ = [
     "CORRECTED_JSON",
@@ -382,17 +382,17 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: dict) -> np.ndarray
                  and _usable_box(a.get("bbox")) and a.get("category_id") in contiguous]
         left = _overlay(image, scale, [a["bbox"] for a in given], [f"annotated: {name(a['category_id'])}"
                                                                     for a in given],
-                        [annotation_mask(a.get("segmentation"), height, width) for a in given], _GIVEN)
-        mask = _decode(detection["masks"][j]) if "masks" in detection else None
+                        [segmentation_to_mask(a.get("segmentation"), height, width) for a in given], _GIVEN)
+        mask = rle_to_mask(detection["masks"][j]).astype(bool) if "masks" in detection else None
         right = _overlay(image, scale, [issue["bbox"]], [f"missing? {name(issue['suggested_category_id'])} "
                                                          f"{issue['detection_score']:.2f}"], [mask], _SUGGESTED)
     else:
         ann = data.coco["annotations"][issue["annotation_index"]]
         row = evidence["rows"][issue["row"]]
-        gt_mask = annotation_mask(ann.get("segmentation"), height, width)
+        gt_mask = segmentation_to_mask(ann.get("segmentation"), height, width)
         left = _overlay(image, scale, [ann["bbox"]], [f"given: {name(issue['given_category_id'])} "
                                                       f"{issue['given_prob']:.2f}"], [gt_mask], _GIVEN)
-        predicted = _decode(row["predicted_mask"]) if "predicted_mask" in row else None
+        predicted = rle_to_mask(row["predicted_mask"]).astype(bool) if "predicted_mask" in row else None
         if issue["type"] == "class":
             label = f"suggested: {name(issue['suggested_category_id'])} {issue['suggested_prob']:.2f}"
         else:
@@ -409,7 +409,3 @@ def _overlay(image: np.ndarray, scale: float, boxes_xywh, labels, masks, color) 
         visualizer.overlay_instances(boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4), labels=labels,
                                      masks=masks, assigned_colors=[color] * len(boxes))
     return visualizer.output.get_image()
-
-
-def _decode(rle: dict) -> np.ndarray:
-    return mask_util.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)

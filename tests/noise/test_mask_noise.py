@@ -249,3 +249,29 @@ def test_missing_annotation_noise_rate_and_nesting():
 def test_invalid_inputs_raise_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_segmentation_to_mask_reads_every_coco_form_and_none_for_no_mask():
+    from noisy_seg.noise.geometry import mask_to_rle, segmentation_to_mask
+
+    square = [[2.0, 2.0, 8.0, 2.0, 8.0, 8.0, 2.0, 8.0]]
+    mask = segmentation_to_mask(square, 12, 10)
+    assert mask.dtype == bool and mask.shape == (12, 10) and mask[4, 4] and not mask[0, 0]
+    rle = mask_to_rle(mask)
+    uncompressed = {"size": [12, 10], "counts": _runs(mask)}
+    for form in (rle, {**rle, "counts": rle["counts"].encode()}, uncompressed):
+        np.testing.assert_array_equal(segmentation_to_mask(form, 12, 10), mask)
+    assert segmentation_to_mask([[1.0, 2.0, 3.0, 4.0]], 12, 10) is None  # no polygon of 3 points
+    assert segmentation_to_mask([], 12, 10) is None and segmentation_to_mask(None, 12, 10) is None
+
+
+def _runs(mask) -> list:
+    """COCO's uncompressed RLE counts of a mask: column-major runs, the first one of zeros."""
+    runs, current, count = [], 0, 0
+    for value in mask.T.reshape(-1).tolist():
+        if value == current:
+            count += 1
+        else:
+            runs.append(count)
+            current, count = value, 1
+    return runs + [count]
