@@ -63,17 +63,14 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import orjson
-from tqdm import tqdm
 
 from noisy_seg.noise import NOISE_REGISTRY, build_noise, named_noise_spec
 from noisy_seg.noise.coco import apply_noise_to_coco, category_index
 from noisy_seg.noise.coco_records import check_annotation_ids
 from noisy_seg.noise.presets import ASYMMETRIC_PRESETS, CITYSCAPES_THING_CLASSES
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
-from noisy_seg.utils.files import (gc_paused, load_json, remove_stale_temp_files, save_json_atomic,
-                                   write_image)
+from noisy_seg.utils.files import gc_paused, load_json, save_json_atomic
 from noisy_seg.utils.run_folder import RunFolder, folder_problem
 
 # spec key -> flag; a flag applies to the noise types whose builder takes that key
@@ -82,7 +79,7 @@ SPEC_FLAGS = {"rate": "--rate", "seed": "--seed", "preset": "--preset", "include
               "background_label": "--background-label", "steps": "--steps", "grow_prob": "--grow-prob",
               "flip_rate": "--flip-rate", "class_rate": "--class-rate"}
 SEMANTIC = "semantic_noise"
-MANIFEST = "manifest.json"
+MANIFEST = "manifest.json"  # noisy_label_maps.MANIFEST, named here without importing detectron2 for --input
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -387,8 +384,8 @@ def _written(write, *args, **kwargs):
 
 def make_noisy_semantic(args) -> int:
     """--dataset mode: one noisy label PNG per record, as NoisySemSegDatasetMapper would noise it, and a manifest."""
-    from noisy_seg.data.mappers import NoisySemSegDatasetMapper, read_label_map  # as the mapper does
-    from noisy_seg.noise import record_image_id
+    from noisy_seg.data.datasets.noisy_label_maps import write_noisy_label_maps
+    from noisy_seg.data.mappers import NoisySemSegDatasetMapper
 
     spec = _semantic_spec(args)
     records, num_classes, ignore_label = _semantic_dataset(args.dataset, args.num_classes)
@@ -402,40 +399,17 @@ def make_noisy_semantic(args) -> int:
     root, targets = _semantic_targets(args, records)
     run = _written(RunFolder.open, args.output, {"dataset": args.dataset, "noise": spec, "noise_name": args.noise},
                    overwrite=args.overwrite, how_to_resume=None, how_to_overwrite="--overwrite")
-    for folder in sorted({target.parent for target in targets}):  # a killed run's temp files, also in this process
-        remove_stale_temp_files(folder)
-    changed_pixels = pixels = 0
-    files = []
-    for record, target in tqdm(list(zip(records, targets)), desc="noisy label maps", unit="map",
-                               disable=args.no_progress):
-        label_file = record["sem_seg_file_name"]
-        try:
-            clean = read_label_map(label_file)  # read as NoisySemSegDatasetMapper reads it (8 or 16 bits)
-            noisy = noise.apply(clean, record_image_id(record))
-        except (ValueError, OSError) as err:
-            raise _fail(f"{label_file}: {err}") from None
-        _written(write_image, target, noisy)
-        changed = int(np.count_nonzero(noisy != clean))
-        changed_pixels, pixels = changed_pixels + changed, pixels + clean.size
-        files.append({"label": str(target.relative_to(Path(args.output).resolve())),
-                      "image_key": record_image_id(record), "changed_fraction": changed / clean.size})
-    manifest = {
-        "dataset": args.dataset,
-        "noise": spec,
-        "noise_name": args.noise,
-        "num_classes": num_classes,
-        "ignore_label": ignore_label,
-        "label_root": str(root),
-        "num_maps": len(files),
-        "pixels": pixels,
-        "changed_pixels": changed_pixels,
-        "changed_fraction": changed_pixels / max(pixels, 1),
-        "files": files,
-    }
-    _written(save_json_atomic, manifest, Path(args.output) / MANIFEST, indent=True)
+    try:
+        manifest = write_noisy_label_maps(records, targets, noise, args.output, dataset=args.dataset, spec=spec,
+                                          noise_name=args.noise, num_classes=num_classes, ignore_label=ignore_label,
+                                          label_root=root, progress=not args.no_progress)
+    except ValueError as err:  # a label map that cannot be read or noised
+        raise _fail(err) from None
+    except OSError as err:
+        raise _fail(f"{err}; fix that and rerun with --overwrite") from None
     _written(run.finish)
-    print(f"wrote {len(files)} noisy label maps to {args.output} ({MANIFEST}); realized changed-pixel fraction: "
-          f"{manifest['changed_fraction']:.4f}")
+    print(f"wrote {manifest['num_maps']} noisy label maps to {args.output} ({MANIFEST}); realized changed-pixel "
+          f"fraction: {manifest['changed_fraction']:.4f}")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Noisy semantic label maps written offline (tools/make_noisy_dataset.py --dataset NAME --output DIR) as a detectron2
-dataset: NAME's records, each with its label map replaced by the noisy one in DIR.
+"""Noisy semantic label maps written offline (tools/make_noisy_dataset.py --dataset NAME --output DIR, which calls
+`write_noisy_label_maps`) as a detectron2 dataset: NAME's records, each with its label map replaced by the noisy one in
+DIR. The writer and the reader of the folder's format live here, together.
 
     name = register_noisy_label_maps("output/val_sembg20", like="toy_shapes_cityscapes_sem_seg_val")
     dataloader.test.dataset.names = name   # or L(register_noisy_label_maps)(folder=..., like=...) in a LazyConfig
@@ -17,12 +18,16 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
+from tqdm import tqdm
+
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
+from ...noise import record_image_id
 from ...utils.errors import UserInputError
-from ...utils.files import load_json
+from ...utils.files import load_json, remove_stale_temp_files, save_json_atomic, write_image
 
-__all__ = ["register_noisy_label_maps"]
+__all__ = ["MANIFEST", "register_noisy_label_maps", "write_noisy_label_maps"]
 
 MANIFEST = "manifest.json"
 _NOT_COPIED = ("name", "gt_dir", "evaluator_type")  # the source's label folder is not this copy's
@@ -85,3 +90,46 @@ def register_noisy_label_maps(folder: Union[str, os.PathLike], like: str, name: 
     metadata = {key: value for key, value in MetadataCatalog.get(like).as_dict().items() if key not in _NOT_COPIED}
     MetadataCatalog.get(name).set(**metadata, evaluator_type="sem_seg", noisy_label_maps=str(folder), copy_of=like)
     return name
+
+
+def write_noisy_label_maps(records: list, targets: list, noise, output: Union[str, os.PathLike], *, dataset: str,
+                           spec: dict, noise_name: str, num_classes: int, ignore_label: int,
+                           label_root: Union[str, os.PathLike], progress: bool = True) -> dict:
+    """Write each record's label map, noised by `noise` under its `record_image_id` (as NoisySemSegDatasetMapper keys
+    it), to its target (a path below `output`, the map's path below `label_root`), then the manifest this module reads
+    (`spec` / `noise_name`: the noise as applied and as named); returns the manifest. ValueError names a label map
+    that cannot be read or noised; OSError a file that cannot be written (nothing is left half-written)."""
+    from ..mappers import read_label_map  # read as the mapper reads it (8 or 16 bits)
+
+    output = Path(output).resolve()
+    for folder in sorted({Path(target).parent for target in targets}):  # a killed run's temp files
+        remove_stale_temp_files(folder)
+    changed_pixels = pixels = 0
+    files = []
+    for record, target in tqdm(list(zip(records, targets)), desc="noisy label maps", unit="map", disable=not progress):
+        label_file = record["sem_seg_file_name"]
+        try:
+            clean = read_label_map(label_file)
+            noisy = noise.apply(clean, record_image_id(record))
+        except (ValueError, OSError) as err:
+            raise ValueError(f"{label_file}: {err}") from None
+        write_image(target, noisy)
+        changed = int(np.count_nonzero(noisy != clean))
+        changed_pixels, pixels = changed_pixels + changed, pixels + clean.size
+        files.append({"label": str(Path(target).relative_to(output)), "image_key": record_image_id(record),
+                      "changed_fraction": changed / clean.size})
+    manifest = {
+        "dataset": dataset,
+        "noise": spec,
+        "noise_name": noise_name,
+        "num_classes": num_classes,
+        "ignore_label": ignore_label,
+        "label_root": str(label_root),
+        "num_maps": len(files),
+        "pixels": pixels,
+        "changed_pixels": changed_pixels,
+        "changed_fraction": changed_pixels / max(pixels, 1),
+        "files": files,
+    }
+    save_json_atomic(manifest, output / MANIFEST, indent=True)
+    return manifest
