@@ -27,6 +27,7 @@ DETECTRON2_RUNTIME = [
 setup(
     name="noisy_seg",
     version="0.1.0",
+    license="Apache-2.0",
     description="Learning instance and semantic segmentation from noisy labels, on detectron2",
     python_requires=">=3.9",
     packages=find_packages(exclude=("tests", "tests.*", "configs", "tools", "projects")),

@@ -1,4 +1,4 @@
-"""README.md's "### Loss options" table says what the loss registry does: every registered loss has a row, its
+"""docs/losses.md's "## Loss options" table says what the loss registry does: every registered loss has a row, its
 logits kind, which options must be given and every default with its value; the recipe values it quotes for sce
 and gce are the ones the project configs set. So the table cannot drift from the code."""
 import ast
@@ -11,15 +11,16 @@ from noisy_seg.losses import CLASSIFICATION, CLASSIFICATION_OR_DENSE, DENSE, ava
 from noisy_seg.losses.registry import REQUIRED
 
 REPO = Path(__file__).resolve().parents[2]
-HEADING = "### Loss options"
+DOC = "docs/losses.md"
+HEADING = "## Loss options"
 GENERIC = ("reduction", "ignore_index")  # stated once in the text above the table, checked below
 KINDS = {"both": CLASSIFICATION_OR_DENSE, "dense": DENSE, "classification": CLASSIFICATION}
 
 
 def table_rows():
     """{loss: {column: cell}} of the first table under HEADING."""
-    lines = (REPO / "README.md").read_text().splitlines()
-    assert HEADING in lines, f"README.md has no {HEADING!r} heading"
+    lines = (REPO / DOC).read_text().splitlines()
+    assert HEADING in lines, f"{DOC} has no {HEADING!r} heading"
     rows, header = {}, None
     for line in lines[lines.index(HEADING) + 1:]:
         if line.startswith("#"):

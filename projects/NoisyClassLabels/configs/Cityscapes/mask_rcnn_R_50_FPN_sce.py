@@ -1,5 +1,5 @@
 # Symmetric CE (Wang et al. 2019) on the whole box classifier, with Yang et al.'s released values alpha=1.0, beta=0.1
-# (sce has no default: README.md, Loss options).
+# (sce has no default: docs/losses.md).
 # floored_ce: CE and RCE exactly as Yang et al.'s released code computes them (floored one-hot, p clamped at 1e-7).
 from .mask_rcnn_R_50_FPN_ce import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401
 
