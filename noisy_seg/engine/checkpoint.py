@@ -29,8 +29,8 @@ from detectron2.engine import hooks
 from ..utils.errors import UserInputError
 from ..utils.files import atomic_output
 
-__all__ = ["LAZYCONFIG_KEYS", "YACS_KEYS", "ConfigKeys", "SafeCheckpointer", "ResumablePeriodicCheckpointer",
-           "checkpoint_iteration"]
+__all__ = ["LAZYCONFIG_KEYS", "TOOL_KEYS", "YACS_KEYS", "ConfigKeys", "SafeCheckpointer",
+           "ResumablePeriodicCheckpointer", "checkpoint_iteration"]
 
 logger = logging.getLogger("noisy_seg")
 
@@ -43,13 +43,15 @@ UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, Assertion
 
 
 class ConfigKeys(NamedTuple):
-    """How a config kind sets the weights and the pickle opt-in, as the error lines tell the user to."""
+    """How a config kind (or a tool) sets the weights and the pickle opt-in, as the error lines tell the user to."""
     weights: str  # followed by a path
     allow_pickle: str
+    named: str = "weights"  # how an error line names the weights given
 
 
 LAZYCONFIG_KEYS = ConfigKeys(weights="train.init_checkpoint=", allow_pickle="train.allow_pickle_checkpoints=True")
 YACS_KEYS = ConfigKeys(weights="MODEL.WEIGHTS ", allow_pickle="MODEL.ALLOW_PICKLE_CHECKPOINTS True")
+TOOL_KEYS = ConfigKeys(weights="--weights ", allow_pickle="train.allow_pickle_checkpoints=True", named="--weights")
 
 
 def checkpoint_iteration(file_name: str):
@@ -72,6 +74,7 @@ class SafeCheckpointer(DetectionCheckpointer):
         self.allow_pickle = allow_pickle
         self.keys = keys
         self.last_incompatible = None
+        self._strict = False
 
     def load(self, path, *args, **kwargs):
         try:
@@ -103,30 +106,32 @@ class SafeCheckpointer(DetectionCheckpointer):
         self.tag_last_checkpoint(f"{name}.pth")  # fvcore tagged the temp name
 
     def load_strict(self, path: str) -> dict:
-        """Load weights for evaluation; every model parameter must come from `path` with its shape."""
+        """Load weights to evaluate or use: every parameter of the model must come from `path` with its shape, and
+        every parameter in `path` must be the model's (else one error naming the first few, where detectron2 would
+        only warn and go on with a partly random model). The one strict loader: --eval-only and the tools use it."""
+        named = f"{self.keys.named} {path}"
         if "://" not in path and not os.path.isfile(path):
-            raise UserInputError(f"weights {path} not found: pass {self.keys.weights}<a model_final.pth>")
+            raise UserInputError(f"{named} not found: pass {self.keys.weights}<a model_final.pth>")
+        self._strict = True
         try:
             extra = self.load(path, checkpointables=[])
         except UserInputError:
-            raise
+            raise  # a refused pickle
         except UNREADABLE as err:
-            raise UserInputError(f"cannot read weights {path}: {err}") from None
-        incompatible = self.last_incompatible
-        problems = []
-        if incompatible is not None and incompatible.incorrect_shapes:
-            key, in_file, in_model = incompatible.incorrect_shapes[0]
-            problems.append(f"{len(incompatible.incorrect_shapes)} parameter(s) have other shapes (e.g. {key}: "
-                            f"{tuple(in_file)} in the file, {tuple(in_model)} in the model)")
-        if incompatible is not None and incompatible.missing_keys:
-            problems.append(f"{len(incompatible.missing_keys)} parameter(s) are missing from the file (e.g. "
-                            f"{incompatible.missing_keys[0]})")
+            first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise UserInputError(f"{named} cannot be read as a checkpoint ({first_line})") from None
+        finally:
+            self._strict = False
+        problems = _misfits(self.last_incompatible)
         if problems:
-            raise UserInputError(
-                f"weights {path} do not fit this model: {'; '.join(problems)}. Was it trained with another config "
-                "(num_classes, backbone)? Evaluate it with the config it was trained with"
-            )
+            raise UserInputError(f"{named} do not fit the model of the config: parameters {'; '.join(problems)}. Were "
+                                 "they trained with another config (architecture, number of classes)? Use the config "
+                                 "they were trained with")
         return extra
+
+    def _log_incompatible_keys(self, incompatible) -> None:
+        if not self._strict:  # a strict load says it in its error instead
+            super()._log_incompatible_keys(incompatible)
 
     def has_any_checkpoint(self) -> bool:
         """A `last_checkpoint` tag or any checkpoint file in the run folder (the tag may be gone after a kill)."""
@@ -175,3 +180,26 @@ class ResumablePeriodicCheckpointer(hooks.PeriodicCheckpointer):
         self.recent_checkpoints = sorted(earlier, key=checkpoint_iteration)
         while len(self.recent_checkpoints) > self.max_to_keep:
             os.remove(self.recent_checkpoints.pop(0))
+
+
+def _misfits(incompatible) -> list[str]:
+    """What does not fit, per kind (other shapes, missing from the file, not in the model), the first few named."""
+    if incompatible is None:
+        return []
+    shapes, unexpected = incompatible.incorrect_shapes, incompatible.unexpected_keys
+    missing = [key for key in incompatible.missing_keys if key not in {s[0] for s in shapes}]  # said once, as shapes
+    problems = []
+    if shapes:
+        problems.append(f"{len(shapes)} with other shapes ("
+                        + _first(shapes, lambda s: f"{s[0]}: {tuple(s[1])} in the file, {tuple(s[2])} in the model")
+                        + ")")
+    if missing:
+        problems.append(f"{len(missing)} missing from the file ({_first(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} not in the model ({_first(unexpected)})")
+    return problems
+
+
+def _first(items, describe=str) -> str:
+    shown = ", ".join(describe(item) for item in items[:3])
+    return shown + (", ..." if len(items) > 3 else "")

@@ -54,7 +54,8 @@ def test_eval_only_with_the_pretrained_backbone_alone_is_one_line(repo_root, tmp
     res = _cli(repo_root, f"train.output_dir={tmp_path}", flags=["--eval-only"])
     assert res.returncode == 2 and "Traceback" not in res.stderr
     last = res.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: weights noisy_seg://backbones/R18_tiny_corpus.pth do not fit this model")
+    assert last.startswith("error: weights noisy_seg://backbones/R18_tiny_corpus.pth do not fit the model of the "
+                           "config")
 
 
 def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tmp_path):
@@ -62,11 +63,27 @@ def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tm
                f"train.init_checkpoint={run6 / 'model_final.pth'}", flags=["--eval-only"])
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
     last = res.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: weights {run6 / 'model_final.pth'} do not fit this model")
+    assert last.startswith(f"error: weights {run6 / 'model_final.pth'} do not fit the model of the config")
     assert "roi_heads.box_predictor.cls_score.weight: (9, 128) in the file, (4, 128) in the model" in last
     res = _cli(repo_root, f"train.output_dir={tmp_path}", f"train.init_checkpoint={tmp_path}/no.pth",
                flags=["--eval-only"])
     assert res.returncode == 2 and res.stderr.strip().splitlines()[-1].startswith("error: weights")
+
+
+def test_the_one_strict_loader_refuses_parameters_the_model_does_not_have(tmp_path):
+    """Issue 23: --eval-only accepted a file with parameters the model lacks, which the tools' loader refused; both
+    use load_strict now, with the stricter rule."""
+    model = torch.nn.Linear(3, 2)
+    state = {**model.state_dict(), "extra.weight": torch.zeros(1)}
+    torch.save({"model": state}, tmp_path / "extra.pth")
+    with pytest.raises(UserInputError, match=r"do not fit the model of the config: parameters 1 not in the model "
+                                             r"\(extra.weight\)"):
+        SafeCheckpointer(model).load_strict(str(tmp_path / "extra.pth"))
+    torch.save({"model": model.state_dict()}, tmp_path / "fits.pth")
+    SafeCheckpointer(model).load_strict(str(tmp_path / "fits.pth"))  # no error
+    (tmp_path / "broken.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserInputError, match=r"^weights .*broken.pth cannot be read as a checkpoint \("):
+        SafeCheckpointer(model).load_strict(str(tmp_path / "broken.pth"))
 
 
 class _Payload:

@@ -286,7 +286,8 @@ def test_eval_only_loads_strictly_and_pickles_when_opted_in(repo_root, trained, 
     weights = str(trained / "model_final.pth")
     cfg = load_yacs_config(str(repo_root / INSTANCE), [*TINY, "OUTPUT_DIR", str(tmp_path), "MODEL.WEIGHTS", weights,
                                                        "MODEL.ROI_HEADS.NUM_CLASSES", "3"])
-    with pytest.raises(UserInputError, match=f"^weights {re.escape(weights)} do not fit this model: .*cls_score"):
+    with pytest.raises(UserInputError, match=f"^weights {re.escape(weights)} do not fit the model of the config: "
+                                             ".*cls_score"):
         load_yacs_model_for_eval(cfg, resume=False)
     state = torch.load(weights, weights_only=True)["model"]
     trusted = tmp_path / "trusted.pkl"
