@@ -56,5 +56,7 @@ setup(
         "scikit-learn>=1.0",
         *DETECTRON2_RUNTIME,
     ],
+    # every tool as a command of the installed package: `noisy-seg train ...` (noisy_seg/cli)
+    entry_points={"console_scripts": ["noisy-seg=noisy_seg.cli:main"]},
     extras_require={"dev": ["pytest>=7", "hypothesis>=6", "ruff==0.17.6"]},
 )

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from noisy_seg.engine.grid import training_environment
+from noisy_seg.engine.grid import tool_command, training_environment
 from noisy_seg.engine.metrics import final_metrics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def old_configs(ref: str, folder: Path) -> Path:
 
 def timed_run(config: Path, output: Path) -> tuple[float, dict]:
     start = time.perf_counter()
-    subprocess.run([sys.executable, str(REPO_ROOT / "tools/train_net.py"), "--config-file", str(config),
+    subprocess.run([*tool_command("train_net"), "--config-file", str(config),
                     f"train.output_dir={output}"], cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, env=training_environment())
     return time.perf_counter() - start, final_metrics(output)

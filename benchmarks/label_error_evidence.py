@@ -58,8 +58,7 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TOOLS = HERE.parent / "tools"
-sys.path[:0] = [str(HERE), str(TOOLS)]  # the tools' and the semantic benchmark's functions are reused, not copied
+sys.path.insert(0, str(HERE))  # the semantic benchmark's functions are reused, not copied
 
 from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
 
@@ -69,13 +68,11 @@ import numpy as np  # noqa: E402
 
 from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
 
-import find_label_errors  # noqa: E402
-import find_semantic_label_errors  # noqa: E402
-import make_noisy_dataset  # noqa: E402
+from noisy_seg.cli import find_label_errors, find_semantic_label_errors, make_noisy_dataset  # noqa: E402
 from bench_semantic_label_errors import BACKGROUND, evaluate_proposals  # noqa: E402
 from noisy_seg.data import check_datasets_available, register_noisy_label_maps  # noqa: E402
 from noisy_seg.engine import load_lazy_config  # noqa: E402
-from noisy_seg.engine.grid import training_environment  # noqa: E402
+from noisy_seg.engine.grid import tool_command, training_environment  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
 from noisy_seg.label_errors import (  # noqa: E402
@@ -223,7 +220,7 @@ def make_noisy_json(clean_json: Path, noise: str, folder: Path) -> Path:
 
 def instance_tool_command(args, noisy_json: Path, like: str, image_root: str, run_dir: Path) -> list[str]:
     """tools/find_label_errors.py on a noisy copy: K-fold out-of-sample predictions (or --instance-weights)."""
-    command = [sys.executable, str(TOOLS / "find_label_errors.py"), "--config-file", args.instance_config,
+    command = [*tool_command("find_label_errors"), "--config-file", args.instance_config,
                "--dataset", str(noisy_json), "--like", like, "--image-root", image_root, "--output", str(run_dir),
                "--seed", str(args.seed)]
     command += ["--weights", args.instance_weights] if args.instance_weights else ["--folds", str(args.folds)]
@@ -400,7 +397,7 @@ def train_semantic_model(args, noise: str, folder: Path) -> Path:
     weights = folder / "model_final.pth"
     if weights.is_file():
         return weights
-    command = [sys.executable, str(TOOLS / "train_net.py"), "--config-file", args.semantic_config, "--resume",
+    command = [*tool_command("train_net"), "--config-file", args.semantic_config, "--resume",
                *args.opts, f"dataloader.train.mapper.noise={seeded_noise(noise, args.seed)}",
                f"train.output_dir={find_label_errors.quoted(folder.resolve())}"]
     log_file = folder.parent / "train.log"

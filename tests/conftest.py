@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# tools/ is not a package: make its scripts importable in tests
+# tools/install_detectron2.py runs before noisy_seg is installed, so it is no command of noisy_seg.cli: its tests
+# import it from tools/
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 

@@ -20,6 +20,9 @@ LAYERS = {
     "label_errors": (("utils",), False, False),
     "pseudo_labels": (("data", "modeling", "evaluation", "config", "engine", "label_errors", "noise", "utils"), True,
                       True),
+    # the tools (`noisy-seg <command>`): argument parsing and calls into every layer below
+    "cli": (("pseudo_labels", "engine", "data", "modeling", "evaluation", "config", "model_zoo", "label_errors",
+             "noise", "utils"), True, True),
 }
 
 
@@ -59,3 +62,19 @@ def test_each_layer_imports_only_what_it_may(package):
 def test_every_package_has_a_layer():
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert packages == set(LAYERS)
+
+
+def test_the_scripts_in_tools_import_the_package_not_each_other():
+    """tools/*.py are the package's commands as scripts (noisy_seg/cli): each imports noisy_seg, never another
+    script (the installer excepted: it runs before noisy_seg can be imported)."""
+    tools = PACKAGE.parent / "tools"
+    scripts = {path.stem for path in tools.glob("*.py")}
+    bad = []
+    for path in sorted(tools.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        bad += [f"{path.name} imports {name}" for name in names if name.split(".")[0] in scripts]
+        if path.stem != "install_detectron2" and not any(name.startswith("noisy_seg.cli.") for name in names):
+            bad.append(f"{path.name} does not call a command of noisy_seg.cli")
+    assert not bad, "; ".join(bad)

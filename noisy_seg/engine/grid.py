@@ -38,7 +38,7 @@ from .metrics import final_metrics, read_metrics
 from .run_info import read_run_info
 
 __all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "NO_PREDICTIONS", "cell_metrics", "cpu_threads_per_process",
-           "load_grid", "run_grid", "training_environment"]
+           "load_grid", "run_grid", "tool_command", "training_environment"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GRID_FOLDER = ZOO_ROOT / "configs" / "grids"  # the packaged copy of configs/grids: grid names work when installed
@@ -97,13 +97,20 @@ class Cell:
         return opts + ([f"train.device={device}"] if device else [])
 
     def command(self, output_dir: Path, device: Optional[str], resume: bool = False) -> list[str]:
-        return [sys.executable, str(REPO_ROOT / "tools" / "train_net.py"), "--config-file", self.config,
-                *(["--resume"] if resume else []), *self.opts(output_dir, device)]
+        return [*tool_command("train_net"), "--config-file", self.config, *(["--resume"] if resume else []),
+                *self.opts(output_dir, device)]
+
+
+def tool_command(tool: str) -> list[str]:
+    """The command that runs a tool (a module of noisy_seg.cli, e.g. "train_net") in a process of its own: the
+    installed package's, so a `pip install` needs no checkout."""
+    return [sys.executable, "-m", f"noisy_seg.cli.{tool}"]
 
 
 def _what_is_trained(command: list[str]) -> list[str]:
-    """A cell command without what does not change the run: interpreter, --resume, output folder."""
-    return [part for part in command[2:] if part != "--resume" and not part.startswith("train.output_dir=")]
+    """A cell command without what does not change the run: the launcher, --resume, the output folder."""
+    launcher = len(tool_command("train_net"))
+    return [part for part in command[launcher:] if part != "--resume" and not part.startswith("train.output_dir=")]
 
 
 @dataclass

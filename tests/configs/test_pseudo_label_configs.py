@@ -4,7 +4,7 @@ from pathlib import Path
 
 from detectron2.config import LazyConfig, instantiate
 
-import run_pseudo_label_recipe as recipe  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import run_pseudo_label_recipe as recipe
 from noisy_seg.data import register_coco_file, register_pseudo_label_dataset
 from noisy_seg.modeling import NoisySemanticSegmentor
 

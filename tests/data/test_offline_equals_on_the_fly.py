@@ -13,7 +13,7 @@ from detectron2.data import DatasetCatalog
 from detectron2.data.datasets import register_coco_instances
 from detectron2.data.datasets.cityscapes import load_cityscapes_instances
 
-import make_noisy_dataset  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import make_noisy_dataset
 from noisy_seg.data import NoisyDatasetMapper
 from noisy_seg.data.datasets.toy_shapes import cityscapes_paths, coco_paths
 

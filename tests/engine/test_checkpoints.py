@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-import train_net
+from noisy_seg.cli import train_net
 from noisy_seg.engine.checkpoint import SafeCheckpointer
 from noisy_seg.utils.errors import UserInputError
 

@@ -18,7 +18,7 @@ from noisy_seg.utils.run_folder import FINISHED, STARTED, RunFolder, run_state
 from noisy_seg.engine.grid_report import markdown, summarize, write_report
 from noisy_seg.utils.errors import UserInputError
 
-import run_grid as run_grid_tool  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import run_grid as run_grid_tool
 
 SPEC = {"seeds": [0, 1], "blocks": [{"losses": ["ce"], "noise": ["clean"]},
                                      {"losses": ["ce", "combination"], "noise": ["symmix40"]}]}
@@ -216,8 +216,8 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
     in every process). Every launcher takes its environment from training_environment, as the grid does."""
     import subprocess as subprocess_module
 
-    import find_label_errors
-    import run_pseudo_label_recipe
+    from noisy_seg.cli import find_label_errors
+    from noisy_seg.cli import run_pseudo_label_recipe
     from noisy_seg.engine import grid as grid_module
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -7,7 +7,7 @@ import pytest
 
 from detectron2.utils.events import EventStorage
 
-import train_net
+from noisy_seg.cli import train_net
 from noisy_seg.engine.noise_monitor import NoiseMonitor
 
 SHORT = ["train.max_iter=2", "train.eval_period=0", "train.log_period=1", "dataloader.train.total_batch_size=4"]

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-import pretrain_backbone  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import pretrain_backbone
 from detectron2.config import instantiate
 
 from noisy_seg.engine.pretraining import BACKBONE_PREFIX, PretrainSettings, pretrain_backbone as pretrain

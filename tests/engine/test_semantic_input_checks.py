@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import train_net
+from noisy_seg.cli import train_net
 from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog
 

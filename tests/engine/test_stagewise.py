@@ -7,7 +7,7 @@ import torch
 
 from detectron2.config import LazyConfig
 
-import train_net
+from noisy_seg.cli import train_net
 from noisy_seg.utils.errors import UserInputError
 
 P = "projects/NoisyClassLabels/configs/toy"

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-import train_net
+from noisy_seg.cli import train_net
 
 CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
 # score threshold 0: a 4-iteration model must still produce detections to evaluate

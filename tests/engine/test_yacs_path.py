@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-import train_net
+from noisy_seg.cli import train_net
 from noisy_seg.data import NoisyDatasetMapper
 from noisy_seg.engine import NoisyTrainer, is_yacs_config, load_yacs_config, load_yacs_model_for_eval
 from noisy_seg.engine.checkpoint import SafeCheckpointer

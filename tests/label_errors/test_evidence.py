@@ -20,7 +20,7 @@ from noisy_seg.utils.errors import UserInputError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import label_error_evidence as evidence  # noqa: E402
-import make_noisy_dataset  # noqa: E402  (tools/ is on sys.path: tests/conftest.py)
+from noisy_seg.cli import make_noisy_dataset  # noqa: E402
 
 # cleanlab says so for every class with few annotations, as on these few images
 pytestmark = pytest.mark.filterwarnings("ignore:May not flag all label issues:UserWarning")

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 
-import find_label_errors as tool  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import find_label_errors as tool
 from detectron2.data import MetadataCatalog
 
 from noisy_seg.data import register_coco_file

@@ -10,7 +10,7 @@ import pytest
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-import find_semantic_label_errors as tool  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import find_semantic_label_errors as tool
 from noisy_seg.label_errors.semantic import (
     THRESHOLDS, adjusted_iou, benchmark_counts, cleanlab_proposals, component_metrics, connected_components,
     drop_components, error_regions, feature_names, find_proposals, fit_meta_classifier, heatmaps, image_proposals,

@@ -300,7 +300,7 @@ def test_drop90_trains_through_train_net_and_its_memorization_rows_are_the_write
     writes every train.log_period iterations (they came every 20 iterations, in rows after the writer's: 19, 0)."""
     import json
 
-    import train_net
+    from noisy_seg.cli import train_net
 
     argv = ["--config-file", str(repo_root / "configs/toy/mask_rcnn_R18_FPN_ce.py"), f"train.output_dir={tmp_path}",
             "dataloader.train.dataset.names=toy_tiny_train", "dataloader.test.dataset.names=toy_tiny_val",

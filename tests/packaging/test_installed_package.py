@@ -28,6 +28,11 @@ CHECKS = textwrap.dedent("""
     assert "model" in get_config("projects/NoisyClassLabels/configs/toy/combination_switch.py")
     assert Path(get_config_file("toy/yacs/mask_rcnn_R18_FPN_ce.yaml")).resolve().is_relative_to(site)
 
+    # every tool is a command of the installed package (no tools/ folder in an install)
+    from noisy_seg import cli
+    assert Path(cli.__file__).resolve().is_relative_to(site) and cli.main(["--help"]) == 0
+    import noisy_seg.cli.train_net, noisy_seg.cli.make_noisy_dataset  # importable, as `python -m` runs them
+
     from noisy_seg.engine import load_lazy_config
     from noisy_seg.engine.grid import read_grid_file
     assert "train" in load_lazy_config("toy/semantic_R18_FPN_ce.py", ["train.max_iter=2"])
@@ -71,6 +76,7 @@ def test_a_pip_install_runs_from_anywhere_and_writes_nothing_into_site_packages(
     _pip("install", "--no-deps", "--no-index", "--no-build-isolation", "--target", str(site), str(source),
          cwd=tmp_path)
     assert (site / "noisy_seg" / "model_zoo" / "configs" / "toy" / "mask_rcnn_R18_FPN_ce.py").is_file()
+    assert "noisy_seg.cli" in (site / "bin" / "noisy-seg").read_text()  # the console entry point
 
     # The heavy dependencies (torch, detectron2, ...) come from this environment, after the fresh site-packages.
     dependencies = site / "zz_dependencies.pth"

@@ -14,7 +14,7 @@ import torch
 from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog
 
-import generate_pseudo_labels as tool  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import generate_pseudo_labels as tool
 from noisy_seg.utils.files import TEMP_PREFIX, load_json, png_is_complete, save_json_atomic
 
 from pseudo_label_stand_ins import NUM_CLASSES, VAL

@@ -7,7 +7,7 @@ import numpy as np
 import orjson
 import pytest
 
-import make_noisy_dataset  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import make_noisy_dataset
 from noisy_seg.noise.pipeline import NoisePipeline
 from noisy_seg.noise.presets import CITYSCAPES_THING_CLASSES, COCO_THING_CATEGORIES
 from noisy_seg.noise.registry import build_noise

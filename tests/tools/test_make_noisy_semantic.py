@@ -12,7 +12,7 @@ import pytest
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-import make_noisy_dataset  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import make_noisy_dataset
 from noisy_seg.data import NoisySemSegDatasetMapper
 from noisy_seg.noise import named_noise_spec
 from noisy_seg.utils.files import TEMP_PREFIX, png_is_complete

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-import plot_memorization as tool
+from noisy_seg.cli import plot_memorization as tool
 
 CLEAN, NOISY, OTHER = tool.CLEAN, tool.NOISY, tool.OTHER
 

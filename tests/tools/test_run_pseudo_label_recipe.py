@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import run_pseudo_label_recipe as recipe  # tools/ is on sys.path (tests/conftest.py)
+from noisy_seg.cli import run_pseudo_label_recipe as recipe
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 
 from detectron2.data import DatasetCatalog, Metadata
 
-import visualize_noise
+from noisy_seg.cli import visualize_noise
 
 
 @pytest.fixture

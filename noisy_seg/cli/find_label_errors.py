@@ -1,0 +1,323 @@
+#!/usr/bin/env python
+"""Find label errors in a COCO-format instance-segmentation dataset: annotations of the wrong class (with the class
+suggested instead), bad masks, and objects nobody annotated, ranked (noisy_seg.label_errors on a Mask R-CNN's view
+of every annotated box; noisy_seg.pseudo_labels.label_issues).
+
+    # out-of-sample: K models, each trained on the other folds' images, score their held-out images
+    python tools/find_label_errors.py --config-file configs/toy/mask_rcnn_R18_FPN_ce.py \\
+        --dataset toy_shapes_train --folds 4 --output output/label_errors/toy_folds
+    # a given checkpoint
+    python tools/find_label_errors.py --config-file configs/toy/mask_rcnn_R18_FPN_ce.py \\
+        --weights output/toy/mask_rcnn_R18_FPN_ce/model_final.pth --dataset toy_shapes_train \\
+        --output output/label_errors/toy
+    # a COCO json, e.g. a noisy copy from tools/make_noisy_dataset.py, read like a registered dataset
+    python tools/find_label_errors.py --config-file configs/toy/mask_rcnn_R18_FPN_ce.py \\
+        --dataset output/toy_train_sym40.json --like toy_shapes_train --folds 2 --output output/label_errors/sym40
+
+Predictions: with --folds K the dataset's images are dealt into K folds (seeded by --seed); fold k's model is
+trained by tools/train_net.py on the other folds (their json registered with register_coco_file, like the
+dataset) and scores fold k's images, so no annotation is judged by a model that trained on it. --weights then is
+the fold trainings' initialization (train.init_checkpoint), optional. Without --folds, --weights is the model that
+scores every image: if it was trained on this dataset, its predictions are in-sample and under-report the errors it
+memorized (the tool says so). The fold trainings need a dataset that a fresh process knows (a built-in one, or a
+copy of one: register_coco_file's `like`; --dataset FILE.json --like NAME [--image-root DIR] registers one), and a
+config whose train mapper adds no noise of its own (dataloader.train.mapper.noise=null: the json is the data).
+
+Scores per annotation: cleanlab's self-confidence and normalized margin on the box head's class posterior on the
+annotated box (foreground classes, renormalized), DivideMix's GMM clean probability on its cross entropy, the IoU of
+the predicted mask with the annotated one; the model's own detections scored at least --missing-score that overlap
+no annotation (box IoU < --match-iou) are missing objects. --method decides the class issues: confident_learning
+(cleanlab.filter.find_label_issues, the default), or self_confidence / normalized_margin / gmm below --threshold
+(default 0.5). --mask-threshold: a mask IoU below it is a mask issue. --no-masks / --no-missing turn those off.
+
+Writes OUTPUT/issues.json (ranked: issue type, annotation id, image id, given and suggested category ids, score;
+settings and summary: counts, and with injected noise (clean_category_id from tools/make_noisy_dataset.py) AUROC,
+average precision and precision@k of each score), OUTPUT/scores.json (every annotation's scores),
+OUTPUT/corrected.json (the json with the class suggestions applied, originals in original_category_id),
+OUTPUT/weighted.json (the json unchanged but for "loss_weight" on every scored annotation: its GMM clean
+probability, 4 decimals; train on it, registered with register_coco_file(like=...), with
+model.roi_heads.box_predictor.annotation_loss_weights=True to weight each RoI's classification loss by it),
+OUTPUT/detections.json (unless --no-missing: the model's detections scored at least --missing-score on every scored
+image, the candidates of missing objects, for benchmarks such as cleanlab.object_detection's: {"score_threshold",
+"box_mode": "XYWH_ABS", "images": [{"image_id", "fold", "boxes", "scores", "category_ids"}]}, boxes rounded to 0.01
+px), PNGs of the --top issues under OUTPUT/top/, and with --folds the fold trainings under OUTPUT/folds/. OUTPUT
+must be new or empty. Trailing key=value arguments override the config, for scoring and for the fold trainings alike
+(e.g. train.max_iter=300 train.device=cpu).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+from noisy_seg.utils.library_warnings import quiet_library_warnings
+
+quiet_library_warnings()  # before detectron2 is imported
+
+from detectron2.config import instantiate  # noqa: E402
+from detectron2.data import MetadataCatalog  # noqa: E402
+
+from noisy_seg.data import check_datasets_available, register_coco_file  # noqa: E402  (registers the toy sets)
+from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
+from noisy_seg.engine.grid import tool_command, training_environment  # noqa: E402
+from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
+from noisy_seg.label_errors import CLASS_METHODS  # noqa: E402
+from noisy_seg.pseudo_labels.instance import check_model  # noqa: E402
+from noisy_seg.pseudo_labels.label_issues import (  # noqa: E402
+    ISSUES_JSON,
+    collect_instance_evidence,
+    fold_datasets,
+    image_folds,
+    label_issue_report,
+    load_instance_dataset,
+    merge_evidence,
+    write_label_issues,
+)
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
+from noisy_seg.utils.files import save_json_atomic  # noqa: E402
+from noisy_seg.utils.run_folder import RunFolder, folder_problem  # noqa: E402
+
+FOLDS_DIR = "folds"
+DETECTIONS_JSON = "detections.json"
+SET_BY_THE_TOOL = ("train.output_dir", "dataloader.train.dataset.names", "dataloader.test.dataset.names")
+IN_SAMPLE_CAVEAT = ("predictions of one given checkpoint: if it was trained on this dataset they are in-sample, and "
+                    "the errors it memorized score as clean (under-reported); --folds K gives out-of-sample ones")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True, help="the LazyConfig of the model (and of the fold trainings)")
+    parser.add_argument("--weights", help="the checkpoint that scores the dataset; with --folds the fold trainings' "
+                        "initialization (optional)")
+    parser.add_argument("--dataset", required=True, help="a registered COCO-format instance dataset, or a COCO json "
+                        "file (with --like)")
+    parser.add_argument("--like", help="with --dataset FILE.json: the registered dataset the file is a copy of (its "
+                        "images and classes)")
+    parser.add_argument("--image-root", help="with --dataset FILE.json: its image folder (default: --like's)")
+    parser.add_argument("--folds", type=int, help="K >= 2: train K models, each scoring its held-out images")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
+    parser.add_argument("--output", required=True, help="a new (or empty) folder")
+    parser.add_argument("--top", type=int, default=20, help="PNGs of the first N issues (default 20; 0: none)")
+    parser.add_argument("--method", choices=CLASS_METHODS, default="confident_learning",
+                        help="what decides the class issues (default confident_learning)")
+    parser.add_argument("--threshold", type=float, help="self_confidence / normalized_margin / gmm: a score below "
+                        "it is a class issue (default 0.5)")
+    parser.add_argument("--mask-threshold", type=float, default=0.5, help="a mask IoU below it is a mask issue")
+    parser.add_argument("--missing-score", type=float, default=0.5, help="a detection scored at least this that "
+                        "matches no annotation is a missing object (default 0.5)")
+    parser.add_argument("--match-iou", type=float, default=0.5, help="box IoU from which a detection matches an "
+                        "annotation (default 0.5)")
+    parser.add_argument("--no-masks", action="store_true", help="no mask scores (no mask issues)")
+    parser.add_argument("--no-missing", action="store_true", help="no detection pass (no missing objects)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
+    return parser.parse_args(argv)
+
+
+def check_flags(args) -> None:
+    """Checks that read no file."""
+    if args.folds is not None and args.folds < 2:
+        raise UserInputError(f"--folds must be at least 2 (K models, each scoring the images the others train on), "
+                             f"got {args.folds}")
+    if args.folds is None and args.weights is None:
+        raise UserInputError("pass --weights (the checkpoint that scores the dataset) or --folds K (train K models)")
+    if args.top < 0:
+        raise UserInputError(f"--top must be 0 or more, got {args.top}")
+    if args.method == "confident_learning" and args.threshold is not None:
+        raise UserInputError("--threshold does not apply to --method confident_learning (cleanlab estimates how many "
+                             "labels are wrong); pick self_confidence, normalized_margin or gmm to set one")
+    for flag, value in (("--threshold", args.threshold), ("--mask-threshold", args.mask_threshold),
+                        ("--missing-score", args.missing_score), ("--match-iou", args.match_iou)):
+        if value is not None and not 0 <= value <= 1:
+            raise UserInputError(f"{flag} must lie in [0, 1], got {value:g}")
+    from_file = dataset_is_file(args)
+    if from_file and args.like is None:
+        raise UserInputError(f"--dataset {args.dataset} is a json file: give --like, the registered dataset it is a "
+                             "copy of (e.g. toy_shapes_train)")
+    if not from_file and (args.like is not None or args.image_root is not None):
+        raise UserInputError("--like and --image-root are for a --dataset json file; a registered dataset has both")
+    keys = [opt.split("=", 1)[0].lstrip("+~") for opt in args.opts]
+    taken = [key for key in keys if key in SET_BY_THE_TOOL or (key == "train.init_checkpoint" and args.weights)]
+    if args.folds is not None and taken:
+        raise UserInputError(f"{taken[0]} is set by the tool for the fold trainings; leave it out")
+
+
+def dataset_is_file(args) -> bool:
+    """--dataset names a COCO json file (read like --like), not a registered dataset."""
+    return args.dataset.endswith(".json")
+
+
+def check_files(args) -> None:
+    """The inputs exist and the output folder is new or empty."""
+    args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
+    if args.weights is not None and not os.path.isfile(args.weights):
+        raise UserInputError(f"--weights {args.weights} not found; pass a trained model's .pth file")
+    if dataset_is_file(args) and not os.path.isfile(args.dataset):
+        raise UserInputError(f"--dataset {args.dataset} not found")
+    if args.image_root is not None and not os.path.isdir(args.image_root):
+        raise UserInputError(f"--image-root {args.image_root} is not a folder")
+    problem = folder_problem(args.output, "--output", how_to_resume=None)
+    if problem:
+        raise UserInputError(problem)
+
+
+def registered_dataset(args) -> str:
+    """The name of --dataset: as given, or the registration of its json file like --like."""
+    if not dataset_is_file(args):
+        return args.dataset
+    check_datasets_available([args.like])
+    return register_coco_file(args.dataset, like=args.like, image_root=args.image_root)
+
+
+# ------------------------------------------------------------------------------------------------- K folds
+def source_dataset(name: str) -> str:
+    """The registered dataset `name` is a copy of (register_coco_file's `like`, followed to the first one), or
+    `name`: the one the fold jsons are registered like."""
+    seen = {name}
+    while MetadataCatalog.get(name).get("copy_of", None) and MetadataCatalog.get(name).copy_of not in seen:
+        name = MetadataCatalog.get(name).copy_of
+        seen.add(name)
+    return name
+
+
+def quoted(text: str) -> str:
+    """`text` as a quoted value of a key=value config override (paths with any character)."""
+    return "'" + str(text).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _registration(json_file: Path, like: str, image_root: str) -> str:
+    """A hydra override value: the LazyCall register_coco_file(json_file, like, image_root)."""
+    return ("{_target_:noisy_seg.data.register_coco_file,json_file:" + quoted(json_file.resolve()) + ",like:"
+            + quoted(like) + ",image_root:" + quoted(image_root) + "}")
+
+
+def fold_training_command(args, fold_dir: Path, train_json: Path, heldout_json: Path, like: str,
+                          image_root: str) -> list[str]:
+    """tools/train_net.py on the fold's training json, evaluated on its held-out json, into `fold_dir`/model."""
+    command = [*tool_command("train_net"), "--config-file", str(Path(args.config_file).resolve()), *args.opts,
+               f"train.output_dir={quoted((fold_dir / 'model').resolve())}",
+               # null first: a LazyCall already there would otherwise be merged into, not replaced
+               "dataloader.train.dataset.names=null",
+               f"dataloader.train.dataset.names={_registration(train_json, like, image_root)}",
+               "dataloader.test.dataset.names=null",
+               f"dataloader.test.dataset.names={_registration(heldout_json, like, image_root)}"]
+    if args.weights:
+        command.append(f"train.init_checkpoint={quoted(Path(args.weights).resolve())}")
+    return command
+
+
+def run_training(command: list[str], log_file: Path) -> int:
+    """Run one fold training, its output into `log_file`; its exit code."""
+    with open(log_file, "w") as log:
+        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              env=training_environment()).returncode
+
+
+def last_error_line(log_file: Path) -> str:
+    """The last line of a log that reads like an error (else its last line)."""
+    lines = [line.strip() for line in log_file.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:") or "Error" in line]
+    return (errors or lines or ["no output"])[-1]
+
+
+def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_options):
+    """Train one model per fold (tools/train_net.py) and score its held-out images: (merged evidence, fold_of)."""
+    fold_of = image_folds([record["image_id"] for record in data.records], args.folds, seed=args.seed)
+    like = source_dataset(data.name)
+    image_root = MetadataCatalog.get(data.name).image_root
+    parts = []
+    for fold in range(args.folds):
+        fold_dir = output / FOLDS_DIR / f"fold{fold}"
+        train, heldout = fold_datasets(data.coco, fold_of, fold)
+        train_json, heldout_json = fold_dir / "train.json", fold_dir / "heldout.json"
+        save_json_atomic(train, train_json)
+        save_json_atomic(heldout, heldout_json)
+        print(f"fold {fold + 1}/{args.folds}: training on {len(train['images'])} images, scoring "
+              f"{len(heldout['images'])} (log: {fold_dir / 'train.log'})", flush=True)
+        command = fold_training_command(args, fold_dir, train_json, heldout_json, like, image_root)
+        code = run_training(command, fold_dir / "train.log")
+        weights = fold_dir / "model" / "model_final.pth"
+        if code != 0 or not weights.is_file():
+            raise UserInputError(f"the training of fold {fold} failed (exit code {code}): "
+                                 f"{last_error_line(fold_dir / 'train.log')} (full log: {fold_dir / 'train.log'})")
+        model = build_model(cfg, str(weights))
+        held_ids = [image["id"] for image in heldout["images"]]
+        parts.append(collect_instance_evidence(model, data, image_ids=held_ids, progress=progress,
+                                               desc=f"scoring fold {fold + 1}/{args.folds}", **evidence_options))
+    return merge_evidence(parts), fold_of
+
+
+# ------------------------------------------------------------------------------------------------- outputs
+def detections_file(data, evidence: dict, fold_of: Optional[dict], min_score: float) -> dict:
+    """detections.json: per scored image (also those without detections) its detections, in dataset category ids."""
+    to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
+    return {"score_threshold": min_score, "box_mode": "XYWH_ABS", "images": [
+        {"image_id": entry["image_id"], "fold": fold_of[entry["image_id"]] if fold_of else None,
+         "boxes": [[round(value, 2) for value in box] for box in entry["boxes"]], "scores": entry["scores"],
+         "category_ids": [to_dataset[c] for c in entry["classes"]]}
+        for entry in evidence["detections"]]}
+
+
+# ------------------------------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        check_flags(args)
+        check_files(args)
+        cfg = load_lazy_config(args.config_file, args.opts)
+        dataset = registered_dataset(args)
+        check_datasets_available([dataset])
+        data = load_instance_dataset(dataset, needs_masks=not args.no_masks)
+        if args.folds is not None and args.folds > len(data.records):
+            raise UserInputError(f"--folds {args.folds} is more than the {len(data.records)} images of {args.dataset}")
+        progress = not args.no_progress
+        settings = {
+            "config_file": args.config_file, "weights": args.weights, "dataset": args.dataset, "like": args.like,
+            "json_file": data.json_file, "folds": args.folds, "seed": args.seed, "method": args.method,
+            "threshold": args.threshold, "mask_threshold": None if args.no_masks else args.mask_threshold,
+            "missing_score": None if args.no_missing else args.missing_score, "match_iou": args.match_iou,
+            "overrides": list(args.opts),
+            "predictions": "out-of-sample" if args.folds else "given checkpoint",
+            "caveat": None if args.folds else IN_SAMPLE_CAVEAT,
+        }
+        evidence_options = dict(with_masks=not args.no_masks, keep_masks=args.top > 0,
+                                detect_score=None if args.no_missing else args.missing_score, **mapper_settings(cfg))
+        if args.folds is None:
+            model = build_model(cfg, args.weights)  # weights of another architecture: one error here
+            check_model(model, data.num_classes, not args.no_masks, mask_option="mask scoring")
+        else:
+            check_model(instantiate(cfg.model), data.num_classes, not args.no_masks, mask_option="mask scoring")
+        folder = RunFolder.open(args.output, settings, how_to_resume=None)  # every check passed: the run starts
+        output = folder.path
+        if args.folds is None:
+            print(f"caveat: {IN_SAMPLE_CAVEAT}", file=sys.stderr)
+            evidence, fold_of = collect_instance_evidence(model, data, progress=progress, **evidence_options), None
+        else:
+            noise = cfg.get("dataloader", {}).get("train", {}).get("mapper", {}).get("noise", None)
+            if noise is not None:
+                print(f"warning: the config adds label noise on the fly (dataloader.train.mapper.noise={noise}): the "
+                      "fold models train on a re-noised copy of the json", file=sys.stderr)
+            evidence, fold_of = fold_evidence(args, cfg, data, output, progress, **evidence_options)
+        report = label_issue_report(data, evidence, method=args.method, threshold=args.threshold,
+                                    mask_threshold=args.mask_threshold, score_threshold=args.missing_score,
+                                    match_iou=args.match_iou, fold_of=fold_of)
+        if not args.no_missing:
+            save_json_atomic(detections_file(data, evidence, fold_of, args.missing_score), output / DETECTIONS_JSON)
+        write_label_issues(folder, data, evidence, report, settings=settings, top=args.top, progress=progress)
+    except UserInputError as err:
+        raise SystemExit("error: " + " ".join(str(err).split())) from None
+    counts = report["summary"]["issues"]
+    print(f"{counts['total']} issues in {args.dataset} ({counts['class']} class, {counts['mask']} mask, "
+          f"{counts['missing']} missing): {output / ISSUES_JSON}")
+    noise = report["summary"].get("label_noise")
+    if noise:
+        scores = ", ".join(f"{name} {m['auroc']:.3f}" for name, m in noise["scores"].items() if m["auroc"] is not None)
+        print(f"injected class noise: {noise['flipped']} of {noise['annotations']} annotations flipped; AUROC {scores}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(tool_exit_status(main))

@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""Draw the memorization curves of one or several training runs into one PNG.
+
+    python tools/plot_memorization.py output/toy/mask_rcnn_R18_FPN_ce --output output/memorization.png
+    python tools/plot_memorization.py RUN_A RUN_B --labels CE combination --smooth 5 --output curves.png
+
+For every run folder (a train.output_dir) it reads metrics.json and plots, against the iteration, among the labels
+the noise changed: how often the model predicts the clean label (solid), the noisy label (dashed), and neither
+(dash-dot: background or another class; the three sum to 1, so a classifier that calls everything background does
+not read as "no memorization"). The dashed curve rising is the model memorizing the noise. A dotted vertical line
+marks where a run switched from CE to another loss (its run_info.json). The scalars are logged by noisy_seg's heads
+when the train mapper adds noise (runs logged before the third curve existed draw two).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from noisy_seg.utils.library_warnings import quiet_library_warnings
+
+quiet_library_warnings()  # before detectron2 is imported (noisy_seg.engine imports it)
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from noisy_seg.engine.metrics import read_metrics  # noqa: E402
+from noisy_seg.engine.run_info import read_run_info  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
+from noisy_seg.utils.files import atomic_output  # noqa: E402
+
+CLEAN, NOISY = "memorization/pred_is_clean_label", "memorization/pred_is_noisy_label"
+OTHER = "memorization/pred_is_other_label"
+CURVES = (("clean", CLEAN, "-", "predicts the clean label"), ("noisy", NOISY, "--", "predicts the noisy label"),
+          ("other", OTHER, "-.", "predicts neither (background or another class)"))
+MARKERS_UP_TO = 50  # points per curve: fewer are drawn with markers too (one point alone draws no line)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="training output folders")
+    parser.add_argument("--output", type=Path, required=True, help="the .png file to write")
+    parser.add_argument("--labels", nargs="+", help="one legend name per run (default: the folder names)")
+    parser.add_argument("--smooth", type=int, default=1, metavar="N",
+                        help="moving average over N logged points (default 1: none)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    return parser.parse_args(argv)
+
+
+def check_args(args) -> list[str]:
+    """The runs' labels for valid arguments; UserInputError (one line) otherwise."""
+    if args.output.suffix.lower() != ".png":
+        raise UserInputError(f"--output {args.output} must end in .png")
+    if args.output.is_dir():
+        raise UserInputError(f"--output {args.output} is a directory; give a .png file path")
+    if args.output.exists() and not args.overwrite:
+        raise UserInputError(f"--output {args.output} exists; pass --overwrite to replace it")
+    if args.smooth < 1:
+        raise UserInputError(f"--smooth must be at least 1 (1: no smoothing), got {args.smooth}")
+    if args.labels is not None and len(args.labels) != len(args.runs):
+        raise UserInputError(f"--labels gives {len(args.labels)} names for {len(args.runs)} runs; give one per run")
+    return args.labels or [run.resolve().name for run in args.runs]
+
+
+def memorization_curves(run: Path) -> dict:
+    """{"clean" / "noisy" / "other": (iterations, values)} of a run folder ("other" empty for a run logged before it
+    existed); UserInputError when it has no metrics.json or no memorization scalars. A resumed run's repeated
+    iterations count once (read_metrics)."""
+    metrics = run / "metrics.json"
+    if not metrics.is_file():
+        raise UserInputError(f"{run} has no metrics.json: give the train.output_dir of a training run")
+    rows = read_metrics(metrics)
+    curves = {name: _points(rows, key) for name, key, _, _ in CURVES}
+    if not curves["clean"][0].size:
+        raise UserInputError(f"{metrics} has no memorization scalars ({CLEAN}): they are logged only when the train "
+                             "mapper adds label noise (dataloader.train.mapper.noise=...), by noisy_seg's heads")
+    return curves
+
+
+def _points(rows, key):
+    points = [(row["iteration"], row[key]) for row in rows if key in row]
+    iterations, values = zip(*points) if points else ((), ())
+    return np.asarray(iterations, dtype=np.int64), np.asarray(values, dtype=np.float64)
+
+
+def moving_average(values: np.ndarray, n: int) -> np.ndarray:
+    """Mean over the last n points (fewer at the start); n=1 returns the values."""
+    if n <= 1 or values.size == 0:
+        return values
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    ends = np.arange(1, values.size + 1)
+    starts = np.maximum(ends - n, 0)
+    return (sums[ends] - sums[starts]) / (ends - starts)
+
+
+def switch_iteration(run: Path):
+    """(iteration, loss name) where the run switched from CE to its configured loss, or None (run_info.json)."""
+    schedule = read_run_info(run).get("loss_schedule") or {}
+    if schedule.get("ce_iters") and schedule.get("loss_iters"):
+        return schedule["loss_iters"][0], schedule["loss"]
+    return None
+
+
+def plot(runs, labels, smooth: int, output: Path) -> Figure:
+    """One figure of every run's curves (checked first: a bad run stops it before anything is drawn), written to
+    `output`; returns it."""
+    curves = [memorization_curves(run) for run in runs]
+    figure = Figure(figsize=(8, 4.5), dpi=120)
+    axes = figure.subplots()
+    for i, (run, label, run_curves) in enumerate(zip(runs, labels, curves)):
+        color = f"C{i % 10}"
+        for name, _, style, meaning in CURVES:
+            iterations, values = run_curves[name]
+            if not iterations.size:
+                continue
+            axes.plot(iterations, moving_average(values, smooth), style, color=color, label=f"{label}: {meaning}",
+                      marker="o" if iterations.size <= MARKERS_UP_TO else None, markersize=4)
+        switch = switch_iteration(run)
+        if switch is not None:
+            axes.axvline(switch[0], color=color, linestyle=":",
+                         label=f"{label}: CE -> {switch[1]} at iteration {switch[0]}")
+    axes.set_xlabel("iteration")
+    axes.set_ylabel("share of the labels the noise changed")
+    axes.set_ylim(0, 1)
+    axes.set_title("Memorization of label noise" + (f" (moving average of {smooth} points)" if smooth > 1 else ""))
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    with atomic_output(output, suffix=".png") as temp:
+        figure.savefig(temp, format="png")
+    return figure
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        plot(args.runs, check_args(args), args.smooth, args.output)
+    except UserInputError as e:
+        sys.exit(f"error: {e}")
+    except OSError as e:
+        sys.exit(f"error: cannot write --output {args.output}: {e.strerror or e}")
+    print(f"wrote {args.output}: {len(args.runs)} run(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(tool_exit_status(main))
