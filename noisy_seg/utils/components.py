@@ -1,5 +1,5 @@
 """Connected components of a label map, class by class: the one implementation that semantic noise
-(noise/semantic_noise.py) and semantic label-error finding (label_errors/semantic.py) share. numpy and OpenCV only.
+(noise/semantic_noise.py) and semantic label-error finding (label_errors/semantic/) share. numpy and OpenCV only.
 """
 from __future__ import annotations
 

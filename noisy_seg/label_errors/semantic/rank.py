@@ -1,29 +1,6 @@
-"""Label errors in semantic segmentation (Rottmann & Reese, seed 002; methods.md section 4), on plain arrays.
-
-A model's softmax `probs` (K, H, W) and the given label map (H, W) of an image become, per predicted connected
-component (8-connectivity of the argmax, one class each), uncertainty and geometry metrics and the component's
-adjusted IoU with the given label (`component_metrics`). An L1 logistic regression on the z-scored metrics, fitted on
-half of the images, predicts P(IoU_adj > 0) - the component is a true positive w.r.t. the label - on the other half
-(`score_images`). A component the label does not have (IoU_adj = 0) that the meta classifier nevertheless calls a
-true positive is a label-error proposal (`find_proposals`).
-
-The benchmark of the seed: drop connected components of a clean label map (`drop_components`); the changed regions
-(`error_regions`, those under 250 px left out) are the label errors to find. At each of 21 score thresholds, a region
-is found when an active proposal of its class overlaps it with IoU_adj >= 0.25, and a proposal that overlaps no region
-so is a false positive (`benchmark_counts`); precision, recall, F1 and the area under the PR curve as the seed's
-auc.py computes it (`pr_curve`). `cleanlab_proposals` turns cleanlab.segmentation's pixel flags and scores into
-proposals of the same form, so both methods go through one evaluation.
-
-Where this differs from the seed's code (documented, each a fix or a vectorization):
-- a component with no boundary pixel (it fills the image) divides by 1 instead of 0 (the seed's known issue);
-- the features are z-scored with the training half's mean and deviation (the seed standardizes each half with its
-  own statistics);
-- metrics are reduced with `np.bincount` over one label image instead of a flood fill per component; IoU_adj follows
-  its definition (Rottmann et al. 2018): |k n K'| / |k u (K' \\ Q)|, K' the label's components of k's class that meet
-  k, Q the other predicted components of that class;
-- a benchmark proposal under 250 px is left out by its own size (the seed measures the union of touching proposals),
-  and scores are compared unquantized (the seed saves them as uint8 first).
-"""
+"""The semantic quality scores: per predicted component, the seed's uncertainty and geometry metrics and its
+adjusted IoU with the given label (`component_metrics`), and the meta classifier's P(true positive)
+(`score_images`)."""
 from __future__ import annotations
 
 import inspect
@@ -31,7 +8,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-import cv2
 import numpy as np
 import sklearn
 from scipy import ndimage, sparse
@@ -41,22 +17,12 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..utils.components import class_components
-
-__all__ = ["C_VALUES", "IOU_THRESHOLD", "MIN_ERROR_SIZE", "MIN_PROPOSAL_SIZE", "NUM_PROPOSALS", "SOLVERS",
-           "THRESHOLDS", "ImageComponents", "adjusted_iou", "benchmark_counts", "cleanlab_proposals",
-           "component_metrics", "connected_components", "drop_components", "error_regions", "feature_names",
-           "find_proposals", "fit_meta_classifier", "flagged_components", "heatmaps", "image_proposals", "pr_curve",
-           "score_images", "split_images"]
+from ...utils.components import class_components
 
 HEATMAPS = ("E", "D", "V")  # normalized entropy, probability margin, variation ratio
 C_VALUES = tuple(float(c) for c in 10.0 ** np.linspace(-4.2, 0.8, 20))  # the meta classifier's inverse L1 weights
-THRESHOLDS = np.linspace(0.0, 1.0, 21)
 MIN_PROPOSAL_SIZE = 100  # pixels
-NUM_PROPOSALS = 100
-MIN_ERROR_SIZE = 250  # pixels: benchmark regions and proposals below it are left out
 SOLVERS = ("saga", "liblinear")
-IOU_THRESHOLD = 0.25
 _NEIGHBOURS = ((0, 1), (1, 0), (1, 1), (1, -1))  # the 8-neighbourhood, each pair of pixels once
 
 
@@ -359,162 +325,3 @@ def score_images(images: Sequence[ImageComponents], *, seed: int = 0, both_halve
                      "scored_components": total, "accuracy": correct / total if total else float("nan")})
     info = {"train_images": train.tolist(), "search_images": search.tolist(), "classifiers": fits}
     return scores, info
-
-
-def find_proposals(images: Sequence[ImageComponents], scores: Sequence[np.ndarray], *,
-                   classes: Optional[Sequence[int]] = None, min_size: int = MIN_PROPOSAL_SIZE,
-                   top: Optional[int] = NUM_PROPOSALS) -> list[dict]:
-    """Label-error proposals, best first: scored components with IoU_adj = 0, P(true positive) > 0, a class of
-    `classes` (None: every class) and at least `min_size` pixels; the `top` most probable (None: all).
-    Each: {"image": index, "component": index, "class": id, "bbox": [x0, y0, x1, y1] (x1, y1 exclusive), "area",
-    "score"}."""
-    found = []
-    for i, (image, score) in enumerate(zip(images, scores)):
-        keep = (image.iou_adj == 0) & (score > 0) & (image.sizes >= min_size)  # NaN scores compare False
-        if classes is not None:
-            keep &= np.isin(image.classes, classes)
-        found += [(float(score[j]), i, int(j)) for j in np.flatnonzero(keep)]
-    found.sort(key=lambda item: (-item[0], item[1], item[2]))
-    return [{"image": i, "component": j, "class": int(images[i].classes[j]),
-             "bbox": [int(v) for v in images[i].boxes[j]], "area": int(images[i].sizes[j]), "score": score}
-            for score, i, j in found[:top]]
-
-
-# ---- the benchmark -------------------------------------------------------------------------------------------------
-
-def drop_components(label_map, num_classes: int, fraction: float, rng: np.random.Generator, *,
-                    classes: Optional[Sequence[int]] = None, fill: int = 0) -> np.ndarray:
-    """A copy of `label_map` whose 8-connected components of `classes` (None: every class) are each dropped with
-    probability `fraction`: their pixels take `fill` (a background class, or the ignore label for void)."""
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
-    components, component_classes = connected_components(label_map, num_classes)
-    dropped = rng.random(len(component_classes)) < fraction
-    if classes is not None:
-        dropped &= np.isin(component_classes, classes)
-    result = np.array(label_map, copy=True)
-    result[np.r_[False, dropped][components]] = fill
-    return result
-
-
-def error_regions(clean, given, num_classes: int, *, min_size: int = MIN_ERROR_SIZE):
-    """The label errors of `given` against `clean` as the seed's benchmark sees them: the 8-connected regions where
-    they differ, those under `min_size` pixels left out, split into the 8-connected components of each clean class.
-    Returns (regions int32 (H, W), 0 for none; classes (r,))."""
-    clean, given = np.asarray(clean), np.asarray(given)
-    differ = (clean != given).view(np.uint8)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(differ, connectivity=8, ltype=cv2.CV_32S)
-    kept = np.r_[False, stats[1:, cv2.CC_STAT_AREA] >= min_size][labels]
-    regions, classes = connected_components(np.where(kept, clean, -1), num_classes)
-    return regions, classes
-
-
-def image_proposals(image: ImageComponents, scores: np.ndarray):
-    """One image's proposals as benchmark input: (map int32 (H, W), 0 for none, else 1..p; classes (p,); scores
-    (p,)): its candidate components with a score > 0 (the masks `component_metrics` kept)."""
-    proposals = np.zeros(image.shape, np.int32)
-    chosen = [j for j in sorted(image.masks) if scores[j] > 0]
-    for number, j in enumerate(chosen, start=1):
-        x0, y0, x1, y1 = image.boxes[j]
-        proposals[y0:y1, x0:x1][image.masks[j]] = number
-    return proposals, image.classes[chosen].astype(np.int64), np.asarray(scores, np.float64)[chosen]
-
-
-def benchmark_counts(regions, region_classes, proposals, proposal_classes, proposal_scores, *,
-                     classes: Optional[Sequence[int]] = None, thresholds=THRESHOLDS,
-                     iou_threshold: float = IOU_THRESHOLD, min_size: int = MIN_ERROR_SIZE):
-    """True positives, false positives and false negatives (each (T,) int64) of one image at each threshold.
-
-    regions / proposals: int (H, W) maps, 0 for none, else 1..r / 1..p, with their classes (and the proposals'
-    scores). Only classes of `classes` (None: all) count, and proposals of at least `min_size` pixels. At threshold t
-    the proposals scoring above t are active; a region whose IoU_adj with the active proposals of its class is at
-    least `iou_threshold` is a true positive, else a false negative; an active proposal whose IoU_adj with the
-    regions of its class is below it is a false positive (the seed's auc.py).
-    """
-    regions, proposals = np.asarray(regions), np.asarray(proposals)
-    region_classes, proposal_classes = np.asarray(region_classes), np.asarray(proposal_classes)
-    count_r, count_p = len(region_classes), len(proposal_classes)
-    region_size = np.bincount(regions.ravel(), minlength=count_r + 1)
-    proposal_size = np.bincount(proposals.ravel(), minlength=count_p + 1)
-    keep_r = np.r_[False, np.ones(count_r, bool) if classes is None else np.isin(region_classes, classes)]
-    keep_p = np.r_[False, (np.ones(count_p, bool) if classes is None else np.isin(proposal_classes, classes))
-                   & (proposal_size[1:] >= min_size)]
-    class_r, class_p = np.r_[-1, region_classes], np.r_[-2, proposal_classes]
-    both = (regions > 0) & (proposals > 0)
-    r_pix, p_pix = regions[both], proposals[both]
-    same = (class_r[r_pix] == class_p[p_pix]) & keep_r[r_pix] & keep_p[p_pix]
-    pairs, overlap = np.unique(r_pix[same].astype(np.int64) * (count_p + 1) + p_pix[same], return_counts=True)
-    pair_r, pair_p = np.divmod(pairs, count_p + 1)
-    covered_p = np.bincount(pair_p, weights=overlap, minlength=count_p + 1)  # in regions of its class
-    miss_p = proposal_size - covered_p
-    score = np.r_[-np.inf, np.asarray(proposal_scores, np.float64)]
-    tp, fp, fn = (np.zeros(len(thresholds), np.int64) for _ in range(3))
-    for k, t in enumerate(thresholds):
-        active = keep_p & (score > t)
-        on = active[pair_p]
-        inter_r = np.bincount(pair_r, weights=overlap * on, minlength=count_r + 1)
-        union_r = region_size + np.bincount(pair_r, weights=miss_p[pair_p] * on, minlength=count_r + 1)
-        iou_r = np.divide(inter_r, union_r, out=np.zeros(count_r + 1), where=union_r > 0)
-        tp[k] = np.count_nonzero(keep_r & (iou_r >= iou_threshold))
-        fn[k] = np.count_nonzero(keep_r) - tp[k]
-        miss_r = region_size - inter_r
-        union_p = proposal_size + np.bincount(pair_p, weights=miss_r[pair_r], minlength=count_p + 1)
-        iou_p = np.divide(covered_p, union_p, out=np.zeros(count_p + 1), where=union_p > 0)
-        fp[k] = np.count_nonzero(active & (iou_p < iou_threshold))
-    return tp, fp, fn
-
-
-def pr_curve(tp, fp, fn, thresholds=THRESHOLDS) -> dict:
-    """Precision, recall and F1 per threshold from counts summed over images, and the area under the PR curve as
-    the seed's auc.py computes it: one point per distinct recall (the highest threshold's), then (0, 0) before and
-    (1, the last precision) after, trapezoids between."""
-    tp, fp, fn = (np.asarray(x, np.float64) for x in (tp, fp, fn))
-    precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
-    recall = np.divide(tp, tp + fn, out=np.zeros_like(tp), where=tp + fn > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
-    points = {}
-    for p, r in zip(precision, recall):
-        points[float(r)] = float(p)  # a later (higher) threshold replaces an earlier one at the same recall
-    recalls = [0.0] + sorted(points) + [1.0]
-    precisions = [0.0] + [points[r] for r in sorted(points)] + [points[max(points)] if points else 0.0]
-    area = sum((r1 - r0) * (p0 + p1) / 2 for r0, r1, p0, p1 in zip(recalls, recalls[1:], precisions, precisions[1:]))
-    return {"thresholds": [float(t) for t in thresholds], "precision": precision.tolist(),
-            "recall": recall.tolist(), "f1": f1.tolist(), "tp": tp.astype(int).tolist(),
-            "fp": fp.astype(int).tolist(), "fn": fn.astype(int).tolist(), "pr_auc": float(area)}
-
-
-# ---- the peer: cleanlab.segmentation ------------------------------------------------------------------------------
-
-def cleanlab_proposals(labels, pred_probs, *, n_jobs: Optional[int] = 1, batch_size: Optional[int] = None):
-    """cleanlab.segmentation's answer as benchmark proposals, for a side-by-side comparison on the same pred_probs.
-
-    `find_label_issues(labels, pred_probs)` flags pixels; within each image the 8-connected components of flagged
-    pixels of one predicted class (argmax: cleanlab flags only pixels whose argmax is not the label) are the
-    proposals, each scored by its mean 1 - p(given label), the pixel scores of `get_label_quality_scores(labels,
-    pred_probs, method="softmin")`. labels: (N, H, W) in [0, K) (cleanlab knows no ignore label); pred_probs:
-    (N, K, H, W). Returns (per image (map, classes, scores) as `image_proposals`, the softmin image scores (N,)).
-    """
-    from cleanlab.segmentation.filter import find_label_issues
-    from cleanlab.segmentation.rank import get_label_quality_scores
-
-    labels, pred_probs = np.asarray(labels), np.asarray(pred_probs)
-    if labels.ndim != 3 or pred_probs.ndim != 4 or labels.shape != (pred_probs.shape[0], *pred_probs.shape[2:]):
-        raise ValueError(f"labels must be (N, H, W) and pred_probs (N, K, H, W) of the same N, H, W, got "
-                         f"{labels.shape} and {pred_probs.shape}")
-    num_classes = pred_probs.shape[1]
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"cleanlab needs every label in [0, {num_classes}); got values in [{labels.min()}, "
-                         f"{labels.max()}] (map an ignore label to a class first)")
-    issues = find_label_issues(labels, pred_probs, n_jobs=n_jobs, batch_size=batch_size, verbose=False)
-    image_scores, pixel_scores = get_label_quality_scores(labels, pred_probs, method="softmin", verbose=False)
-    return [flagged_components(issues[i], pred_probs[i].argmax(axis=0), 1.0 - pixel_scores[i], num_classes)
-            for i in range(len(labels))], image_scores
-
-
-def flagged_components(flags, predicted, badness, num_classes: int):
-    """Proposals from per-pixel flags: the 8-connected components of flagged pixels of one predicted class, each
-    scored by the mean of `badness` over it. Returns (map, classes, scores) as `image_proposals`."""
-    components, classes = connected_components(np.where(flags, predicted, -1), num_classes)
-    flat = components.ravel()
-    sums = np.bincount(flat, weights=np.asarray(badness, np.float64).ravel(), minlength=len(classes) + 1)[1:]
-    return components, classes, sums / np.maximum(np.bincount(flat, minlength=len(classes) + 1)[1:], 1)
