@@ -65,7 +65,7 @@ from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
 from noisy_seg.engine.grid import tool_command, training_environment  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.label_errors import CLASS_METHODS  # noqa: E402
-from noisy_seg.pseudo_labels.instance import check_model  # noqa: E402
+from noisy_seg.pseudo_labels.evidence import check_model  # noqa: E402
 from noisy_seg.pseudo_labels.label_issues import (  # noqa: E402
     ISSUES_JSON,
     collect_instance_evidence,

@@ -7,8 +7,8 @@ of noisy_seg.label_errors (which works on plain arrays), used by tools/find_labe
     write_label_issues("output/label_issues", data, evidence, report, top=20, settings={...})
 
 Evidence: for every usable annotation the box head's class posterior on the annotated box and the IoU of the
-predicted mask with the annotated one (noisy_seg.pseudo_labels.instance.collect_evidence, the evidence loop of
-label correction), and the model's own detections scored at least `detect_score` (candidates for missing objects).
+predicted mask with the annotated one (noisy_seg.pseudo_labels.evidence.collect_evidence, which label correction
+reads too), and the model's own detections scored at least `detect_score` (candidates for missing objects).
 Several models each scoring its held-out images (K-fold) give several evidences: `merge_evidence`.
 
 Files in the output folder (`write_label_issues`; each written atomically, and run.json, noisy_seg/utils/run_folder.py,
@@ -50,7 +50,8 @@ from ..noise.geometry import rle_to_mask, segmentation_to_mask
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic, write_image
 from ..utils.run_folder import RunFolder
-from .instance import check_model, coco_metadata, collect_evidence, corrected_annotation
+from .evidence import check_model, coco_metadata, collect_evidence
+from .instance import corrected_annotation
 
 __all__ = [
     "CORRECTED_JSON",
@@ -121,7 +122,7 @@ def collect_instance_evidence(model, data: InstanceDataset, *, image_ids: Option
                               image_format: Optional[str] = None, progress: bool = True,
                               desc: str = "scoring annotations") -> dict:
     """The model's evidence on the images `image_ids` of `data` (default all): {"image_ids", "rows", "skipped",
-    "detections"} as `instance.collect_evidence` returns them. `keep_masks` keeps the predicted masks (RLE) for
+    "detections"} as `evidence.collect_evidence` returns them. `keep_masks` keeps the predicted masks (RLE) for
     drawing; `augmentations` / `image_format` default as in label correction."""
     check_model(model, data.num_classes, with_masks, mask_option="mask scoring")
     wanted = None if image_ids is None else set(image_ids)

@@ -23,16 +23,15 @@ from noisy_seg.data.datasets.coco_files import register_coco_file
 from noisy_seg.data.datasets.toy_shapes import coco_paths
 from noisy_seg.modeling import NoisyFastRCNNOutputLayers
 from noisy_seg.modeling.gt_box_inference import predict_on_given_boxes
-from noisy_seg.pseudo_labels import instance
+from noisy_seg.pseudo_labels import evidence
+from noisy_seg.pseudo_labels.evidence import class_evidence, mask_ious
 from noisy_seg.pseudo_labels.instance import (
     CORRECTED_JSON,
     CORRECTIONS_JSON,
-    class_evidence,
     correct_instance_labels,
     count_label_changes,
     decide_corrections,
     input_settings_from_config,
-    mask_ious,
 )
 from noisy_seg.utils.errors import UserInputError
 from noisy_seg.utils.run_folder import RUN_RECORD
@@ -269,7 +268,7 @@ def hand_dataset(tmp_path):
 @pytest.fixture
 def fake(monkeypatch):
     prediction = FakePrediction()
-    monkeypatch.setattr(instance, "predict_on_given_boxes", prediction)
+    monkeypatch.setattr(evidence, "predict_on_given_boxes", prediction)
     return prediction
 
 
@@ -343,8 +342,8 @@ def test_boxes_follow_the_test_resize(hand_dataset, fake, tmp_path):
 
 def test_an_interrupted_run_resumes_with_the_same_settings(hand_dataset, monkeypatch, tmp_path):
     name, _ = hand_dataset
-    monkeypatch.setattr(instance, "IMAGES_PER_CHUNK", 1)
-    monkeypatch.setattr(instance, "predict_on_given_boxes", FakePrediction(fail_on_call=2))
+    monkeypatch.setattr(evidence, "IMAGES_PER_CHUNK", 1)
+    monkeypatch.setattr(evidence, "predict_on_given_boxes", FakePrediction(fail_on_call=2))
     output = tmp_path / "out"
     with pytest.raises(RuntimeError, match="interrupted"):
         _run(name, output)
@@ -355,11 +354,11 @@ def test_an_interrupted_run_resumes_with_the_same_settings(hand_dataset, monkeyp
         _run(name, output, relabel_threshold=0.7, resume=True)
 
     resumed = FakePrediction()
-    monkeypatch.setattr(instance, "predict_on_given_boxes", resumed)
+    monkeypatch.setattr(evidence, "predict_on_given_boxes", resumed)
     summary = _run(name, output, resume=True)
     assert len(resumed.calls) == 1  # only the second image is left
     fresh = FakePrediction()
-    monkeypatch.setattr(instance, "predict_on_given_boxes", fresh)
+    monkeypatch.setattr(evidence, "predict_on_given_boxes", fresh)
     assert _run(name, tmp_path / "fresh") == summary
     for file in (CORRECTED_JSON, CORRECTIONS_JSON):
         assert (output / file).read_bytes() == (tmp_path / "fresh" / file).read_bytes()
