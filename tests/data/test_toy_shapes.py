@@ -116,8 +116,8 @@ def test_objects_obey_size_and_visibility_rules():
         stacked = np.zeros((128, 128), dtype=int)
         for obj in sample.objects:
             area = int(obj.mask.sum())
-            assert area >= toy_shapes.MIN_VISIBLE_AREA
-            assert area >= toy_shapes.MIN_VISIBLE_FRACTION * polygon_area(obj.outline)
+            assert area >= toy_shapes.render.MIN_VISIBLE_AREA
+            assert area >= toy_shapes.render.MIN_VISIBLE_FRACTION * polygon_area(obj.outline)
             stacked += obj.mask
         assert stacked.max() <= 1, "visible masks overlap"
     assert min(counts) >= 1 and max(counts) <= 4 and len(set(counts)) >= 3
@@ -279,7 +279,7 @@ def test_a_crash_mid_generation_leaves_the_old_dataset_intact(tmp_path, monkeypa
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(toy_shapes, "_write_split", crash)
+    monkeypatch.setattr(toy_shapes.cache, "_write_split", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         write_toy_dataset(root, **{**SMALL, "seed": 5})
     assert all_files(root) == before
@@ -290,14 +290,14 @@ def test_only_one_of_two_concurrent_processes_generates(tmp_path, monkeypatch):
     root = tmp_path / "toy"
     context = multiprocessing.get_context("fork")  # forked workers inherit the patched module
     generations = context.Value("i", 0)
-    generate = toy_shapes._generate_locked
+    generate = toy_shapes.cache._generate_locked
 
     def counting_generate(*args):
         with generations.get_lock():
             generations.value += 1
         return generate(*args)
 
-    monkeypatch.setattr(toy_shapes, "_generate_locked", counting_generate)
+    monkeypatch.setattr(toy_shapes.cache, "_generate_locked", counting_generate)
     with context.Pool(2) as pool:
         paths = pool.starmap(ensure_toy_dataset, [(root, 0, 12, 4, 96)] * 2)
     assert paths == [root.resolve()] * 2

@@ -3,7 +3,7 @@
 Objects of `CLASSES` (regular polygons, stars, other outlines, rendered glyphs and texture-defined blobs: 69 classes)
 on cluttered backgrounds (flat, gradient, low-frequency noise, stripes, checks, dots, with distractor fragments and
 lines), at scales from a quarter to nine tenths of the image. None of it comes from the toy sets' generator
-(`toy_shapes.py`): its own outlines, textures, colours and clutter, so what a backbone learns here transfers to a
+(`toy_shapes/`): its own outlines, textures, colours and clutter, so what a backbone learns here transfers to a
 task, it is not that task.
 
 Two kinds of sample, both keyed: sample ``i`` of a split depends only on ``(seed, split, i, image_size)``
