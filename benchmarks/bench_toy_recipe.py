@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from noisy_seg.engine.grid import tool_command, training_environment
+from noisy_seg.engine.launcher import tool_command, training_environment
 from noisy_seg.engine.metrics import final_metrics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -72,7 +72,8 @@ from noisy_seg.cli import find_label_errors, find_semantic_label_errors, make_no
 from bench_semantic_label_errors import BACKGROUND, evaluate_proposals  # noqa: E402
 from noisy_seg.data import check_datasets_available, register_noisy_label_maps  # noqa: E402
 from noisy_seg.engine import load_lazy_config  # noqa: E402
-from noisy_seg.engine.grid import tool_command, training_environment  # noqa: E402
+from noisy_seg.engine.launcher import (last_error_line, tool_command, train_in_folder,  # noqa: E402
+                                       training_environment)
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
 from noisy_seg.label_errors import (  # noqa: E402
@@ -394,21 +395,15 @@ def write_noisy_val_maps(args, noise: str, folder: Path, background_label: int) 
 def train_semantic_model(args, noise: str, folder: Path) -> Path:
     """A toy Semantic FPN trained on the train label maps with `noise` on the fly (tools/train_net.py; an interrupted
     training resumes), once."""
-    weights = folder / "model_final.pth"
-    if weights.is_file():
-        return weights
-    command = [*tool_command("train_net"), "--config-file", args.semantic_config, "--resume",
-               *args.opts, f"dataloader.train.mapper.noise={seeded_noise(noise, args.seed)}",
-               f"train.output_dir={find_label_errors.quoted(folder.resolve())}"]
     log_file = folder.parent / "train.log"
-    print(f"training the semantic model under {noise} (log: {log_file})", flush=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "a") as log:
-        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              env=training_environment()).returncode
-    if code != 0 or not weights.is_file():
-        raise UserInputError(f"the semantic training under {noise} failed (exit code {code}): "
-                             f"{find_label_errors.last_error_line(log_file)} (full log: {log_file})")
+    if run_state(folder) != FINISHED:
+        print(f"training the semantic model under {noise} (log: {log_file})", flush=True)
+    opts = [*args.opts, f"dataloader.train.mapper.noise={seeded_noise(noise, args.seed)}"]
+    run = train_in_folder(args.semantic_config, opts, folder.resolve(), log_file=log_file, flag="semantic training")
+    weights = run.folder / "model_final.pth"
+    if run.status == "failed" or not weights.is_file():
+        raise UserInputError(f"the semantic training under {noise} failed: {last_error_line(log_file)} (full log: "
+                             f"{log_file})")
     return weights
 
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 
-from noisy_seg.engine.grid import training_environment
+from noisy_seg.engine.launcher import training_environment
 from noisy_seg.engine.metrics import final_metrics
 from noisy_seg.utils.files import save_json_atomic, write_atomic, write_image
 

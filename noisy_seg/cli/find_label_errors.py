@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
@@ -62,7 +61,7 @@ from detectron2.data import MetadataCatalog  # noqa: E402
 
 from noisy_seg.data import check_datasets_available, register_coco_file  # noqa: E402  (registers the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
-from noisy_seg.engine.grid import tool_command, training_environment  # noqa: E402
+from noisy_seg.engine.launcher import last_error_line, quoted, train_in_folder  # noqa: E402
 from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
 from noisy_seg.label_errors import CLASS_METHODS  # noqa: E402
 from noisy_seg.pseudo_labels.evidence import check_model  # noqa: E402
@@ -183,44 +182,23 @@ def source_dataset(name: str) -> str:
     return name
 
 
-def quoted(text: str) -> str:
-    """`text` as a quoted value of a key=value config override (paths with any character)."""
-    return "'" + str(text).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _registration(json_file: Path, like: str, image_root: str) -> str:
     """A hydra override value: the LazyCall register_coco_file(json_file, like, image_root)."""
     return ("{_target_:noisy_seg.data.register_coco_file,json_file:" + quoted(json_file.resolve()) + ",like:"
             + quoted(like) + ",image_root:" + quoted(image_root) + "}")
 
 
-def fold_training_command(args, fold_dir: Path, train_json: Path, heldout_json: Path, like: str,
-                          image_root: str) -> list[str]:
-    """tools/train_net.py on the fold's training json, evaluated on its held-out json, into `fold_dir`/model."""
-    command = [*tool_command("train_net"), "--config-file", str(Path(args.config_file).resolve()), *args.opts,
-               f"train.output_dir={quoted((fold_dir / 'model').resolve())}",
-               # null first: a LazyCall already there would otherwise be merged into, not replaced
-               "dataloader.train.dataset.names=null",
-               f"dataloader.train.dataset.names={_registration(train_json, like, image_root)}",
-               "dataloader.test.dataset.names=null",
-               f"dataloader.test.dataset.names={_registration(heldout_json, like, image_root)}"]
+def fold_training(args, train_json: Path, heldout_json: Path, like: str, image_root: str) -> tuple[str, list[str]]:
+    """(config, overrides) of a fold's training: the fold's training json, evaluated on its held-out json."""
+    opts = [*args.opts,
+            # null first: a LazyCall already there would otherwise be merged into, not replaced
+            "dataloader.train.dataset.names=null",
+            f"dataloader.train.dataset.names={_registration(train_json, like, image_root)}",
+            "dataloader.test.dataset.names=null",
+            f"dataloader.test.dataset.names={_registration(heldout_json, like, image_root)}"]
     if args.weights:
-        command.append(f"train.init_checkpoint={quoted(Path(args.weights).resolve())}")
-    return command
-
-
-def run_training(command: list[str], log_file: Path) -> int:
-    """Run one fold training, its output into `log_file`; its exit code."""
-    with open(log_file, "w") as log:
-        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              env=training_environment()).returncode
-
-
-def last_error_line(log_file: Path) -> str:
-    """The last line of a log that reads like an error (else its last line)."""
-    lines = [line.strip() for line in log_file.read_text(errors="replace").splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:") or "Error" in line]
-    return (errors or lines or ["no output"])[-1]
+        opts.append(f"train.init_checkpoint={quoted(Path(args.weights).resolve())}")
+    return str(Path(args.config_file).resolve()), opts
 
 
 def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_options):
@@ -237,12 +215,13 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
         save_json_atomic(heldout, heldout_json)
         print(f"fold {fold + 1}/{args.folds}: training on {len(train['images'])} images, scoring "
               f"{len(heldout['images'])} (log: {fold_dir / 'train.log'})", flush=True)
-        command = fold_training_command(args, fold_dir, train_json, heldout_json, like, image_root)
-        code = run_training(command, fold_dir / "train.log")
-        weights = fold_dir / "model" / "model_final.pth"
-        if code != 0 or not weights.is_file():
-            raise UserInputError(f"the training of fold {fold} failed (exit code {code}): "
-                                 f"{last_error_line(fold_dir / 'train.log')} (full log: {fold_dir / 'train.log'})")
+        config, opts = fold_training(args, train_json, heldout_json, like, image_root)
+        run = train_in_folder(config, opts, (fold_dir / "model").resolve(), log_file=fold_dir / "train.log",
+                              flag=f"fold {fold}")
+        weights = run.folder / "model_final.pth"
+        if run.status == "failed" or not weights.is_file():
+            raise UserInputError(f"the training of fold {fold} failed: {last_error_line(run.log)} (full log: "
+                                 f"{run.log})")
         model = build_model(cfg, str(weights))
         held_ids = [image["id"] for image in heldout["images"]]
         parts.append(collect_instance_evidence(model, data, image_ids=held_ids, progress=progress,

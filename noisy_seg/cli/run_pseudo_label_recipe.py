@@ -30,7 +30,6 @@ import json
 import re
 import shlex
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,12 +37,12 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.engine.grid import (REPO_ROOT, cell_metrics, tool_command, training_environment,  # noqa: E402
-                                   training_problem)
+from noisy_seg.engine.grid import training_problem  # noqa: E402
+from noisy_seg.engine.launcher import run_tool, tool_command, train_in_folder  # noqa: E402
 from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E402
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
 from noisy_seg.utils.files import load_json, write_atomic  # noqa: E402
-from noisy_seg.utils.run_folder import FINISHED, STARTED, RunFolder, folder_problem, run_state  # noqa: E402
+from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem, run_state  # noqa: E402
 
 PROJECT = "projects/PseudoLabels/configs/toy"
 OUTPUT = {"semantic": "output/PseudoLabels/toy/recipe", "instance": "output/PseudoLabels/toy/instance_recipe"}
@@ -159,29 +158,22 @@ def _check_semantic_flags(args) -> None:
 
 
 def _run(command: list[str], log_folder: Path, name: str = "") -> int:
-    """Run `command` from the repository root, appending its output to <log_folder>/<name>log.txt beside the
-    command (<name>command.txt)."""
+    """Run a tool, its output appended to <log_folder>/<name>log.txt beside the command (<name>command.txt)."""
     log_folder.mkdir(parents=True, exist_ok=True)
-    printable = " ".join(shlex.quote(part) for part in command)
+    printable = shlex.join(command)
     write_atomic(log_folder / f"{name}command.txt", printable + "\n")
     print(f"  $ {printable}", flush=True)
-    with open(log_folder / f"{name}log.txt", "a") as log:
-        return subprocess.run(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                              env=training_environment()).returncode
+    return run_tool(command, log_folder / f"{name}log.txt")
 
 
 def train(step: str, config: str, seed: int, output: Path, overrides: list[str], metric: str = "sem_seg/mIoU") -> float:
     """Train one step (reused when finished, resumed when interrupted); its final val `metric`."""
-    path = output / f"{step}__s{seed}"
-    folder = RunFolder.open(path, {"config": config, "overrides": overrides, "seed": seed}, resume=True, flag="step")
-    if folder.state != FINISHED:
-        command = [*tool_command("train_net"), "--config-file", config,
-                   *(["--resume"] if folder.state == STARTED else []),
-                   *overrides, f"train.seed={seed}", f"train.output_dir={path.resolve()}"]
-        if _run(command, path) != 0:
-            raise RuntimeError(f"{step} (seed {seed}) failed; see {path / 'log.txt'}")
-        folder.finish()
-    return cell_metrics(path)[metric]
+    run = train_in_folder(config, [*overrides, f"train.seed={seed}"], (output / f"{step}__s{seed}").resolve(),
+                          flag="step")
+    print(f"  $ {run.command}", flush=True)
+    if run.status == "failed":
+        raise RuntimeError(f"{step} (seed {seed}) failed; see {run.log}")
+    return run.metrics[metric]
 
 
 def pseudo_labels(seed: int, output: Path, extra: list[str]) -> tuple[Path, float]:

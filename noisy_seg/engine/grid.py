@@ -17,11 +17,7 @@ failed with its log while the others go on.
 from __future__ import annotations
 
 import itertools
-import math
 import os
-import shlex
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -32,15 +28,13 @@ import yaml
 
 from ..model_zoo import ZOO_ROOT
 from ..utils.errors import UserInputError
-from ..utils.files import write_atomic
-from ..utils.run_folder import FINISHED, STARTED, RunFolder, folder_problem, run_state
-from .metrics import final_metrics, read_metrics
+from ..utils.run_folder import FINISHED, RunFolder, folder_problem, run_state
+from .launcher import (NO_PREDICTIONS, REPO_ROOT, train_in_folder, training_command, training_environment,
+                       training_folder_problem)
 from .run_info import read_run_info
 
-__all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "NO_PREDICTIONS", "cell_metrics", "cpu_threads_per_process",
-           "load_grid", "run_grid", "tool_command", "training_environment"]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "check_cells", "grid_settings", "load_grid", "run_grid",
+           "training_problem"]
 GRID_FOLDER = ZOO_ROOT / "configs" / "grids"  # the packaged copy of configs/grids: grid names work when installed
 _PROJECT = "projects/NoisyClassLabels/configs"
 _SEMANTIC = "projects/NoisySemanticLabels/configs"
@@ -91,26 +85,13 @@ class Cell:
     def name(self) -> str:
         return f"{self.loss}__{self.noise}__s{self.seed}"
 
-    def opts(self, output_dir: Path, device: Optional[str]) -> list[str]:
-        opts = [*self.overrides, f"dataloader.train.mapper.noise={self.noise}", f"train.seed={self.seed}",
-                f"train.output_dir={output_dir}"]
+    def opts(self, device: Optional[str]) -> list[str]:
+        """Its overrides of the config (the output folder is the launcher's)."""
+        opts = [*self.overrides, f"dataloader.train.mapper.noise={self.noise}", f"train.seed={self.seed}"]
         return opts + ([f"train.device={device}"] if device else [])
 
     def command(self, output_dir: Path, device: Optional[str], resume: bool = False) -> list[str]:
-        return [*tool_command("train_net"), "--config-file", self.config, *(["--resume"] if resume else []),
-                *self.opts(output_dir, device)]
-
-
-def tool_command(tool: str) -> list[str]:
-    """The command that runs a tool (a module of noisy_seg.cli, e.g. "train_net") in a process of its own: the
-    installed package's, so a `pip install` needs no checkout."""
-    return [sys.executable, "-m", f"noisy_seg.cli.{tool}"]
-
-
-def _what_is_trained(command: list[str]) -> list[str]:
-    """A cell command without what does not change the run: the launcher, --resume, the output folder."""
-    launcher = len(tool_command("train_net"))
-    return [part for part in command[launcher:] if part != "--resume" and not part.startswith("train.output_dir=")]
+        return training_command(self.config, self.opts(device), output_dir, resume)
 
 
 @dataclass
@@ -206,12 +187,12 @@ def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
         if not cell.config:
             problems.append(f"{cell.name}: unknown loss {cell.loss!r}; known: {', '.join(grid.known_losses)}")
             continue
-        folder = grid.output / cell.name
-        problem = folder_problem(folder, "cell", settings=cell_settings(cell, folder, device), resume=True)
+        problem = training_folder_problem(grid.output / cell.name, cell.config, cell.opts(device), flag="cell")
         if problem:
             problems.append(f"{cell.name}: {problem}")
             continue
-        problem = training_problem(cell.config, cell.opts(grid.output / cell.name, device), loaded)
+        problem = training_problem(cell.config, [*cell.opts(device), f"train.output_dir={grid.output / cell.name}"],
+                                   loaded)
         if problem:
             problems.append(f"{cell.name}: {problem}")
     return problems
@@ -246,81 +227,9 @@ def grid_settings(grid: Grid) -> dict:
     return {"grid": grid.name}
 
 
-def cell_settings(cell: Cell, folder: Path, device: Optional[str]) -> dict:
-    """What a cell's run folder records: its command, less what does not change the run."""
-    return {"command": _what_is_trained(cell.command(folder, device))}
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on: its affinity, capped by a cgroup (v2) CPU quota, where a container has
-    one (os.cpu_count() counts the host's)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, int(quota) // int(period)))
-    except (OSError, ValueError):
-        pass
-    return cpus
-
-
-def cpu_threads_per_process(jobs: int = 1) -> int:
-    """CPU threads for each of `jobs` processes that run at once: the usable CPUs shared out, at least 1. An
-    OMP_NUM_THREADS the user set wins (e.g. 1 on a machine others use too)."""
-    given = os.environ.get("OMP_NUM_THREADS", "")
-    if given.isdigit() and int(given) > 0:
-        return int(given)
-    return max(1, usable_cpus() // jobs)
-
-
-def training_environment(jobs: int = 1) -> dict:
-    """The environment of a training (or tool) subprocess, one of `jobs` at once: os.environ with its CPU threads
-    set (`cpu_threads_per_process`), as torch's default, a thread per CPU of the host in every process,
-    oversubscribes a shared CPU. Every place that starts trainings (the grid, the recipes, find_label_errors' folds,
-    the benchmarks) takes its environment from here."""
-    threads = str(cpu_threads_per_process(jobs))
-    return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-
-
 def _run_cell(cell: Cell, grid: Grid, device: Optional[str], env: dict) -> CellResult:
-    path = grid.output / cell.name
-    log = path / "log.txt"
-    folder = RunFolder.open(path, cell_settings(cell, path, device), resume=True, flag="cell")
-    command = cell.command(path, device, resume=folder.state == STARTED)
-    printable = " ".join(shlex.quote(part) for part in command)
-    if folder.state == FINISHED:
-        return CellResult(cell, "reused", cell_metrics(path), float("nan"), log, printable, _what_ran(path))
-    write_atomic(path / "command.txt", printable + "\n")  # the exact command, for people and tables
-    start = time.monotonic()
-    with open(log, "a") as handle:
-        code = subprocess.run(command, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
-    minutes = (time.monotonic() - start) / 60
-    metrics = cell_metrics(path)
-    status = "done" if code == 0 and metrics else "failed"
-    if status == "done":
-        folder.finish()
-    return CellResult(cell, status, metrics, minutes, log, printable, _what_ran(path))
-
-
-NO_PREDICTIONS = "no predictions"
-_INSTANCE_METRICS = ("bbox/AP", "bbox/AP50", "segm/AP", "segm/AP50")
-
-
-FG_CALLED_BACKGROUND = "fg RoIs called bg (%)"  # at the end of training: is the box classifier the bottleneck?
-
-
-def cell_metrics(folder: Path) -> dict:
-    """The run's final evaluation. A model that predicts nothing gets NaN box AP from COCOEvaluator and no mask
-    AP at all; it found no object, so its AP is 0, and it is flagged so tables can say so. Instance runs also get
-    FG_CALLED_BACKGROUND: detectron2's last logged `fast_rcnn/false_negative` (a median over the log period)."""
-    metrics = dict(final_metrics(folder))
-    if "bbox/AP" in metrics and math.isnan(metrics["bbox/AP"]):
-        metrics.update({key: 0.0 for key in _INSTANCE_METRICS}, **{NO_PREDICTIONS: True})
-    shares = [row["fast_rcnn/false_negative"] for row in read_metrics(folder / "metrics.json")
-              if "fast_rcnn/false_negative" in row]
-    if metrics and shares:
-        metrics[FG_CALLED_BACKGROUND] = 100.0 * shares[-1]
-    return metrics
+    run = train_in_folder(cell.config, cell.opts(device), grid.output / cell.name, env=env, flag="cell")
+    return CellResult(cell, run.status, run.metrics, run.minutes, run.log, run.command, _what_ran(run.folder))
 
 
 def _what_ran(folder: Path) -> str:

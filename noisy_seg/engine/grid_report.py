@@ -8,7 +8,8 @@ import statistics
 from pathlib import Path
 
 from ..utils.files import atomic_output, write_atomic
-from .grid import FG_CALLED_BACKGROUND, NO_PREDICTIONS, CellResult, Grid
+from .grid import CellResult, Grid
+from .launcher import FG_CALLED_BACKGROUND, NO_PREDICTIONS
 
 __all__ = ["METRICS", "beyond_twice_the_spread", "mean_std", "summarize", "write_report"]
 

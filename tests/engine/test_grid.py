@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from noisy_seg.data.datasets.toy_shapes import ensure_toy_dataset
-from noisy_seg.engine.grid import (CellResult, cell_metrics, cell_settings, check_cells, grid_settings, load_grid,
-                                   run_grid)
+from noisy_seg.engine.grid import CellResult, check_cells, grid_settings, load_grid, run_grid
+from noisy_seg.engine.launcher import training_metrics, training_settings
 from noisy_seg.utils.run_folder import FINISHED, STARTED, RunFolder, run_state
 from noisy_seg.engine.grid_report import markdown, summarize, write_report
 from noisy_seg.utils.errors import UserInputError
@@ -32,7 +32,7 @@ def test_cells_are_block_products_times_seeds_without_repeats(tmp_path):
     cell = grid.cells[2]
     assert cell.config.endswith("toy/mask_rcnn_R18_FPN_ce.py")
     assert cell.command(tmp_path / "c", "cpu")[-4:] == ["dataloader.train.mapper.noise=symmix40", "train.seed=0",
-                                                       f"train.output_dir={tmp_path / 'c'}", "train.device=cpu"]
+                                                       "train.device=cpu", f"train.output_dir='{tmp_path / 'c'}'"]
     assert "--resume" in cell.command(tmp_path / "c", None, resume=True)
 
 
@@ -78,7 +78,7 @@ def test_a_folder_of_another_run_or_a_file_as_output_is_refused(tmp_path):
     cell = grid.cells[0]
     folder = grid.output / cell.name
     RunFolder.open(grid.output, grid_settings(grid))
-    RunFolder.open(folder, cell_settings(cell, tmp_path / "elsewhere", None))  # the folder does not count
+    RunFolder.open(folder, training_settings(cell.config, cell.opts(None)))
     assert check_cells(grid, None) == []
     other = load_grid({**SPEC, "overrides": ["train.max_iter=7"]}, "t", tmp_path / "out")
     problems = check_cells(other, None)
@@ -99,7 +99,7 @@ def test_a_folder_of_another_run_or_a_file_as_output_is_refused(tmp_path):
 def test_a_model_that_predicts_nothing_has_ap_0_and_is_flagged(tmp_path):
     # what COCOEvaluator logs for a model with no detections: NaN box AP, no mask AP
     (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 4, "bbox/AP": float("nan")}) + "\n")
-    metrics = cell_metrics(tmp_path)
+    metrics = training_metrics(tmp_path)
     assert metrics["segm/AP"] == 0.0 and metrics["bbox/AP"] == 0.0 and metrics["no predictions"] is True
     grid = load_grid(SPEC, "t", tmp_path)
     empty = CellResult(grid.cells[0], "done", metrics, 1.0, Path("/logs/a.txt"), "cmd", "")
@@ -112,13 +112,13 @@ def test_the_share_of_foreground_rois_called_background_at_the_end_is_reported(t
     rows = [{"iteration": 19, "fast_rcnn/false_negative": 0.9}, {"iteration": 39, "fast_rcnn/false_negative": 0.25},
             {"iteration": 40, "segm/AP": 30.0, "bbox/AP": 31.0}]
     (tmp_path / "metrics.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    metrics = cell_metrics(tmp_path)
+    metrics = training_metrics(tmp_path)
     assert metrics["fg RoIs called bg (%)"] == 25.0 and metrics["segm/AP"] == 30.0
     grid = load_grid(SPEC, "t", tmp_path)
     result = CellResult(grid.cells[0], "done", metrics, 1.0, Path("/logs/a.txt"), "cmd", "")
     assert "25.0" in markdown(summarize(grid, [result]))
     (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 40, "sem_seg/mIoU": 60.0}) + "\n")
-    assert "fg RoIs called bg (%)" not in cell_metrics(tmp_path)  # semantic runs have no RoIs
+    assert "fg RoIs called bg (%)" not in training_metrics(tmp_path)  # semantic runs have no RoIs
 
 
 def _result(grid, loss, noise, seed, ap, status="done"):
@@ -216,17 +216,16 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
     in every process). Every launcher takes its environment from training_environment, as the grid does."""
     import subprocess as subprocess_module
 
-    from noisy_seg.cli import find_label_errors
     from noisy_seg.cli import run_pseudo_label_recipe
-    from noisy_seg.engine import grid as grid_module
+    from noisy_seg.engine import launcher
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import bench_toy_recipe
     import label_error_evidence
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    cpus = grid_module.usable_cpus()
-    assert grid_module.cpu_threads_per_process(1) == cpus and grid_module.cpu_threads_per_process(cpus + 1) == 1
+    cpus = launcher.usable_cpus()
+    assert launcher.cpu_threads_per_process(1) == cpus and launcher.cpu_threads_per_process(cpus + 1) == 1
     seen = []
 
     def fake_run(command, **kwargs):
@@ -234,7 +233,7 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
         return subprocess_module.CompletedProcess(command, 0)
 
     monkeypatch.setattr(subprocess_module, "run", fake_run)  # each module calls subprocess.run
-    find_label_errors.run_training(["train"], tmp_path / "fold.log")
+    launcher.train_in_folder("c.py", [], tmp_path / "fold")  # the launcher of K-fold's and the recipes' trainings
     run_pseudo_label_recipe._run(["train"], tmp_path / "recipe")
     bench_toy_recipe.timed_run(tmp_path / "config.py", tmp_path / "toy")
     with pytest.raises(UserInputError, match="the semantic training under sem30 failed"):  # it wrote no weights
@@ -250,7 +249,7 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
     seen.clear()
     run_grid(load_grid({"seeds": [0], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "g2"),
              jobs=1, report=lambda line: None)
-    find_label_errors.run_training(["train"], tmp_path / "fold.log")
+    launcher.run_tool(["tool"], tmp_path / "tool.log")
     assert [env["OMP_NUM_THREADS"] for env in seen] == ["1", "1"]
 
 
