@@ -29,7 +29,6 @@ import io
 import json
 import re
 import shlex
-import statistics
 import sys
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 quiet_library_warnings()  # before detectron2 is imported
 
 from noisy_seg.engine.grid import training_problem  # noqa: E402
+from noisy_seg.engine.grid_report import mean_std  # noqa: E402
 from noisy_seg.engine.launcher import run_tool, tool_command, train_in_folder  # noqa: E402
 from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E402
 from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
@@ -244,8 +244,9 @@ def run_instance_seed(seed: int, output: Path, overrides: list[str], noise: str,
 
 
 def _row(title: str, values: list[float]) -> str:
-    spread = f" +- {statistics.stdev(values):.1f}" if len(values) > 1 else " (one seed)"
-    return f"| {title} | {statistics.mean(values):.1f}{spread} | {', '.join(f'{v:.1f}' for v in values)} |"
+    mean, std = mean_std(values)
+    spread = f" +- {std:.1f}" if len(values) > 1 else " (one seed)"
+    return f"| {title} | {mean:.1f}{spread} | {', '.join(f'{v:.1f}' for v in values)} |"
 
 
 def instance_summary(per_seed: dict[int, dict], output: Path, noise: str, relabel_threshold: float) -> str:
