@@ -26,9 +26,10 @@ $(STAMP): setup.py tools/install_detectron2.py Makefile | $(VPY)
 
 install: $(STAMP)
 
-# the linter first (ruff.toml), then the suite
+# the linter and the formatter's check first (ruff.toml), then the suite
 test: install
 	$(VPY) -m ruff check --quiet .
+	$(VPY) -m ruff format --check --quiet .
 	$(VPY) -m pytest $(PYTEST_ARGS) tests
 
 # the toy recipes' pretrained backbone (shipped as noisy_seg://backbones/R18_tiny_corpus.pth), made again from its

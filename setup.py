@@ -3,6 +3,7 @@
 
 detectron2 itself is not on PyPI: `make install` (or `python tools/install_detectron2.py`) installs it.
 """
+
 from setuptools import find_packages, setup
 
 # detectron2's own runtime dependencies are listed too: its PyPI fallback is installed with --no-deps.
@@ -34,8 +35,15 @@ setup(
     # The LazyConfigs ship inside the package, as detectron2 ships detectron2/model_zoo/configs: noisy_seg/model_zoo/
     # links to the repository's configs/ and projects/, so an install holds the same tree (load_rel paths resolve).
     # and its pretrained weights, by name (noisy_seg://backbones/..., noisy_seg/model_zoo/weights.py)
-    package_data={"noisy_seg.model_zoo": ["configs/**/*.py", "configs/**/*.yaml", "projects/*/configs/**/*.py",
-                                          "weights/**/*.pth", "weights/**/*.json"]},
+    package_data={
+        "noisy_seg.model_zoo": [
+            "configs/**/*.py",
+            "configs/**/*.yaml",
+            "projects/*/configs/**/*.py",
+            "weights/**/*.pth",
+            "weights/**/*.json",
+        ]
+    },
     install_requires=[
         # torch.load defaults to weights_only=True from 2.6 on: loading a .pth runs no code
         "torch>=2.6",

@@ -1,5 +1,6 @@
 """Shared timing scheme of the benchmarks: alternate rounds between variants (so machine drift hits all
 of them alike), report each variant's median and its ratio to the first (the baseline)."""
+
 import random
 import statistics
 import time

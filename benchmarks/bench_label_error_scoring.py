@@ -36,6 +36,7 @@ best_match_iou vs foreground_probs, cleanlab.filter and rank), boxes (best_match
 the time ratio of median round sums, the memory ratios of the highest peak and of its "> base" MiB (a denominator
 of at least 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,14 @@ from cleanlab.object_detection import rank as detection_rank
 
 from bench_semantic_label_errors import _loaded_mib, _peak_mib
 from noisy_seg.label_errors import (
-    SCORE_METHODS, best_match_iou, find_label_issues, foreground_probs, get_label_quality_scores,
-    gmm_clean_probability, issue_counts)
+    SCORE_METHODS,
+    best_match_iou,
+    find_label_issues,
+    foreground_probs,
+    get_label_quality_scores,
+    gmm_clean_probability,
+    issue_counts,
+)
 from noisy_seg.label_errors.objectlab import cleanlab_inputs
 from noisy_seg.utils.files import write_atomic
 
@@ -72,10 +79,14 @@ DETECT_RATE, JITTER = 0.9, 0.1
 MISSING_PER_IMAGE, FALSE_POSITIVES_PER_IMAGE = 0.5, 0.3
 CLEANLAB_SCORES = ("self_confidence", "normalized_margin")
 GROUPS = {  # ratio row -> (ours' steps, cleanlab's steps); None: all
-    "per annotation": (("foreground_probs", "rank scores", "gmm of the loss", "find_label_issues"),
-                       ("foreground_probs", "filter.find_label_issues", "rank.get_label_quality_scores")),
-    "boxes / missing objects": (("best_match_iou",),
-                                ("object_detection adapter", "object_detection.rank", "object_detection.filter")),
+    "per annotation": (
+        ("foreground_probs", "rank scores", "gmm of the loss", "find_label_issues"),
+        ("foreground_probs", "filter.find_label_issues", "rank.get_label_quality_scores"),
+    ),
+    "boxes / missing objects": (
+        ("best_match_iou",),
+        ("object_detection adapter", "object_detection.rank", "object_detection.filter"),
+    ),
     "total": (None, None),
 }
 
@@ -88,11 +99,20 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=1, help="processes per method (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
     parser.add_argument("--no-instance", action="store_true", help="skip the per-annotation benchmark")
-    parser.add_argument("--semantic", action="store_true",
-                        help="also run bench_semantic_label_errors.py's comparison (ours vs cleanlab.segmentation)")
+    parser.add_argument(
+        "--semantic",
+        action="store_true",
+        help="also run bench_semantic_label_errors.py's comparison (ours vs cleanlab.segmentation)",
+    )
     parser.add_argument("--semantic-images", type=int, default=100, help="its --num-images (default 100)")
-    parser.add_argument("--semantic-size", type=int, nargs=2, default=(512, 1024), metavar=("H", "W"),
-                        help="its --size (default 512 1024)")
+    parser.add_argument(
+        "--semantic-size",
+        type=int,
+        nargs=2,
+        default=(512, 1024),
+        metavar=("H", "W"),
+        help="its --size (default 512 1024)",
+    )
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -127,8 +147,9 @@ def synthesize(num_annotations: int, num_images: int, num_classes: int, seed: in
     class_probs /= class_probs.sum(axis=1, keepdims=True)
     foreground = class_probs[:, :-1] / class_probs[:, :-1].sum(axis=1, keepdims=True)
     losses = -np.log(np.maximum(foreground[rows, labels], 1e-12))
-    mask_iou = np.where(rng.random(num_annotations) < BAD_MASK_RATE, rng.beta(2, 4, num_annotations),
-                        rng.beta(12, 1.5, num_annotations))
+    mask_iou = np.where(
+        rng.random(num_annotations) < BAD_MASK_RATE, rng.beta(2, 4, num_annotations), rng.beta(12, 1.5, num_annotations)
+    )
 
     # detections: the annotated objects found, the unannotated ones found, false positives
     found = rng.random(num_annotations) < DETECT_RATE
@@ -140,15 +161,26 @@ def synthesize(num_annotations: int, num_images: int, num_classes: int, seed: in
     near[:, 2:] = np.maximum(near[:, 2:], 1.0)
     detection_boxes = np.concatenate([near, _boxes(rng, len(missing_images)), _boxes(rng, len(false_images))])
     detection_images = np.concatenate([images[found], missing_images, false_images])
-    detection_classes = np.concatenate([foreground[found].argmax(axis=1),
-                                        rng.integers(0, num_classes, size=len(missing_images) + len(false_images))])
-    detection_scores = 0.5 + 0.5 * np.concatenate([rng.beta(6, 1.5, size=int(found.sum()) + len(missing_images)),
-                                                   rng.beta(1.5, 4, size=len(false_images))])
+    detection_classes = np.concatenate(
+        [foreground[found].argmax(axis=1), rng.integers(0, num_classes, size=len(missing_images) + len(false_images))]
+    )
+    detection_scores = 0.5 + 0.5 * np.concatenate(
+        [rng.beta(6, 1.5, size=int(found.sum()) + len(missing_images)), rng.beta(1.5, 4, size=len(false_images))]
+    )
     order = np.argsort(detection_images, kind="stable")
-    return {"images": images, "boxes": boxes, "clean_labels": clean, "labels": labels, "class_probs": class_probs,
-            "losses": losses, "mask_iou": mask_iou, "detection_images": detection_images[order],
-            "detection_boxes": detection_boxes[order], "detection_classes": detection_classes[order],
-            "detection_scores": detection_scores[order]}
+    return {
+        "images": images,
+        "boxes": boxes,
+        "clean_labels": clean,
+        "labels": labels,
+        "class_probs": class_probs,
+        "losses": losses,
+        "mask_iou": mask_iou,
+        "detection_images": detection_images[order],
+        "detection_boxes": detection_boxes[order],
+        "detection_classes": detection_classes[order],
+        "detection_scores": detection_scores[order],
+    }
 
 
 # ------------------------------------------------------------------------------------------------- the steps
@@ -157,8 +189,9 @@ def _foreground(data, state):
 
 
 def _rank_scores(data, state):
-    state["scores"] = {method: get_label_quality_scores(data["labels"], state["pred_probs"], method=method)
-                       for method in SCORE_METHODS}
+    state["scores"] = {
+        method: get_label_quality_scores(data["labels"], state["pred_probs"], method=method) for method in SCORE_METHODS
+    }
 
 
 def _gmm_of_loss(data, state):
@@ -166,14 +199,19 @@ def _gmm_of_loss(data, state):
 
 
 def _best_match_iou(data, state):
-    state["best_iou"] = best_match_iou(data["detection_boxes"], data["detection_images"], data["boxes"],
-                                       data["images"])
+    state["best_iou"] = best_match_iou(data["detection_boxes"], data["detection_images"], data["boxes"], data["images"])
 
 
 def _find_label_issues(data, state):
-    issues = find_label_issues(data["labels"], state["pred_probs"], method="confident_learning",
-                               mask_iou=data["mask_iou"], detection_scores=data["detection_scores"],
-                               detection_classes=data["detection_classes"], detection_best_iou=state["best_iou"])
+    issues = find_label_issues(
+        data["labels"],
+        state["pred_probs"],
+        method="confident_learning",
+        mask_iou=data["mask_iou"],
+        detection_scores=data["detection_scores"],
+        detection_classes=data["detection_classes"],
+        detection_best_iou=state["best_iou"],
+    )
     state["counts"] = issue_counts(issues)
 
 
@@ -182,21 +220,32 @@ def _cleanlab_filter(data, state):
 
 
 def _cleanlab_rank(data, state):
-    state["scores"] = {method: cleanlab.rank.get_label_quality_scores(data["labels"], state["pred_probs"],
-                                                                      method=method) for method in CLEANLAB_SCORES}
+    state["scores"] = {
+        method: cleanlab.rank.get_label_quality_scores(data["labels"], state["pred_probs"], method=method)
+        for method in CLEANLAB_SCORES
+    }
 
 
 def _detection_adapter(data, state):
     state["labels"], state["predictions"], _, _ = cleanlab_inputs(
-        data["boxes"], data["labels"], data["images"], data["detection_boxes"], data["detection_scores"],
-        data["detection_classes"], data["detection_images"], num_classes=data["class_probs"].shape[1] - 1)
+        data["boxes"],
+        data["labels"],
+        data["images"],
+        data["detection_boxes"],
+        data["detection_scores"],
+        data["detection_classes"],
+        data["detection_images"],
+        num_classes=data["class_probs"].shape[1] - 1,
+    )
 
 
 def _detection_rank(data, state):
     inputs = {"labels": state["labels"], "predictions": state["predictions"]}
-    state["box_scores"] = {"swap": detection_rank.compute_swap_box_scores(**inputs),
-                           "badloc": detection_rank.compute_badloc_box_scores(**inputs),
-                           "overlooked": detection_rank.compute_overlooked_box_scores(**inputs)}
+    state["box_scores"] = {
+        "swap": detection_rank.compute_swap_box_scores(**inputs),
+        "badloc": detection_rank.compute_badloc_box_scores(**inputs),
+        "overlooked": detection_rank.compute_overlooked_box_scores(**inputs),
+    }
 
 
 def _detection_filter(data, state):
@@ -204,11 +253,21 @@ def _detection_filter(data, state):
 
 
 STEPS = {
-    "ours": (("foreground_probs", _foreground), ("rank scores", _rank_scores), ("gmm of the loss", _gmm_of_loss),
-             ("best_match_iou", _best_match_iou), ("find_label_issues", _find_label_issues)),
-    "cleanlab": (("foreground_probs", _foreground), ("filter.find_label_issues", _cleanlab_filter),
-                 ("rank.get_label_quality_scores", _cleanlab_rank), ("object_detection adapter", _detection_adapter),
-                 ("object_detection.rank", _detection_rank), ("object_detection.filter", _detection_filter)),
+    "ours": (
+        ("foreground_probs", _foreground),
+        ("rank scores", _rank_scores),
+        ("gmm of the loss", _gmm_of_loss),
+        ("best_match_iou", _best_match_iou),
+        ("find_label_issues", _find_label_issues),
+    ),
+    "cleanlab": (
+        ("foreground_probs", _foreground),
+        ("filter.find_label_issues", _cleanlab_filter),
+        ("rank.get_label_quality_scores", _cleanlab_rank),
+        ("object_detection adapter", _detection_adapter),
+        ("object_detection.rank", _detection_rank),
+        ("object_detection.filter", _detection_filter),
+    ),
 }
 STEP_NOTES = {
     "rank scores": "self_confidence, normalized_margin, gmm",
@@ -233,8 +292,11 @@ def worker(method: str, folder: Path) -> dict:
         step(data, state)
         seconds = time.perf_counter() - start
         steps.append({"step": name, "seconds": seconds, "peak_rss_mib": _peak_mib()})
-        print(f"    {method}: {name} {seconds:.3f} s, peak {steps[-1]['peak_rss_mib']:.0f} MiB", file=sys.stderr,
-              flush=True)
+        print(
+            f"    {method}: {name} {seconds:.3f} s, peak {steps[-1]['peak_rss_mib']:.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
     if method == "ours":
         found = {**state["counts"]}
     else:
@@ -245,25 +307,30 @@ def worker(method: str, folder: Path) -> dict:
 # ------------------------------------------------------------------------------------------------- the report
 def _summary(runs: list, names) -> dict:
     """Median seconds (of each round's sum over `names`, None: every step) and the highest peak over the rounds."""
-    seconds = statistics.median(sum(s["seconds"] for s in run["steps"] if names is None or s["step"] in names)
-                                for run in runs)
+    seconds = statistics.median(
+        sum(s["seconds"] for s in run["steps"] if names is None or s["step"] in names) for run in runs
+    )
     peak = max(s["peak_rss_mib"] for run in runs for s in run["steps"] if names is None or s["step"] in names)
     base = max(run["base_rss_mib"] for run in runs)
     return {"seconds": seconds, "peak": peak, "above": max(peak - base, 0.0)}
 
 
 def _row(label: str, note: str, summary: dict, annotations: int) -> str:
-    return (f"{label:<42} {note:<38} {summary['seconds']:>9.4g} {annotations / summary['seconds']:>12,.0f} "
-            f"{summary['peak']:>8.0f} {summary['above']:>8.1f}")
+    return (
+        f"{label:<42} {note:<38} {summary['seconds']:>9.4g} {annotations / summary['seconds']:>12,.0f} "
+        f"{summary['peak']:>8.0f} {summary['above']:>8.1f}"
+    )
 
 
 def report(args, runs: dict, made: float, data: dict) -> None:
     n = args.annotations
     flipped = int((data["labels"] != data["clean_labels"]).sum())
-    print(f"label-error scoring: {n:,} annotations over {args.images:,} images ({IMAGE_SIZE}x{IMAGE_SIZE}), "
-          f"{args.classes} classes, {flipped:,} labels flipped (symmetric, p={FLIP_RATE}); "
-          f"{len(data['detection_scores']):,} detections; synthesized in {made:.1f} s; each method in its own "
-          f"process, {args.rounds} round(s): median time, highest peak")
+    print(
+        f"label-error scoring: {n:,} annotations over {args.images:,} images ({IMAGE_SIZE}x{IMAGE_SIZE}), "
+        f"{args.classes} classes, {flipped:,} labels flipped (symmetric, p={FLIP_RATE}); "
+        f"{len(data['detection_scores']):,} detections; synthesized in {made:.1f} s; each method in its own "
+        f"process, {args.rounds} round(s): median time, highest peak"
+    )
     print(f"{'method: step':<42} {'':<38} {'seconds':>9} {'annot./s':>12} {'peak MiB':>8} {'> base':>8}")
     for method in METHODS:
         for name, _ in STEPS[method]:
@@ -272,20 +339,23 @@ def report(args, runs: dict, made: float, data: dict) -> None:
     print(f"{'ours / cleanlab':<42} {'':<38} {'time':>9} {'annot./s':>12} {'peak':>8} {'> base':>8}")
     for group, (ours_steps, cleanlab_steps) in GROUPS.items():
         ours, peer = _summary(runs["ours"], ours_steps), _summary(runs["cleanlab"], cleanlab_steps)
-        print(f"{group:<42} {'':<38} {ours['seconds'] / peer['seconds']:>8.3f}x "
-              f"{peer['seconds'] / ours['seconds']:>11.3f}x {ours['peak'] / peer['peak']:>7.3f}x "
-              f"{ours['above'] / max(peer['above'], 1.0):>7.3f}x")
+        print(
+            f"{group:<42} {'':<38} {ours['seconds'] / peer['seconds']:>8.3f}x "
+            f"{peer['seconds'] / ours['seconds']:>11.3f}x {ours['peak'] / peer['peak']:>7.3f}x "
+            f"{ours['above'] / max(peer['above'], 1.0):>7.3f}x"
+        )
     ours, peer = runs["ours"][0]["found"], runs["cleanlab"][0]["found"]
-    print(f"found: ours {ours['class']:,} class, {ours['mask']:,} mask, {ours['missing']:,} missing-object issues; "
-          f"cleanlab {peer['class']:,} labels flagged, {peer['images']:,} of {args.images:,} images flagged by "
-          f"object_detection")
+    print(
+        f"found: ours {ours['class']:,} class, {ours['mask']:,} mask, {ours['missing']:,} missing-object issues; "
+        f"cleanlab {peer['class']:,} labels flagged, {peer['images']:,} of {args.images:,} images flagged by "
+        f"object_detection"
+    )
 
 
 def run_instance(args) -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench_label_error_scoring_"))
     try:
-        print(f"synthesizing {args.annotations:,} annotations over {args.images:,} images", file=sys.stderr,
-              flush=True)
+        print(f"synthesizing {args.annotations:,} annotations over {args.images:,} images", file=sys.stderr, flush=True)
         start = time.perf_counter()
         data = synthesize(args.annotations, args.images, args.classes, args.seed)
         made = time.perf_counter() - start
@@ -294,8 +364,12 @@ def run_instance(args) -> int:
         for round_index in range(args.rounds):
             for method in METHODS:
                 print(f"round {round_index + 1}/{args.rounds}: {method}", file=sys.stderr, flush=True)
-                done = subprocess.run([sys.executable, __file__, "--worker", method, "--data", str(folder)],
-                                      stdout=subprocess.PIPE, text=True, cwd=REPO)
+                done = subprocess.run(
+                    [sys.executable, __file__, "--worker", method, "--data", str(folder)],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    cwd=REPO,
+                )
                 if done.returncode != 0:
                     return done.returncode
                 runs[method].append(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -5,6 +5,7 @@ Classification: ROI-head-sized logits (512 RoIs x 16 images, 81 classes). Dense:
 the Cityscapes training size is --dense-shape 8 19 512 1024.
     python benchmarks/bench_losses.py [--device cuda] [--threads 1] [--min-run-time 1.0] [--dense-shape N C H W]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,11 @@ def time_ms(loss_fn, logits, targets, threads, min_run_time, device):
     step()  # warm-up (allocations, lazy init)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    timer = Timer(stmt="step(); sync()", globals={
-        "step": step, "sync": torch.cuda.synchronize if device.type == "cuda" else (lambda: None)},
-        num_threads=threads)
+    timer = Timer(
+        stmt="step(); sync()",
+        globals={"step": step, "sync": torch.cuda.synchronize if device.type == "cuda" else (lambda: None)},
+        num_threads=threads,
+    )
     measurement = timer.blocked_autorange(min_run_time=min_run_time)
     # (median, best block): on a shared machine the best block is the steadier figure
     return measurement.median * 1e3, min(measurement.times) * 1e3
@@ -63,12 +66,14 @@ def time_ms(loss_fn, logits, targets, threads, min_run_time, device):
 
 def run_alternating(title, cases, logits, targets, baseline, args):
     """Every loss once per round, rounds alternating, median per loss: drift on a shared machine hits all alike."""
+
     def step(loss_fn):
         def once():
             logits.grad = None
             start = time.perf_counter()
             loss_fn(logits, targets).backward()
             return time.perf_counter() - start
+
         return once
 
     variants = {"F.cross_entropy": step(baseline)}
@@ -79,8 +84,10 @@ def run_alternating(title, cases, logits, targets, baseline, args):
     for once in variants.values():
         once()  # warm-up
     medians = alternating_medians(variants, args.rounds)
-    print(f"\n{title}: logits {tuple(logits.shape)} on {logits.device}, {args.threads} thread(s), forward+backward, "
-          f"median of {args.rounds} alternating rounds")
+    print(
+        f"\n{title}: logits {tuple(logits.shape)} on {logits.device}, {args.threads} thread(s), forward+backward, "
+        f"median of {args.rounds} alternating rounds"
+    )
     print_ratios(medians, "ms", width=42)
 
 
@@ -105,9 +112,13 @@ def main():
     parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per measurement")
     parser.add_argument("--dense-shape", type=int, nargs=4, default=(4, 19, 128, 256), metavar=("N", "C", "H", "W"))
     parser.add_argument("--skip-classification", action="store_true")
-    parser.add_argument("--rounds", type=int, default=0,
-                        help="time every loss once per round over this many alternating rounds (median), instead of "
-                             "torch's Timer per loss: steadier on a shared machine")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="time every loss once per round over this many alternating rounds (median), instead of "
+        "torch's Timer per loss: steadier on a shared machine",
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -116,15 +127,15 @@ def main():
     targets = torch.randint(0, 81, (512 * 16,), device=device)
     targets[: 512 * 12] = 80  # ~3:1 background:foreground RoIs, as the ROI sampler gives
     if not args.skip_classification:
-        run_table("classification", CLASSIFICATION, logits, targets, lambda z, y: F.cross_entropy(z, y), args,
-                  device)
+        run_table("classification", CLASSIFICATION, logits, targets, lambda z, y: F.cross_entropy(z, y), args, device)
 
     n, c, h, w = args.dense_shape
     dense_logits = (torch.randn(n, c, h, w, device=device) * 3).requires_grad_(True)
     dense_targets = torch.randint(0, c, (n, h, w), device=device)
     dense_targets[:, : h // 16] = 255
-    run_table("dense", DENSE, dense_logits, dense_targets,
-              lambda z, y: F.cross_entropy(z, y, ignore_index=255), args, device)
+    run_table(
+        "dense", DENSE, dense_logits, dense_targets, lambda z, y: F.cross_entropy(z, y, ignore_index=255), args, device
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ from noisy_seg.utils.files import write_atomic
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 STDLIB_ROUND_TRIP = "import json, sys; d = json.load(open(sys.argv[1])); json.dump(d, open(sys.argv[2], 'w'))"
-ORJSON_ROUND_TRIP = ("import orjson, sys; d = orjson.loads(open(sys.argv[1], 'rb').read()); "
-                     "open(sys.argv[2], 'wb').write(orjson.dumps(d))")
+ORJSON_ROUND_TRIP = (
+    "import orjson, sys; d = orjson.loads(open(sys.argv[1], 'rb').read()); "
+    "open(sys.argv[2], 'wb').write(orjson.dumps(d))"
+)
 
 
 def synthetic_coco(num_images: int, num_annotations: int, vertices: int, seed: int = 0) -> dict:

@@ -9,6 +9,7 @@ COCO train mean), written to a temp folder. Both mappers get the same augmentati
 rounds alternate between them and the median round is reported, with the overhead ratio (target at COCO size:
 at most 2% extra per image).
 """
+
 import argparse
 import copy
 import sys
@@ -49,22 +50,32 @@ def coco_size_dicts(folder: Path, num_images: int, per_image: int = 7, seed: int
             angles = np.sort(rng.uniform(0, 2 * np.pi, 16))
             points = center + radius * rng.uniform(0.6, 1.0, (16, 1)) * np.stack([np.cos(angles), np.sin(angles)], 1)
             (x0, y0), (x1, y1) = points.min(0), points.max(0)
-            annotations.append({"bbox": [x0, y0, x1 - x0, y1 - y0], "bbox_mode": BoxMode.XYWH_ABS,
-                                "category_id": int(rng.integers(0, 8)), "iscrowd": 0,
-                                "segmentation": [points.reshape(-1).round(2).tolist()]})
-        dicts.append({"file_name": str(path), "height": 480, "width": 640, "image_id": index + 1,
-                      "annotations": annotations})
+            annotations.append(
+                {
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "bbox_mode": BoxMode.XYWH_ABS,
+                    "category_id": int(rng.integers(0, 8)),
+                    "iscrowd": 0,
+                    "segmentation": [points.reshape(-1).round(2).tolist()],
+                }
+            )
+        dicts.append(
+            {"file_name": str(path), "height": 480, "width": 640, "image_id": index + 1, "annotations": annotations}
+        )
     return dicts
 
 
 def compare(dicts, noise: str, rounds: int, label: str) -> None:
     common = dict(is_train=True, augmentations=[T.RandomFlip()], image_format="BGR", use_instance_mask=True)
-    mappers = {"DatasetMapper (stock)": DatasetMapper(**common),
-               f"NoisyDatasetMapper ({noise})": NoisyDatasetMapper(**common, noise=noise, num_classes=8)}
+    mappers = {
+        "DatasetMapper (stock)": DatasetMapper(**common),
+        f"NoisyDatasetMapper ({noise})": NoisyDatasetMapper(**common, noise=noise, num_classes=8),
+    }
     for mapper in mappers.values():  # warm up caches and lazy imports
         time_round(mapper, dicts[:16])
     medians = alternating_medians(
-        {name: (lambda m=mapper: time_round(m, dicts)) for name, mapper in mappers.items()}, rounds)
+        {name: (lambda m=mapper: time_round(m, dicts)) for name, mapper in mappers.items()}, rounds
+    )
     print(f"{len(dicts)} {label} x {rounds} alternating rounds, median per-image time:")
     print_ratios(medians, "ms/image")
 

@@ -10,6 +10,7 @@ Each variant runs in a fresh process, so its peak resident memory (getrusage's h
 model (the toy Semantic FPN, random init, or --config-file's) is built and warmed up on one image first (the first
 pass at each input size pays one-off kernel setup), then --images images are timed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,13 @@ TOY_VAL = "toy_shapes_cityscapes_sem_seg_val"
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=24, help="images timed per variant (default 24)")
-    parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
-                        help="time on random images of this size instead of the toy val images")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="time on random images of this size instead of the toy val images",
+    )
     parser.add_argument("--config-file", default=str(REPO / "configs/toy/semantic_R18_FPN_ce.py"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--worker", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
@@ -87,8 +93,10 @@ def worker(args) -> dict:
     if args.image_size:
         records = _random_records(work, args.images + 1, *args.image_size)
     else:
-        records = [{k: v for k, v in r.items() if k != "sem_seg_file_name"}  # no quality pass: time the labelling
-                   for r in DatasetCatalog.get(TOY_VAL)[: args.images + 1]]
+        records = [
+            {k: v for k, v in r.items() if k != "sem_seg_file_name"}  # no quality pass: time the labelling
+            for r in DatasetCatalog.get(TOY_VAL)[: args.images + 1]
+        ]
     warmup = _register("bench_pseudo_labels_warmup", records[:1], TOY_VAL)
     timed = _register("bench_pseudo_labels_timed", records[1:], TOY_VAL)
 
@@ -105,10 +113,17 @@ def worker(args) -> dict:
         shutil.rmtree(work)
     height, width = records[1]["height"], records[1]["width"]
     gpu = {"peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20} if args.device.startswith("cuda") else {}
-    return {**gpu, "variant": args.worker, "images": len(records) - 1, "size": f"{height}x{width}", "seconds": seconds,
-            "images_per_s": (len(records) - 1) / seconds, "rss_after_model_mib": rss_model,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
-            "threads": torch.get_num_threads()}
+    return {
+        **gpu,
+        "variant": args.worker,
+        "images": len(records) - 1,
+        "size": f"{height}x{width}",
+        "seconds": seconds,
+        "images_per_s": (len(records) - 1) / seconds,
+        "rss_after_model_mib": rss_model,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
+        "threads": torch.get_num_threads(),
+    }
 
 
 def main(argv=None) -> int:
@@ -118,8 +133,18 @@ def main(argv=None) -> int:
         return 0
     results = []
     for name in VARIANTS:
-        command = [sys.executable, __file__, "--worker", name, "--images", str(args.images), "--config-file",
-                   args.config_file, "--device", args.device]
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            name,
+            "--images",
+            str(args.images),
+            "--config-file",
+            args.config_file,
+            "--device",
+            args.device,
+        ]
         if args.image_size:
             command += ["--image-size", *map(str, args.image_size)]
         done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
@@ -128,14 +153,18 @@ def main(argv=None) -> int:
             return done.returncode
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     first = results[0]
-    print(f"pseudo-label generation, {Path(args.config_file).name} (random init), {first['images']} images of "
-          f"{first['size']}, device {args.device}, torch threads {first['threads']}; each variant in its own process")
+    print(
+        f"pseudo-label generation, {Path(args.config_file).name} (random init), {first['images']} images of "
+        f"{first['size']}, device {args.device}, torch threads {first['threads']}; each variant in its own process"
+    )
     print(f"{'variant':<18} {'images/s':>9} {'s/image':>8} {'time x':>6} {'RSS after model':>16} {'peak RSS':>9}")
     for row in results:
-        print(f"{row['variant']:<18} {row['images_per_s']:>9.2f} {row['seconds'] / row['images']:>8.3f} "
-              f"{first['images_per_s'] / row['images_per_s']:>5.1f}x {row['rss_after_model_mib']:>12.0f} MiB "
-              f"{row['peak_rss_mib']:>5.0f} MiB" + (f"  peak GPU {row['peak_gpu_mib']:.0f} MiB" if "peak_gpu_mib" in row
-                                                   else ""))
+        print(
+            f"{row['variant']:<18} {row['images_per_s']:>9.2f} {row['seconds'] / row['images']:>8.3f} "
+            f"{first['images_per_s'] / row['images_per_s']:>5.1f}x {row['rss_after_model_mib']:>12.0f} MiB "
+            f"{row['peak_rss_mib']:>5.0f} MiB"
+            + (f"  peak GPU {row['peak_gpu_mib']:.0f} MiB" if "peak_gpu_mib" in row else "")
+        )
     return 0
 
 

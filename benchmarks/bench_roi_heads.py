@@ -7,6 +7,7 @@ Same toy Mask R-CNN (configs/toy/mask_rcnn_R18_FPN_ce.py), same weights and the 
 images for every variant; one iteration = forward + backward + SGD step. Rounds alternate between the
 variants and the median per-iteration time is reported with its ratio to stock (target: within 3%).
 """
+
 import argparse
 import copy
 import sys
@@ -51,8 +52,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     cfg = LazyConfig.load(str(REPO / "configs/toy/mask_rcnn_R18_FPN_ce.py"))
-    mapper = NoisyDatasetMapper(is_train=True, augmentations=[T.NoOpTransform()], image_format="BGR",
-                                use_instance_mask=True, noise="sym40", num_classes=8)
+    mapper = NoisyDatasetMapper(
+        is_train=True,
+        augmentations=[T.NoOpTransform()],
+        image_format="BGR",
+        use_instance_mask=True,
+        noise="sym40",
+        num_classes=8,
+    )
     batch = [mapper(d) for d in DatasetCatalog.get("toy_shapes_train")[:4]]
     torch.manual_seed(0)
     state = instantiate(cfg.model).state_dict()
@@ -61,9 +68,12 @@ def main(argv=None):
         time_training_iters(model, optim, batch, 2, reseed=True)  # warm-up
     medians = alternating_medians(
         {name: (lambda mo=mo: time_training_iters(*mo, batch, args.iters, reseed=True)) for name, mo in models.items()},
-        args.rounds)
-    print(f"toy Mask R-CNN R18-FPN, batch 4 (128x128), {args.rounds} alternating rounds x {args.iters} iters, "
-          f"torch threads {torch.get_num_threads()}; median time per training iteration:")
+        args.rounds,
+    )
+    print(
+        f"toy Mask R-CNN R18-FPN, batch 4 (128x128), {args.rounds} alternating rounds x {args.iters} iters, "
+        f"torch threads {torch.get_num_threads()}; median time per training iteration:"
+    )
     print_ratios(medians, "ms", width=24)
     return 0
 

@@ -8,6 +8,7 @@ for every variant; one iteration = forward + backward + SGD step. Rounds alterna
 median per-iteration time is reported with its ratio to stock (target: within 5% for the pointwise losses;
 Lovasz and region-aware are reported as they are).
 """
+
 import argparse
 import copy
 import sys
@@ -59,8 +60,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     cfg = LazyConfig.load(str(REPO / "configs/toy/semantic_R18_FPN_ce.py"))
-    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise="semrelabel40",
-                                      num_classes=19, background_label=0)
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True, augmentations=[], image_format="BGR", noise="semrelabel40", num_classes=19, background_label=0
+    )
     batch = [mapper(d) for d in DatasetCatalog.get("toy_shapes_cityscapes_sem_seg_train")[:8]]
     torch.manual_seed(0)
     state = instantiate(cfg.model).state_dict()
@@ -68,9 +70,12 @@ def main(argv=None):
     for model, optim in models.values():
         time_training_iters(model, optim, batch, 2)  # warm-up
     medians = alternating_medians(
-        {name: (lambda mo=mo: time_training_iters(*mo, batch, args.iters)) for name, mo in models.items()}, args.rounds)
-    print(f"toy Semantic FPN R18, batch 8 (128x128), {args.rounds} alternating rounds x {args.iters} iters, "
-          f"torch threads {torch.get_num_threads()}; median time per training iteration:")
+        {name: (lambda mo=mo: time_training_iters(*mo, batch, args.iters)) for name, mo in models.items()}, args.rounds
+    )
+    print(
+        f"toy Semantic FPN R18, batch 8 (128x128), {args.rounds} alternating rounds x {args.iters} iters, "
+        f"torch threads {torch.get_num_threads()}; median time per training iteration:"
+    )
     print_ratios(medians, "ms", width=24)
     return 0
 

@@ -23,6 +23,7 @@ its inputs loaded ("> inputs", the ratios' base).
 PR-AUC: noisy_seg.label_errors.semantic's benchmark (dropped regions >= 250 px found by a proposal of their class with
 IoU_adj >= 0.25, 21 thresholds) on the search half's images, for every method.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,18 @@ import cv2
 import numpy as np
 
 from noisy_seg.label_errors.semantic import (
-    NUM_PROPOSALS, benchmark_counts, component_metrics, drop_components, error_regions, find_proposals,
-    flagged_components, image_proposals, pr_curve, score_images, split_images)
+    NUM_PROPOSALS,
+    benchmark_counts,
+    component_metrics,
+    drop_components,
+    error_regions,
+    find_proposals,
+    flagged_components,
+    image_proposals,
+    pr_curve,
+    score_images,
+    split_images,
+)
 from noisy_seg.utils.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,14 +62,20 @@ BACKGROUND = 0
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num-images", type=int, default=100, help="images (default 100)")
-    parser.add_argument("--size", type=int, nargs=2, default=(512, 1024), metavar=("H", "W"),
-                        help="image size (default 512 1024)")
+    parser.add_argument(
+        "--size", type=int, nargs=2, default=(512, 1024), metavar=("H", "W"), help="image size (default 512 1024)"
+    )
     parser.add_argument("--num-classes", type=int, default=19, help="classes K (default 19)")
-    parser.add_argument("--drop-fraction", type=float, default=0.3,
-                        help="probability that a component of an object class is dropped (default 0.3)")
+    parser.add_argument(
+        "--drop-fraction",
+        type=float,
+        default=0.3,
+        help="probability that a component of an object class is dropped (default 0.3)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="data and split seed (default 0)")
-    parser.add_argument("--cleanlab-jobs", type=int, default=1,
-                        help="cleanlab's n_jobs (default 1: one process, as ours)")
+    parser.add_argument(
+        "--cleanlab-jobs", type=int, default=1, help="cleanlab's n_jobs (default 1: one process, as ours)"
+    )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -91,8 +108,9 @@ def synthesize(index: int, height: int, width: int, num_classes: int, drop_fract
 
 def write_data(folder: Path, args) -> None:
     height, width = args.size
-    probs = np.lib.format.open_memmap(folder / "probs.npy", mode="w+", dtype=np.float32,
-                                      shape=(args.num_images, args.num_classes, height, width))
+    probs = np.lib.format.open_memmap(
+        folder / "probs.npy", mode="w+", dtype=np.float32, shape=(args.num_images, args.num_classes, height, width)
+    )
     clean = np.zeros((args.num_images, height, width), np.uint8)
     given = np.zeros_like(clean)
     for i in range(args.num_images):
@@ -149,8 +167,11 @@ def worker(args) -> dict:
         phases["meta classifier + proposals"] = time.perf_counter() - start
         seconds, peak = sum(phases.values()), _peak_mib()
         proposals = {i: image_proposals(images[i], scores[i]) for i in search}
-        extra = {"C": info["classifiers"][0]["C"], "train_components": info["classifiers"][0]["train_components"],
-                 "top_proposals": len(top)}
+        extra = {
+            "C": info["classifiers"][0]["C"],
+            "train_components": info["classifiers"][0]["train_components"],
+            "top_proposals": len(top),
+        }
     else:
         from cleanlab.segmentation.filter import find_label_issues
         from cleanlab.segmentation.rank import get_label_quality_scores
@@ -161,23 +182,43 @@ def worker(args) -> dict:
         find_peak = _peak_mib()
         start = time.perf_counter()  # the rest of cleanlab_proposals, timed apart
         _, pixel_scores = get_label_quality_scores(given, probs, method="softmin", verbose=False)
-        proposals = {i: flagged_components(issues[i], probs[i].argmax(axis=0), 1.0 - pixel_scores[i], num_classes)
-                     for i in range(num_images)}
+        proposals = {
+            i: flagged_components(issues[i], probs[i].argmax(axis=0), 1.0 - pixel_scores[i], num_classes)
+            for i in range(num_images)
+        }
         phases["softmin scores + components"] = time.perf_counter() - start
         seconds, peak = sum(phases.values()), _peak_mib()
-        extra = {"find_seconds": phases["find_label_issues"], "find_peak_rss_mib": find_peak,
-                 "flagged_pixels": int(issues.sum())}
+        extra = {
+            "find_seconds": phases["find_label_issues"],
+            "find_peak_rss_mib": find_peak,
+            "flagged_pixels": int(issues.sum()),
+        }
     curve = evaluate_proposals(proposals, clean, given, search, num_classes)
-    return {"method": args.worker, "seconds": seconds, "phases": phases, "inputs_rss_mib": inputs,
-            "peak_rss_mib": peak, "curve": curve, **extra}
+    return {
+        "method": args.worker,
+        "seconds": seconds,
+        "phases": phases,
+        "inputs_rss_mib": inputs,
+        "peak_rss_mib": peak,
+        "curve": curve,
+        **extra,
+    }
 
 
 def _row(name, seconds, peak, inputs, base_seconds, base_peak, base_inputs, curve=None) -> str:
     best = max(range(len(curve["f1"])), key=lambda k: curve["f1"][k]) if curve else None
-    quality = (f"{curve['pr_auc']:>7.3f} {curve['f1'][best]:>6.3f} @{curve['thresholds'][best]:.2f} "
-               f"{curve['precision'][0]:>6.3f} {curve['recall'][0]:>6.3f}") if curve else ""
-    return (f"{name:<34} {seconds:>8.2f} {seconds / base_seconds:>6.2f}x {peak:>8.0f} {peak - inputs:>8.0f} "
-            f"{(peak - inputs) / max(base_peak - base_inputs, 1):>6.2f}x {quality}")
+    quality = (
+        (
+            f"{curve['pr_auc']:>7.3f} {curve['f1'][best]:>6.3f} @{curve['thresholds'][best]:.2f} "
+            f"{curve['precision'][0]:>6.3f} {curve['recall'][0]:>6.3f}"
+        )
+        if curve
+        else ""
+    )
+    return (
+        f"{name:<34} {seconds:>8.2f} {seconds / base_seconds:>6.2f}x {peak:>8.0f} {peak - inputs:>8.0f} "
+        f"{(peak - inputs) / max(base_peak - base_inputs, 1):>6.2f}x {quality}"
+    )
 
 
 def main(argv=None) -> int:
@@ -192,8 +233,18 @@ def main(argv=None) -> int:
         made = time.perf_counter() - start
         results = {}
         for method in args.methods:
-            command = [sys.executable, __file__, "--worker", method, "--data", str(folder), "--seed", str(args.seed),
-                       "--cleanlab-jobs", str(args.cleanlab_jobs)]
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                method,
+                "--data",
+                str(folder),
+                "--seed",
+                str(args.seed),
+                "--cleanlab-jobs",
+                str(args.cleanlab_jobs),
+            ]
             done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
             if done.returncode != 0:
                 print(done.stderr[-3000:], file=sys.stderr)
@@ -203,30 +254,59 @@ def main(argv=None) -> int:
         shutil.rmtree(folder)
     height, width = args.size
     input_mib = args.num_images * (args.num_classes + 2) * height * width * 4 / 2**20
-    print(f"semantic label errors: {args.num_images} images of {height}x{width}, {args.num_classes} classes, "
-          f"components dropped with p={args.drop_fraction}; pred_probs float32 ({input_mib:.0f} MiB with the labels), "
-          f"synthesized in {made:.1f} s; each method in its own process; cleanlab n_jobs={args.cleanlab_jobs}")
+    print(
+        f"semantic label errors: {args.num_images} images of {height}x{width}, {args.num_classes} classes, "
+        f"components dropped with p={args.drop_fraction}; pred_probs float32 ({input_mib:.0f} MiB with the labels), "
+        f"synthesized in {made:.1f} s; each method in its own process; cleanlab n_jobs={args.cleanlab_jobs}"
+    )
     base = results.get("cleanlab")
     if base is None:
         print(json.dumps(results, indent=1))
         return 0
     regions = base["curve"]["regions"]
-    print(f"PR-AUC etc. on the {len(split_images(args.num_images, args.seed)[1])} search images "
-          f"({regions} dropped regions >= 250 px); ratios are to cleanlab's find_label_issues")
-    print(f"{'method':<34} {'seconds':>8} {'time':>7} {'peak MiB':>8} {'> inputs':>8} {'memory':>7} {'PR-AUC':>7} "
-          f"{'max F1':>6} {'@t':>5} {'P(t=0)':>6} {'R(t=0)':>6}")
+    print(
+        f"PR-AUC etc. on the {len(split_images(args.num_images, args.seed)[1])} search images "
+        f"({regions} dropped regions >= 250 px); ratios are to cleanlab's find_label_issues"
+    )
+    print(
+        f"{'method':<34} {'seconds':>8} {'time':>7} {'peak MiB':>8} {'> inputs':>8} {'memory':>7} {'PR-AUC':>7} "
+        f"{'max F1':>6} {'@t':>5} {'P(t=0)':>6} {'R(t=0)':>6}"
+    )
     b_seconds, b_peak, b_inputs = base["find_seconds"], base["find_peak_rss_mib"], base["inputs_rss_mib"]
     print(_row("cleanlab find_label_issues", b_seconds, b_peak, b_inputs, b_seconds, b_peak, b_inputs))
-    print(_row("cleanlab adapter (+softmin, comps)", base["seconds"], base["peak_rss_mib"], b_inputs, b_seconds,
-               b_peak, b_inputs, base["curve"]))
+    print(
+        _row(
+            "cleanlab adapter (+softmin, comps)",
+            base["seconds"],
+            base["peak_rss_mib"],
+            b_inputs,
+            b_seconds,
+            b_peak,
+            b_inputs,
+            base["curve"],
+        )
+    )
     for method in ("ours_saga", "ours_liblinear"):
         if method in results:
             row = results[method]
-            print(_row(f"ours, {method.split('_')[1]}", row["seconds"], row["peak_rss_mib"], row["inputs_rss_mib"],
-                       b_seconds, b_peak, b_inputs, row["curve"]))
-            print("    " + ", ".join(f"{k} {v:.2f} s" for k, v in row["phases"].items())
-                  + f"; meta classifier C={'-' if row['C'] is None else format(row['C'], '.3g')} on "
-                  f"{row['train_components']} components")
+            print(
+                _row(
+                    f"ours, {method.split('_')[1]}",
+                    row["seconds"],
+                    row["peak_rss_mib"],
+                    row["inputs_rss_mib"],
+                    b_seconds,
+                    b_peak,
+                    b_inputs,
+                    row["curve"],
+                )
+            )
+            print(
+                "    "
+                + ", ".join(f"{k} {v:.2f} s" for k, v in row["phases"].items())
+                + f"; meta classifier C={'-' if row['C'] is None else format(row['C'], '.3g')} on "
+                f"{row['train_components']} components"
+            )
     return 0
 
 

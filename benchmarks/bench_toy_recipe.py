@@ -8,6 +8,7 @@ The old configs are taken from git (`git archive <ref> configs`) into a temp fol
 tools/train_net.py, so only the recipe differs: model, batch, schedule. Each recipe trains once, on clean
 labels, from its own default seed; the machine should be otherwise idle.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,16 +39,24 @@ def old_configs(ref: str, folder: Path) -> Path:
 
 def timed_run(config: Path, output: Path) -> tuple[float, dict]:
     start = time.perf_counter()
-    subprocess.run([*tool_command("train_net"), "--config-file", str(config),
-                    f"train.output_dir={output}"], cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, env=training_environment())
+    subprocess.run(
+        [*tool_command("train_net"), "--config-file", str(config), f"train.output_dir={output}"],
+        cwd=REPO_ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=training_environment(),
+    )
     return time.perf_counter() - start, final_metrics(output)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--old-ref", default="355911b",
-                        help="git ref of the old recipe (default: 355911b, the last recipe trained from scratch)")
+    parser.add_argument(
+        "--old-ref",
+        default="355911b",
+        help="git ref of the old recipe (default: 355911b, the last recipe trained from scratch)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_toy_recipe_") as temp:
         folder = Path(temp)
@@ -57,9 +66,12 @@ def main() -> int:
             seconds, metrics = timed_run(config, folder / name)
             iters = json.loads((folder / name / "run_info.json").read_text())["max_iter"]
             results[name] = seconds
-            print(f"{name} recipe ({config.relative_to(folder) if name == 'old' else CONFIG}): {iters} iterations, "
-                  f"{seconds / 60:.2f} min, mask AP {metrics.get('segm/AP', float('nan')):.1f}, "
-                  f"box AP {metrics.get('bbox/AP', float('nan')):.1f}", flush=True)
+            print(
+                f"{name} recipe ({config.relative_to(folder) if name == 'old' else CONFIG}): {iters} iterations, "
+                f"{seconds / 60:.2f} min, mask AP {metrics.get('segm/AP', float('nan')):.1f}, "
+                f"box AP {metrics.get('bbox/AP', float('nan')):.1f}",
+                flush=True,
+            )
         print(f"speed-up of the new recipe over the old ({args.old_ref}): {results['old'] / results['new']:.2f}x")
     return 0
 

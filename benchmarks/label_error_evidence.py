@@ -45,6 +45,7 @@ training resumes) and refuses other settings in the same folder; the report is r
 unfinished tool run must be removed first. Trailing key=value overrides go to both configs (their trainings, and
 scoring), e.g. train.max_iter=10 train.device=cpu.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,33 +61,47 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the semantic benchmark's functions are reused, not copied
 
-from noisy_seg.utils.library_warnings import quiet_library_warnings  # noqa: E402
+from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
+from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from noisy_seg.cli import find_label_errors, find_semantic_label_errors, make_noisy_dataset  # noqa: E402
-from bench_semantic_label_errors import BACKGROUND, evaluate_proposals  # noqa: E402
-from noisy_seg.data import check_datasets_available, register_noisy_label_maps  # noqa: E402
-from noisy_seg.engine import load_lazy_config  # noqa: E402
-from noisy_seg.engine.launcher import (last_error_line, tool_command, train_in_folder,  # noqa: E402
-                                       training_environment)
-from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
-from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
-from noisy_seg.label_errors import (  # noqa: E402
-    average_precision_gap, best_match_iou, cleanlab_box_scores, score_metrics)
-from noisy_seg.label_errors.semantic import (  # noqa: E402
-    MIN_ERROR_SIZE, benchmark_counts, cleanlab_proposals, component_metrics, error_regions, image_proposals,
-    score_images)
-from noisy_seg.label_errors.summary import flag_metrics  # noqa: E402
-from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E402
-from noisy_seg.pseudo_labels.label_issues import ISSUES_JSON, SCORES_JSON, spatially_noised  # noqa: E402
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.files import atomic_output, load_json, save_json_atomic  # noqa: E402
-from noisy_seg.utils.run_folder import FINISHED, NEW, STARTED, RunFolder, folder_problem, run_state  # noqa: E402
+from noisy_seg.cli import find_label_errors, find_semantic_label_errors, make_noisy_dataset
+from bench_semantic_label_errors import BACKGROUND, evaluate_proposals
+from noisy_seg.data import check_datasets_available, register_noisy_label_maps
+from noisy_seg.engine import load_lazy_config
+from noisy_seg.engine.launcher import (
+    last_error_line,
+    tool_command,
+    train_in_folder,
+    training_environment,
+)
+from noisy_seg.engine.model_loading import build_model, mapper_settings
+from noisy_seg.evaluation.sem_seg import load_label_map
+from noisy_seg.label_errors import (
+    average_precision_gap,
+    best_match_iou,
+    cleanlab_box_scores,
+    score_metrics,
+)
+from noisy_seg.label_errors.semantic import (
+    MIN_ERROR_SIZE,
+    benchmark_counts,
+    cleanlab_proposals,
+    component_metrics,
+    error_regions,
+    image_proposals,
+    score_images,
+)
+from noisy_seg.label_errors.summary import flag_metrics
+from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec
+from noisy_seg.pseudo_labels.label_issues import ISSUES_JSON, SCORES_JSON, spatially_noised
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import atomic_output, load_json, save_json_atomic
+from noisy_seg.utils.run_folder import FINISHED, NEW, STARTED, RunFolder, folder_problem, run_state
 
 INSTANCE_NOISE = ("sym40", "coco_n_medium", "drop20")
 SEMANTIC_NOISE = ("sembg20", "semrelabel40")
@@ -110,16 +125,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--instance-config", default=INSTANCE_CONFIG)
     parser.add_argument("--folds", type=int, default=2, help="K of the out-of-sample instance scoring (default 2)")
     parser.add_argument("--instance-weights", help="one given checkpoint scores every noisy copy (in-sample: no folds)")
-    parser.add_argument("--semantic-dataset", default="toy_shapes_cityscapes_sem_seg_val",
-                        help="the clean semantic dataset whose label maps are noised and checked")
+    parser.add_argument(
+        "--semantic-dataset",
+        default="toy_shapes_cityscapes_sem_seg_val",
+        help="the clean semantic dataset whose label maps are noised and checked",
+    )
     parser.add_argument("--semantic-noise", nargs="+", default=list(SEMANTIC_NOISE), help="semantic noise short names")
     parser.add_argument("--semantic-config", default=SEMANTIC_CONFIG)
     parser.add_argument("--semantic-weights", help="one given model predicts every setting (no trainings)")
-    parser.add_argument("--seed", type=int, default=0, help="the noise draws (instance copies, semantic maps and "
-                        "training), the fold split and the meta classifier (default 0)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the noise draws (instance copies, semantic maps and "
+        "training), the fold split and the meta classifier (default 0)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace the report files (the runs are reused)")
-    parser.add_argument("--bootstrap-rounds", type=int, default=1000,
-                        help="resamples of the AP-gap interval behind each verdict (default 1000)")
+    parser.add_argument(
+        "--bootstrap-rounds",
+        type=int,
+        default=1000,
+        help="resamples of the AP-gap interval behind each verdict (default 1000)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for both configs, key=value")
     args = parser.parse_args(argv)
@@ -149,16 +176,22 @@ def check_args(args) -> None:
             raise UserInputError(f"--instance-noise {name} is semantic noise; give it to --semantic-noise")
     for name in args.semantic_noise:
         if noise_part(name) != "semantic_noise" or named_noise_spec(name)["type"] != "semantic":
-            raise UserInputError(f"--semantic-noise {name} is no component noise of the label maps (sem<NN>, "
-                                 "sembg<NN>, semrelabel<NN>, ...)")
+            raise UserInputError(
+                f"--semantic-noise {name} is no component noise of the label maps (sem<NN>, "
+                "sembg<NN>, semrelabel<NN>, ...)"
+            )
     if args.seed < 0:
         raise UserInputError(f"--seed must be >= 0 (it seeds the noise, <name>_s<seed>), got {args.seed}")
     if args.folds < 2:
         raise UserInputError(f"--folds must be at least 2, got {args.folds}")
     if args.bootstrap_rounds < 10:
         raise UserInputError(f"--bootstrap-rounds must be at least 10, got {args.bootstrap_rounds}")
-    for flag, path in (("--instance-config", args.instance_config), ("--semantic-config", args.semantic_config),
-                       ("--instance-weights", args.instance_weights), ("--semantic-weights", args.semantic_weights)):
+    for flag, path in (
+        ("--instance-config", args.instance_config),
+        ("--semantic-config", args.semantic_config),
+        ("--instance-weights", args.instance_weights),
+        ("--semantic-weights", args.semantic_weights),
+    ):
         if path is not None and not os.path.isfile(path):
             raise UserInputError(f"{flag} {path} not found")
     problem = folder_problem(args.output, "--output", settings=run_settings(args), resume=True)
@@ -166,14 +199,27 @@ def check_args(args) -> None:
         raise UserInputError(problem)
     present = [name for name in REPORT_FILES if (Path(args.output) / name).exists()]
     if present and not args.overwrite:
-        raise UserInputError(f"{args.output} already holds {', '.join(present)}; pass --overwrite to write the report "
-                             "again (finished runs are reused)")
+        raise UserInputError(
+            f"{args.output} already holds {', '.join(present)}; pass --overwrite to write the report "
+            "again (finished runs are reused)"
+        )
 
 
 def run_settings(args) -> dict:
     """The settings that decide the results: a folder holding runs of other settings is refused."""
-    settings = {key: getattr(args, key) for key in ("dataset", "instance_config", "folds", "instance_weights",
-                                                   "semantic_dataset", "semantic_config", "semantic_weights", "seed")}
+    settings = {
+        key: getattr(args, key)
+        for key in (
+            "dataset",
+            "instance_config",
+            "folds",
+            "instance_weights",
+            "semantic_dataset",
+            "semantic_config",
+            "semantic_weights",
+            "seed",
+        )
+    }
     return {**settings, "overrides": list(args.opts)}
 
 
@@ -192,21 +238,41 @@ def score_row(setting, issue, method, score, is_error, quality, note="") -> dict
     metrics = score_metrics(is_error, quality)
     if len(quality) > 1 and np.unique(quality[~np.isnan(quality)]).size <= 1:
         note = "; ".join(filter(None, [note, "every score equal: no ranking"]))
-    return {"setting": setting, "issue": issue, "method": method, "score": score, "n": metrics["annotations"],
-            "errors": metrics["errors"], "auroc": metrics["auroc"], "ap": metrics["average_precision"],
-            "p10": metrics["precision_at_k"].get("10"), "p100": metrics["precision_at_k"].get("100"), "note": note,
-            "curve": None, "ranked": (is_error, quality)}
+    return {
+        "setting": setting,
+        "issue": issue,
+        "method": method,
+        "score": score,
+        "n": metrics["annotations"],
+        "errors": metrics["errors"],
+        "auroc": metrics["auroc"],
+        "ap": metrics["average_precision"],
+        "p10": metrics["precision_at_k"].get("10"),
+        "p100": metrics["precision_at_k"].get("100"),
+        "note": note,
+        "curve": None,
+        "ranked": (is_error, quality),
+    }
 
 
 def flag_row(setting, issue, method, score, is_error, flagged) -> dict:
     """One table row of a yes/no decision: its precision and recall in the notes (and as a point in the figure)."""
     metrics = flag_metrics(np.asarray(is_error, bool), np.asarray(flagged, bool))
     precision, recall = metrics["precision"], metrics["recall"]
-    return {"setting": setting, "issue": issue, "method": method, "score": score, "n": len(is_error),
-            "errors": int(np.sum(is_error)), "auroc": None, "ap": None, "p10": None, "p100": None,
-            "note": f"a decision: {metrics['flagged']} flagged, precision {_number(precision)}, recall "
-                    f"{_number(recall)}",
-            "curve": {"point": (recall, precision)} if precision is not None else None}
+    return {
+        "setting": setting,
+        "issue": issue,
+        "method": method,
+        "score": score,
+        "n": len(is_error),
+        "errors": int(np.sum(is_error)),
+        "auroc": None,
+        "ap": None,
+        "p10": None,
+        "p100": None,
+        "note": f"a decision: {metrics['flagged']} flagged, precision {_number(precision)}, recall {_number(recall)}",
+        "curve": {"point": (recall, precision)} if precision is not None else None,
+    }
 
 
 # ------------------------------------------------------------------------------------------------- instance
@@ -221,9 +287,21 @@ def make_noisy_json(clean_json: Path, noise: str, folder: Path) -> Path:
 
 def instance_tool_command(args, noisy_json: Path, like: str, image_root: str, run_dir: Path) -> list[str]:
     """tools/find_label_errors.py on a noisy copy: K-fold out-of-sample predictions (or --instance-weights)."""
-    command = [*tool_command("find_label_errors"), "--config-file", args.instance_config,
-               "--dataset", str(noisy_json), "--like", like, "--image-root", image_root, "--output", str(run_dir),
-               "--seed", str(args.seed)]
+    command = [
+        *tool_command("find_label_errors"),
+        "--config-file",
+        args.instance_config,
+        "--dataset",
+        str(noisy_json),
+        "--like",
+        like,
+        "--image-root",
+        image_root,
+        "--output",
+        str(run_dir),
+        "--seed",
+        str(args.seed),
+    ]
     command += ["--weights", args.instance_weights] if args.instance_weights else ["--folds", str(args.folds)]
     return command + (["--no-progress"] if args.no_progress else []) + list(args.opts)
 
@@ -245,8 +323,7 @@ def annotation_arrays(annotations: list, image_ids) -> tuple[np.ndarray, np.ndar
     """(boxes (A, 4) XYWH, image ids) of the annotations of `image_ids`."""
     wanted = set(image_ids)
     kept = [a for a in annotations if a["image_id"] in wanted]
-    return (np.asarray([a["bbox"] for a in kept], np.float64).reshape(-1, 4),
-            np.asarray([a["image_id"] for a in kept]))
+    return (np.asarray([a["bbox"] for a in kept], np.float64).reshape(-1, 4), np.asarray([a["image_id"] for a in kept]))
 
 
 def dropped_annotations(clean: dict, noisy: dict) -> list:
@@ -265,8 +342,9 @@ def found_dropped(detections: dict, dropped: list) -> np.ndarray:
 def missing_candidate_scores(detections: dict, annotations: list, match_iou: float) -> np.ndarray:
     """(D,) our missing-object score: 1 - the detection score where the detection overlaps no annotation of its
     image at box IoU >= `match_iou` (find_label_errors' candidates), NaN (ranked last) elsewhere."""
-    best = best_match_iou(detections["boxes"], detections["image_ids"],
-                          *annotation_arrays(annotations, detections["images"]))
+    best = best_match_iou(
+        detections["boxes"], detections["image_ids"], *annotation_arrays(annotations, detections["images"])
+    )
     return np.where(best < match_iou, 1.0 - detections["scores"], np.nan)
 
 
@@ -278,12 +356,19 @@ def cleanlab_peer(scores: list, noisy: dict, detections: dict, id_map: dict) -> 
         annotation_boxes=[annotations[row["annotation_index"]]["bbox"] for row in scores],
         annotation_classes=np.asarray([id_map[row["given_category_id"]] for row in scores], np.int64),
         annotation_images=[row["image_id"] for row in scores],
-        detection_boxes=detections["boxes"], detection_scores=detections["scores"],
-        detection_classes=detections["classes"], detection_images=detections["image_ids"],
-        num_classes=len(id_map), images=detections["images"])
-    return {"cleanlab defaults": cleanlab_box_scores(**inputs),
-            f"high_probability_threshold {CLEANLAB_LOW_THRESHOLD}": cleanlab_box_scores(  # badloc: no threshold
-                **inputs, high_probability_threshold=CLEANLAB_LOW_THRESHOLD, scores=("swap", "overlooked"))}
+        detection_boxes=detections["boxes"],
+        detection_scores=detections["scores"],
+        detection_classes=detections["classes"],
+        detection_images=detections["image_ids"],
+        num_classes=len(id_map),
+        images=detections["images"],
+    )
+    return {
+        "cleanlab defaults": cleanlab_box_scores(**inputs),
+        f"high_probability_threshold {CLEANLAB_LOW_THRESHOLD}": cleanlab_box_scores(  # badloc: no threshold
+            **inputs, high_probability_threshold=CLEANLAB_LOW_THRESHOLD, scores=("swap", "overlooked")
+        ),
+    }
 
 
 def _column(scores: list, key: str) -> np.ndarray:
@@ -293,34 +378,57 @@ def _column(scores: list, key: str) -> np.ndarray:
 def class_flip_rows(setting: str, scores: list, peer: dict) -> list:
     truth = np.asarray([row["given_category_id"] != row["clean_category_id"] for row in scores], bool)
     rows = [score_row(setting, CLASS, "ours", name, truth, _column(scores, name)) for name in OUR_CLASS_SCORES]
-    rows.append(flag_row(setting, CLASS, "ours", "confident_learning", truth,
-                         [row["confident_learning"] for row in scores]))
-    rows += [score_row(setting, CLASS, "cleanlab", "swap", truth, box_scores["swap"], note=variant)
-             for variant, box_scores in peer.items()]
+    rows.append(
+        flag_row(setting, CLASS, "ours", "confident_learning", truth, [row["confident_learning"] for row in scores])
+    )
+    rows += [
+        score_row(setting, CLASS, "cleanlab", "swap", truth, box_scores["swap"], note=variant)
+        for variant, box_scores in peer.items()
+    ]
     return rows
 
 
 def bad_mask_rows(setting: str, scores: list, peer: dict) -> list:
     truth = np.asarray([spatially_noised(row["noise"]) for row in scores], bool)
-    return [score_row(setting, MASK, "ours", "mask IoU", truth, _column(scores, "mask_iou")),
-            score_row(setting, MASK, "cleanlab", "badloc", truth, peer["cleanlab defaults"]["badloc"],
-                      note="of the box: cleanlab has no masks")]
+    return [
+        score_row(setting, MASK, "ours", "mask IoU", truth, _column(scores, "mask_iou")),
+        score_row(
+            setting,
+            MASK,
+            "cleanlab",
+            "badloc",
+            truth,
+            peer["cleanlab defaults"]["badloc"],
+            note="of the box: cleanlab has no masks",
+        ),
+    ]
 
 
-def missing_object_rows(setting: str, detections: dict, noisy: dict, clean: dict, peer: dict,
-                        match_iou: float) -> list:
+def missing_object_rows(setting: str, detections: dict, noisy: dict, clean: dict, peer: dict, match_iou: float) -> list:
     dropped = dropped_annotations(clean, noisy)
     if not dropped:
         return []
     truth = found_dropped(detections, dropped)
     boxes, image_ids = annotation_arrays(dropped, detections["images"])
-    seen = int((best_match_iou(boxes, image_ids, detections["boxes"], detections["image_ids"])
-                >= DROPPED_MATCH_IOU).sum())
+    seen = int(
+        (best_match_iou(boxes, image_ids, detections["boxes"], detections["image_ids"]) >= DROPPED_MATCH_IOU).sum()
+    )
     note = f"{seen} of {len(dropped)} dropped annotations have a detection (IoU >= {DROPPED_MATCH_IOU})"
-    rows = [score_row(setting, MISSING, "ours", "1 - detection score (unmatched)", truth,
-                      missing_candidate_scores(detections, noisy["annotations"], match_iou), note=note)]
-    rows += [score_row(setting, MISSING, "cleanlab", "overlooked", truth, box_scores["overlooked"], note=variant)
-             for variant, box_scores in peer.items()]
+    rows = [
+        score_row(
+            setting,
+            MISSING,
+            "ours",
+            "1 - detection score (unmatched)",
+            truth,
+            missing_candidate_scores(detections, noisy["annotations"], match_iou),
+            note=note,
+        )
+    ]
+    rows += [
+        score_row(setting, MISSING, "cleanlab", "overlooked", truth, box_scores["overlooked"], note=variant)
+        for variant, box_scores in peer.items()
+    ]
     return rows
 
 
@@ -331,10 +439,14 @@ def instance_rows(setting: str, run_dir: Path, noisy_json: Path, clean_json: Pat
     detections = detection_arrays(load_json(run_dir / find_label_errors.DETECTIONS_JSON), id_map)
     noisy, clean = load_json(noisy_json), load_json(clean_json)
     peer = cleanlab_peer(scores, noisy, detections, id_map)
-    groups = [class_flip_rows(setting, scores, peer), bad_mask_rows(setting, scores, peer),
-              missing_object_rows(setting, detections, noisy, clean, peer, settings["match_iou"])]
-    return [row for group in groups if group and (group[0]["errors"] > 0 or group[0]["issue"] == MISSING)
-            for row in group]  # missing objects: also when no detection finds a dropped one (the note says so)
+    groups = [
+        class_flip_rows(setting, scores, peer),
+        bad_mask_rows(setting, scores, peer),
+        missing_object_rows(setting, detections, noisy, clean, peer, settings["match_iou"]),
+    ]
+    return [
+        row for group in groups if group and (group[0]["errors"] > 0 or group[0]["issue"] == MISSING) for row in group
+    ]  # missing objects: also when no detection finds a dropped one (the note says so)
 
 
 def instance_part(args, output: Path, timings: dict) -> list:
@@ -351,13 +463,20 @@ def instance_part(args, output: Path, timings: dict) -> list:
         run_dir = output / "instance" / noise
         reused = finished(run_dir)
         if not reused:
-            print(f"[instance {step}/{len(args.instance_noise)}] {noise}: tools/find_label_errors.py -> {run_dir}",
-                  flush=True)
-            code = subprocess.run(instance_tool_command(args, noisy_json, like, image_root, run_dir),
-                                  stdin=subprocess.DEVNULL, env=training_environment()).returncode
+            print(
+                f"[instance {step}/{len(args.instance_noise)}] {noise}: tools/find_label_errors.py -> {run_dir}",
+                flush=True,
+            )
+            code = subprocess.run(
+                instance_tool_command(args, noisy_json, like, image_root, run_dir),
+                stdin=subprocess.DEVNULL,
+                env=training_environment(),
+            ).returncode
             if code != 0:
-                raise UserInputError(f"tools/find_label_errors.py failed on {noise} (exit code {code}; its message "
-                                     f"is above); remove {run_dir} before running again")
+                raise UserInputError(
+                    f"tools/find_label_errors.py failed on {noise} (exit code {code}; its message "
+                    f"is above); remove {run_dir} before running again"
+                )
         rows += instance_rows(noise, run_dir, noisy_json, clean_json, id_map)
         timings[f"instance {noise}"] = "reused" if reused else f"{(time.perf_counter() - start) / 60:.1f} min"
     return rows
@@ -386,9 +505,16 @@ def seeded_noise(noise: str, seed: int) -> str:
 def write_noisy_val_maps(args, noise: str, folder: Path, background_label: int) -> Path:
     """The noisy copies of the semantic dataset's label maps (tools/make_noisy_dataset.py --dataset), written once."""
     if not finished(folder):
-        make_noisy_dataset.main(["--dataset", args.semantic_dataset, "--output", str(folder),
-                                 *semantic_writer_flags(seeded_noise(noise, args.seed), background_label),
-                                 "--no-progress"])
+        make_noisy_dataset.main(
+            [
+                "--dataset",
+                args.semantic_dataset,
+                "--output",
+                str(folder),
+                *semantic_writer_flags(seeded_noise(noise, args.seed), background_label),
+                "--no-progress",
+            ]
+        )
     return folder
 
 
@@ -402,8 +528,9 @@ def train_semantic_model(args, noise: str, folder: Path) -> Path:
     run = train_in_folder(args.semantic_config, opts, folder.resolve(), log_file=log_file, flag="semantic training")
     weights = run.folder / "model_final.pth"
     if run.status == "failed" or not weights.is_file():
-        raise UserInputError(f"the semantic training under {noise} failed: {last_error_line(log_file)} (full log: "
-                             f"{log_file})")
+        raise UserInputError(
+            f"the semantic training under {noise} failed: {last_error_line(log_file)} (full log: {log_file})"
+        )
     return weights
 
 
@@ -412,13 +539,16 @@ def semantic_softmax(cfg, weights, records, num_classes: int, progress: bool):
     model = build_model(cfg, str(weights))
     probs = given = None
     for index, image_probs, image_given in find_semantic_label_errors.predict_softmax(
-            model, records, num_classes, progress=progress, desc="predicting", **mapper_settings(cfg)):
+        model, records, num_classes, progress=progress, desc="predicting", **mapper_settings(cfg)
+    ):
         if probs is None:
             probs = np.zeros((len(records), *image_probs.shape), np.float32)
             given = np.zeros((len(records), *image_given.shape), np.int64)
         if image_probs.shape != probs.shape[1:]:
-            raise UserInputError(f"{records[index]['file_name']}: images of several sizes; cleanlab.segmentation "
-                                 "takes one (N, K, H, W) array")
+            raise UserInputError(
+                f"{records[index]['file_name']}: images of several sizes; cleanlab.segmentation "
+                "takes one (N, K, H, W) array"
+            )
         probs[index], given[index] = image_probs, image_given
     return probs, given
 
@@ -453,8 +583,9 @@ def ranked_proposals(proposals: dict, clean, given, num_classes: int) -> tuple[n
         for j in np.flatnonzero(np.isin(classes, objects) & (sizes >= MIN_ERROR_SIZE)):
             alone = np.zeros(len(classes))
             alone[j] = 1.0
-            _, false_positives, _ = benchmark_counts(regions, region_classes, proposal_map, classes, alone,
-                                                     classes=objects, thresholds=(0.5,))
+            _, false_positives, _ = benchmark_counts(
+                regions, region_classes, proposal_map, classes, alone, classes=objects, thresholds=(0.5,)
+            )
             scores.append(float(proposal_scores[j]))
             hits.append(bool(false_positives[0] == 0))
     return np.asarray(scores, np.float64), np.asarray(hits, bool)
@@ -470,10 +601,18 @@ def semantic_results(args, cfg, noise: str, weights: Path, labels: Path, progres
     methods = {}
     for method, found in proposals.items():
         scores, hits = ranked_proposals(found, clean, given, len(class_names))
-        methods[method] = {"curve": evaluate_proposals(found, clean, given, range(len(records)), len(class_names)),
-                           "scores": scores.tolist(), "hits": hits.tolist()}
-    return {"noise": noise, "weights": str(weights), "images": len(records), "methods": methods,
-            "meta_classifier": info["classifiers"]}
+        methods[method] = {
+            "curve": evaluate_proposals(found, clean, given, range(len(records)), len(class_names)),
+            "scores": scores.tolist(),
+            "hits": hits.tolist(),
+        }
+    return {
+        "noise": noise,
+        "weights": str(weights),
+        "images": len(records),
+        "methods": methods,
+        "meta_classifier": info["classifiers"],
+    }
 
 
 SEMANTIC_SCORES = {"ours": "P(true positive), meta classifier", "cleanlab": "mean 1 - p(label), flagged pixels"}
@@ -484,9 +623,16 @@ def semantic_rows(noise: str, results: dict) -> list:
     for method, score in SEMANTIC_SCORES.items():
         entry = results["methods"][method]
         curve = entry["curve"]
-        row = score_row(noise, semantic_issue(noise), method, score, entry["hits"], -np.asarray(entry["scores"]),
-                        note=f"seed PR-AUC {curve['pr_auc']:.3f} ({curve['regions']} error regions >= "
-                             f"{MIN_ERROR_SIZE} px; n, errors: proposals)")
+        row = score_row(
+            noise,
+            semantic_issue(noise),
+            method,
+            score,
+            entry["hits"],
+            -np.asarray(entry["scores"]),
+            note=f"seed PR-AUC {curve['pr_auc']:.3f} ({curve['regions']} error regions >= "
+            f"{MIN_ERROR_SIZE} px; n, errors: proposals)",
+        )
         row["curve"] = {"recall": curve["recall"], "precision": curve["precision"]}  # the seed's, 21 thresholds
         row["pr_auc"] = curve["pr_auc"]
         rows.append(row)
@@ -497,8 +643,10 @@ def semantic_part(args, output: Path, timings: dict) -> list:
     cfg = load_lazy_config(args.semantic_config, args.opts)
     background = cfg.dataloader.train.mapper.get("background_label", None)
     if background != BACKGROUND:
-        raise UserInputError(f"{args.semantic_config}: the benchmark's object classes are all but class {BACKGROUND}, "
-                             f"the config's background_label is {background}")
+        raise UserInputError(
+            f"{args.semantic_config}: the benchmark's object classes are all but class {BACKGROUND}, "
+            f"the config's background_label is {background}"
+        )
     check_datasets_available([args.semantic_dataset])
     rows = []
     for step, noise in enumerate(args.semantic_noise, start=1):
@@ -508,8 +656,9 @@ def semantic_part(args, output: Path, timings: dict) -> list:
             print(f"[semantic {step}/{len(args.semantic_noise)}] {noise} -> {folder}", flush=True)
             labels = write_noisy_val_maps(args, noise, folder / "val_labels", background)
             weights = args.semantic_weights or train_semantic_model(args, noise, folder / "model")
-            save_json_atomic(semantic_results(args, cfg, noise, weights, labels, not args.no_progress),
-                             folder / RESULTS_JSON)
+            save_json_atomic(
+                semantic_results(args, cfg, noise, weights, labels, not args.no_progress), folder / RESULTS_JSON
+            )
         rows += semantic_rows(noise, load_json(folder / RESULTS_JSON))
         timings[f"semantic {noise}"] = "reused" if reused else f"{(time.perf_counter() - start) / 60:.1f} min"
     return rows
@@ -523,8 +672,16 @@ def _number(value) -> str:
 def table(rows: list) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
-        cells = [row["setting"], row["issue"], row["method"], row["score"], str(row["n"]), str(row["errors"]),
-                 *(_number(row[key]) for key in ("auroc", "ap", "p10", "p100")), row["note"]]
+        cells = [
+            row["setting"],
+            row["issue"],
+            row["method"],
+            row["score"],
+            str(row["n"]),
+            str(row["errors"]),
+            *(_number(row[key]) for key in ("auroc", "ap", "p10", "p100")),
+            row["note"],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -557,9 +714,11 @@ def verdicts(rows: list, rounds: int = 1000) -> list[str]:
         extra = ""
         if "pr_auc" in ours:
             extra = f"; seed PR-AUC {ours['pr_auc']:.3f} vs {theirs['pr_auc']:.3f}"
-        lines.append(f"- {setting}, {issue}: ours {ours['score']} AP {ours['ap']:.3f} (AUROC {_number(ours['auroc'])}) "
-                     f"vs cleanlab {theirs['score']} AP {theirs['ap']:.3f} (AUROC {_number(theirs['auroc'])})"
-                     f"{extra}: {verdict}")
+        lines.append(
+            f"- {setting}, {issue}: ours {ours['score']} AP {ours['ap']:.3f} (AUROC {_number(ours['auroc'])}) "
+            f"vs cleanlab {theirs['score']} AP {theirs['ap']:.3f} (AUROC {_number(theirs['auroc'])})"
+            f"{extra}: {verdict}"
+        )
     return lines
 
 
@@ -607,12 +766,17 @@ def plot_pr_curves(rows: list, path: Path) -> None:
                 axis.plot(*curve["point"], "k*", markersize=10, label=f"{label} (decision)")
             elif "recall" not in curve and row["ranked"][0].any():
                 recall, precision = precision_recall(*row["ranked"])
-                axis.plot(recall, precision, style + ("o" if len(recall) < 3 else ""),
-                          label=f"{label} (AP {_number(row['ap'])})" + (", " + row["note"] if "threshold" in
-                                                                         row["note"] else ""))
+                axis.plot(
+                    recall,
+                    precision,
+                    style + ("o" if len(recall) < 3 else ""),
+                    label=f"{label} (AP {_number(row['ap'])})"
+                    + (", " + row["note"] if "threshold" in row["note"] else ""),
+                )
             elif "recall" in curve:
-                axis.plot(curve["recall"], curve["precision"], style + ".", label=f"{label} (PR-AUC "
-                          f"{row['pr_auc']:.3f})")
+                axis.plot(
+                    curve["recall"], curve["precision"], style + ".", label=f"{label} (PR-AUC {row['pr_auc']:.3f})"
+                )
         scored = [row for row in group if row["n"]]
         if scored and "ranked" in scored[0] and not scored[0]["curve"]:  # an instance score: the error rate
             axis.axhline(scored[0]["errors"] / scored[0]["n"], color="gray", linestyle=":", linewidth=1)
@@ -621,7 +785,7 @@ def plot_pr_curves(rows: list, path: Path) -> None:
             axis.legend(fontsize=6.5, loc="upper right")
         else:
             axis.text(0.5, 0.5, "nothing to rank", ha="center", va="center", color="gray")
-    for axis in list(axes.flat)[len(grouped):]:
+    for axis in list(axes.flat)[len(grouped) :]:
         axis.set_visible(False)
     figure.tight_layout()
     with atomic_output(path, suffix=".png") as temp:
@@ -641,14 +805,33 @@ counts the regions no proposal finds. cleanlab's badloc score is of the box: cle
 def write_report(command: str, settings: dict, rows: list, timings: dict, output: Path, verdict_lines: list) -> str:
     """evidence.md, evidence.json and pr_curves.png; returns the table."""
     text = table(rows)
-    lines = ["# Label-error evidence on the toy data (issue 12)", "", f"Command: `{command}`", "",
-             "Settings: " + ", ".join(f"{key} {value}" for key, value in settings.items()), "",
-             "Time per step: " + ", ".join(f"{key} {value}" for key, value in timings.items()), "", text, "",
-             "Who ranks the errors better (each side's best score by AP; one seed and one fold split: the interval "
-             "is over the items ranked, not over training runs):", *verdict_lines, "", READING, ""]
-    save_json_atomic({"settings": settings, "timings": timings,
-                      "rows": [{k: v for k, v in row.items() if k not in ("curve", "ranked")} for row in rows]},
-                     output / "evidence.json", indent=True)
+    lines = [
+        "# Label-error evidence on the toy data (issue 12)",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Settings: " + ", ".join(f"{key} {value}" for key, value in settings.items()),
+        "",
+        "Time per step: " + ", ".join(f"{key} {value}" for key, value in timings.items()),
+        "",
+        text,
+        "",
+        "Who ranks the errors better (each side's best score by AP; one seed and one fold split: the interval "
+        "is over the items ranked, not over training runs):",
+        *verdict_lines,
+        "",
+        READING,
+        "",
+    ]
+    save_json_atomic(
+        {
+            "settings": settings,
+            "timings": timings,
+            "rows": [{k: v for k, v in row.items() if k not in ("curve", "ranked")} for row in rows],
+        },
+        output / "evidence.json",
+        indent=True,
+    )
     plot_pr_curves(rows, output / "pr_curves.png")
     with atomic_output(output / "evidence.md", suffix=".md") as temp:
         temp.write_text("\n".join(lines))

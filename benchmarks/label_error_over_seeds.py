@@ -14,6 +14,7 @@ twice the larger of the two standard deviations over seeds. Each score is also s
 the error rate), and the report says how good the models behind the scores were (the fold models' val mask AP, the
 semantic models' val mIoU).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,14 +28,25 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.engine.grid_report import beyond_twice_the_spread, mean_std  # noqa: E402
-from noisy_seg.engine.metrics import final_metrics  # noqa: E402
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.files import load_json, write_atomic  # noqa: E402
+from noisy_seg.engine.grid_report import beyond_twice_the_spread, mean_std
+from noisy_seg.engine.metrics import final_metrics
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import load_json, write_atomic
 
 METRICS = ("auroc", "ap", "p10", "p100", "pr_auc")
-HEADER = ("setting", "issue type", "method", "score", "seeds", "errors / n (mean)", "AUROC", "AP", "P@10", "P@100",
-          "seed PR-AUC")
+HEADER = (
+    "setting",
+    "issue type",
+    "method",
+    "score",
+    "seeds",
+    "errors / n (mean)",
+    "AUROC",
+    "AP",
+    "P@10",
+    "P@100",
+    "seed PR-AUC",
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,14 +65,22 @@ def _evidence(path: Path) -> dict:
     try:
         evidence = load_json(path)
     except (OSError, ValueError) as err:
-        raise UserInputError(f"{path} cannot be read as json ({err}): rerun label_error_evidence.py with --overwrite "
-                             f"in that folder to write it again") from None
+        raise UserInputError(
+            f"{path} cannot be read as json ({err}): rerun label_error_evidence.py with --overwrite "
+            f"in that folder to write it again"
+        ) from None
     rows = evidence.get("rows") if isinstance(evidence, dict) else None
     settings = evidence.get("settings") if isinstance(evidence, dict) else None
-    if (not isinstance(settings, dict) or "seed" not in settings or not isinstance(rows, list)
-            or not all(isinstance(row, dict) and ROW_KEYS <= row.keys() for row in rows)):
-        raise UserInputError(f"{path} is not an evidence.json of benchmarks/label_error_evidence.py (it needs "
-                             f"settings with a seed, and rows with {', '.join(sorted(ROW_KEYS))})")
+    if (
+        not isinstance(settings, dict)
+        or "seed" not in settings
+        or not isinstance(rows, list)
+        or not all(isinstance(row, dict) and ROW_KEYS <= row.keys() for row in rows)
+    ):
+        raise UserInputError(
+            f"{path} is not an evidence.json of benchmarks/label_error_evidence.py (it needs "
+            f"settings with a seed, and rows with {', '.join(sorted(ROW_KEYS))})"
+        )
     return evidence
 
 
@@ -70,8 +90,10 @@ def load_runs(folders: list[str]) -> list[dict]:
     for folder in folders:
         path = Path(folder) / "evidence.json"
         if not path.is_file():
-            raise UserInputError(f"{path} does not exist: pass folders that benchmarks/label_error_evidence.py "
-                                 f"finished (it writes evidence.json last)")
+            raise UserInputError(
+                f"{path} does not exist: pass folders that benchmarks/label_error_evidence.py "
+                f"finished (it writes evidence.json last)"
+            )
         runs.append(_evidence(path))
     seeds = [run["settings"].get("seed") for run in runs]
     if len(set(seeds)) < len(seeds):
@@ -81,8 +103,9 @@ def load_runs(folders: list[str]) -> list[dict]:
         other = {k: v for k, v in run["settings"].items() if k != "seed"}
         if other != first:
             keys = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
-            raise UserInputError(f"{folder} differs from {folders[0]} in {', '.join(keys)}: pass runs that differ "
-                                 f"only in --seed")
+            raise UserInputError(
+                f"{folder} differs from {folders[0]} in {', '.join(keys)}: pass runs that differ only in --seed"
+            )
     return runs
 
 
@@ -111,11 +134,16 @@ def summarize(runs: list[dict]) -> list[dict]:
     summary = []
     for (setting, issue, method, score), members in grouped.items():
         rows = [row for _, row in members]
-        out = {"setting": setting, "issue": issue, "method": method, "score": score,
-               "seeds": [seed for seed, _ in members],
-               "error_rate": _mean_std([row["errors"] / row["n"] if row["n"] else None for row in rows]),
-               "errors": statistics.fmean(row["errors"] for row in rows),
-               "n": statistics.fmean(row["n"] for row in rows)}
+        out = {
+            "setting": setting,
+            "issue": issue,
+            "method": method,
+            "score": score,
+            "seeds": [seed for seed, _ in members],
+            "error_rate": _mean_std([row["errors"] / row["n"] if row["n"] else None for row in rows]),
+            "errors": statistics.fmean(row["errors"] for row in rows),
+            "n": statistics.fmean(row["n"] for row in rows),
+        }
         for metric in METRICS:
             out[metric] = _mean_std([row.get(metric) for row in rows])
         summary.append(out)
@@ -135,8 +163,10 @@ def model_quality(folders: list[str]) -> list[str]:
     for (setting, what), found in values.items():
         measured = [v for v in found if v is not None]
         models = f"{len(measured)} model" + ("s" if len(measured) != 1 else "")
-        lines.append(f"- {setting}: {what} {_fmt(_mean_std(measured), 1)} over {models} "
-                     f"({', '.join(f'{v:.1f}' for v in measured)})")
+        lines.append(
+            f"- {setting}: {what} {_fmt(_mean_std(measured), 1)} over {models} "
+            f"({', '.join(f'{v:.1f}' for v in measured)})"
+        )
     return lines
 
 
@@ -170,8 +200,10 @@ def verdicts(summary: list[dict]) -> list[str]:
         else:
             verdict = "neither ahead beyond twice the spread over seeds"
         chance = "; ".join(f"{row['method']} {_above_chance(row)}" for row in (ours, theirs))
-        lines.append(f"- {setting}, {issue}: ours {ours['score']} {name} {_fmt(ours[metric])} vs cleanlab "
-                     f"{theirs['score']} {name} {_fmt(theirs[metric])} (gap {gap:+.3f}): {verdict}; {chance}")
+        lines.append(
+            f"- {setting}, {issue}: ours {ours['score']} {name} {_fmt(ours[metric])} vs cleanlab "
+            f"{theirs['score']} {name} {_fmt(theirs[metric])} (gap {gap:+.3f}): {verdict}; {chance}"
+        )
     return lines
 
 
@@ -193,17 +225,35 @@ def _fmt(pair: tuple[float, float], digits: int = 3) -> str:
 
 
 def markdown(summary: list[dict], verdict_lines: list[str], folders: list[str], quality: list[str]) -> str:
-    lines = ["# Label-error evidence over seeds", "",
-             "Runs: " + ", ".join(f"`{folder}`" for folder in folders), "",
-             "The models behind the scores (val, at the end of their training):", *quality, "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines = [
+        "# Label-error evidence over seeds",
+        "",
+        "Runs: " + ", ".join(f"`{folder}`" for folder in folders),
+        "",
+        "The models behind the scores (val, at the end of their training):",
+        *quality,
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
     for row in summary:
-        cells = [row["setting"], row["issue"], row["method"], row["score"], " ".join(map(str, row["seeds"])),
-                 f"{row['errors']:.0f} / {row['n']:.0f}", *(_fmt(row[metric]) for metric in METRICS)]
+        cells = [
+            row["setting"],
+            row["issue"],
+            row["method"],
+            row["score"],
+            " ".join(map(str, row["seeds"])),
+            f"{row['errors']:.0f} / {row['n']:.0f}",
+            *(_fmt(row[metric]) for metric in METRICS),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Who ranks the errors better over the seeds (each side's best score by mean AP, semantic by the "
-              "seed's PR-AUC; higher only where the gap exceeds twice the larger std), and each AP against chance:",
-              *verdict_lines, ""]
+    lines += [
+        "",
+        "Who ranks the errors better over the seeds (each side's best score by mean AP, semantic by the "
+        "seed's PR-AUC; higher only where the gap exceeds twice the larger std), and each AP against chance:",
+        *verdict_lines,
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -212,8 +262,9 @@ def main(argv=None) -> int:
     try:
         output = Path(args.output)
         if output.is_dir():
-            raise UserInputError(f"--output {output} is a folder: give the report's file path, e.g. "
-                                 f"{output}/over_seeds.md")
+            raise UserInputError(
+                f"--output {output} is a folder: give the report's file path, e.g. {output}/over_seeds.md"
+            )
         blocking = next((parent for parent in output.parents if parent.exists() and not parent.is_dir()), None)
         if blocking is not None:
             raise UserInputError(f"--output {output}: {blocking} is a file, not a folder; give another path")

@@ -14,6 +14,7 @@ configs/toy/semantic_R18_FPN_ce.py with only what the data dictates overridden (
 output folder): the schedule, the LR and the pretrained backbone are the toy recipe's. OUTPUT/summary.md holds
 mean +- std over seeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,7 +80,7 @@ def render(split: str, index: int) -> tuple[np.ndarray, list[tuple[int, np.ndarr
     rng = np.random.default_rng([7919, list(SPLITS).index(split), index])
     ys, xs = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE] / IMAGE_SIZE
     top, bottom = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-    image = (top * (1 - ys[..., None]) + bottom * ys[..., None] + rng.normal(0, 12, (IMAGE_SIZE, IMAGE_SIZE, 3)))
+    image = top * (1 - ys[..., None]) + bottom * ys[..., None] + rng.normal(0, 12, (IMAGE_SIZE, IMAGE_SIZE, 3))
     for _ in range(int(rng.integers(0, 4))):  # thin clutter lines: unlabelled, as in real scenes
         a, b = rng.integers(0, IMAGE_SIZE, 2), rng.integers(0, IMAGE_SIZE, 2)
         cv2.line(image, tuple(int(v) for v in a), tuple(int(v) for v in b), rng.uniform(0, 255, 3).tolist(), 1)
@@ -117,14 +118,23 @@ def write_data(root: Path) -> None:
                 rle = mask_util.encode(np.asfortranarray(visible))
                 x, y, w, h = mask_util.toBbox(rle).tolist()
                 rle["counts"] = rle["counts"].decode("ascii")
-                annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": label + 1,
-                                    "segmentation": rle, "bbox": [x, y, w, h], "area": int(visible.sum()),
-                                    "iscrowd": 0})
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": index + 1,
+                        "category_id": label + 1,
+                        "segmentation": rle,
+                        "bbox": [x, y, w, h],
+                        "area": int(visible.sum()),
+                        "iscrowd": 0,
+                    }
+                )
             write_image(root / "labels" / name, label_map)
             images.append({"id": index + 1, "file_name": name, "height": IMAGE_SIZE, "width": IMAGE_SIZE})
         categories = [{"id": i + 1, "name": c} for i, c in enumerate(CLASSES)]
-        save_json_atomic({"images": images, "annotations": annotations, "categories": categories},
-                         root / f"{split}.json")
+        save_json_atomic(
+            {"images": images, "annotations": annotations, "categories": categories}, root / f"{split}.json"
+        )
     (root / "DONE").write_text("")
 
 
@@ -136,22 +146,41 @@ def register(root: Path) -> None:
     for split in SPLITS:
         register_coco_instances(f"unseen_{split}", {}, str(root / f"{split}.json"), str(root / "images"))
         name = f"unseen_sem_seg_{split}"
-        DatasetCatalog.register(name, lambda split=split: [
-            d for d in load_sem_seg(str(root / "labels"), str(root / "images"), "png", "png")
-            if Path(d["file_name"]).name.startswith(split)])
-        MetadataCatalog.get(name).set(stuff_classes=["background", *CLASSES], ignore_label=255,
-                                      evaluator_type="sem_seg")
+        DatasetCatalog.register(
+            name,
+            lambda split=split: [
+                d
+                for d in load_sem_seg(str(root / "labels"), str(root / "images"), "png", "png")
+                if Path(d["file_name"]).name.startswith(split)
+            ],
+        )
+        MetadataCatalog.get(name).set(
+            stuff_classes=["background", *CLASSES], ignore_label=255, evaluator_type="sem_seg"
+        )
 
 
 OVERRIDES = {
-    "instance": ("configs/toy/mask_rcnn_R18_FPN_ce.py", [
-        "dataloader.train.dataset.names=unseen_train", "dataloader.test.dataset.names=unseen_val",
-        "dataloader.train.mapper.instance_mask_format=bitmask",
-        f"model.roi_heads.num_classes={len(CLASSES)}", f"dataloader.train.mapper.num_classes={len(CLASSES)}"]),
-    "semantic": ("configs/toy/semantic_R18_FPN_ce.py", [
-        "dataloader.train.dataset.names=unseen_sem_seg_train", "dataloader.test.dataset.names=unseen_sem_seg_val",
-        f"model.sem_seg_head.num_classes={len(CLASSES) + 1}", f"dataloader.train.mapper.num_classes={len(CLASSES) + 1}",
-        "dataloader.train.mapper.background_label=0", "model.sem_seg_head.ignore_value=255"]),
+    "instance": (
+        "configs/toy/mask_rcnn_R18_FPN_ce.py",
+        [
+            "dataloader.train.dataset.names=unseen_train",
+            "dataloader.test.dataset.names=unseen_val",
+            "dataloader.train.mapper.instance_mask_format=bitmask",
+            f"model.roi_heads.num_classes={len(CLASSES)}",
+            f"dataloader.train.mapper.num_classes={len(CLASSES)}",
+        ],
+    ),
+    "semantic": (
+        "configs/toy/semantic_R18_FPN_ce.py",
+        [
+            "dataloader.train.dataset.names=unseen_sem_seg_train",
+            "dataloader.test.dataset.names=unseen_sem_seg_val",
+            f"model.sem_seg_head.num_classes={len(CLASSES) + 1}",
+            f"dataloader.train.mapper.num_classes={len(CLASSES) + 1}",
+            "dataloader.train.mapper.background_label=0",
+            "model.sem_seg_head.ignore_value=255",
+        ],
+    ),
 }
 METRIC = {"instance": ("segm/AP", "mask AP"), "semantic": ("sem_seg/mIoU", "mIoU")}
 TRAIN_FLAG = "--train-on-registered"  # internal: register the set, then run tools/train_net.py with the rest
@@ -169,8 +198,14 @@ def train(task: str, seed: int, output: Path, data: Path, extra: list[str]) -> d
         config, overrides = OVERRIDES[task]
         args = ["--config-file", config, *overrides, *extra, f"train.seed={seed}", f"train.output_dir={output}"]
         with open(output.parent / f"{output.name}.log", "w") as log:  # this file again, as the trainer (below)
-            subprocess.run([sys.executable, __file__, TRAIN_FLAG, str(data), *args], cwd=REPO_ROOT, check=True,
-                           stdout=log, stderr=log, env=training_environment())
+            subprocess.run(
+                [sys.executable, __file__, TRAIN_FLAG, str(data), *args],
+                cwd=REPO_ROOT,
+                check=True,
+                stdout=log,
+                stderr=log,
+                env=training_environment(),
+            )
     return final_metrics(output)
 
 
@@ -182,8 +217,10 @@ def main() -> int:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every run")
     args = parser.parse_args()
     write_data(args.output / "data")
-    lines = ["| task | metric | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean +- std |",
-             "|---|---|" + "---|" * (len(args.seeds) + 1)]
+    lines = [
+        "| task | metric | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean +- std |",
+        "|---|---|" + "---|" * (len(args.seeds) + 1),
+    ]
     for task in ("instance", "semantic") if args.task == "both" else (args.task,):
         key, label = METRIC[task]
         values = []
@@ -192,8 +229,11 @@ def main() -> int:
             folder.mkdir(parents=True, exist_ok=True)
             values.append(train(task, seed, folder, args.output / "data", args.set)[key])
             print(f"{task} seed {seed}: {label} {values[-1]:.1f}", flush=True)
-        summary = (f"{statistics.mean(values):.1f} +- {statistics.stdev(values):.1f}" if len(values) > 1
-                   else f"{values[0]:.1f} (one seed)")
+        summary = (
+            f"{statistics.mean(values):.1f} +- {statistics.stdev(values):.1f}"
+            if len(values) > 1
+            else f"{values[0]:.1f} (one seed)"
+        )
         lines.append(f"| {task} | {label} | " + " | ".join(f"{v:.1f}" for v in values) + f" | {summary} |")
     write_atomic(args.output / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))

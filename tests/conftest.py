@@ -70,8 +70,9 @@ def small_disk(tmp_path):
 
     class SmallDisk:
         def mount(self, size: str) -> Path:
-            result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                                    capture_output=True, text=True)
+            result = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+            )
             if result.returncode != 0:
                 pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip() or result.returncode}")
             mounted.append(folder)
@@ -93,18 +94,21 @@ def writer_in_another_process():
     import signal
     import subprocess
 
-    script = ("import sys, time\n"
-              "from pathlib import Path\n"
-              "from noisy_seg.utils.files import atomic_output\n"
-              "with atomic_output(sys.argv[1], suffix=Path(sys.argv[1]).suffix) as temp:\n"
-              "    temp.write_bytes(bytes(1 << 16))\n"
-              "    print(temp, flush=True)\n"
-              "    time.sleep(600)\n")
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from noisy_seg.utils.files import atomic_output\n"
+        "with atomic_output(sys.argv[1], suffix=Path(sys.argv[1]).suffix) as temp:\n"
+        "    temp.write_bytes(bytes(1 << 16))\n"
+        "    print(temp, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
     processes = []
 
     def start(target):
-        process = subprocess.Popen([sys.executable, "-c", script, str(target)], cwd=REPO_ROOT,
-                                   stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", script, str(target)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+        )
         processes.append(process)
         temp = Path(process.stdout.readline().strip())
         assert temp.name and temp.is_file() and not Path(target).exists(), "the writer did not start"

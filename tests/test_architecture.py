@@ -1,4 +1,5 @@
 """The layers of ARCHITECTURE.md, enforced: what each package of noisy_seg may import."""
+
 import ast
 from pathlib import Path
 
@@ -18,11 +19,28 @@ LAYERS = {
     "model_zoo": (("utils",), False, True),
     "engine": (("data", "modeling", "losses", "config", "evaluation", "model_zoo", "noise", "utils"), True, True),
     "label_errors": (("utils",), False, False),
-    "pseudo_labels": (("data", "modeling", "evaluation", "config", "engine", "label_errors", "noise", "utils"), True,
-                      True),
+    "pseudo_labels": (
+        ("data", "modeling", "evaluation", "config", "engine", "label_errors", "noise", "utils"),
+        True,
+        True,
+    ),
     # the tools (`noisy-seg <command>`): argument parsing and calls into every layer below
-    "cli": (("pseudo_labels", "engine", "data", "modeling", "evaluation", "config", "model_zoo", "label_errors",
-             "noise", "utils"), True, True),
+    "cli": (
+        (
+            "pseudo_labels",
+            "engine",
+            "data",
+            "modeling",
+            "evaluation",
+            "config",
+            "model_zoo",
+            "label_errors",
+            "noise",
+            "utils",
+        ),
+        True,
+        True,
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg find-label-errors` as a script in a checkout: the tool is noisy_seg/cli/find_label_errors.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.find_label_errors import main

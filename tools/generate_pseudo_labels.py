@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg pseudo-labels` as a script in a checkout: the tool is noisy_seg/cli/generate_pseudo_labels.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.generate_pseudo_labels import main

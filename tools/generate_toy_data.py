@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg generate-toy-data` as a script in a checkout: the tool is noisy_seg/cli/generate_toy_data.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.generate_toy_data import main

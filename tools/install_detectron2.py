@@ -17,6 +17,7 @@ If neither route works it exits non-zero with one message naming both.
     python tools/install_detectron2.py            # decide and install
     python tools/install_detectron2.py --dry-run  # print the route it would take
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,7 +100,7 @@ def repack_wheel(src_wheel: Path, out_dir: Path) -> Path:
                 continue
             data = src.read(name)
             if name.startswith(old_info):
-                name = new_info + name[len(old_info):]
+                name = new_info + name[len(old_info) :]
                 if name.endswith("/METADATA"):
                     data = _rewrite_metadata(data.decode()).encode()
                 elif name.endswith("/WHEEL"):
@@ -144,8 +145,20 @@ def install_fallback(python: str) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
         download = subprocess.run(
-            [python, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-             "--python-version", "3.10", FALLBACK_REQUIREMENT, "-d", str(tmp_dir)],
+            [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.10",
+                FALLBACK_REQUIREMENT,
+                "-d",
+                str(tmp_dir),
+            ],
         )
         wheels = sorted(tmp_dir.glob("sal_detectron2-*.whl"))
         if download.returncode != 0 or not wheels:

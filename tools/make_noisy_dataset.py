@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg make-noisy-dataset` as a script in a checkout: the tool is noisy_seg/cli/make_noisy_dataset.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.make_noisy_dataset import main

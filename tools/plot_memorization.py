@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg plot-memorization` as a script in a checkout: the tool is noisy_seg/cli/plot_memorization.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.plot_memorization import main

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg pretrain-backbone` as a script in a checkout: the tool is noisy_seg/cli/pretrain_backbone.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.pretrain_backbone import main

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg grid` as a script in a checkout: the tool is noisy_seg/cli/run_grid.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.run_grid import main

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg pseudo-label-recipe` as a script in a checkout: the tool is noisy_seg/cli/run_pseudo_label_recipe.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.run_pseudo_label_recipe import main

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg train` as a script in a checkout: the tool is noisy_seg/cli/train_net.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.train_net import cli

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """`noisy-seg visualize-noise` as a script in a checkout: the tool is noisy_seg/cli/visualize_noise.py
 (`--help` says what it does)."""
+
 import sys
 
 from noisy_seg.cli.visualize_noise import main

@@ -20,16 +20,27 @@ NORM = "BN"  # detectron2's recipe: SyncBN across its 8 GPUs
 
 
 def _stage(first_stride, num_blocks, c_in, bottleneck, c_out, dilation=1):
-    return L(ResNet.make_stage)(block_class=BottleneckBlock, num_blocks=num_blocks,
-                                stride_per_block=[first_stride] + [1] * (num_blocks - 1), in_channels=c_in,
-                                bottleneck_channels=bottleneck, out_channels=c_out, norm=NORM, dilation=dilation)
+    return L(ResNet.make_stage)(
+        block_class=BottleneckBlock,
+        num_blocks=num_blocks,
+        stride_per_block=[first_stride] + [1] * (num_blocks - 1),
+        in_channels=c_in,
+        bottleneck_channels=bottleneck,
+        out_channels=c_out,
+        norm=NORM,
+        dilation=dilation,
+    )
 
 
 model = L(NoisySemanticSegmentor)(  # SemanticSegmentor + clean maps to the head (memorization curves)
     backbone=L(ResNet)(
         stem=L(BasicStem)(in_channels=3, out_channels=64, norm=NORM),
-        stages=[_stage(1, 3, 64, 64, 256), _stage(2, 4, 256, 128, 512), _stage(2, 6, 512, 256, 1024),
-                _stage(1, 3, 1024, 512, 2048, dilation=2)],  # res5: stride 1, dilation 2 -> output stride 16
+        stages=[
+            _stage(1, 3, 64, 64, 256),
+            _stage(2, 4, 256, 128, 512),
+            _stage(2, 6, 512, 256, 1024),
+            _stage(1, 3, 1024, 512, 2048, dilation=2),
+        ],  # res5: stride 1, dilation 2 -> output stride 16
         out_features=["res2", "res5"],
         freeze_at=0,
     ),

@@ -16,8 +16,14 @@ from ..common.train import train
 
 MAX_ITER = 90000
 
-model = semantic_fpn(_mask_rcnn.backbone, num_classes=19, conv_dims=128, norm="GN",
-                     pixel_mean=_mask_rcnn.pixel_mean, pixel_std=_mask_rcnn.pixel_std)
+model = semantic_fpn(
+    _mask_rcnn.backbone,
+    num_classes=19,
+    conv_dims=128,
+    norm="GN",
+    pixel_mean=_mask_rcnn.pixel_mean,
+    pixel_std=_mask_rcnn.pixel_std,
+)
 model.backbone.bottom_up.freeze_at = 2
 
 optimizer.lr = 0.01

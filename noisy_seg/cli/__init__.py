@@ -7,6 +7,7 @@ arguments and calls the package; `main(argv)` returns the exit status, and bad i
     noisy-seg grid --grid demo
     noisy-seg --help                       # the commands
 """
+
 import importlib
 import sys
 
@@ -38,15 +39,20 @@ def main(argv=None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: noisy-seg <command> [arguments]; `noisy-seg <command> --help` says more\n\ncommands:\n"
-              + "\n".join(f"  {command:28s} tools/{module}.py" for command, module in COMMANDS.items()))
+        print(
+            "usage: noisy-seg <command> [arguments]; `noisy-seg <command> --help` says more\n\ncommands:\n"
+            + "\n".join(f"  {command:28s} tools/{module}.py" for command, module in COMMANDS.items())
+        )
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         from ..utils.errors import did_you_mean
 
-        print(f"error: unknown command {command!r}; the commands: {', '.join(COMMANDS)}."
-              + did_you_mean(command, COMMANDS), file=sys.stderr)
+        print(
+            f"error: unknown command {command!r}; the commands: {', '.join(COMMANDS)}."
+            + did_you_mean(command, COMMANDS),
+            file=sys.stderr,
+        )
         return 2
     module = importlib.import_module(f"{__name__}.{COMMANDS[command]}")
     sys.argv = [f"noisy-seg {command}", *rest]  # what argparse shows as the program

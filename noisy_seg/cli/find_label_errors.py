@@ -44,6 +44,7 @@ px), PNGs of the --top issues under OUTPUT/top/, and with --folds the fold train
 must be new or empty. Trailing key=value arguments override the config, for scoring and for the fold trainings alike
 (e.g. train.max_iter=300 train.device=cpu).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,16 +57,16 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from detectron2.config import instantiate  # noqa: E402
-from detectron2.data import MetadataCatalog  # noqa: E402
+from detectron2.config import instantiate
+from detectron2.data import MetadataCatalog
 
-from noisy_seg.data import check_datasets_available, register_coco_file  # noqa: E402  (registers the toy sets)
-from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
-from noisy_seg.engine.launcher import last_error_line, quoted, train_in_folder  # noqa: E402
-from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
-from noisy_seg.label_errors import CLASS_METHODS  # noqa: E402
-from noisy_seg.pseudo_labels.evidence import check_model  # noqa: E402
-from noisy_seg.pseudo_labels.label_issues import (  # noqa: E402
+from noisy_seg.data import check_datasets_available, register_coco_file  # (registers the toy sets)
+from noisy_seg.engine import load_lazy_config, resolve_config_file
+from noisy_seg.engine.launcher import last_error_line, quoted, train_in_folder
+from noisy_seg.engine.model_loading import build_model, mapper_settings
+from noisy_seg.label_errors import CLASS_METHODS
+from noisy_seg.pseudo_labels.evidence import check_model
+from noisy_seg.pseudo_labels.label_issues import (
     ISSUES_JSON,
     collect_instance_evidence,
     fold_datasets,
@@ -75,40 +76,61 @@ from noisy_seg.pseudo_labels.label_issues import (  # noqa: E402
     merge_evidence,
     write_label_issues,
 )
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.files import save_json_atomic  # noqa: E402
-from noisy_seg.utils.run_folder import RunFolder, folder_problem  # noqa: E402
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import save_json_atomic
+from noisy_seg.utils.run_folder import RunFolder, folder_problem
 
 FOLDS_DIR = "folds"
 DETECTIONS_JSON = "detections.json"
 SET_BY_THE_TOOL = ("train.output_dir", "dataloader.train.dataset.names", "dataloader.test.dataset.names")
-IN_SAMPLE_CAVEAT = ("predictions of one given checkpoint: if it was trained on this dataset they are in-sample, and "
-                    "the errors it memorized score as clean (under-reported); --folds K gives out-of-sample ones")
+IN_SAMPLE_CAVEAT = (
+    "predictions of one given checkpoint: if it was trained on this dataset they are in-sample, and "
+    "the errors it memorized score as clean (under-reported); --folds K gives out-of-sample ones"
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True, help="the LazyConfig of the model (and of the fold trainings)")
-    parser.add_argument("--weights", help="the checkpoint that scores the dataset; with --folds the fold trainings' "
-                        "initialization (optional)")
-    parser.add_argument("--dataset", required=True, help="a registered COCO-format instance dataset, or a COCO json "
-                        "file (with --like)")
-    parser.add_argument("--like", help="with --dataset FILE.json: the registered dataset the file is a copy of (its "
-                        "images and classes)")
+    parser.add_argument(
+        "--weights",
+        help="the checkpoint that scores the dataset; with --folds the fold trainings' initialization (optional)",
+    )
+    parser.add_argument(
+        "--dataset", required=True, help="a registered COCO-format instance dataset, or a COCO json file (with --like)"
+    )
+    parser.add_argument(
+        "--like", help="with --dataset FILE.json: the registered dataset the file is a copy of (its images and classes)"
+    )
     parser.add_argument("--image-root", help="with --dataset FILE.json: its image folder (default: --like's)")
     parser.add_argument("--folds", type=int, help="K >= 2: train K models, each scoring its held-out images")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
     parser.add_argument("--output", required=True, help="a new (or empty) folder")
     parser.add_argument("--top", type=int, default=20, help="PNGs of the first N issues (default 20; 0: none)")
-    parser.add_argument("--method", choices=CLASS_METHODS, default="confident_learning",
-                        help="what decides the class issues (default confident_learning)")
-    parser.add_argument("--threshold", type=float, help="self_confidence / normalized_margin / gmm: a score below "
-                        "it is a class issue (default 0.5)")
+    parser.add_argument(
+        "--method",
+        choices=CLASS_METHODS,
+        default="confident_learning",
+        help="what decides the class issues (default confident_learning)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="self_confidence / normalized_margin / gmm: a score below it is a class issue (default 0.5)",
+    )
     parser.add_argument("--mask-threshold", type=float, default=0.5, help="a mask IoU below it is a mask issue")
-    parser.add_argument("--missing-score", type=float, default=0.5, help="a detection scored at least this that "
-                        "matches no annotation is a missing object (default 0.5)")
-    parser.add_argument("--match-iou", type=float, default=0.5, help="box IoU from which a detection matches an "
-                        "annotation (default 0.5)")
+    parser.add_argument(
+        "--missing-score",
+        type=float,
+        default=0.5,
+        help="a detection scored at least this that matches no annotation is a missing object (default 0.5)",
+    )
+    parser.add_argument(
+        "--match-iou",
+        type=float,
+        default=0.5,
+        help="box IoU from which a detection matches an annotation (default 0.5)",
+    )
     parser.add_argument("--no-masks", action="store_true", help="no mask scores (no mask issues)")
     parser.add_argument("--no-missing", action="store_true", help="no detection pass (no missing objects)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -119,23 +141,32 @@ def parse_args(argv=None) -> argparse.Namespace:
 def check_flags(args) -> None:
     """Checks that read no file."""
     if args.folds is not None and args.folds < 2:
-        raise UserInputError(f"--folds must be at least 2 (K models, each scoring the images the others train on), "
-                             f"got {args.folds}")
+        raise UserInputError(
+            f"--folds must be at least 2 (K models, each scoring the images the others train on), got {args.folds}"
+        )
     if args.folds is None and args.weights is None:
         raise UserInputError("pass --weights (the checkpoint that scores the dataset) or --folds K (train K models)")
     if args.top < 0:
         raise UserInputError(f"--top must be 0 or more, got {args.top}")
     if args.method == "confident_learning" and args.threshold is not None:
-        raise UserInputError("--threshold does not apply to --method confident_learning (cleanlab estimates how many "
-                             "labels are wrong); pick self_confidence, normalized_margin or gmm to set one")
-    for flag, value in (("--threshold", args.threshold), ("--mask-threshold", args.mask_threshold),
-                        ("--missing-score", args.missing_score), ("--match-iou", args.match_iou)):
+        raise UserInputError(
+            "--threshold does not apply to --method confident_learning (cleanlab estimates how many "
+            "labels are wrong); pick self_confidence, normalized_margin or gmm to set one"
+        )
+    for flag, value in (
+        ("--threshold", args.threshold),
+        ("--mask-threshold", args.mask_threshold),
+        ("--missing-score", args.missing_score),
+        ("--match-iou", args.match_iou),
+    ):
         if value is not None and not 0 <= value <= 1:
             raise UserInputError(f"{flag} must lie in [0, 1], got {value:g}")
     from_file = dataset_is_file(args)
     if from_file and args.like is None:
-        raise UserInputError(f"--dataset {args.dataset} is a json file: give --like, the registered dataset it is a "
-                             "copy of (e.g. toy_shapes_train)")
+        raise UserInputError(
+            f"--dataset {args.dataset} is a json file: give --like, the registered dataset it is a "
+            "copy of (e.g. toy_shapes_train)"
+        )
     if not from_file and (args.like is not None or args.image_root is not None):
         raise UserInputError("--like and --image-root are for a --dataset json file; a registered dataset has both")
     keys = [opt.split("=", 1)[0].lstrip("+~") for opt in args.opts]
@@ -184,18 +215,27 @@ def source_dataset(name: str) -> str:
 
 def _registration(json_file: Path, like: str, image_root: str) -> str:
     """A hydra override value: the LazyCall register_coco_file(json_file, like, image_root)."""
-    return ("{_target_:noisy_seg.data.register_coco_file,json_file:" + quoted(json_file.resolve()) + ",like:"
-            + quoted(like) + ",image_root:" + quoted(image_root) + "}")
+    return (
+        "{_target_:noisy_seg.data.register_coco_file,json_file:"
+        + quoted(json_file.resolve())
+        + ",like:"
+        + quoted(like)
+        + ",image_root:"
+        + quoted(image_root)
+        + "}"
+    )
 
 
 def fold_training(args, train_json: Path, heldout_json: Path, like: str, image_root: str) -> tuple[str, list[str]]:
     """(config, overrides) of a fold's training: the fold's training json, evaluated on its held-out json."""
-    opts = [*args.opts,
-            # null first: a LazyCall already there would otherwise be merged into, not replaced
-            "dataloader.train.dataset.names=null",
-            f"dataloader.train.dataset.names={_registration(train_json, like, image_root)}",
-            "dataloader.test.dataset.names=null",
-            f"dataloader.test.dataset.names={_registration(heldout_json, like, image_root)}"]
+    opts = [
+        *args.opts,
+        # null first: a LazyCall already there would otherwise be merged into, not replaced
+        "dataloader.train.dataset.names=null",
+        f"dataloader.train.dataset.names={_registration(train_json, like, image_root)}",
+        "dataloader.test.dataset.names=null",
+        f"dataloader.test.dataset.names={_registration(heldout_json, like, image_root)}",
+    ]
     if args.weights:
         opts.append(f"train.init_checkpoint={quoted(Path(args.weights).resolve())}")
     return str(Path(args.config_file).resolve()), opts
@@ -213,19 +253,32 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
         train_json, heldout_json = fold_dir / "train.json", fold_dir / "heldout.json"
         save_json_atomic(train, train_json)
         save_json_atomic(heldout, heldout_json)
-        print(f"fold {fold + 1}/{args.folds}: training on {len(train['images'])} images, scoring "
-              f"{len(heldout['images'])} (log: {fold_dir / 'train.log'})", flush=True)
+        print(
+            f"fold {fold + 1}/{args.folds}: training on {len(train['images'])} images, scoring "
+            f"{len(heldout['images'])} (log: {fold_dir / 'train.log'})",
+            flush=True,
+        )
         config, opts = fold_training(args, train_json, heldout_json, like, image_root)
-        run = train_in_folder(config, opts, (fold_dir / "model").resolve(), log_file=fold_dir / "train.log",
-                              flag=f"fold {fold}")
+        run = train_in_folder(
+            config, opts, (fold_dir / "model").resolve(), log_file=fold_dir / "train.log", flag=f"fold {fold}"
+        )
         weights = run.folder / "model_final.pth"
         if run.status == "failed" or not weights.is_file():
-            raise UserInputError(f"the training of fold {fold} failed: {last_error_line(run.log)} (full log: "
-                                 f"{run.log})")
+            raise UserInputError(
+                f"the training of fold {fold} failed: {last_error_line(run.log)} (full log: {run.log})"
+            )
         model = build_model(cfg, str(weights))
         held_ids = [image["id"] for image in heldout["images"]]
-        parts.append(collect_instance_evidence(model, data, image_ids=held_ids, progress=progress,
-                                               desc=f"scoring fold {fold + 1}/{args.folds}", **evidence_options))
+        parts.append(
+            collect_instance_evidence(
+                model,
+                data,
+                image_ids=held_ids,
+                progress=progress,
+                desc=f"scoring fold {fold + 1}/{args.folds}",
+                **evidence_options,
+            )
+        )
     return merge_evidence(parts), fold_of
 
 
@@ -233,11 +286,20 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
 def detections_file(data, evidence: dict, fold_of: Optional[dict], min_score: float) -> dict:
     """detections.json: per scored image (also those without detections) its detections, in dataset category ids."""
     to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
-    return {"score_threshold": min_score, "box_mode": "XYWH_ABS", "images": [
-        {"image_id": entry["image_id"], "fold": fold_of[entry["image_id"]] if fold_of else None,
-         "boxes": [[round(value, 2) for value in box] for box in entry["boxes"]], "scores": entry["scores"],
-         "category_ids": [to_dataset[c] for c in entry["classes"]]}
-        for entry in evidence["detections"]]}
+    return {
+        "score_threshold": min_score,
+        "box_mode": "XYWH_ABS",
+        "images": [
+            {
+                "image_id": entry["image_id"],
+                "fold": fold_of[entry["image_id"]] if fold_of else None,
+                "boxes": [[round(value, 2) for value in box] for box in entry["boxes"]],
+                "scores": entry["scores"],
+                "category_ids": [to_dataset[c] for c in entry["classes"]],
+            }
+            for entry in evidence["detections"]
+        ],
+    }
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -254,16 +316,28 @@ def main(argv=None) -> int:
             raise UserInputError(f"--folds {args.folds} is more than the {len(data.records)} images of {args.dataset}")
         progress = not args.no_progress
         settings = {
-            "config_file": args.config_file, "weights": args.weights, "dataset": args.dataset, "like": args.like,
-            "json_file": data.json_file, "folds": args.folds, "seed": args.seed, "method": args.method,
-            "threshold": args.threshold, "mask_threshold": None if args.no_masks else args.mask_threshold,
-            "missing_score": None if args.no_missing else args.missing_score, "match_iou": args.match_iou,
+            "config_file": args.config_file,
+            "weights": args.weights,
+            "dataset": args.dataset,
+            "like": args.like,
+            "json_file": data.json_file,
+            "folds": args.folds,
+            "seed": args.seed,
+            "method": args.method,
+            "threshold": args.threshold,
+            "mask_threshold": None if args.no_masks else args.mask_threshold,
+            "missing_score": None if args.no_missing else args.missing_score,
+            "match_iou": args.match_iou,
             "overrides": list(args.opts),
             "predictions": "out-of-sample" if args.folds else "given checkpoint",
             "caveat": None if args.folds else IN_SAMPLE_CAVEAT,
         }
-        evidence_options = dict(with_masks=not args.no_masks, keep_masks=args.top > 0,
-                                detect_score=None if args.no_missing else args.missing_score, **mapper_settings(cfg))
+        evidence_options = dict(
+            with_masks=not args.no_masks,
+            keep_masks=args.top > 0,
+            detect_score=None if args.no_missing else args.missing_score,
+            **mapper_settings(cfg),
+        )
         if args.folds is None:
             model = build_model(cfg, args.weights)  # weights of another architecture: one error here
             check_model(model, data.num_classes, not args.no_masks, mask_option="mask scoring")
@@ -277,20 +351,32 @@ def main(argv=None) -> int:
         else:
             noise = cfg.get("dataloader", {}).get("train", {}).get("mapper", {}).get("noise", None)
             if noise is not None:
-                print(f"warning: the config adds label noise on the fly (dataloader.train.mapper.noise={noise}): the "
-                      "fold models train on a re-noised copy of the json", file=sys.stderr)
+                print(
+                    f"warning: the config adds label noise on the fly (dataloader.train.mapper.noise={noise}): the "
+                    "fold models train on a re-noised copy of the json",
+                    file=sys.stderr,
+                )
             evidence, fold_of = fold_evidence(args, cfg, data, output, progress, **evidence_options)
-        report = label_issue_report(data, evidence, method=args.method, threshold=args.threshold,
-                                    mask_threshold=args.mask_threshold, score_threshold=args.missing_score,
-                                    match_iou=args.match_iou, fold_of=fold_of)
+        report = label_issue_report(
+            data,
+            evidence,
+            method=args.method,
+            threshold=args.threshold,
+            mask_threshold=args.mask_threshold,
+            score_threshold=args.missing_score,
+            match_iou=args.match_iou,
+            fold_of=fold_of,
+        )
         if not args.no_missing:
             save_json_atomic(detections_file(data, evidence, fold_of, args.missing_score), output / DETECTIONS_JSON)
         write_label_issues(folder, data, evidence, report, settings=settings, top=args.top, progress=progress)
     except UserInputError as err:
         raise SystemExit("error: " + " ".join(str(err).split())) from None
     counts = report["summary"]["issues"]
-    print(f"{counts['total']} issues in {args.dataset} ({counts['class']} class, {counts['mask']} mask, "
-          f"{counts['missing']} missing): {output / ISSUES_JSON}")
+    print(
+        f"{counts['total']} issues in {args.dataset} ({counts['class']} class, {counts['mask']} mask, "
+        f"{counts['missing']} missing): {output / ISSUES_JSON}"
+    )
     noise = report["summary"].get("label_noise")
     if noise:
         scores = ", ".join(f"{name} {m['auroc']:.3f}" for name, m in noise["scores"].items() if m["auroc"] is not None)

@@ -23,6 +23,7 @@ score = predicted P(true positive)) and OUTPUT/proposals/<rank>_<image stem>.png
 and the proposed component (right), drawn with detectron2's Visualizer. OUTPUT must be new or empty. Trailing
 key=value arguments override the config (e.g. train.device=cpu).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,24 +35,30 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import numpy as np
+import torch
+from tqdm import tqdm
 
-from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_test_loader  # noqa: E402
-from detectron2.data.detection_utils import read_image  # noqa: E402
-from detectron2.utils.visualizer import Visualizer  # noqa: E402
+from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_test_loader
+from detectron2.data.detection_utils import read_image
+from detectron2.utils.visualizer import Visualizer
 
-from noisy_seg.data import check_datasets_available  # noqa: E402  (also registers the toy datasets)
-from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
-from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
-from noisy_seg.evaluation.sem_seg import load_label_map  # noqa: E402
-from noisy_seg.noise import record_image_id  # noqa: E402
-from noisy_seg.label_errors.semantic import (  # noqa: E402
-    MIN_PROPOSAL_SIZE, NUM_PROPOSALS, SOLVERS, component_metrics, find_proposals, score_images)
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.files import save_json_atomic, write_image  # noqa: E402
-from noisy_seg.utils.run_folder import RunFolder, folder_problem  # noqa: E402
+from noisy_seg.data import check_datasets_available  # (also registers the toy datasets)
+from noisy_seg.engine import load_lazy_config, resolve_config_file
+from noisy_seg.engine.model_loading import build_model, mapper_settings
+from noisy_seg.evaluation.sem_seg import load_label_map
+from noisy_seg.noise import record_image_id
+from noisy_seg.label_errors.semantic import (
+    MIN_PROPOSAL_SIZE,
+    NUM_PROPOSALS,
+    SOLVERS,
+    component_metrics,
+    find_proposals,
+    score_images,
+)
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import save_json_atomic, write_image
+from noisy_seg.utils.run_folder import RunFolder, folder_problem
 
 PROPOSALS_JSON = "proposals.json"
 PROPOSALS_DIR = "proposals"
@@ -66,17 +73,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--weights", required=True, help="the trained semantic model's checkpoint (.pth)")
     parser.add_argument("--dataset", required=True, help="a registered semantic dataset with label maps")
     parser.add_argument("--output", required=True, help="a new (or empty) folder")
-    parser.add_argument("--top", type=int, default=NUM_PROPOSALS,
-                        help=f"proposals listed and drawn (default {NUM_PROPOSALS})")
+    parser.add_argument(
+        "--top", type=int, default=NUM_PROPOSALS, help=f"proposals listed and drawn (default {NUM_PROPOSALS})"
+    )
     parser.add_argument("--classes", nargs="+", help="classes to search (names or train ids; default: all)")
-    parser.add_argument("--min-size", type=int, default=MIN_PROPOSAL_SIZE,
-                        help=f"smallest proposal in pixels (default {MIN_PROPOSAL_SIZE})")
+    parser.add_argument(
+        "--min-size",
+        type=int,
+        default=MIN_PROPOSAL_SIZE,
+        help=f"smallest proposal in pixels (default {MIN_PROPOSAL_SIZE})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the 50/50 image split (default 0)")
-    parser.add_argument("--both-halves", action="store_true",
-                        help="search every image (a second classifier fitted on the search half scores the first)")
-    parser.add_argument("--solver", choices=SOLVERS, default="saga",
-                        help="the L1 logistic regression's solver: saga (the seed's) or liblinear (the same "
-                        "objective, several times faster)")
+    parser.add_argument(
+        "--both-halves",
+        action="store_true",
+        help="search every image (a second classifier fitted on the search half scores the first)",
+    )
+    parser.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        default="saga",
+        help="the L1 logistic regression's solver: saga (the seed's) or liblinear (the same "
+        "objective, several times faster)",
+    )
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -93,8 +112,10 @@ def check_args(args) -> None:
     if args.top < 1 or args.min_size < 1:
         raise UserInputError(f"--top and --min-size must be at least 1, got {args.top} and {args.min_size}")
     if args.batch_size < 1 or args.num_workers < 0:
-        raise UserInputError(f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} "
-                             f"and {args.num_workers}")
+        raise UserInputError(
+            f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} "
+            f"and {args.num_workers}"
+        )
     args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass the trained model's .pth file")
@@ -113,11 +134,15 @@ def dataset_source(name: str) -> tuple[list, list, int]:
         raise UserInputError(f"dataset '{name}' has no stuff_classes in its metadata: is it a semantic dataset?")
     unlabelled = [r.get("file_name", "?") for r in records if not r.get("sem_seg_file_name")]
     if unlabelled:
-        raise UserInputError(f"dataset '{name}': {len(unlabelled)} of {len(records)} images have no label map "
-                             f"(sem_seg_file_name), e.g. {unlabelled[0]}; there is no label to check")
+        raise UserInputError(
+            f"dataset '{name}': {len(unlabelled)} of {len(records)} images have no label map "
+            f"(sem_seg_file_name), e.g. {unlabelled[0]}; there is no label to check"
+        )
     if len(records) < 2:
-        raise UserInputError(f"dataset '{name}' has {len(records)} image(s); the meta classifier needs at least 2 "
-                             "(one half to fit on, one to search)")
+        raise UserInputError(
+            f"dataset '{name}' has {len(records)} image(s); the meta classifier needs at least 2 "
+            "(one half to fit on, one to search)"
+        )
     return records, class_names, int(metadata.get("ignore_label", 255))
 
 
@@ -132,8 +157,10 @@ def resolve_classes(given, class_names) -> list[int]:
         elif item.isdigit() and int(item) < len(class_names):
             resolved.append(int(item))
         else:
-            raise UserInputError(f"--classes: {item!r} is neither a class name nor a train id in [0, "
-                                 f"{len(class_names)}) ({', '.join(class_names[:5])}, ...)")
+            raise UserInputError(
+                f"--classes: {item!r} is neither a class name nor a train id in [0, "
+                f"{len(class_names)}) ({', '.join(class_names[:5])}, ...)"
+            )
     return sorted(set(resolved))
 
 
@@ -142,13 +169,24 @@ def _predicted_classes(model):
     return getattr(predictor, "out_channels", None)
 
 
-def predict_softmax(model, records, num_classes: int, *, augmentations=(), image_format="BGR", batch_size: int = 1,
-                    num_workers: int = 0, progress: bool = True, desc: str = "scoring components"):
+def predict_softmax(
+    model,
+    records,
+    num_classes: int,
+    *,
+    augmentations=(),
+    image_format="BGR",
+    batch_size: int = 1,
+    num_workers: int = 0,
+    progress: bool = True,
+    desc: str = "scoring components",
+):
     """Yields (record index, softmax (K, H, W) float32, given label map (H, W) int64) of each record: the model's
     softmax on the test mapper's input and the record's label map (read at full resolution, where detectron2's
     semantic models return their output)."""
-    todo = [{**{k: v for k, v in record.items() if k != "sem_seg_file_name"}, _INDEX: i}
-            for i, record in enumerate(records)]  # the mapper would read and resize the label map for nothing
+    todo = [
+        {**{k: v for k, v in record.items() if k != "sem_seg_file_name"}, _INDEX: i} for i, record in enumerate(records)
+    ]  # the mapper would read and resize the label map for nothing
     mapper = DatasetMapper(is_train=False, augmentations=list(augmentations), image_format=image_format)
     loader = build_detection_test_loader(todo, mapper=mapper, batch_size=batch_size, num_workers=num_workers)
     with tqdm(total=len(records), desc=desc, unit="image", disable=not progress) as bar:
@@ -156,16 +194,20 @@ def predict_softmax(model, records, num_classes: int, *, augmentations=(), image
             with torch.inference_mode():
                 logits = [output["sem_seg"] for output in model(batch)]
                 if any(len(item) != num_classes for item in logits):
-                    raise UserInputError(f"the model predicts {len(logits[0])} classes, the dataset has "
-                                         f"{num_classes}; use the config the weights were trained with")
+                    raise UserInputError(
+                        f"the model predicts {len(logits[0])} classes, the dataset has "
+                        f"{num_classes}; use the config the weights were trained with"
+                    )
                 softmax = [torch.softmax(item.float(), dim=0).cpu().numpy() for item in logits]
             for inputs, probs in zip(batch, softmax):
                 record = records[inputs[_INDEX]]
                 given = load_label_map(record["sem_seg_file_name"]).astype(np.int64)
                 if given.shape != probs.shape[1:]:
-                    raise UserInputError(f"{record['sem_seg_file_name']}: a label map of shape {given.shape}, the "
-                                         f"model's output {probs.shape[1]}x{probs.shape[2]} (the record's height x "
-                                         "width); label maps must be single-channel, at image resolution")
+                    raise UserInputError(
+                        f"{record['sem_seg_file_name']}: a label map of shape {given.shape}, the "
+                        f"model's output {probs.shape[1]}x{probs.shape[2]} (the record's height x "
+                        "width); label maps must be single-channel, at image resolution"
+                    )
                 yield inputs[_INDEX], probs, given
             bar.update(len(batch))
 
@@ -195,28 +237,52 @@ def draw_proposal(record, image, proposal, metadata, class_names) -> np.ndarray:
     right = Visualizer(rgb, metadata=metadata, scale=scale)
     colors = metadata.get("stuff_colors", None)
     color = [c / 255 for c in colors[proposal["class"]]] if colors else None
-    right.draw_binary_mask(mask, color=color, edge_color=color, alpha=0.6, area_threshold=0,
-                           text=f"{class_names[proposal['class']]} {proposal['score']:.2f}")
+    right.draw_binary_mask(
+        mask,
+        color=color,
+        edge_color=color,
+        alpha=0.6,
+        area_threshold=0,
+        text=f"{class_names[proposal['class']]} {proposal['score']:.2f}",
+    )
     right.draw_box(box, edge_color=BOX_COLOR)
     right.draw_text("proposal", (rgb.shape[1] / 2, 2), color=(1.0, 1.0, 1.0), horizontal_alignment="center")
     return np.hstack([left.output.get_image(), right.output.get_image()])[:, :, ::-1]
 
 
-def write_outputs(output: Path, records, images, proposals, info, settings, metadata, class_names,
-                  progress: bool) -> None:
+def write_outputs(
+    output: Path, records, images, proposals, info, settings, metadata, class_names, progress: bool
+) -> None:
     listed = []
     for rank, proposal in enumerate(proposals, start=1):
         record = records[proposal["image"]]
-        listed.append({"rank": rank, "image_id": record_image_id(record), "file_name": record["file_name"],
-                       "class_id": proposal["class"], "class": class_names[proposal["class"]],
-                       "bbox": proposal["bbox"], "bbox_mode": "XYXY_ABS", "area": proposal["area"],
-                       "score": proposal["score"]})
+        listed.append(
+            {
+                "rank": rank,
+                "image_id": record_image_id(record),
+                "file_name": record["file_name"],
+                "class_id": proposal["class"],
+                "class": class_names[proposal["class"]],
+                "bbox": proposal["bbox"],
+                "bbox_mode": "XYXY_ABS",
+                "area": proposal["area"],
+                "score": proposal["score"],
+            }
+        )
     components = sum(len(image.classes) for image in images)
-    save_json_atomic({"settings": settings, "images": len(images), "components": components,
-                      "meta_classifier": info, "proposals": listed}, output / PROPOSALS_JSON, indent=True)
+    save_json_atomic(
+        {
+            "settings": settings,
+            "images": len(images),
+            "components": components,
+            "meta_classifier": info,
+            "proposals": listed,
+        },
+        output / PROPOSALS_JSON,
+        indent=True,
+    )
     for entry, proposal in tqdm(list(zip(listed, proposals)), desc="drawing proposals", disable=not progress):
-        drawing = draw_proposal(records[proposal["image"]], images[proposal["image"]], proposal, metadata,
-                                class_names)
+        drawing = draw_proposal(records[proposal["image"]], images[proposal["image"]], proposal, metadata, class_names)
         path = output / PROPOSALS_DIR / f"{entry['rank']:03d}_{Path(entry['file_name']).stem}.png"
         write_image(path, drawing)
 
@@ -229,25 +295,54 @@ def run(args) -> dict:
     model = build_model(cfg, args.weights)
     predicted = _predicted_classes(model)
     if predicted is not None and predicted != len(class_names):
-        raise UserInputError(f"the model predicts {predicted} classes, dataset '{args.dataset}' has "
-                             f"{len(class_names)}; use the config the weights were trained with")
-    images = predict_components(model, records, len(class_names), min_size=args.min_size,
-                                batch_size=args.batch_size, num_workers=args.num_workers,
-                                progress=not args.no_progress, **mapper_settings(cfg))
+        raise UserInputError(
+            f"the model predicts {predicted} classes, dataset '{args.dataset}' has "
+            f"{len(class_names)}; use the config the weights were trained with"
+        )
+    images = predict_components(
+        model,
+        records,
+        len(class_names),
+        min_size=args.min_size,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        progress=not args.no_progress,
+        **mapper_settings(cfg),
+    )
     if not args.no_progress:
-        print(f"fitting the meta classifier ({args.solver}) on the components of {len(images) // 2} of "
-              f"{len(images)} images ...", file=sys.stderr)
+        print(
+            f"fitting the meta classifier ({args.solver}) on the components of {len(images) // 2} of "
+            f"{len(images)} images ...",
+            file=sys.stderr,
+        )
     try:
         scores, info = score_images(images, seed=args.seed, both_halves=args.both_halves, solver=args.solver)
     except ValueError as err:  # e.g. no component with an inner pixel in the training half
         raise UserInputError(f"dataset '{args.dataset}': {err}") from None
     proposals = find_proposals(images, scores, classes=classes, min_size=args.min_size, top=args.top)
-    settings = {"config_file": args.config_file, "weights": str(Path(args.weights).resolve()),
-                "dataset": args.dataset, "classes": [class_names[c] for c in classes], "min_size": args.min_size,
-                "top": args.top, "seed": args.seed, "both_halves": args.both_halves, "solver": args.solver}
+    settings = {
+        "config_file": args.config_file,
+        "weights": str(Path(args.weights).resolve()),
+        "dataset": args.dataset,
+        "classes": [class_names[c] for c in classes],
+        "min_size": args.min_size,
+        "top": args.top,
+        "seed": args.seed,
+        "both_halves": args.both_halves,
+        "solver": args.solver,
+    }
     folder = RunFolder.open(args.output, settings, how_to_resume=None)
-    write_outputs(folder.path, records, images, proposals, info, settings, MetadataCatalog.get(args.dataset),
-                  class_names, progress=not args.no_progress)
+    write_outputs(
+        folder.path,
+        records,
+        images,
+        proposals,
+        info,
+        settings,
+        MetadataCatalog.get(args.dataset),
+        class_names,
+        progress=not args.no_progress,
+    )
     folder.finish()
     return {"images": len(images), "proposals": len(proposals), "info": info}
 
@@ -263,8 +358,10 @@ def main(argv=None) -> int:
     searched = len(summary["info"]["search_images"]) * (2 if args.both_halves else 1)
     accuracy = ", ".join(f"{fit['accuracy']:.2f}" for fit in summary["info"]["classifiers"])
     drawn = f" and {Path(args.output) / PROPOSALS_DIR}/" if summary["proposals"] else ""
-    print(f"{summary['proposals']} label-error proposals in {min(searched, summary['images'])} searched images of "
-          f"{args.dataset} (meta classifier accuracy {accuracy}); wrote {Path(args.output) / PROPOSALS_JSON}{drawn}")
+    print(
+        f"{summary['proposals']} label-error proposals in {min(searched, summary['images'])} searched images of "
+        f"{args.dataset} (meta classifier accuracy {accuracy}); wrote {Path(args.output) / PROPOSALS_JSON}{drawn}"
+    )
     return 0
 
 

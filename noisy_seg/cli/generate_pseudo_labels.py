@@ -21,6 +21,7 @@ architecture or class count are an error). Trailing key=value arguments override
 which continues an interrupted run without redoing finished images (an empty or cut-off map is redone; a killed
 write's temp file is removed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,13 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.data import check_datasets_available  # noqa: E402  (also registers the toy datasets)
-from noisy_seg.engine import load_lazy_config, resolve_config_file  # noqa: E402
-from noisy_seg.engine.model_loading import build_model, mapper_settings  # noqa: E402
-from noisy_seg.engine.train_loop import dataset_names  # noqa: E402
-from noisy_seg.pseudo_labels.semantic import DEFAULT_SCALES, MANIFEST, generate_pseudo_labels  # noqa: E402
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.run_folder import folder_problem  # noqa: E402
+from noisy_seg.data import check_datasets_available  # (also registers the toy datasets)
+from noisy_seg.engine import load_lazy_config, resolve_config_file
+from noisy_seg.engine.model_loading import build_model, mapper_settings
+from noisy_seg.engine.train_loop import dataset_names
+from noisy_seg.pseudo_labels.semantic import DEFAULT_SCALES, MANIFEST, generate_pseudo_labels
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.run_folder import folder_problem
 
 SEMANTIC_FLAGS = {"scales": "--scales", "no_flip": "--no-flip", "threshold": "--threshold", "tag_file": "--tag-file"}
 INSTANCE_FLAGS = {"relabel_threshold": "--relabel-threshold", "mask_iou_threshold": "--mask-iou-threshold"}
@@ -48,12 +49,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True, help="the LazyConfig the weights were trained with")
     parser.add_argument("--weights", required=True, help="the trained model's checkpoint (.pth)")
-    parser.add_argument("--dataset", help="a registered detectron2 dataset to label (default: the config's training "
-                        "set, when it names one)")
+    parser.add_argument(
+        "--dataset",
+        help="a registered detectron2 dataset to label (default: the config's training set, when it names one)",
+    )
     parser.add_argument("--output", required=True, help="a new (or empty) folder; with --resume an unfinished one")
     parser.add_argument("--task", choices=("semantic", "instance"), default="semantic")
-    parser.add_argument("--scales", nargs="+", type=float, help="semantic: image scales whose logits are averaged "
-                        f"(default {' '.join(map(str, DEFAULT_SCALES))})")
+    parser.add_argument(
+        "--scales",
+        nargs="+",
+        type=float,
+        help=f"semantic: image scales whose logits are averaged (default {' '.join(map(str, DEFAULT_SCALES))})",
+    )
     parser.add_argument("--no-flip", action="store_true", help="semantic: no horizontal-flip views")
     parser.add_argument("--threshold", type=float, help="semantic: confidence in [0, 1] below which a pixel is ignored")
     parser.add_argument("--tag-file", help="semantic: json {image id or file stem: [class index or name, ...]}")
@@ -75,13 +82,18 @@ def check_flags(args) -> None:
         raise UserInputError(f"{given[0]} does not apply to --task {args.task}")
     if args.scales is not None and any(not scale > 0 for scale in args.scales):
         raise UserInputError(f"--scales must be positive numbers, got {' '.join(f'{s:g}' for s in args.scales)}")
-    for flag, value in (("--threshold", args.threshold), ("--relabel-threshold", args.relabel_threshold),
-                        ("--mask-iou-threshold", args.mask_iou_threshold)):
+    for flag, value in (
+        ("--threshold", args.threshold),
+        ("--relabel-threshold", args.relabel_threshold),
+        ("--mask-iou-threshold", args.mask_iou_threshold),
+    ):
         if value is not None and not 0 <= value <= 1:
             raise UserInputError(f"{flag} must lie in [0, 1], got {value:g}")
     if args.batch_size < 1 or args.num_workers < 0:
-        raise UserInputError(f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} "
-                             f"and {args.num_workers}")
+        raise UserInputError(
+            f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} "
+            f"and {args.num_workers}"
+        )
 
 
 def check_files(args) -> None:
@@ -106,23 +118,42 @@ def default_dataset(cfg) -> str:
 
 def run_semantic(args, cfg, model) -> None:
     manifest = generate_pseudo_labels(
-        model, args.dataset, args.output, scales=args.scales or DEFAULT_SCALES, flip=not args.no_flip,
-        threshold=args.threshold, tag_file=args.tag_file, resume=args.resume, batch_size=args.batch_size,
-        num_workers=args.num_workers, checkpoint=str(Path(args.weights).resolve()), progress=not args.no_progress,
-        **mapper_settings(cfg))
+        model,
+        args.dataset,
+        args.output,
+        scales=args.scales or DEFAULT_SCALES,
+        flip=not args.no_flip,
+        threshold=args.threshold,
+        tag_file=args.tag_file,
+        resume=args.resume,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        checkpoint=str(Path(args.weights).resolve()),
+        progress=not args.no_progress,
+        **mapper_settings(cfg),
+    )
     print(f"wrote {manifest['num_images']} pseudo label maps to {args.output} ({MANIFEST})")
     quality = manifest.get("quality")
     if quality is not None:
-        print(f"quality against the true label maps of {quality['images']} images: mIoU {quality['mIoU']:.2f} over "
-              f"covered pixels, pixel accuracy {quality['pACC']:.2f}, coverage {100 * quality['coverage']:.1f}%")
+        print(
+            f"quality against the true label maps of {quality['images']} images: mIoU {quality['mIoU']:.2f} over "
+            f"covered pixels, pixel accuracy {quality['pACC']:.2f}, coverage {100 * quality['coverage']:.1f}%"
+        )
 
 
 def run_instance(args, cfg, model) -> None:
     from noisy_seg.pseudo_labels.instance import correct_instance_labels  # only this task needs it
 
     options = {key: getattr(args, key) for key in INSTANCE_FLAGS if getattr(args, key) is not None}  # else its defaults
-    summary = correct_instance_labels(model, args.dataset, args.output, resume=args.resume,
-                                      progress=not args.no_progress, **options, **mapper_settings(cfg))
+    summary = correct_instance_labels(
+        model,
+        args.dataset,
+        args.output,
+        resume=args.resume,
+        progress=not args.no_progress,
+        **options,
+        **mapper_settings(cfg),
+    )
     print(f"corrected the labels of {args.dataset} into {args.output}: {summary}")
 
 

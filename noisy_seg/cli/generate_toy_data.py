@@ -22,8 +22,8 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.data.datasets.builtin import DEFAULT_PREFIX, DEFAULT_SETTINGS, custom_toy_folder  # noqa: E402
-from noisy_seg.data.datasets.toy_shapes import (  # noqa: E402
+from noisy_seg.data.datasets.builtin import DEFAULT_PREFIX, DEFAULT_SETTINGS, custom_toy_folder
+from noisy_seg.data.datasets.toy_shapes import (
     ensure_toy_dataset,
     read_manifest,
     write_toy_dataset,
@@ -31,9 +31,7 @@ from noisy_seg.data.datasets.toy_shapes import (  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--root",
         type=Path,
@@ -47,8 +45,11 @@ def parse_args(argv=None):
     parser.add_argument("--num-val", type=int, default=DEFAULT_SETTINGS["num_val"])
     parser.add_argument("--image-size", type=int, default=DEFAULT_SETTINGS["image_size"])
     parser.add_argument("--layout", choices=["coco", "cityscapes", "both"], default="both")
-    parser.add_argument("--force", action="store_true",
-                        help="regenerate even if the manifest matches, or replace a set generated with other settings")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="regenerate even if the manifest matches, or replace a set generated with other settings",
+    )
     return parser.parse_args(argv)
 
 
@@ -106,10 +107,14 @@ def how_to_train_on(root: Path) -> str:
     ):
         prefix = root.name  # registered on import under its folder name
     else:
-        return (f"outside the datasets folder: register it in your config with noisy_seg.data.datasets.builtin."
-                f"register_toy_datasets('{root}', prefix='my_toy', ...) and the settings above")
-    return (f"registered as {prefix}_train / {prefix}_val; train on it with "
-            f"dataloader.train.dataset.names={prefix}_train dataloader.test.dataset.names={prefix}_val")
+        return (
+            f"outside the datasets folder: register it in your config with noisy_seg.data.datasets.builtin."
+            f"register_toy_datasets('{root}', prefix='my_toy', ...) and the settings above"
+        )
+    return (
+        f"registered as {prefix}_train / {prefix}_val; train on it with "
+        f"dataloader.train.dataset.names={prefix}_train dataloader.test.dataset.names={prefix}_val"
+    )
 
 
 if __name__ == "__main__":

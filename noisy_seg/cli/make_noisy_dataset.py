@@ -74,10 +74,21 @@ from noisy_seg.utils.files import gc_paused, load_json, save_json_atomic
 from noisy_seg.utils.run_folder import RunFolder, folder_problem
 
 # spec key -> flag; a flag applies to the noise types whose builder takes that key
-SPEC_FLAGS = {"rate": "--rate", "seed": "--seed", "preset": "--preset", "include_true": "--include-true",
-              "mapping": "--mapping", "matrix": "--matrix", "ops": "--ops", "kernel": "--kernel",
-              "background_label": "--background-label", "steps": "--steps", "grow_prob": "--grow-prob",
-              "flip_rate": "--flip-rate", "class_rate": "--class-rate"}
+SPEC_FLAGS = {
+    "rate": "--rate",
+    "seed": "--seed",
+    "preset": "--preset",
+    "include_true": "--include-true",
+    "mapping": "--mapping",
+    "matrix": "--matrix",
+    "ops": "--ops",
+    "kernel": "--kernel",
+    "background_label": "--background-label",
+    "steps": "--steps",
+    "grow_prob": "--grow-prob",
+    "flip_rate": "--flip-rate",
+    "class_rate": "--class-rate",
+}
 SEMANTIC = "semantic_noise"
 MANIFEST = "manifest.json"  # noisy_label_maps.MANIFEST, named here without importing detectron2 for --input
 
@@ -87,16 +98,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="COCO json, or a Cityscapes leftImg8bit/<split> dir with --gt-dir")
     source.add_argument("--dataset", help="a registered detectron2 semantic dataset: write noisy label PNGs")
-    parser.add_argument("--output", required=True,
-                        help="output COCO json, or with --dataset a new folder for the label PNGs (never the input)")
-    parser.add_argument("--noise", required=True, action="append",
-                        help="a noise type (with the flags below) or a short name (sym40); several kinds in one copy "
-                        "(at most one class, spatial and drop part), as the mappers' noise=[...] takes them: repeat "
-                        "it or give a comma list (--noise sym40 --noise drop20, or --noise sym40,drop20); the flags "
-                        "set the one given as a type")
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="output COCO json, or with --dataset a new folder for the label PNGs (never the input)",
+    )
+    parser.add_argument(
+        "--noise",
+        required=True,
+        action="append",
+        help="a noise type (with the flags below) or a short name (sym40); several kinds in one copy "
+        "(at most one class, spatial and drop part), as the mappers' noise=[...] takes them: repeat "
+        "it or give a comma list (--noise sym40 --noise drop20, or --noise sym40,drop20); the flags "
+        "set the one given as a type",
+    )
     parser.add_argument("--rate", type=float, help="noise rate in [0, 1] (spatial: the per-op probability p <= 1/3)")
-    parser.add_argument("--include-true", action="store_true",
-                        help="symmetric: draw over all classes, the true one included (the papers' 'Sym r')")
+    parser.add_argument(
+        "--include-true",
+        action="store_true",
+        help="symmetric: draw over all classes, the true one included (the papers' 'Sym r')",
+    )
     parser.add_argument("--seed", type=int, help="noise seed (default 0; a short name carries it as _s<seed>)")
     parser.add_argument("--preset", help="asymmetric: cityscapes|coco|voc; spatial: easy|medium|hard")
     parser.add_argument("--mapping", help="asymmetric: json file with a class mapping or a K x K matrix")
@@ -107,14 +128,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="markov_boundary: Markov steps T (default 100)")
     parser.add_argument("--grow-prob", type=float, help="markov_boundary: probability a step grows (default 0.5)")
     parser.add_argument("--flip-rate", type=float, help="markov_boundary: toggle rate before smoothing (default 0)")
-    parser.add_argument("--class-rate", type=float, help="spatial: its uniform-mix class noise rate (default: the "
-                        "preset's; 0: none, e.g. beside another class noise)")
-    parser.add_argument("--num-classes", type=int,
-                        help="--dataset: number of classes, when its metadata has no stuff_classes")
+    parser.add_argument(
+        "--class-rate",
+        type=float,
+        help="spatial: its uniform-mix class noise rate (default: the "
+        "preset's; 0: none, e.g. beside another class noise)",
+    )
+    parser.add_argument(
+        "--num-classes", type=int, help="--dataset: number of classes, when its metadata has no stuff_classes"
+    )
     parser.add_argument("--images-root", help="image folder (instance_dependent noise crops the instances)")
     parser.add_argument("--gt-dir", help="Cityscapes gtFine/<split> dir, when --input is a Cityscapes image dir")
-    parser.add_argument("--cityscapes-from", choices=("json", "png"), default="json",
-                        help="Cityscapes input: polygons from the json files (default) or the instanceIds PNGs")
+    parser.add_argument(
+        "--cityscapes-from",
+        choices=("json", "png"),
+        default="json",
+        help="Cityscapes input: polygons from the json files (default) or the instanceIds PNGs",
+    )
     parser.add_argument("--report", help="also write the noise report as json to this file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output / --report file")
@@ -148,8 +178,10 @@ def _spec_without_dataset(args):
     if not args.noises:
         raise _fail("--noise names no noise; give a noise type or a short name such as sym40")
     if len(types) > 1:
-        raise _fail(f"--noise {args.noise}: the flags set one noise type, not {len(types)} ({', '.join(types)}); give "
-                    "the others as short names (sym40, coco_n_medium, drop20, ...)")
+        raise _fail(
+            f"--noise {args.noise}: the flags set one noise type, not {len(types)} ({', '.join(types)}); give "
+            "the others as short names (sym40, coco_n_medium, drop20, ...)"
+        )
     given = _given_keys(args, types[0] if types else None)
     specs = [_one_spec(args, name, given, flags_taken=bool(types)) for name in args.noises]
     return specs[0] if len(specs) == 1 else specs
@@ -168,14 +200,17 @@ def _one_spec(args, name: str, given: dict, flags_taken: bool) -> dict:
         extra = [key for key in given if not (args.dataset and key == "background_label")]
         if extra and not flags_taken:
             flags = ", ".join(SPEC_FLAGS.get(k, "--rate") for k in extra)
-            raise _fail(f"--noise {name} is a short name that sets everything; drop {flags}, or give the type "
-                        f"--noise {spec['type']} with flags")
+            raise _fail(
+                f"--noise {name} is a short name that sets everything; drop {flags}, or give the type "
+                f"--noise {spec['type']} with flags"
+            )
         return spec
     entry = NOISE_REGISTRY[name]
     for key in given:
         if key not in entry.allowed:
-            accepted = ", ".join(SPEC_FLAGS[k] for k in SPEC_FLAGS if k in entry.allowed or (k, name) ==
-                                 ("rate", "spatial"))
+            accepted = ", ".join(
+                SPEC_FLAGS[k] for k in SPEC_FLAGS if k in entry.allowed or (k, name) == ("rate", "spatial")
+            )
             raise _fail(f"{SPEC_FLAGS.get(key, '--rate')} does not apply to --noise {name} (it takes {accepted})")
     missing = [SPEC_FLAGS.get(key, "--" + key.replace("_", "-")) for key in sorted(entry.required - set(given))]
     if missing:
@@ -191,8 +226,10 @@ def _validate(args):
     """Checks that need no dataset; returns the noise spec (a list of them for several kinds)."""
     spec = _spec_without_dataset(args)
     if any(NOISE_REGISTRY[item["type"]].part == SEMANTIC for item in _spec_list(spec)):
-        raise _fail(f"--noise {args.noise} is noise for semantic label maps: give --dataset NAME (a registered "
-                    "semantic dataset) and an output folder instead of --input")
+        raise _fail(
+            f"--noise {args.noise} is noise for semantic label maps: give --dataset NAME (a registered "
+            "semantic dataset) and an output folder instead of --input"
+        )
     if args.num_classes is not None:
         raise _fail("--num-classes is for --dataset; a COCO json's classes are its categories")
     needs_images = any(item["type"] == "instance_dependent" for item in _spec_list(spec))
@@ -298,10 +335,17 @@ def _pipeline(args, spec: dict, dataset):
     try:
         return build_noise(spec, len(class_names))
     except ValueError as err:
-        spatial_with_class = [item for item in _spec_list(spec) if item["type"] == "spatial"
-                              and item.get("class_rate") != 0]
-        hint = ("; a spatial level (coco_n_*) brings its own class noise: --noise spatial --preset LEVEL "
-                "--class-rate 0 is its spatial part alone") if isinstance(spec, list) and spatial_with_class else ""
+        spatial_with_class = [
+            item for item in _spec_list(spec) if item["type"] == "spatial" and item.get("class_rate") != 0
+        ]
+        hint = (
+            (
+                "; a spatial level (coco_n_*) brings its own class noise: --noise spatial --preset LEVEL "
+                "--class-rate 0 is its spatial part alone"
+            )
+            if isinstance(spec, list) and spatial_with_class
+            else ""
+        )
         raise _fail(f"--noise {args.noise}: {err}{hint}") from None
 
 
@@ -309,12 +353,15 @@ def _semantic_spec(args) -> dict:
     """--dataset mode: the semantic noise spec of --noise and its flags, and the flags it refuses."""
     spec = _spec_without_dataset(args)
     if isinstance(spec, list):
-        raise _fail(f"--noise {args.noise}: --dataset writes one semantic noise per copy (a mapper takes one); give "
-                    "one --noise")
+        raise _fail(
+            f"--noise {args.noise}: --dataset writes one semantic noise per copy (a mapper takes one); give one --noise"
+        )
     if NOISE_REGISTRY[spec["type"]].part != SEMANTIC:
         semantic = sorted(name for name, entry in NOISE_REGISTRY.items() if entry.part == SEMANTIC)
-        raise _fail(f"--noise {args.noise} is noise for instance annotations; --dataset writes semantic label maps: "
-                    f"use a semantic name (sem40, semdilate30, boundary5, ...) or type ({', '.join(semantic)})")
+        raise _fail(
+            f"--noise {args.noise} is noise for instance annotations; --dataset writes semantic label maps: "
+            f"use a semantic name (sem40, semdilate30, boundary5, ...) or type ({', '.join(semantic)})"
+        )
     for flag, value in (("--report", args.report), ("--gt-dir", args.gt_dir), ("--images-root", args.images_root)):
         if value is not None:
             raise _fail(f"{flag} is for --input; --dataset writes its summary to {MANIFEST} in the output folder")
@@ -327,8 +374,11 @@ def _semantic_dataset(name: str, num_classes_flag):
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
     if name not in DatasetCatalog.list():
-        semantic = [n for n in sorted(DatasetCatalog.list())
-                    if "sem_seg" in str(MetadataCatalog.get(n).get("evaluator_type", ""))]
+        semantic = [
+            n
+            for n in sorted(DatasetCatalog.list())
+            if "sem_seg" in str(MetadataCatalog.get(n).get("evaluator_type", ""))
+        ]
         examples = ", ".join(semantic[:6]) + (", ..." if len(semantic) > 6 else "")
         raise _fail(f"--dataset {name} is not a registered dataset; semantic ones include {examples}")
     try:
@@ -344,8 +394,10 @@ def _semantic_dataset(name: str, num_classes_flag):
     if stuff_classes is None and num_classes_flag is None:
         raise _fail(f"--dataset {name} has no stuff_classes in its metadata; give --num-classes")
     if stuff_classes is not None and num_classes_flag not in (None, len(stuff_classes)):
-        raise _fail(f"--num-classes {num_classes_flag} disagrees with the {len(stuff_classes)} stuff_classes of "
-                    f"--dataset {name}; leave it out")
+        raise _fail(
+            f"--num-classes {num_classes_flag} disagrees with the {len(stuff_classes)} stuff_classes of "
+            f"--dataset {name}; leave it out"
+        )
     num_classes = len(stuff_classes) if stuff_classes is not None else num_classes_flag
     return records, num_classes, int(metadata.get("ignore_label", 255))
 
@@ -357,8 +409,9 @@ def _semantic_targets(args, records) -> tuple[Path, list[Path]]:
     output = Path(args.output).resolve()
     if output == root:
         raise _fail(f"--output {args.output} is the input label folder; write the noisy labels to a new folder")
-    problem = folder_problem(args.output, "--output", overwrite=args.overwrite, how_to_resume=None,
-                             how_to_overwrite="--overwrite")
+    problem = folder_problem(
+        args.output, "--output", overwrite=args.overwrite, how_to_resume=None, how_to_overwrite="--overwrite"
+    )
     if problem:
         raise _fail(problem)
     targets = [output / label.relative_to(root).with_suffix(".png") for label in labels]
@@ -397,19 +450,37 @@ def make_noisy_semantic(args) -> int:
     if noise.background_label is not None:
         spec["background_label"] = noise.background_label  # the manifest's spec is the one applied
     root, targets = _semantic_targets(args, records)
-    run = _written(RunFolder.open, args.output, {"dataset": args.dataset, "noise": spec, "noise_name": args.noise},
-                   overwrite=args.overwrite, how_to_resume=None, how_to_overwrite="--overwrite")
+    run = _written(
+        RunFolder.open,
+        args.output,
+        {"dataset": args.dataset, "noise": spec, "noise_name": args.noise},
+        overwrite=args.overwrite,
+        how_to_resume=None,
+        how_to_overwrite="--overwrite",
+    )
     try:
-        manifest = write_noisy_label_maps(records, targets, noise, args.output, dataset=args.dataset, spec=spec,
-                                          noise_name=args.noise, num_classes=num_classes, ignore_label=ignore_label,
-                                          label_root=root, progress=not args.no_progress)
+        manifest = write_noisy_label_maps(
+            records,
+            targets,
+            noise,
+            args.output,
+            dataset=args.dataset,
+            spec=spec,
+            noise_name=args.noise,
+            num_classes=num_classes,
+            ignore_label=ignore_label,
+            label_root=root,
+            progress=not args.no_progress,
+        )
     except ValueError as err:  # a label map that cannot be read or noised
         raise _fail(err) from None
     except OSError as err:
         raise _fail(f"{err}; fix that and rerun with --overwrite") from None
     _written(run.finish)
-    print(f"wrote {manifest['num_maps']} noisy label maps to {args.output} ({MANIFEST}); realized changed-pixel "
-          f"fraction: {manifest['changed_fraction']:.4f}")
+    print(
+        f"wrote {manifest['num_maps']} noisy label maps to {args.output} ({MANIFEST}); realized changed-pixel "
+        f"fraction: {manifest['changed_fraction']:.4f}"
+    )
     return 0
 
 
@@ -422,8 +493,9 @@ def main(argv=None) -> int:
         with gc_paused():
             dataset, from_cityscapes = _load_dataset(args)
             images_root = args.images_root or (args.input if from_cityscapes else None)
-            noisy, report = apply_noise_to_coco(dataset, _pipeline(args, spec, dataset), images_root=images_root,
-                                                progress=not args.no_progress)
+            noisy, report = apply_noise_to_coco(
+                dataset, _pipeline(args, spec, dataset), images_root=images_root, progress=not args.no_progress
+            )
             if from_cityscapes:
                 for new_id, ann in enumerate(noisy["annotations"], start=1):
                     ann["id"] = new_id

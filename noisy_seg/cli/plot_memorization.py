@@ -11,6 +11,7 @@ not read as "no memorization"). The dashed curve rising is the model memorizing 
 marks where a run switched from CE to another loss (its run_info.json). The scalars are logged by noisy_seg's heads
 when the train mapper adds noise (runs logged before the third curve existed draw two).
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -19,18 +20,21 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported (noisy_seg.engine imports it)
 
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
-from noisy_seg.engine.metrics import read_metrics  # noqa: E402
-from noisy_seg.engine.run_info import read_run_info  # noqa: E402
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.files import atomic_output  # noqa: E402
+from noisy_seg.engine.metrics import read_metrics
+from noisy_seg.engine.run_info import read_run_info
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import atomic_output
 
 CLEAN, NOISY = "memorization/pred_is_clean_label", "memorization/pred_is_noisy_label"
 OTHER = "memorization/pred_is_other_label"
-CURVES = (("clean", CLEAN, "-", "predicts the clean label"), ("noisy", NOISY, "--", "predicts the noisy label"),
-          ("other", OTHER, "-.", "predicts neither (background or another class)"))
+CURVES = (
+    ("clean", CLEAN, "-", "predicts the clean label"),
+    ("noisy", NOISY, "--", "predicts the noisy label"),
+    ("other", OTHER, "-.", "predicts neither (background or another class)"),
+)
 MARKERS_UP_TO = 50  # points per curve: fewer are drawn with markers too (one point alone draws no line)
 
 
@@ -39,8 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="training output folders")
     parser.add_argument("--output", type=Path, required=True, help="the .png file to write")
     parser.add_argument("--labels", nargs="+", help="one legend name per run (default: the folder names)")
-    parser.add_argument("--smooth", type=int, default=1, metavar="N",
-                        help="moving average over N logged points (default 1: none)")
+    parser.add_argument(
+        "--smooth", type=int, default=1, metavar="N", help="moving average over N logged points (default 1: none)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     return parser.parse_args(argv)
 
@@ -70,8 +75,10 @@ def memorization_curves(run: Path) -> dict:
     rows = read_metrics(metrics)
     curves = {name: _points(rows, key) for name, key, _, _ in CURVES}
     if not curves["clean"][0].size:
-        raise UserInputError(f"{metrics} has no memorization scalars ({CLEAN}): they are logged only when the train "
-                             "mapper adds label noise (dataloader.train.mapper.noise=...), by noisy_seg's heads")
+        raise UserInputError(
+            f"{metrics} has no memorization scalars ({CLEAN}): they are logged only when the train "
+            "mapper adds label noise (dataloader.train.mapper.noise=...), by noisy_seg's heads"
+        )
     return curves
 
 
@@ -111,12 +118,20 @@ def plot(runs, labels, smooth: int, output: Path) -> Figure:
             iterations, values = run_curves[name]
             if not iterations.size:
                 continue
-            axes.plot(iterations, moving_average(values, smooth), style, color=color, label=f"{label}: {meaning}",
-                      marker="o" if iterations.size <= MARKERS_UP_TO else None, markersize=4)
+            axes.plot(
+                iterations,
+                moving_average(values, smooth),
+                style,
+                color=color,
+                label=f"{label}: {meaning}",
+                marker="o" if iterations.size <= MARKERS_UP_TO else None,
+                markersize=4,
+            )
         switch = switch_iteration(run)
         if switch is not None:
-            axes.axvline(switch[0], color=color, linestyle=":",
-                         label=f"{label}: CE -> {switch[1]} at iteration {switch[0]}")
+            axes.axvline(
+                switch[0], color=color, linestyle=":", label=f"{label}: CE -> {switch[1]} at iteration {switch[0]}"
+            )
     axes.set_xlabel("iteration")
     axes.set_ylabel("share of the labels the noise changed")
     axes.set_ylim(0, 1)

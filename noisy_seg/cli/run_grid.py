@@ -14,6 +14,7 @@ checkpoint, so rerunning a killed grid finishes it. A cell that crashes is repor
 and the others go on. At the end: OUTPUT/summary.md and summary.csv (mean +- std and n per loss and noise),
 cells.csv (every run, its metrics and command) and a PNG of mask AP against the noise settings per loss.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -22,11 +23,17 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.engine.grid import (LOSS_CONFIGS, check_cells, grid_settings, load_grid,  # noqa: E402
-                                   read_grid_file, run_grid)
-from noisy_seg.engine.grid_report import markdown, summarize, write_report  # noqa: E402
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.run_folder import folder_problem  # noqa: E402
+from noisy_seg.engine.grid import (
+    LOSS_CONFIGS,
+    check_cells,
+    grid_settings,
+    load_grid,
+    read_grid_file,
+    run_grid,
+)
+from noisy_seg.engine.grid_report import markdown, summarize, write_report
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.run_folder import folder_problem
 
 
 def parse_args(argv=None):
@@ -89,8 +96,10 @@ def main(argv=None) -> int:
     try:
         paths = write_report(grid, results)
     except OSError as err:
-        sys.exit(f"error: the runs are done, but the report could not be written under {grid.output}: "
-                 f"{err.strerror or err}; free space or fix access and rerun (finished cells are reused)")
+        sys.exit(
+            f"error: the runs are done, but the report could not be written under {grid.output}: "
+            f"{err.strerror or err}; free space or fix access and rerun (finished cells are reused)"
+        )
     print(f"\n{markdown(summarize(grid, results))}\n")
     print(f"table: {paths['markdown']}  csv: {paths['summary_csv']}  runs: {paths['cells_csv']}  plot: {paths['plot']}")
     return 1 if any(r.status == "failed" for r in results) else 0

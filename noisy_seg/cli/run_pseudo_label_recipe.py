@@ -21,6 +21,7 @@ Per seed, each step a process of its own, in OUTPUT/<step>__s<seed>/ with its lo
 A finished step is reused and an interrupted one resumes (rerunning a killed recipe finishes it). At the end:
 OUTPUT/summary.md (mean +- std over seeds) and results.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,13 +37,13 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from noisy_seg.engine.grid import training_problem  # noqa: E402
-from noisy_seg.engine.grid_report import mean_std  # noqa: E402
-from noisy_seg.engine.launcher import run_tool, tool_command, train_in_folder  # noqa: E402
-from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec  # noqa: E402
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.files import load_json, write_atomic  # noqa: E402
-from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem, run_state  # noqa: E402
+from noisy_seg.engine.grid import training_problem
+from noisy_seg.engine.grid_report import mean_std
+from noisy_seg.engine.launcher import run_tool, tool_command, train_in_folder
+from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import load_json, write_atomic
+from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem, run_state
 
 PROJECT = "projects/PseudoLabels/configs/toy"
 OUTPUT = {"semantic": "output/PseudoLabels/toy/recipe", "instance": "output/PseudoLabels/toy/instance_recipe"}
@@ -72,15 +73,23 @@ def parse_args(argv=None):
     parser.add_argument("--noise", help="instance: the class noise (short name, no _s<seed>; default sym40)")
     parser.add_argument("--relabel-threshold", type=float, help="instance: see generate_pseudo_labels (default 0.5)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every training")
-    parser.add_argument("--pseudo-label-args", default="", help="extra flags for generate_pseudo_labels.py, "
-                        "e.g. \"--scales 1 --no-flip\" or \"--threshold 0.7\"")
+    parser.add_argument(
+        "--pseudo-label-args",
+        default="",
+        help='extra flags for generate_pseudo_labels.py, e.g. "--scales 1 --no-flip" or "--threshold 0.7"',
+    )
     return parser.parse_args(argv)
 
 
 def recipe_settings(args) -> dict:
     """What decides the recipe's results, but the seeds (another seed may join a folder): other settings are refused."""
-    return {"task": args.task, "noise": args.noise, "relabel_threshold": args.relabel_threshold, "set": args.set,
-            "pseudo_label_args": args.pseudo_label_args}
+    return {
+        "task": args.task,
+        "noise": args.noise,
+        "relabel_threshold": args.relabel_threshold,
+        "set": args.set,
+        "pseudo_label_args": args.pseudo_label_args,
+    }
 
 
 def check_settings(args, output: Path) -> None:
@@ -93,30 +102,38 @@ def check_settings(args, output: Path) -> None:
         raise UserInputError(f"--seeds must be distinct ints >= 0, got {' '.join(map(str, args.seeds))}")
     if args.task == "instance":
         _check_instance_flags(args)
-        trainings = {config: [f"dataloader.train.dataset.names.json_file={(output / 'train.json').resolve()}"]
-                     for config in INSTANCE_TRAININGS.values()}
+        trainings = {
+            config: [f"dataloader.train.dataset.names.json_file={(output / 'train.json').resolve()}"]
+            for config in INSTANCE_TRAININGS.values()
+        }
     else:
         _check_semantic_flags(args)
-        trainings = {**{config: [] for config in TRAININGS.values()},
-                     STAGE2: [f"dataloader.train.dataset.names.1.manifest_path={(output / 'manifest.json').resolve()}"]}
+        trainings = {
+            **{config: [] for config in TRAININGS.values()},
+            STAGE2: [f"dataloader.train.dataset.names.1.manifest_path={(output / 'manifest.json').resolve()}"],
+        }
     loaded = {}
     for config, extra in trainings.items():  # the overrides each training gets, as train_net would check them
-        problem = training_problem(config, [*args.set, *extra, f"train.seed={args.seeds[0]}",
-                                            f"train.output_dir={output.resolve()}"], loaded)
+        problem = training_problem(
+            config, [*args.set, *extra, f"train.seed={args.seeds[0]}", f"train.output_dir={output.resolve()}"], loaded
+        )
         if problem:
-            raise UserInputError(f"{config}" + (f" with --set {' '.join(args.set)}" if args.set else "") +
-                                 f": {problem}")
+            raise UserInputError(
+                f"{config}" + (f" with --set {' '.join(args.set)}" if args.set else "") + f": {problem}"
+            )
 
 
 def _check_instance_flags(args) -> None:
     if args.pseudo_label_args:
-        raise UserInputError("--pseudo-label-args is for --task semantic; the instance correction takes "
-                             "--relabel-threshold")
+        raise UserInputError(
+            "--pseudo-label-args is for --task semantic; the instance correction takes --relabel-threshold"
+        )
     args.noise = args.noise or "sym40"
     args.relabel_threshold = 0.5 if args.relabel_threshold is None else args.relabel_threshold
     if re.search(r"_s\d+$", args.noise):
-        raise UserInputError(f"--noise {args.noise}: give the name without _s<seed>; the recipe draws it per seed "
-                             "(--seeds)")
+        raise UserInputError(
+            f"--noise {args.noise}: give the name without _s<seed>; the recipe draws it per seed (--seeds)"
+        )
     try:
         spec = named_noise_spec(args.noise)
     except ValueError as err:
@@ -132,8 +149,11 @@ def _check_semantic_flags(args) -> None:
     generate_pseudo_labels.py takes and the recipe does not set itself."""
     from . import generate_pseudo_labels
 
-    given = [flag for flag, value in (("--noise", args.noise), ("--relabel-threshold", args.relabel_threshold))
-             if value is not None]
+    given = [
+        flag
+        for flag, value in (("--noise", args.noise), ("--relabel-threshold", args.relabel_threshold))
+        if value is not None
+    ]
     if given:
         raise UserInputError(f"{given[0]} is for --task instance")
     try:
@@ -146,8 +166,9 @@ def _check_semantic_flags(args) -> None:
     messages = io.StringIO()
     try:
         with contextlib.redirect_stderr(messages):  # argparse's usage lines: only its error line is kept
-            parsed = generate_pseudo_labels.parse_args(["--config-file", "c.py", "--weights", "w.pth", "--output",
-                                                        "out", *extra])
+            parsed = generate_pseudo_labels.parse_args(
+                ["--config-file", "c.py", "--weights", "w.pth", "--output", "out", *extra]
+            )
     except SystemExit:
         said = (messages.getvalue().strip().splitlines() or ["not valid"])[-1].split("error: ")[-1]
         raise UserInputError(f"--pseudo-label-args {args.pseudo_label_args!r}: {said}") from None
@@ -168,8 +189,9 @@ def _run(command: list[str], log_folder: Path, name: str = "") -> int:
 
 def train(step: str, config: str, seed: int, output: Path, overrides: list[str], metric: str = "sem_seg/mIoU") -> float:
     """Train one step (reused when finished, resumed when interrupted); its final val `metric`."""
-    run = train_in_folder(config, [*overrides, f"train.seed={seed}"], (output / f"{step}__s{seed}").resolve(),
-                          flag="step")
+    run = train_in_folder(
+        config, [*overrides, f"train.seed={seed}"], (output / f"{step}__s{seed}").resolve(), flag="step"
+    )
     print(f"  $ {run.command}", flush=True)
     if run.status == "failed":
         raise RuntimeError(f"{step} (seed {seed}) failed; see {run.log}")
@@ -181,10 +203,19 @@ def pseudo_labels(seed: int, output: Path, extra: list[str]) -> tuple[Path, floa
     folder = output / f"pseudo_labels__s{seed}"  # the tool's own output folder: its log lives beside it
     manifest = folder / "manifest.json"
     if run_state(folder) != FINISHED:
-        command = [*tool_command("generate_pseudo_labels"), "--config-file", TRAININGS["stage1_cce"],
-                   "--weights", str((output / f"stage1_cce__s{seed}" / "model_final.pth").resolve()),
-                   "--dataset", WEAK_SET, "--output", str(folder.resolve()),
-                   *(["--resume"] if folder.exists() else []), *extra]
+        command = [
+            *tool_command("generate_pseudo_labels"),
+            "--config-file",
+            TRAININGS["stage1_cce"],
+            "--weights",
+            str((output / f"stage1_cce__s{seed}" / "model_final.pth").resolve()),
+            "--dataset",
+            WEAK_SET,
+            "--output",
+            str(folder.resolve()),
+            *(["--resume"] if folder.exists() else []),
+            *extra,
+        ]
         if _run(command, output, f"{folder.name}.") != 0:
             raise RuntimeError(f"pseudo labels (seed {seed}) failed; see {output / (folder.name + '.log.txt')}")
     return manifest, load_json(manifest)["quality"]["mIoU"]
@@ -218,28 +249,52 @@ def run_instance_seed(seed: int, output: Path, overrides: list[str], noise: str,
 
         import noisy_seg.data  # noqa: F401  (registers the toy sets)
 
-        command = [*tool_command("make_noisy_dataset"), "--input", MetadataCatalog.get("toy_shapes_train")
-                   .json_file, "--noise", f"{noise}_s{seed}", "--output", str(noisy_json), "--no-progress"]
+        command = [
+            *tool_command("make_noisy_dataset"),
+            "--input",
+            MetadataCatalog.get("toy_shapes_train").json_file,
+            "--noise",
+            f"{noise}_s{seed}",
+            "--output",
+            str(noisy_json),
+            "--no-progress",
+        ]
         if _run(command, output, f"{noisy_json.stem}.") != 0:
             raise RuntimeError(f"the noisy copy (seed {seed}) failed; see {output / (noisy_json.stem + '.log.txt')}")
     on_noisy = [*overrides, f"dataloader.train.dataset.names.json_file={noisy_json}"]
-    results = {step: train(step, INSTANCE_TRAININGS[step], seed, output, on_noisy, "segm/AP")
-               for step in ("stage1_ce", "combination")}
+    results = {
+        step: train(step, INSTANCE_TRAININGS[step], seed, output, on_noisy, "segm/AP")
+        for step in ("stage1_ce", "combination")
+    }
     correction = output / f"correction__s{seed}"
     report = correction / "corrections.json"
     if run_state(correction) != FINISHED:
-        command = [*tool_command("generate_pseudo_labels"), "--task", "instance",
-                   "--config-file", INSTANCE_TRAININGS["stage1_ce"],
-                   "--weights", str((output / f"stage1_ce__s{seed}" / "model_final.pth").resolve()),
-                   "--output", str(correction.resolve()), "--relabel-threshold", str(relabel_threshold),
-                   *(["--resume"] if correction.exists() else []), "--no-progress", *on_noisy]
+        command = [
+            *tool_command("generate_pseudo_labels"),
+            "--task",
+            "instance",
+            "--config-file",
+            INSTANCE_TRAININGS["stage1_ce"],
+            "--weights",
+            str((output / f"stage1_ce__s{seed}" / "model_final.pth").resolve()),
+            "--output",
+            str(correction.resolve()),
+            "--relabel-threshold",
+            str(relabel_threshold),
+            *(["--resume"] if correction.exists() else []),
+            "--no-progress",
+            *on_noisy,
+        ]
         if _run(command, output, f"{correction.name}.") != 0:
             raise RuntimeError(f"the correction (seed {seed}) failed; see {output / (correction.name + '.log.txt')}")
     results.update(load_json(report)["summary"]["label_noise"])
     stage2 = [*overrides, f"dataloader.train.dataset.names.json_file={(correction / 'corrected.json').resolve()}"]
     results["stage2_ce"] = train("stage2_ce", INSTANCE_TRAININGS["stage2_ce"], seed, output, stage2, "segm/AP")
-    print(f"seed {seed}: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
-                                       for k, v in results.items()), flush=True)
+    print(
+        f"seed {seed}: "
+        + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items()),
+        flush=True,
+    )
     return results
 
 
@@ -251,20 +306,34 @@ def _row(title: str, values: list[float]) -> str:
 
 def instance_summary(per_seed: dict[int, dict], output: Path, noise: str, relabel_threshold: float) -> str:
     seeds = sorted(per_seed)
-    lines = [f"Toy COCO set under {noise} (drawn per seed, {noise}_s<seed>); val mask AP, mean +- std over seeds "
-             f"{seeds} (n = {len(seeds)}); relabel threshold {relabel_threshold}; each run's command: "
-             f"{output}/<step>__s<seed>/command.txt", "", "| step | mask AP | per seed |", "|---|---|---|"]
+    lines = [
+        f"Toy COCO set under {noise} (drawn per seed, {noise}_s<seed>); val mask AP, mean +- std over seeds "
+        f"{seeds} (n = {len(seeds)}); relabel threshold {relabel_threshold}; each run's command: "
+        f"{output}/<step>__s<seed>/command.txt",
+        "",
+        "| step | mask AP | per seed |",
+        "|---|---|---|",
+    ]
     lines += [_row(title, [per_seed[s][step] for s in seeds]) for step, title in INSTANCE_ROWS]
-    lines += ["", "Training annotations (of " + ", ".join(str(per_seed[s]["annotations"]) for s in seeds) + "):", "",
-              "| " + " | ".join(["seed"] + COUNTS) + " |", "|" + "---|" * (len(COUNTS) + 1)]
+    lines += [
+        "",
+        "Training annotations (of " + ", ".join(str(per_seed[s]["annotations"]) for s in seeds) + "):",
+        "",
+        "| " + " | ".join(["seed"] + COUNTS) + " |",
+        "|" + "---|" * (len(COUNTS) + 1),
+    ]
     lines += ["| " + " | ".join([str(s)] + [str(per_seed[s][key]) for key in COUNTS]) + " |" for s in seeds]
     return "\n".join(lines) + "\n"
 
 
 def summary(per_seed: dict[int, dict], output: Path) -> str:
-    lines = [f"Toy label maps, strong 10% + tags for the weak 90%; mIoU (%), mean +- std over seeds "
-             f"{sorted(per_seed)} (n = {len(per_seed)}); each run's command: {output}/<step>__s<seed>/command.txt",
-             "", "| step | mIoU | per seed |", "|---|---|---|"]
+    lines = [
+        f"Toy label maps, strong 10% + tags for the weak 90%; mIoU (%), mean +- std over seeds "
+        f"{sorted(per_seed)} (n = {len(per_seed)}); each run's command: {output}/<step>__s<seed>/command.txt",
+        "",
+        "| step | mIoU | per seed |",
+        "|---|---|---|",
+    ]
     lines += [_row(title, [per_seed[seed][step] for seed in sorted(per_seed)]) for step, title in ROWS]
     return "\n".join(lines) + "\n"
 
@@ -289,8 +358,11 @@ def main(argv=None) -> int:
     except (RuntimeError, UserInputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    table = (summary(per_seed, output) if args.task == "semantic"
-             else instance_summary(per_seed, output, args.noise, args.relabel_threshold))
+    table = (
+        summary(per_seed, output)
+        if args.task == "semantic"
+        else instance_summary(per_seed, output, args.noise, args.relabel_threshold)
+    )
     write_atomic(output / "summary.md", table)
     write_atomic(output / "results.json", json.dumps({str(s): r for s, r in per_seed.items()}, indent=1))
     print("\n" + table)

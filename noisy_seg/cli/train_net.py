@@ -19,6 +19,7 @@ Runs on CPU when no GPU is present. Writes checkpoints, metrics.json, run_info.j
 `train.output_dir` (yacs: OUTPUT_DIR). A config problem (unknown key, mistyped value, bad noise name) is one
 `error:` line and exit status 2.
 """
+
 import sys
 
 from noisy_seg.utils.library_warnings import quiet_library_warnings
@@ -37,7 +38,7 @@ except ImportError as e:
         "or `python tools/install_detectron2.py`."
     )
 
-from noisy_seg.engine import (  # noqa: E402
+from noisy_seg.engine import (
     NoisyTrainer,
     check_annotation_weights,
     check_config,
@@ -52,13 +53,13 @@ from noisy_seg.engine import (  # noqa: E402
     load_yacs_model_for_eval,
     resolve_seed,
 )
-from noisy_seg.engine.config_files import resolve_config_file  # noqa: E402
-from noisy_seg.utils.errors import UserInputError  # noqa: E402
+from noisy_seg.engine.config_files import resolve_config_file
+from noisy_seg.utils.errors import UserInputError
 
 
 def argument_parser():
     """detectron2's parser, with this script's examples (LazyConfig and yacs) as its --help epilog."""
-    return default_argument_parser(epilog=__doc__[__doc__.index("LazyConfig ("):])
+    return default_argument_parser(epilog=__doc__[__doc__.index("LazyConfig (") :])
 
 
 def load_config(config_file, opts):
@@ -67,9 +68,15 @@ def load_config(config_file, opts):
     path = resolve_config_file(config_file)  # a path, or the name of a config shipped in the package
     if is_yacs_config(path):
         return load_yacs_config(path, opts)
-    cfg = load_lazy_config(config_file, opts, required=("model", "train", "dataloader"), missing_hint=(
-        ": tools/train_net.py runs LazyConfig files (configs/*.py, or a run's saved config.yaml) and yacs .yaml "
-        "configs (top-level MODEL, INPUT, SOLVER, ... keys or _BASE_, e.g. configs/toy/yacs/)"))
+    cfg = load_lazy_config(
+        config_file,
+        opts,
+        required=("model", "train", "dataloader"),
+        missing_hint=(
+            ": tools/train_net.py runs LazyConfig files (configs/*.py, or a run's saved config.yaml) and yacs .yaml "
+            "configs (top-level MODEL, INPUT, SOLVER, ... keys or _BASE_, e.g. configs/toy/yacs/)"
+        ),
+    )
     check_config(cfg)
     return cfg
 

@@ -11,6 +11,7 @@ panels; a changed one has a dashed red box and says what happened ("circle -> sq
 shows its clean outline in white, a dropped annotation its clean box in grey. Semantic datasets (records with a
 label map): the clean and the noisy map, the pixels the noise changed outlined in red.
 """
+
 import argparse
 import copy
 import sys
@@ -20,17 +21,17 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import detectron2.data.transforms as T  # noqa: E402
-from detectron2.data import DatasetCatalog, Metadata, MetadataCatalog  # noqa: E402
-from detectron2.data import detection_utils as utils  # noqa: E402
-from detectron2.utils.colormap import colormap  # noqa: E402
-from detectron2.utils.visualizer import GenericMask, Visualizer  # noqa: E402
+import detectron2.data.transforms as T
+from detectron2.data import DatasetCatalog, Metadata, MetadataCatalog
+from detectron2.data import detection_utils as utils
+from detectron2.utils.colormap import colormap
+from detectron2.utils.visualizer import GenericMask, Visualizer
 
-from noisy_seg.data import NoisyDatasetMapper, NoisySemSegDatasetMapper, check_datasets_available  # noqa: E402
-from noisy_seg.utils.errors import UserInputError, tool_exit_status  # noqa: E402
-from noisy_seg.utils.files import write_image  # noqa: E402
+from noisy_seg.data import NoisyDatasetMapper, NoisySemSegDatasetMapper, check_datasets_available
+from noisy_seg.utils.errors import UserInputError, tool_exit_status
+from noisy_seg.utils.files import write_image
 
 MAX_IMAGES = 64  # rows of one PNG; beyond this it is no longer a figure
 SCALE = 2.0
@@ -43,14 +44,24 @@ _SOURCE = "visualize_noise_index"  # marks each annotation with its index, to fi
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="toy_shapes_train",
-                        help="a registered instance-segmentation or semantic-segmentation dataset")
-    parser.add_argument("--noise", default=None,
-                        help="a noise name or spec of noisy_seg/noise/registry.py (default: sym40 for instance "
-                             "datasets, sem30 for semantic ones)")
-    parser.add_argument("--background-label", type=int, default=None,
-                        help="semantic datasets: the background class the training mapper is given (toy and "
-                             "Cityscapes configs: 0, road), for noise names that take one")
+    parser.add_argument(
+        "--dataset",
+        default="toy_shapes_train",
+        help="a registered instance-segmentation or semantic-segmentation dataset",
+    )
+    parser.add_argument(
+        "--noise",
+        default=None,
+        help="a noise name or spec of noisy_seg/noise/registry.py (default: sym40 for instance "
+        "datasets, sem30 for semantic ones)",
+    )
+    parser.add_argument(
+        "--background-label",
+        type=int,
+        default=None,
+        help="semantic datasets: the background class the training mapper is given (toy and "
+        "Cityscapes configs: 0, road), for noise names that take one",
+    )
     parser.add_argument("--images", type=int, default=4, help=f"rows to draw, 1-{MAX_IMAGES}")
     parser.add_argument("--output", type=Path, default=Path("output/noise_examples.png"), help="a .png file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
@@ -76,18 +87,22 @@ def check_args(args):
     elif any("sem_seg_file_name" in record for record in records):
         kind, classes = "semantic", metadata.get("stuff_classes", None)
     else:
-        raise UserInputError(f"dataset '{args.dataset}' has neither instance annotations nor semantic label maps "
-                             "to draw")
+        raise UserInputError(
+            f"dataset '{args.dataset}' has neither instance annotations nor semantic label maps to draw"
+        )
     if not classes:
-        raise UserInputError(f"dataset '{args.dataset}' has no {'thing' if kind == 'instance' else 'stuff'}_classes "
-                             "in its metadata: they name the labels")
+        raise UserInputError(
+            f"dataset '{args.dataset}' has no {'thing' if kind == 'instance' else 'stuff'}_classes "
+            "in its metadata: they name the labels"
+        )
     args.noise = args.noise or DEFAULT_NOISE[kind]
     try:
         if kind == "instance":
             noise = NoisyDatasetMapper.build_noise(args.noise, len(classes))
         else:
-            noise = NoisySemSegDatasetMapper.build_noise(args.noise, len(classes), args.background_label,
-                                                         metadata.get("ignore_label", None))
+            noise = NoisySemSegDatasetMapper.build_noise(
+                args.noise, len(classes), args.background_label, metadata.get("ignore_label", None)
+            )
     except ValueError as err:
         raise UserInputError(str(err)) from None
     return kind, records, metadata, noise
@@ -117,16 +132,23 @@ def instance_rows(records, metadata, pipeline, args) -> list:
             continue
         image = utils.read_image(record["file_name"], format="BGR")
         clean = [{**ann, _SOURCE: i} for i, ann in enumerate(record["annotations"])]  # the noise ignores extra keys
-        noisy = clean if pipeline is None else pipeline.apply_to_annotations(
-            clean, record["image_id"], image_hw=image.shape[:2], image=image)
+        noisy = (
+            clean
+            if pipeline is None
+            else pipeline.apply_to_annotations(clean, record["image_id"], image_hw=image.shape[:2], image=image)
+        )
         changed = len(noisy) < len(clean) or any(ann.get("noise", "clean") != "clean" for ann in noisy)
         (samples if changed or pipeline is None else unchanged).append((image[:, :, ::-1], clean, noisy))
         if len(samples) == args.images or len(samples) + len(unchanged) == 4 * args.images:
             break
-    samples = (samples + unchanged)[:args.images]
+    samples = (samples + unchanged)[: args.images]
     names = metadata.thing_classes
-    longest = max(len(text) for _, clean, noisy in samples for texts in instance_texts(clean, noisy, names)[:2]
-                  for text in texts.values())  # one margin for every row, so that the panels line up
+    longest = max(
+        len(text)
+        for _, clean, noisy in samples
+        for texts in instance_texts(clean, noisy, names)[:2]
+        for text in texts.values()
+    )  # one margin for every row, so that the panels line up
     return [draw_instance_pair(*sample, metadata, args.noise, longest) for sample in samples]
 
 
@@ -208,11 +230,13 @@ def _grown(box, by):
 def semantic_rows(records, metadata, noise, args) -> list:
     """(clean | noisy) label maps of up to args.images records, as NoisySemSegDatasetMapper makes them (no
     augmentation), preferring ones where the noise changed something."""
-    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise=noise,
-                                      keep_clean_sem_seg=True)
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True, augmentations=[], image_format="BGR", noise=noise, keep_clean_sem_seg=True
+    )
     classes = metadata.stuff_classes
-    colors = metadata.get("stuff_colors", None) or [[int(c * 255) for c in PALETTE[i % len(PALETTE)]]
-                                                    for i in range(len(classes))]
+    colors = metadata.get("stuff_colors", None) or [
+        [int(c * 255) for c in PALETTE[i % len(PALETTE)]] for i in range(len(classes))
+    ]
     drawn_metadata = Metadata(name=metadata.name).set(stuff_classes=list(classes), stuff_colors=colors)
     ignore = int(metadata.get("ignore_label", 255))
     samples, unchanged = [], []
@@ -226,8 +250,10 @@ def semantic_rows(records, metadata, noise, args) -> list:
         (unchanged if noise is not None and np.array_equal(clean, noisy) else samples).append(sample)
         if len(samples) == args.images or len(samples) + len(unchanged) == 4 * args.images:
             break
-    return [draw_semantic_pair(*sample, drawn_metadata, args.noise, ignore)
-            for sample in (samples + unchanged)[:args.images]]
+    return [
+        draw_semantic_pair(*sample, drawn_metadata, args.noise, ignore)
+        for sample in (samples + unchanged)[: args.images]
+    ]
 
 
 def draw_semantic_pair(image_rgb, clean, noisy, metadata, noise_name: str, ignore_label: int) -> np.ndarray:
@@ -241,8 +267,9 @@ def draw_semantic_pair(image_rgb, clean, noisy, metadata, noise_name: str, ignor
         vis = Visualizer(image, metadata=metadata, scale=SCALE)
         vis.draw_sem_seg(label_map, alpha=0.6)
         if label_map is noisy and not np.array_equal(clean, noisy):
-            vis.draw_binary_mask((clean != noisy).astype(np.uint8), color=CHANGED, edge_color=CHANGED, alpha=0.35,
-                                 area_threshold=0)
+            vis.draw_binary_mask(
+                (clean != noisy).astype(np.uint8), color=CHANGED, edge_color=CHANGED, alpha=0.35, area_threshold=0
+            )
         _title(vis, title, pad)
         panels.append(vis.output.get_image())
     return np.hstack(panels)
@@ -258,8 +285,9 @@ def margins(image_hw, label_chars: int, centred: bool = False) -> T.PadTransform
     font = max(np.sqrt(h * w) // 90, 10 // SCALE)  # Visualizer's default font size (image pixels)
     width = int(np.ceil(0.7 * font * label_chars))
     left, right = (width // 2, width // 2) if centred else (int(font), width)
-    return T.PadTransform(left, int(np.ceil(3 * font)), right, int(np.ceil(2 * font)), orig_w=w, orig_h=h,
-                          pad_value=MARGIN_COLOR)
+    return T.PadTransform(
+        left, int(np.ceil(3 * font)), right, int(np.ceil(2 * font)), orig_w=w, orig_h=h, pad_value=MARGIN_COLOR
+    )
 
 
 def _title(vis, text, pad):
@@ -270,8 +298,9 @@ def _title(vis, text, pad):
 def stack(rows) -> np.ndarray:
     """Rows of panels one below the other, narrower rows padded white on the right (images differ in size)."""
     width = max(row.shape[1] for row in rows)
-    return np.vstack([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=MARGIN_COLOR)
-                      for row in rows])
+    return np.vstack(
+        [np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=MARGIN_COLOR) for row in rows]
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """yacs keys for noisy_seg's registered heads, label noise and optimizer (LazyConfig users set constructor arguments
 directly)."""
+
 from detectron2.config import CfgNode as CN
 
 from ..noise import spec_keys

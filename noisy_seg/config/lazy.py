@@ -1,4 +1,5 @@
 """LazyConfig helpers: switch a detectron2 model config to noisy_seg's heads in one call."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -9,13 +10,20 @@ from detectron2.utils.registry import locate
 from ..modeling import NoisyCascadeROIHeads, NoisyFastRCNNOutputLayers, NoisyRes5ROIHeads, NoisyStandardROIHeads
 
 # detectron2's ROI-head families: stock class -> (ours, the key of its box predictor(s))
-_FAMILIES = {StandardROIHeads: (NoisyStandardROIHeads, "box_predictor"),
-             CascadeROIHeads: (NoisyCascadeROIHeads, "box_predictors"),
-             Res5ROIHeads: (NoisyRes5ROIHeads, "box_predictor")}
+_FAMILIES = {
+    StandardROIHeads: (NoisyStandardROIHeads, "box_predictor"),
+    CascadeROIHeads: (NoisyCascadeROIHeads, "box_predictors"),
+    Res5ROIHeads: (NoisyRes5ROIHeads, "box_predictor"),
+}
 
 
-def use_noisy_roi_heads(model, cls_loss: str = "ce", cls_loss_kwargs: Optional[dict] = None,
-                        loss_switch_iter: int = 0, cls_agnostic_mask: bool = False):
+def use_noisy_roi_heads(
+    model,
+    cls_loss: str = "ce",
+    cls_loss_kwargs: Optional[dict] = None,
+    loss_switch_iter: int = 0,
+    cls_agnostic_mask: bool = False,
+):
     """Give the box predictor of an R-CNN LazyConfig `model` the box classification loss `cls_loss`
     (`NoisyFastRCNNOutputLayers`): StandardROIHeads, CascadeROIHeads (every stage's predictor) and Res5ROIHeads
     (C4). detectron2's own head class becomes ours (`NoisyStandardROIHeads`, `NoisyCascadeROIHeads`,
@@ -30,12 +38,14 @@ def use_noisy_roi_heads(model, cls_loss: str = "ce", cls_loss_kwargs: Optional[d
     stock = next((c for c in getattr(target, "__mro__", ()) if c in _FAMILIES), None)  # cascade before standard
     if stock is None:
         supported = ", ".join(c.__name__ for c in _FAMILIES)
-        raise ValueError(f"use_noisy_roi_heads supports the ROI heads {supported} (and their subclasses); "
-                         f"model.roi_heads is {_name(target)}")
+        raise ValueError(
+            f"use_noisy_roi_heads supports the ROI heads {supported} (and their subclasses); "
+            f"model.roi_heads is {_name(target)}"
+        )
     noisy, key = _FAMILIES[stock]
     if target is stock:
         heads._target_ = noisy
-    for predictor in (heads[key] if key == "box_predictors" else [heads[key]]):
+    for predictor in heads[key] if key == "box_predictors" else [heads[key]]:
         _use_noisy_predictor(predictor, cls_loss, cls_loss_kwargs, loss_switch_iter)
     if cls_agnostic_mask:
         if heads.get("mask_head") is None:
@@ -49,8 +59,9 @@ def _use_noisy_predictor(predictor, cls_loss, cls_loss_kwargs, loss_switch_iter)
     if target is FastRCNNOutputLayers:
         predictor._target_ = NoisyFastRCNNOutputLayers
     elif not (isinstance(target, type) and issubclass(target, NoisyFastRCNNOutputLayers)):
-        raise ValueError(f"use_noisy_roi_heads replaces detectron2's FastRCNNOutputLayers; the box predictor is "
-                         f"{_name(target)}")
+        raise ValueError(
+            f"use_noisy_roi_heads replaces detectron2's FastRCNNOutputLayers; the box predictor is {_name(target)}"
+        )
     predictor.cls_loss = cls_loss
     predictor.cls_loss_kwargs = dict(cls_loss_kwargs or {})
     predictor.loss_switch_iter = loss_switch_iter

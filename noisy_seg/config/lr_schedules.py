@@ -10,6 +10,7 @@ function of the training fraction t = iter / max_iter in [0, 1):
 Warmup is not part of them: wrap either in detectron2's WarmupParamScheduler, as configs/common/semantic_schedules.py
 does, and detectron2's LRMultiplier applies the result to an optimizer.
 """
+
 from __future__ import annotations
 
 import math

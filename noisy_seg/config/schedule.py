@@ -6,6 +6,7 @@ A Python expression such as `train.max_iter // 2` is evaluated when the file loa
 overrides, so `train.max_iter=100` would leave it at 250. The interpolation is resolved when the run reads it,
 against the run's own train.max_iter: round(fraction * train.max_iter).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """detectron2 data glue: dataset registration (on import), noise mappers and input checks."""
+
 from .datasets import builtin  # noqa: F401  (registers the toy-shapes datasets)
 from .checks import check_datasets_available
 from .datasets.coco_files import register_coco_file
@@ -7,5 +8,12 @@ from .datasets.noisy_label_maps import register_noisy_label_maps
 from .datasets.splits import register_strong_weak_split
 from .mappers import NoisyDatasetMapper, NoisySemSegDatasetMapper
 
-__all__ = ["check_datasets_available", "NoisyDatasetMapper", "NoisySemSegDatasetMapper", "register_coco_file",
-           "register_noisy_label_maps", "register_pseudo_label_dataset", "register_strong_weak_split"]
+__all__ = [
+    "check_datasets_available",
+    "NoisyDatasetMapper",
+    "NoisySemSegDatasetMapper",
+    "register_coco_file",
+    "register_noisy_label_maps",
+    "register_pseudo_label_dataset",
+    "register_strong_weak_split",
+]

@@ -1,4 +1,5 @@
 """Fail early, in one line, when a dataset's files are missing (instead of deep in a loader)."""
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,11 @@ def check_datasets_available(names: Iterable[str]) -> None:
         for field in _PATH_FIELDS:
             path = meta.get(field, None)
             if path and not os.path.exists(path):
-                hint = ("it is a tool's output (a noisy, corrected or pseudo-labelled copy): run the tool that writes "
-                        "it first" if meta.get("copy_of", None) else "Set DETECTRON2_DATASETS to the folder that "
-                        "holds coco/ and cityscapes/ (see datasets/README.md)")
+                hint = (
+                    "it is a tool's output (a noisy, corrected or pseudo-labelled copy): run the tool that writes "
+                    "it first"
+                    if meta.get("copy_of", None)
+                    else "Set DETECTRON2_DATASETS to the folder that "
+                    "holds coco/ and cityscapes/ (see datasets/README.md)"
+                )
                 raise UserInputError(f"dataset '{name}': {field} {path} does not exist. {hint}.")

@@ -7,6 +7,7 @@ matches no image of the dataset is an error (`check_tag_keys`, once, where the d
 neither has no tags: `NoisySemSegDatasetMapper` then takes the classes of its label map (exact for a fully
 labelled image), `generate_pseudo_labels` lets it take every class.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,10 @@ def read_tag_file(path: str, num_classes: int, class_names: Optional[Sequence[st
             value = index.get(cls) if isinstance(cls, str) else cls
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < num_classes:
                 known = f"; known names: {', '.join(class_names)}" if class_names else " (give class_names for names)"
-                raise ValueError(f"tag_file {path}: image {key!r} names class {cls!r}, which is not one of the "
-                                 f"{num_classes} classes{known}")
+                raise ValueError(
+                    f"tag_file {path}: image {key!r} names class {cls!r}, which is not one of the "
+                    f"{num_classes} classes{known}"
+                )
             resolved.append(value)
         tags[str(key)] = resolved
     return tags
@@ -58,8 +61,9 @@ def record_tags(record: Mapping, tags_by_key: Mapping[str, List[int]], num_class
         tags = [int(t) for t in record["image_tags"]]
         unknown = [t for t in tags if not 0 <= t < num_classes]
         if unknown:
-            raise ValueError(f"{record.get('file_name', 'record')}: image_tags {unknown} are not classes in "
-                             f"[0, {num_classes})")
+            raise ValueError(
+                f"{record.get('file_name', 'record')}: image_tags {unknown} are not classes in [0, {num_classes})"
+            )
         return tags
     for key in _keys(record):
         if key in tags_by_key:
@@ -74,7 +78,10 @@ def check_tag_keys(tags_by_key: Mapping[str, List[int]], records: Sequence[Mappi
     known = {key for record in records for key in _keys(record)}
     unknown = sorted(set(tags_by_key) - known)
     if unknown:
-        raise ValueError(f"tag_file {tag_file}: {len(unknown)} image(s) are not in the dataset (e.g. "
-                         f"{', '.join(map(repr, unknown[:3]))}); keys are image ids or image file stems")
-    return sum("image_tags" not in record and not any(key in tags_by_key for key in _keys(record))
-               for record in records)
+        raise ValueError(
+            f"tag_file {tag_file}: {len(unknown)} image(s) are not in the dataset (e.g. "
+            f"{', '.join(map(repr, unknown[:3]))}); keys are image ids or image file stems"
+        )
+    return sum(
+        "image_tags" not in record and not any(key in tags_by_key for key in _keys(record)) for record in records
+    )

@@ -3,6 +3,7 @@
 The noise is `noisy_seg.noise` (numpy, keyed on seed, image id and annotation id), so every epoch,
 worker and rank sees the same noisy labels, identical to `tools/make_noisy_dataset.py`'s output.
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,8 +20,16 @@ from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 from detectron2.utils.file_io import PathManager
 
-from ..noise import (NOISE_REGISTRY, BoundaryNoise, NoisePipeline, SemanticNoise, build_noise, build_semantic_noise,
-                     noise_spec, record_image_id)
+from ..noise import (
+    NOISE_REGISTRY,
+    BoundaryNoise,
+    NoisePipeline,
+    SemanticNoise,
+    build_noise,
+    build_semantic_noise,
+    noise_spec,
+    record_image_id,
+)
 from ..noise.mask_noise import SKIPPED_NAMES
 from .datasets.coco_files import LOSS_WEIGHT
 from .image_tags import read_tag_file, record_tags
@@ -87,8 +96,10 @@ class NoisyDatasetMapper(DatasetMapper):
             if self.noise.needs_image:  # instance-dependent noise looks at the instance crops
                 image = utils.read_image(dataset_dict["file_name"], format="BGR")
             annotations = self.noise.apply_to_annotations(
-                dataset_dict["annotations"], dataset_dict["image_id"],
-                image_hw=(dataset_dict["height"], dataset_dict["width"]), image=image,
+                dataset_dict["annotations"],
+                dataset_dict["image_id"],
+                image_hw=(dataset_dict["height"], dataset_dict["width"]),
+                image=image,
             )
             counts = _annotation_counts(dataset_dict["annotations"], annotations)
             # (noisy, clean) travel together through detectron2's transforms and empty-instance filter
@@ -98,8 +109,10 @@ class NoisyDatasetMapper(DatasetMapper):
         weights = None
         if weighted:  # the annotation's position rides along too: it picks each kept instance's weight
             weights = _loss_weights(annotations)
-            annotations = [dict(ann, category_id=ann["category_id"] + _POSITION_STRIDE * position)
-                           for position, ann in enumerate(annotations)]
+            annotations = [
+                dict(ann, category_id=ann["category_id"] + _POSITION_STRIDE * position)
+                for position, ann in enumerate(annotations)
+            ]
         dataset_dict["annotations"] = annotations
         mapped = super().__call__(dataset_dict)
         if "instances" in mapped:
@@ -148,9 +161,20 @@ class NoisySemSegDatasetMapper(DatasetMapper):
     """
 
     @configurable
-    def __init__(self, is_train: bool, *, noise=None, num_classes: Optional[int] = None, ignore_label: int = 255,
-                 background_label: Optional[int] = None, keep_clean_sem_seg: bool = False, image_tags: bool = False,
-                 tag_file: Optional[str] = None, class_names: Optional[Sequence[str]] = None, **kwargs):
+    def __init__(
+        self,
+        is_train: bool,
+        *,
+        noise=None,
+        num_classes: Optional[int] = None,
+        ignore_label: int = 255,
+        background_label: Optional[int] = None,
+        keep_clean_sem_seg: bool = False,
+        image_tags: bool = False,
+        tag_file: Optional[str] = None,
+        class_names: Optional[Sequence[str]] = None,
+        **kwargs,
+    ):
         super().__init__(is_train, **kwargs)
         self.noise = self.build_noise(noise, num_classes, background_label, ignore_label)
         if is_train:
@@ -165,13 +189,21 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         self.tags = read_tag_file(tag_file, num_classes, class_names) if tag_file is not None else {}
 
     @classmethod
-    def build_noise(cls, noise, num_classes: Optional[int], background_label: Optional[int] = None,
-                    ignore_label: Optional[int] = None) -> Optional[Union[SemanticNoise, BoundaryNoise]]:
+    def build_noise(
+        cls,
+        noise,
+        num_classes: Optional[int],
+        background_label: Optional[int] = None,
+        ignore_label: Optional[int] = None,
+    ) -> Optional[Union[SemanticNoise, BoundaryNoise]]:
         """The semantic noise model of a `noise` argument (raises ValueError on a bad name or spec), None if clean.
         The dataset's `background_label` and `ignore_label` go to a name or spec whose type takes them and that does
         not set them itself (a short name cannot carry them)."""
-        dataset_keys = {key: value for key, value in (("background_label", background_label),
-                                                      ("ignore_label", ignore_label)) if value is not None}
+        dataset_keys = {
+            key: value
+            for key, value in (("background_label", background_label), ("ignore_label", ignore_label))
+            if value is not None
+        }
         if dataset_keys and not isinstance(noise, (SemanticNoise, BoundaryNoise)):
             spec = noise_spec(_plain(noise))
             if isinstance(spec, dict):
@@ -183,10 +215,13 @@ class NoisySemSegDatasetMapper(DatasetMapper):
     def from_config(cls, cfg, is_train: bool = True):
         ret = super().from_config(cfg, is_train)
         background = cfg.INPUT.get("LABEL_NOISE_BACKGROUND", -1)
-        ret.update(noise=label_noise_from_cfg(cfg), num_classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
-                   ignore_label=cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
-                   background_label=None if background < 0 else background,
-                   keep_clean_sem_seg=True)  # under noise: memorization curves (NoisySemanticSegmentor)
+        ret.update(
+            noise=label_noise_from_cfg(cfg),
+            num_classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+            ignore_label=cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
+            background_label=None if background < 0 else background,
+            keep_clean_sem_seg=True,
+        )  # under noise: memorization curves (NoisySemanticSegmentor)
         return ret
 
     def __call__(self, dataset_dict):
@@ -204,8 +239,10 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         if self.noise is not None:
             labels = self.noise.apply(clean, record_image_id(dataset_dict))
             labelled = clean != self.noise.ignore_label
-            dataset_dict[NOISE_COUNTS] = {"total": int(np.count_nonzero(labelled)),
-                                          "changed": int(np.count_nonzero((labels != clean) & labelled))}
+            dataset_dict[NOISE_COUNTS] = {
+                "total": int(np.count_nonzero(labelled)),
+                "changed": int(np.count_nonzero((labels != clean) & labelled)),
+            }
         aug_input = T.AugInput(image, sem_seg=_augmentable(labels))
         transforms = self.augmentations(aug_input)
         image, labels = aug_input.image, aug_input.sem_seg
@@ -213,7 +250,8 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         dataset_dict["sem_seg"] = torch.as_tensor(labels.astype("long"))
         if self.keep_clean_sem_seg and self.noise is not None:
             dataset_dict["sem_seg_clean"] = torch.as_tensor(
-                transforms.apply_segmentation(_augmentable(clean)).astype("long"))
+                transforms.apply_segmentation(_augmentable(clean)).astype("long")
+            )
         if self.image_tags:
             dataset_dict["present_classes"] = self._present_classes(dataset_dict, dataset_dict["sem_seg"])
         dataset_dict.pop("annotations", None)
@@ -224,8 +262,10 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         label_map = read_label_map(label_file)
         if label_map.shape != tuple(image_hw):
             (height, width), (image_height, image_width) = label_map.shape, image_hw
-            raise ValueError(f"{label_file}: the label map is {width}x{height} (WxH) but its image {image_file} is "
-                             f"{image_width}x{image_height}; a label map must match its image pixel for pixel")
+            raise ValueError(
+                f"{label_file}: the label map is {width}x{height} (WxH) but its image {image_file} is "
+                f"{image_width}x{image_height}; a label map must match its image pixel for pixel"
+            )
         if self.noise is not None:
             _check_label_values(label_map, self.noise.num_classes, self.noise.ignore_label, label_file)
         elif self.num_classes is not None:
@@ -254,9 +294,11 @@ def _annotation_counts(annotations, noisy_annotations) -> dict:
     `noisy_annotations` are the kept ones, each with its noise tag."""
     total = sum(not a.get("iscrowd", 0) for a in annotations)
     dropped = len(annotations) - len(noisy_annotations)
-    return {"total": total,
-            "changed": dropped + sum(a["noise"] not in _UNCHANGED_TAGS for a in noisy_annotations),
-            "class_flip": sum(a["category_id"] != a["clean_category_id"] for a in noisy_annotations)}
+    return {
+        "total": total,
+        "changed": dropped + sum(a["noise"] not in _UNCHANGED_TAGS for a in noisy_annotations),
+        "class_flip": sum(a["category_id"] != a["clean_category_id"] for a in noisy_annotations),
+    }
 
 
 def _describe(noise, model) -> str:
@@ -276,8 +318,10 @@ def read_label_map(path: str) -> np.ndarray:
     with PathManager.open(path, "rb") as f:
         label_map = np.asarray(Image.open(f))
     if label_map.ndim != 2 or label_map.dtype.kind not in "ui":
-        raise ValueError(f"{path}: a label map must be one channel of class ids (an 8- or 16-bit PNG), got "
-                         f"{'x'.join(map(str, label_map.shape))} values of type {label_map.dtype}")
+        raise ValueError(
+            f"{path}: a label map must be one channel of class ids (an 8- or 16-bit PNG), got "
+            f"{'x'.join(map(str, label_map.shape))} values of type {label_map.dtype}"
+        )
     return label_map
 
 
@@ -295,9 +339,11 @@ def _check_label_values(label_map: np.ndarray, num_classes: int, ignore_label: i
     outside = (label_map >= num_classes) | (label_map < 0) if label_map.dtype.kind == "i" else label_map >= num_classes
     bad = np.unique(label_map[outside & (label_map != ignore_label)])
     if bad.size:
-        raise ValueError(f"{label_file}: label value(s) {bad.tolist()[:5]} are neither a class in "
-                         f"[0, {num_classes}) nor the ignore label {ignore_label}; check num_classes and that the "
-                         "file holds train ids")
+        raise ValueError(
+            f"{label_file}: label value(s) {bad.tolist()[:5]} are neither a class in "
+            f"[0, {num_classes}) nor the ignore label {ignore_label}; check num_classes and that the "
+            "file holds train ids"
+        )
 
 
 def _built(noise, model_type, builder, num_classes, owner: str):

@@ -1,5 +1,6 @@
 """The label noise a yacs config asks for, as the noisy mappers take it: INPUT.LABEL_NOISE (a short name) or
 INPUT.LABEL_NOISE_SPEC (TYPE and that type's keys), declared by `noisy_seg.config.add_noisy_seg_config`."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,11 +16,14 @@ def label_noise_from_cfg(cfg) -> Optional[Union[str, dict]]:
     spec = _set_keys(cfg.INPUT.get("LABEL_NOISE_SPEC", None) or {})
     if name is not None and spec:
         shown = {key.upper(): value for key, value in spec.items()}
-        raise ValueError(f"INPUT.LABEL_NOISE ({_plain(name)!r}) and INPUT.LABEL_NOISE_SPEC ({shown}) are both set: "
-                         "set one of them")
+        raise ValueError(
+            f"INPUT.LABEL_NOISE ({_plain(name)!r}) and INPUT.LABEL_NOISE_SPEC ({shown}) are both set: set one of them"
+        )
     if spec and "type" not in spec:
-        raise ValueError(f"INPUT.LABEL_NOISE_SPEC sets {sorted(k.upper() for k in spec)} but no TYPE: add "
-                         "INPUT.LABEL_NOISE_SPEC.TYPE (e.g. symmetric), or use INPUT.LABEL_NOISE <short name>")
+        raise ValueError(
+            f"INPUT.LABEL_NOISE_SPEC sets {sorted(k.upper() for k in spec)} but no TYPE: add "
+            "INPUT.LABEL_NOISE_SPEC.TYPE (e.g. symmetric), or use INPUT.LABEL_NOISE <short name>"
+        )
     if isinstance(name, Mapping):
         return _set_keys(name)
     return name or spec or None

@@ -7,7 +7,23 @@ from .train_loop import do_test, do_train, load_for_eval, resolve_device, resolv
 from .yacs_config import check_yacs_datasets, is_yacs_config, load_yacs_config
 from .yacs_trainer import NoisyTrainer, load_yacs_model_for_eval
 
-__all__ = ["NoisyTrainer", "check_annotation_weights", "check_config", "check_image_tags", "create_ddp_model",
-           "apply_overrides", "check_override_key", "check_yacs_datasets", "do_test", "do_train", "is_yacs_config",
-           "load_for_eval", "load_lazy_config", "load_yacs_config", "load_yacs_model_for_eval", "resolve_config_file",
-           "resolve_device", "resolve_seed"]
+__all__ = [
+    "NoisyTrainer",
+    "check_annotation_weights",
+    "check_config",
+    "check_image_tags",
+    "create_ddp_model",
+    "apply_overrides",
+    "check_override_key",
+    "check_yacs_datasets",
+    "do_test",
+    "do_train",
+    "is_yacs_config",
+    "load_for_eval",
+    "load_lazy_config",
+    "load_yacs_config",
+    "load_yacs_model_for_eval",
+    "resolve_config_file",
+    "resolve_device",
+    "resolve_seed",
+]

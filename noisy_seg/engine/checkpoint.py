@@ -11,6 +11,7 @@ with
 - resuming that survives a truncated or missing last checkpoint (it falls back to the newest readable one),
   and a periodic hook that keeps `max_to_keep` across kill + resume.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,15 @@ from detectron2.engine import hooks
 from ..utils.errors import UserInputError
 from ..utils.files import atomic_output
 
-__all__ = ["LAZYCONFIG_KEYS", "TOOL_KEYS", "YACS_KEYS", "ConfigKeys", "SafeCheckpointer",
-           "ResumablePeriodicCheckpointer", "checkpoint_iteration"]
+__all__ = [
+    "LAZYCONFIG_KEYS",
+    "TOOL_KEYS",
+    "YACS_KEYS",
+    "ConfigKeys",
+    "SafeCheckpointer",
+    "ResumablePeriodicCheckpointer",
+    "checkpoint_iteration",
+]
 
 logger = logging.getLogger("noisy_seg")
 
@@ -38,12 +46,22 @@ _PERIODIC_NAME = re.compile(r"^model_(\d{7})\.pth$")
 _FINAL_NAME = "model_final.pth"
 # what reading a damaged or missing checkpoint raises (torch.load, fvcore's existence assert); a refused pickle's
 # UserInputError is a ValueError too: handlers re-raise it first, so its line reaches the user as it is
-UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, AssertionError, zipfile.BadZipFile,
-               ValueError, KeyError, struct.error)
+UNREADABLE = (
+    RuntimeError,
+    EOFError,
+    OSError,
+    pickle.UnpicklingError,
+    AssertionError,
+    zipfile.BadZipFile,
+    ValueError,
+    KeyError,
+    struct.error,
+)
 
 
 class ConfigKeys(NamedTuple):
     """How a config kind (or a tool) sets the weights and the pickle opt-in, as the error lines tell the user to."""
+
     weights: str  # followed by a path
     allow_pickle: str
     named: str = "weights"  # how an error line names the weights given
@@ -68,8 +86,7 @@ class SafeCheckpointer(DetectionCheckpointer):
     saves atomically, and can check that loaded weights fit the model (`load_strict`). `keys`: the config keys its
     error lines name (the LazyConfig's or yacs')."""
 
-    def __init__(self, model, save_dir="", *, allow_pickle: bool = False, keys: ConfigKeys = LAZYCONFIG_KEYS,
-                 **kwargs):
+    def __init__(self, model, save_dir="", *, allow_pickle: bool = False, keys: ConfigKeys = LAZYCONFIG_KEYS, **kwargs):
         super().__init__(model, save_dir, **kwargs)
         self.allow_pickle = allow_pickle
         self.keys = keys
@@ -124,9 +141,11 @@ class SafeCheckpointer(DetectionCheckpointer):
             self._strict = False
         problems = _misfits(self.last_incompatible)
         if problems:
-            raise UserInputError(f"{named} do not fit the model of the config: parameters {'; '.join(problems)}. Were "
-                                 "they trained with another config (architecture, number of classes)? Use the config "
-                                 "they were trained with")
+            raise UserInputError(
+                f"{named} do not fit the model of the config: parameters {'; '.join(problems)}. Were "
+                "they trained with another config (architecture, number of classes)? Use the config "
+                "they were trained with"
+            )
         return extra
 
     def _log_incompatible_keys(self, incompatible) -> None:
@@ -136,8 +155,11 @@ class SafeCheckpointer(DetectionCheckpointer):
     def has_any_checkpoint(self) -> bool:
         """A `last_checkpoint` tag or any checkpoint file in the run folder (the tag may be gone after a kill)."""
         folder = self.save_dir
-        return bool(folder) and os.path.isdir(folder) and (
-            self.has_checkpoint() or any(checkpoint_iteration(f) is not None for f in os.listdir(folder)))
+        return (
+            bool(folder)
+            and os.path.isdir(folder)
+            and (self.has_checkpoint() or any(checkpoint_iteration(f) is not None for f in os.listdir(folder)))
+        )
 
     def resume_newest_readable(self) -> dict:
         """Resume from the last checkpoint; if it is truncated or missing, from the newest readable one."""
@@ -145,8 +167,9 @@ class SafeCheckpointer(DetectionCheckpointer):
         tagged = self.get_checkpoint_file() if self.has_checkpoint() else ""
         if tagged:
             candidates.append(tagged)
-        on_disk = [os.path.join(self.save_dir, f) for f in os.listdir(self.save_dir)
-                   if checkpoint_iteration(f) is not None]
+        on_disk = [
+            os.path.join(self.save_dir, f) for f in os.listdir(self.save_dir) if checkpoint_iteration(f) is not None
+        ]
         candidates += [f for f in sorted(on_disk, key=checkpoint_iteration, reverse=True) if f not in candidates]
         for path in candidates:
             try:
@@ -154,8 +177,11 @@ class SafeCheckpointer(DetectionCheckpointer):
             except UserInputError:
                 raise  # a refused pickle: said, not skipped for an older checkpoint
             except UNREADABLE as err:
-                logger.warning("Cannot resume from %s (%s): trying the previous checkpoint.",
-                               path, str(err).splitlines()[0] if str(err) else type(err).__name__)
+                logger.warning(
+                    "Cannot resume from %s (%s): trying the previous checkpoint.",
+                    path,
+                    str(err).splitlines()[0] if str(err) else type(err).__name__,
+                )
                 continue
             if path != tagged:
                 logger.warning("Resumed from %s, the newest readable checkpoint.", path)
@@ -175,8 +201,11 @@ class ResumablePeriodicCheckpointer(hooks.PeriodicCheckpointer):
         if self.max_to_keep is None or not self.checkpointer.save_dir or not self.checkpointer.save_to_disk:
             return
         folder = self.checkpointer.save_dir
-        earlier = [os.path.join(folder, f) for f in os.listdir(folder)
-                   if _PERIODIC_NAME.match(f) and checkpoint_iteration(f) < self.trainer.start_iter]
+        earlier = [
+            os.path.join(folder, f)
+            for f in os.listdir(folder)
+            if _PERIODIC_NAME.match(f) and checkpoint_iteration(f) < self.trainer.start_iter
+        ]
         self.recent_checkpoints = sorted(earlier, key=checkpoint_iteration)
         while len(self.recent_checkpoints) > self.max_to_keep:
             os.remove(self.recent_checkpoints.pop(0))
@@ -190,9 +219,11 @@ def _misfits(incompatible) -> list[str]:
     missing = [key for key in incompatible.missing_keys if key not in {s[0] for s in shapes}]  # said once, as shapes
     problems = []
     if shapes:
-        problems.append(f"{len(shapes)} with other shapes ("
-                        + _first(shapes, lambda s: f"{s[0]}: {tuple(s[1])} in the file, {tuple(s[2])} in the model")
-                        + ")")
+        problems.append(
+            f"{len(shapes)} with other shapes ("
+            + _first(shapes, lambda s: f"{s[0]}: {tuple(s[1])} in the file, {tuple(s[2])} in the model")
+            + ")"
+        )
     if missing:
         problems.append(f"{len(missing)} missing from the file ({_first(missing)})")
     if unexpected:

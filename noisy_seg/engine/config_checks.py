@@ -1,5 +1,6 @@
 """Checks of a LazyConfig before anything is built or launched: one UserInputError line for values that would
 otherwise fail deep inside training (after the model is built, in a worker process, or silently)."""
+
 from __future__ import annotations
 
 import logging
@@ -15,14 +16,25 @@ from ..utils.errors import UserInputError
 
 logger = logging.getLogger("noisy_seg")
 
-__all__ = ["check_annotation_weights", "check_config", "check_image_tags", "check_weights_name",
-           "check_yacs_sem_seg_loss"]
+__all__ = [
+    "check_annotation_weights",
+    "check_config",
+    "check_image_tags",
+    "check_weights_name",
+    "check_yacs_sem_seg_loss",
+]
 
 # key, minimum (None: the key may be None)
-_INT_KEYS = (("train.max_iter", 1, False), ("train.eval_period", 0, False), ("train.log_period", 1, False),
-             ("train.checkpointer.period", 1, False), ("train.checkpointer.max_to_keep", 1, True),
-             ("dataloader.train.total_batch_size", 1, False), ("dataloader.train.num_workers", 0, False),
-             ("dataloader.test.num_workers", 0, True))
+_INT_KEYS = (
+    ("train.max_iter", 1, False),
+    ("train.eval_period", 0, False),
+    ("train.log_period", 1, False),
+    ("train.checkpointer.period", 1, False),
+    ("train.checkpointer.max_to_keep", 1, True),
+    ("dataloader.train.total_batch_size", 1, False),
+    ("dataloader.train.num_workers", 0, False),
+    ("dataloader.test.num_workers", 0, True),
+)
 
 
 def _select(cfg, key):
@@ -65,14 +77,17 @@ def _check_noise(cfg) -> None:
         key = f"dataloader.{split}.mapper.noise"
         extra = {}
         if issubclass(target, NoisySemSegDatasetMapper):
-            extra = {key: _select(cfg, f"dataloader.{split}.mapper.{key}") for key in ("background_label",
-                                                                                     "ignore_label")}
+            extra = {
+                key: _select(cfg, f"dataloader.{split}.mapper.{key}") for key in ("background_label", "ignore_label")
+            }
         try:
-            target.build_noise(OmegaConf.to_container(noise) if isinstance(noise, DictConfig) else noise, num_classes,
-                               **extra)
+            target.build_noise(
+                OmegaConf.to_container(noise) if isinstance(noise, DictConfig) else noise, num_classes, **extra
+            )
         except ValueError as err:
-            raise UserInputError(f"{key}={OmegaConf.to_container(noise) if isinstance(noise, DictConfig) else noise!r}"
-                                 f": {err}") from None
+            raise UserInputError(
+                f"{key}={OmegaConf.to_container(noise) if isinstance(noise, DictConfig) else noise!r}: {err}"
+            ) from None
         _check_num_classes(cfg, split, target, num_classes)
 
 
@@ -114,7 +129,7 @@ def check_weights_name(weights) -> None:
     from ..model_zoo.weights import PREFIX, pretrained_weights_file
 
     if isinstance(weights, str) and weights.startswith(PREFIX):
-        pretrained_weights_file(weights[len(PREFIX):])
+        pretrained_weights_file(weights[len(PREFIX) :])
 
 
 def _check_sem_seg_loss(cfg) -> None:
@@ -123,10 +138,17 @@ def _check_sem_seg_loss(cfg) -> None:
     head = _select(cfg, "model.sem_seg_head")
     if not _is_noisy_sem_seg_head(_target(head)):
         return
-    options = {key: _select(cfg, f"model.sem_seg_head.{key}") for key in (
-        "loss", "loss_kwargs", "loss_switch_iter", "ignore_value", "num_classes", "predictor_init_std")}
-    _check_head_options("model.sem_seg_head", **{key: OmegaConf.to_container(value) if isinstance(
-        value, (DictConfig, ListConfig)) else value for key, value in options.items()})
+    options = {
+        key: _select(cfg, f"model.sem_seg_head.{key}")
+        for key in ("loss", "loss_kwargs", "loss_switch_iter", "ignore_value", "num_classes", "predictor_init_std")
+    }
+    _check_head_options(
+        "model.sem_seg_head",
+        **{
+            key: OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value
+            for key, value in options.items()
+        },
+    )
 
 
 def check_yacs_sem_seg_loss(cfg) -> None:
@@ -138,8 +160,9 @@ def check_yacs_sem_seg_loss(cfg) -> None:
 
     head = cfg.MODEL.SEM_SEG_HEAD
     if head.NAME in SEM_SEG_HEADS_REGISTRY and _is_noisy_sem_seg_head(SEM_SEG_HEADS_REGISTRY.get(head.NAME)):
-        _check_head_options("MODEL.SEM_SEG_HEAD", **_loss_options(cfg), ignore_value=head.IGNORE_VALUE,
-                         num_classes=head.NUM_CLASSES)
+        _check_head_options(
+            "MODEL.SEM_SEG_HEAD", **_loss_options(cfg), ignore_value=head.IGNORE_VALUE, num_classes=head.NUM_CLASSES
+        )
 
 
 def _is_noisy_sem_seg_head(target) -> bool:
@@ -148,8 +171,9 @@ def _is_noisy_sem_seg_head(target) -> bool:
     return isinstance(target, type) and issubclass(target, (NoisySemSegFPNHead, NoisyDeepLabV3PlusHead))
 
 
-def _check_head_options(head_key: str, *, loss, loss_kwargs, loss_switch_iter, ignore_value, num_classes,
-                     predictor_init_std=None) -> None:
+def _check_head_options(
+    head_key: str, *, loss, loss_kwargs, loss_switch_iter, ignore_value, num_classes, predictor_init_std=None
+) -> None:
     from ..modeling import SemSegLoss
     from ..modeling.sem_seg_heads import check_predictor_init_std
 
@@ -160,12 +184,18 @@ def _check_head_options(head_key: str, *, loss, loss_kwargs, loss_switch_iter, i
             message = str(err).replace("predictor_init_std", "PREDICTOR_INIT_STD", 1) if head_key.isupper() else err
             raise UserInputError(f"{head_key}.{message}") from None
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-        raise UserInputError(f"{head_key}.{'NUM_CLASSES' if head_key.isupper() else 'num_classes'} must be an int "
-                             f">= 1, got {num_classes!r}")
+        raise UserInputError(
+            f"{head_key}.{'NUM_CLASSES' if head_key.isupper() else 'num_classes'} must be an int "
+            f">= 1, got {num_classes!r}"
+        )
     try:  # built once and dropped: the loss terms are small (region_aware's largest: a K x K confusion buffer)
-        SemSegLoss("ce" if loss is None else loss, loss_kwargs, 0 if loss_switch_iter is None else loss_switch_iter,
-                   ignore_value=-1 if ignore_value is None else ignore_value,  # detectron2's heads' default
-                   num_classes=num_classes)
+        SemSegLoss(
+            "ce" if loss is None else loss,
+            loss_kwargs,
+            0 if loss_switch_iter is None else loss_switch_iter,
+            ignore_value=-1 if ignore_value is None else ignore_value,  # detectron2's heads' default
+            num_classes=num_classes,
+        )
     except ValueError as err:
         raise UserInputError(f"{head_key}: {err}") from None
 
@@ -184,8 +214,10 @@ def check_image_tags(cfg) -> None:
         return
     num_classes = _select(cfg, "dataloader.train.mapper.num_classes")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-        raise UserInputError(f"dataloader.train.mapper.tag_file needs dataloader.train.mapper.num_classes (the number "
-                             f"of classes), got {num_classes!r}")
+        raise UserInputError(
+            f"dataloader.train.mapper.tag_file needs dataloader.train.mapper.num_classes (the number "
+            f"of classes), got {num_classes!r}"
+        )
     class_names = _select(cfg, "dataloader.train.mapper.class_names")
     try:
         tags_by_key = read_tag_file(tag_file, num_classes, None if class_names is None else list(class_names))
@@ -194,9 +226,14 @@ def check_image_tags(cfg) -> None:
     except ValueError as err:
         raise UserInputError(f"dataloader.train.mapper.{err}") from None
     if untagged:  # the documented rule (noisy_seg.data.image_tags), said rather than applied without a word
-        logger.warning("dataloader.train.mapper.tag_file %s tags %d of the %d training images; the other %d take the "
-                       "classes of their label maps as their tags (exact for fully labelled images)", tag_file,
-                       len(records) - untagged, len(records), untagged)
+        logger.warning(
+            "dataloader.train.mapper.tag_file %s tags %d of the %d training images; the other %d take the "
+            "classes of their label maps as their tags (exact for fully labelled images)",
+            tag_file,
+            len(records) - untagged,
+            len(records),
+            untagged,
+        )
 
 
 def _dataset_names(cfg, split: str) -> list:
@@ -217,8 +254,10 @@ def check_annotation_weights(cfg) -> None:
     training starts, not with every config load."""
     from ..data.datasets.coco_files import check_loss_weights
 
-    predictors = [_select(cfg, "model.roi_heads.box_predictor"),
-                  *(_select(cfg, "model.roi_heads.box_predictors") or [])]
+    predictors = [
+        _select(cfg, "model.roi_heads.box_predictor"),
+        *(_select(cfg, "model.roi_heads.box_predictors") or []),
+    ]
     if not any(isinstance(p, DictConfig) and p.get("annotation_loss_weights", False) for p in predictors):
         return
     names = _select(cfg, "dataloader.train.dataset.names")

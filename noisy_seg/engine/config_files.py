@@ -2,6 +2,7 @@
 
 The file is a path, or, when no such file exists, the name of a config shipped in the package
 (`noisy_seg.model_zoo`: "toy/mask_rcnn_R18_FPN_ce.py"), so an installed noisy_seg runs without the repository."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ def resolve_config_file(config_file: str) -> str:
         raise UserInputError(f"config file '{config_file}' not found, and {err}") from None
 
 
-def load_lazy_config(config_file: str, opts: Sequence[str], *, required: Sequence[str] = ("model",),
-                     missing_hint: str = ""):
+def load_lazy_config(
+    config_file: str, opts: Sequence[str], *, required: Sequence[str] = ("model",), missing_hint: str = ""
+):
     """The LazyConfig `config_file` (a .py file or a run's saved config.yaml) with `opts` applied; it must define
     the `required` top-level keys (`missing_hint` follows the error that says which it lacks). `config_file` may
     also name a packaged config (see `resolve_config_file`)."""
@@ -58,11 +60,16 @@ def read_yaml_safely(filename: str, kind: str, hint: str):
             return yaml.safe_load(f)
     except yaml.constructor.ConstructorError as err:
         where = f" (line {err.problem_mark.line + 1})" if err.problem_mark else ""
-        raise UserInputError(f"{filename}{where}: the YAML tag {_tag(err)} is refused: {kind} files are read with "
-                             f"yaml.safe_load (Python tags would run code); write plain values") from None
+        raise UserInputError(
+            f"{filename}{where}: the YAML tag {_tag(err)} is refused: {kind} files are read with "
+            f"yaml.safe_load (Python tags would run code); write plain values"
+        ) from None
     except (UnicodeDecodeError, yaml.YAMLError) as err:
-        problem = "not a text file" if isinstance(err, UnicodeDecodeError) else \
-            f"not valid YAML ({' '.join(str(err).split())})"
+        problem = (
+            "not a text file"
+            if isinstance(err, UnicodeDecodeError)
+            else f"not valid YAML ({' '.join(str(err).split())})"
+        )
         raise UserInputError(f"{filename} is {problem}, so not a {kind}; {hint}") from None
 
 

@@ -14,6 +14,7 @@ Cells are independent, so a grid resumes: a cell whose run finished is reused, a
 interrupted continues from its last checkpoint (--resume), and a cell that crashed is reported as
 failed with its log while the others go on.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -29,12 +30,27 @@ import yaml
 from ..model_zoo import ZOO_ROOT
 from ..utils.errors import UserInputError
 from ..utils.run_folder import FINISHED, RunFolder, folder_problem, run_state
-from .launcher import (NO_PREDICTIONS, REPO_ROOT, train_in_folder, training_command, training_environment,
-                       training_folder_problem)
+from .launcher import (
+    NO_PREDICTIONS,
+    REPO_ROOT,
+    train_in_folder,
+    training_command,
+    training_environment,
+    training_folder_problem,
+)
 from .run_info import read_run_info
 
-__all__ = ["Cell", "CellResult", "Grid", "LOSS_CONFIGS", "check_cells", "grid_settings", "load_grid", "run_grid",
-           "training_problem"]
+__all__ = [
+    "Cell",
+    "CellResult",
+    "Grid",
+    "LOSS_CONFIGS",
+    "check_cells",
+    "grid_settings",
+    "load_grid",
+    "run_grid",
+    "training_problem",
+]
 GRID_FOLDER = ZOO_ROOT / "configs" / "grids"  # the packaged copy of configs/grids: grid names work when installed
 _PROJECT = "projects/NoisyClassLabels/configs"
 _SEMANTIC = "projects/NoisySemanticLabels/configs"
@@ -191,8 +207,9 @@ def check_cells(grid: Grid, device: Optional[str]) -> list[str]:
         if problem:
             problems.append(f"{cell.name}: {problem}")
             continue
-        problem = training_problem(cell.config, [*cell.opts(device), f"train.output_dir={grid.output / cell.name}"],
-                                   loaded)
+        problem = training_problem(
+            cell.config, [*cell.opts(device), f"train.output_dir={grid.output / cell.name}"], loaded
+        )
         if problem:
             problems.append(f"{cell.name}: {problem}")
     return problems
@@ -236,14 +253,17 @@ def _what_ran(folder: Path) -> str:
     return read_run_info(folder).get("box_loss", "")
 
 
-def run_grid(grid: Grid, jobs: int = 1, device: Optional[str] = None,
-             report: Callable[[str], None] = print) -> list[CellResult]:
+def run_grid(
+    grid: Grid, jobs: int = 1, device: Optional[str] = None, report: Callable[[str], None] = print
+) -> list[CellResult]:
     """Run (or reuse) every cell, `jobs` at a time; progress with an ETA goes to `report`."""
     env = training_environment(jobs)  # jobs share the CPUs
     RunFolder.open(grid.output, grid_settings(grid), resume=True)
     todo = [c for c in grid.cells if run_state(grid.output / c.name) != FINISHED]
-    report(f"grid {grid.name}: {len(grid.cells)} cells ({len(grid.cells) - len(todo)} finished before), "
-           f"{jobs} at a time, output {grid.output}")
+    report(
+        f"grid {grid.name}: {len(grid.cells)} cells ({len(grid.cells) - len(todo)} finished before), "
+        f"{jobs} at a time, output {grid.output}"
+    )
     results: dict[Cell, CellResult] = {}
     start, durations = time.monotonic(), []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -258,11 +278,19 @@ def run_grid(grid: Grid, jobs: int = 1, device: Optional[str] = None,
                 eta = f"{(sum(durations) / len(durations) if durations else 0.0) * left / jobs:.1f} min"
             else:
                 eta = "known after the first run"
-            label, value = next(((label, result.metrics[key]) for key, label in (("segm/AP", "mask AP"),
-                                 ("sem_seg/mIoU", "mIoU")) if key in result.metrics), (None, None))
-            report(f"[{len(results)}/{len(grid.cells)}] {result.cell.name}: {result.status}"
-                   + (f", {label} {value:.1f}" if label else "")
-                   + (f" ({NO_PREDICTIONS})" if result.metrics.get(NO_PREDICTIONS) else "")
-                   + (f" (log: {result.log})" if result.status == "failed" else "")
-                   + f" | elapsed {(time.monotonic() - start) / 60:.1f} min, ETA {eta}")
+            label, value = next(
+                (
+                    (label, result.metrics[key])
+                    for key, label in (("segm/AP", "mask AP"), ("sem_seg/mIoU", "mIoU"))
+                    if key in result.metrics
+                ),
+                (None, None),
+            )
+            report(
+                f"[{len(results)}/{len(grid.cells)}] {result.cell.name}: {result.status}"
+                + (f", {label} {value:.1f}" if label else "")
+                + (f" ({NO_PREDICTIONS})" if result.metrics.get(NO_PREDICTIONS) else "")
+                + (f" (log: {result.log})" if result.status == "failed" else "")
+                + f" | elapsed {(time.monotonic() - start) / 60:.1f} min, ETA {eta}"
+            )
     return [results[c] for c in grid.cells]

@@ -1,5 +1,6 @@
 """A grid's results as people read them: mean +- std over seeds per (loss, noise) cell, as markdown and CSV
 (with every run's exact command), and a PNG of the metric against the noise setting per loss."""
+
 from __future__ import annotations
 
 import csv
@@ -33,11 +34,16 @@ def summarize(grid: Grid, results: list[CellResult]) -> list[dict]:
             if not group:
                 continue
             ok = [r for r in group if r.status != "failed"]
-            row = {"loss": loss, "noise": noise, "what ran": "; ".join(sorted({r.what_ran for r in ok if r.what_ran})),
-                   "n": len(ok), "failed": len(group) - len(ok),
-                   NO_PREDICTIONS: sum(1 for r in ok if r.metrics.get(NO_PREDICTIONS)),
-                   "seeds": " ".join(str(r.cell.seed) for r in ok),
-                   "failed_logs": " ".join(str(r.log) for r in group if r.status == "failed")}
+            row = {
+                "loss": loss,
+                "noise": noise,
+                "what ran": "; ".join(sorted({r.what_ran for r in ok if r.what_ran})),
+                "n": len(ok),
+                "failed": len(group) - len(ok),
+                NO_PREDICTIONS: sum(1 for r in ok if r.metrics.get(NO_PREDICTIONS)),
+                "seeds": " ".join(str(r.cell.seed) for r in ok),
+                "failed_logs": " ".join(str(r.log) for r in group if r.status == "failed"),
+            }
             for metric in METRICS:
                 values = [r.metrics[metric] for r in ok if not math.isnan(r.metrics.get(metric, math.nan))]
                 if values:
@@ -84,9 +90,13 @@ def _fmt(mean: float, std: float) -> str:
 def markdown(rows: list[dict]) -> str:
     metrics = [m for m in METRICS if any(f"{m} mean" in r for r in rows)]
     compared = any("vs ce" in r for r in rows)
-    lines = ["| loss | noise | what ran | " + " | ".join(f"{m} (mean +- std)" for m in metrics) + " | n |"
-             + (" vs ce, same noise (beyond 2 std?) |" if compared else ""),
-             "|---|---|---|" + "---|" * len(metrics) + "---|" + ("---|" if compared else "")]
+    lines = [
+        "| loss | noise | what ran | "
+        + " | ".join(f"{m} (mean +- std)" for m in metrics)
+        + " | n |"
+        + (" vs ce, same noise (beyond 2 std?) |" if compared else ""),
+        "|---|---|---|" + "---|" * len(metrics) + "---|" + ("---|" if compared else ""),
+    ]
     for r in rows:
         cells = [_fmt(r.get(f"{m} mean", float("nan")), r.get(f"{m} std", float("nan"))) for m in metrics]
         n = f"{r['n']}" + (f" ({r['failed']} failed: {r['failed_logs']})" if r["failed"] else "")
@@ -105,17 +115,34 @@ def write_report(grid: Grid, results: list[CellResult], metric: str | None = Non
     grid.output.mkdir(parents=True, exist_ok=True)
     rows = summarize(grid, results)
     metric = metric or next((m for m in map(_main_metric, rows) if m), "segm/AP")
-    paths = {"markdown": grid.output / "summary.md", "summary_csv": grid.output / "summary.csv",
-             "cells_csv": grid.output / "cells.csv", "plot": grid.output / f"{metric.replace('/', '_')}.png"}
+    paths = {
+        "markdown": grid.output / "summary.md",
+        "summary_csv": grid.output / "summary.csv",
+        "cells_csv": grid.output / "cells.csv",
+        "plot": grid.output / f"{metric.replace('/', '_')}.png",
+    }
     text = f"# grid {grid.name}\n\n{grid.description}\n\n{markdown(rows)}\n\nCommands: cells.csv\n"
     write_atomic(paths["markdown"], text)
     _write_csv(paths["summary_csv"], rows)
-    _write_csv(paths["cells_csv"], [
-        {"cell": r.cell.name, "loss": r.cell.loss, "noise": r.cell.noise, "seed": r.cell.seed, "status": r.status,
-         **{m: r.metrics.get(m, "") for m in METRICS}, NO_PREDICTIONS: bool(r.metrics.get(NO_PREDICTIONS)),
-         "what ran": r.what_ran, "minutes": f"{r.minutes:.2f}",
-        "log": str(r.log),
-         "command": r.command} for r in results])
+    _write_csv(
+        paths["cells_csv"],
+        [
+            {
+                "cell": r.cell.name,
+                "loss": r.cell.loss,
+                "noise": r.cell.noise,
+                "seed": r.cell.seed,
+                "status": r.status,
+                **{m: r.metrics.get(m, "") for m in METRICS},
+                NO_PREDICTIONS: bool(r.metrics.get(NO_PREDICTIONS)),
+                "what ran": r.what_ran,
+                "minutes": f"{r.minutes:.2f}",
+                "log": str(r.log),
+                "command": r.command,
+            }
+            for r in results
+        ],
+    )
     plot(grid, rows, metric, paths["plot"])
     return paths
 
@@ -139,8 +166,11 @@ def plot(grid: Grid, rows: list[dict], metric: str, path: Path) -> None:
     positions = {noise: i for i, noise in enumerate(grid.noise_order)}
     offsets = {loss: (i - (len(grid.loss_order) - 1) / 2) * 0.06 for i, loss in enumerate(grid.loss_order)}
     for loss in grid.loss_order:
-        points = [(positions[r["noise"]] + offsets[loss], r[f"{metric} mean"], r.get(f"{metric} std", 0.0))
-                  for r in rows if r["loss"] == loss and f"{metric} mean" in r]
+        points = [
+            (positions[r["noise"]] + offsets[loss], r[f"{metric} mean"], r.get(f"{metric} std", 0.0))
+            for r in rows
+            if r["loss"] == loss and f"{metric} mean" in r
+        ]
         if points:
             xs, ys, errs = zip(*points)
             errs = [0.0 if math.isnan(e) else e for e in errs]

@@ -9,6 +9,7 @@ reused, an interrupted one continues from its last checkpoint (--resume), anothe
 gets its share of the CPUs (`training_environment`): torch's default, a thread per CPU of the host in every process,
 oversubscribes a shared CPU.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,9 +26,24 @@ from ..utils.files import write_atomic
 from ..utils.run_folder import FINISHED, STARTED, RunFolder, folder_problem
 from .metrics import final_metrics, read_metrics
 
-__all__ = ["FG_CALLED_BACKGROUND", "NO_PREDICTIONS", "REPO_ROOT", "TrainingRun", "cpu_threads_per_process",
-           "last_error_line", "quoted", "run_tool", "tool_command", "train_in_folder", "training_command",
-           "training_environment", "training_folder_problem", "training_metrics", "training_settings", "usable_cpus"]
+__all__ = [
+    "FG_CALLED_BACKGROUND",
+    "NO_PREDICTIONS",
+    "REPO_ROOT",
+    "TrainingRun",
+    "cpu_threads_per_process",
+    "last_error_line",
+    "quoted",
+    "run_tool",
+    "tool_command",
+    "train_in_folder",
+    "training_command",
+    "training_environment",
+    "training_folder_problem",
+    "training_metrics",
+    "training_settings",
+    "usable_cpus",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,8 +61,14 @@ def quoted(text) -> str:
 
 def training_command(config: str, opts: Sequence[str], output_dir, resume: bool = False) -> list[str]:
     """tools/train_net.py for the LazyConfig `config` with the overrides `opts`, into `output_dir`."""
-    return [*tool_command("train_net"), "--config-file", str(config), *(["--resume"] if resume else []), *opts,
-            f"train.output_dir={quoted(output_dir)}"]
+    return [
+        *tool_command("train_net"),
+        "--config-file",
+        str(config),
+        *(["--resume"] if resume else []),
+        *opts,
+        f"train.output_dir={quoted(output_dir)}",
+    ]
 
 
 def training_settings(config: str, opts: Sequence[str]) -> dict:
@@ -70,8 +92,16 @@ class TrainingRun:
     command: str  # as a shell would take it
 
 
-def train_in_folder(config: str, opts: Sequence[str], output_dir, *, log_file=None, env: Optional[dict] = None,
-                    flag: str = "training", cwd=REPO_ROOT) -> TrainingRun:
+def train_in_folder(
+    config: str,
+    opts: Sequence[str],
+    output_dir,
+    *,
+    log_file=None,
+    env: Optional[dict] = None,
+    flag: str = "training",
+    cwd=REPO_ROOT,
+) -> TrainingRun:
     """Train `config` with `opts` into `output_dir` in a process of its own (its output appended to `log_file`,
     default <output_dir>/log.txt), or reuse the finished run there; UserInputError for a folder of another run."""
     path = Path(output_dir)
@@ -103,8 +133,14 @@ def run_tool(command: Sequence[str], log_file, *, env: Optional[dict] = None, cw
     `training_environment()` (one process at a time)."""
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "a") as log:
-        return subprocess.run(list(command), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              env=env if env is not None else training_environment()).returncode
+        return subprocess.run(
+            list(command),
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env if env is not None else training_environment(),
+        ).returncode
 
 
 NO_PREDICTIONS = "no predictions"
@@ -121,8 +157,11 @@ def training_metrics(folder: Path) -> dict:
     metrics = dict(final_metrics(folder))
     if "bbox/AP" in metrics and math.isnan(metrics["bbox/AP"]):
         metrics.update({key: 0.0 for key in _INSTANCE_METRICS}, **{NO_PREDICTIONS: True})
-    shares = [row["fast_rcnn/false_negative"] for row in read_metrics(folder / "metrics.json")
-              if "fast_rcnn/false_negative" in row]
+    shares = [
+        row["fast_rcnn/false_negative"]
+        for row in read_metrics(folder / "metrics.json")
+        if "fast_rcnn/false_negative" in row
+    ]
     if metrics and shares:
         metrics[FG_CALLED_BACKGROUND] = 100.0 * shares[-1]
     return metrics

@@ -4,6 +4,7 @@ A run killed and resumed from its last checkpoint logs some iterations twice (th
 a run killed mid-write leaves a truncated last line. Rows are merged per iteration, later rows winning, and
 unreadable lines are skipped.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ input settings (tools/generate_pseudo_labels.py, tools/find_label_errors.py).
     model = build_model(cfg, "output/.../model_final.pth")   # weights of another architecture or class count: error
     evidence = ...(model, **mapper_settings(cfg))
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,10 @@ def mapper_settings(cfg) -> dict:
     mapper = cfg.get("dataloader", {}).get("test", {}).get("mapper", None)
     if mapper is None:
         return {}
-    return {"augmentations": list(instantiate(mapper.get("augmentations", []))),
-            "image_format": mapper.get("image_format", "BGR")}
+    return {
+        "augmentations": list(instantiate(mapper.get("augmentations", []))),
+        "image_format": mapper.get("image_format", "BGR"),
+    }
 
 
 def _device(cfg) -> str:

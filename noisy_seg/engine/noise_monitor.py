@@ -12,6 +12,7 @@ writes, after every step, the rates over all batches so far:
 The totals are part of the trainer's checkpoint, so a resumed run goes on counting. With clean labels the mappers
 count nothing and nothing is written. In a multi-process run each process counts its own batches.
 """
+
 from __future__ import annotations
 
 from collections import Counter

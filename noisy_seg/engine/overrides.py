@@ -6,6 +6,7 @@ LazyCall target it is set on (following `**kwargs` a class passes on to its base
 NoisyDatasetMapper does to DatasetMapper), or live inside a plain dict argument (e.g. `cls_loss_kwargs.q`);
 and a value must have the type of the scalar it replaces (`train.max_iter=abc` is an error).
 """
+
 from __future__ import annotations
 
 import inspect

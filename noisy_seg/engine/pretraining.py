@@ -11,6 +11,7 @@ over all stages), written as a detectron2 checkpoint whose keys are the target m
 Every sample is drawn from (seed, index): a run is the same on every machine up to the floating point of its
 kernels, and needs no data on disk. tools/pretrain_backbone.py is its command line.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,8 +33,7 @@ from detectron2.layers import Conv2d, get_norm
 from detectron2.solver import WarmupParamScheduler
 from fvcore.common.param_scheduler import CosineParamScheduler
 
-from ..data.datasets.pretraining_corpus import (CLASSES, CORPUS_VERSION, CorpusSettings, render_object,
-                                                render_scene)
+from ..data.datasets.pretraining_corpus import CLASSES, CORPUS_VERSION, CorpusSettings, render_object, render_scene
 from ..utils.errors import UserInputError
 from ..utils.files import atomic_output, file_sha256, save_json_atomic
 from .config_files import load_lazy_config
@@ -70,8 +70,11 @@ class PretrainSettings:
                 raise UserInputError(f"{name} must be an int >= {minimum}, got {value!r}")
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value)
-                                                                                      and value >= 0):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value >= 0)
+            ):
                 raise UserInputError(f"{name} must be a finite number >= 0, got {value!r}")
         try:
             CorpusSettings(self.seed, self.image_size)
@@ -147,8 +150,15 @@ def pretraining_model(settings: PretrainSettings) -> _PretrainingModel:
     return _PretrainingModel(instantiate(bottom_up), settings.task, cfg.model.pixel_mean, cfg.model.pixel_std)
 
 
-def pretrain_backbone(settings: PretrainSettings, output: str, *, num_workers: int = 1, progress: bool = True,
-                      log_period: int = 100, command: Optional[str] = None) -> dict:
+def pretrain_backbone(
+    settings: PretrainSettings,
+    output: str,
+    *,
+    num_workers: int = 1,
+    progress: bool = True,
+    log_period: int = 100,
+    command: Optional[str] = None,
+) -> dict:
     """Train, evaluate on the corpus' val split and write `output` (a detectron2 checkpoint of the bottom-up
     network under BACKBONE_PREFIX, in float16: half the size, and loading casts it to the model's float32) and
     `<output>.json`, its manifest (settings, corpus version, val score, minutes, sha256 and the `command` that made
@@ -158,11 +168,16 @@ def pretrain_backbone(settings: PretrainSettings, output: str, *, num_workers: i
         raise UserInputError(f"{output} exists: choose a new file, or remove it to pretrain again")
     torch.manual_seed(settings.seed)
     model = pretraining_model(settings)
-    loader = torch.utils.data.DataLoader(_Corpus(settings, "train", settings.iterations * settings.batch_size),
-                                         batch_size=settings.batch_size, num_workers=num_workers, shuffle=False)
+    loader = torch.utils.data.DataLoader(
+        _Corpus(settings, "train", settings.iterations * settings.batch_size),
+        batch_size=settings.batch_size,
+        num_workers=num_workers,
+        shuffle=False,
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    schedule = WarmupParamScheduler(CosineParamScheduler(1.0, 0.0), warmup_factor=0.001,
-                                    warmup_length=settings.warmup_iters / settings.iterations)
+    schedule = WarmupParamScheduler(
+        CosineParamScheduler(1.0, 0.0), warmup_factor=0.001, warmup_length=settings.warmup_iters / settings.iterations
+    )
     start = time.monotonic()
     model.train()
     for iteration, (images, targets) in enumerate(tqdm(loader, desc="pretraining", unit="it", disable=not progress)):
@@ -176,9 +191,15 @@ def pretrain_backbone(settings: PretrainSettings, output: str, *, num_workers: i
             logger.info("pretraining iteration %d/%d: loss %.4f", iteration + 1, settings.iterations, loss.item())
     minutes = (time.monotonic() - start) / 60
     score = evaluate(model, settings, num_workers)
-    manifest = {"settings": dataclasses.asdict(settings), "corpus_version": CORPUS_VERSION,
-                "num_classes": len(CLASSES), "val": score, "train_minutes": round(minutes, 2),
-                "torch": torch.__version__, "command": command}
+    manifest = {
+        "settings": dataclasses.asdict(settings),
+        "corpus_version": CORPUS_VERSION,
+        "num_classes": len(CLASSES),
+        "val": score,
+        "train_minutes": round(minutes, 2),
+        "torch": torch.__version__,
+        "command": command,
+    }
     _save(model.bottom_up, output, manifest)
     manifest["sha256"] = file_sha256(output)
     save_json_atomic(manifest, output.with_suffix(output.suffix + ".json"), indent=True)
@@ -190,14 +211,16 @@ def evaluate(model: _PretrainingModel, settings: PretrainSettings, num_workers: 
     """Top-1 accuracy (classification) or pixel accuracy and mean IoU over the classes present (dense) on the
     corpus' val split."""
     model.eval()
-    loader = torch.utils.data.DataLoader(_Corpus(settings, "val", settings.val_images),
-                                         batch_size=settings.batch_size, num_workers=num_workers)
+    loader = torch.utils.data.DataLoader(
+        _Corpus(settings, "val", settings.val_images), batch_size=settings.batch_size, num_workers=num_workers
+    )
     num_classes = len(CLASSES) + (settings.task == "dense")
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     for images, targets in loader:
         predicted = model(images).argmax(dim=1)
-        confusion += torch.bincount(targets.flatten() * num_classes + predicted.flatten(),
-                                    minlength=num_classes ** 2).view(num_classes, num_classes)
+        confusion += torch.bincount(
+            targets.flatten() * num_classes + predicted.flatten(), minlength=num_classes**2
+        ).view(num_classes, num_classes)
     model.train()
     correct, total = confusion.diag().sum().item(), confusion.sum().item()
     if settings.task == "classification":
@@ -208,8 +231,16 @@ def evaluate(model: _PretrainingModel, settings: PretrainSettings, num_workers: 
 
 
 def _save(bottom_up: nn.Module, output: Path, manifest: dict) -> None:
-    state = {BACKBONE_PREFIX + key: value.detach().half() if value.is_floating_point() else value.detach().clone()
-             for key, value in bottom_up.state_dict().items()}
+    state = {
+        BACKBONE_PREFIX + key: value.detach().half() if value.is_floating_point() else value.detach().clone()
+        for key, value in bottom_up.state_dict().items()
+    }
     with atomic_output(output, suffix=".pth") as temp:
-        torch.save({"model": state, "__author__": "noisy_seg tools/pretrain_backbone.py",
-                    "pretraining": {k: manifest[k] for k in ("settings", "corpus_version", "val")}}, temp)
+        torch.save(
+            {
+                "model": state,
+                "__author__": "noisy_seg tools/pretrain_backbone.py",
+                "pretraining": {k: manifest[k] for k in ("settings", "corpus_version", "val")},
+            },
+            temp,
+        )

@@ -3,6 +3,7 @@
 Written to `<output_dir>/run_info.json` so that tables (tools/run_grid.py) describe each run from what ran, not
 from what its config name promises; a configured loss that never becomes active is logged as a warning.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,11 @@ RUN_INFO_NAME = "run_info.json"
 
 def _configurable_losses(model) -> list:
     """The box predictors (cls_loss_name) and semantic losses (loss_name) whose loss is configured, in model order."""
-    return [m for m in model.modules() if hasattr(m, "loss_switch_iter")
-            and (hasattr(m, "cls_loss_name") or hasattr(m, "loss_name"))]
+    return [
+        m
+        for m in model.modules()
+        if hasattr(m, "loss_switch_iter") and (hasattr(m, "cls_loss_name") or hasattr(m, "loss_name"))
+    ]
 
 
 def loss_schedule(model, start_iter: int, stop_iter: int) -> Optional[dict]:

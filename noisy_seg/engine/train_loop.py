@@ -4,6 +4,7 @@ Differences: CPU fallback when no GPU is present, DDP on CPU, validated inputs, 
 training `train.stop_iter` (stop early on a schedule that spans `train.max_iter`) and
 `train.resume_from` (resume the full training state from another run's checkpoint).
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,9 +62,7 @@ def do_test(cfg, model):
     if "evaluator" not in cfg.dataloader:
         return {}
     check_datasets_available(dataset_names(cfg.dataloader.test))
-    results = inference_on_dataset(
-        model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
-    )
+    results = inference_on_dataset(model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator))
     if comm.is_main_process() and results:
         print_csv_format(results)
     return results
@@ -89,8 +88,12 @@ def load_for_eval(cfg, resume: bool):
 
 
 def _checkpointer(cfg, model, **checkpointables) -> SafeCheckpointer:
-    return SafeCheckpointer(model, cfg.train.output_dir, allow_pickle=bool(cfg.train.get("allow_pickle_checkpoints",
-                                                                                         False)), **checkpointables)
+    return SafeCheckpointer(
+        model,
+        cfg.train.output_dir,
+        allow_pickle=bool(cfg.train.get("allow_pickle_checkpoints", False)),
+        **checkpointables,
+    )
 
 
 def do_train(cfg, resume: bool = False):
@@ -118,9 +121,7 @@ def do_train(cfg, resume: bool = False):
             hooks.LRScheduler(scheduler=LRMultiplier(optim, instantiate(cfg.lr_multiplier), cfg.train.max_iter)),
             ResumablePeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
             hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
-            hooks.PeriodicWriter(
-                default_writers(cfg.train.output_dir, cfg.train.max_iter), period=cfg.train.log_period
-            )
+            hooks.PeriodicWriter(default_writers(cfg.train.output_dir, cfg.train.max_iter), period=cfg.train.log_period)
             if comm.is_main_process()
             else None,
         ]
@@ -131,15 +132,18 @@ def do_train(cfg, resume: bool = False):
     schedule = loss_schedule(model, start_iter, stop)
     warn_if_loss_never_active(schedule)
     if comm.is_main_process():
-        write_run_info(cfg.train.output_dir, {
-            "seed": cfg.train.get("seed", None),
-            "max_iter": cfg.train.max_iter,
-            "start_iter": start_iter,
-            "stop_iter": stop,
-            "loss_schedule": schedule,  # the box classifier's or the semantic head's configurable loss
-            "box_loss": describe_schedule(schedule),
-            "noise": plain(cfg.dataloader.train.get("mapper", {}).get("noise", None)),
-        })
+        write_run_info(
+            cfg.train.output_dir,
+            {
+                "seed": cfg.train.get("seed", None),
+                "max_iter": cfg.train.max_iter,
+                "start_iter": start_iter,
+                "stop_iter": stop,
+                "loss_schedule": schedule,  # the box classifier's or the semantic head's configurable loss
+                "box_loss": describe_schedule(schedule),
+                "noise": plain(cfg.dataloader.train.get("mapper", {}).get("noise", None)),
+            },
+        )
     logger.info("%s loss of this run: %s", loss_owner(model), describe_schedule(schedule))
     set_memorization_log_period(model, cfg.train.log_period, stop)  # in the rows the PeriodicWriter above writes
     trainer.train(start_iter, stop)
@@ -169,8 +173,9 @@ def _restore(cfg, checkpointer, trainer, resume: bool) -> int:
         return trainer.iter + 1
     init = cfg.train.init_checkpoint
     if init and "://" not in init and not os.path.isfile(init):
-        raise UserInputError(f"train.init_checkpoint={init} does not exist; pass an existing file, or \"\" to "
-                             "train from scratch")
+        raise UserInputError(
+            f'train.init_checkpoint={init} does not exist; pass an existing file, or "" to train from scratch'
+        )
     if init:
         _load_or_fail(checkpointer, init, "train.init_checkpoint", checkpointables=[])
     return 0
@@ -182,5 +187,6 @@ def _load_or_fail(checkpointer, path: str, key: str, **kwargs) -> dict:
     except UserInputError:
         raise
     except UNREADABLE as err:
-        raise UserInputError(f"{key}={path} cannot be read ({str(err).splitlines()[0]}); is it a complete "
-                             "checkpoint?") from None
+        raise UserInputError(
+            f"{key}={path} cannot be read ({str(err).splitlines()[0]}); is it a complete checkpoint?"
+        ) from None

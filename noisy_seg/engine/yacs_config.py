@@ -2,6 +2,7 @@
 `KEY VALUE` overrides, every problem one UserInputError line (an unknown key, a mistyped value, a bad noise name, a
 count out of range). Files are read with `yaml.safe_load` only: detectron2 falls back to `yaml.unsafe_load`, where a
 `!!python/...` tag in a config or its `_BASE_` runs code."""
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,14 @@ logger = logging.getLogger("noisy_seg")
 
 # key, minimum: the yacs keys of config_checks._INT_KEYS (train.max_iter, dataloader.train.total_batch_size,
 # train.checkpointer.period, train.eval_period, dataloader.*.num_workers); detectron2 fails deep inside on others
-_INT_KEYS = (("SOLVER.MAX_ITER", 1), ("SOLVER.IMS_PER_BATCH", 1), ("SOLVER.CHECKPOINT_PERIOD", 1),
-             ("TEST.EVAL_PERIOD", 0), ("DATALOADER.NUM_WORKERS", 0), ("SOLVER.WARMUP_ITERS", 0))
+_INT_KEYS = (
+    ("SOLVER.MAX_ITER", 1),
+    ("SOLVER.IMS_PER_BATCH", 1),
+    ("SOLVER.CHECKPOINT_PERIOD", 1),
+    ("TEST.EVAL_PERIOD", 0),
+    ("DATALOADER.NUM_WORKERS", 0),
+    ("SOLVER.WARMUP_ITERS", 0),
+)
 
 
 def is_yacs_config(config_file: str) -> bool:
@@ -72,9 +79,11 @@ def check_yacs_datasets(cfg: CfgNode, *, eval_only: bool) -> None:
     with MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS needs annotations that carry "loss_weight"."""
     key = "TEST" if eval_only else "TRAIN"
     if not cfg.DATASETS[key]:
-        raise UserInputError(f"DATASETS.{key} is empty: name the registered dataset(s) to "
-                             f"{'evaluate' if eval_only else 'train'} on, e.g. DATASETS.{key} "
-                             f"\"('toy_shapes_{'val' if eval_only else 'train'}',)\"")
+        raise UserInputError(
+            f"DATASETS.{key} is empty: name the registered dataset(s) to "
+            f"{'evaluate' if eval_only else 'train'} on, e.g. DATASETS.{key} "
+            f"\"('toy_shapes_{'val' if eval_only else 'train'}',)\""
+        )
     if not eval_only and cfg.MODEL.ROI_BOX_HEAD.get("ANNOTATION_LOSS_WEIGHTS", False):
         check_loss_weights(list(cfg.DATASETS.TRAIN), "DATASETS.TRAIN")
 
@@ -106,8 +115,10 @@ def _check_yaml_file(filename: str) -> None:
         raise UserInputError(f"config file {filename} does not exist (a _BASE_ is relative to the file naming it)")
     content = read_yaml_safely(filename, "yacs config", hint="check --config-file and the _BASE_ naming it")
     if not isinstance(content, dict):
-        raise UserInputError(f"{filename} is not a yacs config (a YAML mapping of MODEL, INPUT, SOLVER, ... keys); "
-                             "check --config-file and the _BASE_ naming it")
+        raise UserInputError(
+            f"{filename} is not a yacs config (a YAML mapping of MODEL, INPUT, SOLVER, ... keys); "
+            "check --config-file and the _BASE_ naming it"
+        )
     bases = content.get("_BASE_", [])
     if not isinstance(bases, (str, list)) or not all(isinstance(base, str) for base in bases):
         raise UserInputError(f"{filename}: _BASE_ must be a config file path or a list of them, got {bases!r}")
@@ -139,7 +150,7 @@ def _merge(cfg: CfgNode, merge, source: str) -> None:
         message = " ".join(str(err.args[0] if isinstance(err, KeyError) and err.args else err).split())
         for prefix in ("Non-existent config key: ", "Non-existent key: "):
             if message.startswith(prefix):
-                key = message[len(prefix):]
+                key = message[len(prefix) :]
                 raise UserInputError(f"unknown config key {key} ({source}).{_suggest(cfg, key)}") from None
         raise UserInputError(f"{source}: {message}") from None
 

@@ -10,6 +10,7 @@ writers, --resume) is the stock trainer's.
     trainer.resume_or_load(resume=False)
     trainer.train()
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,9 +64,14 @@ class NoisyTrainer(DefaultTrainer):
     def checkpointer(self, stock) -> None:
         # DefaultTrainer.__init__ assigns a plain DetectionCheckpointer (it unpickles a .pkl, running its code) before
         # build_hooks hands it to the periodic checkpointer: the same model, folder and checkpointables, made safe
-        self._safe_checkpointer = SafeCheckpointer(stock.model, stock.save_dir, save_to_disk=stock.save_to_disk,
-                                                   allow_pickle=self._allow_pickle, keys=YACS_KEYS,
-                                                   **stock.checkpointables)
+        self._safe_checkpointer = SafeCheckpointer(
+            stock.model,
+            stock.save_dir,
+            save_to_disk=stock.save_to_disk,
+            allow_pickle=self._allow_pickle,
+            keys=YACS_KEYS,
+            **stock.checkpointables,
+        )
 
     def resume_or_load(self, resume=True):
         """DefaultTrainer's; a missing or unreadable MODEL.WEIGHTS (or last checkpoint) is one UserInputError."""
@@ -74,10 +80,14 @@ class NoisyTrainer(DefaultTrainer):
         except UserInputError:
             raise
         except UNREADABLE as err:
-            source = (self.checkpointer.get_checkpoint_file() if resume and self.checkpointer.has_checkpoint()
-                      else f"MODEL.WEIGHTS {self.cfg.MODEL.WEIGHTS}")
-            raise UserInputError(f"cannot load {source} ({_first_line(err)}); pass an existing, complete checkpoint "
-                                 "(a model_final.pth)") from None
+            source = (
+                self.checkpointer.get_checkpoint_file()
+                if resume and self.checkpointer.has_checkpoint()
+                else f"MODEL.WEIGHTS {self.cfg.MODEL.WEIGHTS}"
+            )
+            raise UserInputError(
+                f"cannot load {source} ({_first_line(err)}); pass an existing, complete checkpoint (a model_final.pth)"
+            ) from None
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -93,20 +103,26 @@ class NoisyTrainer(DefaultTrainer):
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         kind = MetadataCatalog.get(dataset_name).get("evaluator_type", None)
         if kind not in EVALUATORS:
-            raise NotImplementedError(f"no evaluator for dataset {dataset_name!r} of evaluator_type {kind!r}; "
-                                      f"NoisyTrainer knows {', '.join(EVALUATORS)}")
+            raise NotImplementedError(
+                f"no evaluator for dataset {dataset_name!r} of evaluator_type {kind!r}; "
+                f"NoisyTrainer knows {', '.join(EVALUATORS)}"
+            )
         return EVALUATORS[kind](dataset_name, output_folder or os.path.join(cfg.OUTPUT_DIR, "inference"))
 
     @classmethod
     def build_optimizer(cls, cfg, model):
         if cfg.SOLVER.OPTIMIZER != "ADAMW":
             return super().build_optimizer(cfg, model)
-        params = get_default_optimizer_params(model, base_lr=cfg.SOLVER.BASE_LR,
-                                              weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
-                                              bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
-                                              weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS)
-        return maybe_add_gradient_clipping(cfg, torch.optim.AdamW)(params, lr=cfg.SOLVER.BASE_LR,
-                                                                   weight_decay=cfg.SOLVER.WEIGHT_DECAY)
+        params = get_default_optimizer_params(
+            model,
+            base_lr=cfg.SOLVER.BASE_LR,
+            weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
+            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
+            weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
+        )
+        return maybe_add_gradient_clipping(cfg, torch.optim.AdamW)(
+            params, lr=cfg.SOLVER.BASE_LR, weight_decay=cfg.SOLVER.WEIGHT_DECAY
+        )
 
     def build_hooks(self):
         monitor = NoiseMonitor()  # counts what the mappers attach to each batch as the trainer draws it
@@ -119,11 +135,18 @@ class NoisyTrainer(DefaultTrainer):
         schedule = loss_schedule(self.model, self.start_iter, self.max_iter)
         warn_if_loss_never_active(schedule)
         if comm.is_main_process():
-            write_run_info(self.cfg.OUTPUT_DIR, {
-                "seed": self.cfg.SEED, "max_iter": self.max_iter, "start_iter": self.start_iter,
-                "stop_iter": self.max_iter, "loss_schedule": schedule, "box_loss": describe_schedule(schedule),
-                "noise": label_noise_from_cfg(self.cfg),
-            })
+            write_run_info(
+                self.cfg.OUTPUT_DIR,
+                {
+                    "seed": self.cfg.SEED,
+                    "max_iter": self.max_iter,
+                    "start_iter": self.start_iter,
+                    "stop_iter": self.max_iter,
+                    "loss_schedule": schedule,
+                    "box_loss": describe_schedule(schedule),
+                    "noise": label_noise_from_cfg(self.cfg),
+                },
+            )
         logger.info("%s loss of this run: %s", loss_owner(self.model), describe_schedule(schedule))
         # DefaultTrainer's PeriodicWriter writes every 20 iterations and at the last: the memorization rows too
         set_memorization_log_period(self.model, MEMORIZATION_LOG_PERIOD, self.max_iter)
@@ -135,15 +158,18 @@ def load_yacs_model_for_eval(cfg, resume: bool):
     as the LazyConfig path's `load_for_eval`: weights that do not fit the model, a refused pickle, or no weights at
     all are an error."""
     model = NoisyTrainer.build_model(cfg)
-    checkpointer = SafeCheckpointer(model, cfg.OUTPUT_DIR, allow_pickle=cfg.MODEL.ALLOW_PICKLE_CHECKPOINTS,
-                                    keys=YACS_KEYS)
+    checkpointer = SafeCheckpointer(
+        model, cfg.OUTPUT_DIR, allow_pickle=cfg.MODEL.ALLOW_PICKLE_CHECKPOINTS, keys=YACS_KEYS
+    )
     if resume and checkpointer.has_checkpoint():
         checkpointer.load_strict(checkpointer.get_checkpoint_file())
     elif cfg.MODEL.WEIGHTS:
         checkpointer.load_strict(cfg.MODEL.WEIGHTS)
     else:
-        raise UserInputError("--eval-only needs weights: pass MODEL.WEIGHTS <a model_final.pth>, or --resume with "
-                             f"OUTPUT_DIR set to a run folder that has checkpoints ({cfg.OUTPUT_DIR} has none)")
+        raise UserInputError(
+            "--eval-only needs weights: pass MODEL.WEIGHTS <a model_final.pth>, or --resume with "
+            f"OUTPUT_DIR set to a run folder that has checkpoints ({cfg.OUTPUT_DIR} has none)"
+        )
     return model
 
 

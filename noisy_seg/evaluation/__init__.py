@@ -1,4 +1,5 @@
 """Evaluation glue on top of detectron2's evaluators."""
+
 from .cityscapes import CityscapesInstanceEvaluator
 from .coco_fast_eval import coco_fast_eval_available
 from .sem_seg import SemSegEvaluator

@@ -3,6 +3,7 @@
 cityscapesscripts 2.3 json-dumps numpy integers with `default=o.__dict__` (numpy 2 scalars have no
 __dict__, so it crashes) and writes `matches.json` into the working directory.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -4,6 +4,7 @@ are issues: class flips, bad masks, missing objects), `summary` (counts, and how
 noise); `objectlab`: cleanlab.object_detection's box scores on the same arrays, the peer. The detectron2 side (a
 model's evidence on a registered dataset, the outputs of tools/find_label_errors.py) is
 noisy_seg.pseudo_labels.label_issues."""
+
 from .filter import CLASS_METHODS, ISSUE_TYPES, best_match_iou, find_label_issues
 from .objectlab import cleanlab_box_scores
 from .rank import SCORE_METHODS, foreground_probs, get_label_quality_scores, gmm_clean_probability

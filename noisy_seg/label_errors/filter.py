@@ -22,6 +22,7 @@ Each issue is a dict {"type", "index" (row of the annotation arrays; of the dete
 ranks its issues), the IoU for "mask", 1 - the detection score for "missing". The list is sorted by it, so it
 mixes types on one scale that is comparable only within a type: filter by "type" to compare like with like.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -49,8 +50,9 @@ ISSUE_TYPES = ("class", "mask", "missing")
 DEFAULT_THRESHOLD = 0.5
 
 
-def find_class_issues(labels, pred_probs, *, method: str = "self_confidence",
-                      threshold: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
+def find_class_issues(
+    labels, pred_probs, *, method: str = "self_confidence", threshold: Optional[float] = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(is_issue (N,) bool, score (N,)) for the given classes: see the module doc for `method` and `threshold`
     (None: 0.5; confident learning takes none, cleanlab decides)."""
     threshold = _check_method(method, threshold)
@@ -83,16 +85,19 @@ def best_match_iou(detection_boxes, detection_image_ids, annotation_boxes, annot
     """(D,) the highest box IoU of each detection with an annotation of its own image (0 when it has none).
     Boxes XYWH; image ids of any one type (ints or strings). Give every annotation of the images here, crowd
     regions included: a detection on any of them is not a missing object."""
-    detection_boxes, annotation_boxes = _boxes("detection_boxes", detection_boxes), _boxes("annotation_boxes",
-                                                                                          annotation_boxes)
+    detection_boxes, annotation_boxes = (
+        _boxes("detection_boxes", detection_boxes),
+        _boxes("annotation_boxes", annotation_boxes),
+    )
     detection_image_ids = _ids("detection_image_ids", detection_image_ids, len(detection_boxes))
     annotation_image_ids = _ids("annotation_image_ids", annotation_image_ids, len(annotation_boxes))
     best = np.zeros(len(detection_boxes))
     if not len(detection_boxes) or not len(annotation_boxes):
         return best
     # both sorted by image: each image's detections and annotations are one slice (no per-image scan of all)
-    by_detection, by_annotation = (np.argsort(ids, kind="stable") for ids in (detection_image_ids,
-                                                                            annotation_image_ids))
+    by_detection, by_annotation = (
+        np.argsort(ids, kind="stable") for ids in (detection_image_ids, annotation_image_ids)
+    )
     image_ids, starts = np.unique(detection_image_ids[by_detection], return_index=True)
     stops = np.append(starts[1:], len(by_detection))
     sorted_annotation_ids = annotation_image_ids[by_annotation]
@@ -101,13 +106,15 @@ def best_match_iou(detection_boxes, detection_image_ids, annotation_boxes, annot
     for start, stop, low, high in zip(starts, stops, lows, highs):
         if high > low:
             detections = by_detection[start:stop]
-            best[detections] = _box_iou(detection_boxes[detections],
-                                        annotation_boxes[by_annotation[low:high]]).max(axis=1)
+            best[detections] = _box_iou(detection_boxes[detections], annotation_boxes[by_annotation[low:high]]).max(
+                axis=1
+            )
     return best
 
 
-def find_missing_annotations(detection_scores, detection_best_iou, *, score_threshold: float = 0.5,
-                             match_iou: float = 0.5) -> np.ndarray:
+def find_missing_annotations(
+    detection_scores, detection_best_iou, *, score_threshold: float = 0.5, match_iou: float = 0.5
+) -> np.ndarray:
     """(D,) bool: a detection scored at least `score_threshold` that matches no annotation (best IoU <
     `match_iou`)."""
     score_threshold = check_fraction("score_threshold", score_threshold)
@@ -149,10 +156,12 @@ def find_label_issues(
         scores = check_vector("detection_scores", detection_scores, unit_interval=True)
         classes = np.asarray(detection_classes)
         if classes.shape != scores.shape or (classes.size and not np.issubdtype(classes.dtype, np.integer)):
-            raise UserInputError(f"detection_classes must be ({len(scores)},) integer classes, got shape "
-                                 f"{classes.shape}")
-        is_missing = find_missing_annotations(scores, detection_best_iou, score_threshold=score_threshold,
-                                              match_iou=match_iou)
+            raise UserInputError(
+                f"detection_classes must be ({len(scores)},) integer classes, got shape {classes.shape}"
+            )
+        is_missing = find_missing_annotations(
+            scores, detection_best_iou, score_threshold=score_threshold, match_iou=match_iou
+        )
         issues += [_issue("missing", d, None, classes[d], 1.0 - scores[d]) for d in np.flatnonzero(is_missing)]
     kind = {name: position for position, name in enumerate(ISSUE_TYPES)}
     return sorted(issues, key=lambda issue: (issue["score"], kind[issue["type"]], issue["index"]))
@@ -177,8 +186,13 @@ def _class_issues(labels: np.ndarray, pred_probs: np.ndarray, method: str, thres
 
 
 def _issue(kind: str, index, given, suggested, score) -> dict:
-    return {"type": kind, "index": int(index), "given_class": None if given is None else int(given),
-            "suggested_class": None if suggested is None else int(suggested), "score": float(score)}
+    return {
+        "type": kind,
+        "index": int(index),
+        "given_class": None if given is None else int(given),
+        "suggested_class": None if suggested is None else int(suggested),
+        "score": float(score),
+    }
 
 
 def _boxes(name: str, boxes) -> np.ndarray:

@@ -13,6 +13,7 @@ as elsewhere in label_errors) and says where each flat row went, so the scores c
 `overlooked` is NaN where cleanlab does not consider a detection (scored below its high-probability threshold, or
 overlapping a given box). cleanlab scores boxes only: it has no view of masks.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -28,8 +29,18 @@ __all__ = ["CLEANLAB_BOX_SCORES", "cleanlab_box_scores", "cleanlab_inputs"]
 CLEANLAB_BOX_SCORES = ("swap", "badloc", "overlooked")
 
 
-def cleanlab_inputs(annotation_boxes, annotation_classes, annotation_images, detection_boxes, detection_scores,
-                    detection_classes, detection_images, *, num_classes: int, images: Optional[Sequence] = None):
+def cleanlab_inputs(
+    annotation_boxes,
+    annotation_classes,
+    annotation_images,
+    detection_boxes,
+    detection_scores,
+    detection_classes,
+    detection_images,
+    *,
+    num_classes: int,
+    images: Optional[Sequence] = None,
+):
     """(labels, predictions, annotation_slots, detection_slots) in cleanlab.object_detection's format.
 
     One entry per image of `images` (default: every image id of either input, sorted). Within an image, labels keep
@@ -65,10 +76,20 @@ def cleanlab_inputs(annotation_boxes, annotation_classes, annotation_images, det
     return labels, predictions, annotation_slots, detection_slots
 
 
-def cleanlab_box_scores(annotation_boxes, annotation_classes, annotation_images, detection_boxes, detection_scores,
-                        detection_classes, detection_images, *, num_classes: int, images: Optional[Sequence] = None,
-                        high_probability_threshold: Optional[float] = None,
-                        scores: Sequence[str] = CLEANLAB_BOX_SCORES) -> dict:
+def cleanlab_box_scores(
+    annotation_boxes,
+    annotation_classes,
+    annotation_images,
+    detection_boxes,
+    detection_scores,
+    detection_classes,
+    detection_images,
+    *,
+    num_classes: int,
+    images: Optional[Sequence] = None,
+    high_probability_threshold: Optional[float] = None,
+    scores: Sequence[str] = CLEANLAB_BOX_SCORES,
+) -> dict:
     """{"swap": (A,), "badloc": (A,), "overlooked": (D,)}: cleanlab.object_detection.rank's per-box scores
     (`compute_swap_box_scores`, `compute_badloc_box_scores`, `compute_overlooked_box_scores`, cleanlab's defaults
     unless `high_probability_threshold` is given: the detection score from which swap and overlooked consider a
@@ -77,10 +98,19 @@ def cleanlab_box_scores(annotation_boxes, annotation_classes, annotation_images,
     from cleanlab.object_detection import rank
 
     labels, predictions, annotation_slots, detection_slots = cleanlab_inputs(
-        annotation_boxes, annotation_classes, annotation_images, detection_boxes, detection_scores,
-        detection_classes, detection_images, num_classes=num_classes, images=images)
-    threshold = {} if high_probability_threshold is None else {"high_probability_threshold": float(
-        high_probability_threshold)}
+        annotation_boxes,
+        annotation_classes,
+        annotation_images,
+        detection_boxes,
+        detection_scores,
+        detection_classes,
+        detection_images,
+        num_classes=num_classes,
+        images=images,
+    )
+    threshold = (
+        {} if high_probability_threshold is None else {"high_probability_threshold": float(high_probability_threshold)}
+    )
     unknown = sorted(set(scores) - set(CLEANLAB_BOX_SCORES))
     if unknown:
         raise UserInputError(f"scores {unknown} are not cleanlab box scores; choose among {CLEANLAB_BOX_SCORES}")
@@ -101,8 +131,9 @@ def _gather(per_image: list, slots: np.ndarray) -> np.ndarray:
 def _classes(name: str, classes, length: int, num_classes: int) -> np.ndarray:
     classes = np.asarray(classes)
     if classes.shape != (length,) or (classes.size and not np.issubdtype(classes.dtype, np.integer)):
-        raise UserInputError(f"{name} must be ({length},) integer classes, one per box, got {classes.dtype} "
-                             f"{classes.shape}")
+        raise UserInputError(
+            f"{name} must be ({length},) integer classes, one per box, got {classes.dtype} {classes.shape}"
+        )
     if classes.size and (classes.min() < 0 or classes.max() >= num_classes):
         raise UserInputError(f"{name} must lie in 0..{num_classes - 1}, got {classes.min()}..{classes.max()}")
     return classes.astype(np.int64)

@@ -12,6 +12,7 @@ the K foreground classes on each annotated box (detectron2's box head gives K + 
   to it, and the posterior of the low-mean component. DivideMix calls an annotation clean when it exceeds 0.5.
 - mask quality (`mask_quality_scores`): the IoU of the model's mask for the given class with the annotated mask.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -45,8 +46,10 @@ def foreground_probs(class_probs) -> np.ndarray:
     divided by its foreground mass (uniform where the model put all of it on background)."""
     class_probs = np.asarray(class_probs, dtype=np.float64)
     if class_probs.ndim != 2 or class_probs.shape[1] < 3:
-        raise UserInputError(f"class_probs must be (N, K + 1) with K >= 2 foreground classes and background last, "
-                             f"got shape {class_probs.shape}")
+        raise UserInputError(
+            f"class_probs must be (N, K + 1) with K >= 2 foreground classes and background last, "
+            f"got shape {class_probs.shape}"
+        )
     if not np.isfinite(class_probs).all() or (class_probs < 0).any():
         raise UserInputError("class_probs must be non-negative probabilities")
     foreground = class_probs[:, :-1]

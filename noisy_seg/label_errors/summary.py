@@ -19,6 +19,7 @@ expected value too); its average precision and precision-recall curve take a tie
 at the group's precision), which depends on no order either. The AP-gap bootstrap and the evidence's PR curves use
 those.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -31,8 +32,14 @@ from ..utils.errors import UserInputError
 from ._validation import check_vector
 from .filter import ISSUE_TYPES
 
-__all__ = ["average_precision_gap", "flag_metrics", "issue_counts", "label_noise_benchmark", "precision_at_k",
-           "score_metrics"]
+__all__ = [
+    "average_precision_gap",
+    "flag_metrics",
+    "issue_counts",
+    "label_noise_benchmark",
+    "precision_at_k",
+    "score_metrics",
+]
 
 DEFAULT_KS = (10, 100)
 
@@ -74,8 +81,9 @@ def score_metrics(is_error, score, *, ks: Optional[Sequence[int]] = None) -> dic
     }
 
 
-def average_precision_gap(is_error_a, score_a, is_error_b, score_b, *, paired: bool, rounds: int = 1000,
-                          seed: int = 0, level: float = 0.95) -> dict:
+def average_precision_gap(
+    is_error_a, score_a, is_error_b, score_b, *, paired: bool, rounds: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """{"gap", "low", "high", "rounds"}: AP(a) - AP(b) of two quality scores and its `level` percentile bootstrap
     interval. `paired`: a and b rank the same items (the same annotations scored two ways: one resample of indices
     for both); otherwise each side is resampled on its own. Resamples with no error or no clean item on a side are
@@ -94,8 +102,9 @@ def average_precision_gap(is_error_a, score_a, is_error_b, score_b, *, paired: b
         picks_b = picks_a if paired else rng.integers(0, len(b[0]), len(b[0]))
         truth_a, truth_b = a[0][picks_a], b[0][picks_b]
         if 0 < truth_a.sum() < len(truth_a) and 0 < truth_b.sum() < len(truth_b):
-            gaps.append(average_precision_score(truth_a, -a[1][picks_a])
-                        - average_precision_score(truth_b, -b[1][picks_b]))
+            gaps.append(
+                average_precision_score(truth_a, -a[1][picks_a]) - average_precision_score(truth_b, -b[1][picks_b])
+            )
     gap = float(average_precision_score(a[0], -a[1]) - average_precision_score(b[0], -b[1]))
     if not gaps:
         return {"gap": gap, "low": None, "high": None, "rounds": 0}
@@ -119,16 +128,22 @@ def flag_metrics(is_error, flagged) -> dict:
     }
 
 
-def label_noise_benchmark(labels, clean_labels, scores: Mapping[str, np.ndarray],
-                          flags: Optional[Mapping[str, np.ndarray]] = None, *,
-                          ks: Optional[Sequence[int]] = None) -> dict:
+def label_noise_benchmark(
+    labels,
+    clean_labels,
+    scores: Mapping[str, np.ndarray],
+    flags: Optional[Mapping[str, np.ndarray]] = None,
+    *,
+    ks: Optional[Sequence[int]] = None,
+) -> dict:
     """How well each score in `scores` (name -> (N,) quality) and each decision in `flags` (name -> (N,) bool)
     finds the annotations whose given label differs from the clean one: {"annotations", "flipped",
     "scores": {name: score_metrics}, "flags": {name: flag_metrics}}."""
     labels, clean_labels = np.asarray(labels), np.asarray(clean_labels)
     if labels.ndim != 1 or clean_labels.shape != labels.shape:
-        raise UserInputError(f"labels and clean_labels must be two (N,) arrays, got shapes {labels.shape} and "
-                             f"{clean_labels.shape}")
+        raise UserInputError(
+            f"labels and clean_labels must be two (N,) arrays, got shapes {labels.shape} and {clean_labels.shape}"
+        )
     flipped = labels != clean_labels
     return {
         "annotations": int(len(labels)),
@@ -146,8 +161,7 @@ def _check_pair(is_error, score) -> tuple[np.ndarray, np.ndarray]:
 def _as_bool(name: str, values) -> np.ndarray:
     values = np.asarray(values)
     if values.ndim != 1 or (values.size and values.dtype != bool):
-        raise UserInputError(f"{name} must be a one-dimensional bool array, got {values.dtype} of shape "
-                             f"{values.shape}")
+        raise UserInputError(f"{name} must be a one-dimensional bool array, got {values.dtype} of shape {values.shape}")
     return values.astype(bool)
 
 

@@ -16,14 +16,32 @@ that names it, says what logits it takes and constrains its options (`options.py
 signature. `build_loss(name, **options)` checks the options once and returns an nn.Module called as
 `loss(logits, targets, weight=None)`; `loss_spec(name)` gives its kind and needs (bg_index, image tags).
 """
-from .classification import (cross_entropy, generalized_cross_entropy, mean_absolute_error, nce_rce,
-                             normalized_cross_entropy, reverse_cross_entropy, symmetric_cross_entropy)
+
+from .classification import (
+    cross_entropy,
+    generalized_cross_entropy,
+    mean_absolute_error,
+    nce_rce,
+    normalized_cross_entropy,
+    reverse_cross_entropy,
+    symmetric_cross_entropy,
+)
 from .combination import combination_loss, foreground_instance_mask
 from .dense import ce_dice_loss, class_aware_cross_entropy, dice_loss, focal_loss, present_classes
 from .lovasz import lovasz_softmax
 from .region_aware import RegionAwareLoss, confusion_ema_update, region_aware_loss
-from .registry import (CLASSIFICATION, CLASSIFICATION_OR_DENSE, DENSE, LOSS_REGISTRY, LossModule, LossSpec,
-                       available_losses, build_loss, loss_spec, register_loss)
+from .registry import (
+    CLASSIFICATION,
+    CLASSIFICATION_OR_DENSE,
+    DENSE,
+    LOSS_REGISTRY,
+    LossModule,
+    LossSpec,
+    available_losses,
+    build_loss,
+    loss_spec,
+    register_loss,
+)
 
 __all__ = [
     "LOSS_REGISTRY",

@@ -5,6 +5,7 @@ checked, which never reads tensor values: no loss forces a device-to-host sync. 
 business (an out-of-range target fails in the gather); non-finite logits give a NaN loss, which detectron2's
 trainer stops on.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Tuple
@@ -21,14 +22,17 @@ def compute_dtype_logits(logits: torch.Tensor) -> torch.Tensor:
     return logits.float() if logits.dtype in _LOW_PRECISION else logits
 
 
-def check_input_tensor(value: Any, arg: str, name: str, *, floating: bool, shape: Tuple[int, ...], shape_words: str,
-                       device: torch.device) -> None:
+def check_input_tensor(
+    value: Any, arg: str, name: str, *, floating: bool, shape: Tuple[int, ...], shape_words: str, device: torch.device
+) -> None:
     """A per-step tensor input besides logits and targets (weight, image tags, confusion matrix): its dtype (floating
     or bool), shape (`shape_words` names it: "(N, C)") and device."""
     is_tensor = isinstance(value, torch.Tensor)
     if not (is_tensor and (value.is_floating_point() if floating else value.dtype == torch.bool)):
-        raise ValueError(f"{name}: {arg} must be a {'floating' if floating else 'bool'} tensor, got "
-                         f"{getattr(value, 'dtype', type(value).__name__)}")
+        raise ValueError(
+            f"{name}: {arg} must be a {'floating' if floating else 'bool'} tensor, got "
+            f"{getattr(value, 'dtype', type(value).__name__)}"
+        )
     if tuple(value.shape) != tuple(shape):
         raise ValueError(f"{name}: {arg} shape {tuple(value.shape)} must be {shape_words} = {tuple(shape)}")
     if value.device != device:
@@ -48,8 +52,9 @@ def check_loss_inputs(
     logits (N, C) or (N, C, *spatial) floating as `kind` allows, targets (N, *spatial) integer, weight shaped like
     targets. Returns the mask of non-ignored targets (None when nothing can be ignored)."""
     if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise ValueError(f"{name}: logits and targets must be torch.Tensor, got {type(logits).__name__} "
-                         f"and {type(targets).__name__}")
+        raise ValueError(
+            f"{name}: logits and targets must be torch.Tensor, got {type(logits).__name__} and {type(targets).__name__}"
+        )
     if not logits.is_floating_point():
         raise ValueError(f"{name}: logits must be a floating tensor, got dtype {logits.dtype}")
     if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
@@ -62,19 +67,30 @@ def check_loss_inputs(
         raise ValueError(f"{name}: logits must be (N, C) or (N, C, H, W), got shape {tuple(logits.shape)}")
     expected = (logits.shape[0],) + tuple(logits.shape[2:])
     if tuple(targets.shape) != expected:
-        raise ValueError(f"{name}: targets shape {tuple(targets.shape)} does not match logits "
-                         f"{tuple(logits.shape)}; expected {expected} (logits with the class axis removed)")
+        raise ValueError(
+            f"{name}: targets shape {tuple(targets.shape)} does not match logits "
+            f"{tuple(logits.shape)}; expected {expected} (logits with the class axis removed)"
+        )
     num_classes = logits.shape[1]
     if num_classes < 2:
         raise ValueError(f"{name}: need at least 2 classes on logits axis 1, got {num_classes}")
     if targets.device != logits.device:
         raise ValueError(f"{name}: targets on {targets.device} but logits on {logits.device}; move them together")
     if ignore_index is not None and 0 <= ignore_index < num_classes:
-        raise ValueError(f"{name}: ignore_index={ignore_index} is a real class index for {num_classes} classes; "
-                         f"pass ignore_index=None (no ignored targets) or a negative value")
+        raise ValueError(
+            f"{name}: ignore_index={ignore_index} is a real class index for {num_classes} classes; "
+            f"pass ignore_index=None (no ignored targets) or a negative value"
+        )
     if weight is not None:
-        check_input_tensor(weight, "weight", name, floating=True, shape=targets.shape,
-                           shape_words="the targets' shape", device=logits.device)
+        check_input_tensor(
+            weight,
+            "weight",
+            name,
+            floating=True,
+            shape=targets.shape,
+            shape_words="the targets' shape",
+            device=logits.device,
+        )
     return None if ignore_index is None else targets != ignore_index
 
 
@@ -85,8 +101,7 @@ def nan_if_nonfinite(loss: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     tells it: NaN and +-inf carry through a sum, and a pass over the logits that builds no bool tensor costs a
     few percent of a softmax loss (`torch.isfinite(logits).all()` cost a third)."""
     total = logits.detach().sum(dtype=torch.float64 if logits.dtype == torch.float64 else torch.float32)
-    return torch.where(torch.isfinite(total), loss, torch.full((), float("nan"), dtype=loss.dtype,
-                                                               device=loss.device))
+    return torch.where(torch.isfinite(total), loss, torch.full((), float("nan"), dtype=loss.dtype, device=loss.device))
 
 
 def safe_targets(targets: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:

@@ -5,6 +5,7 @@ The same split carried to pixels (dense logits, semantic heads): pixels labelled
 class (``bg_index``: one class or a set, e.g. background/void) get CE, pixels labelled and predicted as
 foreground classes get RCE; ignored pixels (``ignore_index``) get nothing.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,14 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-from ._validate import (check_loss_inputs, compute_dtype_logits, nan_if_nonfinite, reduce_loss, safe_targets,
-                        target_log_prob)
+from ._validate import (
+    check_loss_inputs,
+    compute_dtype_logits,
+    nan_if_nonfinite,
+    reduce_loss,
+    safe_targets,
+    target_log_prob,
+)
 from .classification import label_floor_range, released_ce_rce
 from .options import boolean, either, integer, non_negative, optional, positive, sequence_of
 from .registry import CLASSIFICATION_OR_DENSE, register_loss
@@ -59,10 +66,20 @@ def foreground_instance_mask(logits: torch.Tensor, targets: torch.Tensor, bg_ind
     return ~(labelled_background | _predicted_background(logits.detach(), backgrounds))
 
 
-def combination_loss(logits: torch.Tensor, targets: torch.Tensor, *, bg_index: Background, ce_weight: float = 1.0,
-                     rce_weight: float = 1.0, label_floor: float = 1e-4, floored_ce: bool = False,
-                     pon_threshold: Optional[float] = None, ignore_index: Optional[int] = 255,
-                     reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+def combination_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    bg_index: Background,
+    ce_weight: float = 1.0,
+    rce_weight: float = 1.0,
+    label_floor: float = 1e-4,
+    floored_ce: bool = False,
+    pon_threshold: Optional[float] = None,
+    ignore_index: Optional[int] = 255,
+    reduction: str = "mean",
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """logits (N, C) with targets (N,), or dense (N, C, H, W) with targets (N, H, W). With pred = argmax(logits):
     group 1 (y == bg or pred == bg) gets CE, group 2 (y != bg and pred != bg) gets RCE only, and
     L = ce_weight * mean(g1 * CE) + rce_weight * mean(g2 * RCE), both means over ALL N RoIs (pixels: all
@@ -96,9 +113,17 @@ def combination_loss(logits: torch.Tensor, targets: torch.Tensor, *, bg_index: B
 
 
 # bg_index is detectron2's background logit, num_classes: the box head fills it in; semantic heads take a set.
-register_loss("combination", combination_loss, kind=CLASSIFICATION_OR_DENSE, needs_bg_index=True,
-              bg_index=either(integer(0), sequence_of(integer(0))),
-              ce_weight=non_negative, rce_weight=non_negative, label_floor=label_floor_range, floored_ce=boolean,
-              pon_threshold=optional(positive),
-              required_note="the background logit (noisy_seg's box predictor fills in num_classes) or, for a "
-                            "semantic head, the background class(es), e.g. bg_index=[0]")
+register_loss(
+    "combination",
+    combination_loss,
+    kind=CLASSIFICATION_OR_DENSE,
+    needs_bg_index=True,
+    bg_index=either(integer(0), sequence_of(integer(0))),
+    ce_weight=non_negative,
+    rce_weight=non_negative,
+    label_floor=label_floor_range,
+    floored_ce=boolean,
+    pon_threshold=optional(positive),
+    required_note="the background logit (noisy_seg's box predictor fills in num_classes) or, for a "
+    "semantic head, the background class(es), e.g. bg_index=[0]",
+)

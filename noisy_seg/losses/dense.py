@@ -4,6 +4,7 @@ Logits (N, C, H, W), targets (N, H, W) with `ignore_index` (default 255, None di
 classification logits (N, C). Ignored pixels contribute nothing to values or gradients; "mean" averages over
 non-ignored pixels; softmax runs in float32 for fp16/bf16 logits.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,15 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-from ._validate import (check_input_tensor, check_loss_inputs, compute_dtype_logits, nan_if_nonfinite, reduce_loss,
-                        safe_targets, target_log_prob)
+from ._validate import (
+    check_input_tensor,
+    check_loss_inputs,
+    compute_dtype_logits,
+    nan_if_nonfinite,
+    reduce_loss,
+    safe_targets,
+    target_log_prob,
+)
 from .classification import cross_entropy
 from .options import boolean, either, non_negative, optional, positive, sequence_of
 from .registry import CLASSIFICATION_OR_DENSE, DENSE, register_loss
@@ -39,9 +47,16 @@ def present_classes(targets: torch.Tensor, num_classes: int, *, ignore_index: Op
     return tags[:, :num_classes]
 
 
-def class_aware_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, present: Optional[torch.Tensor] = None,
-                              *, released_epsilons: bool = False, ignore_index: Optional[int] = 255,
-                              reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+def class_aware_cross_entropy(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    present: Optional[torch.Tensor] = None,
+    *,
+    released_epsilons: bool = False,
+    ignore_index: Optional[int] = 255,
+    reduction: str = "mean",
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """CCE (Wang et al. 2022): cross entropy with the softmax restricted to each image's present classes,
     log_softmax(z.masked_fill(~present[:, :, None, None], -inf)). present (N, C) bool; None: the classes that occur
     in each image's targets (`present_classes`, the strongly labelled case).
@@ -62,8 +77,15 @@ def class_aware_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, prese
     num_images, num_classes = logits.shape[:2]
     if present is None:
         present = present_classes(targets, num_classes, ignore_index=ignore_index)
-    check_input_tensor(present, "present", name, floating=False, shape=(num_images, num_classes),
-                       shape_words="(N, C)", device=logits.device)
+    check_input_tensor(
+        present,
+        "present",
+        name,
+        floating=False,
+        shape=(num_images, num_classes),
+        shape_words="(N, C)",
+        device=logits.device,
+    )
 
     spatial = (1,) * (logits.dim() - 2)
     # An image without any tag keeps all classes: masking every logit would give NaN (and NaN gradients
@@ -81,8 +103,9 @@ def class_aware_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, prese
 _RELEASED_EPSILON = 1e-5  # both of Wang et al.'s released epsilons
 
 
-def _released_class_aware_nll(logits: torch.Tensor, masked: torch.Tensor, targets: torch.Tensor,
-                              valid: Optional[torch.Tensor]) -> torch.Tensor:
+def _released_class_aware_nll(
+    logits: torch.Tensor, masked: torch.Tensor, targets: torch.Tensor, valid: Optional[torch.Tensor]
+) -> torch.Tensor:
     """-log(exp(z_y) / (sum_present exp(z) + eps) + eps) per pixel, as logaddexps (no overflow). z_y is the
     unmasked logit: the released code normalizes every class, an untagged one too."""
     log_epsilon = torch.full((), math.log(_RELEASED_EPSILON), dtype=masked.dtype, device=masked.device)
@@ -94,9 +117,16 @@ register_loss("cce", class_aware_cross_entropy, kind=DENSE, needs_image_tags=Tru
 
 
 # ------------------------------------------------------------------------------------------- focal
-def focal_loss(logits: torch.Tensor, targets: torch.Tensor, *, gamma: float = 2.0, alpha: FocalAlpha = None,
-               ignore_index: Optional[int] = 255, reduction: str = "mean",
-               weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    gamma: float = 2.0,
+    alpha: FocalAlpha = None,
+    ignore_index: Optional[int] = 255,
+    reduction: str = "mean",
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Softmax focal loss (Lin et al. 2017): alpha_y * (1 - p_y)^gamma * CE, for (N, C) or (N, C, H, W).
     alpha: None (1), a scalar, or C per-class weights indexed by the target."""
     name = "focal_loss"
@@ -112,19 +142,32 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, *, gamma: float = 2.
         else:
             class_alpha = torch.as_tensor(alpha, dtype=loss.dtype, device=loss.device).reshape(-1)
             if class_alpha.numel() != num_classes:
-                raise ValueError(f"{name}: alpha has {class_alpha.numel()} per-class weights but logits have "
-                                 f"{num_classes} classes")
+                raise ValueError(
+                    f"{name}: alpha has {class_alpha.numel()} per-class weights but logits have {num_classes} classes"
+                )
             loss = loss * class_alpha[safe_targets(targets, valid)]
     return nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), logits)
 
 
-register_loss("focal", focal_loss, kind=CLASSIFICATION_OR_DENSE, gamma=non_negative,
-              alpha=optional(either(non_negative, sequence_of(non_negative))))
+register_loss(
+    "focal",
+    focal_loss,
+    kind=CLASSIFICATION_OR_DENSE,
+    gamma=non_negative,
+    alpha=optional(either(non_negative, sequence_of(non_negative))),
+)
 
 
 # -------------------------------------------------------------------------------------------- dice
-def dice_loss(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Optional[int] = 255, smooth: float = 1.0,
-              pooled: bool = False, reduction: str = "mean") -> torch.Tensor:
+def dice_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    ignore_index: Optional[int] = 255,
+    smooth: float = 1.0,
+    pooled: bool = False,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """Soft multi-class Dice on softmax probabilities, per class over the whole batch:
     loss_c = 1 - (2 sum p_c [y=c] + smooth) / (sum p_c + sum [y=c] + smooth), sums over non-ignored pixels.
     "none" gives the (C,) per-class losses, "mean"/"sum" reduce over classes (absent classes count,
@@ -147,10 +190,12 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Opti
         counted = valid.to(probs.dtype)
     # scatter_add, not bincount or boolean indexing: both read sizes back from the device (a host sync)
     target_counts = torch.zeros(num_classes, dtype=probs.dtype, device=probs.device).scatter_add(
-        0, kept_targets.reshape(-1), counted.reshape(-1))
+        0, kept_targets.reshape(-1), counted.reshape(-1)
+    )
     p_y = probs.gather(1, kept_targets.unsqueeze(1)).reshape(-1)
     intersection = torch.zeros(num_classes, dtype=probs.dtype, device=probs.device).scatter_add(
-        0, kept_targets.reshape(-1), p_y)
+        0, kept_targets.reshape(-1), p_y
+    )
     prob_sums = probs.sum(dim=[d for d in range(probs.dim()) if d != 1])
     if pooled:
         pooled_loss = 1.0 - (2.0 * intersection.sum() + smooth) / (prob_sums.sum() + target_counts.sum() + smooth)
@@ -164,9 +209,17 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Opti
 register_loss("dice", dice_loss, kind=DENSE, smooth=positive, pooled=boolean)
 
 
-def ce_dice_loss(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: Optional[int] = 255,
-                 smooth: float = 1.0, pooled: bool = False, ce_weight: float = 1.0, dice_weight: float = 1.0,
-                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+def ce_dice_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    ignore_index: Optional[int] = 255,
+    smooth: float = 1.0,
+    pooled: bool = False,
+    ce_weight: float = 1.0,
+    dice_weight: float = 1.0,
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Scalar ce_weight * CE (mean over non-ignored pixels, `weight` (N, H, W) applies here only)
     + dice_weight * dice_loss (mean over classes; pooled: the Dice of carpartssegment's CE_DiceLoss, see dice_loss)."""
     ce = cross_entropy(logits, targets, ignore_index=ignore_index, weight=weight)
@@ -174,5 +227,12 @@ def ce_dice_loss(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: O
     return ce_weight * ce + dice_weight * dice
 
 
-register_loss("ce_dice", ce_dice_loss, kind=DENSE, smooth=positive, pooled=boolean, ce_weight=non_negative,
-              dice_weight=non_negative)
+register_loss(
+    "ce_dice",
+    ce_dice_loss,
+    kind=DENSE,
+    smooth=positive,
+    pooled=boolean,
+    ce_weight=non_negative,
+    dice_weight=non_negative,
+)

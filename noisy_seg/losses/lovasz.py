@@ -1,4 +1,5 @@
 """Lovasz-softmax loss (Berman et al., CVPR 2018), a convex surrogate of mean IoU, vectorized over classes."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Union
@@ -31,13 +32,20 @@ def _lovasz_per_class(probs: torch.Tensor, targets: torch.Tensor, valid: torch.T
     union = foreground_total + (1.0 - foreground_sorted).cumsum(dim=-1)  # >= 1 everywhere
     jaccard = 1.0 - intersection / union
     lovasz_gradient = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], dim=-1)
-    kept_errors = torch.where(errors_sorted >= 0, errors_sorted, torch.zeros((), dtype=errors.dtype,
-                                                                              device=errors.device))
+    kept_errors = torch.where(
+        errors_sorted >= 0, errors_sorted, torch.zeros((), dtype=errors.dtype, device=errors.device)
+    )
     return (kept_errors * lovasz_gradient).sum(dim=-1), foreground_total.squeeze(-1)
 
 
-def lovasz_softmax(logits: torch.Tensor, targets: torch.Tensor, *, classes: LovaszClasses = "present",
-                   ignore_index: Optional[int] = 255, per_image: bool = False) -> torch.Tensor:
+def lovasz_softmax(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    classes: LovaszClasses = "present",
+    ignore_index: Optional[int] = 255,
+    per_image: bool = False,
+) -> torch.Tensor:
     """Scalar Lovasz-softmax loss for logits (N, C, H, W) and targets (N, H, W).
     classes: "present" (classes in the non-ignored targets), "all", or a list of class indices; the loss is
     the mean over those classes of the Lovasz extension of the per-class Jaccard loss.
@@ -76,5 +84,10 @@ def lovasz_softmax(logits: torch.Tensor, targets: torch.Tensor, *, classes: Lova
     return nan_if_nonfinite(loss, logits)
 
 
-register_loss("lovasz", lovasz_softmax, kind=DENSE, classes=either(one_of("present", "all"), sequence_of(integer(0))),
-              per_image=boolean)
+register_loss(
+    "lovasz",
+    lovasz_softmax,
+    kind=DENSE,
+    classes=either(one_of("present", "all"), sequence_of(integer(0))),
+    per_image=boolean,
+)

@@ -12,6 +12,7 @@ Where else we differ from the seed's ``region_wei_loss`` (github.com/derby-ding/
   the default here is 0.99 (pass momentum=1/1.01 for the seed's); it also blends the columns of classes not
   predicted in the batch towards 0 (sklearn's normalize="pred" leaves them 0), which keep their value here.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -21,8 +22,15 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import (check_input_tensor, check_loss_inputs, compute_dtype_logits, nan_if_nonfinite, reduce_loss,
-                        safe_targets, target_log_prob)
+from ._validate import (
+    check_input_tensor,
+    check_loss_inputs,
+    compute_dtype_logits,
+    nan_if_nonfinite,
+    reduce_loss,
+    safe_targets,
+    target_log_prob,
+)
 from .options import in_range, integer, non_negative
 from .registry import DENSE, register_loss
 
@@ -31,14 +39,30 @@ _NAME = "region_aware_loss"
 
 def _check_confusion(confusion: torch.Tensor, logits: torch.Tensor, name: str) -> None:
     num_classes = logits.shape[1]
-    check_input_tensor(confusion, "confusion", name, floating=True, shape=(num_classes, num_classes),
-                       shape_words="(C, C)", device=logits.device)
+    check_input_tensor(
+        confusion,
+        "confusion",
+        name,
+        floating=True,
+        shape=(num_classes, num_classes),
+        shape_words="(C, C)",
+        device=logits.device,
+    )
 
 
-def region_aware_loss(logits: torch.Tensor, targets: torch.Tensor, confusion: torch.Tensor, *,
-                      background_index: int = 0, foreground_weight: float = 1.0, background_weight: float = 0.4,
-                      ce_factor: float = 0.7, ignore_index: Optional[int] = 255, reduction: str = "mean",
-                      weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+def region_aware_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    confusion: torch.Tensor,
+    *,
+    background_index: int = 0,
+    foreground_weight: float = 1.0,
+    background_weight: float = 0.4,
+    ce_factor: float = 0.7,
+    ignore_index: Optional[int] = 255,
+    reduction: str = "mean",
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Per pixel: omega * max(0, 1 - sum_j p_j W[j, y]) / C + ce_factor * omega * CE, with W = confusion
     (C, C), W[j, i] = P(true = j | pred = i) (no gradient), omega = foreground_weight where
     y != background_index, background_weight elsewhere (the seed takes the foreground from a separate map: module
@@ -56,9 +80,11 @@ def region_aware_loss(logits: torch.Tensor, targets: torch.Tensor, confusion: to
     # also run in bf16).
     column_y = confusion.detach().to(log_probs.dtype).t()[safe_targets(targets, valid)]
     corrected_agreement = (log_probs.exp().movedim(1, -1) * column_y).sum(dim=-1)
-    omega = torch.where(targets != background_index,
-                        torch.full((), foreground_weight, dtype=log_p_y.dtype, device=log_p_y.device),
-                        torch.full((), background_weight, dtype=log_p_y.dtype, device=log_p_y.device))
+    omega = torch.where(
+        targets != background_index,
+        torch.full((), foreground_weight, dtype=log_p_y.dtype, device=log_p_y.device),
+        torch.full((), background_weight, dtype=log_p_y.dtype, device=log_p_y.device),
+    )
     loss = omega * ((1.0 - corrected_agreement).clamp_min(0.0) / num_classes + ce_factor * -log_p_y)
     loss = nan_if_nonfinite(reduce_loss(loss, reduction, valid=valid, weight=weight), confusion)
     return nan_if_nonfinite(loss, logits)
@@ -85,8 +111,9 @@ def confusion_ema_update(
     counted = torch.ones_like(labels) if valid is None else valid.long()
     # counts[j, i] = #pixels with label j predicted as i; scatter_add, not bincount or boolean indexing,
     # which read sizes back from the device (a host sync per step)
-    counts = torch.zeros(num_classes ** 2, dtype=torch.long, device=labels.device).scatter_add_(
-        0, (labels * num_classes + predicted).reshape(-1), counted.reshape(-1))
+    counts = torch.zeros(num_classes**2, dtype=torch.long, device=labels.device).scatter_add_(
+        0, (labels * num_classes + predicted).reshape(-1), counted.reshape(-1)
+    )
     if all_reduce and dist.is_available() and dist.is_initialized():
         dist.all_reduce(counts)  # int64 counts: exact, and supported by every backend
     # float32 at least (a half-precision buffer would overflow the counts); not float64, which MPS lacks.
@@ -105,28 +132,53 @@ class RegionAwareLoss(nn.Module):
     (counts summed over processes under torch.distributed). Built by `build_loss("region_aware", ...)`, which
     checks each option. momentum 0.99: the seed's is 1 / 1.01 (module docstring)."""
 
-    def __init__(self, *, num_classes: int, background_index: int = 0, momentum: float = 0.99,
-                 foreground_weight: float = 1.0, background_weight: float = 0.4, ce_factor: float = 0.7,
-                 ignore_index: Optional[int] = 255, reduction: str = "mean"):
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        background_index: int = 0,
+        momentum: float = 0.99,
+        foreground_weight: float = 1.0,
+        background_weight: float = 0.4,
+        ce_factor: float = 0.7,
+        ignore_index: Optional[int] = 255,
+        reduction: str = "mean",
+    ):
         super().__init__()
         # Checks across options: with num_classes known here, they fail at build time rather than at the first step.
         if background_index >= num_classes:
-            raise ValueError(f"RegionAwareLoss: background_index={background_index} must be < num_classes="
-                             f"{num_classes}")
+            raise ValueError(
+                f"RegionAwareLoss: background_index={background_index} must be < num_classes={num_classes}"
+            )
         if ignore_index is not None and 0 <= ignore_index < num_classes:
-            raise ValueError(f"RegionAwareLoss: ignore_index={ignore_index} is a real class for {num_classes} "
-                             f"classes; pass None or a negative value")
+            raise ValueError(
+                f"RegionAwareLoss: ignore_index={ignore_index} is a real class for {num_classes} "
+                f"classes; pass None or a negative value"
+            )
         self.num_classes, self.momentum = num_classes, momentum
-        self.loss_options = dict(background_index=background_index, foreground_weight=foreground_weight,
-                                 background_weight=background_weight, ce_factor=ce_factor, ignore_index=ignore_index,
-                                 reduction=reduction)
+        self.loss_options = dict(
+            background_index=background_index,
+            foreground_weight=foreground_weight,
+            background_weight=background_weight,
+            ce_factor=ce_factor,
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )
         self.register_buffer("confusion", torch.eye(num_classes))
 
     def forward(self, logits, targets, weight=None):
         loss = region_aware_loss(logits, targets, self.confusion, **self.loss_options, weight=weight)
         if self.training:
-            self.confusion.copy_(confusion_ema_update(self.confusion, logits.detach(), targets, momentum=self.momentum,
-                                                      ignore_index=self.loss_options["ignore_index"], all_reduce=True))
+            self.confusion.copy_(
+                confusion_ema_update(
+                    self.confusion,
+                    logits.detach(),
+                    targets,
+                    momentum=self.momentum,
+                    ignore_index=self.loss_options["ignore_index"],
+                    all_reduce=True,
+                )
+            )
         return loss
 
     def extra_repr(self) -> str:
@@ -134,7 +186,15 @@ class RegionAwareLoss(nn.Module):
         return ", ".join(f"{key}={value!r}" for key, value in options.items())
 
 
-register_loss("region_aware", RegionAwareLoss, kind=DENSE, num_classes=integer(2), background_index=integer(0),
-              momentum=in_range(0, 1, high_open=True), foreground_weight=non_negative, background_weight=non_negative,
-              ce_factor=non_negative,
-              required_note="the number of classes (noisy_seg's semantic heads fill it in)")
+register_loss(
+    "region_aware",
+    RegionAwareLoss,
+    kind=DENSE,
+    num_classes=integer(2),
+    background_index=integer(0),
+    momentum=in_range(0, 1, high_open=True),
+    foreground_weight=non_negative,
+    background_weight=non_negative,
+    ce_factor=non_negative,
+    required_note="the number of classes (noisy_seg's semantic heads fill it in)",
+)

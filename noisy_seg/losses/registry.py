@@ -8,6 +8,7 @@ and `ignore_index` are checked for every loss that has them. `build_loss(name, *
 once and returns a `LossModule` that calls the function per step. A loss with state registers an nn.Module class
 the same way (its `__init__` keyword-only parameters are the options).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -38,6 +39,7 @@ class LossSpec:
     needs_bg_index: the loss has a `bg_index` option that must be the background logit (detectron2's box head
         fills in num_classes). needs_image_tags: the loss uses image-level tags, forward(..., present=(N, C) bool).
     """
+
     name: str
     loss: Union[Callable[..., torch.Tensor], Type[nn.Module]]
     kind: str
@@ -60,19 +62,25 @@ class LossSpec:
         missing or unacceptable option."""
         unknown = [key for key in kwargs if key not in self.defaults]
         if unknown:
-            raise ValueError(f"build_loss({self.name!r}): unexpected keyword argument {unknown[0]!r}; "
-                             f"accepted keyword arguments: {', '.join(self.defaults) or 'none'}")
+            raise ValueError(
+                f"build_loss({self.name!r}): unexpected keyword argument {unknown[0]!r}; "
+                f"accepted keyword arguments: {', '.join(self.defaults) or 'none'}"
+            )
         options = {key: _frozen(kwargs.get(key, default)) for key, default in self.defaults.items()}
         missing = [key for key, value in options.items() if value is REQUIRED]
         if missing:
             required = [key for key, value in self.defaults.items() if value is REQUIRED]
-            raise ValueError(f"build_loss({self.name!r}): missing a required argument: {missing[0]!r}; "
-                             f"{self.name!r} has no default for {', '.join(required)}"
-                             f"{': ' + self.required_note if self.required_note else ''}")
+            raise ValueError(
+                f"build_loss({self.name!r}): missing a required argument: {missing[0]!r}; "
+                f"{self.name!r} has no default for {', '.join(required)}"
+                f"{': ' + self.required_note if self.required_note else ''}"
+            )
         for key, constraint in self.constraints.items():
             if not constraint.accepts(options[key]):
-                raise ValueError(f"build_loss({self.name!r}): {key} must be {constraint.description}, "
-                                 f"got {kwargs.get(key, options[key])!r}")
+                raise ValueError(
+                    f"build_loss({self.name!r}): {key} must be {constraint.description}, "
+                    f"got {kwargs.get(key, options[key])!r}"
+                )
         return options
 
 
@@ -91,13 +99,23 @@ LOSS_REGISTRY: Dict[str, LossSpec] = {}
 
 def _keyword_options(loss: Union[Callable, Type[nn.Module]]) -> Dict[str, Any]:
     signature = inspect.signature(loss.__init__ if isinstance(loss, type) else loss)
-    return {p.name: p.default for p in signature.parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "weight"}  # weight is per step
+    return {
+        p.name: p.default
+        for p in signature.parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "weight"
+    }  # weight is per step
 
 
-def register_loss(name: str, loss: Union[Callable[..., torch.Tensor], Type[nn.Module]], *, kind: str,
-                  needs_bg_index: bool = False, needs_image_tags: bool = False, required_note: str = "",
-                  **option_constraints: Constraint) -> LossSpec:
+def register_loss(
+    name: str,
+    loss: Union[Callable[..., torch.Tensor], Type[nn.Module]],
+    *,
+    kind: str,
+    needs_bg_index: bool = False,
+    needs_image_tags: bool = False,
+    required_note: str = "",
+    **option_constraints: Constraint,
+) -> LossSpec:
     """Register `loss` (a function, or an nn.Module class for a loss with state) under `name`, with the
     constraints of its keyword-only options; `reduction` and `ignore_index` are constrained for every loss.
     required_note: for a loss with options that have no default, why, and what values are in use (it ends the
@@ -105,22 +123,34 @@ def register_loss(name: str, loss: Union[Callable[..., torch.Tensor], Type[nn.Mo
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_loss: name must be a non-empty string, got {name!r}")
     if name in LOSS_REGISTRY and LOSS_REGISTRY[name].loss is not loss:
-        raise ValueError(f"register_loss: {name!r} is already registered to {LOSS_REGISTRY[name].loss.__name__}; "
-                         f"pick another name")
+        raise ValueError(
+            f"register_loss: {name!r} is already registered to {LOSS_REGISTRY[name].loss.__name__}; pick another name"
+        )
     if kind not in KINDS:
         raise ValueError(f"register_loss({name!r}): kind must be one of {KINDS}, got {kind!r}")
     defaults = _keyword_options(loss)
     stray = [key for key in option_constraints if key not in defaults]
     if stray or (needs_bg_index and "bg_index" not in defaults):
-        raise ValueError(f"register_loss({name!r}): {loss.__name__} has no keyword-only option "
-                         f"{(stray or ['bg_index'])[0]!r}; its options: {', '.join(defaults) or 'none'}")
+        raise ValueError(
+            f"register_loss({name!r}): {loss.__name__} has no keyword-only option "
+            f"{(stray or ['bg_index'])[0]!r}; its options: {', '.join(defaults) or 'none'}"
+        )
     declared = {**_GENERIC_CONSTRAINTS, **option_constraints}
-    spec = LossSpec(name, loss, kind, defaults, {key: declared[key] for key in defaults if key in declared},
-                    needs_bg_index, needs_image_tags, required_note)
+    spec = LossSpec(
+        name,
+        loss,
+        kind,
+        defaults,
+        {key: declared[key] for key in defaults if key in declared},
+        needs_bg_index,
+        needs_image_tags,
+        required_note,
+    )
     for key, default in defaults.items():  # a default its own constraint rejects is a registration bug
         if default is not REQUIRED and key in spec.constraints and not spec.constraints[key].accepts(default):
-            raise ValueError(f"register_loss({name!r}): default {key}={default!r} is not "
-                             f"{spec.constraints[key].description}")
+            raise ValueError(
+                f"register_loss({name!r}): default {key}={default!r} is not {spec.constraints[key].description}"
+            )
     LOSS_REGISTRY[name] = spec
     return spec
 
@@ -160,13 +190,16 @@ class LossModule(nn.Module):
         # Dice and Lovasz are not sums over pixels: their functions take no per-pixel weight.
         self._takes_weight = "weight" in inspect.signature(spec.loss).parameters
 
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor, weight: Optional[torch.Tensor] = None,
-                **inputs: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, targets: torch.Tensor, weight: Optional[torch.Tensor] = None, **inputs: torch.Tensor
+    ) -> torch.Tensor:
         if weight is None:
             return self.loss_fn(logits, targets, **inputs, **self.options)
         if not self._takes_weight:
-            raise ValueError(f"loss {self.name!r}: per-pixel weight is not supported ({self.loss_fn.__name__} is "
-                             f"not a sum over pixels); pass weight=None")
+            raise ValueError(
+                f"loss {self.name!r}: per-pixel weight is not supported ({self.loss_fn.__name__} is "
+                f"not a sum over pixels); pass weight=None"
+            )
         return self.loss_fn(logits, targets, **inputs, **self.options, weight=weight)
 
     def extra_repr(self) -> str:

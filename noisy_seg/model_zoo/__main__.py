@@ -1,4 +1,5 @@
 """`python -m noisy_seg.model_zoo`: the names `get_config` and `tools/train_net.py --config-file` accept."""
+
 from .model_zoo import config_names
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ or relative to the repository root, as the READMEs write them ("configs/toy/mask
 the LazyConfig .py files (`get_config` loads them) and the yacs .yaml configs (`tools/train_net.py` runs both).
 The grid files of `configs/grids/` ship too ("grids/demo.yaml"), for `tools/run_grid.py --grid demo`.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -41,8 +42,10 @@ def get_config_file(name: str) -> str:
     """The path of the packaged config file `name` (see the module docstring for names)."""
     relative = PurePosixPath(name or "")
     if not relative.parts or relative.is_absolute() or ".." in relative.parts:
-        raise UserInputError(f"config name {name!r} must name a file inside the packaged configs, such as "
-                             f"'toy/mask_rcnn_R18_FPN_ce.py'; {LIST_HINT}")
+        raise UserInputError(
+            f"config name {name!r} must name a file inside the packaged configs, such as "
+            f"'toy/mask_rcnn_R18_FPN_ce.py'; {LIST_HINT}"
+        )
     if relative.parts[0] not in _TOP_FOLDERS:
         relative = "configs" / relative
     path = ZOO_ROOT / relative

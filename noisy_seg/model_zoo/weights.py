@@ -9,6 +9,7 @@ Registered with detectron2's PathManager when `noisy_seg.model_zoo` is imported 
 noisy_seg config do). An unknown name, a missing file or one whose content is not the recorded one is one
 UserInputError line that says how to get the right one.
 """
+
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
@@ -30,8 +31,10 @@ _verified: dict = {}  # path -> (size, mtime) of files whose sha256 was checked 
 
 def weights_index() -> dict:
     """{name: manifest} of the shipped weights: every `weights/<name>.json`."""
-    return {manifest.relative_to(WEIGHTS_ROOT).as_posix()[: -len(".json")]: load_json(manifest)
-            for manifest in sorted(WEIGHTS_ROOT.rglob("*.json"))}
+    return {
+        manifest.relative_to(WEIGHTS_ROOT).as_posix()[: -len(".json")]: load_json(manifest)
+        for manifest in sorted(WEIGHTS_ROOT.rglob("*.json"))
+    }
 
 
 def pretrained_weights_file(name: str) -> Path:
@@ -44,15 +47,18 @@ def pretrained_weights_file(name: str) -> Path:
         raise UserInputError(f"{PREFIX}{name} names no weights shipped with noisy_seg; known: {known}")
     entry, path = load_json(manifest), WEIGHTS_ROOT / relative
     if not path.is_file():
-        raise UserInputError(f"{PREFIX}{name}: {path} is missing; reinstall noisy_seg, or make it again with "
-                             f"`{entry['command']}`")
+        raise UserInputError(
+            f"{PREFIX}{name}: {path} is missing; reinstall noisy_seg, or make it again with `{entry['command']}`"
+        )
     stat = path.stat()
     if _verified.get(str(path)) != (stat.st_size, stat.st_mtime_ns):
         digest = file_sha256(path)
         if digest != entry["sha256"]:
-            raise UserInputError(f"{PREFIX}{name}: {path} is not the file noisy_seg shipped (sha256 {digest[:12]}..., "
-                                 f"expected {entry['sha256'][:12]}...): it is damaged or was replaced; reinstall "
-                                 f"noisy_seg, or make it again with `{entry['command']}`")
+            raise UserInputError(
+                f"{PREFIX}{name}: {path} is not the file noisy_seg shipped (sha256 {digest[:12]}..., "
+                f"expected {entry['sha256'][:12]}...): it is damaged or was replaced; reinstall "
+                f"noisy_seg, or make it again with `{entry['command']}`"
+            )
         _verified[str(path)] = (stat.st_size, stat.st_mtime_ns)
     return path
 
@@ -64,7 +70,7 @@ class NoisySegHandler(PathHandler):
         return [PREFIX]
 
     def _get_local_path(self, path: str, **kwargs) -> str:
-        return str(pretrained_weights_file(path[len(PREFIX):]))
+        return str(pretrained_weights_file(path[len(PREFIX) :]))
 
     def _open(self, path: str, mode: str = "rb", **kwargs):
         if any(flag in mode for flag in "wax+"):
@@ -72,7 +78,7 @@ class NoisySegHandler(PathHandler):
         return open(self._get_local_path(path), mode)
 
     def _exists(self, path: str, **kwargs) -> bool:
-        return (WEIGHTS_ROOT / f"{path[len(PREFIX):]}.json").is_file()
+        return (WEIGHTS_ROOT / f"{path[len(PREFIX) :]}.json").is_file()
 
     def _isfile(self, path: str, **kwargs) -> bool:
         return self._exists(path)

@@ -1,4 +1,5 @@
 """Box predictor whose classification loss is chosen by name (Yang et al. 2020 and robust losses)."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -12,8 +13,6 @@ from detectron2.utils.events import get_event_storage
 
 from ..losses import available_losses, build_loss, loss_spec
 from .memorization import MemorizationCounter
-
-
 
 
 def _current_iter() -> Optional[int]:
@@ -42,8 +41,15 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
     """
 
     @configurable
-    def __init__(self, *args, cls_loss: str = "ce", cls_loss_kwargs: Optional[dict] = None,
-                 loss_switch_iter: int = 0, annotation_loss_weights: bool = False, **kwargs):
+    def __init__(
+        self,
+        *args,
+        cls_loss: str = "ce",
+        cls_loss_kwargs: Optional[dict] = None,
+        loss_switch_iter: int = 0,
+        annotation_loss_weights: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self._init_cls_loss(cls_loss, cls_loss_kwargs, loss_switch_iter, annotation_loss_weights)
 
@@ -56,8 +62,13 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         predictor._init_cls_loss(**{**cls._loss_options(cfg), **options})
         return predictor
 
-    def _init_cls_loss(self, cls_loss: str, cls_loss_kwargs: Optional[dict], loss_switch_iter: int,
-                       annotation_loss_weights: bool = False) -> None:
+    def _init_cls_loss(
+        self,
+        cls_loss: str,
+        cls_loss_kwargs: Optional[dict],
+        loss_switch_iter: int,
+        annotation_loss_weights: bool = False,
+    ) -> None:
         if self.use_sigmoid_ce and (cls_loss != "ce" or annotation_loss_weights):
             option = f"cls_loss={cls_loss!r}" if cls_loss != "ce" else "annotation_loss_weights=True"
             raise ValueError(f"{option} needs softmax scores: set use_sigmoid_ce=False")
@@ -80,8 +91,10 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         spec = loss_spec(name)  # what the loss declared at registration, not guessed from its signature
         if not spec.takes_classification_logits:
             box_losses = [n for n in available_losses() if loss_spec(n).takes_classification_logits]
-            raise ValueError(f"cls_loss={name!r} is a dense loss; the box classifier needs a classification loss: "
-                             f"choose one of {', '.join(box_losses)}")
+            raise ValueError(
+                f"cls_loss={name!r} is a dense loss; the box classifier needs a classification loss: "
+                f"choose one of {', '.join(box_losses)}"
+            )
         return spec
 
     def _build_cls_loss(self, name: str, kwargs: dict):
@@ -147,7 +160,8 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
                     'annotation_loss_weights=True but the training annotations carry no "loss_weight" (the proposals '
                     "have no gt_loss_weights): train on the weighted.json that tools/find_label_errors.py writes, "
                     "registered with noisy_seg.data.register_coco_file(json_file, like=...), mapped by "
-                    "NoisyDatasetMapper; in a cascade only the first stage's proposals carry them")
+                    "NoisyDatasetMapper; in a cascade only the first stage's proposals carry them"
+                )
         weights = cat(parts, dim=0).to(torch.float32)
         foreground = (gt_classes >= 0) & (gt_classes < self.num_classes)
         return torch.where(foreground, weights, torch.ones_like(weights))
@@ -159,5 +173,10 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         only (detectron2 copies no gt_* field from an empty target): nothing corrupted there."""
         clean = cat([p.gt_clean_classes if p.has("gt_clean_classes") else p.gt_classes for p in proposals], dim=0)
         corrupted = (gt_classes < self.num_classes) & (clean != gt_classes)
-        self.memorization.update(scores.detach().argmax(dim=1), clean, gt_classes, corrupted,
-                                 torch.tensor(corrupted.numel(), device=corrupted.device))
+        self.memorization.update(
+            scores.detach().argmax(dim=1),
+            clean,
+            gt_classes,
+            corrupted,
+            torch.tensor(corrupted.numel(), device=corrupted.device),
+        )

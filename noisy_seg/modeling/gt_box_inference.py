@@ -4,6 +4,7 @@ Label correction asks "what does the model think this annotated object is?": the
 annotated box, with no box regression, no NMS and no score threshold, so row i of every output belongs to box i.
 Only detectron2's own modules run (backbone, poolers, heads, `predict_probs`, mask pasting).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -60,8 +61,10 @@ def predict_on_given_boxes(
         if predict_masks and roi_heads.mask_on:
             if classes is None:  # argmax over the foreground columns
                 classes = [p[:, :-1].argmax(dim=1) for p in class_probs]
-            output_sizes = [(x.get("height", size[0]), x.get("width", size[1]))
-                            for x, size in zip(batched_inputs, images.image_sizes)]
+            output_sizes = [
+                (x.get("height", size[0]), x.get("width", size[1]))
+                for x, size in zip(batched_inputs, images.image_sizes)
+            ]
             mask_probs = _mask_probs(roi_heads, features, proposals, classes, output_sizes)
     return [{"class_probs": c, "mask_probs": m} for c, m in zip(class_probs, mask_probs)]
 
@@ -69,11 +72,14 @@ def predict_on_given_boxes(
 def _check_model(model) -> StandardROIHeads:
     roi_heads = getattr(model, "roi_heads", None)
     if not isinstance(model, GeneralizedRCNN) or not isinstance(roi_heads, StandardROIHeads):
-        raise ValueError(f"need a GeneralizedRCNN with StandardROIHeads, got {type(model).__name__} with "
-                         f"{type(roi_heads).__name__}")
+        raise ValueError(
+            f"need a GeneralizedRCNN with StandardROIHeads, got {type(model).__name__} with {type(roi_heads).__name__}"
+        )
     if not isinstance(roi_heads.box_predictor, FastRCNNOutputLayers):  # cascade: one predictor per stage
-        raise ValueError(f"{type(roi_heads).__name__} has no single FastRCNNOutputLayers box predictor "
-                         "(cascade heads are not supported)")
+        raise ValueError(
+            f"{type(roi_heads).__name__} has no single FastRCNNOutputLayers box predictor "
+            "(cascade heads are not supported)"
+        )
     return roi_heads
 
 
@@ -96,15 +102,18 @@ def _proposals(image_size, boxes, device) -> Instances:
 
 def _class_probs(roi_heads: StandardROIHeads, features, proposals: list[Instances]) -> list[torch.Tensor]:
     """The box branch of `StandardROIHeads._forward_box` up to the class scores: pool, box head, predictor."""
-    box_features = roi_heads.box_pooler([features[f] for f in roi_heads.box_in_features],
-                                        [p.proposal_boxes for p in proposals])
+    box_features = roi_heads.box_pooler(
+        [features[f] for f in roi_heads.box_in_features], [p.proposal_boxes for p in proposals]
+    )
     predictions = roi_heads.box_predictor(roi_heads.box_head(box_features))
     return list(roi_heads.box_predictor.predict_probs(predictions, proposals))
 
 
 def _mask_probs(roi_heads: StandardROIHeads, features, proposals, classes, output_sizes) -> list[torch.Tensor]:
-    instances = [Instances(p.image_size, pred_boxes=p.proposal_boxes, pred_classes=c.to(p.proposal_boxes.device))
-                 for p, c in zip(proposals, classes)]
+    instances = [
+        Instances(p.image_size, pred_boxes=p.proposal_boxes, pred_classes=c.to(p.proposal_boxes.device))
+        for p, c in zip(proposals, classes)
+    ]
     instances = roi_heads.forward_with_given_boxes(features, instances)  # pred_masks: (N, 1, M, M) of pred_classes
     return [_paste(inst, height, width) for inst, (height, width) in zip(instances, output_sizes)]
 
@@ -118,5 +127,9 @@ def _paste(instances: Instances, height: int, width: int) -> torch.Tensor:
     masks = instances.pred_masks
     if not len(masks):
         return masks.new_zeros((0, height, width))
-    return torch.cat([_do_paste_mask(m, b, height, width, skip_empty=False)[0]
-                      for m, b in zip(masks.split(_PASTE_CHUNK), boxes.tensor.split(_PASTE_CHUNK))])
+    return torch.cat(
+        [
+            _do_paste_mask(m, b, height, width, skip_empty=False)[0]
+            for m, b in zip(masks.split(_PASTE_CHUNK), boxes.tensor.split(_PASTE_CHUNK))
+        ]
+    )

@@ -7,6 +7,7 @@ are written to the event storage at the iterations detectron2's PeriodicWriter w
 gives the trainer's period), so each row of metrics.json holds the counts of the iterations since the previous row
 and training steps wait on one host sync per period only.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -42,14 +43,30 @@ class MemorizationCounter:
         return (iteration + 1) % self.period == 0 or (self.max_iter is not None and iteration == self.max_iter - 1)
 
     @torch.no_grad()
-    def update(self, predicted: torch.Tensor, clean: torch.Tensor, noisy: torch.Tensor, corrupted: torch.Tensor,
-               counted: torch.Tensor) -> None:
+    def update(
+        self,
+        predicted: torch.Tensor,
+        clean: torch.Tensor,
+        noisy: torch.Tensor,
+        corrupted: torch.Tensor,
+        counted: torch.Tensor,
+    ) -> None:
         """predicted / clean / noisy: labels of the same shape; corrupted: bool mask of the labels noise changed
         (that count); counted: how many elements count (a 0-d tensor)."""
-        background = corrupted.new_zeros((), dtype=torch.long) if self.background is None else \
-            (corrupted & (predicted == self.background)).sum()
-        counts = torch.stack([corrupted.sum(), (corrupted & (predicted == clean)).sum(),
-                              (corrupted & (predicted == noisy)).sum(), background, counted.reshape(())]).double()
+        background = (
+            corrupted.new_zeros((), dtype=torch.long)
+            if self.background is None
+            else (corrupted & (predicted == self.background)).sum()
+        )
+        counts = torch.stack(
+            [
+                corrupted.sum(),
+                (corrupted & (predicted == clean)).sum(),
+                (corrupted & (predicted == noisy)).sum(),
+                background,
+                counted.reshape(()),
+            ]
+        ).double()
         if self._counts is None or self._counts.device != counts.device:
             self._counts = torch.zeros_like(counts)
         self._counts += counts
@@ -63,8 +80,11 @@ class MemorizationCounter:
         if not num_corrupted:
             return
         pred_other = num_corrupted - pred_clean - pred_noisy  # a corrupted label's clean and noisy labels differ
-        shares = {"pred_is_clean_label": pred_clean, "pred_is_noisy_label": pred_noisy,
-                  "pred_is_other_label": pred_other}
+        shares = {
+            "pred_is_clean_label": pred_clean,
+            "pred_is_noisy_label": pred_noisy,
+            "pred_is_other_label": pred_other,
+        }
         if self.background is not None:
             shares["pred_is_background"] = pred_background
         # smoothing_hint=False: each value already sums a whole period; the writers' median over 20 writes would

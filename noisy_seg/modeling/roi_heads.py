@@ -5,6 +5,7 @@ Only the yacs path needs these classes: they adopt the box predictors detectron2
 weights and RNG draws as stock). LazyConfig users call `noisy_seg.config.use_noisy_roi_heads`. A class-agnostic
 mask head is detectron2's own: MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK, or `mask_head.num_classes = 1`.
 """
+
 from __future__ import annotations
 
 from detectron2.modeling.roi_heads import ROI_HEADS_REGISTRY, CascadeROIHeads, Res5ROIHeads, StandardROIHeads
@@ -34,7 +35,8 @@ class NoisyCascadeROIHeads(CascadeROIHeads):
         ret = super()._init_box_head(cfg, input_shape)
         first, *later = ret["box_predictors"]
         ret["box_predictors"] = [NoisyFastRCNNOutputLayers.from_stock(first, cfg)] + [
-            NoisyFastRCNNOutputLayers.from_stock(p, cfg, annotation_loss_weights=False) for p in later]
+            NoisyFastRCNNOutputLayers.from_stock(p, cfg, annotation_loss_weights=False) for p in later
+        ]
         return ret
 
 

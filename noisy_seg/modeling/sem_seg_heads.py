@@ -12,6 +12,7 @@ from N(0, std) with bias 0, as detectron2's box predictor is drawn (N(0, 0.01));
 predictor gives first losses of 6.6-9.0 on the toy recipe (ln 19 = 2.9), up to 17 on other data, and a
 seed-dependent start (see the toy Semantic FPN config).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,9 +36,12 @@ __all__ = ["NoisyDeepLabV3PlusHead", "NoisySemSegFPNHead", "NoisySemanticSegment
 def _loss_options(cfg) -> dict:
     head = cfg.MODEL.SEM_SEG_HEAD
     kwargs = head.get("LOSS_KWARGS", {}) or {}
-    return {"loss": head.get("LOSS", "ce"), "loss_kwargs": _plain(kwargs),
-            "loss_switch_iter": head.get("LOSS_SWITCH_ITER", 0),
-            "predictor_init_std": head.get("PREDICTOR_INIT_STD", 0.0)}
+    return {
+        "loss": head.get("LOSS", "ce"),
+        "loss_kwargs": _plain(kwargs),
+        "loss_switch_iter": head.get("LOSS_SWITCH_ITER", 0),
+        "predictor_init_std": head.get("PREDICTOR_INIT_STD", 0.0),
+    }
 
 
 def _plain(value):
@@ -58,8 +62,9 @@ def _log_memorization(head, predictions, targets) -> None:
     if clean is None:
         return
     with torch.no_grad():
-        upsampled = F.interpolate(predictions.detach(), scale_factor=head.common_stride, mode="bilinear",
-                                  align_corners=False)
+        upsampled = F.interpolate(
+            predictions.detach(), scale_factor=head.common_stride, mode="bilinear", align_corners=False
+        )
         valid = targets != head.ignore_value
         head.memorization.update(upsampled.argmax(dim=1), clean, targets, valid & (clean != targets), valid.sum())
 
@@ -87,19 +92,30 @@ class _LossByName:
     over for one forward. Mixed in before the stock head, so everything else is the stock head's."""
 
     @configurable
-    def __init__(self, input_shape, *, num_classes=None, loss="ce", loss_kwargs=None, loss_switch_iter: int = 0,
-                 predictor_init_std: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        input_shape,
+        *,
+        num_classes=None,
+        loss="ce",
+        loss_kwargs=None,
+        loss_switch_iter: int = 0,
+        predictor_init_std: float = 0.0,
+        **kwargs,
+    ):
         # by keyword: a LazyConfig's input_shape arrives as a DictConfig, which @configurable would take for a cfg
         super().__init__(input_shape=input_shape, num_classes=num_classes, **kwargs)
         if num_classes is None:
-            raise ValueError(f"{type(self).__name__} predicts classes: give num_classes (a decoder-only head has no "
-                             "loss to replace)")
+            raise ValueError(
+                f"{type(self).__name__} predicts classes: give num_classes (a decoder-only head has no loss to replace)"
+            )
         check_predictor_init_std(predictor_init_std)
         if predictor_init_std > 0:
             torch.nn.init.normal_(self.predictor.weight, std=predictor_init_std)
             torch.nn.init.zeros_(self.predictor.bias)
-        self.sem_seg_loss = SemSegLoss(loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value,
-                                       num_classes=num_classes)
+        self.sem_seg_loss = SemSegLoss(
+            loss, loss_kwargs, loss_switch_iter, ignore_value=self.ignore_value, num_classes=num_classes
+        )
         self.memorization = MemorizationCounter("noisy_pixel_fraction")
         self.clean_targets, self.present_classes = None, None  # set for one forward by NoisySemanticSegmentor
 
@@ -146,8 +162,11 @@ class NoisySemanticSegmentor(SemanticSegmentor):
             return super().forward(batched_inputs)
         if "sem_seg_clean" in batched_inputs[0]:  # padded like the noisy targets, with the ignore label
             head.clean_targets = ImageList.from_tensors(
-                [x["sem_seg_clean"].to(self.device) for x in batched_inputs], self.backbone.size_divisibility,
-                head.ignore_value, self.backbone.padding_constraints).tensor
+                [x["sem_seg_clean"].to(self.device) for x in batched_inputs],
+                self.backbone.size_divisibility,
+                head.ignore_value,
+                self.backbone.padding_constraints,
+            ).tensor
         if "present_classes" in batched_inputs[0]:
             head.present_classes = torch.stack([x["present_classes"] for x in batched_inputs]).to(self.device)
         try:

@@ -8,6 +8,7 @@
 Every term is built once, at construction, by the loss registry, with the head's ignore label (and its class
 count for losses that need one); plain CE runs before `loss_switch_iter`.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,7 @@ _FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # a weight times a float32
 
 
 def parse_loss_terms(loss: LossSetting) -> Dict[str, float]:
-    """"sce", "ce + 0.5 * dice" or {"ce": 1.0, "dice": 0.5} -> {name: weight}. Strict, one ValueError line: a
+    """ "sce", "ce + 0.5 * dice" or {"ce": 1.0, "dice": 0.5} -> {name: weight}. Strict, one ValueError line: a
     term that cannot be read, an unknown loss, a loss named twice (give it once, with the summed weight: its
     loss_kwargs are keyed by name), a weight that is not a finite number > 0 (a weight of 0 trains nothing)."""
     if isinstance(loss, Mapping):
@@ -46,8 +47,10 @@ def parse_loss_terms(loss: LossSetting) -> Dict[str, float]:
         raise ValueError(f"loss {loss!r} names no term; write e.g. 'ce'")
     for name, weight in terms.items():
         if name not in available_losses():
-            raise ValueError(f"loss {loss!r}: unknown loss {name!r}.{did_you_mean(name.lower(), available_losses())} "
-                             f"Choose one of {', '.join(available_losses())}")
+            raise ValueError(
+                f"loss {loss!r}: unknown loss {name!r}.{did_you_mean(name.lower(), available_losses())} "
+                f"Choose one of {', '.join(available_losses())}"
+            )
         _check_weight(loss, name, weight)
     return {name: float(weight) for name, weight in terms.items()}
 
@@ -60,13 +63,16 @@ def _parsed(loss: str) -> Dict[str, float]:
             raise ValueError(f"loss {loss!r}: cannot read the term {part.strip()!r}; write e.g. 'ce + 0.5 * dice'")
         name, written = match["name"], match["weight"]
         if name in terms:
-            raise ValueError(f"loss {loss!r} names {name!r} twice; give each loss once, with its total weight "
-                             f"(e.g. '2 * {name}')")
+            raise ValueError(
+                f"loss {loss!r} names {name!r} twice; give each loss once, with its total weight (e.g. '2 * {name}')"
+            )
         try:
             weight = 1.0 if written is None else float(written)
         except ValueError:
-            raise ValueError(f"loss {loss!r}: cannot read the term {part.strip()!r}: its weight {written!r} is not a "
-                             f"number; write e.g. '0.5 * {name}'") from None
+            raise ValueError(
+                f"loss {loss!r}: cannot read the term {part.strip()!r}: its weight {written!r} is not a "
+                f"number; write e.g. '0.5 * {name}'"
+            ) from None
         if not math.isfinite(weight):  # nan, inf, or a number beyond a float (1e400)
             raise ValueError(f"loss {loss!r}: the weight {written} of {name!r} is not a finite number")
         terms[name] = weight
@@ -77,11 +83,15 @@ def _check_weight(loss: LossSetting, name: str, weight) -> None:
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
         raise ValueError(f"loss {loss!r}: the weight of {name!r} must be a finite number > 0, got {weight!r}")
     if weight <= 0:
-        raise ValueError(f"loss {loss!r}: the weight of {name!r} must be > 0, got {weight!r}"
-                         f"{'; a term of weight 0 trains nothing: leave it out' if weight == 0 else ''}")
+        raise ValueError(
+            f"loss {loss!r}: the weight of {name!r} must be > 0, got {weight!r}"
+            f"{'; a term of weight 0 trains nothing: leave it out' if weight == 0 else ''}"
+        )
     if weight > _FLOAT32_MAX:
-        raise ValueError(f"loss {loss!r}: the weight {weight!r} of {name!r} overflows the float32 loss it "
-                         f"multiplies (at most {_FLOAT32_MAX:.3g})")
+        raise ValueError(
+            f"loss {loss!r}: the weight {weight!r} of {name!r} overflows the float32 loss it "
+            f"multiplies (at most {_FLOAT32_MAX:.3g})"
+        )
 
 
 def _current_iter() -> Optional[int]:
@@ -102,8 +112,15 @@ class SemSegLoss(nn.Module):
         num_classes: given to terms that take num_classes (region-aware).
     """
 
-    def __init__(self, loss: LossSetting = "ce", loss_kwargs: Optional[Mapping] = None, loss_switch_iter: int = 0,
-                 *, ignore_value: int, num_classes: int):
+    def __init__(
+        self,
+        loss: LossSetting = "ce",
+        loss_kwargs: Optional[Mapping] = None,
+        loss_switch_iter: int = 0,
+        *,
+        ignore_value: int,
+        num_classes: int,
+    ):
         super().__init__()
         if isinstance(loss_switch_iter, bool) or not isinstance(loss_switch_iter, int) or loss_switch_iter < 0:
             raise ValueError(f"loss_switch_iter must be an int >= 0, got {loss_switch_iter!r}")
@@ -115,34 +132,44 @@ class SemSegLoss(nn.Module):
         kwargs = dict(loss_kwargs or {})
         several = len(self.weights) > 1
         if several and set(kwargs) - set(self.weights):
-            raise ValueError(f"loss_kwargs of a sum of losses are per term ({sorted(self.weights)}); "
-                             f"got keys {sorted(set(kwargs) - set(self.weights))}")
+            raise ValueError(
+                f"loss_kwargs of a sum of losses are per term ({sorted(self.weights)}); "
+                f"got keys {sorted(set(kwargs) - set(self.weights))}"
+            )
         self._needs_tags = {name: loss_spec(name).needs_image_tags for name in self.weights}
-        self.terms = nn.ModuleDict({
-            name: self._build_term(name, dict(kwargs.get(name) or {}) if several else kwargs, num_classes)
-            for name in self.weights
-        })
+        self.terms = nn.ModuleDict(
+            {
+                name: self._build_term(name, dict(kwargs.get(name) or {}) if several else kwargs, num_classes)
+                for name in self.weights
+            }
+        )
 
     def _build_term(self, name: str, options: dict, num_classes: int) -> nn.Module:
         spec = loss_spec(name)
         if not spec.takes_dense_logits:
             dense = [n for n in available_losses() if loss_spec(n).takes_dense_logits]
-            raise ValueError(f"loss {name!r} takes classification logits only; a semantic head needs a dense loss: "
-                             f"choose one of {', '.join(dense)}")
+            raise ValueError(
+                f"loss {name!r} takes classification logits only; a semantic head needs a dense loss: "
+                f"choose one of {', '.join(dense)}"
+            )
         if "ignore_index" in spec.defaults:
             options.setdefault("ignore_index", self.ignore_value)
         if "num_classes" in spec.defaults:
             options.setdefault("num_classes", num_classes)
         if spec.needs_bg_index and "bg_index" not in options:
-            raise ValueError(f"loss {name!r} needs loss_kwargs bg_index: the background class(es) of the dataset, "
-                             "whose pixels get CE (e.g. [0] for the toy data)")
+            raise ValueError(
+                f"loss {name!r} needs loss_kwargs bg_index: the background class(es) of the dataset, "
+                "whose pixels get CE (e.g. [0] for the toy data)"
+            )
         for key in ("bg_index", "background_index"):  # class indices of the head's label space
             classes = options.get(key)
             classes = [classes] if isinstance(classes, int) else list(classes or [])
             unknown = [c for c in classes if isinstance(c, int) and not 0 <= c < num_classes]
             if unknown:
-                raise ValueError(f"loss {name!r}: {key} names class(es) {unknown} outside the head's {num_classes} "
-                                 f"classes [0, {num_classes})")
+                raise ValueError(
+                    f"loss {name!r}: {key} names class(es) {unknown} outside the head's {num_classes} "
+                    f"classes [0, {num_classes})"
+                )
         return build_loss(name, **options)
 
     def robust_loss_active(self) -> bool:
@@ -153,8 +180,9 @@ class SemSegLoss(nn.Module):
         """True when this step uses the configured loss rather than the stock head's CE."""
         return not self.is_stock_ce and self.robust_loss_active()
 
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor,
-                present: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, targets: torch.Tensor, present: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         """present: (N, C) bool image-level tags for losses that use them (class-aware CE); without them those
         losses take the classes in each image's targets."""
         if not self.replaces_stock_loss():

@@ -24,12 +24,19 @@ from .semantic_noise import SemanticNoise
 from .boundary_noise import BoundaryNoise
 from .annotation_keys import annotation_keys, content_keys
 from .coco import apply_noise_to_coco, category_index
-from .keyed_random import (image_key, image_keys, keyed_standard_normal, keyed_uniform, keyed_uniform_at,
-                           record_image_id)
+from .keyed_random import image_key, image_keys, keyed_standard_normal, keyed_uniform, keyed_uniform_at, record_image_id
 from .pipeline import NoiseDecisions, NoisePipeline
 from .presets import COCO_N_PRESETS, spatial_preset
-from .registry import NOISE_REGISTRY, build_class_noise, build_noise, build_semantic_noise, named_noise_spec, \
-    noise_spec, register_noise, spec_keys
+from .registry import (
+    NOISE_REGISTRY,
+    build_class_noise,
+    build_noise,
+    build_semantic_noise,
+    named_noise_spec,
+    noise_spec,
+    register_noise,
+    spec_keys,
+)
 from .report import NoiseReport
 from .transition import realized_transition_matrix
 

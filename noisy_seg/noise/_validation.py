@@ -38,8 +38,10 @@ def check_can_change_labels(num_classes: int, rate: float, model: str) -> None:
     """Class noise at a rate > 0 needs a class to flip to: on a dataset of one class it would realize nothing while
     its name promises noise, so it is refused."""
     if num_classes == 1 and rate > 0:
-        raise ValueError(f"{model} at rate {rate:g} cannot change any label: the dataset has 1 class, so there is no "
-                         "other class to flip to; use rate 0 (or clean), or a dataset of several classes")
+        raise ValueError(
+            f"{model} at rate {rate:g} cannot change any label: the dataset has 1 class, so there is no "
+            "other class to flip to; use rate 0 (or clean), or a dataset of several classes"
+        )
 
 
 def check_non_negative(value, name: str) -> float:

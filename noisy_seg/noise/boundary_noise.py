@@ -107,8 +107,9 @@ class BoundaryNoise:
         object.__setattr__(self, "flip_rate", check_rate(self.flip_rate, "flip_rate"))
         # SemanticNoise checks ignore_label / background_label and finds and keys the components, so both
         # models see the same components under the same keys; its rate 0 changes nothing.
-        components = SemanticNoise(0.0, self.num_classes, ignore_label=self.ignore_label,
-                                   background_label=self.background_label)
+        components = SemanticNoise(
+            0.0, self.num_classes, ignore_label=self.ignore_label, background_label=self.background_label
+        )
         object.__setattr__(self, "_components", components)
 
     def apply(self, label_map, image_key) -> np.ndarray:
@@ -123,8 +124,12 @@ class BoundaryNoise:
         reach = self.steps + 1 + (_SMOOTH_RADIUS + 1 if self.flip_rate > 0 else 0)
         atlas = _Atlas(label_map, components, plan.boxes, reach, self.ignore_label)
         if self.rate > 0:
-            grows = keyed_uniform(self.seed, key, plan.keys, DIRECTION_STREAM, draws=self.steps).reshape(
-                plan.keys.size, self.steps) < self.grow_prob  # one direction per step per component
+            grows = (
+                keyed_uniform(self.seed, key, plan.keys, DIRECTION_STREAM, draws=self.steps).reshape(
+                    plan.keys.size, self.steps
+                )
+                < self.grow_prob
+            )  # one direction per step per component
             self._walk(atlas, key, plan.keys, grows)
         for index, (window, inside) in enumerate(zip(atlas.windows, atlas.inside_masks)):
             mask = atlas.mask(index)
@@ -143,8 +148,9 @@ class BoundaryNoise:
         image_pixels = atlas.image_pixels  # draw index: step * pixels + raster index, one per (step, pixel)
         for step in range(self.steps):
             stride = atlas.strides[owner]
-            near = cells[candidates - 1] | cells[candidates + 1] | cells[candidates - stride] | cells[
-                candidates + stride]
+            near = (
+                cells[candidates - 1] | cells[candidates + 1] | cells[candidates - stride] | cells[candidates + stride]
+            )
             state = cells[candidates] & STATE
             outer = (state == MASK_OUT) & ((near & MASK_IN) != 0)
             inner = (state == MASK_IN) & ((near & LEAVABLE) != 0)
@@ -156,8 +162,13 @@ class BoundaryNoise:
             ring = np.flatnonzero(outer == grow)  # grow steps take outer cells, shrink steps inner ones
             if ring.size == 0:
                 continue
-            draws = keyed_uniform_at(self.seed, key, component_keys[owner[ring]], STEP_STREAM,
-                                     step * image_pixels + atlas.to_raster(candidates[ring], owner[ring]))
+            draws = keyed_uniform_at(
+                self.seed,
+                key,
+                component_keys[owner[ring]],
+                STEP_STREAM,
+                step * image_pixels + atlas.to_raster(candidates[ring], owner[ring]),
+            )
             flipped = ring[draws < self.rate]
             if flipped.size == 0:
                 continue
@@ -192,8 +203,10 @@ class BoundaryNoise:
         depth = float(cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[left].max())
         reach = int(np.ceil(depth)) + 1
         rows, cols = np.flatnonzero(left.any(axis=1)), np.flatnonzero(left.any(axis=0))
-        crop = (slice(max(0, int(rows[0]) - reach), int(rows[-1]) + reach + 1),
-                slice(max(0, int(cols[0]) - reach), int(cols[-1]) + reach + 1))
+        crop = (
+            slice(max(0, int(rows[0]) - reach), int(rows[-1]) + reach + 1),
+            slice(max(0, int(cols[0]) - reach), int(cols[-1]) + reach + 1),
+        )
         noisy, original, inside, left = noisy[crop], original[crop], inside[crop], left[crop]
         nearest = ndimage.distance_transform_edt(inside, return_distances=False, return_indices=True)
         noisy[left] = original[nearest[0][left], nearest[1][left]]
@@ -247,8 +260,10 @@ class _Atlas:
     def raster(self, index: int) -> np.ndarray:
         """Image raster index of every pixel of the window -> int64 (h, w)."""
         rows, cols = self.windows[index]
-        return np.arange(rows.start, rows.stop, dtype=np.int64)[:, None] * self.image_width + np.arange(
-            cols.start, cols.stop, dtype=np.int64)[None, :]
+        return (
+            np.arange(rows.start, rows.stop, dtype=np.int64)[:, None] * self.image_width
+            + np.arange(cols.start, cols.stop, dtype=np.int64)[None, :]
+        )
 
     def boundary_candidates(self) -> np.ndarray:
         """Cells next to a mask's boundary (inside or out) -> sorted int64 cell indices."""
@@ -273,5 +288,9 @@ class _Atlas:
         return rows * self.image_width + cols
 
 
-register_noise("markov_boundary", "semantic_noise", BoundaryNoise,
-               short={"boundary": {}, "boundarygrow": {"grow_prob": 0.8}, "boundaryshrink": {"grow_prob": 0.2}})
+register_noise(
+    "markov_boundary",
+    "semantic_noise",
+    BoundaryNoise,
+    short={"boundary": {}, "boundarygrow": {"grow_prob": 0.8}, "boundaryshrink": {"grow_prob": 0.2}},
+)

@@ -81,12 +81,12 @@ def apply_noise_to_coco(dataset: Mapping, noise, *, images_root=None, progress: 
     img_keys = to_image_keys([image["id"] for image in images])[positions] if labels.size else np.zeros(0, np.int64)
     ann_keys = content_keys(labels, crowd, boxes, groups=positions)
     if pipeline.needs_image:
-        decisions = _decide_image_by_image(pipeline, images, positions, labels, crowd, img_keys, ann_keys, boxes,
-                                           images_root, progress)
+        decisions = _decide_image_by_image(
+            pipeline, images, positions, labels, crowd, img_keys, ann_keys, boxes, images_root, progress
+        )
     else:
         decisions = pipeline.decide(labels, crowd, img_keys, ann_keys)
-    geometry = _corrupt_geometry(pipeline, decisions.ops, annotations, images, positions, img_keys, ann_keys,
-                                 progress)
+    geometry = _corrupt_geometry(pipeline, decisions.ops, annotations, images, positions, img_keys, ann_keys, progress)
 
     tags = decisions.tags(labels)
     dataset_ids = sorted_ids[decisions.labels].tolist()
@@ -151,16 +151,18 @@ def _corrupt_geometry(pipeline, ops, annotations, images, positions, img_keys, a
     return geometry
 
 
-def _decide_image_by_image(pipeline, images, positions, labels, crowd, img_keys, ann_keys, boxes, images_root,
-                           progress) -> NoiseDecisions:
+def _decide_image_by_image(
+    pipeline, images, positions, labels, crowd, img_keys, ann_keys, boxes, images_root, progress
+) -> NoiseDecisions:
     """``decide`` one image at a time: instance crops need the pixels, and one image is decoded once."""
     order = np.argsort(positions, kind="stable")
     grouped = positions[order]
     starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if order.size else np.zeros(0, np.int64)
     ends = np.r_[starts[1:], order.size].astype(np.int64)
     keep, noisy, ops = np.ones(labels.size, bool), labels.copy(), np.zeros(labels.size, np.int8)
-    for start, end in _progress(list(zip(starts.tolist(), ends.tolist())), progress, len(starts),
-                                "instance-dependent noise", "img"):
+    for start, end in _progress(
+        list(zip(starts.tolist(), ends.tolist())), progress, len(starts), "instance-dependent noise", "img"
+    ):
         members = order[start:end]
         image_info = images[int(grouped[start])]
 

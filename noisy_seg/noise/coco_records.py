@@ -4,6 +4,7 @@ Well-formed files take the vectorized path only. When it fails (a missing key, a
 belongs, a box of 3 numbers, an id too big for 64 bits...), a record-by-record pass finds the first bad record
 and raises ValueError naming it and its field; that pass costs nothing on good data.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,9 @@ def check_images(images: Sequence) -> None:
         for field in ("height", "width"):
             value = image.get(field)
             if not _is_int(value) or value <= 0:
-                raise ValueError(f"image id {image['id']!r} (images[{index}]): '{field}' must be a positive int, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"image id {image['id']!r} (images[{index}]): '{field}' must be a positive int, got {value!r}"
+                )
 
 
 def check_annotation_ids(annotations: Sequence) -> None:
@@ -81,15 +83,18 @@ def check_annotation_ids(annotations: Sequence) -> None:
                 raise ValueError(f"annotations[{index}] must be a dict, got {type(annotation).__name__}") from None
             problem = _id_problem(annotation.get("id"), allow_str=False)
             if problem:
-                raise ValueError(f"annotations[{index}] (image_id {annotation.get('image_id')!r}): 'id' {problem}") \
-                    from None
+                raise ValueError(
+                    f"annotations[{index}] (image_id {annotation.get('image_id')!r}): 'id' {problem}"
+                ) from None
         raise
     unique, first, counts = np.unique(ids, return_index=True, return_counts=True)
     if unique.size != ids.size:
         repeated = int(unique[np.argmax(counts > 1)])
         positions = np.flatnonzero(ids == repeated)[:3].tolist()
-        raise ValueError(f"annotation id {repeated} appears {int(counts.max())} times (annotations{positions}...); "
-                         "annotation ids must be unique")
+        raise ValueError(
+            f"annotation id {repeated} appears {int(counts.max())} times (annotations{positions}...); "
+            "annotation ids must be unique"
+        )
 
 
 def annotation_arrays(annotations: Sequence, images: Sequence, category_ids: np.ndarray):
@@ -121,8 +126,10 @@ def annotation_arrays(annotations: Sequence, images: Sequence, category_ids: np.
     unknown = np.flatnonzero(category_ids[labels] != dataset_ids)
     if unknown.size:
         index = int(unknown[0])
-        raise ValueError(f"{_name(annotations[index], index)} has category_id {int(dataset_ids[index])} which is not "
-                         f"in 'categories' ({unknown.size} such annotations); fix the json or add the category")
+        raise ValueError(
+            f"{_name(annotations[index], index)} has category_id {int(dataset_ids[index])} which is not "
+            f"in 'categories' ({unknown.size} such annotations); fix the json or add the category"
+        )
     return positions, labels.astype(np.int64), crowd.astype(bool), boxes
 
 
@@ -152,8 +159,12 @@ def _explain(annotations: Sequence, image_position: Mapping) -> None:
         if crowd not in (0, 1) or (not _is_int(crowd) and not isinstance(crowd, bool)):
             raise ValueError(f"{name}: 'iscrowd' must be 0 or 1, got {crowd!r}") from None
         box = ann.get("bbox")
-        if (not isinstance(box, Sequence) or isinstance(box, (str, bytes)) or len(box) != 4
-                or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in box)):
+        if (
+            not isinstance(box, Sequence)
+            or isinstance(box, (str, bytes))
+            or len(box) != 4
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+        ):
             raise ValueError(f"{name}: 'bbox' must be [x, y, width, height] finite numbers, got {box!r}") from None
         if box[2] < 0 or box[3] < 0:
             raise ValueError(f"{name}: 'bbox' has a negative width or height: {box!r}") from None

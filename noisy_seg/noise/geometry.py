@@ -122,8 +122,9 @@ def segmentation_to_mask(segmentation, height: int, width: int) -> np.ndarray | 
         parts = polygon_arrays(segmentation)
         return rasterize_polygons(parts, height, width).astype(bool) if parts else None
     if isinstance(segmentation, Mapping) and "counts" in segmentation:
-        return rle_to_mask({"size": segmentation.get("size", [height, width]), "counts": segmentation["counts"]}
-                           ).astype(bool)
+        return rle_to_mask(
+            {"size": segmentation.get("size", [height, width]), "counts": segmentation["counts"]}
+        ).astype(bool)
     return None
 
 

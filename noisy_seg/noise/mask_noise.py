@@ -233,9 +233,16 @@ class SpatialNoise:
         return _filled(parts, mask.shape)
 
 
-def coco_n_noise(num_classes: int, preset: str | None = None, p: float | None = None, kernel: int | None = None,
-                 jitter_sigma: float | None = None, simplify_tolerance: float | None = None,
-                 class_rate: float | None = None, seed: int = 0) -> dict:
+def coco_n_noise(
+    num_classes: int,
+    preset: str | None = None,
+    p: float | None = None,
+    kernel: int | None = None,
+    jitter_sigma: float | None = None,
+    simplify_tolerance: float | None = None,
+    class_rate: float | None = None,
+    seed: int = 0,
+) -> dict:
     """COCO-N / Cityscapes-N: a level's spatial noise (``preset``, ``p`` may override its per-op probability)
     or explicit p, kernel, jitter_sigma, simplify_tolerance; plus the benchmark's class noise uniform_mix_C
     (the redraw may return the true class) at ``class_rate`` (a level's own rate by default)."""
@@ -254,8 +261,9 @@ def coco_n_noise(num_classes: int, preset: str | None = None, p: float | None = 
             )
         spatial = SpatialNoise(p, kernel, jitter_sigma, simplify_tolerance, seed)
     # its uniform mix over one class changes nothing (rate * (K - 1) / K = 0): the spatial part alone
-    class_noise = SymmetricNoise(class_rate, num_classes, seed, include_true=True) if class_rate and num_classes > 1 \
-        else None
+    class_noise = (
+        SymmetricNoise(class_rate, num_classes, seed, include_true=True) if class_rate and num_classes > 1 else None
+    )
     return {"spatial_noise": spatial, "class_noise": class_noise}
 
 

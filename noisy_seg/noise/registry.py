@@ -63,8 +63,7 @@ class NoiseEntry:
 NOISE_REGISTRY: dict[str, NoiseEntry] = {}
 
 
-def register_noise(name: str, part: str, build: Callable, short: Mapping[str, Mapping] | str | None = None,
-                   presets=()):
+def register_noise(name: str, part: str, build: Callable, short: Mapping[str, Mapping] | str | None = None, presets=()):
     """Register ``build`` (a model class or function taking ``num_classes`` and the spec's keys as keywords)
     as noise type ``name`` for pipeline slot ``part``; ``short``: a short-name prefix, or {prefix: fixed params};
     ``presets``: the names its ``preset`` key takes (checked when a short name is read)."""
@@ -80,8 +79,9 @@ def register_noise(name: str, part: str, build: Callable, short: Mapping[str, Ma
     for prefix in shorts:
         if prefix in taken:
             raise ValueError(f"register_noise({name!r}): short name {prefix!r} is already used by {taken[prefix]!r}")
-    NOISE_REGISTRY[name] = NoiseEntry(name, part, build, allowed, required, shorts, "num_classes" in params,
-                                      tuple(sorted(presets)))
+    NOISE_REGISTRY[name] = NoiseEntry(
+        name, part, build, allowed, required, shorts, "num_classes" in params, tuple(sorted(presets))
+    )
     return build
 
 
@@ -139,7 +139,7 @@ def named_noise_spec(name: str):
         key=lambda item: -len(item[0]),  # "symmix40" is symmix, not sym
     )
     for prefix, fixed, entry in candidates if isinstance(name, str) else ():
-        match = name.startswith(prefix) and _SHORT_TAIL.match(name[len(prefix):])
+        match = name.startswith(prefix) and _SHORT_TAIL.match(name[len(prefix) :])
         if not match:
             continue
         spec = {"type": entry.name, **fixed}
@@ -150,17 +150,22 @@ def named_noise_spec(name: str):
             spec["rate"] = rate / 100
         if match["preset"] is not None:
             if match["preset"] not in entry.presets:
-                raise ValueError(f"noise name {name!r}: unknown preset {match['preset']!r}; choose one of "
-                                 f"{list(entry.presets)}")
+                raise ValueError(
+                    f"noise name {name!r}: unknown preset {match['preset']!r}; choose one of {list(entry.presets)}"
+                )
             spec["preset"] = match["preset"]
         spec["seed"] = int(match["seed"] or 0)
         if set(spec) - {"type"} <= entry.allowed and entry.required <= set(spec):
             return spec
-    forms = (prefix + ("<NN>" if "rate" in entry.allowed else "") + ("_<preset>" if "preset" in entry.allowed else "")
-             for prefix, _, entry in reversed(candidates))
+    forms = (
+        prefix + ("<NN>" if "rate" in entry.allowed else "") + ("_<preset>" if "preset" in entry.allowed else "")
+        for prefix, _, entry in reversed(candidates)
+    )
     examples = ", ".join(sorted(set(forms)))
-    raise ValueError(f"unknown noise name {name!r}; use clean or one of {examples} (e.g. sym40, asym20_cityscapes, "
-                     "coco_n_hard), each optionally with _s<seed>, or a dict spec")
+    raise ValueError(
+        f"unknown noise name {name!r}; use clean or one of {examples} (e.g. sym40, asym20_cityscapes, "
+        "coco_n_hard), each optionally with _s<seed>, or a dict spec"
+    )
 
 
 def noise_spec(noise):
@@ -197,8 +202,10 @@ def build_class_noise(spec: Mapping, num_classes: int):
     """The class-noise model of one spec."""
     parts = _build_parts(spec, num_classes)
     if set(parts) != {"class_noise"}:
-        raise ValueError(f"noise type {spec.get('type')!r} is not a class-noise model; choose one of "
-                         f"{sorted(e.name for e in NOISE_REGISTRY.values() if e.part == 'class_noise')}")
+        raise ValueError(
+            f"noise type {spec.get('type')!r} is not a class-noise model; choose one of "
+            f"{sorted(e.name for e in NOISE_REGISTRY.values() if e.part == 'class_noise')}"
+        )
     return parts["class_noise"]
 
 
@@ -209,6 +216,8 @@ def build_semantic_noise(spec, num_classes: int):
         return None
     parts = _build_parts(spec, num_classes)
     if "semantic_noise" not in parts:
-        raise ValueError(f"noise type {spec.get('type')!r} is for instance annotations; semantic label maps take "
-                         f"{sorted(e.name for e in NOISE_REGISTRY.values() if e.part == 'semantic_noise')}")
+        raise ValueError(
+            f"noise type {spec.get('type')!r} is for instance annotations; semantic label maps take "
+            f"{sorted(e.name for e in NOISE_REGISTRY.values() if e.part == 'semantic_noise')}"
+        )
     return parts["semantic_noise"]

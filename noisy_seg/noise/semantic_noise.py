@@ -181,6 +181,16 @@ class SemanticNoise:
         return noisy
 
 
-register_noise("semantic", "semantic_noise", SemanticNoise, short={"sem": {}, "semrelabel": {"ops": ("relabel",)},
-               "semignore": {"ops": ("ignore",)}, "semdilate": {"ops": ("dilate",)}, "semerode": {"ops": ("erode",)},
-               "sembg": {"ops": ("background",)}})
+register_noise(
+    "semantic",
+    "semantic_noise",
+    SemanticNoise,
+    short={
+        "sem": {},
+        "semrelabel": {"ops": ("relabel",)},
+        "semignore": {"ops": ("ignore",)},
+        "semdilate": {"ops": ("dilate",)},
+        "semerode": {"ops": ("erode",)},
+        "sembg": {"ops": ("background",)},
+    },
+)

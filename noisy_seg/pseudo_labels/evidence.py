@@ -3,6 +3,7 @@ classifier's class posterior on its annotated box (the GT boxes as proposals) an
 the annotated one, and on request the model's own confident detections (`collect_evidence`). Label correction
 (instance.py) and label-issue finding (label_issues.py) both read it; what to make of it is decided elsewhere.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,8 +57,10 @@ def coco_metadata(dataset_name: str) -> tuple[str, dict]:
     metadata = MetadataCatalog.get(dataset_name)
     json_file, id_map = metadata.get("json_file"), metadata.get("thing_dataset_id_to_contiguous_id")
     if json_file is None or id_map is None:
-        raise UserInputError(f"{dataset_name!r} is not a COCO-format dataset: its metadata needs json_file and "
-                             "thing_dataset_id_to_contiguous_id")
+        raise UserInputError(
+            f"{dataset_name!r} is not a COCO-format dataset: its metadata needs json_file and "
+            "thing_dataset_id_to_contiguous_id"
+        )
     return json_file, {int(k): int(v) for k, v in id_map.items()}
 
 
@@ -75,9 +78,21 @@ def _load_chunks(progress_dir: Optional[Path]) -> list[dict]:
     return [load_json(path) for path in sorted(progress_dir.glob("chunk-*.json"))] if progress_dir else []
 
 
-def collect_evidence(model, records, dataset, id_map, progress_dir: Optional[Path], *, augmentations, image_format,
-                     with_masks: bool, progress: bool, detect_score: Optional[float] = None, keep_masks: bool = False,
-                     desc: str = "label correction"):
+def collect_evidence(
+    model,
+    records,
+    dataset,
+    id_map,
+    progress_dir: Optional[Path],
+    *,
+    augmentations,
+    image_format,
+    with_masks: bool,
+    progress: bool,
+    detect_score: Optional[float] = None,
+    keep_masks: bool = False,
+    desc: str = "label correction",
+):
     """The model's evidence on the annotations of `records` (the registered dataset's records, or some of them),
     image by image: (rows, skipped, detections), continuing from the chunks in `progress_dir` (None: no chunks).
 
@@ -98,11 +113,19 @@ def collect_evidence(model, records, dataset, id_map, progress_dir: Optional[Pat
     pending = {"image_ids": [], "rows": [], "skipped": [], "detections": []}
     augmentations = T.AugmentationList(list(augmentations))
     todo = [record for record in records if record["image_id"] not in done]
-    for record in tqdm(todo, desc=desc, disable=not progress, initial=len(records) - len(todo),
-                       total=len(records)):
+    for record in tqdm(todo, desc=desc, disable=not progress, initial=len(records) - len(todo), total=len(records)):
         rows, skipped, detections = _image_evidence(
-            model, record, by_image.get(record["image_id"], []), dataset["annotations"], id_map, augmentations,
-            image_format, with_masks, detect_score=detect_score, keep_masks=keep_masks)
+            model,
+            record,
+            by_image.get(record["image_id"], []),
+            dataset["annotations"],
+            id_map,
+            augmentations,
+            image_format,
+            with_masks,
+            detect_score=detect_score,
+            keep_masks=keep_masks,
+        )
         pending["image_ids"].append(record["image_id"])
         pending["rows"] += rows
         pending["skipped"] += skipped
@@ -114,8 +137,12 @@ def collect_evidence(model, records, dataset, id_map, progress_dir: Optional[Pat
         chunks.append(_save_chunk(progress_dir, len(chunks), pending))
     rows = sorted((row for chunk in chunks for row in chunk["rows"]), key=lambda row: row["index"])
     skipped = [s for chunk in chunks for s in chunk["skipped"]]
-    skipped += [_skip(index, dataset["annotations"][index], "image not in dataset")
-                for image_id, indices in by_image.items() if image_id not in record_ids for index in indices]
+    skipped += [
+        _skip(index, dataset["annotations"][index], "image not in dataset")
+        for image_id, indices in by_image.items()
+        if image_id not in record_ids
+        for index in indices
+    ]
     detections = [d for chunk in chunks for d in chunk.get("detections", [])]
     return rows, sorted(skipped, key=lambda s: s["index"]), detections
 
@@ -143,14 +170,29 @@ def _skip_reason(ann: dict, id_map: dict) -> Optional[str]:
     if ann.get("category_id") not in id_map:
         return "unknown category"
     box = ann.get("bbox")
-    if not (isinstance(box, (list, tuple)) and len(box) == 4 and np.isfinite(np.asarray(box, float)).all()
-            and box[2] > 0 and box[3] > 0):
+    if not (
+        isinstance(box, (list, tuple))
+        and len(box) == 4
+        and np.isfinite(np.asarray(box, float)).all()
+        and box[2] > 0
+        and box[3] > 0
+    ):
         return "no usable box"
     return None
 
 
-def _image_evidence(model, record, indices, annotations, id_map, augmentations, image_format, with_masks,
-                    detect_score=None, keep_masks=False):
+def _image_evidence(
+    model,
+    record,
+    indices,
+    annotations,
+    id_map,
+    augmentations,
+    image_format,
+    with_masks,
+    detect_score=None,
+    keep_masks=False,
+):
     """Rows for one image's usable annotations (one model call on their boxes), its skipped ones, and with
     `detect_score` its confident detections (one more call: the model's own inference)."""
     reasons = {index: _skip_reason(annotations[index], id_map) for index in indices}
@@ -163,8 +205,17 @@ def _image_evidence(model, record, indices, annotations, id_map, augmentations, 
     network_input, input_boxes = _network_input(record, boxes, augmentations, image_format)
     rows = []
     if usable:
-        rows = _annotation_rows(model, record, [annotations[i] for i in usable], usable, id_map, network_input,
-                                input_boxes, with_masks, keep_masks)
+        rows = _annotation_rows(
+            model,
+            record,
+            [annotations[i] for i in usable],
+            usable,
+            id_map,
+            network_input,
+            input_boxes,
+            with_masks,
+            keep_masks,
+        )
     detections = None
     if detect_score is not None:
         detections = _confident_detections(model, network_input, record["image_id"], detect_score, keep_masks)
@@ -173,20 +224,36 @@ def _image_evidence(model, record, indices, annotations, id_map, augmentations, 
 
 def _annotation_rows(model, record, anns, usable, id_map, network_input, input_boxes, with_masks, keep_masks):
     given = torch.as_tensor([id_map[ann["category_id"]] for ann in anns])
-    output = predict_on_given_boxes(model, [network_input], [input_boxes], classes=[given],
-                                    predict_masks=with_masks)[0]
+    output = predict_on_given_boxes(model, [network_input], [input_boxes], classes=[given], predict_masks=with_masks)[0]
     class_probs = output["class_probs"].cpu()
     given_prob, best_other, best_other_prob = class_evidence(class_probs, given)
     iou = [None] * len(usable)
     if with_masks:
         iou = _mask_iou_or_none(anns, output["mask_probs"], network_input)
     rows = [
-        {"index": index, "id": ann.get("id"), "image_id": record["image_id"], "given": int(g),
-         "best_other": int(k), "given_prob": float(pg), "best_other_prob": float(pk),
-         "background_prob": float(pb), "mask_iou": m, "class_probs": probs}
+        {
+            "index": index,
+            "id": ann.get("id"),
+            "image_id": record["image_id"],
+            "given": int(g),
+            "best_other": int(k),
+            "given_prob": float(pg),
+            "best_other_prob": float(pk),
+            "background_prob": float(pb),
+            "mask_iou": m,
+            "class_probs": probs,
+        }
         for index, ann, g, k, pg, pk, pb, m, probs in zip(
-            usable, anns, given.tolist(), best_other.tolist(), given_prob.tolist(), best_other_prob.tolist(),
-            class_probs[:, -1].tolist(), iou, class_probs.tolist())
+            usable,
+            anns,
+            given.tolist(),
+            best_other.tolist(),
+            given_prob.tolist(),
+            best_other_prob.tolist(),
+            class_probs[:, -1].tolist(),
+            iou,
+            class_probs.tolist(),
+        )
     ]
     if keep_masks and with_masks:
         for row, mask in zip(rows, (output["mask_probs"] > MASK_THRESHOLD).cpu().numpy()):
@@ -206,8 +273,12 @@ def _confident_detections(model, network_input: dict, image_id, min_score: float
     instances = instances[instances.scores >= min_score]
     boxes = instances.pred_boxes.tensor.numpy().astype(np.float64)
     boxes[:, 2:] -= boxes[:, :2]  # XYXY -> XYWH
-    detections = {"image_id": image_id, "boxes": boxes.tolist(), "scores": instances.scores.tolist(),
-                  "classes": instances.pred_classes.tolist()}
+    detections = {
+        "image_id": image_id,
+        "boxes": boxes.tolist(),
+        "scores": instances.scores.tolist(),
+        "classes": instances.pred_classes.tolist(),
+    }
     if keep_masks and instances.has("pred_masks"):
         detections["masks"] = [_encode_mask(mask) for mask in instances.pred_masks.numpy()]
     return detections

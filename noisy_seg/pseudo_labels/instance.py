@@ -29,6 +29,7 @@ Crowd annotations, annotations without a usable box or with an unknown category 
 The model's evidence (per annotation the class probabilities on its box and the mask IoU) is evidence.py's
 `collect_evidence`, which label-issue finding (label_issues.py) reads too; this module decides and writes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -117,22 +118,37 @@ def correct_instance_labels(
         "augmentations": [repr(a) for a in augmentations],
         "image_format": image_format,
     }
-    folder = RunFolder.open(output_dir, settings, resume=resume, owned={CORRECTED_JSON, CORRECTIONS_JSON, PROGRESS_DIR},
-                            flag="output", how_to_resume="resume=True")
+    folder = RunFolder.open(
+        output_dir,
+        settings,
+        resume=resume,
+        owned={CORRECTED_JSON, CORRECTIONS_JSON, PROGRESS_DIR},
+        flag="output",
+        how_to_resume="resume=True",
+    )
     if folder.state == FINISHED:
         shutil.rmtree(output_dir / PROGRESS_DIR, ignore_errors=True)  # a crash right after the last write
         logger.info("%s already holds this correction; nothing to do", output_dir)
         return load_json(output_dir / CORRECTIONS_JSON)["summary"]
 
     rows, skipped, _ = collect_evidence(
-        model, records, dataset, id_map, output_dir / PROGRESS_DIR, augmentations=augmentations,
-        image_format=image_format, with_masks=mask_iou_threshold is not None, progress=progress,
+        model,
+        records,
+        dataset,
+        id_map,
+        output_dir / PROGRESS_DIR,
+        augmentations=augmentations,
+        image_format=image_format,
+        with_masks=mask_iou_threshold is not None,
+        progress=progress,
     )
     corrected, rows = _apply_corrections(dataset, rows, id_map, relabel_threshold, mask_iou_threshold)
     summary = _summary(len(records), dataset, corrected, rows, skipped)
     save_json_atomic(corrected, output_dir / CORRECTED_JSON)
-    save_json_atomic({"settings": settings, "summary": summary, "annotations": rows, "skipped": skipped},
-                     output_dir / CORRECTIONS_JSON)
+    save_json_atomic(
+        {"settings": settings, "summary": summary, "annotations": rows, "skipped": skipped},
+        output_dir / CORRECTIONS_JSON,
+    )
     folder.finish()
     shutil.rmtree(output_dir / PROGRESS_DIR)
     logger.info("Label correction of %s: %s", dataset_name, summary)
@@ -149,8 +165,12 @@ def input_settings_from_config(cfg) -> dict:
 
 
 # ------------------------------------------------------------------------------ the rules, on plain tensors
-def decide_corrections(best_other_prob: np.ndarray, mask_iou: np.ndarray, relabel_threshold: Optional[float],
-                       mask_iou_threshold: Optional[float]):
+def decide_corrections(
+    best_other_prob: np.ndarray,
+    mask_iou: np.ndarray,
+    relabel_threshold: Optional[float],
+    mask_iou_threshold: Optional[float],
+):
     """(relabel, flag) bool arrays: relabel where the best other class is more probable than the threshold; flag
     where the mask IoU (NaN: no mask to compare) is below its threshold. A None threshold decides nothing."""
     best_other_prob, mask_iou = np.asarray(best_other_prob, float), np.asarray(mask_iou, float)
@@ -176,8 +196,7 @@ def count_label_changes(original: np.ndarray, corrected: np.ndarray, clean: np.n
 # ------------------------------------------------------------------------------------------ input checks
 def _check_thresholds(relabel_threshold, mask_iou_threshold) -> None:
     for name, value in (("relabel_threshold", relabel_threshold), ("mask_iou_threshold", mask_iou_threshold)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not 0 < value <= 1):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1):
             raise UserInputError(f"{name} must be a number in (0, 1] or None, got {value!r}")
 
 
@@ -203,19 +222,27 @@ def _apply_corrections(dataset, rows, id_map, relabel_threshold, mask_iou_thresh
     relabel, flag = decide_corrections(
         np.asarray([row["best_other_prob"] for row in rows], float),
         np.asarray([np.nan if row["mask_iou"] is None else row["mask_iou"] for row in rows], float),
-        relabel_threshold, mask_iou_threshold,
+        relabel_threshold,
+        mask_iou_threshold,
     )
     annotations = list(dataset["annotations"])
     report = []
     for row, relabelled, flagged in zip(rows, relabel.tolist(), flag.tolist()):
         reasons = ["class"] * relabelled + ["mask"] * flagged
-        report.append({
-            "index": row["index"], "id": row["id"], "image_id": row["image_id"],  # index: in the json's list
-            "given_category_id": to_dataset_id[row["given"]],
-            "suggested_category_id": to_dataset_id[row["best_other"]],  # the best other class, applied on "class"
-            "given_prob": row["given_prob"], "suggested_prob": row["best_other_prob"],
-            "background_prob": row["background_prob"], "mask_iou": row["mask_iou"], "reasons": reasons,
-        })
+        report.append(
+            {
+                "index": row["index"],
+                "id": row["id"],
+                "image_id": row["image_id"],  # index: in the json's list
+                "given_category_id": to_dataset_id[row["given"]],
+                "suggested_category_id": to_dataset_id[row["best_other"]],  # the best other class, applied on "class"
+                "given_prob": row["given_prob"],
+                "suggested_prob": row["best_other_prob"],
+                "background_prob": row["background_prob"],
+                "mask_iou": row["mask_iou"],
+                "reasons": reasons,
+            }
+        )
         if reasons:
             annotations[row["index"]] = corrected_annotation(annotations[row["index"]], report[-1])
     return {**dataset, "annotations": annotations}, report
@@ -243,9 +270,11 @@ def _summary(num_images: int, dataset, corrected, rows, skipped) -> dict:
     with_clean = [i for i, ann in enumerate(dataset["annotations"]) if "clean_category_id" in ann]
     if with_clean:  # injected noise (tools/make_noisy_dataset.py): what the correction did to it
         before, after = dataset["annotations"], corrected["annotations"]
-        summary["label_noise"] = count_label_changes([before[i]["category_id"] for i in with_clean],
-                                                     [after[i]["category_id"] for i in with_clean],
-                                                     [before[i]["clean_category_id"] for i in with_clean])
+        summary["label_noise"] = count_label_changes(
+            [before[i]["category_id"] for i in with_clean],
+            [after[i]["category_id"] for i in with_clean],
+            [before[i]["clean_category_id"] for i in with_clean],
+        )
         summary["relabel_threshold_sweep"] = threshold_sweep(dataset, rows)
     return summary
 
@@ -262,8 +291,10 @@ def threshold_sweep(dataset, rows, thresholds=SWEEP_THRESHOLDS) -> dict:
     seen = {row["index"]: row for row in rows}
     given = np.asarray([annotations[i]["category_id"] for i in with_clean])
     clean = np.asarray([annotations[i]["clean_category_id"] for i in with_clean])
-    suggested = np.asarray([seen[i]["suggested_category_id"] if i in seen else annotations[i]["category_id"]
-                            for i in with_clean])
+    suggested = np.asarray(
+        [seen[i]["suggested_category_id"] if i in seen else annotations[i]["category_id"] for i in with_clean]
+    )
     best_other_prob = np.asarray([seen[i]["suggested_prob"] if i in seen else -np.inf for i in with_clean], float)
-    return {str(t): count_label_changes(given, np.where(best_other_prob > t, suggested, given), clean)
-            for t in thresholds}
+    return {
+        str(t): count_label_changes(given, np.where(best_other_prob > t, suggested, given), clean) for t in thresholds
+    }

@@ -27,6 +27,7 @@ marked finished last):
 - top/: PNGs of the first `top` issues (detectron2's Visualizer): the given label and mask beside the suggested
   label and the predicted mask; for a missing object, the image's annotations beside the detection.
 """
+
 from __future__ import annotations
 
 import math
@@ -116,11 +117,19 @@ def load_instance_dataset(name: str, *, needs_masks: bool) -> InstanceDataset:
 
 
 # ------------------------------------------------------------------------------------------------- evidence
-def collect_instance_evidence(model, data: InstanceDataset, *, image_ids: Optional[Sequence] = None,
-                              with_masks: bool = True, detect_score: Optional[float] = 0.5, keep_masks: bool = False,
-                              augmentations: Optional[Sequence[T.Augmentation]] = None,
-                              image_format: Optional[str] = None, progress: bool = True,
-                              desc: str = "scoring annotations") -> dict:
+def collect_instance_evidence(
+    model,
+    data: InstanceDataset,
+    *,
+    image_ids: Optional[Sequence] = None,
+    with_masks: bool = True,
+    detect_score: Optional[float] = 0.5,
+    keep_masks: bool = False,
+    augmentations: Optional[Sequence[T.Augmentation]] = None,
+    image_format: Optional[str] = None,
+    progress: bool = True,
+    desc: str = "scoring annotations",
+) -> dict:
     """The model's evidence on the images `image_ids` of `data` (default all): {"image_ids", "rows", "skipped",
     "detections"} as `evidence.collect_evidence` returns them. `keep_masks` keeps the predicted masks (RLE) for
     drawing; `augmentations` / `image_format` default as in label correction."""
@@ -131,10 +140,20 @@ def collect_instance_evidence(model, data: InstanceDataset, *, image_ids: Option
         augmentations = utils.build_augmentation(get_cfg(), is_train=False)
     image_format = image_format or getattr(model, "input_format", None) or "BGR"
     rows, skipped, detections = collect_evidence(
-        model, records, data.coco, data.id_map, None, augmentations=augmentations, image_format=image_format,
-        with_masks=with_masks, progress=progress, detect_score=detect_score, keep_masks=keep_masks, desc=desc)
-    return {"image_ids": [r["image_id"] for r in records], "rows": rows, "skipped": skipped,
-            "detections": detections}
+        model,
+        records,
+        data.coco,
+        data.id_map,
+        None,
+        augmentations=augmentations,
+        image_format=image_format,
+        with_masks=with_masks,
+        progress=progress,
+        detect_score=detect_score,
+        keep_masks=keep_masks,
+        desc=desc,
+    )
+    return {"image_ids": [r["image_id"] for r in records], "rows": rows, "skipped": skipped, "detections": detections}
 
 
 def merge_evidence(parts: Sequence[dict]) -> dict:
@@ -171,15 +190,24 @@ def fold_datasets(coco: dict, fold_of: dict, fold: int) -> tuple[dict, dict]:
     for held_out in (False, True):
         images = [image for image in coco["images"] if (fold_of.get(image["id"]) == fold) == held_out]
         ids = {image["id"] for image in images}
-        parts.append({**coco, "images": images, "annotations": [a for a in coco["annotations"]
-                                                                 if a.get("image_id") in ids]})
+        parts.append(
+            {**coco, "images": images, "annotations": [a for a in coco["annotations"] if a.get("image_id") in ids]}
+        )
     return parts[0], parts[1]
 
 
 # ------------------------------------------------------------------------------------------------- the report
-def label_issue_report(data: InstanceDataset, evidence: dict, *, method: str = "self_confidence",
-                       threshold: Optional[float] = None, mask_threshold: float = 0.5, score_threshold: float = 0.5,
-                       match_iou: float = 0.5, fold_of: Optional[dict] = None) -> dict:
+def label_issue_report(
+    data: InstanceDataset,
+    evidence: dict,
+    *,
+    method: str = "self_confidence",
+    threshold: Optional[float] = None,
+    mask_threshold: float = 0.5,
+    score_threshold: float = 0.5,
+    match_iou: float = 0.5,
+    fold_of: Optional[dict] = None,
+) -> dict:
     """{"issues", "scores", "summary"} from `evidence` with noisy_seg.label_errors (arguments as its
     `filter.find_label_issues`; mask issues when the evidence has mask IoUs, missing objects when it has
     detections). Category ids are the dataset's; `fold_of` ({image id: fold}) adds each row's fold.
@@ -200,33 +228,63 @@ def label_issue_report(data: InstanceDataset, evidence: dict, *, method: str = "
     mask_iou = np.asarray([np.nan if row["mask_iou"] is None else row["mask_iou"] for row in rows])
     with_masks = not np.isnan(mask_iou).all()
     detections = _flat_detections(evidence["detections"])
-    detections["best_iou"] = label_filter.best_match_iou(detections["boxes"], detections["image_ids"],
-                                                         *_annotation_boxes(annotations, evidence["image_ids"]))
+    detections["best_iou"] = label_filter.best_match_iou(
+        detections["boxes"], detections["image_ids"], *_annotation_boxes(annotations, evidence["image_ids"])
+    )
     with_detections = bool(evidence["detections"])
     issues = label_filter.find_label_issues(
-        labels, pred_probs, method=method, threshold=threshold, mask_iou=mask_iou if with_masks else None,
-        mask_threshold=mask_threshold, score_threshold=score_threshold, match_iou=match_iou,
-        **({"detection_scores": detections["scores"], "detection_classes": detections["classes"],
-            "detection_best_iou": detections["best_iou"]} if with_detections else {}))
+        labels,
+        pred_probs,
+        method=method,
+        threshold=threshold,
+        mask_iou=mask_iou if with_masks else None,
+        mask_threshold=mask_threshold,
+        score_threshold=score_threshold,
+        match_iou=match_iou,
+        **(
+            {
+                "detection_scores": detections["scores"],
+                "detection_classes": detections["classes"],
+                "detection_best_iou": detections["best_iou"],
+            }
+            if with_detections
+            else {}
+        ),
+    )
 
     scores = {name: get_label_quality_scores(labels, pred_probs, method=name) for name in _SCORE_NAMES}
     flagged_by_method = np.zeros(len(rows), bool)
     flagged_by_method[[issue["index"] for issue in issues if issue["type"] == "class"]] = True
-    confident_learning = flagged_by_method if method == "confident_learning" else \
-        label_filter.find_class_issues(labels, pred_probs, method="confident_learning")[0]
+    confident_learning = (
+        flagged_by_method
+        if method == "confident_learning"
+        else label_filter.find_class_issues(labels, pred_probs, method="confident_learning")[0]
+    )
     to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
     fold = (lambda image_id: fold_of[image_id]) if fold_of else (lambda image_id: None)
 
-    issue_rows = [_issue_row(rank, issue, rows, detections, annotations, to_dataset, fold)
-                  for rank, issue in enumerate(issues, start=1)]
+    issue_rows = [
+        _issue_row(rank, issue, rows, detections, annotations, to_dataset, fold)
+        for rank, issue in enumerate(issues, start=1)
+    ]
     score_rows = [
-        {"annotation_id": row["id"], "image_id": row["image_id"], "annotation_index": row["index"],
-         "given_category_id": to_dataset[row["given"]], "suggested_category_id": to_dataset[row["best_other"]],
-         **{name: float(values[i]) for name, values in scores.items()}, "mask_iou": row["mask_iou"],
-         "confident_learning": bool(confident_learning[i]), "flagged": bool(flagged_by_method[i]),
-         "fold": fold(row["image_id"]),
-         **{key: annotations[row["index"]][key] for key in ("clean_category_id", "noise")
-            if key in annotations[row["index"]]}}
+        {
+            "annotation_id": row["id"],
+            "image_id": row["image_id"],
+            "annotation_index": row["index"],
+            "given_category_id": to_dataset[row["given"]],
+            "suggested_category_id": to_dataset[row["best_other"]],
+            **{name: float(values[i]) for name, values in scores.items()},
+            "mask_iou": row["mask_iou"],
+            "confident_learning": bool(confident_learning[i]),
+            "flagged": bool(flagged_by_method[i]),
+            "fold": fold(row["image_id"]),
+            **{
+                key: annotations[row["index"]][key]
+                for key in ("clean_category_id", "noise")
+                if key in annotations[row["index"]]
+            },
+        }
         for i, row in enumerate(rows)
     ]
     summary = {
@@ -238,8 +296,14 @@ def label_issue_report(data: InstanceDataset, evidence: dict, *, method: str = "
         "detections": len(detections["scores"]) if with_detections else None,
         "issues": issue_counts(issues),
     }
-    summary.update(_noise_benchmarks(score_rows, scores, mask_iou if with_masks else None,
-                                     {"confident_learning": confident_learning, method: flagged_by_method}))
+    summary.update(
+        _noise_benchmarks(
+            score_rows,
+            scores,
+            mask_iou if with_masks else None,
+            {"confident_learning": confident_learning, method: flagged_by_method},
+        )
+    )
     return {"issues": issue_rows, "scores": score_rows, "summary": summary}
 
 
@@ -259,32 +323,55 @@ def _annotation_boxes(annotations: list, image_ids: Sequence) -> tuple[np.ndarra
     detection on any of them is no missing object."""
     scored = set(image_ids)
     kept = [a for a in annotations if a.get("image_id") in scored and _usable_box(a.get("bbox"))]
-    return (np.asarray([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4),
-            np.asarray([a["image_id"] for a in kept]))
+    return (
+        np.asarray([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4),
+        np.asarray([a["image_id"] for a in kept]),
+    )
 
 
 def _usable_box(box) -> bool:
-    return isinstance(box, (list, tuple)) and len(box) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v)
-                                                                    for v in box)
+    return (
+        isinstance(box, (list, tuple))
+        and len(box) == 4
+        and all(isinstance(v, (int, float)) and math.isfinite(v) for v in box)
+    )
 
 
 def _issue_row(rank, issue, rows, detections, annotations, to_dataset, fold) -> dict:
     if issue["type"] == "missing":
         entry, j = detections["where"][issue["index"]]
         image_id = detections["image_ids"][issue["index"]].item()
-        return {"rank": rank, "type": "missing", "annotation_id": None, "image_id": image_id,
-                "given_category_id": None, "suggested_category_id": to_dataset[issue["suggested_class"]],
-                "score": issue["score"], "detection_score": float(detections["scores"][issue["index"]]),
-                "bbox": detections["boxes"][issue["index"]].tolist(),
-                "best_iou": float(detections["best_iou"][issue["index"]]), "detection": [entry, j],
-                "fold": fold(image_id)}
+        return {
+            "rank": rank,
+            "type": "missing",
+            "annotation_id": None,
+            "image_id": image_id,
+            "given_category_id": None,
+            "suggested_category_id": to_dataset[issue["suggested_class"]],
+            "score": issue["score"],
+            "detection_score": float(detections["scores"][issue["index"]]),
+            "bbox": detections["boxes"][issue["index"]].tolist(),
+            "best_iou": float(detections["best_iou"][issue["index"]]),
+            "detection": [entry, j],
+            "fold": fold(image_id),
+        }
     row = rows[issue["index"]]
     suggested = None if issue["suggested_class"] is None else to_dataset[issue["suggested_class"]]
-    return {"rank": rank, "type": issue["type"], "annotation_id": row["id"], "image_id": row["image_id"],
-            "given_category_id": to_dataset[row["given"]], "suggested_category_id": suggested,
-            "score": issue["score"], "given_prob": row["given_prob"], "suggested_prob": row["best_other_prob"],
-            "mask_iou": row["mask_iou"], "annotation_index": row["index"], "row": issue["index"],
-            "fold": fold(row["image_id"])}
+    return {
+        "rank": rank,
+        "type": issue["type"],
+        "annotation_id": row["id"],
+        "image_id": row["image_id"],
+        "given_category_id": to_dataset[row["given"]],
+        "suggested_category_id": suggested,
+        "score": issue["score"],
+        "given_prob": row["given_prob"],
+        "suggested_prob": row["best_other_prob"],
+        "mask_iou": row["mask_iou"],
+        "annotation_index": row["index"],
+        "row": issue["index"],
+        "fold": fold(row["image_id"]),
+    }
 
 
 def _noise_benchmarks(score_rows: list, scores: dict, mask_iou: Optional[np.ndarray], flags: dict) -> dict:
@@ -296,8 +383,11 @@ def _noise_benchmarks(score_rows: list, scores: dict, mask_iou: Optional[np.ndar
         given = np.asarray([row["given_category_id"] for row in score_rows])[known]
         clean = np.asarray([row["clean_category_id"] for row in score_rows if "clean_category_id" in row])
         found["label_noise"] = label_noise_benchmark(
-            given, clean, {name: values[known] for name, values in scores.items()},
-            {name: flagged[known] for name, flagged in flags.items()})
+            given,
+            clean,
+            {name: values[known] for name, values in scores.items()},
+            {name: flagged[known] for name, flagged in flags.items()},
+        )
     tagged = np.asarray(["noise" in row for row in score_rows])
     if mask_iou is not None and tagged.any():
         spatial = np.asarray([spatially_noised(row["noise"]) for row in score_rows if "noise" in row])
@@ -312,8 +402,9 @@ def spatially_noised(tag: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------- outputs
-def write_label_issues(output, data: InstanceDataset, evidence: dict, report: dict, *, settings: dict,
-                       top: int = 20, progress: bool = True) -> None:
+def write_label_issues(
+    output, data: InstanceDataset, evidence: dict, report: dict, *, settings: dict, top: int = 20, progress: bool = True
+) -> None:
     """Write the files of the module doc into `output`: a new (or empty) folder, or the RunFolder the caller opened
     for this run with `settings` (e.g. one that already holds the fold trainings); the run is marked finished last."""
     folder = output if isinstance(output, RunFolder) else RunFolder.open(output, settings, how_to_resume=None)
@@ -326,10 +417,13 @@ def write_label_issues(output, data: InstanceDataset, evidence: dict, report: di
         image = draw_issue(data, issue, evidence)
         name = issue["annotation_id"] if issue["annotation_id"] is not None else f"image{issue['image_id']}"
         write_image(output_dir / TOP_DIR / f"{issue['rank']:04d}_{issue['type']}_{name}.png", image[:, :, ::-1])
-    issues = [{key: value for key, value in issue.items() if key != "detection"}  # a pointer into `evidence`
-              for issue in report["issues"]]
-    save_json_atomic({"settings": settings, "summary": report["summary"], "issues": issues},
-                     output_dir / ISSUES_JSON, indent=True)
+    issues = [
+        {key: value for key, value in issue.items() if key != "detection"}  # a pointer into `evidence`
+        for issue in report["issues"]
+    ]
+    save_json_atomic(
+        {"settings": settings, "summary": report["summary"], "issues": issues}, output_dir / ISSUES_JSON, indent=True
+    )
     folder.finish()
 
 
@@ -346,9 +440,15 @@ def corrected_dataset(data: InstanceDataset, issues: list, evidence: dict) -> di
     annotations = list(data.coco["annotations"])
     for row_number, entry in found.items():
         row = evidence["rows"][row_number]
-        annotations[row["index"]] = corrected_annotation(annotations[row["index"]], {
-            **entry, "given_prob": row["given_prob"], "suggested_prob": row["best_other_prob"],
-            "mask_iou": row["mask_iou"]})
+        annotations[row["index"]] = corrected_annotation(
+            annotations[row["index"]],
+            {
+                **entry,
+                "given_prob": row["given_prob"],
+                "suggested_prob": row["best_other_prob"],
+                "mask_iou": row["mask_iou"],
+            },
+        )
     return {**data.coco, "annotations": annotations}
 
 
@@ -379,20 +479,42 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: dict) -> np.ndarray
     if issue["type"] == "missing":
         entry, j = issue["detection"]
         detection = evidence["detections"][entry]
-        given = [a for a in data.coco["annotations"] if a.get("image_id") == issue["image_id"]
-                 and _usable_box(a.get("bbox")) and a.get("category_id") in contiguous]
-        left = _overlay(image, scale, [a["bbox"] for a in given], [f"annotated: {name(a['category_id'])}"
-                                                                    for a in given],
-                        [segmentation_to_mask(a.get("segmentation"), height, width) for a in given], _GIVEN)
+        given = [
+            a
+            for a in data.coco["annotations"]
+            if a.get("image_id") == issue["image_id"]
+            and _usable_box(a.get("bbox"))
+            and a.get("category_id") in contiguous
+        ]
+        left = _overlay(
+            image,
+            scale,
+            [a["bbox"] for a in given],
+            [f"annotated: {name(a['category_id'])}" for a in given],
+            [segmentation_to_mask(a.get("segmentation"), height, width) for a in given],
+            _GIVEN,
+        )
         mask = rle_to_mask(detection["masks"][j]).astype(bool) if "masks" in detection else None
-        right = _overlay(image, scale, [issue["bbox"]], [f"missing? {name(issue['suggested_category_id'])} "
-                                                         f"{issue['detection_score']:.2f}"], [mask], _SUGGESTED)
+        right = _overlay(
+            image,
+            scale,
+            [issue["bbox"]],
+            [f"missing? {name(issue['suggested_category_id'])} {issue['detection_score']:.2f}"],
+            [mask],
+            _SUGGESTED,
+        )
     else:
         ann = data.coco["annotations"][issue["annotation_index"]]
         row = evidence["rows"][issue["row"]]
         gt_mask = segmentation_to_mask(ann.get("segmentation"), height, width)
-        left = _overlay(image, scale, [ann["bbox"]], [f"given: {name(issue['given_category_id'])} "
-                                                      f"{issue['given_prob']:.2f}"], [gt_mask], _GIVEN)
+        left = _overlay(
+            image,
+            scale,
+            [ann["bbox"]],
+            [f"given: {name(issue['given_category_id'])} {issue['given_prob']:.2f}"],
+            [gt_mask],
+            _GIVEN,
+        )
         predicted = rle_to_mask(row["predicted_mask"]).astype(bool) if "predicted_mask" in row else None
         if issue["type"] == "class":
             label = f"suggested: {name(issue['suggested_category_id'])} {issue['suggested_prob']:.2f}"
@@ -407,6 +529,10 @@ def _overlay(image: np.ndarray, scale: float, boxes_xywh, labels, masks, color) 
     boxes = [[x, y, x + w, y + h] for x, y, w, h in boxes_xywh]
     masks = None if not masks or any(m is None for m in masks) else list(masks)
     if boxes:
-        visualizer.overlay_instances(boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4), labels=labels,
-                                     masks=masks, assigned_colors=[color] * len(boxes))
+        visualizer.overlay_instances(
+            boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+            labels=labels,
+            masks=masks,
+            assigned_colors=[color] * len(boxes),
+        )
     return visualizer.output.get_image()

@@ -9,6 +9,7 @@ Output folder:
                                   relative to the folder) and, when the source records keep true label maps,
                                   "quality" (mIoU over covered pixels, per-class IoU, coverage)
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,16 @@ from ..utils.errors import UserInputError
 from ..utils.files import png_is_complete, remove_stale_temp_files, save_json_atomic, write_image
 from ..utils.run_folder import RunFolder
 
-__all__ = ["DEFAULT_SCALES", "MANIFEST", "confusion_matrix", "generate_pseudo_labels", "label_quality",
-           "multiscale_logits", "pseudo_label_from_logits", "resolve_image_tags"]
+__all__ = [
+    "DEFAULT_SCALES",
+    "MANIFEST",
+    "confusion_matrix",
+    "generate_pseudo_labels",
+    "label_quality",
+    "multiscale_logits",
+    "pseudo_label_from_logits",
+    "resolve_image_tags",
+]
 
 logger = logging.getLogger("noisy_seg")
 
@@ -60,8 +69,9 @@ def _resized(image: torch.Tensor, scale: float) -> torch.Tensor:
     return F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False)[0]
 
 
-def multiscale_logits(model, inputs: Sequence[dict], scales: Sequence[float] = DEFAULT_SCALES,
-                      flip: bool = True) -> list[torch.Tensor]:
+def multiscale_logits(
+    model, inputs: Sequence[dict], scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True
+) -> list[torch.Tensor]:
     """The (C, H, W) logits of each input averaged over `scales` and, with `flip`, the horizontally flipped image.
 
     `model` is a detectron2 semantic model in eval mode (its output per image: {"sem_seg": (C, H, W) logits at the
@@ -103,8 +113,9 @@ def _present_mask(present, num_classes: int, device) -> torch.Tensor:
     return mask
 
 
-def pseudo_label_from_logits(logits: torch.Tensor, present=None, threshold: Optional[float] = None,
-                             ignore_label: int = 255) -> tuple[torch.Tensor, torch.Tensor]:
+def pseudo_label_from_logits(
+    logits: torch.Tensor, present=None, threshold: Optional[float] = None, ignore_label: int = 255
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(label map uint8 (H, W), confidence float32 (H, W)) from (C, H, W) logits (or batched (N, C, H, W)).
 
     present: the classes the image may hold (its tags): a bool (C,) / (N, C) tensor or a list of class indices;
@@ -115,8 +126,10 @@ def pseudo_label_from_logits(logits: torch.Tensor, present=None, threshold: Opti
     """
     num_classes = logits.shape[-3]
     if num_classes > ignore_label or ignore_label > 255:
-        raise ValueError(f"{num_classes} classes and ignore_label {ignore_label} do not fit a uint8 label map "
-                         "whose ignore label is no class")
+        raise ValueError(
+            f"{num_classes} classes and ignore_label {ignore_label} do not fit a uint8 label map "
+            "whose ignore label is no class"
+        )
     logits = logits.float()
     has_class = None
     if present is not None:
@@ -178,8 +191,10 @@ def _source(dataset_name: str) -> tuple[list[dict], list[str], int]:
     metadata = MetadataCatalog.get(dataset_name)
     class_names = metadata.get("stuff_classes", None)
     if not class_names:
-        raise UserInputError(f"dataset '{dataset_name}' has no stuff_classes in its metadata: pseudo labels need the "
-                             "class names of the model's outputs")
+        raise UserInputError(
+            f"dataset '{dataset_name}' has no stuff_classes in its metadata: pseudo labels need the "
+            "class names of the model's outputs"
+        )
     return records, list(class_names), int(metadata.get("ignore_label", 255))
 
 
@@ -187,8 +202,9 @@ def _stems(records: Sequence[dict], dataset_name: str) -> list[str]:
     stems = [Path(record["file_name"]).stem for record in records]
     twice = [stem for stem, count in Counter(stems).items() if count > 1]
     if twice:
-        raise UserInputError(f"dataset '{dataset_name}': two images share the file stem {twice[0]!r}; pseudo labels "
-                             "are named after it")
+        raise UserInputError(
+            f"dataset '{dataset_name}': two images share the file stem {twice[0]!r}; pseudo labels are named after it"
+        )
     return stems
 
 
@@ -229,8 +245,11 @@ def _left_to_do(output: Path, stems: Sequence[str]) -> list[int]:
     for folder in (output, output / LABELS, output / CONFIDENCE):
         remove_stale_temp_files(folder)
     todo = [i for i, stem in enumerate(stems) if not _done(output, stem)]
-    damaged = [stems[i] for i in todo if (output / LABELS / f"{stems[i]}.png").exists()
-               or (output / CONFIDENCE / f"{stems[i]}.png").exists()]
+    damaged = [
+        stems[i]
+        for i in todo
+        if (output / LABELS / f"{stems[i]}.png").exists() or (output / CONFIDENCE / f"{stems[i]}.png").exists()
+    ]
     if damaged:
         logger.warning("Redoing %d image(s) whose maps are empty or cut off (e.g. %s)", len(damaged), damaged[0])
     return todo
@@ -247,9 +266,14 @@ def _manifest_record(record: dict, stem: str, tags, output: Path) -> dict:
     height, width = record.get("height"), record.get("width")
     if height is None or width is None:
         width, height = Image.open(output / label).size  # header only
-    entry = {"file_name": record["file_name"], "sem_seg_file_name": label,
-             "confidence_file_name": f"{CONFIDENCE}/{stem}.png", "height": int(height), "width": int(width),
-             "image_id": record_image_id(record)}
+    entry = {
+        "file_name": record["file_name"],
+        "sem_seg_file_name": label,
+        "confidence_file_name": f"{CONFIDENCE}/{stem}.png",
+        "height": int(height),
+        "width": int(width),
+        "image_id": record_image_id(record),
+    }
     if tags is not None:
         entry["image_tags"] = list(tags)
     return entry
@@ -270,11 +294,23 @@ def _quality(records, stems, output: Path, class_names, ignore_label: int) -> Op
     return {**label_quality(confusion, class_names, pixels, covered), "images": len(scored)}
 
 
-def generate_pseudo_labels(model, dataset_name: str, output_dir: Union[str, Path], *,
-                           scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True,
-                           threshold: Optional[float] = None, tag_file: Optional[str] = None, resume: bool = False,
-                           augmentations: Sequence = (), image_format: str = "BGR", batch_size: int = 1,
-                           num_workers: int = 0, checkpoint: str = "", progress: bool = True) -> dict:
+def generate_pseudo_labels(
+    model,
+    dataset_name: str,
+    output_dir: Union[str, Path],
+    *,
+    scales: Sequence[float] = DEFAULT_SCALES,
+    flip: bool = True,
+    threshold: Optional[float] = None,
+    tag_file: Optional[str] = None,
+    resume: bool = False,
+    augmentations: Sequence = (),
+    image_format: str = "BGR",
+    batch_size: int = 1,
+    num_workers: int = 0,
+    checkpoint: str = "",
+    progress: bool = True,
+) -> dict:
     """Pseudo label maps of every image of the registered semantic dataset `dataset_name`, written to `output_dir`
     (see the module docstring); returns the manifest.
 
@@ -288,8 +324,10 @@ def generate_pseudo_labels(model, dataset_name: str, output_dir: Union[str, Path
     records, class_names, ignore_label = _source(dataset_name)
     predicted = _predicted_classes(model)
     if predicted is not None and predicted != len(class_names):
-        raise UserInputError(f"the model predicts {predicted} classes, dataset '{dataset_name}' has "
-                             f"{len(class_names)}; use the config the weights were trained with")
+        raise UserInputError(
+            f"the model predicts {predicted} classes, dataset '{dataset_name}' has "
+            f"{len(class_names)}; use the config the weights were trained with"
+        )
     stems = _stems(records, dataset_name)
     tags = resolve_image_tags(records, tag_file, class_names)
     settings = {
@@ -303,30 +341,66 @@ def generate_pseudo_labels(model, dataset_name: str, output_dir: Union[str, Path
         "tag_file": None if tag_file is None else str(Path(tag_file).resolve()),
     }
     output = Path(output_dir)
-    folder = RunFolder.open(output, settings, resume=resume, owned={MANIFEST, LABELS, CONFIDENCE},
-                            flag="output", how_to_resume="resume=True")
+    folder = RunFolder.open(
+        output,
+        settings,
+        resume=resume,
+        owned={MANIFEST, LABELS, CONFIDENCE},
+        flag="output",
+        how_to_resume="resume=True",
+    )
     # written first, incomplete: never registered (the dataset loader asks for "complete") until the end
     save_json_atomic({"settings": settings, "complete": False, "records": []}, output / MANIFEST, indent=True)
 
     todo = _left_to_do(output, stems)
-    _predict_and_write(model, [{**records[i], _INDEX: i} for i in todo], output, stems, tags, settings,
-                       DatasetMapper(is_train=False, augmentations=list(augmentations), image_format=image_format),
-                       batch_size, num_workers, progress=progress, total=len(records))
+    _predict_and_write(
+        model,
+        [{**records[i], _INDEX: i} for i in todo],
+        output,
+        stems,
+        tags,
+        settings,
+        DatasetMapper(is_train=False, augmentations=list(augmentations), image_format=image_format),
+        batch_size,
+        num_workers,
+        progress=progress,
+        total=len(records),
+    )
 
-    manifest = {"settings": settings, "complete": True, "num_images": len(records),
-                "records": [_manifest_record(r, s, t, output) for r, s, t in zip(records, stems, tags)]}
+    manifest = {
+        "settings": settings,
+        "complete": True,
+        "num_images": len(records),
+        "records": [_manifest_record(r, s, t, output) for r, s, t in zip(records, stems, tags)],
+    }
     quality = _quality(records, stems, output, class_names, ignore_label)
     if quality is not None:
         manifest["quality"] = quality
-        logger.info("Pseudo-label quality on %d images: mIoU %.2f over covered pixels, coverage %.1f%%",
-                    quality["images"], quality["mIoU"], 100 * quality["coverage"])
+        logger.info(
+            "Pseudo-label quality on %d images: mIoU %.2f over covered pixels, coverage %.1f%%",
+            quality["images"],
+            quality["mIoU"],
+            100 * quality["coverage"],
+        )
     save_json_atomic(manifest, output / MANIFEST, indent=True)
     folder.finish()
     return manifest
 
 
-def _predict_and_write(model, todo: list, output: Path, stems, tags, settings: dict, mapper, batch_size: int,
-                       num_workers: int, *, progress: bool, total: int) -> None:
+def _predict_and_write(
+    model,
+    todo: list,
+    output: Path,
+    stems,
+    tags,
+    settings: dict,
+    mapper,
+    batch_size: int,
+    num_workers: int,
+    *,
+    progress: bool,
+    total: int,
+) -> None:
     num_classes, ignore_label = len(settings["class_names"]), settings["ignore_label"]
     with tqdm(total=total, initial=total - len(todo), desc="pseudo labels", unit="image", disable=not progress) as bar:
         if not todo:
@@ -337,10 +411,11 @@ def _predict_and_write(model, todo: list, output: Path, stems, tags, settings: d
         for batch in loader:
             for inputs, logits in zip(batch, multiscale_logits(model, batch, settings["scales"], settings["flip"])):
                 if logits.shape[0] != num_classes:
-                    raise UserInputError(f"the model predicts {logits.shape[0]} classes, the dataset has "
-                                         f"{num_classes}; use the config the weights were trained with")
+                    raise UserInputError(
+                        f"the model predicts {logits.shape[0]} classes, the dataset has "
+                        f"{num_classes}; use the config the weights were trained with"
+                    )
                 index = inputs[_INDEX]
-                labels, confidence = pseudo_label_from_logits(logits, tags[index], settings["threshold"],
-                                                              ignore_label)
+                labels, confidence = pseudo_label_from_logits(logits, tags[index], settings["threshold"], ignore_label)
                 _write_maps(output, stems[index], labels, confidence)
             bar.update(len(batch))

@@ -1,6 +1,7 @@
 """Connected components of a label map, class by class: the one implementation that semantic noise
 (noise/semantic_noise.py) and semantic label-error finding (label_errors/semantic/) share. numpy and OpenCV only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,11 +37,13 @@ def class_components(label_map, classes: Iterable[int]) -> ClassComponents:
         cols = np.flatnonzero(mask.any(axis=0))
         top, left = int(rows[0]), int(cols[0])
         window = (slice(top, int(rows[-1]) + 1), slice(left, int(cols[-1]) + 1))
-        count, local, stats, _ = cv2.connectedComponentsWithStats(mask[window].astype(np.uint8), connectivity=8,
-                                                                  ltype=cv2.CV_32S)
+        count, local, stats, _ = cv2.connectedComponentsWithStats(
+            mask[window].astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+        )
         inside = local > 0
         labels[window][inside] = local[inside] + len(found)
         found += [cls] * (count - 1)
         boxes.append(stats[1:, :4].astype(np.int64) + np.array([left, top, 0, 0], dtype=np.int64))
-    return ClassComponents(labels, np.asarray(found, dtype=np.int64),
-                           np.concatenate(boxes) if boxes else np.zeros((0, 4), dtype=np.int64))
+    return ClassComponents(
+        labels, np.asarray(found, dtype=np.int64), np.concatenate(boxes) if boxes else np.zeros((0, 4), dtype=np.int64)
+    )

@@ -6,7 +6,7 @@ class UserInputError(ValueError):
 
 
 def did_you_mean(word: str, candidates, *, prefix: str = "") -> str:
-    """" Did you mean: a, b?" with up to 3 close `candidates` (each after `prefix`), or "" when none is close."""
+    """ " Did you mean: a, b?" with up to 3 close `candidates` (each after `prefix`), or "" when none is close."""
     import difflib
 
     close = difflib.get_close_matches(word, sorted(candidates), n=3)

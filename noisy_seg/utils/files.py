@@ -12,6 +12,7 @@ locked and is left alone (a lock, not an age: the kernel drops it when its holde
 slow writer keeps it); files not named with TEMP_PREFIX are never touched. Without flock (Windows) nothing is
 judged stale.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,19 @@ try:
 except ImportError:  # no flock (Windows): temp files are still written, but never judged stale
     fcntl = None
 
-__all__ = ["TEMP_PREFIX", "atomic_output", "file_sha256", "gc_paused", "is_temp_file", "load_json", "png_is_complete",
-           "remove_stale_temp_files", "save_json_atomic", "write_atomic", "write_image"]
+__all__ = [
+    "TEMP_PREFIX",
+    "atomic_output",
+    "file_sha256",
+    "gc_paused",
+    "is_temp_file",
+    "load_json",
+    "png_is_complete",
+    "remove_stale_temp_files",
+    "save_json_atomic",
+    "write_atomic",
+    "write_image",
+]
 
 PathLike = Union[str, os.PathLike]
 
@@ -101,11 +113,13 @@ def write_image(path: PathLike, image, params: Sequence[int] = ()) -> Path:
     try:
         encoded, data = cv2.imencode(path.suffix, image, list(params))
     except cv2.error as err:
-        raise OSError(f"could not write {path}: OpenCV cannot encode it ({str(err).strip().splitlines()[-1]})") \
-            from None
+        raise OSError(
+            f"could not write {path}: OpenCV cannot encode it ({str(err).strip().splitlines()[-1]})"
+        ) from None
     if not encoded:
-        raise OSError(f"could not write {path}: OpenCV cannot encode a {image.dtype} {image.shape} array as "
-                      f"{path.suffix}")
+        raise OSError(
+            f"could not write {path}: OpenCV cannot encode a {image.dtype} {image.shape} array as {path.suffix}"
+        )
     with atomic_output(path, suffix=path.suffix) as temp:
         temp.write_bytes(data)
         written = temp.stat().st_size

@@ -20,6 +20,7 @@ use it.
         ...  # write the outputs
         folder.finish()
 """
+
 from __future__ import annotations
 
 import os
@@ -46,9 +47,18 @@ class RunFolder:
         self.path, self.settings, self.state = path, settings, state
 
     @classmethod
-    def open(cls, path: PathLike, settings: Mapping, *, resume: bool = False, overwrite: bool = False,
-             owned: Optional[Collection[str]] = None, flag: str = "--output", how_to_resume: Optional[str] = "--resume",
-             how_to_overwrite: Optional[str] = None) -> "RunFolder":
+    def open(
+        cls,
+        path: PathLike,
+        settings: Mapping,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        owned: Optional[Collection[str]] = None,
+        flag: str = "--output",
+        how_to_resume: Optional[str] = "--resume",
+        how_to_overwrite: Optional[str] = None,
+    ) -> "RunFolder":
         """Open `path` for a run with `settings` (json-serializable), or raise UserInputError with the one-line
         reason. `owned`: the names (files or folders) the run writes at the folder's top, besides RUN_RECORD; None
         accepts any (e.g. a training's folder, where detectron2 names the files). `overwrite`: a folder that holds
@@ -56,8 +66,16 @@ class RunFolder:
         "resume=True"; None: the run cannot resume) and `how_to_overwrite` ("--overwrite"; None: it cannot) complete
         the message for a folder that already holds files."""
         path, settings = Path(path), _as_json(settings)
-        problem = folder_problem(path, flag, settings=settings, resume=resume, overwrite=overwrite, owned=owned,
-                                 how_to_resume=how_to_resume, how_to_overwrite=how_to_overwrite)
+        problem = folder_problem(
+            path,
+            flag,
+            settings=settings,
+            resume=resume,
+            overwrite=overwrite,
+            owned=owned,
+            how_to_resume=how_to_resume,
+            how_to_overwrite=how_to_overwrite,
+        )
         if problem:
             raise UserInputError(problem)
         record = None if overwrite else _read_record(path)
@@ -82,9 +100,17 @@ def run_state(path: PathLike) -> str:
     return NEW if record is None else (FINISHED if record.get("finished") else STARTED)
 
 
-def folder_problem(path: PathLike, flag: str = "--output", *, settings: Optional[Mapping] = None,
-                   resume: bool = False, overwrite: bool = False, owned: Optional[Collection[str]] = None,
-                   how_to_resume: Optional[str] = "--resume", how_to_overwrite: Optional[str] = None) -> Optional[str]:
+def folder_problem(
+    path: PathLike,
+    flag: str = "--output",
+    *,
+    settings: Optional[Mapping] = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    owned: Optional[Collection[str]] = None,
+    how_to_resume: Optional[str] = "--resume",
+    how_to_overwrite: Optional[str] = None,
+) -> Optional[str]:
     """Why a run cannot write (or continue) in `path`, in one line; None if it can. Writes nothing. Without
     `settings` only what the folder holds is judged (a resumed run's settings are compared when it is opened)."""
     path = Path(path)
@@ -103,7 +129,8 @@ def folder_problem(path: PathLike, flag: str = "--output", *, settings: Optional
         hints = [f"resume an interrupted run into it ({how_to_resume}) with the same settings"] if how_to_resume else []
         hints += [f"pass {how_to_overwrite} to replace its files"] if how_to_overwrite else []
         return f"{where} already holds files ({_names(present)}); choose a new folder" + "".join(
-            f", or {hint}" for hint in hints)
+            f", or {hint}" for hint in hints
+        )
     try:
         record = _read_record(path)
     except ValueError as err:
@@ -115,13 +142,18 @@ def folder_problem(path: PathLike, flag: str = "--output", *, settings: Optional
         return f"{where} holds files of something else ({_names(foreign)}); choose a new folder"
     if settings is not None:
         earlier, now = record.get("settings") or {}, _as_json(settings)
-        changed = sorted(key for key in earlier.keys() | now.keys()
-                         if key not in earlier or key not in now or earlier[key] != now[key])
+        changed = sorted(
+            key
+            for key in earlier.keys() | now.keys()
+            if key not in earlier or key not in now or earlier[key] != now[key]
+        )
         if changed:
             key = changed[0]
-            return (f"{where} holds a run with other settings ({', '.join(changed)}; e.g. {key}: "
-                    f"{_setting(earlier, key)} there, {_setting(now, key)} now); resume with the same settings or "
-                    "choose a new folder")
+            return (
+                f"{where} holds a run with other settings ({', '.join(changed)}; e.g. {key}: "
+                f"{_setting(earlier, key)} there, {_setting(now, key)} now); resume with the same settings or "
+                "choose a new folder"
+            )
     return None
 
 

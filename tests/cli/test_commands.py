@@ -1,5 +1,6 @@
 """`noisy-seg <command>`: every tool is a command of the installed package (noisy_seg/cli), the same as its script in
 tools/ (issue 23: a `pip install` user had no tools/ at all)."""
+
 import importlib
 import subprocess
 import sys
@@ -27,8 +28,9 @@ def test_the_dispatcher_lists_refuses_and_runs(capsys):
     error = capsys.readouterr().err
     assert error.startswith("error: unknown command 'make-noisy-datset'")
     assert "Did you mean: make-noisy-dataset?" in error
-    assert cli.main(["make-noisy-dataset", "--input", "/nonexistent.json", "--output", "x.json", "--noise",
-                     "sym40"]) == 2
+    assert (
+        cli.main(["make-noisy-dataset", "--input", "/nonexistent.json", "--output", "x.json", "--noise", "sym40"]) == 2
+    )
     assert capsys.readouterr().err.startswith("error: ")
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["grid", "--help"])
@@ -37,6 +39,11 @@ def test_the_dispatcher_lists_refuses_and_runs(capsys):
 
 def test_a_command_runs_as_a_module(tmp_path):
     """What the grid and the recipes launch (engine.grid.tool_command): `python -m noisy_seg.cli.<module>`."""
-    result = subprocess.run([sys.executable, "-m", "noisy_seg.cli.make_noisy_dataset", "--help"],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "noisy_seg.cli.make_noisy_dataset", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0 and "--noise" in result.stdout

@@ -1,6 +1,7 @@
 """The baseline configs log memorization curves under label noise and still train exactly as detectron2's stock
 models do: noisy_seg's ROI heads in "ce" mode (instance) and NoisySemanticSegmentor (semantic) give the same weights
 and the same losses from the same seed, memorization path included."""
+
 import copy
 from pathlib import Path
 
@@ -49,10 +50,13 @@ def _losses_and_scalars(cfg, batch):
     return model, losses, {k for k in storage.latest() if k.startswith("memorization/")}
 
 
-@pytest.mark.parametrize("config, dataset, noise, make_stock", [
-    ("configs/toy/mask_rcnn_R18_FPN_ce.py", "toy_tiny_train", "sym40", _stock_roi_heads),
-    ("configs/toy/semantic_R18_FPN_ce.py", "toy_tiny_cityscapes_sem_seg_train", "semrelabel40", _stock_segmentor),
-])
+@pytest.mark.parametrize(
+    "config, dataset, noise, make_stock",
+    [
+        ("configs/toy/mask_rcnn_R18_FPN_ce.py", "toy_tiny_train", "sym40", _stock_roi_heads),
+        ("configs/toy/semantic_R18_FPN_ce.py", "toy_tiny_cityscapes_sem_seg_train", "semrelabel40", _stock_segmentor),
+    ],
+)
 def test_baseline_config_equals_stock_and_logs_memorization(tiny_toy, config, dataset, noise, make_stock):
     cfg = LazyConfig.load(str(REPO / config))
     batch = _noisy_batch(cfg, dataset, noise)

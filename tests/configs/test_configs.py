@@ -1,4 +1,5 @@
 """Every shipped config instantiates: model built, optimizer and schedule made; data not iterated."""
+
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,11 @@ from noisy_seg.utils.errors import UserInputError
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.py") if "common" not in p.parts)
 CONFIGS += sorted(str(p.relative_to(REPO)) for p in (REPO / "projects").rglob("configs/**/*.py"))
-REAL_DATA = ["configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", "configs/Cityscapes/mask_rcnn_R_50_FPN.py",
-             "configs/Cityscapes/semantic_R_50_FPN.py"]
+REAL_DATA = [
+    "configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py",
+    "configs/Cityscapes/mask_rcnn_R_50_FPN.py",
+    "configs/Cityscapes/semantic_R_50_FPN.py",
+]
 
 
 def test_the_required_configs_exist():
@@ -46,7 +50,7 @@ def test_semantic_toy_config_is_small_pretrained_and_uses_the_noisy_head():
     assert isinstance(model.sem_seg_head, NoisySemSegFPNHead) and model.sem_seg_head.sem_seg_loss.is_stock_ce
     assert sum(p.numel() for p in model.parameters()) < 20e6
     sched = instantiate(cfg.lr_multiplier)
-    assert abs(sched(0.5) - 0.5 ** 0.9) < 1e-9 and abs(sched(0.999) - 0.02) < 1e-9  # the seeds' poly, floor 0.02
+    assert abs(sched(0.5) - 0.5**0.9) < 1e-9 and abs(sched(0.999) - 0.02) < 1e-9  # the seeds' poly, floor 0.02
 
 
 def test_toy_config_is_small_and_pretrained_here():
@@ -75,8 +79,10 @@ def test_missing_real_data_is_a_clear_error(path, monkeypatch, tmp_path):
         check_datasets_available([names])
 
 
-@pytest.mark.parametrize("path", ["configs/Cityscapes/mask_rcnn_R_50_FPN.py",
-                                  "projects/NoisyClassLabels/configs/Cityscapes/combination_switch.py"])
+@pytest.mark.parametrize(
+    "path",
+    ["configs/Cityscapes/mask_rcnn_R_50_FPN.py", "projects/NoisyClassLabels/configs/Cityscapes/combination_switch.py"],
+)
 def test_cityscapes_mask_rcnn_steps_at_75_percent_and_the_commented_override_gives_yang_et_als_87_5(path):
     """detectron2's Cityscapes recipe steps the LR at 75%; the config's comment gives the one override for Yang et
     al.'s 87.5% (step=[7] of 8 epochs), which stretches with train.max_iter like the default."""

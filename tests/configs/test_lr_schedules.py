@@ -1,5 +1,6 @@
 """The seed's poly and one-cycle LR schedules (noisy_seg/config/lr_schedules.py) against their closed forms, alone,
 under detectron2's warmup, from the LazyConfig piece and driving an optimizer through detectron2's LRMultiplier."""
+
 import math
 import shutil
 from pathlib import Path
@@ -61,8 +62,9 @@ def test_one_cycle_default_starts_peaks_and_ends_where_the_seed_says():
     assert ups == sorted(ups) and downs == sorted(downs, reverse=True)
 
 
-@pytest.mark.parametrize("sched,end", [(poly_schedule(), 0.02), (poly_schedule(floor=0.0), 0.0),
-                                       (one_cycle_schedule(), 1 / 25)])
+@pytest.mark.parametrize(
+    "sched,end", [(poly_schedule(), 0.02), (poly_schedule(floor=0.0), 0.0), (one_cycle_schedule(), 1 / 25)]
+)
 def test_schedules_are_defined_at_the_end_of_training(sched, end):
     # detectron2's trainer steps LRMultiplier after the last iteration too: it asks for t = max_iter / max_iter
     assert sched(1.0) == pytest.approx(end)
@@ -78,16 +80,19 @@ def test_warmup_composes(make, first):
         assert sched(t) == pytest.approx(base(t))  # ... which is unchanged (not shifted) after warmup
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: poly_schedule(power=0), "power > 0"),
-    (lambda: poly_schedule(power=-1.0), "power > 0"),
-    (lambda: poly_schedule(floor=1.0), "0 <= floor < 1"),
-    (lambda: poly_schedule(floor=-0.1), "0 <= floor < 1"),
-    (lambda: poly_schedule(power=float("nan")), "power > 0"),
-    (lambda: one_cycle_schedule(peak_at=0.0), "0 < peak_at < 1"),
-    (lambda: one_cycle_schedule(peak_at=1.0), "0 < peak_at < 1"),
-    (lambda: one_cycle_schedule(div_factor=0.5), "div_factor >= 1"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: poly_schedule(power=0), "power > 0"),
+        (lambda: poly_schedule(power=-1.0), "power > 0"),
+        (lambda: poly_schedule(floor=1.0), "0 <= floor < 1"),
+        (lambda: poly_schedule(floor=-0.1), "0 <= floor < 1"),
+        (lambda: poly_schedule(power=float("nan")), "power > 0"),
+        (lambda: one_cycle_schedule(peak_at=0.0), "0 < peak_at < 1"),
+        (lambda: one_cycle_schedule(peak_at=1.0), "0 < peak_at < 1"),
+        (lambda: one_cycle_schedule(div_factor=0.5), "div_factor >= 1"),
+    ],
+)
 def test_bad_arguments_are_one_line_value_errors(call, match):
     with pytest.raises(ValueError, match=match) as info:
         call()
@@ -109,14 +114,16 @@ def test_a_config_picks_a_schedule_and_the_command_line_tunes_it(tmp_path):
     shutil.copy(SCHEDULES, tmp_path / "common/semantic_schedules.py")
     config = tmp_path / "semantic/some_config.py"
     config.write_text("from ..common.semantic_schedules import lr_multiplier_poly as lr_multiplier\n")
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(str(config)),
-                                     ["lr_multiplier.scheduler.power=1.0", "lr_multiplier.scheduler.floor=0.1"])
+    cfg = LazyConfig.apply_overrides(
+        LazyConfig.load(str(config)), ["lr_multiplier.scheduler.power=1.0", "lr_multiplier.scheduler.floor=0.1"]
+    )
     sched = instantiate(cfg.lr_multiplier)
     assert [sched(t) for t in (0.0, 0.5, 0.95)] == pytest.approx([1.0, 0.5, 0.1])
 
 
-@pytest.mark.parametrize("name,formula", [("lr_multiplier_poly", poly_formula),
-                                          ("lr_multiplier_one_cycle", one_cycle_formula)])
+@pytest.mark.parametrize(
+    "name,formula", [("lr_multiplier_poly", poly_formula), ("lr_multiplier_one_cycle", one_cycle_formula)]
+)
 def test_lr_multiplier_drives_an_optimizer(name, formula):
     cfg = LazyConfig.load(str(SCHEDULES))
     getattr(cfg, name).warmup_length = 0.1

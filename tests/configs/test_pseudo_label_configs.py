@@ -1,5 +1,6 @@
 """projects/PseudoLabels: each step's config differs from the toy recipe only where the method says, and the
 recipe runner's tables say what ran."""
+
 from pathlib import Path
 
 from detectron2.config import LazyConfig, instantiate
@@ -31,8 +32,11 @@ def test_semantic_stages():
 
 
 def test_instance_stages_train_on_the_noisy_copy_then_the_corrected_one():
-    stage1, combination, stage2 = load("instance_stage1_ce.py"), load("instance_combination.py"),\
-        load("instance_stage2_ce.py")
+    stage1, combination, stage2 = (
+        load("instance_stage1_ce.py"),
+        load("instance_combination.py"),
+        load("instance_stage2_ce.py"),
+    )
     for cfg in (stage1, combination, stage2):
         assert cfg.dataloader.train.dataset.names._target_ is register_coco_file
         assert cfg.dataloader.train.dataset.names.like == "toy_shapes_train"

@@ -1,4 +1,5 @@
 """Where generated data goes: $NOISY_SEG_DATASETS, else ${XDG_CACHE_HOME:-~/.cache}/noisy_seg/datasets."""
+
 from pathlib import Path
 
 import pytest

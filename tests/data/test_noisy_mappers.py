@@ -1,5 +1,6 @@
 """NoisyDatasetMapper / NoisySemSegDatasetMapper: deterministic, before augmentation, clean labels kept,
 and identical to the offline tool's noisy dataset."""
+
 import copy
 import json
 
@@ -21,8 +22,14 @@ SYM40 = {"type": "symmetric", "rate": 0.4, "seed": 3}
 
 
 def _mapper(noise=SYM40, augmentations=(), is_train=True):
-    return NoisyDatasetMapper(is_train=is_train, augmentations=list(augmentations), image_format="BGR",
-                              use_instance_mask=True, noise=noise, num_classes=8)
+    return NoisyDatasetMapper(
+        is_train=is_train,
+        augmentations=list(augmentations),
+        image_format="BGR",
+        use_instance_mask=True,
+        noise=noise,
+        num_classes=8,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +65,9 @@ def test_noise_is_applied_before_augmentation(dicts):
     # with a flip, labels are the same as without: the noise never sees augmented geometry
     plain, flipped = _mapper(), _mapper(augmentations=[T.RandomFlip(prob=1.0)])
     for d in dicts:
-        assert torch.equal(plain(copy.deepcopy(d))["instances"].gt_classes,
-                           flipped(copy.deepcopy(d))["instances"].gt_classes)
+        assert torch.equal(
+            plain(copy.deepcopy(d))["instances"].gt_classes, flipped(copy.deepcopy(d))["instances"].gt_classes
+        )
 
 
 def test_test_time_mapper_applies_no_noise(dicts):
@@ -71,8 +79,9 @@ def test_test_time_mapper_applies_no_noise(dicts):
 
 def _labels_by_image(num_workers):
     mapper = _mapper(augmentations=[T.RandomFlip()])
-    loader = build_detection_test_loader(dataset=DatasetCatalog.get("toy_tiny_train"), mapper=mapper,
-                                         num_workers=num_workers)
+    loader = build_detection_test_loader(
+        dataset=DatasetCatalog.get("toy_tiny_train"), mapper=mapper, num_workers=num_workers
+    )
     return {b[0]["image_id"]: b[0]["instances"].gt_classes.tolist() for b in loader}
 
 
@@ -86,8 +95,9 @@ def test_offline_tool_output_equals_on_the_fly_noise(tiny_toy, dicts, tmp_path):
     noisy_dataset, _ = apply_noise_to_coco(dataset, SYM40)
     noisy_json = tmp_path / "noisy.json"
     noisy_json.write_bytes(orjson.dumps(noisy_dataset))
-    offline = load_coco_json(str(noisy_json), meta.image_root, dataset_name="toy_tiny_offline_noisy",
-                             extra_annotation_keys=["id"])  # a name makes it map ids to contiguous
+    offline = load_coco_json(
+        str(noisy_json), meta.image_root, dataset_name="toy_tiny_offline_noisy", extra_annotation_keys=["id"]
+    )  # a name makes it map ids to contiguous
     offline_by_id = {d["image_id"]: d for d in offline}
     mapper = _mapper()
     checked = 0
@@ -99,8 +109,9 @@ def test_offline_tool_output_equals_on_the_fly_noise(tiny_toy, dicts, tmp_path):
 
 
 def test_spatial_noise_changes_masks_not_labels(dicts):
-    mapper = _mapper(noise={"type": "spatial", "p": 1 / 3, "kernel": 5, "jitter_sigma": 3,
-                            "simplify_tolerance": 10, "seed": 0})
+    mapper = _mapper(
+        noise={"type": "spatial", "p": 1 / 3, "kernel": 5, "jitter_sigma": 3, "simplify_tolerance": 10, "seed": 0}
+    )
     clean = DatasetMapper(is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True)
     changed = 0
     for d in dicts:
@@ -122,25 +133,43 @@ def test_spec_without_num_classes_is_rejected():
         NoisyDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise=SYM40)
 
 
-@pytest.mark.parametrize("opts", [
-    ["INPUT.LABEL_NOISE_SPEC.TYPE", "symmetric", "INPUT.LABEL_NOISE_SPEC.RATE", "0.4",
-     "INPUT.LABEL_NOISE_SPEC.SEED", "3"],
-    ["INPUT.LABEL_NOISE", "sym40_s3"],
-])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        [
+            "INPUT.LABEL_NOISE_SPEC.TYPE",
+            "symmetric",
+            "INPUT.LABEL_NOISE_SPEC.RATE",
+            "0.4",
+            "INPUT.LABEL_NOISE_SPEC.SEED",
+            "3",
+        ],
+        ["INPUT.LABEL_NOISE", "sym40_s3"],
+    ],
+)
 def test_yacs_config_builds_the_noise(dicts, opts):
     cfg = add_noisy_seg_config(get_cfg())
     cfg.merge_from_list(["MODEL.ROI_HEADS.NUM_CLASSES", "8", *opts])
     mapper = NoisyDatasetMapper(cfg, is_train=True)
     reference = _mapper(augmentations=[])
     for d in dicts[:4]:
-        assert torch.equal(mapper(copy.deepcopy(d))["instances"].gt_classes,
-                           reference(copy.deepcopy(d))["instances"].gt_classes)
+        assert torch.equal(
+            mapper(copy.deepcopy(d))["instances"].gt_classes, reference(copy.deepcopy(d))["instances"].gt_classes
+        )
 
 
 def test_yacs_semantic_mapper_takes_noise_classes_and_background(tiny_toy):
     cfg = add_noisy_seg_config(get_cfg())
-    cfg.merge_from_list(["MODEL.SEM_SEG_HEAD.NUM_CLASSES", "19", "INPUT.LABEL_NOISE", "semrelabel40",
-                         "INPUT.LABEL_NOISE_BACKGROUND", "0"])
+    cfg.merge_from_list(
+        [
+            "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
+            "19",
+            "INPUT.LABEL_NOISE",
+            "semrelabel40",
+            "INPUT.LABEL_NOISE_BACKGROUND",
+            "0",
+        ]
+    )
     mapper = NoisySemSegDatasetMapper(cfg, is_train=True)
     assert (mapper.noise.num_classes, mapper.noise.background_label, mapper.noise.rate) == (19, 0, 0.4)
     assert mapper.keep_clean_sem_seg
@@ -148,9 +177,14 @@ def test_yacs_semantic_mapper_takes_noise_classes_and_background(tiny_toy):
 
 def test_semantic_mapper_noise_is_deterministic_and_keeps_clean_map(tiny_toy):
     records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
-    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[T.RandomFlip(prob=1.0)], image_format="BGR",
-                                      noise={"type": "semantic", "rate": 1.0, "seed": 0}, num_classes=19,
-                                      keep_clean_sem_seg=True)
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True,
+        augmentations=[T.RandomFlip(prob=1.0)],
+        image_format="BGR",
+        noise={"type": "semantic", "rate": 1.0, "seed": 0},
+        num_classes=19,
+        keep_clean_sem_seg=True,
+    )
     clean = DatasetMapper(is_train=True, augmentations=[T.RandomFlip(prob=1.0)], image_format="BGR")
     differs = 0
     for r in records[:6]:
@@ -185,8 +219,10 @@ def test_semantic_mapper_takes_a_built_boundary_model_and_its_short_name(tiny_to
     common = dict(is_train=True, augmentations=[], image_format="BGR", num_classes=19)
     model = build_semantic_noise("boundary5_s1", 19)
     assert isinstance(model, BoundaryNoise)
-    by_model, by_name = NoisySemSegDatasetMapper(**common, noise=model), NoisySemSegDatasetMapper(**common,
-                                                                                                  noise="boundary5_s1")
+    by_model, by_name = (
+        NoisySemSegDatasetMapper(**common, noise=model),
+        NoisySemSegDatasetMapper(**common, noise="boundary5_s1"),
+    )
     assert by_model.noise is model
     r = records[0]
     assert torch.equal(by_model(copy.deepcopy(r))["sem_seg"], by_name(copy.deepcopy(r))["sem_seg"])
@@ -208,8 +244,9 @@ def test_semantic_mapper_gives_its_background_label_to_names_that_take_one(tiny_
 
 def test_semantic_label_values_outside_the_classes_are_one_clear_error(tiny_toy):
     records = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")
-    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise="sem40",
-                                      num_classes=12)  # the maps hold train ids up to 18
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True, augmentations=[], image_format="BGR", noise="sem40", num_classes=12
+    )  # the maps hold train ids up to 18
     with pytest.raises(ValueError, match=r"neither a class in \[0, 12\) nor the ignore label 255") as info:
         mapper(copy.deepcopy(records[0]))
     assert records[0]["sem_seg_file_name"] in str(info.value) and "\n" not in str(info.value)
@@ -242,8 +279,7 @@ def test_a_tag_file_gives_weak_images_their_tags_and_bad_ones_are_refused(tiny_t
     mapper = NoisySemSegDatasetMapper(**common, tag_file=str(tag_file), class_names=names)
     assert torch.nonzero(mapper(copy.deepcopy(records[0]))["present_classes"]).flatten().tolist() == [0, 13]
     untagged = mapper(copy.deepcopy(records[1]))  # not in the file: the classes of its label map
-    assert untagged["present_classes"].tolist() == [c in torch.unique(untagged["sem_seg"]).tolist()
-                                                    for c in range(19)]
+    assert untagged["present_classes"].tolist() == [c in torch.unique(untagged["sem_seg"]).tolist() for c in range(19)]
     tag_file.write_text(json.dumps({"x": ["road", "unicorn"]}))
     with pytest.raises(ValueError, match="names class 'unicorn', which is not one of the 19 classes") as info:
         NoisySemSegDatasetMapper(**common, tag_file=str(tag_file), class_names=names)
@@ -254,31 +290,42 @@ def test_a_tag_file_gives_weak_images_their_tags_and_bad_ones_are_refused(tiny_t
 
 
 def test_each_mapped_image_counts_what_the_noise_changed(dicts):
-    """"noise_counts" (read by noisy_seg.engine's NoiseMonitor): class flips are the flagged instances; drops and
+    """ "noise_counts" (read by noisy_seg.engine's NoiseMonitor): class flips are the flagged instances; drops and
     moved masks count as changed too; a clean mapper counts nothing."""
     counts = [_mapper()(copy.deepcopy(d)) for d in dicts]
-    assert all(c["noise_counts"] == {"total": len(d["annotations"]), "changed": int(c["instances"].gt_noisy.sum()),
-                                     "class_flip": int(c["instances"].gt_noisy.sum())} for c, d in zip(counts, dicts))
+    assert all(
+        c["noise_counts"]
+        == {
+            "total": len(d["annotations"]),
+            "changed": int(c["instances"].gt_noisy.sum()),
+            "class_flip": int(c["instances"].gt_noisy.sum()),
+        }
+        for c, d in zip(counts, dicts)
+    )
     dropping = _mapper(noise={"type": "drop", "rate": 0.5, "seed": 0})
     for d in dicts:
         mapped = dropping(copy.deepcopy(d))
         dropped = len(d["annotations"]) - len(mapped["instances"])
         assert mapped["noise_counts"] == {"total": len(d["annotations"]), "changed": dropped, "class_flip": 0}
-    moving = _mapper(noise={"type": "spatial", "p": 1 / 3, "kernel": 5, "jitter_sigma": 3, "simplify_tolerance": 10,
-                            "seed": 0})
+    moving = _mapper(
+        noise={"type": "spatial", "p": 1 / 3, "kernel": 5, "jitter_sigma": 3, "simplify_tolerance": 10, "seed": 0}
+    )
     assert sum(moving(copy.deepcopy(d))["noise_counts"]["changed"] for d in dicts) > 0
     assert "noise_counts" not in _mapper(noise=None)(copy.deepcopy(dicts[0]))
 
 
 def test_semantic_counts_are_changed_over_labelled_pixels(tiny_toy):
-    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise="sem100",
-                                      num_classes=19, keep_clean_sem_seg=True)
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True, augmentations=[], image_format="BGR", noise="sem100", num_classes=19, keep_clean_sem_seg=True
+    )
     for record in DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")[:3]:
         mapped = mapper(copy.deepcopy(record))
         clean, noisy = mapped["sem_seg_clean"], mapped["sem_seg"]
         labelled = clean != 255
-        assert mapped["noise_counts"] == {"total": int(labelled.sum()), "changed": int(((noisy != clean) & labelled)
-                                                                                        .sum())}
+        assert mapped["noise_counts"] == {
+            "total": int(labelled.sum()),
+            "changed": int(((noisy != clean) & labelled).sum()),
+        }
         assert 0 < mapped["noise_counts"]["changed"] < mapped["noise_counts"]["total"]
 
 
@@ -288,20 +335,24 @@ def test_a_training_mapper_logs_its_noise_once_as_built(caplog):
         _mapper(noise="sym40", is_train=False)  # evaluation takes no noise: nothing to say
         NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise=None, num_classes=19)
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("noisy_seg")]
-    assert lines == ["[NoisyDatasetMapper] Label noise in training: sym40 -> NoisePipeline(class_noise=SymmetricNoise("
-                     "rate=0.4, num_classes=8, seed=0, include_true=False), spatial_noise=None, drop_noise=None)",
-                     "[NoisySemSegDatasetMapper] Label noise in training: none (clean labels)"]
+    assert lines == [
+        "[NoisyDatasetMapper] Label noise in training: sym40 -> NoisePipeline(class_noise=SymmetricNoise("
+        "rate=0.4, num_classes=8, seed=0, include_true=False), spatial_noise=None, drop_noise=None)",
+        "[NoisySemSegDatasetMapper] Label noise in training: none (clean labels)",
+    ]
 
 
 # --- the semantic path as strict as the instance path: tag files, label maps (issue 21, item 4) ---
+
 
 def _semantic_records(count=3, **changes):
     return [dict(copy.deepcopy(r), **changes) for r in DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")[:count]]
 
 
 def _semantic_mapper(**options):
-    return NoisySemSegDatasetMapper(**{"is_train": True, "augmentations": [], "image_format": "BGR",
-                                       "num_classes": 19, **options})
+    return NoisySemSegDatasetMapper(
+        **{"is_train": True, "augmentations": [], "image_format": "BGR", "num_classes": 19, **options}
+    )
 
 
 def _tags(mapped) -> list:
@@ -335,8 +386,10 @@ def test_tag_file_keys_that_match_no_image_are_one_error_naming_them(tiny_toy, t
     tag_file.write_text(json.dumps({"toycity_000000_000000_leftImg8bit": [0], "nope": [1], "gone": [2]}))
     with pytest.raises(ValueError) as info:
         check_tag_keys(read_tag_file(str(tag_file), 19), records, str(tag_file))
-    assert str(info.value) == (f"tag_file {tag_file}: 2 image(s) are not in the dataset (e.g. 'gone', 'nope'); keys "
-                               "are image ids or image file stems")
+    assert str(info.value) == (
+        f"tag_file {tag_file}: 2 image(s) are not in the dataset (e.g. 'gone', 'nope'); keys "
+        "are image ids or image file stems"
+    )
 
 
 def _label_map_file(tmp_path, array, name="label.png"):
@@ -360,16 +413,23 @@ def test_a_16_bit_label_map_keeps_its_values_above_255(tiny_toy, tmp_path, noise
     wide = _clean_map(record).astype(np.uint16)
     wide[wide == 0] = 300  # the road becomes class 300
     record["sem_seg_file_name"] = _label_map_file(tmp_path, wide)
-    wide_classes = dict(num_classes=400, ignore_label=65535,  # 255 is a class now
-                        noise=noise and {"type": "semantic", "rate": 0.4, "seed": 0, "ignore_label": 65535})
-    flip = _semantic_mapper(**wide_classes, keep_clean_sem_seg=True,
-                            augmentations=[T.RandomFlip(prob=1.0)])(copy.deepcopy(record))
+    wide_classes = dict(
+        num_classes=400,
+        ignore_label=65535,  # 255 is a class now
+        noise=noise and {"type": "semantic", "rate": 0.4, "seed": 0, "ignore_label": 65535},
+    )
+    flip = _semantic_mapper(**wide_classes, keep_clean_sem_seg=True, augmentations=[T.RandomFlip(prob=1.0)])(
+        copy.deepcopy(record)
+    )
     expected = torch.as_tensor(wide[:, ::-1].astype(np.int64))
     assert torch.equal(flip["sem_seg_clean" if noise else "sem_seg"], expected)
     resized = _semantic_mapper(**wide_classes, augmentations=[T.ResizeShortestEdge(48)])(copy.deepcopy(record))
     assert resized["sem_seg"].shape == (48, 48) and 300 in resized["sem_seg"].tolist()[0]
-    with pytest.raises(ValueError, match=r"label value\(s\) \[300\] are neither a class in \[0, 19\) nor the ignore "
-                                         r"label 255") as info:
+    with pytest.raises(
+        ValueError,
+        match=r"label value\(s\) \[300\] are neither a class in \[0, 19\) nor the ignore "
+        r"label 255",
+    ) as info:
         _semantic_mapper(noise=noise)(copy.deepcopy(record))
     assert record["sem_seg_file_name"] in str(info.value) and "\n" not in str(info.value)
 
@@ -395,8 +455,10 @@ def test_a_label_map_of_another_size_or_not_one_channel_is_one_clear_error(tiny_
     record["sem_seg_file_name"] = _label_map_file(tmp_path, clean[:80, :64])
     with pytest.raises(ValueError) as info:
         _semantic_mapper(noise=noise)(copy.deepcopy(record))
-    assert str(info.value) == (f"{record['sem_seg_file_name']}: the label map is 64x80 (WxH) but its image "
-                               f"{record['file_name']} is 96x96; a label map must match its image pixel for pixel")
+    assert str(info.value) == (
+        f"{record['sem_seg_file_name']}: the label map is 64x80 (WxH) but its image "
+        f"{record['file_name']} is 96x96; a label map must match its image pixel for pixel"
+    )
     record["sem_seg_file_name"] = _label_map_file(tmp_path, np.stack([clean] * 3, axis=-1), "rgb.png")
     with pytest.raises(ValueError, match="a label map must be one channel of class ids .* got 96x96x3"):
         _semantic_mapper(noise=noise)(copy.deepcopy(record))

@@ -2,6 +2,7 @@
 through detectron2's own registration functions: register_coco_instances (which drops annotation ids), and the
 Cityscapes loader both ways (from the polygon jsons, from the instanceIds PNGs). Ids and annotation order play
 no part: annotations are keyed by their content."""
+
 import copy
 import json
 from collections import Counter
@@ -27,8 +28,9 @@ NOISES = {
 
 
 def _mapper(noise):
-    return NoisyDatasetMapper(is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True,
-                              noise=noise, num_classes=8)
+    return NoisyDatasetMapper(
+        is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True, noise=noise, num_classes=8
+    )
 
 
 def _instance_tuple(clean, noisy, polygons):
@@ -44,8 +46,11 @@ def _on_the_fly(records, noise):
             result[record["image_id"]] = Counter()
             continue
         result[record["image_id"]] = Counter(
-            _instance_tuple(c, n, m) for c, n, m in zip(instances.gt_clean_classes.tolist(),
-                                                        instances.gt_classes.tolist(), instances.gt_masks.polygons))
+            _instance_tuple(c, n, m)
+            for c, n, m in zip(
+                instances.gt_clean_classes.tolist(), instances.gt_classes.tolist(), instances.gt_masks.polygons
+            )
+        )
     return result
 
 
@@ -55,8 +60,13 @@ def _offline(path, first_category_id):
     result = {image["id"]: Counter() for image in noisy["images"]}
     for ann in noisy["annotations"]:
         if not ann.get("iscrowd", 0):
-            result[ann["image_id"]][_instance_tuple(ann["clean_category_id"] - first_category_id,
-                                                    ann["category_id"] - first_category_id, ann["segmentation"])] += 1
+            result[ann["image_id"]][
+                _instance_tuple(
+                    ann["clean_category_id"] - first_category_id,
+                    ann["category_id"] - first_category_id,
+                    ann["segmentation"],
+                )
+            ] += 1
     return result
 
 
@@ -90,8 +100,21 @@ def coco_variants(tiny_toy, tmp_path_factory):
 def test_registered_coco_json_on_the_fly_equals_offline(coco_variants, tmp_path, noise):
     json_file, image_root, names = coco_variants
     output = tmp_path / "noisy.json"
-    assert make_noisy_dataset.main(["--input", str(json_file), "--output", str(output), "--images-root",
-                                    str(image_root), "--no-progress", *NOISES[noise]]) == 0
+    assert (
+        make_noisy_dataset.main(
+            [
+                "--input",
+                str(json_file),
+                "--output",
+                str(output),
+                "--images-root",
+                str(image_root),
+                "--no-progress",
+                *NOISES[noise],
+            ]
+        )
+        == 0
+    )
     offline = _offline(output, first_category_id=1)
     if noise != "drop30":
         assert _changed(offline) > 0 or noise == "coco_n_hard"
@@ -106,8 +129,23 @@ def test_registered_coco_json_on_the_fly_equals_offline(coco_variants, tmp_path,
 def test_cityscapes_loader_either_way_on_the_fly_equals_offline(tiny_toy, tmp_path, source, noise):
     image_dir, gt_dir = cityscapes_paths(tiny_toy, "train")
     output = tmp_path / "noisy.json"
-    assert make_noisy_dataset.main(["--input", str(image_dir), "--gt-dir", str(gt_dir), "--output", str(output),
-                                    "--cityscapes-from", source, "--no-progress", *NOISES[noise]]) == 0
+    assert (
+        make_noisy_dataset.main(
+            [
+                "--input",
+                str(image_dir),
+                "--gt-dir",
+                str(gt_dir),
+                "--output",
+                str(output),
+                "--cityscapes-from",
+                source,
+                "--no-progress",
+                *NOISES[noise],
+            ]
+        )
+        == 0
+    )
     records = load_cityscapes_instances(str(image_dir), str(gt_dir), from_json=source == "json", to_polygons=True)
     np.random.default_rng(1).shuffle(records)
     for record in records:  # order within an image plays no part either

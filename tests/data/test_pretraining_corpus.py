@@ -1,10 +1,10 @@
 """The procedural pretraining corpus: keyed (any sample on its own, the same every time), every class drawable at
 the smallest size, scenes labelled pixel for pixel."""
+
 import numpy as np
 import pytest
 
-from noisy_seg.data.datasets.pretraining_corpus import (BACKGROUND, CLASSES, CorpusSettings, render_object,
-                                                        render_scene)
+from noisy_seg.data.datasets.pretraining_corpus import BACKGROUND, CLASSES, CorpusSettings, render_object, render_scene
 
 
 def test_many_classes_of_several_kinds():

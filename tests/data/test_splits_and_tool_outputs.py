@@ -1,5 +1,6 @@
 """Registering what the pseudo-label recipes train on: the strong / weak split of a semantic set
 (noisy_seg/data/datasets/splits.py) and COCO jsons written by tools (coco_files.py), named from LazyConfigs."""
+
 import json
 
 import numpy as np
@@ -100,8 +101,9 @@ def test_a_config_names_a_tool_output_with_a_lazy_call(tiny_toy, tmp_path):
     detectron2's loader reads them: a config can name a file that a later step writes."""
     write_copy(tiny_toy, tmp_path / "later.json")
     cfg = LazyConfig.load("configs/toy/mask_rcnn_R18_FPN_ce.py")
-    cfg.dataloader.train.dataset.names = L(register_coco_file)(json_file=str(tmp_path / "later.json"),
-                                                               like="toy_tiny_train")
+    cfg.dataloader.train.dataset.names = L(register_coco_file)(
+        json_file=str(tmp_path / "later.json"), like="toy_tiny_train"
+    )
     [name] = dataset_names(cfg.dataloader.train)
     assert name == register_coco_file(str(tmp_path / "later.json"), like="toy_tiny_train")
     cfg.dataloader.train.dataset.names = ["toy_tiny_train", cfg.dataloader.train.dataset.names]

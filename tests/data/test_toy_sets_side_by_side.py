@@ -1,4 +1,5 @@
 """Toy sets generated with other settings live beside the default one and are never silently replaced."""
+
 import os
 import subprocess
 import sys
@@ -17,8 +18,10 @@ def _run(repo_root, base, *args, code=None):
     return subprocess.run(command, cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
 
 
-LOAD = ("import sys; from detectron2.data import DatasetCatalog; import noisy_seg.data; "
-        "print(len(DatasetCatalog.get(sys.argv[1] if len(sys.argv) > 1 else '{name}')))")
+LOAD = (
+    "import sys; from detectron2.data import DatasetCatalog; import noisy_seg.data; "
+    "print(len(DatasetCatalog.get(sys.argv[1] if len(sys.argv) > 1 else '{name}')))"
+)
 
 
 def test_a_custom_set_goes_beside_the_default_and_trains_by_name(repo_root, tmp_path):
@@ -26,8 +29,10 @@ def test_a_custom_set_goes_beside_the_default_and_trains_by_name(repo_root, tmp_
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "toy_shapes").exists(), "the default set must not be touched"
     assert read_manifest(tmp_path / CUSTOM_NAME)["num_train"] == 6
-    assert (f"dataloader.train.dataset.names={CUSTOM_NAME}_train dataloader.test.dataset.names={CUSTOM_NAME}_val"
-            in result.stdout)
+    assert (
+        f"dataloader.train.dataset.names={CUSTOM_NAME}_train dataloader.test.dataset.names={CUSTOM_NAME}_val"
+        in result.stdout
+    )
     loaded = _run(repo_root, tmp_path, code=LOAD.format(name=f"{CUSTOM_NAME}_train"))
     assert loaded.returncode == 0 and loaded.stdout.split()[-1] == "6", loaded.stderr[-2000:]
 
@@ -36,9 +41,14 @@ def test_the_default_loader_refuses_a_set_with_other_settings_in_one_line(repo_r
     default_root = tmp_path / "toy_shapes"
     assert _run(repo_root, tmp_path, *CUSTOM, "--root", str(default_root)).returncode == 0
     before = read_manifest(default_root)
-    loaded = _run(repo_root, tmp_path, code=(
-        "from detectron2.data import DatasetCatalog; import noisy_seg.data\n"
-        "try:\n    DatasetCatalog.get('toy_shapes_train')\nexcept ValueError as e:\n    print('refused:', e)"))
+    loaded = _run(
+        repo_root,
+        tmp_path,
+        code=(
+            "from detectron2.data import DatasetCatalog; import noisy_seg.data\n"
+            "try:\n    DatasetCatalog.get('toy_shapes_train')\nexcept ValueError as e:\n    print('refused:', e)"
+        ),
+    )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert "refused: toy data at" in loaded.stdout and "it is left as it is" in loaded.stdout
     assert read_manifest(default_root) == before
@@ -55,9 +65,14 @@ def test_the_tool_replaces_a_set_with_other_settings_only_with_force(repo_root, 
     assert read_manifest(root)["seed"] == 2
 
 
-@pytest.mark.parametrize("args, message", [(["--image-size", "100000"], "image_size must be an int in"),
-                                           (["--num-train", "0"], "num_train must be an int in"),
-                                           (["--root", "FILE"], "is a file; give a folder")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--image-size", "100000"], "image_size must be an int in"),
+        (["--num-train", "0"], "num_train must be an int in"),
+        (["--root", "FILE"], "is a file; give a folder"),
+    ],
+)
 def test_absurd_sizes_and_roots_are_refused(repo_root, tmp_path, args, message):
     (tmp_path / "FILE").write_text("x")
     args = [str(tmp_path / a) if a == "FILE" else a for a in args]

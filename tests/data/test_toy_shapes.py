@@ -63,9 +63,7 @@ def coco_masks(coco: dict, image_id: int, size: int) -> list[tuple[dict, np.ndar
     return [
         (
             a,
-            mask_util.decode(mask_util.merge(mask_util.frPyObjects(a["segmentation"], size, size))).astype(
-                bool
-            ),
+            mask_util.decode(mask_util.merge(mask_util.frPyObjects(a["segmentation"], size, size))).astype(bool),
         )
         for a in annotations
     ]
@@ -249,8 +247,11 @@ def test_ensure_reuses_a_matching_dataset_and_never_replaces_one_with_other_sett
     ensure_toy_dataset(root, **SMALL, layout="coco")  # a subset of what is there
     assert manifest_file.stat().st_mtime_ns == stamp
     before = all_files(root)
-    with pytest.raises(ValueError, match=r"generated with seed=0, num_train=12, num_val=4, image_size=96, not the "
-                                         r"requested .*num_val=3.*; it is left as it is") as error:
+    with pytest.raises(
+        ValueError,
+        match=r"generated with seed=0, num_train=12, num_val=4, image_size=96, not the "
+        r"requested .*num_val=3.*; it is left as it is",
+    ) as error:
         ensure_toy_dataset(root, **{**SMALL, "num_val": 3})
     assert "\n" not in str(error.value)
     assert all_files(root) == before
@@ -423,8 +424,7 @@ def ground_truth_instances(record: dict, size: int) -> Instances:
     """Predictions equal to the ground truth of one COCO-layout detectron2 record (XYWH boxes)."""
     annotations = record["annotations"]
     masks = [
-        mask_util.decode(mask_util.merge(mask_util.frPyObjects(a["segmentation"], size, size)))
-        for a in annotations
+        mask_util.decode(mask_util.merge(mask_util.frPyObjects(a["segmentation"], size, size))) for a in annotations
     ]
     boxes = [
         list(a["bbox"][:2]) + [a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]] for a in annotations

@@ -1,6 +1,7 @@
 """docs/losses.md's "## Loss options" table says what the loss registry does: every registered loss has a row, its
 logits kind, which options must be given and every default with its value; the recipe values it quotes for sce
 and gce are the ones the project configs set. So the table cannot drift from the code."""
+
 import ast
 import re
 from pathlib import Path
@@ -22,7 +23,7 @@ def table_rows():
     lines = (REPO / DOC).read_text().splitlines()
     assert HEADING in lines, f"{DOC} has no {HEADING!r} heading"
     rows, header = {}, None
-    for line in lines[lines.index(HEADING) + 1:]:
+    for line in lines[lines.index(HEADING) + 1 :]:
         if line.startswith("#"):
             break
         if not line.startswith("|"):
@@ -69,12 +70,15 @@ def test_the_generic_options_are_as_the_text_says():
         assert defaults.get("ignore_index", 255) == 255
 
 
-@pytest.mark.parametrize("name,config,key", [
-    ("sce", "projects/NoisyClassLabels/configs/toy/mask_rcnn_R18_FPN_sce.py", "cls_loss_kwargs"),
-    ("sce", "projects/NoisySemanticLabels/configs/toy/semantic_R18_FPN_sce.py", "loss_kwargs"),
-    ("gce", "projects/NoisyClassLabels/configs/toy/mask_rcnn_R18_FPN_gce.py", "cls_loss_kwargs"),
-    ("gce", "projects/NoisySemanticLabels/configs/toy/semantic_R18_FPN_gce.py", "loss_kwargs"),
-])
+@pytest.mark.parametrize(
+    "name,config,key",
+    [
+        ("sce", "projects/NoisyClassLabels/configs/toy/mask_rcnn_R18_FPN_sce.py", "cls_loss_kwargs"),
+        ("sce", "projects/NoisySemanticLabels/configs/toy/semantic_R18_FPN_sce.py", "loss_kwargs"),
+        ("gce", "projects/NoisyClassLabels/configs/toy/mask_rcnn_R18_FPN_gce.py", "cls_loss_kwargs"),
+        ("gce", "projects/NoisySemanticLabels/configs/toy/semantic_R18_FPN_gce.py", "loss_kwargs"),
+    ],
+)
 def test_the_quoted_recipe_values_are_the_configs(name, config, key):
     options = re.search(rf"\.{key} = dict\(([^)]*)\)", (REPO / config).read_text())[1]
     assert options in code_items(table_rows()[name]["values the recipes here use"])

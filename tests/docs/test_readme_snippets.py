@@ -1,6 +1,7 @@
 """The documented Python snippets run as written: every ```python block of docs/python_api.md, in order, in one fresh
 interpreter (later blocks use the names of earlier ones, as a reader's session would), and the README's quick start.
 The blocks assert on what they compute, so a snippet that goes stale fails here with the line that broke."""
+
 import json
 import os
 import re
@@ -41,7 +42,7 @@ def python_blocks(text: str, section: str):
         raise AssertionError(f"no {section!r} heading") from None
     level = len(section) - len(section.lstrip("#"))
     blocks, code, first, other_fence = [], None, 0, False
-    for number, line in enumerate(lines[start + 1:], start=start + 2):
+    for number, line in enumerate(lines[start + 1 :], start=start + 2):
         if code is None and not other_fence and re.match(rf"^#{{1,{level}}} ", line):
             break
         if code is None and line.strip() == "```python":
@@ -77,7 +78,13 @@ def test_the_snippets_run_as_written(tmp_path, doc, section, at_least):
     blocks = python_blocks((REPO / doc).read_text(), section)
     (tmp_path / "blocks.json").write_text(json.dumps(blocks))
     env = dict(os.environ, NOISY_SEG_DATASETS=str(tmp_path / "datasets"), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    result = subprocess.run([sys.executable, "-c", RUNNER, str(tmp_path / "blocks.json"), doc],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(tmp_path / "blocks.json"), doc],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert f"ran {len(blocks)} blocks" in result.stdout

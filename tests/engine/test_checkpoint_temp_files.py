@@ -1,5 +1,6 @@
 """A checkpoint save killed mid-write (SIGKILL) leaves its hidden temp file, tens of MB, beside the run's
 checkpoints; the next run's first save removes it (issue 21, item 3)."""
+
 import torch
 
 from noisy_seg.engine.checkpoint import SafeCheckpointer

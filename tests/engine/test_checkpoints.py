@@ -1,5 +1,6 @@
 """Checkpoints are never silently wrong and never unsafe: eval-only refusals, pickles refused unless opted in,
 resume past a truncated or missing last checkpoint, max_to_keep across kill + resume, atomic saves."""
+
 import json
 import pickle
 import subprocess
@@ -13,21 +14,34 @@ from noisy_seg.engine.checkpoint import SafeCheckpointer
 from noisy_seg.utils.errors import UserInputError
 
 CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
-TINY = ["dataloader.train.dataset.names=toy_tiny_train", "dataloader.test.dataset.names=toy_tiny_val",
-        "model.roi_heads.box_predictor.test_score_thresh=0.0", "train.eval_period=0", "train.log_period=1",
-        "dataloader.train.num_workers=0"]
+TINY = [
+    "dataloader.train.dataset.names=toy_tiny_train",
+    "dataloader.test.dataset.names=toy_tiny_val",
+    "model.roi_heads.box_predictor.test_score_thresh=0.0",
+    "train.eval_period=0",
+    "train.log_period=1",
+    "dataloader.train.num_workers=0",
+]
 
 
 def _main(repo_root, *opts, resume=False, eval_only=False):
-    argv = ["--config-file", str(repo_root / CONFIG)] + (["--resume"] if resume else []) + \
-        (["--eval-only"] if eval_only else [])
+    argv = (
+        ["--config-file", str(repo_root / CONFIG)]
+        + (["--resume"] if resume else [])
+        + (["--eval-only"] if eval_only else [])
+    )
     return train_net.main(train_net.default_argument_parser().parse_args(argv + TINY + list(opts)))
 
 
 def _cli(repo_root, *opts, flags=()):
     """tools/train_net.py in a subprocess; the refusals tested with it happen before any dataset is read."""
-    return subprocess.run([sys.executable, "tools/train_net.py", "--config-file", CONFIG, *flags, *TINY, *opts],
-                          cwd=repo_root, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "tools/train_net.py", "--config-file", CONFIG, *flags, *TINY, *opts],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _iterations(out):
@@ -54,19 +68,26 @@ def test_eval_only_with_the_pretrained_backbone_alone_is_one_line(repo_root, tmp
     res = _cli(repo_root, f"train.output_dir={tmp_path}", flags=["--eval-only"])
     assert res.returncode == 2 and "Traceback" not in res.stderr
     last = res.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: weights noisy_seg://backbones/R18_tiny_corpus.pth do not fit the model of the "
-                           "config")
+    assert last.startswith(
+        "error: weights noisy_seg://backbones/R18_tiny_corpus.pth do not fit the model of the config"
+    )
 
 
 def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tmp_path):
-    res = _cli(repo_root, f"train.output_dir={tmp_path}", "model.roi_heads.num_classes=3",
-               f"train.init_checkpoint={run6 / 'model_final.pth'}", flags=["--eval-only"])
+    res = _cli(
+        repo_root,
+        f"train.output_dir={tmp_path}",
+        "model.roi_heads.num_classes=3",
+        f"train.init_checkpoint={run6 / 'model_final.pth'}",
+        flags=["--eval-only"],
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: weights {run6 / 'model_final.pth'} do not fit the model of the config")
     assert "roi_heads.box_predictor.cls_score.weight: (9, 128) in the file, (4, 128) in the model" in last
-    res = _cli(repo_root, f"train.output_dir={tmp_path}", f"train.init_checkpoint={tmp_path}/no.pth",
-               flags=["--eval-only"])
+    res = _cli(
+        repo_root, f"train.output_dir={tmp_path}", f"train.init_checkpoint={tmp_path}/no.pth", flags=["--eval-only"]
+    )
     assert res.returncode == 2 and res.stderr.strip().splitlines()[-1].startswith("error: weights")
 
 
@@ -76,8 +97,11 @@ def test_the_one_strict_loader_refuses_parameters_the_model_does_not_have(tmp_pa
     model = torch.nn.Linear(3, 2)
     state = {**model.state_dict(), "extra.weight": torch.zeros(1)}
     torch.save({"model": state}, tmp_path / "extra.pth")
-    with pytest.raises(UserInputError, match=r"do not fit the model of the config: parameters 1 not in the model "
-                                             r"\(extra.weight\)"):
+    with pytest.raises(
+        UserInputError,
+        match=r"do not fit the model of the config: parameters 1 not in the model "
+        r"\(extra.weight\)",
+    ):
         SafeCheckpointer(model).load_strict(str(tmp_path / "extra.pth"))
     torch.save({"model": model.state_dict()}, tmp_path / "fits.pth")
     SafeCheckpointer(model).load_strict(str(tmp_path / "fits.pth"))  # no error
@@ -102,8 +126,9 @@ def test_pickles_are_refused_unless_opted_in(repo_root, run6, tmp_path):
     evil.write_bytes(pickle.dumps({"model": _Payload(marker), "__author__": "someone"}))
     with pytest.raises(UserInputError, match="is a pickle: loading it runs any code.*allow_pickle_checkpoints=True"):
         _main(repo_root, f"train.output_dir={tmp_path / 'out'}", "train.max_iter=1", f"train.init_checkpoint={evil}")
-    res = _cli(repo_root, f"train.output_dir={tmp_path / 'eval'}", f"train.init_checkpoint={evil}",
-               flags=["--eval-only"])
+    res = _cli(
+        repo_root, f"train.output_dir={tmp_path / 'eval'}", f"train.init_checkpoint={evil}", flags=["--eval-only"]
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith(f"error: {evil} is a pickle: loading it runs any code")
     out = _copy_run(run6, tmp_path / "resumed")  # --resume, the last checkpoint tag naming a pickle

@@ -1,4 +1,5 @@
 """Configs are checked before anything is built or launched: each problem is one line."""
+
 import subprocess
 import sys
 
@@ -17,22 +18,27 @@ def toy_cfg(repo_root):
     return LazyConfig.load(str(repo_root / TOY))
 
 
-@pytest.mark.parametrize("override, message", [
-    ("dataloader.train.mapper.noise=sym150", "dataloader.train.mapper.noise='sym150': noise name 'sym150': the "
-                                             "rate must be a percentage"),
-    ("dataloader.train.mapper.noise=asym40_coco", "preset 'coco' has 80 classes but num_classes is 8"),
-    ("dataloader.train.mapper.noise=gaussian", "unknown noise name 'gaussian'"),
-    ("dataloader.train.mapper.noise={type:symmetric,rate:2}", "rate must be in"),
-    ("dataloader.train.mapper.noise={type:spatial,preset:hard,p:0.5}", "p must be <= 1/3"),
-    ("dataloader.train.mapper.num_classes=5", "num_classes=5 but dataset 'toy_shapes_train' has 8 thing classes"),
-    ("train.max_iter=0", "train.max_iter must be an int >= 1, got 0"),
-    ("train.max_iter=null", "train.max_iter must be an int >= 1, got None"),
-    ("train.eval_period=-1", "train.eval_period must be an int >= 0"),
-    ("dataloader.train.total_batch_size=0", "total_batch_size must be an int >= 1"),
-    ("optimizer.lr=-0.1", "optimizer.lr must be a number > 0"),
-    ("train.device=tpu", "train.device must be 'cuda', 'cuda:N' or 'cpu'"),
-    ("train.stop_iter=900", "train.stop_iter=900 must be in (0, train.max_iter=500]"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "dataloader.train.mapper.noise=sym150",
+            "dataloader.train.mapper.noise='sym150': noise name 'sym150': the rate must be a percentage",
+        ),
+        ("dataloader.train.mapper.noise=asym40_coco", "preset 'coco' has 80 classes but num_classes is 8"),
+        ("dataloader.train.mapper.noise=gaussian", "unknown noise name 'gaussian'"),
+        ("dataloader.train.mapper.noise={type:symmetric,rate:2}", "rate must be in"),
+        ("dataloader.train.mapper.noise={type:spatial,preset:hard,p:0.5}", "p must be <= 1/3"),
+        ("dataloader.train.mapper.num_classes=5", "num_classes=5 but dataset 'toy_shapes_train' has 8 thing classes"),
+        ("train.max_iter=0", "train.max_iter must be an int >= 1, got 0"),
+        ("train.max_iter=null", "train.max_iter must be an int >= 1, got None"),
+        ("train.eval_period=-1", "train.eval_period must be an int >= 0"),
+        ("dataloader.train.total_batch_size=0", "total_batch_size must be an int >= 1"),
+        ("optimizer.lr=-0.1", "optimizer.lr must be a number > 0"),
+        ("train.device=tpu", "train.device must be 'cuda', 'cuda:N' or 'cpu'"),
+        ("train.stop_iter=900", "train.stop_iter=900 must be in (0, train.max_iter=500]"),
+    ],
+)
 def test_bad_values_are_one_line_before_launch(toy_cfg, override, message):
     cfg = apply_overrides(toy_cfg.copy(), [override])
     with pytest.raises(UserInputError) as error:
@@ -46,15 +52,19 @@ def test_good_configs_pass(toy_cfg):
 
 
 def _cli(repo_root, *argv):
-    return subprocess.run([sys.executable, "tools/train_net.py", *argv], cwd=repo_root, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "tools/train_net.py", *argv], cwd=repo_root, capture_output=True, text=True, timeout=120
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    ([TOY, "dataloader.train.mapper.noise=sym150"], "error: dataloader.train.mapper.noise='sym150'"),
-    ([TOY, "dataloader.train.mapper.nosie=sym40"], "error: unknown config key 'dataloader.train.mapper.nosie'"),
-    ([TOY, "train.max_iter=abc"], "error: train.max_iter='abc': expected an int"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([TOY, "dataloader.train.mapper.noise=sym150"], "error: dataloader.train.mapper.noise='sym150'"),
+        ([TOY, "dataloader.train.mapper.nosie=sym40"], "error: unknown config key 'dataloader.train.mapper.nosie'"),
+        ([TOY, "train.max_iter=abc"], "error: train.max_iter='abc': expected an int"),
+    ],
+)
 def test_cli_reports_them_in_one_line(repo_root, argv, message):
     res = _cli(repo_root, "--config-file", *argv)
     assert res.returncode != 0 and "Traceback" not in res.stderr

@@ -1,5 +1,6 @@
 """Grids: cells from blocks x seeds, bad cells listed before anything runs, runs that resume, failed cells
 reported while the others go on, and mean +- std reports."""
+
 import argparse
 import csv
 import json
@@ -20,29 +21,44 @@ from noisy_seg.utils.errors import UserInputError
 
 from noisy_seg.cli import run_grid as run_grid_tool
 
-SPEC = {"seeds": [0, 1], "blocks": [{"losses": ["ce"], "noise": ["clean"]},
-                                     {"losses": ["ce", "combination"], "noise": ["symmix40"]}]}
+SPEC = {
+    "seeds": [0, 1],
+    "blocks": [{"losses": ["ce"], "noise": ["clean"]}, {"losses": ["ce", "combination"], "noise": ["symmix40"]}],
+}
 
 
 def test_cells_are_block_products_times_seeds_without_repeats(tmp_path):
     grid = load_grid({**SPEC, "blocks": SPEC["blocks"] + [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path)
-    assert [c.name for c in grid.cells] == ["ce__clean__s0", "ce__clean__s1", "ce__symmix40__s0", "ce__symmix40__s1",
-                                            "combination__symmix40__s0", "combination__symmix40__s1"]
+    assert [c.name for c in grid.cells] == [
+        "ce__clean__s0",
+        "ce__clean__s1",
+        "ce__symmix40__s0",
+        "ce__symmix40__s1",
+        "combination__symmix40__s0",
+        "combination__symmix40__s1",
+    ]
     assert grid.loss_order == ["ce", "combination"] and grid.noise_order == ["clean", "symmix40"]
     cell = grid.cells[2]
     assert cell.config.endswith("toy/mask_rcnn_R18_FPN_ce.py")
-    assert cell.command(tmp_path / "c", "cpu")[-4:] == ["dataloader.train.mapper.noise=symmix40", "train.seed=0",
-                                                       "train.device=cpu", f"train.output_dir='{tmp_path / 'c'}'"]
+    assert cell.command(tmp_path / "c", "cpu")[-4:] == [
+        "dataloader.train.mapper.noise=symmix40",
+        "train.seed=0",
+        "train.device=cpu",
+        f"train.output_dir='{tmp_path / 'c'}'",
+    ]
     assert "--resume" in cell.command(tmp_path / "c", None, resume=True)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"blocks": []}, "no blocks"),
-    ({**SPEC, "seeds": [-1]}, "seeds must be"),
-    ({**SPEC, "dataset": "kitti"}, "unknown dataset 'kitti'"),
-    ({**SPEC, "lossess": ["ce"]}, "unknown field(s) ['lossess']"),
-    ({"blocks": [{"losses": ["ce"], "noises": ["sym40"]}]}, "a block is {losses"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"blocks": []}, "no blocks"),
+        ({**SPEC, "seeds": [-1]}, "seeds must be"),
+        ({**SPEC, "dataset": "kitti"}, "unknown dataset 'kitti'"),
+        ({**SPEC, "lossess": ["ce"]}, "unknown field(s) ['lossess']"),
+        ({"blocks": [{"losses": ["ce"], "noises": ["sym40"]}]}, "a block is {losses"),
+    ],
+)
 def test_bad_grid_fields_are_one_line(tmp_path, spec, message):
     with pytest.raises(UserInputError) as error:
         load_grid(spec, "t", tmp_path)
@@ -56,8 +72,18 @@ def test_every_bad_cell_is_listed_before_anything_runs(repo_root, tmp_path):
     assert len(problems) == 3  # ce x sym150, focal_typo x both
     assert any(p.startswith("ce__sym150__s0: dataloader.train.mapper.noise='sym150'") for p in problems)
     assert sum("unknown loss 'focal_typo'" in p for p in problems) == 2
-    command = [sys.executable, "tools/run_grid.py", "--losses", "ce", "gcee", "--noise", "sym40", "asym40_coco",
-               "--output", str(tmp_path / "out")]
+    command = [
+        sys.executable,
+        "tools/run_grid.py",
+        "--losses",
+        "ce",
+        "gcee",
+        "--noise",
+        "sym40",
+        "asym40_coco",
+        "--output",
+        str(tmp_path / "out"),
+    ]
     res = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.startswith("error: 3 of 4 cells cannot run; nothing was started:")
@@ -82,18 +108,22 @@ def test_a_folder_of_another_run_or_a_file_as_output_is_refused(tmp_path):
     assert check_cells(grid, None) == []
     other = load_grid({**SPEC, "overrides": ["train.max_iter=7"]}, "t", tmp_path / "out")
     problems = check_cells(other, None)
-    assert len(problems) == 1 and problems[0].startswith(f"{cell.name}: cell {folder} holds a run with other "
-                                                         "settings (command; e.g. command: ")
+    assert len(problems) == 1 and problems[0].startswith(
+        f"{cell.name}: cell {folder} holds a run with other settings (command; e.g. command: "
+    )
     assert check_cells(load_grid(SPEC, "another", tmp_path / "out"), None) == [
         f"--output {tmp_path / 'out'} holds a run with other settings (grid; e.g. grid: 't' there, 'another' now); "
-        "resume with the same settings or choose a new folder"]
+        "resume with the same settings or choose a new folder"
+    ]
     (tmp_path / "file").write_text("")
     assert check_cells(load_grid(SPEC, "t", tmp_path / "file"), None) == [
-        f"--output {tmp_path / 'file'} is a file; give a folder"]
+        f"--output {tmp_path / 'file'} is a file; give a folder"
+    ]
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("")
     assert check_cells(load_grid(SPEC, "t", tmp_path / "mine"), None) == [
-        f"--output {tmp_path / 'mine'} holds files but no run.json: it is not a run to resume; choose a new folder"]
+        f"--output {tmp_path / 'mine'} holds files but no run.json: it is not a run to resume; choose a new folder"
+    ]
 
 
 def test_a_model_that_predicts_nothing_has_ap_0_and_is_flagged(tmp_path):
@@ -109,8 +139,11 @@ def test_a_model_that_predicts_nothing_has_ap_0_and_is_flagged(tmp_path):
 
 
 def test_the_share_of_foreground_rois_called_background_at_the_end_is_reported(tmp_path):
-    rows = [{"iteration": 19, "fast_rcnn/false_negative": 0.9}, {"iteration": 39, "fast_rcnn/false_negative": 0.25},
-            {"iteration": 40, "segm/AP": 30.0, "bbox/AP": 31.0}]
+    rows = [
+        {"iteration": 19, "fast_rcnn/false_negative": 0.9},
+        {"iteration": 39, "fast_rcnn/false_negative": 0.25},
+        {"iteration": 40, "segm/AP": 30.0, "bbox/AP": 31.0},
+    ]
     (tmp_path / "metrics.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
     metrics = training_metrics(tmp_path)
     assert metrics["fg RoIs called bg (%)"] == 25.0 and metrics["segm/AP"] == 30.0
@@ -123,15 +156,27 @@ def test_the_share_of_foreground_rois_called_background_at_the_end_is_reported(t
 
 def _result(grid, loss, noise, seed, ap, status="done"):
     cell = next(c for c in grid.cells if (c.loss, c.noise, c.seed) == (loss, noise, seed))
-    return CellResult(cell, status, {} if status == "failed" else {"segm/AP": ap, "bbox/AP": ap + 1}, 2.0,
-                      Path(f"/logs/{cell.name}.txt"), "cmd", "CE for iterations 0-9")
+    return CellResult(
+        cell,
+        status,
+        {} if status == "failed" else {"segm/AP": ap, "bbox/AP": ap + 1},
+        2.0,
+        Path(f"/logs/{cell.name}.txt"),
+        "cmd",
+        "CE for iterations 0-9",
+    )
 
 
 def test_report_gives_mean_std_and_n_and_names_failed_cells(tmp_path):
     grid = load_grid(SPEC, "t", tmp_path)
-    results = [_result(grid, "ce", "clean", 0, 10.0), _result(grid, "ce", "clean", 1, 14.0),
-               _result(grid, "ce", "symmix40", 0, 6.0), _result(grid, "ce", "symmix40", 1, 0, status="failed"),
-               _result(grid, "combination", "symmix40", 0, 8.0), _result(grid, "combination", "symmix40", 1, 9.0)]
+    results = [
+        _result(grid, "ce", "clean", 0, 10.0),
+        _result(grid, "ce", "clean", 1, 14.0),
+        _result(grid, "ce", "symmix40", 0, 6.0),
+        _result(grid, "ce", "symmix40", 1, 0, status="failed"),
+        _result(grid, "combination", "symmix40", 0, 8.0),
+        _result(grid, "combination", "symmix40", 1, 9.0),
+    ]
     rows = summarize(grid, results)
     clean = rows[0]
     assert (clean["loss"], clean["noise"], clean["n"]) == ("ce", "clean", 2)
@@ -155,18 +200,28 @@ def test_a_grid_runs_resumes_and_reports_a_crashed_cell(repo_root, tmp_path):
     base = tmp_path / "datasets"
     name = "toy_shapes_seed0_train8_val4_size64"
     ensure_toy_dataset(base / name, seed=0, num_train=8, num_val=4, image_size=64)
-    tiny = [f"dataloader.train.dataset.names={name}_train", f"dataloader.test.dataset.names={name}_val",
-            "train.max_iter=2", "model.roi_heads.box_predictor.test_score_thresh=0.0", "dataloader.train.num_workers=0",
-            "dataloader.test.num_workers=0"]
+    tiny = [
+        f"dataloader.train.dataset.names={name}_train",
+        f"dataloader.test.dataset.names={name}_val",
+        "train.max_iter=2",
+        "model.roi_heads.box_predictor.test_score_thresh=0.0",
+        "dataloader.train.num_workers=0",
+        "dataloader.test.num_workers=0",
+    ]
     broken = tmp_path / "broken.py"  # valid as a config, fails when the run starts
     broken.write_text(
         "from detectron2.config import LazyConfig\n"
         f"cfg = LazyConfig.load({str(repo_root / 'configs/toy/mask_rcnn_R18_FPN_ce.py')!r})\n"
         "dataloader, lr_multiplier, model, optimizer, train = (cfg.dataloader, cfg.lr_multiplier, cfg.model, "
         "cfg.optimizer, cfg.train)\n"
-        "train.init_checkpoint = '/nonexistent/weights.pth'\n")
-    spec = {"seeds": [0], "overrides": tiny, "blocks": [{"losses": ["ce", "broken"], "noise": ["sym40"]}],
-            "configs": {"broken": str(broken)}}
+        "train.init_checkpoint = '/nonexistent/weights.pth'\n"
+    )
+    spec = {
+        "seeds": [0],
+        "overrides": tiny,
+        "blocks": [{"losses": ["ce", "broken"], "noise": ["sym40"]}],
+        "configs": {"broken": str(broken)},
+    }
     os.environ["NOISY_SEG_DATASETS"] = str(base)  # the cells' processes register the tiny set by name
     try:
         grid = load_grid(spec, "tiny", tmp_path / "grid")
@@ -197,12 +252,25 @@ def test_the_tool_refuses_bad_arguments(repo_root):
 
 
 def test_a_semantic_grid_uses_the_semantic_project_and_reports_miou(tmp_path):
-    spec = {"dataset": "toy_semantic", "seeds": [0, 1], "blocks": [{"losses": ["ce", "combination"],
-                                                                    "noise": ["semrelabel40"]}]}
+    spec = {
+        "dataset": "toy_semantic",
+        "seeds": [0, 1],
+        "blocks": [{"losses": ["ce", "combination"], "noise": ["semrelabel40"]}],
+    }
     grid = load_grid(spec, "sem", tmp_path)
     assert all(c.config.startswith("projects/NoisySemanticLabels/configs/toy/") for c in grid.cells)
-    results = [CellResult(c, "done", {"sem_seg/mIoU": 10.0 + c.seed + (2 if c.loss == "combination" else 0)}, 2.0,
-                          Path(f"/logs/{c.name}.txt"), "cmd", "CE") for c in grid.cells]
+    results = [
+        CellResult(
+            c,
+            "done",
+            {"sem_seg/mIoU": 10.0 + c.seed + (2 if c.loss == "combination" else 0)},
+            2.0,
+            Path(f"/logs/{c.name}.txt"),
+            "cmd",
+            "CE",
+        )
+        for c in grid.cells
+    ]
     rows = summarize(grid, results)
     combination = next(r for r in rows if r["loss"] == "combination")
     assert combination["sem_seg/mIoU mean"] == 12.5 and combination["vs ce"] == 2.0
@@ -237,8 +305,9 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
     run_pseudo_label_recipe._run(["train"], tmp_path / "recipe")
     bench_toy_recipe.timed_run(tmp_path / "config.py", tmp_path / "toy")
     with pytest.raises(UserInputError, match="the semantic training under sem30 failed"):  # it wrote no weights
-        label_error_evidence.train_semantic_model(argparse.Namespace(semantic_config="c.py", opts=[], seed=0), "sem30",
-                                                  tmp_path / "semantic" / "model")
+        label_error_evidence.train_semantic_model(
+            argparse.Namespace(semantic_config="c.py", opts=[], seed=0), "sem30", tmp_path / "semantic" / "model"
+        )
     grid = load_grid({"seeds": [0, 1], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "grid")
     run_grid(grid, jobs=2, report=lambda line: None)
     expected = [str(cpus)] * 4 + [str(max(1, cpus // 2))] * 2
@@ -247,8 +316,11 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's choice (a busy machine) reaches every process
     seen.clear()
-    run_grid(load_grid({"seeds": [0], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "g2"),
-             jobs=1, report=lambda line: None)
+    run_grid(
+        load_grid({"seeds": [0], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "g2"),
+        jobs=1,
+        report=lambda line: None,
+    )
     launcher.run_tool(["tool"], tmp_path / "tool.log")
     assert [env["OMP_NUM_THREADS"] for env in seen] == ["1", "1"]
 
@@ -259,19 +331,29 @@ def test_an_output_that_cannot_be_made_is_one_line_and_nothing_starts(repo_root,
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     under_a_file = load_grid(SPEC, "t", blocker / "grid")
-    assert check_cells(under_a_file, None) == [f"--output {blocker / 'grid'} cannot be made: {blocker} is a file; "
-                                               "give a folder"]
-    result = subprocess.run([sys.executable, "tools/run_grid.py", "--losses", "ce", "--noise", "clean", "--output",
-                             str(blocker / "grid")], cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert check_cells(under_a_file, None) == [
+        f"--output {blocker / 'grid'} cannot be made: {blocker} is a file; give a folder"
+    ]
+    result = subprocess.run(
+        [sys.executable, "tools/run_grid.py", "--losses", "ce", "--noise", "clean", "--output", str(blocker / "grid")],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == f"error: --output {blocker / 'grid'} cannot be made: {blocker} is a file; give " \
-                                    "a folder"
+    assert (
+        result.stderr.strip() == f"error: --output {blocker / 'grid'} cannot be made: {blocker} is a file; give "
+        "a folder"
+    )
 
     read_only = tmp_path / "read_only"
     read_only.mkdir(mode=0o555)
     if not os.access(read_only, os.W_OK):  # root may write anyway: then the patched mkdir below stands in
-        assert "is read-only; give a folder you can write" in check_cells(
-            load_grid(SPEC, "t", read_only / "grid"), None)[0]
+        assert (
+            "is read-only; give a folder you can write"
+            in check_cells(load_grid(SPEC, "t", read_only / "grid"), None)[0]
+        )
 
     def refused(self, *args, **kwargs):  # what a read-only mount answers, whoever asks
         raise PermissionError(13, "Permission denied", str(self))
@@ -280,5 +362,6 @@ def test_an_output_that_cannot_be_made_is_one_line_and_nothing_starts(repo_root,
     monkeypatch.setattr(run_grid_tool, "run_grid", lambda *args, **kwargs: pytest.fail("a cell was started"))
     with pytest.raises(SystemExit) as exit_info:
         run_grid_tool.main(["--losses", "ce", "--noise", "clean", "--output", str(read_only / "grid")])
-    assert exit_info.value.code == (f"error: cannot make --output {read_only / 'grid'}: Permission denied; give a "
-                                    "folder you can write")
+    assert exit_info.value.code == (
+        f"error: cannot make --output {read_only / 'grid'}: Permission denied; give a folder you can write"
+    )

@@ -1,5 +1,6 @@
 """Noise you can see: the active label noise in the log, its realized rate and the memorization curves as scalars,
 from the README's first noise command (stock toy config + dataloader.train.mapper.noise=...), shortened."""
+
 import json
 from types import SimpleNamespace
 
@@ -27,10 +28,18 @@ def _latest(rows, key):
 
 
 def test_the_readme_noise_command_logs_the_noise_and_memorization(repo_root, tiny_toy, tmp_path):
-    rows, log = _run(repo_root, "configs/toy/mask_rcnn_R18_FPN_ce.py", tmp_path, "dataloader.train.mapper.noise=sym40",
-                     "dataloader.train.dataset.names=toy_tiny_train", "dataloader.test.dataset.names=toy_tiny_val")
-    assert ("[NoisyDatasetMapper] Label noise in training: sym40 -> NoisePipeline(class_noise=SymmetricNoise(rate=0.4"
-            in log)
+    rows, log = _run(
+        repo_root,
+        "configs/toy/mask_rcnn_R18_FPN_ce.py",
+        tmp_path,
+        "dataloader.train.mapper.noise=sym40",
+        "dataloader.train.dataset.names=toy_tiny_train",
+        "dataloader.test.dataset.names=toy_tiny_val",
+    )
+    assert (
+        "[NoisyDatasetMapper] Label noise in training: sym40 -> NoisePipeline(class_noise=SymmetricNoise(rate=0.4"
+        in log
+    )
     realized = _latest(rows, "noise/realized_rate")
     assert 0 < realized < 1
     assert _latest(rows, "noise/class_flip_rate") == realized  # class noise only: every change is a flip
@@ -40,10 +49,14 @@ def test_the_readme_noise_command_logs_the_noise_and_memorization(repo_root, tin
 
 
 def test_the_semantic_toy_config_logs_the_noise_and_memorization(repo_root, tiny_toy, tmp_path):
-    rows, log = _run(repo_root, "configs/toy/semantic_R18_FPN_ce.py", tmp_path,
-                     "dataloader.train.mapper.noise=semrelabel40",
-                     "dataloader.train.dataset.names=toy_tiny_cityscapes_sem_seg_train",
-                     "dataloader.test.dataset.names=toy_tiny_cityscapes_sem_seg_val")
+    rows, log = _run(
+        repo_root,
+        "configs/toy/semantic_R18_FPN_ce.py",
+        tmp_path,
+        "dataloader.train.mapper.noise=semrelabel40",
+        "dataloader.train.dataset.names=toy_tiny_cityscapes_sem_seg_train",
+        "dataloader.test.dataset.names=toy_tiny_cityscapes_sem_seg_val",
+    )
     assert "[NoisySemSegDatasetMapper] Label noise in training: semrelabel40 -> SemanticNoise(rate=0.4" in log
     assert "background_label=0" in log.split("Label noise in training")[1].splitlines()[0]  # as the mapper built it
     assert 0 < _latest(rows, "noise/realized_rate") < 1
@@ -66,8 +79,10 @@ def _monitor(batches):
 
 
 def test_rates_are_over_all_batches_drawn_so_far_and_survive_a_resume():
-    batches = [[{"noise_counts": {"total": 3, "changed": 1, "class_flip": 1}}, {"image": None}],
-               [{"noise_counts": {"total": 5, "changed": 3, "class_flip": 1}}]]
+    batches = [
+        [{"noise_counts": {"total": 3, "changed": 1, "class_flip": 1}}, {"image": None}],
+        [{"noise_counts": {"total": 5, "changed": 3, "class_flip": 1}}],
+    ]
     monitor, drawn, scalars = _monitor(batches)
     assert drawn == batches  # the trainer gets the batches unchanged
     assert scalars == {"noise/realized_rate": pytest.approx(4 / 8), "noise/class_flip_rate": pytest.approx(2 / 8)}

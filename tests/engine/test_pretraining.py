@@ -1,5 +1,6 @@
 """tools/pretrain_backbone.py: a short run writes a detectron2 checkpoint (and its manifest) that the toy models load
 and train from; the same settings give the same weights; bad input is one line."""
+
 import hashlib
 import subprocess
 import sys
@@ -14,8 +15,19 @@ from noisy_seg.engine.pretraining import BACKBONE_PREFIX, PretrainSettings, pret
 from noisy_seg.model_zoo import get_config
 from noisy_seg.utils.files import load_json
 
-SHORT = ["--iterations", "3", "--batch-size", "4", "--val-images", "4", "--warmup-iters", "1", "--num-workers", "0",
-         "--no-progress"]
+SHORT = [
+    "--iterations",
+    "3",
+    "--batch-size",
+    "4",
+    "--val-images",
+    "4",
+    "--warmup-iters",
+    "1",
+    "--num-workers",
+    "0",
+    "--no-progress",
+]
 
 
 def _state(path):
@@ -43,11 +55,23 @@ def test_a_short_run_writes_the_toy_backbone_in_float16_with_its_manifest(short_
 
 
 def test_the_toy_recipe_loads_it_and_trains(short_run, repo_root, tmp_path):
-    result = subprocess.run([sys.executable, "tools/train_net.py",
-                             "--config-file", "configs/toy/mask_rcnn_R18_FPN_ce.py",
-                             f"train.init_checkpoint={short_run}", "train.max_iter=2", "train.eval_period=0",
-                             f"train.output_dir={tmp_path / 'run'}", "dataloader.train.num_workers=0"],
-                            cwd=repo_root, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "tools/train_net.py",
+            "--config-file",
+            "configs/toy/mask_rcnn_R18_FPN_ce.py",
+            f"train.init_checkpoint={short_run}",
+            "train.max_iter=2",
+            "train.eval_period=0",
+            f"train.output_dir={tmp_path / 'run'}",
+            "dataloader.train.num_workers=0",
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert f"Loading from {short_run}" in log
@@ -66,20 +90,32 @@ def test_the_same_settings_give_the_same_weights(tmp_path):
 
 
 def test_the_dense_pretext_trains_too(tmp_path):
-    manifest = pretrain(PretrainSettings(task="dense", iterations=1, batch_size=2, val_images=2, warmup_iters=0),
-                        str(tmp_path / "dense.pth"), num_workers=0, progress=False)
+    manifest = pretrain(
+        PretrainSettings(task="dense", iterations=1, batch_size=2, val_images=2, warmup_iters=0),
+        str(tmp_path / "dense.pth"),
+        num_workers=0,
+        progress=False,
+    )
     assert set(manifest["val"]) == {"pixel_accuracy", "miou"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--iterations", "0"], "iterations must be an int >= 1, got 0"),
-    (["--image-size", "8"], "image_size must be an int in [32, 1024], got 8"),
-    (["--lr", "nan"], "lr must be a finite number >= 0, got nan"),
-    (["--config-file", "toy/no_such.py"], "not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--iterations", "0"], "iterations must be an int >= 1, got 0"),
+        (["--image-size", "8"], "image_size must be an int in [32, 1024], got 8"),
+        (["--lr", "nan"], "lr must be a finite number >= 0, got nan"),
+        (["--config-file", "toy/no_such.py"], "not found"),
+    ],
+)
 def test_bad_settings_are_one_line_and_status_2(repo_root, tmp_path, args, message):
-    result = subprocess.run([sys.executable, "tools/pretrain_backbone.py", "--output", str(tmp_path / "w.pth"), *args],
-                            cwd=repo_root, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "tools/pretrain_backbone.py", "--output", str(tmp_path / "w.pth"), *args],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert not (tmp_path / "w.pth").exists()

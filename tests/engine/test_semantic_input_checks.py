@@ -1,6 +1,7 @@
 """The semantic path's inputs are checked before launch, as the instance path's are (issue 21, item 4): the head's
 loss string (LazyConfig and yacs, through tools/train_net.py and through the Python API) and the train mapper's tag
 file; each problem is one line, and no run folder is written."""
+
 import json
 from pathlib import Path
 
@@ -43,13 +44,14 @@ def _cli_error(capsys, argv) -> str:
 
 
 @pytest.mark.parametrize("loss, message", BAD_LOSSES)
-def test_bad_loss_strings_stop_train_net_in_one_line_before_the_run_folder(repo_root, tmp_path, capsys, loss,
-                                                                           message):
+def test_bad_loss_strings_stop_train_net_in_one_line_before_the_run_folder(repo_root, tmp_path, capsys, loss, message):
     out = tmp_path / "run"
-    lazy = _cli_error(capsys, ["--config-file", str(repo_root / LAZY), f"model.sem_seg_head.loss={loss}",
-                               f"train.output_dir={out}"])
-    yacs = _cli_error(capsys, ["--config-file", str(repo_root / YACS), "MODEL.SEM_SEG_HEAD.LOSS", loss,
-                               "OUTPUT_DIR", str(out)])
+    lazy = _cli_error(
+        capsys, ["--config-file", str(repo_root / LAZY), f"model.sem_seg_head.loss={loss}", f"train.output_dir={out}"]
+    )
+    yacs = _cli_error(
+        capsys, ["--config-file", str(repo_root / YACS), "MODEL.SEM_SEG_HEAD.LOSS", loss, "OUTPUT_DIR", str(out)]
+    )
     for err, key in ((lazy, "model.sem_seg_head"), (yacs, "MODEL.SEM_SEG_HEAD")):
         assert err.startswith(f"error: {key}: ") and message in err and err.count("\n") == 1, err
     assert not out.exists()
@@ -66,9 +68,11 @@ def test_bad_loss_strings_through_the_python_api(repo_root, lazy_cfg, loss, mess
 
 
 def test_good_loss_settings_pass(repo_root, lazy_cfg):
-    for overrides in (["model.sem_seg_head.loss=2e+0 * ce + 0.5 * dice"],
-                      ["model.sem_seg_head.loss={ce:1.0,lovasz:0.5}"],
-                      ["model.sem_seg_head.loss=combination", "model.sem_seg_head.loss_kwargs={bg_index:[0]}"]):
+    for overrides in (
+        ["model.sem_seg_head.loss=2e+0 * ce + 0.5 * dice"],
+        ["model.sem_seg_head.loss={ce:1.0,lovasz:0.5}"],
+        ["model.sem_seg_head.loss=combination", "model.sem_seg_head.loss_kwargs={bg_index:[0]}"],
+    ):
         check_config(apply_overrides(lazy_cfg.copy(), overrides))
     cfg = load_yacs_config(str(repo_root / YACS), ["MODEL.SEM_SEG_HEAD.LOSS", "ce + 0.5 * dice"])
     assert cfg.MODEL.SEM_SEG_HEAD.LOSS == "ce + 0.5 * dice"
@@ -91,30 +95,50 @@ def _tag_file(tmp_path, keys) -> Path:
     return path
 
 
-def test_a_tag_file_with_keys_that_match_no_image_stops_train_net_before_the_run_folder(repo_root, tiny_toy,
-                                                                                        tmp_path, capsys):
+def test_a_tag_file_with_keys_that_match_no_image_stops_train_net_before_the_run_folder(
+    repo_root, tiny_toy, tmp_path, capsys
+):
     """The probe: keys that match no image of the training set were accepted (their tags silently unused)."""
     stem = Path(DatasetCatalog.get(TINY_TRAIN)[0]["file_name"]).stem
     tag_file, out = _tag_file(tmp_path, [stem, "nope", "gone"]), tmp_path / "run"
-    err = _cli_error(capsys, ["--config-file", str(repo_root / LAZY), f"dataloader.train.dataset.names={TINY_TRAIN}",
-                              f"dataloader.train.mapper.tag_file={tag_file}", f"train.output_dir={out}"])
-    assert err == (f"error: dataloader.train.mapper.tag_file {tag_file}: 2 image(s) are not in the dataset (e.g. "
-                   "'gone', 'nope'); keys are image ids or image file stems\n")
+    err = _cli_error(
+        capsys,
+        [
+            "--config-file",
+            str(repo_root / LAZY),
+            f"dataloader.train.dataset.names={TINY_TRAIN}",
+            f"dataloader.train.mapper.tag_file={tag_file}",
+            f"train.output_dir={out}",
+        ],
+    )
+    assert err == (
+        f"error: dataloader.train.mapper.tag_file {tag_file}: 2 image(s) are not in the dataset (e.g. "
+        "'gone', 'nope'); keys are image ids or image file stems\n"
+    )
     assert not out.exists()
 
 
 def test_check_image_tags_reads_the_file_as_the_mapper_does(lazy_cfg, tiny_toy, tmp_path, caplog):
     records = DatasetCatalog.get(TINY_TRAIN)
     stem = Path(records[0]["file_name"]).stem
-    cfg = apply_overrides(lazy_cfg.copy(), [f"dataloader.train.dataset.names={TINY_TRAIN}",
-                                            f"dataloader.train.mapper.tag_file={_tag_file(tmp_path, [stem])}"])
+    cfg = apply_overrides(
+        lazy_cfg.copy(),
+        [
+            f"dataloader.train.dataset.names={TINY_TRAIN}",
+            f"dataloader.train.mapper.tag_file={_tag_file(tmp_path, [stem])}",
+        ],
+    )
     with caplog.at_level("WARNING", logger="noisy_seg"):
         check_image_tags(cfg)  # every key is an image of the training set
     # the images the file does not tag take their label maps' classes: said, not done without a word
     assert f"tags 1 of the {len(records)} training images; the other {len(records) - 1} take the classes" in caplog.text
     (tmp_path / "tags.json").write_text(json.dumps({stem: ["road", "dragon"]}))
-    with pytest.raises(UserInputError, match="names class 'road', which is not one of the 19 classes "
-                                             r"\(give class_names for names\)"):
+    with pytest.raises(
+        UserInputError,
+        match="names class 'road', which is not one of the 19 classes "
+        r"\(give class_names for names\)",
+    ):
         check_image_tags(cfg)
-    check_image_tags(apply_overrides(cfg, ["dataloader.train.mapper.class_names=[road,a,b,c,d,e,f,g,h,i,j,k,l,m,n,"
-                                           "o,p,q,dragon]"]))
+    check_image_tags(
+        apply_overrides(cfg, ["dataloader.train.mapper.class_names=[road,a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,dragon]"])
+    )

@@ -1,4 +1,5 @@
 """End-to-end: tools/train_net.py trains a few iterations on toy data, evaluates, checkpoints, resumes."""
+
 import json
 import subprocess
 import sys
@@ -9,8 +10,11 @@ from noisy_seg.cli import train_net
 
 CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
 # score threshold 0: a 4-iteration model must still produce detections to evaluate
-TINY_DATA = ["dataloader.train.dataset.names=toy_tiny_train", "dataloader.test.dataset.names=toy_tiny_val",
-             "model.roi_heads.box_predictor.test_score_thresh=0.0"]
+TINY_DATA = [
+    "dataloader.train.dataset.names=toy_tiny_train",
+    "dataloader.test.dataset.names=toy_tiny_val",
+    "model.roi_heads.box_predictor.test_score_thresh=0.0",
+]
 
 
 def _args(config, *opts, resume=False, eval_only=False):
@@ -25,8 +29,13 @@ def _metrics(output_dir):
 @pytest.fixture(scope="module")
 def trained(repo_root, tiny_toy, tmp_path_factory):
     out = tmp_path_factory.mktemp("train_net")
-    opts = TINY_DATA + [f"train.output_dir={out}", "train.max_iter=4", "train.eval_period=4",
-                        "train.checkpointer.period=2", "train.log_period=1"]
+    opts = TINY_DATA + [
+        f"train.output_dir={out}",
+        "train.max_iter=4",
+        "train.eval_period=4",
+        "train.checkpointer.period=2",
+        "train.log_period=1",
+    ]
     train_net.main(_args(str(repo_root / CONFIG), *opts))
     return out, opts
 
@@ -52,14 +61,22 @@ def test_resume_continues_from_last_checkpoint(repo_root, trained):
 
 def test_eval_only_loads_weights_and_reports_ap(repo_root, trained, tmp_path):
     out, _ = trained
-    results = train_net.main(_args(str(repo_root / CONFIG), *TINY_DATA, f"train.output_dir={tmp_path}",
-                                   f"train.init_checkpoint={out / 'model_final.pth'}", eval_only=True))
+    results = train_net.main(
+        _args(
+            str(repo_root / CONFIG),
+            *TINY_DATA,
+            f"train.output_dir={tmp_path}",
+            f"train.init_checkpoint={out / 'model_final.pth'}",
+            eval_only=True,
+        )
+    )
     assert set(results) == {"bbox", "segm"} and "AP" in results["segm"]
 
 
 def _cli(repo_root, *argv):
-    return subprocess.run([sys.executable, "tools/train_net.py", *argv], cwd=repo_root,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "tools/train_net.py", *argv], cwd=repo_root, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_unknown_override_key_is_one_line(repo_root):
@@ -78,8 +95,12 @@ def test_cli_missing_config_file(repo_root):
 
 
 def test_cli_missing_dataset_paths_is_one_clear_line(repo_root, tmp_path):
-    res = _cli(repo_root, "--config-file", "configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py",
-               f"train.output_dir={tmp_path}")
+    res = _cli(
+        repo_root,
+        "--config-file",
+        "configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py",
+        f"train.output_dir={tmp_path}",
+    )
     assert res.returncode == 2, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     last = res.stderr.strip().splitlines()[-1]
@@ -91,8 +112,14 @@ def test_cli_missing_detectron2_is_one_line(repo_root, tmp_path):
     fake = tmp_path / "detectron2"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise ImportError('No module named detectron2')\n")
-    res = subprocess.run([sys.executable, "tools/train_net.py", "--config-file", CONFIG], cwd=repo_root,
-                         capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(tmp_path)})
+    res = subprocess.run(
+        [sys.executable, "tools/train_net.py", "--config-file", CONFIG],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(tmp_path)},
+    )
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [
         "error: detectron2 is not importable (No module named detectron2). Install it with `make install` "
@@ -104,8 +131,13 @@ def test_two_process_cpu_training(repo_root, tiny_toy, tmp_path):
     """--num-gpus 2 on a CPU machine: detectron2's launch starts 2 gloo processes; DDP without device_ids."""
     from detectron2.engine import launch
 
-    opts = TINY_DATA + [f"train.output_dir={tmp_path}", "train.max_iter=2", "train.eval_period=0",
-                        "train.log_period=1", "dataloader.train.num_workers=0"]
+    opts = TINY_DATA + [
+        f"train.output_dir={tmp_path}",
+        "train.max_iter=2",
+        "train.eval_period=0",
+        "train.log_period=1",
+        "dataloader.train.num_workers=0",
+    ]
     args = _args(str(repo_root / CONFIG), *opts)
     launch(_ddp_worker, 2, dist_url="auto", args=(args, str(tiny_toy)))
     rows = _metrics(tmp_path)
@@ -130,8 +162,14 @@ def test_the_same_seed_gives_the_same_run_and_is_recorded(repo_root, tiny_toy, t
     losses = {}
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         out = tmp_path / name
-        opts = TINY_DATA + [f"train.output_dir={out}", "train.max_iter=3", "train.eval_period=0",
-                            "train.log_period=1", f"train.seed={seed}", "dataloader.train.num_workers=0"]
+        opts = TINY_DATA + [
+            f"train.output_dir={out}",
+            "train.max_iter=3",
+            "train.eval_period=0",
+            "train.log_period=1",
+            f"train.seed={seed}",
+            "dataloader.train.num_workers=0",
+        ]
         train_net.main(_args(str(repo_root / CONFIG), *opts))
         losses[name] = [r["total_loss"] for r in _metrics(out) if "total_loss" in r]
         assert json.loads((out / "run_info.json").read_text())["seed"] == seed
@@ -146,27 +184,49 @@ def test_a_config_without_train_seed_still_runs_and_records_a_drawn_seed(repo_ro
         f"cfg = LazyConfig.load({str(repo_root / CONFIG)!r})\n"
         "dataloader, lr_multiplier, model, optimizer, train = (cfg.dataloader, cfg.lr_multiplier, cfg.model, "
         "cfg.optimizer, cfg.train)\n"
-        "del train['seed']\n")
+        "del train['seed']\n"
+    )
     out = tmp_path / "out"
-    train_net.cli(["--config-file", str(config), *TINY_DATA, f"train.output_dir={out}", "train.max_iter=1",
-                   "train.eval_period=0", "dataloader.train.num_workers=0"])
+    train_net.cli(
+        [
+            "--config-file",
+            str(config),
+            *TINY_DATA,
+            f"train.output_dir={out}",
+            "train.max_iter=1",
+            "train.eval_period=0",
+            "dataloader.train.num_workers=0",
+        ]
+    )
     assert json.loads((out / "run_info.json").read_text())["seed"] >= 0
 
 
 def test_a_negative_seed_is_drawn_and_recorded(repo_root, tiny_toy, tmp_path):
-    opts = TINY_DATA + [f"train.output_dir={tmp_path}", "train.max_iter=1", "train.eval_period=0", "train.seed=-1",
-                        "dataloader.train.num_workers=0"]
+    opts = TINY_DATA + [
+        f"train.output_dir={tmp_path}",
+        "train.max_iter=1",
+        "train.eval_period=0",
+        "train.seed=-1",
+        "dataloader.train.num_workers=0",
+    ]
     train_net.main(_args(str(repo_root / CONFIG), *opts))
     assert json.loads((tmp_path / "run_info.json").read_text())["seed"] >= 0
 
 
 @pytest.mark.parametrize("loss", ["ce", "combination"])
 def test_semantic_toy_config_trains_with_a_named_loss_and_reports_miou(repo_root, tiny_toy, tmp_path, loss):
-    opts = ["dataloader.train.dataset.names=toy_tiny_cityscapes_sem_seg_train",
-            "dataloader.test.dataset.names=toy_tiny_cityscapes_sem_seg_val", f"train.output_dir={tmp_path}",
-            "train.max_iter=3", "train.eval_period=3", "train.log_period=1", "dataloader.train.total_batch_size=2",
-            "dataloader.train.mapper.noise=sem40", f"model.sem_seg_head.loss={loss}",
-            "model.sem_seg_head.loss_kwargs=" + ("{bg_index:[0]}" if loss == "combination" else "{}")]
+    opts = [
+        "dataloader.train.dataset.names=toy_tiny_cityscapes_sem_seg_train",
+        "dataloader.test.dataset.names=toy_tiny_cityscapes_sem_seg_val",
+        f"train.output_dir={tmp_path}",
+        "train.max_iter=3",
+        "train.eval_period=3",
+        "train.log_period=1",
+        "dataloader.train.total_batch_size=2",
+        "dataloader.train.mapper.noise=sem40",
+        f"model.sem_seg_head.loss={loss}",
+        "model.sem_seg_head.loss_kwargs=" + ("{bg_index:[0]}" if loss == "combination" else "{}"),
+    ]
     train_net.main(_args(str(repo_root / "configs/toy/semantic_R18_FPN_ce.py"), *opts))
     rows = _metrics(tmp_path)
     assert [r["iteration"] for r in rows if "total_loss" in r] == [0, 1, 2]

@@ -1,4 +1,5 @@
 """noisy_seg.label_errors.average_precision_gap: the AP gap of two scores and its bootstrap interval."""
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score

@@ -1,6 +1,7 @@
 """benchmarks/label_error_evidence.py: the known errors derived from noise tags, clean_category_id and dropped ids,
 the cleanlab.object_detection adapter's format, the semantic proposals' hits, the noisy label maps' registration, the
 report; and one tiny end to end run on given random-init checkpoints (no training), reused when run again."""
+
 import json
 import sys
 from pathlib import Path
@@ -28,25 +29,50 @@ pytestmark = pytest.mark.filterwarnings("ignore:May not flag all label issues:Us
 
 # ------------------------------------------------------------------------------------------------- known errors
 def test_bad_mask_truth_is_a_spatial_op_that_was_applied():
-    tags = {"clean": False, "class_flip": False, "dilate": True, "erode_skipped": False, "class_flip+jitter": True,
-            "class_flip+simplify_skipped": False, "simplify": True}
+    tags = {
+        "clean": False,
+        "class_flip": False,
+        "dilate": True,
+        "erode_skipped": False,
+        "class_flip+jitter": True,
+        "class_flip+simplify_skipped": False,
+        "simplify": True,
+    }
     assert {tag: spatially_noised(tag) for tag in tags} == tags
 
 
 def score_row(annotation_id, given, clean, noise, confidence, mask_iou=0.9, flagged=False):
-    return {"annotation_id": annotation_id, "image_id": 1, "annotation_index": annotation_id - 1,
-            "given_category_id": given, "clean_category_id": clean, "noise": noise, "self_confidence": confidence,
-            "normalized_margin": confidence, "gmm": confidence, "mask_iou": mask_iou, "confident_learning": flagged}
+    return {
+        "annotation_id": annotation_id,
+        "image_id": 1,
+        "annotation_index": annotation_id - 1,
+        "given_category_id": given,
+        "clean_category_id": clean,
+        "noise": noise,
+        "self_confidence": confidence,
+        "normalized_margin": confidence,
+        "gmm": confidence,
+        "mask_iou": mask_iou,
+        "confident_learning": flagged,
+    }
 
 
 def test_class_flip_and_bad_mask_rows_take_their_truth_from_the_scores_rows():
-    scores = [score_row(1, 2, 1, "class_flip", 0.1, flagged=True), score_row(2, 1, 1, "clean", 0.9),
-              score_row(3, 3, 3, "dilate", 0.8, mask_iou=0.2), score_row(4, 2, 2, "erode_skipped", 0.7, mask_iou=None)]
+    scores = [
+        score_row(1, 2, 1, "class_flip", 0.1, flagged=True),
+        score_row(2, 1, 1, "clean", 0.9),
+        score_row(3, 3, 3, "dilate", 0.8, mask_iou=0.2),
+        score_row(4, 2, 2, "erode_skipped", 0.7, mask_iou=None),
+    ]
     peer = {"cleanlab defaults": {"swap": np.array([0.5, 1.0, 1.0, 1.0]), "badloc": np.array([1.0, 1.0, 0.3, 1.0])}}
     rows = evidence.class_flip_rows("sym40", scores, peer)
     assert [(row["method"], row["score"]) for row in rows] == [
-        ("ours", "self_confidence"), ("ours", "normalized_margin"), ("ours", "gmm"), ("ours", "confident_learning"),
-        ("cleanlab", "swap")]
+        ("ours", "self_confidence"),
+        ("ours", "normalized_margin"),
+        ("ours", "gmm"),
+        ("ours", "confident_learning"),
+        ("cleanlab", "swap"),
+    ]
     assert all(row["n"] == 4 and row["errors"] == 1 for row in rows)
     assert rows[0]["auroc"] == rows[0]["ap"] == 1.0 and rows[0]["p10"] is None  # first; fewer than 10 ranked
     assert "precision 1.000, recall 1.000" in rows[3]["note"] and rows[3]["auroc"] is None
@@ -56,24 +82,43 @@ def test_class_flip_and_bad_mask_rows_take_their_truth_from_the_scores_rows():
 
 
 def test_dropped_annotations_and_the_detections_that_find_them():
-    clean = {"annotations": [{"id": 1, "image_id": 7, "bbox": [0, 0, 10, 10]},
-                             {"id": 2, "image_id": 7, "bbox": [50, 50, 10, 10]},
-                             {"id": 3, "image_id": 8, "bbox": [0, 0, 10, 10]}]}
+    clean = {
+        "annotations": [
+            {"id": 1, "image_id": 7, "bbox": [0, 0, 10, 10]},
+            {"id": 2, "image_id": 7, "bbox": [50, 50, 10, 10]},
+            {"id": 3, "image_id": 8, "bbox": [0, 0, 10, 10]},
+        ]
+    }
     noisy = {"annotations": [dict(clean["annotations"][0], noise="clean")]}  # 2 and 3 were dropped
     assert [ann["id"] for ann in evidence.dropped_annotations(clean, noisy)] == [2, 3]
-    detections = evidence.detection_arrays({"images": [
-        {"image_id": 7, "boxes": [[0, 0, 10, 10], [51, 51, 10, 10], [80, 80, 5, 5]], "scores": [0.9, 0.8, 0.6],
-         "category_ids": [1, 2, 1]},
-        {"image_id": 8, "boxes": [[20, 20, 10, 10]], "scores": [0.7], "category_ids": [2]},
-        {"image_id": 9, "boxes": [], "scores": [], "category_ids": []}]}, {1: 0, 2: 1})
+    detections = evidence.detection_arrays(
+        {
+            "images": [
+                {
+                    "image_id": 7,
+                    "boxes": [[0, 0, 10, 10], [51, 51, 10, 10], [80, 80, 5, 5]],
+                    "scores": [0.9, 0.8, 0.6],
+                    "category_ids": [1, 2, 1],
+                },
+                {"image_id": 8, "boxes": [[20, 20, 10, 10]], "scores": [0.7], "category_ids": [2]},
+                {"image_id": 9, "boxes": [], "scores": [], "category_ids": []},
+            ]
+        },
+        {1: 0, 2: 1},
+    )
     assert detections["images"] == [7, 8, 9] and detections["classes"].tolist() == [0, 1, 0, 1]
     found = evidence.found_dropped(detections, evidence.dropped_annotations(clean, noisy))
     assert found.tolist() == [False, True, False, False]  # the one on dropped annotation 2; image 8's is elsewhere
     ours = evidence.missing_candidate_scores(detections, noisy["annotations"], match_iou=0.5)
     assert np.isnan(ours[0]) and np.allclose(ours[1:], [0.2, 0.4, 0.3])  # matched: no candidate
-    rows = evidence.missing_object_rows("drop20", detections, noisy, clean,
-                                        {"cleanlab defaults": {"overlooked": np.array([np.nan, 0.1, 0.5, 0.6])}},
-                                        match_iou=0.5)
+    rows = evidence.missing_object_rows(
+        "drop20",
+        detections,
+        noisy,
+        clean,
+        {"cleanlab defaults": {"overlooked": np.array([np.nan, 0.1, 0.5, 0.6])}},
+        match_iou=0.5,
+    )
     assert [row["errors"] for row in rows] == [1, 1] and rows[0]["note"].startswith("1 of 2 dropped annotations")
     assert rows[0]["auroc"] == 1.0 and rows[1]["auroc"] == 1.0
 
@@ -84,8 +129,15 @@ def test_cleanlab_inputs_are_its_per_image_format_and_scores_come_back_in_input_
     detection_boxes = [[0, 0, 10, 10], [20, 20, 5, 5], [1, 1, 8, 8], [40, 40, 6, 6]]
     detection_scores = [0.99, 0.97, 0.6, 0.98]
     detection_classes = [1, 0, 2, 0]
-    arguments = (annotation_boxes, [0, 1, 2], [5, 5, 6], detection_boxes, detection_scores, detection_classes,
-                 [5, 5, 6, 7])
+    arguments = (
+        annotation_boxes,
+        [0, 1, 2],
+        [5, 5, 6],
+        detection_boxes,
+        detection_scores,
+        detection_classes,
+        [5, 5, 6, 7],
+    )
     labels, predictions, annotation_slots, detection_slots = cleanlab_inputs(*arguments, num_classes=3)
     assert len(labels) == len(predictions) == 3  # images 5, 6, 7 (7: detections only)
     assert np.array_equal(labels[0]["bboxes"], [[0, 0, 10, 10], [20, 20, 25, 25]])  # XYXY
@@ -96,9 +148,11 @@ def test_cleanlab_inputs_are_its_per_image_format_and_scores_come_back_in_input_
     assert annotation_slots.tolist() == [[0, 0], [0, 1], [1, 0]]
 
     scores = cleanlab_box_scores(*arguments, num_classes=3)
-    direct = {"swap": cleanlab_rank.compute_swap_box_scores(labels=labels, predictions=predictions),
-              "badloc": cleanlab_rank.compute_badloc_box_scores(labels=labels, predictions=predictions),
-              "overlooked": cleanlab_rank.compute_overlooked_box_scores(labels=labels, predictions=predictions)}
+    direct = {
+        "swap": cleanlab_rank.compute_swap_box_scores(labels=labels, predictions=predictions),
+        "badloc": cleanlab_rank.compute_badloc_box_scores(labels=labels, predictions=predictions),
+        "overlooked": cleanlab_rank.compute_overlooked_box_scores(labels=labels, predictions=predictions),
+    }
     for name, slots in (("swap", annotation_slots), ("badloc", annotation_slots), ("overlooked", detection_slots)):
         expected = [direct[name][image][j] for image, j in slots.tolist()]
         assert np.allclose(scores[name], expected, equal_nan=True)
@@ -184,8 +238,10 @@ def test_noisy_label_maps_register_as_a_copy_of_their_dataset(tiny_toy, tmp_path
     assert [r["file_name"] for r in records] == [r["file_name"] for r in originals]
     for record, original in zip(records, originals):
         assert record["sem_seg_file_name"].startswith(str(folder.resolve()))
-        noisy, clean = (cv2.imread(path, cv2.IMREAD_GRAYSCALE) for path in (record["sem_seg_file_name"],
-                                                                             original["sem_seg_file_name"]))
+        noisy, clean = (
+            cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+            for path in (record["sem_seg_file_name"], original["sem_seg_file_name"])
+        )
         assert noisy.shape == clean.shape and (noisy != clean).any()  # every object relabelled
     metadata = MetadataCatalog.get(name)
     assert metadata.copy_of == like and metadata.evaluator_type == "sem_seg" and metadata.ignore_label == 255
@@ -197,12 +253,21 @@ def test_noisy_label_maps_register_as_a_copy_of_their_dataset(tiny_toy, tmp_path
 # ------------------------------------------------------------------------------------------------- report
 def test_the_report_has_one_table_verdicts_and_a_figure(tmp_path):
     truth = np.array([True, False, False, True])
-    rows = [evidence.score_row("sym40", "class flip", "ours", "self_confidence", truth, [0.1, 0.9, 0.8, 0.2]),
-            evidence.flag_row("sym40", "class flip", "ours", "confident_learning", truth, [True, False, True, False]),
-            evidence.score_row("sym40", "class flip", "cleanlab", "swap", truth, [0.9, 0.1, np.nan, 0.5],
-                               note="cleanlab defaults")]
-    text = evidence.write_report("python benchmarks/label_error_evidence.py", {"folds": 2}, rows,
-                                 {"instance sym40": "1.0 min"}, tmp_path, evidence.verdicts(rows, rounds=50))
+    rows = [
+        evidence.score_row("sym40", "class flip", "ours", "self_confidence", truth, [0.1, 0.9, 0.8, 0.2]),
+        evidence.flag_row("sym40", "class flip", "ours", "confident_learning", truth, [True, False, True, False]),
+        evidence.score_row(
+            "sym40", "class flip", "cleanlab", "swap", truth, [0.9, 0.1, np.nan, 0.5], note="cleanlab defaults"
+        ),
+    ]
+    text = evidence.write_report(
+        "python benchmarks/label_error_evidence.py",
+        {"folds": 2},
+        rows,
+        {"instance sym40": "1.0 min"},
+        tmp_path,
+        evidence.verdicts(rows, rounds=50),
+    )
     lines = text.splitlines()
     assert lines[0].startswith("| setting | issue type | method | score | n | errors | AUROC | AP | P@10 | P@100")
     assert "| sym40 | class flip | ours | self_confidence | 4 | 2 | 1.000 | 1.000 | - | - |" in lines[2]
@@ -234,26 +299,48 @@ def test_an_output_that_cannot_be_made_is_one_line(tmp_path):
 def tiny_instance_set(tiny_toy):
     """The tiny toy training json, registered as a copy of the built-in set (a fresh tool process knows it)."""
     json_file, image_root = coco_paths(tiny_toy, "train")
-    return register_coco_file(str(json_file), like="toy_shapes_train", image_root=str(image_root),
-                              name="evidence_tiny_train")
+    return register_coco_file(
+        str(json_file), like="toy_shapes_train", image_root=str(image_root), name="evidence_tiny_train"
+    )
 
 
 def test_end_to_end_on_given_checkpoints_then_reused(repo_root, tiny_instance_set, random_weights, tmp_path, capsys):
     output = tmp_path / "evidence"
-    flags = ["--output", str(output), "--dataset", tiny_instance_set, "--instance-noise", "coco_n_medium",
-             "--instance-weights", random_weights(evidence.INSTANCE_CONFIG, "evidence_instance"),
-             "--semantic-dataset", "toy_tiny_cityscapes_sem_seg_val", "--semantic-noise", "sembg50",
-             "--semantic-weights", random_weights(evidence.SEMANTIC_CONFIG, "evidence_semantic"), "--no-progress",
-             "--bootstrap-rounds", "50"]
+    flags = [
+        "--output",
+        str(output),
+        "--dataset",
+        tiny_instance_set,
+        "--instance-noise",
+        "coco_n_medium",
+        "--instance-weights",
+        random_weights(evidence.INSTANCE_CONFIG, "evidence_instance"),
+        "--semantic-dataset",
+        "toy_tiny_cityscapes_sem_seg_val",
+        "--semantic-noise",
+        "sembg50",
+        "--semantic-weights",
+        random_weights(evidence.SEMANTIC_CONFIG, "evidence_semantic"),
+        "--no-progress",
+        "--bootstrap-rounds",
+        "50",
+    ]
     overrides = ["train.device=cpu", "dataloader.test.num_workers=0"]
     argv = flags + overrides
     assert evidence.main(argv) == 0
     printed = capsys.readouterr().out
     assert "| coco_n_medium | class flip | cleanlab | swap |" in printed
     assert "| sembg50 | dropped component |" in printed
-    for name in ("evidence.md", "evidence.json", "pr_curves.png", "run.json", "noisy/coco_n_medium.json",
-                 "instance/coco_n_medium/detections.json", "semantic/sembg50/results.json",
-                 "semantic/sembg50/val_labels/manifest.json"):
+    for name in (
+        "evidence.md",
+        "evidence.json",
+        "pr_curves.png",
+        "run.json",
+        "noisy/coco_n_medium.json",
+        "instance/coco_n_medium/detections.json",
+        "semantic/sembg50/results.json",
+        "semantic/sembg50/val_labels/manifest.json",
+    ):
         assert (output / name).exists(), name
     rows = json.loads((output / "evidence.json").read_text())["rows"]
     issues = {(row["setting"], row["issue"]) for row in rows}

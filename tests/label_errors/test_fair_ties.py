@@ -1,5 +1,6 @@
 """Ranked metrics break ties fairly, never by input order (issue 21, item 6: cleanlab's all-equal overlooked scores,
 listed per image by descending detection score, read P@10 0.327 instead of the error rate 0.229)."""
+
 import itertools
 import sys
 from pathlib import Path
@@ -62,8 +63,10 @@ def test_auroc_ap_the_ap_gap_and_the_pr_curve_depend_on_no_order_of_ties():
     first, last = (score_metrics(is_error[o], score[o], ks=(5, 20)) for o in (errors_first, errors_last))
     assert first.pop("precision_at_k") == pytest.approx(last.pop("precision_at_k")) and first == pytest.approx(last)
     other = rng.random(60)
-    gaps = [average_precision_gap(is_error[o], score[o], is_error[o], other[o], paired=True, rounds=20)["gap"]
-            for o in (errors_first, errors_last)]
+    gaps = [
+        average_precision_gap(is_error[o], score[o], is_error[o], other[o], paired=True, rounds=20)["gap"]
+        for o in (errors_first, errors_last)
+    ]
     assert gaps[0] == pytest.approx(gaps[1])
     curves = [evidence.precision_recall(is_error[o], score[o]) for o in (errors_first, errors_last)]
     for a, b in zip(*curves):

@@ -1,6 +1,7 @@
 """tools/find_label_errors.py end to end on a few tiny toy images with injected class flips: a given (random-init)
 toy Mask R-CNN checkpoint, K = 2 folds trained for 2 iterations by tools/train_net.py, and every bad input as one
 clear line with nothing written."""
+
 import hashlib
 import json
 import shutil
@@ -27,8 +28,13 @@ CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
 IMAGES = 5  # the last one without annotations: only detections (missing objects) can come from it
 FLIPPED_EVERY = 3  # every third annotation gets the next class
 SPATIAL_EVERY = 4  # and every fourth a "dilate" tag (its mask is left as it is: only the metrics are checked)
-TINY_TRAINING = ["train.max_iter=2", "dataloader.train.total_batch_size=2", "dataloader.train.num_workers=0",
-                 "dataloader.test.num_workers=0", "train.device=cpu"]
+TINY_TRAINING = [
+    "train.max_iter=2",
+    "dataloader.train.total_batch_size=2",
+    "dataloader.train.num_workers=0",
+    "dataloader.test.num_workers=0",
+    "train.device=cpu",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +56,22 @@ def noisy_small(tiny_toy, tmp_path_factory):
     path.write_text(json.dumps({**coco, "images": images, "annotations": annotations}))
     name = register_coco_file(str(path), like="toy_shapes_train", image_root=str(image_root))
     no_masks = folder / "no_masks.json"
-    no_masks.write_text(json.dumps({**coco, "images": images, "annotations": [
-        {k: v for k, v in a.items() if k != "segmentation"} for a in annotations]}))
-    return {"name": name, "json": path, "annotations": annotations, "image_ids": [image["id"] for image in images],
-            "no_masks": register_coco_file(str(no_masks), like="toy_shapes_train", image_root=str(image_root))}
+    no_masks.write_text(
+        json.dumps(
+            {
+                **coco,
+                "images": images,
+                "annotations": [{k: v for k, v in a.items() if k != "segmentation"} for a in annotations],
+            }
+        )
+    )
+    return {
+        "name": name,
+        "json": path,
+        "annotations": annotations,
+        "image_ids": [image["id"] for image in images],
+        "no_masks": register_coco_file(str(no_masks), like="toy_shapes_train", image_root=str(image_root)),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +79,26 @@ def checkpoints(random_weights, tmp_path_factory):
     """Random-init weights of the toy Mask R-CNN, of the same model with 5 classes, and of another architecture."""
     linear = tmp_path_factory.mktemp("weights") / "linear.pth"
     torch.save({"model": torch.nn.Linear(3, 2).state_dict()}, linear)
-    return {"toy": random_weights(CONFIG, "instance_toy"),
-            "five_classes": random_weights(CONFIG, "instance_five_classes", **{"roi_heads.num_classes": 5}),
-            "linear": str(linear)}
+    return {
+        "toy": random_weights(CONFIG, "instance_toy"),
+        "five_classes": random_weights(CONFIG, "instance_five_classes", **{"roi_heads.num_classes": 5}),
+        "linear": str(linear),
+    }
 
 
 def run(repo_root, output, *extra, dataset):
-    return tool.main(["--config-file", str(repo_root / CONFIG), "--dataset", dataset, "--output", str(output),
-                      "--no-progress", *map(str, extra)])
+    return tool.main(
+        [
+            "--config-file",
+            str(repo_root / CONFIG),
+            "--dataset",
+            dataset,
+            "--output",
+            str(output),
+            "--no-progress",
+            *map(str, extra),
+        ]
+    )
 
 
 def sha(path):
@@ -83,8 +113,15 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert "caveat: predictions of one given checkpoint" in printed.err and "in-sample" in printed.err
     assert "issues in" in printed.out and "injected class noise" in printed.out
     assert sha(noisy_small["json"]) == before  # the input is never written
-    assert sorted(p.name for p in output.iterdir()) == ["corrected.json", "detections.json", "issues.json",
-                                                        "run.json", "scores.json", "top", "weighted.json"]
+    assert sorted(p.name for p in output.iterdir()) == [
+        "corrected.json",
+        "detections.json",
+        "issues.json",
+        "run.json",
+        "scores.json",
+        "top",
+        "weighted.json",
+    ]
 
     report = json.loads((output / "issues.json").read_text())
     issues, summary, annotations = report["issues"], report["summary"], noisy_small["annotations"]
@@ -133,8 +170,9 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert len(weighted["annotations"]) == len(annotations) and len(gmm) == len(annotations)
     for index, (ann, original) in enumerate(zip(weighted["annotations"], annotations)):
         assert ann.pop("loss_weight") == round(gmm[index], 4) and ann == original
-    assert {key: value for key, value in weighted.items() if key != "annotations"} == \
-        {key: value for key, value in json.loads(noisy_small["json"].read_text()).items() if key != "annotations"}
+    assert {key: value for key, value in weighted.items() if key != "annotations"} == {
+        key: value for key, value in json.loads(noisy_small["json"].read_text()).items() if key != "annotations"
+    }
     pngs = sorted(p.name for p in (output / "top").iterdir())
     assert len(pngs) == min(3, len(issues)) and pngs[0].startswith("0001_" + issues[0]["type"])
 
@@ -150,8 +188,9 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert all((image_id, tuple(round(v, 2) for v in box)) in listed for image_id, box in missing)
 
 
-def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(repo_root, noisy_small, checkpoints,
-                                                                        tmp_path, monkeypatch, capsys):
+def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
+    repo_root, noisy_small, checkpoints, tmp_path, monkeypatch, capsys
+):
     """Fold 0 is trained for real (tools/train_net.py in a fresh process, 2 iterations); fold 1's training is stood
     in for by the random-init checkpoint, to keep the test short."""
     from noisy_seg.engine import launcher
@@ -170,8 +209,25 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(repo_roo
 
     monkeypatch.setattr(launcher, "run_tool", spy)
     output = tmp_path / "folds_out"
-    assert run(repo_root, output, "--folds", 2, "--no-masks", "--no-missing", "--method", "self_confidence",
-               "--threshold", 0.99, "--top", 1, *TINY_TRAINING, dataset=noisy_small["name"]) == 0
+    assert (
+        run(
+            repo_root,
+            output,
+            "--folds",
+            2,
+            "--no-masks",
+            "--no-missing",
+            "--method",
+            "self_confidence",
+            "--threshold",
+            0.99,
+            "--top",
+            1,
+            *TINY_TRAINING,
+            dataset=noisy_small["name"],
+        )
+        == 0
+    )
     assert "caveat" not in capsys.readouterr().err
 
     assert len(commands) == 2
@@ -180,10 +236,14 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(repo_roo
         registration = [arg for arg in command if arg.startswith("dataloader.train.dataset.names={")][0]
         assert "noisy_seg.data.register_coco_file" in registration and "like:'toy_shapes_train'" in registration
         assert f"fold{fold}" in registration
-    folds = [{image["id"] for image in json.loads((output / "folds" / f"fold{k}" / "heldout.json").read_text())
-              ["images"]} for k in range(2)]
-    trained = [{image["id"] for image in json.loads((output / "folds" / f"fold{k}" / "train.json").read_text())
-                ["images"]} for k in range(2)]
+    folds = [
+        {image["id"] for image in json.loads((output / "folds" / f"fold{k}" / "heldout.json").read_text())["images"]}
+        for k in range(2)
+    ]
+    trained = [
+        {image["id"] for image in json.loads((output / "folds" / f"fold{k}" / "train.json").read_text())["images"]}
+        for k in range(2)
+    ]
     assert folds[0] | folds[1] == set(noisy_small["image_ids"]) and not folds[0] & folds[1]
     assert trained == [folds[1], folds[0]]  # each model trained on the other fold only
     assert (output / "folds" / "fold0" / "model" / "metrics.json").is_file()  # trained: 2 iterations logged
@@ -206,17 +266,30 @@ def test_fold_split_is_a_seeded_partition():
     fold_of = image_folds(ids, 3, seed=1)
     assert sorted(fold_of) == ids and sorted(Counter(fold_of.values()).values()) == [2, 2, 3]
     assert image_folds(ids, 3, seed=1) == fold_of and image_folds(ids, 3, seed=2) != fold_of
-    coco = {"images": [{"id": i} for i in ids], "annotations": [{"id": 1, "image_id": 10}, {"id": 2, "image_id": 16}],
-            "categories": [{"id": 1}]}
+    coco = {
+        "images": [{"id": i} for i in ids],
+        "annotations": [{"id": 1, "image_id": 10}, {"id": 2, "image_id": 16}],
+        "categories": [{"id": 1}],
+    }
     train, heldout = fold_datasets(coco, fold_of, fold_of[10])
     assert {a["id"] for a in heldout["annotations"]} >= {1} and heldout["categories"] == coco["categories"]
     assert {i["id"] for i in train["images"]} | {i["id"] for i in heldout["images"]} == set(ids)
-    merged = merge_evidence([
-        {"image_ids": [1], "rows": [{"index": 2}], "detections": [],
-         "skipped": [{"index": 0, "image_id": 2, "reason": "image not in dataset"}]},
-        {"image_ids": [2], "rows": [{"index": 0}], "detections": [],
-         "skipped": [{"index": 1, "image_id": 9, "reason": "image not in dataset"}]},
-    ])
+    merged = merge_evidence(
+        [
+            {
+                "image_ids": [1],
+                "rows": [{"index": 2}],
+                "detections": [],
+                "skipped": [{"index": 0, "image_id": 2, "reason": "image not in dataset"}],
+            },
+            {
+                "image_ids": [2],
+                "rows": [{"index": 0}],
+                "detections": [],
+                "skipped": [{"index": 1, "image_id": 9, "reason": "image not in dataset"}],
+            },
+        ]
+    )
     assert [r["index"] for r in merged["rows"]] == [0, 2] and [s["index"] for s in merged["skipped"]] == [1]
 
 
@@ -232,8 +305,11 @@ def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, check
     name, out = noisy_small["name"], tmp_path / "never"
     cases = [
         (["--weights", checkpoints["linear"]], name, "do not fit the model of the config"),
-        (["--weights", checkpoints["five_classes"], "model.roi_heads.num_classes=5"], name,
-         "the model predicts 5 classes but the dataset has 8"),
+        (
+            ["--weights", checkpoints["five_classes"], "model.roi_heads.num_classes=5"],
+            name,
+            "the model predicts 5 classes but the dataset has 8",
+        ),
         (["--weights", checkpoints["five_classes"]], name, "do not fit the model of the config: parameters"),
         (["--weights", checkpoints["toy"]], noisy_small["no_masks"], "has no segmentation masks: mask scoring needs"),
         (["--folds", 1], name, "--folds must be at least 2"),
@@ -246,8 +322,11 @@ def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, check
         (["--weights", checkpoints["toy"]], str(noisy_small["json"]), "is a json file: give --like"),
         (["--weights", checkpoints["toy"], "--like", "toy_shapes_train"], name, "are for a --dataset json file"),
         (["--weights", checkpoints["toy"], "--like", "toy_shapes_train"], str(tmp_path / "none.json"), "not found"),
-        (["--weights", checkpoints["toy"], "--like", "no_such_set"], str(noisy_small["json"]),
-         "dataset 'no_such_set' is not registered"),
+        (
+            ["--weights", checkpoints["toy"], "--like", "no_such_set"],
+            str(noisy_small["json"]),
+            "dataset 'no_such_set' is not registered",
+        ),
     ]
     for extra, dataset, expected in cases:
         assert expected in error_of(repo_root, out, *extra, dataset=dataset)
@@ -278,8 +357,17 @@ def test_a_json_whose_categories_differ_from_like_is_one_line(repo_root, noisy_s
     other.write_text(json.dumps(coco))
     out = tmp_path / "never"
     image_root = MetadataCatalog.get(noisy_small["name"]).image_root
-    message = error_of(repo_root, out, "--weights", checkpoints["toy"], "--like", "toy_shapes_train", "--image-root",
-                       image_root, dataset=str(other))
+    message = error_of(
+        repo_root,
+        out,
+        "--weights",
+        checkpoints["toy"],
+        "--like",
+        "toy_shapes_train",
+        "--image-root",
+        image_root,
+        dataset=str(other),
+    )
     assert f"{other} is registered like toy_shapes_train, but its categories differ from toy_shapes_train's" in message
     assert "'hexagon'" in message or "(id 11)" in message
     assert not out.exists()
@@ -289,9 +377,25 @@ def test_bad_input_exits_2_with_one_line(repo_root, noisy_small, checkpoints, tm
     blocker = tmp_path / "a_file"
     blocker.write_text("mine")
     assert f"--output {blocker / 'out'} cannot be made: {blocker} is a file" in error_of(
-        repo_root, blocker / "out", "--weights", checkpoints["toy"], dataset=noisy_small["name"])
-    result = subprocess.run([sys.executable, "tools/find_label_errors.py", "--config-file", CONFIG, "--dataset",
-                             noisy_small["name"], "--output", str(tmp_path / "never"), "--folds", "1"],
-                            cwd=repo_root, capture_output=True, text=True, timeout=300)
+        repo_root, blocker / "out", "--weights", checkpoints["toy"], dataset=noisy_small["name"]
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "tools/find_label_errors.py",
+            "--config-file",
+            CONFIG,
+            "--dataset",
+            noisy_small["name"],
+            "--output",
+            str(tmp_path / "never"),
+            "--folds",
+            "1",
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: --folds must be at")
     assert "Traceback" not in result.stderr and not (tmp_path / "never").exists()

@@ -1,5 +1,6 @@
 """noisy_seg.label_errors on plain arrays: the scores of rank.py against hand computations and sklearn, the
 issues of filter.py (confident learning is cleanlab's own), the metrics of summary.py on hand-made answers."""
+
 import cleanlab.filter
 import cleanlab.rank
 import numpy as np
@@ -32,9 +33,7 @@ from noisy_seg.label_errors.summary import (
 )
 from noisy_seg.utils.errors import UserInputError
 
-PROBS = np.array([[0.7, 0.2, 0.1],
-                  [0.1, 0.6, 0.3],
-                  [0.3, 0.3, 0.4]])
+PROBS = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4]])
 LABELS = np.array([0, 0, 2])
 
 
@@ -49,8 +48,10 @@ def test_self_confidence_and_normalized_margin_by_hand_and_by_cleanlab():
     margin = get_label_quality_scores(LABELS, PROBS, method="normalized_margin")
     np.testing.assert_allclose(margin, [(0.7 - 0.2 + 1) / 2, (0.1 - 0.6 + 1) / 2, (0.4 - 0.3 + 1) / 2])
     for method in ("self_confidence", "normalized_margin"):
-        np.testing.assert_array_equal(get_label_quality_scores(LABELS, PROBS, method=method),
-                                      cleanlab.rank.get_label_quality_scores(LABELS, PROBS, method=method))
+        np.testing.assert_array_equal(
+            get_label_quality_scores(LABELS, PROBS, method=method),
+            cleanlab.rank.get_label_quality_scores(LABELS, PROBS, method=method),
+        )
     assert suggested_labels(LABELS, PROBS).tolist() == [1, 1, 0]  # the best other class (ties: the first)
     np.testing.assert_allclose(annotation_losses(LABELS, PROBS), -np.log([0.7, 0.1, 0.4]))
 
@@ -79,16 +80,19 @@ def test_mask_quality_is_the_iou_nan_kept():
     np.testing.assert_array_equal(mask_quality_scores([0.5, np.nan, 1.0]), [0.5, np.nan, 1.0])
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: get_label_quality_scores([0, 3], PROBS[:2]), "labels must lie in 0..2"),
-    (lambda: get_label_quality_scores([0, 1, 2], PROBS[:2]), r"labels must be \(2,\)"),
-    (lambda: get_label_quality_scores([0.0, 1.0], PROBS[:2]), "integer class indices"),
-    (lambda: get_label_quality_scores([0, 1], [[0.5, 0.6], [0.5, 0.5]]), "row 0 sums to 1.1"),
-    (lambda: get_label_quality_scores([0], [[1.0]]), "K >= 2"),
-    (lambda: get_label_quality_scores(LABELS, PROBS, method="entropy"), "method must be one of"),
-    (lambda: mask_quality_scores([1.5]), r"mask_iou must lie in \[0, 1\]"),
-    (lambda: foreground_probs([[0.5, 0.5]]), "K >= 2 foreground classes"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: get_label_quality_scores([0, 3], PROBS[:2]), "labels must lie in 0..2"),
+        (lambda: get_label_quality_scores([0, 1, 2], PROBS[:2]), r"labels must be \(2,\)"),
+        (lambda: get_label_quality_scores([0.0, 1.0], PROBS[:2]), "integer class indices"),
+        (lambda: get_label_quality_scores([0, 1], [[0.5, 0.6], [0.5, 0.5]]), "row 0 sums to 1.1"),
+        (lambda: get_label_quality_scores([0], [[1.0]]), "K >= 2"),
+        (lambda: get_label_quality_scores(LABELS, PROBS, method="entropy"), "method must be one of"),
+        (lambda: mask_quality_scores([1.5]), r"mask_iou must lie in \[0, 1\]"),
+        (lambda: foreground_probs([[0.5, 0.5]]), "K >= 2 foreground classes"),
+    ],
+)
 def test_rank_inputs_are_checked_once_with_a_clear_message(call, message):
     with pytest.raises(UserInputError, match=message):
         call()
@@ -136,14 +140,16 @@ def test_box_iou_and_missing_objects_on_hand_made_boxes():
     assert box_iou([[0, 0, 10, 10]], [[5, 0, 10, 10], [0, 0, 10, 10], [20, 20, 5, 5]]).tolist() == [[1 / 3, 1, 0]]
     annotation_boxes = [[0, 0, 10, 10], [50, 50, 10, 10], [0, 0, 4, 4]]
     annotation_images = [1, 2, 2]
-    detections = np.array([
-        [0, 0, 10, 10],    # image 1: the annotation itself
-        [20, 20, 10, 10],  # image 1: nothing there -> missing
-        [5, 0, 10, 10],    # image 1: IoU 1/3 -> missing
-        [0, 0, 10, 10],    # image 2: overlaps only the small box (IoU 0.16), but scored low
-        [52, 50, 10, 10],  # image 2: IoU 80/120
-        [0, 0, 5, 5],      # image 3: no annotations at all -> missing
-    ])
+    detections = np.array(
+        [
+            [0, 0, 10, 10],  # image 1: the annotation itself
+            [20, 20, 10, 10],  # image 1: nothing there -> missing
+            [5, 0, 10, 10],  # image 1: IoU 1/3 -> missing
+            [0, 0, 10, 10],  # image 2: overlaps only the small box (IoU 0.16), but scored low
+            [52, 50, 10, 10],  # image 2: IoU 80/120
+            [0, 0, 5, 5],  # image 3: no annotations at all -> missing
+        ]
+    )
     images = [1, 1, 1, 2, 2, 3]
     scores = np.array([0.9, 0.85, 0.95, 0.3, 0.7, 0.6])
     best = best_match_iou(detections, images, annotation_boxes, annotation_images)
@@ -151,14 +157,36 @@ def test_box_iou_and_missing_objects_on_hand_made_boxes():
     missing = find_missing_annotations(scores, best, score_threshold=0.5, match_iou=0.5)
     assert missing.tolist() == [False, True, True, False, False, True]
 
-    issues = find_label_issues(LABELS, PROBS, method="normalized_margin", mask_iou=[0.9, np.nan, 0.2],
-                               detection_scores=scores, detection_classes=[0, 1, 2, 0, 1, 2], detection_best_iou=best)
+    issues = find_label_issues(
+        LABELS,
+        PROBS,
+        method="normalized_margin",
+        mask_iou=[0.9, np.nan, 0.2],
+        detection_scores=scores,
+        detection_classes=[0, 1, 2, 0, 1, 2],
+        detection_best_iou=best,
+    )
     assert [(i["type"], i["index"]) for i in issues] == [
-        ("missing", 2), ("missing", 1), ("mask", 2), ("class", 1), ("missing", 5)]  # by score, lower first
-    assert issues[0] == {"type": "missing", "index": 2, "given_class": None, "suggested_class": 2,
-                         "score": pytest.approx(0.05)}
-    assert issues[3] == {"type": "class", "index": 1, "given_class": 0, "suggested_class": 1,
-                         "score": pytest.approx(0.25)}
+        ("missing", 2),
+        ("missing", 1),
+        ("mask", 2),
+        ("class", 1),
+        ("missing", 5),
+    ]  # by score, lower first
+    assert issues[0] == {
+        "type": "missing",
+        "index": 2,
+        "given_class": None,
+        "suggested_class": 2,
+        "score": pytest.approx(0.05),
+    }
+    assert issues[3] == {
+        "type": "class",
+        "index": 1,
+        "given_class": 0,
+        "suggested_class": 1,
+        "score": pytest.approx(0.25),
+    }
     assert issues[2]["given_class"] == 2 and issues[2]["suggested_class"] is None and issues[2]["score"] == 0.2
     assert find_mask_issues([0.9, np.nan, 0.2], threshold=0.5).tolist() == [False, False, True]
 
@@ -189,9 +217,14 @@ def test_score_metrics_on_a_hand_made_ranking():
     quality = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
     metrics = score_metrics(is_error, quality, ks=(1, 2, 10))
     # pairs (error, clean) ranked right: 0.1 beats all 3, 0.3 beats 2 of 3 -> 5/6; AP: (1/1 + 2/3) / 2
-    assert metrics == {"annotations": 5, "errors": 2, "auroc": pytest.approx(5 / 6),
-                       "average_precision": pytest.approx(5 / 6), "precision_at_k": {"1": 1.0, "2": 0.5},
-                       "r_precision": 0.5}
+    assert metrics == {
+        "annotations": 5,
+        "errors": 2,
+        "auroc": pytest.approx(5 / 6),
+        "average_precision": pytest.approx(5 / 6),
+        "precision_at_k": {"1": 1.0, "2": 0.5},
+        "r_precision": 0.5,
+    }
     assert precision_at_k(is_error, quality, 3) == pytest.approx(2 / 3)
     # NaN (nothing to judge) ranks last: the error at 0.1 becomes the last
     nan_first = score_metrics(is_error, np.array([np.nan, 0.2, 0.3, 0.4, 0.5]), ks=(1,))
@@ -202,10 +235,19 @@ def test_score_metrics_on_a_hand_made_ranking():
 def test_flag_metrics_counts_and_benchmark():
     is_error = np.array([True, False, True, False, False])
     assert flag_metrics(is_error, np.array([True, True, False, False, False])) == {
-        "flagged": 2, "true_positives": 1, "precision": 0.5, "recall": 0.5}
+        "flagged": 2,
+        "true_positives": 1,
+        "precision": 0.5,
+        "recall": 0.5,
+    }
     assert flag_metrics(is_error, np.zeros(5, bool))["precision"] is None
-    report = label_noise_benchmark([3, 1, 2, 2, 1], [1, 1, 1, 2, 1], {"s": np.array([0.1, 0.2, 0.3, 0.4, 0.5])},
-                                   {"f": np.array([True, True, False, False, False])}, ks=(1,))
+    report = label_noise_benchmark(
+        [3, 1, 2, 2, 1],
+        [1, 1, 1, 2, 1],
+        {"s": np.array([0.1, 0.2, 0.3, 0.4, 0.5])},
+        {"f": np.array([True, True, False, False, False])},
+        ks=(1,),
+    )
     assert report["flipped"] == 2 and report["scores"]["s"]["auroc"] == pytest.approx(5 / 6)
     assert report["flags"]["f"]["recall"] == 0.5
     issues = [{"type": "class"}, {"type": "missing"}, {"type": "class"}]

@@ -2,6 +2,7 @@
 component metrics and IoU_adj against hand computations, the benchmark protocol's decisions and PR-AUC on hand-made
 examples with known answers, the meta classifier, the cleanlab peer adapter, and
 tools/find_semantic_label_errors.py end to end with the toy Semantic FPN (random init) and its bad inputs."""
+
 import copy
 import math
 
@@ -12,9 +13,23 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from noisy_seg.cli import find_semantic_label_errors as tool
 from noisy_seg.label_errors.semantic import (
-    THRESHOLDS, adjusted_iou, benchmark_counts, cleanlab_proposals, component_metrics, connected_components,
-    drop_components, error_regions, feature_names, find_proposals, fit_meta_classifier, heatmaps, image_proposals,
-    pr_curve, score_images, split_images)
+    THRESHOLDS,
+    adjusted_iou,
+    benchmark_counts,
+    cleanlab_proposals,
+    component_metrics,
+    connected_components,
+    drop_components,
+    error_regions,
+    feature_names,
+    find_proposals,
+    fit_meta_classifier,
+    heatmaps,
+    image_proposals,
+    pr_curve,
+    score_images,
+    split_images,
+)
 from noisy_seg.utils.files import load_json
 
 CONFIG = "configs/toy/semantic_R18_FPN_ce.py"
@@ -31,6 +46,7 @@ def probs_from(label_map, confidence, num_classes):
 
 
 # ---- heatmaps, components, IoU_adj --------------------------------------------------------------------------------
+
 
 def test_heatmaps_by_hand():
     p = np.array([[0.5, 0.3, 0.2], [1 / 3, 1 / 3, 1 / 3], [1.0, 0.0, 0.0], [0.1, 0.6, 0.3]], np.float32)
@@ -94,14 +110,17 @@ def test_a_component_filling_the_image_has_no_boundary_and_divides_by_one():
     assert f["V_bd"] == 0 and f["ndist1"] == 0 and f["V"] == pytest.approx(0.4)
 
 
-@pytest.mark.parametrize("predicted, given, expected", [
-    # strips: class-0 components {3,4} and {8,9}, class-1 components {0,1,2} and {5,6,7}; the given class-1 segment
-    # 0..7 meets both class-1 components, so each one's union leaves out the other: 3 / 5 (plain IoU: 3 / 8)
-    ([1, 1, 1, 0, 0, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 0, 1], [0, 1 / 2, 3 / 5, 3 / 5]),
-    ([1, 1, 1], [255, 1, 1], [2 / 3]),  # the ignore label is no class
-    ([1, 1, 1], [0, 0, 0], [0]),  # a false positive w.r.t. the label
-    ([0, 1, 1, 0], [0, 1, 1, 0], [1, 1, 1]),
-])
+@pytest.mark.parametrize(
+    "predicted, given, expected",
+    [
+        # strips: class-0 components {3,4} and {8,9}, class-1 components {0,1,2} and {5,6,7}; the given class-1 segment
+        # 0..7 meets both class-1 components, so each one's union leaves out the other: 3 / 5 (plain IoU: 3 / 8)
+        ([1, 1, 1, 0, 0, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 0, 1], [0, 1 / 2, 3 / 5, 3 / 5]),
+        ([1, 1, 1], [255, 1, 1], [2 / 3]),  # the ignore label is no class
+        ([1, 1, 1], [0, 0, 0], [0]),  # a false positive w.r.t. the label
+        ([0, 1, 1, 0], [0, 1, 1, 0], [1, 1, 1]),
+    ],
+)
 def test_adjusted_iou_by_hand(predicted, given, expected):
     assert adjusted_iou(np.array([predicted]), np.array([given]), 2) == pytest.approx(expected)
 
@@ -117,19 +136,23 @@ def test_candidates_keep_their_masks():
 
 # ---- the benchmark -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("inside, outside, found", [
-    (4, 0, False),  # 80 of the region's 400 px: IoU_adj 0.2 both ways
-    (6, 0, True),  # 120 px: 0.3
-    (10, 10, True),  # 200 px in, 200 px beside it: 200 / (400 + 200) both ways
-    (6, 20, False),  # 120 px in, 400 px beside it: 120 / (400 + 400), and 120 / (520 + 280)
-])
+
+@pytest.mark.parametrize(
+    "inside, outside, found",
+    [
+        (4, 0, False),  # 80 of the region's 400 px: IoU_adj 0.2 both ways
+        (6, 0, True),  # 120 px: 0.3
+        (10, 10, True),  # 200 px in, 200 px beside it: 200 / (400 + 200) both ways
+        (6, 20, False),  # 120 px in, 400 px beside it: 120 / (400 + 400), and 120 / (520 + 280)
+    ],
+)
 def test_a_region_is_found_with_iou_adj_of_at_least_a_quarter(inside, outside, found):
     """Region: 20 x 20 px of class 1 (columns 0..19); proposal: its last `inside` columns and `outside` columns
     beside it."""
     regions = np.zeros((20, 60), np.int32)
     regions[:, :20] = 1
     proposals = np.zeros_like(regions)
-    proposals[:, 20 - inside:20 + outside] = 1
+    proposals[:, 20 - inside : 20 + outside] = 1
     tp, fp, fn = benchmark_counts(regions, [1], proposals, [1], [0.5], min_size=1)
     assert (tp[0], fn[0], fp[0]) == ((1, 0, 0) if found else (0, 1, 1))
     assert (tp[-1], fn[-1], fp[-1]) == (0, 1, 0)  # at threshold 1 no proposal is active
@@ -162,8 +185,9 @@ def test_benchmark_counts_and_pr_auc_on_a_known_example():
     # the seed's auc.py: points (0, 0) and (0.5, 1) (the highest threshold's precision at recall 0.5), then (1, 1)
     assert curve["pr_auc"] == pytest.approx(0.5 * 0.5 + 0.5 * 1.0)
     # classes restrict both sides: class 1 only leaves A (found) and P3 (a false positive below 0.35)
-    tp, fp, fn = benchmark_counts(regions, region_classes, proposals, [1, 2, 1, 1], [0.92, 0.62, 0.32, 0.99],
-                                  classes=[1])
+    tp, fp, fn = benchmark_counts(
+        regions, region_classes, proposals, [1, 2, 1, 1], [0.92, 0.62, 0.32, 0.99], classes=[1]
+    )
     assert tp[0] == 1 and fn[0] == 0 and fp[0] == 1 and fp[7] == 0
     assert len(THRESHOLDS) == 21
 
@@ -185,6 +209,7 @@ def test_drop_components_and_error_regions():
 
 # ---- meta classifier, scoring, proposals --------------------------------------------------------------------------
 
+
 def test_meta_classifier_learns_and_falls_back_to_the_rate():
     rng = np.random.default_rng(0)
     features = rng.normal(size=(200, 3))
@@ -204,7 +229,7 @@ def scene(index, dropped):
     rng = np.random.default_rng(index)
     clean = np.zeros((40, 40), np.int64)
     top, left = rng.integers(2, 12, size=2)
-    clean[top:top + 17, left:left + 17] = 1  # 289 px: a benchmark region
+    clean[top : top + 17, left : left + 17] = 1  # 289 px: a benchmark region
     predicted = clean.copy()
     predicted[30:38, 30:38] = 2
     confidence = np.where(predicted == 2, 0.4, 0.9) + 0.05 * rng.random((40, 40))
@@ -266,18 +291,34 @@ def test_cleanlab_adapter_on_a_tiny_example():
 
 # ---- the tool ------------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def checkpoints(random_weights):
     """The toy semantic model's random-init weights, and the same model's with 8 classes. Seed 2: a random model whose
     components the meta classifier does not all get right, so there are proposals to check (seed 0's model is wrong
     everywhere, its meta classifier 100% accurate, and nothing is proposed)."""
-    return {"toy": random_weights(CONFIG, "semantic_toy", seed=2),
-            "eight_classes": random_weights(CONFIG, "semantic_eight_classes", **{"sem_seg_head.num_classes": 8})}
+    return {
+        "toy": random_weights(CONFIG, "semantic_toy", seed=2),
+        "eight_classes": random_weights(CONFIG, "semantic_eight_classes", **{"sem_seg_head.num_classes": 8}),
+    }
 
 
 def run(repo_root, weights, output, *extra, dataset=VAL):
-    return tool.main(["--config-file", str(repo_root / CONFIG), "--weights", weights, "--dataset", dataset,
-                      "--output", str(output), "--no-progress", *map(str, extra), "train.device=cpu"])
+    return tool.main(
+        [
+            "--config-file",
+            str(repo_root / CONFIG),
+            "--weights",
+            weights,
+            "--dataset",
+            dataset,
+            "--output",
+            str(output),
+            "--no-progress",
+            *map(str, extra),
+            "train.device=cpu",
+        ]
+    )
 
 
 def test_tool_end_to_end(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
@@ -294,14 +335,30 @@ def test_tool_end_to_end(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
         x0, y0, x1, y1 = p["bbox"]
         record = records[p["file_name"]]
         assert 0 <= x0 < x1 <= record["width"] and 0 <= y0 < y1 <= record["height"]
-        assert p["area"] >= 5 and 0 < p["score"] <= 1 and p["class"] == MetadataCatalog.get(VAL).stuff_classes[
-            p["class_id"]]
+        assert (
+            p["area"] >= 5
+            and 0 < p["score"] <= 1
+            and p["class"] == MetadataCatalog.get(VAL).stuff_classes[p["class_id"]]
+        )
     drawn = sorted(path.name for path in (output / "proposals").iterdir())
     assert len(drawn) == len(proposals) and drawn[0].startswith("001_")
     # --classes restricts the search (its key=value neighbours stay config overrides)
     first = proposals[0]["class"]
-    assert run(repo_root, checkpoints["toy"], tmp_path / "one_class", "--min-size", 5, "--both-halves", "--solver",
-               "liblinear", "--classes", first) == 0
+    assert (
+        run(
+            repo_root,
+            checkpoints["toy"],
+            tmp_path / "one_class",
+            "--min-size",
+            5,
+            "--both-halves",
+            "--solver",
+            "liblinear",
+            "--classes",
+            first,
+        )
+        == 0
+    )
     report = load_json(tmp_path / "one_class" / "proposals.json")
     assert report["settings"]["classes"] == [first] and report["settings"]["solver"] == "liblinear"
     assert {p["class"] for p in report["proposals"]} == {first}
@@ -318,11 +375,13 @@ def error_of(*args, **kwargs) -> str:
 def test_tool_bad_inputs(repo_root, tiny_toy, checkpoints, tmp_path):
     out = tmp_path / "out"
     assert "dataset 'toy_tiny_no_such_set' is not registered" in error_of(
-        repo_root, checkpoints["toy"], out, dataset="toy_tiny_no_such_set")
+        repo_root, checkpoints["toy"], out, dataset="toy_tiny_no_such_set"
+    )
     assert "do not fit the model of the config" in error_of(repo_root, checkpoints["eight_classes"], out)
     assert "--top and --min-size must be at least 1, got 0" in error_of(repo_root, checkpoints["toy"], out, "--top", 0)
     assert "--classes: 'dragon' is neither a class name nor a train id" in error_of(
-        repo_root, checkpoints["toy"], out, "--classes", "car", "dragon")
+        repo_root, checkpoints["toy"], out, "--classes", "car", "dragon"
+    )
     assert "--weights nope.pth not found" in error_of(repo_root, "nope.pth", out)
     assert not out.exists()
     out.mkdir()
@@ -334,8 +393,10 @@ def test_tool_bad_inputs(repo_root, tiny_toy, checkpoints, tmp_path):
     for name, rows in (("toy_tiny_sem_unlabelled", unlabelled), ("toy_tiny_sem_one", copy.deepcopy(records[:1]))):
         DatasetCatalog.register(name, lambda rows=rows: rows)
         MetadataCatalog.get(name).set(stuff_classes=list(MetadataCatalog.get(VAL).stuff_classes), ignore_label=255)
-    assert "4 of 4 images have no label map" in error_of(repo_root, checkpoints["toy"], tmp_path / "new",
-                                                         dataset="toy_tiny_sem_unlabelled")
+    assert "4 of 4 images have no label map" in error_of(
+        repo_root, checkpoints["toy"], tmp_path / "new", dataset="toy_tiny_sem_unlabelled"
+    )
     assert "has 1 image(s); the meta classifier needs at least 2" in error_of(
-        repo_root, checkpoints["toy"], tmp_path / "new", dataset="toy_tiny_sem_one")
+        repo_root, checkpoints["toy"], tmp_path / "new", dataset="toy_tiny_sem_one"
+    )
     assert not (tmp_path / "new").exists()

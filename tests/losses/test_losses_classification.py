@@ -1,4 +1,5 @@
 """CE / RCE / SCE / MAE / NCE / NCE+RCE / GCE against direct formulas, their gradients, limits and semantics."""
+
 import math
 
 import numpy as np
@@ -184,8 +185,10 @@ def test_nce_is_in_unit_interval_and_mae_is_twice_rce_over_log_floor():
     z, y = random_batch(n=50, dtype=torch.float64)
     nce = normalized_cross_entropy(z, y, reduction="none")
     assert torch.all((nce > 0) & (nce <= 1))
-    torch.testing.assert_close(mean_absolute_error(z, y, reduction="none"),
-                               2 * reverse_cross_entropy(z, y, reduction="none") / -math.log(FLOOR))
+    torch.testing.assert_close(
+        mean_absolute_error(z, y, reduction="none"),
+        2 * reverse_cross_entropy(z, y, reduction="none") / -math.log(FLOOR),
+    )
 
 
 def test_analytic_gradients():
@@ -198,7 +201,7 @@ def test_analytic_gradients():
         (lambda t: cross_entropy(t, y), (p - onehot) / n),
         (lambda t: reverse_cross_entropy(t, y), -math.log(FLOOR) * p_y * (p - onehot) / n),
         (lambda t: mean_absolute_error(t, y), 2 * p_y * (p - onehot) / n),
-        (lambda t: generalized_cross_entropy(t, y, q=0.3), p_y ** 0.3 * (p - onehot) / n),
+        (lambda t: generalized_cross_entropy(t, y, q=0.3), p_y**0.3 * (p - onehot) / n),
     ]
     for loss_fn, expected in cases:
         t = z.clone().requires_grad_(True)
@@ -208,8 +211,9 @@ def test_analytic_gradients():
 
 def test_integer_targets_of_any_width():
     z, y = random_batch()
-    torch.testing.assert_close(symmetric_cross_entropy(z, y.int(), alpha=1.0, beta=0.1),
-                               symmetric_cross_entropy(z, y, alpha=1.0, beta=0.1))
+    torch.testing.assert_close(
+        symmetric_cross_entropy(z, y.int(), alpha=1.0, beta=0.1), symmetric_cross_entropy(z, y, alpha=1.0, beta=0.1)
+    )
 
 
 @pytest.mark.parametrize(

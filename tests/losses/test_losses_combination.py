@@ -1,4 +1,5 @@
 """The combination loss (Yang et al. 2020): group assignment, PON filter, weights and its CE limit."""
+
 import math
 
 import pytest
@@ -58,8 +59,7 @@ def test_matches_loop_reference_on_random_batches(seed, n, c, ce_weight, rce_wei
     logits = torch.randn(n, c, generator=g, dtype=torch.float64) * 3
     targets = torch.randint(0, c, (n,), generator=g)
     bg = c - 1
-    got = combination_loss(logits, targets, bg_index=bg, ce_weight=ce_weight, rce_weight=rce_weight,
-                           pon_threshold=pon)
+    got = combination_loss(logits, targets, bg_index=bg, ce_weight=ce_weight, rce_weight=rce_weight, pon_threshold=pon)
     expected = loop_reference(logits, targets, bg, ce_weight, rce_weight, pon)
     assert got.item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
@@ -76,8 +76,9 @@ def test_group_assignment_on_hand_batch():
     mean = combination_loss(logits, targets, bg_index=BG, ce_weight=0.5, rce_weight=2.0)
     # both terms averaged over ALL four RoIs
     torch.testing.assert_close(mean, 0.5 * (ce[0] + ce[1]) / 4 + 2.0 * (rce[2] + rce[3]) / 4)
-    torch.testing.assert_close(combination_loss(logits, targets, bg_index=BG, reduction="sum"),
-                               ce[0] + ce[1] + rce[2] + rce[3])
+    torch.testing.assert_close(
+        combination_loss(logits, targets, bg_index=BG, reduction="sum"), ce[0] + ce[1] + rce[2] + rce[3]
+    )
 
 
 def test_gradient_of_instance_group_is_rce_only():
@@ -90,7 +91,8 @@ def test_gradient_of_instance_group_is_rce_only():
     expected = torch.cat([(p - onehot)[:2], (A * p_y * (p - onehot))[2:]])
     torch.testing.assert_close(z.grad, expected)
     assert torch.autograd.gradcheck(
-        lambda t: combination_loss(t, targets, bg_index=BG, pon_threshold=3.0), (logits.clone().requires_grad_(True),))
+        lambda t: combination_loss(t, targets, bg_index=BG, pon_threshold=3.0), (logits.clone().requires_grad_(True),)
+    )
 
 
 def test_pon_filter_zeroes_only_high_ce_instance_rois():
@@ -114,8 +116,9 @@ def test_equals_cross_entropy_without_instance_group():
     torch.testing.assert_close(combination_loss(logits, targets, bg_index=10), F.cross_entropy(logits, targets))
     all_bg = torch.full((64,), 10)
     logits2 = torch.randn(64, 11, generator=g)
-    torch.testing.assert_close(combination_loss(logits2, all_bg, bg_index=10, rce_weight=7.0),
-                               F.cross_entropy(logits2, all_bg))
+    torch.testing.assert_close(
+        combination_loss(logits2, all_bg, bg_index=10, rce_weight=7.0), F.cross_entropy(logits2, all_bg)
+    )
 
 
 def test_weight_multiplies_per_roi_and_mean_divides_by_n():
@@ -130,16 +133,19 @@ def test_background_index_need_not_be_last():
     logits, targets = hand_batch()
     perm = [3, 0, 1, 2]  # move background to index 0
     remap = torch.tensor([1, 2, 3, 0])
-    torch.testing.assert_close(combination_loss(logits[:, perm], remap[targets], bg_index=0, reduction="none"),
-                               combination_loss(logits, targets, bg_index=BG, reduction="none"))
+    torch.testing.assert_close(
+        combination_loss(logits[:, perm], remap[targets], bg_index=0, reduction="none"),
+        combination_loss(logits, targets, bg_index=BG, reduction="none"),
+    )
 
 
 def test_module_and_registry_agree_with_function():
     logits, targets = hand_batch()
     module = build_loss("combination", bg_index=BG, pon_threshold=6.0)
     assert isinstance(module, LossModule) and module.loss_fn is combination_loss
-    torch.testing.assert_close(module(logits, targets), combination_loss(logits, targets, bg_index=BG,
-                                                                          pon_threshold=6.0))
+    torch.testing.assert_close(
+        module(logits, targets), combination_loss(logits, targets, bg_index=BG, pon_threshold=6.0)
+    )
 
 
 def test_empty_batch_is_zero():
@@ -243,8 +249,10 @@ def test_floored_ce_is_the_released_code(num_classes, scale):
     released = _released_combination(logits, targets, num_classes)
     ours = combination_loss(logits, targets, bg_index=num_classes, floored_ce=True)
     torch.testing.assert_close(ours, released)
-    torch.testing.assert_close(symmetric_cross_entropy(logits, targets, alpha=1.0, beta=0.1, floored_ce=True,
-                                                       ignore_index=None), _released_sce(logits, targets, num_classes))
+    torch.testing.assert_close(
+        symmetric_cross_entropy(logits, targets, alpha=1.0, beta=0.1, floored_ce=True, ignore_index=None),
+        _released_sce(logits, targets, num_classes),
+    )
     textbook = combination_loss(logits, targets, bg_index=num_classes)
     assert not torch.allclose(textbook, released)  # the default stays textbook CE: stock-identical "ce" mode
     assert build_loss("combination", bg_index=num_classes, floored_ce=True)(logits, targets) == ours

@@ -3,6 +3,7 @@ runs under torch.cuda.set_sync_debug_mode("error"), so any device-to-host sync r
 (the CPU sentinel in test_losses_step_contract.py covers the same operations there). Needs torch alone:
     python -m pytest tests/losses/test_losses_cuda_sync.py
 """
+
 import pytest
 import torch
 
@@ -11,8 +12,12 @@ from noisy_seg.losses import available_losses, build_loss, loss_spec
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 C = 5
-OPTIONS = {"sce": {"alpha": 1.0, "beta": 0.1}, "gce": {"q": 0.7}, "combination": {"bg_index": C - 1},
-           "region_aware": {"num_classes": C}}
+OPTIONS = {
+    "sce": {"alpha": 1.0, "beta": 0.1},
+    "gce": {"q": 0.7},
+    "combination": {"bg_index": C - 1},
+    "region_aware": {"num_classes": C},
+}
 
 
 def _inputs(name):

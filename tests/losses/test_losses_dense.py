@@ -1,4 +1,5 @@
 """Class-aware CE, focal, Dice and CE+Dice against direct formulas; ignore-index handling of every dense loss."""
+
 import numpy as np
 import pytest
 import torch
@@ -73,8 +74,9 @@ def test_class_aware_ce_masked_classes_get_no_gradient_and_gradcheck():
     assert torch.all(t.grad[absent.nonzero(as_tuple=True)] == 0)
     small_z, small_y = dense_batch(n=1, c=3, h=2, w=3, seed=1)
     small_present = present_classes(small_y, 3)
-    assert torch.autograd.gradcheck(lambda q: class_aware_cross_entropy(q, small_y, small_present),
-                                    (small_z.requires_grad_(True),))
+    assert torch.autograd.gradcheck(
+        lambda q: class_aware_cross_entropy(q, small_y, small_present), (small_z.requires_grad_(True),)
+    )
 
 
 def test_present_classes_and_module_default():
@@ -168,8 +170,9 @@ def test_class_aware_ce_released_epsilons_without_overflow_and_gradcheck():
     assert not torch.isfinite(released_class_aware_ce(huge.detach(), y, present)).all()
     small_z, small_y = dense_batch(n=1, c=3, h=2, w=3, seed=1)
     tags = present_classes(small_y, 3)
-    assert torch.autograd.gradcheck(lambda q: class_aware_cross_entropy(q, small_y, tags, released_epsilons=True),
-                                    (small_z.requires_grad_(True),))
+    assert torch.autograd.gradcheck(
+        lambda q: class_aware_cross_entropy(q, small_y, tags, released_epsilons=True), (small_z.requires_grad_(True),)
+    )
     with pytest.raises(ValueError, match="released_epsilons must be True or False"):
         build_loss("cce", released_epsilons=1)
 
@@ -226,8 +229,9 @@ def test_dice_matches_numpy_reference():
     expected = numpy_dice(z.numpy(), y.numpy(), 1.0)
     np.testing.assert_allclose(dice_loss(z, y, reduction="none").numpy(), expected, rtol=1e-12)
     np.testing.assert_allclose(dice_loss(z, y).item(), expected.mean(), rtol=1e-12)
-    np.testing.assert_allclose(dice_loss(z, y, smooth=0.1, reduction="sum").item(),
-                               numpy_dice(z.numpy(), y.numpy(), 0.1).sum(), rtol=1e-12)
+    np.testing.assert_allclose(
+        dice_loss(z, y, smooth=0.1, reduction="sum").item(), numpy_dice(z.numpy(), y.numpy(), 0.1).sum(), rtol=1e-12
+    )
     assert torch.autograd.gradcheck(lambda t: dice_loss(t, y), (z.clone().requires_grad_(True),))
 
 

@@ -1,4 +1,5 @@
 """Lovasz-softmax against a transcription of Berman et al.'s reference loop implementation."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -90,8 +91,9 @@ def test_no_ignore_index_and_all_ignored():
 
 def test_registry_module_and_validation():
     z, y = batch()
-    torch.testing.assert_close(build_loss("lovasz", classes=[0, 1], per_image=True)(z, y),
-                               lovasz_softmax(z, y, classes=[0, 1], per_image=True))
+    torch.testing.assert_close(
+        build_loss("lovasz", classes=[0, 1], per_image=True)(z, y), lovasz_softmax(z, y, classes=[0, 1], per_image=True)
+    )
     with pytest.raises(ValueError, match="classes"):
         build_loss("lovasz", classes="some")
     with pytest.raises(ValueError, match="index >= C=4"):

@@ -1,4 +1,5 @@
 """Every registered loss: finite values and gradients at |z| = 1e4, float32 results under bf16 autocast."""
+
 import pytest
 import torch
 
@@ -23,8 +24,12 @@ CASES = {
     "lovasz": ({"per_image": True}, False, True),
     "region_aware": ({"num_classes": 7}, False, True),
 }
-SHAPED = [(name, dense) for name, (_, flat_ok, dense_ok) in CASES.items()
-          for dense, ok in ((False, flat_ok), (True, dense_ok)) if ok]
+SHAPED = [
+    (name, dense)
+    for name, (_, flat_ok, dense_ok) in CASES.items()
+    for dense, ok in ((False, flat_ok), (True, dense_ok))
+    if ok
+]
 
 
 def test_every_registered_loss_is_covered():

@@ -1,4 +1,5 @@
 """Region-aware loss: per-pixel formula, and the confusion EMA (train-mode only, honours ignore_index)."""
+
 import numpy as np
 import pytest
 import torch
@@ -109,8 +110,9 @@ def test_momentum_one_over_1_01_is_the_seeds_update_on_predicted_columns():
     logits[:, 3] -= 100.0  # class 3 is never predicted
     targets = torch.randint(0, 4, (2, 6, 6), generator=g)
     old = random_confusion(4)
-    seed_batch = confusion_matrix(targets.reshape(-1).numpy(), logits.argmax(1).reshape(-1).numpy(),
-                                  labels=range(4), normalize="pred")
+    seed_batch = confusion_matrix(
+        targets.reshape(-1).numpy(), logits.argmax(1).reshape(-1).numpy(), labels=range(4), normalize="pred"
+    )
     seeds = (old + 0.01 * torch.from_numpy(seed_batch)) / 1.01
     ours = confusion_ema_update(old, logits, targets, momentum=1 / 1.01, ignore_index=None)
     torch.testing.assert_close(ours[:, :3], seeds[:, :3])
@@ -136,7 +138,6 @@ def test_validation():
         build_loss("region_aware", num_classes=4, background_index=4)
     with pytest.raises(ValueError, match="background_weight"):
         build_loss("region_aware", num_classes=4, background_weight=-0.1)
-
 
 
 def test_confusion_counts_are_summed_across_processes(monkeypatch):

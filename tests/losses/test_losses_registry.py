@@ -1,5 +1,6 @@
 """build_loss / available_losses / register_loss / loss_spec, argument errors raised at build time, and the
 declared capability of every built-in loss."""
+
 from typing import Optional
 
 import pytest
@@ -7,8 +8,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from noisy_seg.losses import (CLASSIFICATION, CLASSIFICATION_OR_DENSE, DENSE, LOSS_REGISTRY, LossModule,
-                              available_losses, build_loss, cross_entropy, loss_spec, present_classes, register_loss)
+from noisy_seg.losses import (
+    CLASSIFICATION,
+    CLASSIFICATION_OR_DENSE,
+    DENSE,
+    LOSS_REGISTRY,
+    LossModule,
+    available_losses,
+    build_loss,
+    cross_entropy,
+    loss_spec,
+    present_classes,
+    register_loss,
+)
 from noisy_seg.losses.options import in_range, positive
 from noisy_seg.losses.registry import REQUIRED
 
@@ -59,14 +71,26 @@ def test_bad_kwargs_fail_at_build_time(name, kwargs, message):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("name, kwargs, words", [
-    ("sce", {}, ["missing a required argument: 'alpha'", "no default for alpha, beta", "alpha=1.0, beta=0.1",
-                 "alpha=0.8, beta=0.2", "loss_kwargs"]),
-    ("sce", {"alpha": 1.0}, ["missing a required argument: 'beta'", "no default for alpha, beta"]),
-    ("gce", {}, ["missing a required argument: 'q'", "no default for q", "q=0.7", "q=0.3", "q=0.4", "loss_kwargs"]),
-    ("combination", {}, ["no default for bg_index", "box predictor fills in num_classes"]),
-    ("region_aware", {}, ["no default for num_classes", "semantic heads fill it in"]),
-])
+@pytest.mark.parametrize(
+    "name, kwargs, words",
+    [
+        (
+            "sce",
+            {},
+            [
+                "missing a required argument: 'alpha'",
+                "no default for alpha, beta",
+                "alpha=1.0, beta=0.1",
+                "alpha=0.8, beta=0.2",
+                "loss_kwargs",
+            ],
+        ),
+        ("sce", {"alpha": 1.0}, ["missing a required argument: 'beta'", "no default for alpha, beta"]),
+        ("gce", {}, ["missing a required argument: 'q'", "no default for q", "q=0.7", "q=0.3", "q=0.4", "loss_kwargs"]),
+        ("combination", {}, ["no default for bg_index", "box predictor fills in num_classes"]),
+        ("region_aware", {}, ["no default for num_classes", "semantic heads fill it in"]),
+    ],
+)
 def test_a_missing_required_option_says_why_it_has_no_default(name, kwargs, words):
     """sce and gce have no defaults (the published values differ between the box classifier and the pixels): the
     error names every required option and the values in use, in one line."""
@@ -91,8 +115,14 @@ def test_built_losses_are_modules_called_with_optional_weight():
     z = torch.randn(6, 5, generator=g)
     y = torch.randint(0, 5, (6,), generator=g)
     w = torch.rand(6, generator=g)
-    for name, kwargs in [("ce", {}), ("sce", {"alpha": 1.0, "beta": 0.1}), ("gce", {"q": 0.7}),
-                         ("combination", {"bg_index": 4}), ("focal", {}), ("nce_rce", {})]:
+    for name, kwargs in [
+        ("ce", {}),
+        ("sce", {"alpha": 1.0, "beta": 0.1}),
+        ("gce", {"q": 0.7}),
+        ("combination", {"bg_index": 4}),
+        ("focal", {}),
+        ("nce_rce", {}),
+    ]:
         loss_fn = build_loss(name, **kwargs)
         assert isinstance(loss_fn, nn.Module)
         unweighted = build_loss(name, reduction="none", **kwargs)(z, y)
@@ -108,8 +138,15 @@ def test_register_loss_rejects_name_clash():
     assert loss_spec("ce").loss is cross_entropy
 
 
-def scaled_margin_loss(logits: torch.Tensor, targets: torch.Tensor, *, scale: float, margin: float = 0.5,
-                       reduction: str = "mean", weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+def scaled_margin_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    scale: float,
+    margin: float = 0.5,
+    reduction: str = "mean",
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """A loss written for this test only: the whole of what a new loss needs is this function plus one line."""
     loss = scale * F.relu(margin - F.log_softmax(logits, dim=1).gather(1, targets.unsqueeze(1)).squeeze(1).exp())
     loss = loss if weight is None else loss * weight
@@ -118,8 +155,7 @@ def scaled_margin_loss(logits: torch.Tensor, targets: torch.Tensor, *, scale: fl
 
 @pytest.fixture
 def registered_margin_loss():
-    spec = register_loss("_test_margin", scaled_margin_loss, kind=CLASSIFICATION, scale=positive,
-                         margin=in_range(0, 1))
+    spec = register_loss("_test_margin", scaled_margin_loss, kind=CLASSIFICATION, scale=positive, margin=in_range(0, 1))
     try:
         yield spec
     finally:
@@ -138,12 +174,16 @@ def test_a_new_loss_is_one_function_plus_one_registration_line(registered_margin
     w = torch.rand(6)
     torch.testing.assert_close(loss_fn(z, y), scaled_margin_loss(z, y, scale=2.0))
     torch.testing.assert_close(loss_fn(z, y, w), scaled_margin_loss(z, y, scale=2.0, weight=w))
-    for kwargs, message in [({"scale": 0.0}, "scale must be a finite number > 0, got 0.0"),
-                            ({"scale": 1.0, "margin": 2.0}, r"margin must be a number in \[0, 1\], got 2.0"),
-                            ({"scale": 1.0, "reduction": "avg"}, "reduction must be one of"),
-                            ({}, "missing a required argument: 'scale'"),
-                            ({"scale": 1.0, "gamma": 2.0}, "unexpected keyword argument 'gamma'; accepted keyword "
-                                                           "arguments: scale, margin, reduction")]:
+    for kwargs, message in [
+        ({"scale": 0.0}, "scale must be a finite number > 0, got 0.0"),
+        ({"scale": 1.0, "margin": 2.0}, r"margin must be a number in \[0, 1\], got 2.0"),
+        ({"scale": 1.0, "reduction": "avg"}, "reduction must be one of"),
+        ({}, "missing a required argument: 'scale'"),
+        (
+            {"scale": 1.0, "gamma": 2.0},
+            "unexpected keyword argument 'gamma'; accepted keyword arguments: scale, margin, reduction",
+        ),
+    ]:
         with pytest.raises(ValueError, match=message) as info:
             build_loss("_test_margin", **kwargs)
         assert "_test_margin" in str(info.value) and "\n" not in str(info.value)

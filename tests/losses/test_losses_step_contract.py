@@ -5,6 +5,7 @@ tensor back to the host.
 No GPU here, so the host-sync check is a sentinel: the operations that force a device-to-host sync on CUDA
 (.item(), .tolist(), bool()/int()/float() of a tensor, nonzero, bincount, unique, masked_select, boolean-mask
 indexing) raise while the step runs."""
+
 import contextlib
 
 import pytest
@@ -19,8 +20,12 @@ from noisy_seg.losses import available_losses, build_loss, loss_spec
 from noisy_seg.modeling import NoisyFastRCNNOutputLayers
 
 C = 5
-OPTIONS = {"sce": {"alpha": 1.0, "beta": 0.1}, "gce": {"q": 0.7}, "combination": {"bg_index": C - 1},
-           "region_aware": {"num_classes": C}}
+OPTIONS = {
+    "sce": {"alpha": 1.0, "beta": 0.1},
+    "gce": {"q": 0.7},
+    "combination": {"bg_index": C - 1},
+    "region_aware": {"num_classes": C},
+}
 DENSE_ONLY = {"cce", "dice", "ce_dice", "lovasz", "region_aware"}
 
 
@@ -45,8 +50,7 @@ def test_non_finite_logits_give_a_non_finite_loss(name, value):
     assert not torch.isfinite(loss_fn(logits, targets)).all(), f"{name} hides a {value} logit"
 
 
-_SYNCING_METHODS = ("item", "tolist", "__bool__", "__int__", "__float__", "nonzero", "unique", "masked_select",
-                    "numpy")
+_SYNCING_METHODS = ("item", "tolist", "__bool__", "__int__", "__float__", "nonzero", "unique", "masked_select", "numpy")
 _SYNCING_FUNCTIONS = ("nonzero", "bincount", "unique", "masked_select")
 
 
@@ -60,6 +64,7 @@ def forbid_host_syncs():
     def forbidden(name):
         def call(*args, **kwargs):
             raise AssertionError(f"host sync: {name}")
+
         return call
 
     def getitem(self, index):
@@ -101,12 +106,17 @@ def test_a_loss_step_never_syncs(name):
         loss_fn(logits, targets).backward()
 
 
-@pytest.mark.parametrize("name,kwargs", [("combination", {}), ("sce", {"alpha": 1.0, "beta": 0.1}),
-                                         ("gce", {"q": 0.5})])
+@pytest.mark.parametrize(
+    "name,kwargs", [("combination", {}), ("sce", {"alpha": 1.0, "beta": 0.1}), ("gce", {"q": 0.5})]
+)
 def test_the_box_predictors_additions_never_sync(name, kwargs):
-    predictor = NoisyFastRCNNOutputLayers(input_shape=ShapeSpec(channels=8), num_classes=C - 1,
-                                          box2box_transform=Box2BoxTransform((10, 10, 5, 5)), cls_loss=name,
-                                          cls_loss_kwargs=kwargs)
+    predictor = NoisyFastRCNNOutputLayers(
+        input_shape=ShapeSpec(channels=8),
+        num_classes=C - 1,
+        box2box_transform=Box2BoxTransform((10, 10, 5, 5)),
+        cls_loss=name,
+        cls_loss_kwargs=kwargs,
+    )
     scores = torch.randn(12, C, requires_grad=True)
     proposals = Instances((32, 32))
     proposals.proposal_boxes = Boxes(torch.rand(12, 4) * 10)

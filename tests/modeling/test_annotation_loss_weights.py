@@ -1,6 +1,7 @@
 """Per-annotation loss weights (an annotation's "loss_weight", e.g. the GMM clean probability in the weighted.json of
 tools/find_label_errors.py): the mapper keeps them aligned with the instances, and the box predictor's
 `annotation_loss_weights` multiplies each foreground RoI's classification loss by its annotation's weight."""
+
 import copy
 import json
 import re
@@ -31,13 +32,25 @@ CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
 
 # ------------------------------------------------------------------------------------------------- the mapper
 def _mapper(noise=None, augmentations=()):
-    return NoisyDatasetMapper(is_train=True, augmentations=list(augmentations), image_format="BGR",
-                              use_instance_mask=True, noise=noise, num_classes=8)
+    return NoisyDatasetMapper(
+        is_train=True,
+        augmentations=list(augmentations),
+        image_format="BGR",
+        use_instance_mask=True,
+        noise=noise,
+        num_classes=8,
+    )
 
 
 def _box_annotation(x, y, w, h, category_id, **extra):
-    return {"bbox": [x, y, w, h], "bbox_mode": BoxMode.XYWH_ABS, "category_id": category_id, "iscrowd": 0,
-            "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]], **extra}
+    return {
+        "bbox": [x, y, w, h],
+        "bbox_mode": BoxMode.XYWH_ABS,
+        "category_id": category_id,
+        "iscrowd": 0,
+        "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +59,16 @@ def records(tiny_toy):
 
 
 def test_mapper_weights_follow_their_instances_through_crowd_removal_and_the_empty_filter(records):
-    record = dict(records[0], annotations=[
-        _box_annotation(4, 4, 20, 20, 1, loss_weight=0.25),
-        _box_annotation(60, 10, 20, 20, 2, loss_weight=0.5),  # right of the crop: empty, filtered out
-        _box_annotation(10, 40, 10, 10, 3, loss_weight=0.75, iscrowd=1),  # crowd: never an instance
-        _box_annotation(10, 60, 20, 20, 4),  # no loss_weight: 1
-        _box_annotation(30, 30, 30, 30, 5, loss_weight=0.0),  # cut by the crop, kept
-    ])
+    record = dict(
+        records[0],
+        annotations=[
+            _box_annotation(4, 4, 20, 20, 1, loss_weight=0.25),
+            _box_annotation(60, 10, 20, 20, 2, loss_weight=0.5),  # right of the crop: empty, filtered out
+            _box_annotation(10, 40, 10, 10, 3, loss_weight=0.75, iscrowd=1),  # crowd: never an instance
+            _box_annotation(10, 60, 20, 20, 4),  # no loss_weight: 1
+            _box_annotation(30, 30, 30, 30, 5, loss_weight=0.0),  # cut by the crop, kept
+        ],
+    )
     crop = T.CropTransform(0, 0, 48, record["height"])
     instances = _mapper(augmentations=[crop])(copy.deepcopy(record))["instances"]
     assert instances.gt_classes.tolist() == [1, 4, 5]
@@ -64,10 +80,14 @@ def test_mapper_weights_follow_their_instances_through_crowd_removal_and_the_emp
 def test_mapper_weights_stay_aligned_under_noise_and_a_crop(records):
     """Every annotation's weight encodes its clean class: after noise, the crop and the filter, each instance's
     weight must still name its own clean class."""
-    weighted = [dict(r, annotations=[dict(a, loss_weight=(a["category_id"] + 1) / 10) for a in r["annotations"]])
-                for r in records]
-    mapper = _mapper(noise={"type": "symmetric", "rate": 0.4, "seed": 3},
-                     augmentations=[T.CropTransform(0, 0, 40, records[0]["height"])])
+    weighted = [
+        dict(r, annotations=[dict(a, loss_weight=(a["category_id"] + 1) / 10) for a in r["annotations"]])
+        for r in records
+    ]
+    mapper = _mapper(
+        noise={"type": "symmetric", "rate": 0.4, "seed": 3},
+        augmentations=[T.CropTransform(0, 0, 40, records[0]["height"])],
+    )
     kept = total = 0
     for record in weighted:
         instances = mapper(copy.deepcopy(record))["instances"]
@@ -92,12 +112,22 @@ def test_a_bad_loss_weight_is_one_clear_error_before_training(records, value):
     from noisy_seg.utils.errors import UserInputError
 
     name = f"bad_weight_{value!r}"
-    bad = [dict(records[0], annotations=[_box_annotation(4, 4, 20, 20, 1, loss_weight=0.5),
-                                         _box_annotation(30, 4, 20, 20, 2, id=7, loss_weight=value)])]
+    bad = [
+        dict(
+            records[0],
+            annotations=[
+                _box_annotation(4, 4, 20, 20, 1, loss_weight=0.5),
+                _box_annotation(30, 4, 20, 20, 2, id=7, loss_weight=value),
+            ],
+        )
+    ]
     DatasetCatalog.register(name, lambda: bad)
     try:
-        with pytest.raises(UserInputError, match=rf"dataset '{re.escape(name)}': an annotation of .* has loss_weight "
-                                                  r".*; it must be a number in \[0, 1\]"):
+        with pytest.raises(
+            UserInputError,
+            match=rf"dataset '{re.escape(name)}': an annotation of .* has loss_weight "
+            r".*; it must be a number in \[0, 1\]",
+        ):
             check_loss_weights([name], "DATASETS.TRAIN")
     finally:
         DatasetCatalog.remove(name)
@@ -119,8 +149,15 @@ def test_register_coco_file_keeps_the_loss_weights(tiny_toy, tmp_path):
 def test_weighted_json_gives_scored_annotations_their_gmm_probability_and_leaves_the_rest():
     from noisy_seg.pseudo_labels.label_issues import InstanceDataset, weighted_dataset
 
-    coco = {"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [
-        {"id": 10, "category_id": 1}, {"id": 11, "category_id": 1, "iscrowd": 1}, {"id": 12, "category_id": 1}]}
+    coco = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1}],
+        "annotations": [
+            {"id": 10, "category_id": 1},
+            {"id": 11, "category_id": 1, "iscrowd": 1},
+            {"id": 12, "category_id": 1},
+        ],
+    }
     data = InstanceDataset("set", [], copy.deepcopy(coco), {1: 0}, "set.json")
     weighted = weighted_dataset(data, [{"annotation_index": 0, "gmm": 0.123456}, {"annotation_index": 2, "gmm": 1.0}])
     assert [a.get("loss_weight") for a in weighted["annotations"]] == [0.1235, None, 1.0]  # the crowd one: unscored
@@ -130,8 +167,12 @@ def test_weighted_json_gives_scored_annotations_their_gmm_probability_and_leaves
 # ------------------------------------------------------------------------------------------------- the loss
 def _predictor(**kwargs):
     torch.manual_seed(0)
-    return NoisyFastRCNNOutputLayers(input_shape=ShapeSpec(channels=16), num_classes=NUM_CLASSES,
-                                     box2box_transform=Box2BoxTransform((10, 10, 5, 5)), **kwargs)
+    return NoisyFastRCNNOutputLayers(
+        input_shape=ShapeSpec(channels=16),
+        num_classes=NUM_CLASSES,
+        box2box_transform=Box2BoxTransform((10, 10, 5, 5)),
+        **kwargs,
+    )
 
 
 GT_CLASSES = torch.tensor([0, 3, BG, 1, BG, 2])  # RoIs 2 and 4 are background
@@ -151,8 +192,11 @@ def _proposals(weights=None, gt_classes=GT_CLASSES, with_gt=True):
 
 
 def _losses(predictor, proposals, scores=None):
-    scores = torch.randn(sum(len(p) for p in proposals), NUM_CLASSES + 1, generator=torch.Generator().manual_seed(
-        2)) if scores is None else scores
+    scores = (
+        torch.randn(sum(len(p) for p in proposals), NUM_CLASSES + 1, generator=torch.Generator().manual_seed(2))
+        if scores is None
+        else scores
+    )
     deltas = torch.zeros(len(scores), 4 * NUM_CLASSES)
     with EventStorage(0):
         return predictor.losses((scores, deltas), proposals), scores
@@ -164,8 +208,10 @@ def _gce(scores, gt_classes, q=0.7):
 
 @pytest.mark.parametrize("name,kwargs", [("ce", {}), ("gce", {"q": 0.7})])
 def test_weights_of_one_give_the_unweighted_loss(name, kwargs):
-    plain, weighted = _predictor(cls_loss=name, cls_loss_kwargs=kwargs), _predictor(
-        cls_loss=name, cls_loss_kwargs=kwargs, annotation_loss_weights=True)
+    plain, weighted = (
+        _predictor(cls_loss=name, cls_loss_kwargs=kwargs),
+        _predictor(cls_loss=name, cls_loss_kwargs=kwargs, annotation_loss_weights=True),
+    )
     expected, scores = _losses(plain, [_proposals()])
     got, _ = _losses(weighted, [_proposals([1.0] * 6)], scores)
     assert torch.equal(got["loss_box_reg"], expected["loss_box_reg"])
@@ -175,10 +221,13 @@ def test_weights_of_one_give_the_unweighted_loss(name, kwargs):
         assert torch.equal(got["loss_cls"], expected["loss_cls"])
 
 
-@pytest.mark.parametrize("name,kwargs,per_roi", [
-    ("ce", {}, lambda s, y: F.cross_entropy(s, y, reduction="none")),
-    ("gce", {"q": 0.7}, _gce),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,per_roi",
+    [
+        ("ce", {}, lambda s, y: F.cross_entropy(s, y, reduction="none")),
+        ("gce", {"q": 0.7}, _gce),
+    ],
+)
 def test_a_zero_weight_removes_exactly_that_rois_contribution(name, kwargs, per_roi):
     predictor = _predictor(cls_loss=name, cls_loss_kwargs=kwargs, annotation_loss_weights=True)
     scores = torch.randn(6, NUM_CLASSES + 1, generator=torch.Generator().manual_seed(3), requires_grad=True)
@@ -210,8 +259,9 @@ def test_an_image_without_annotations_needs_no_weights():
 
 
 def test_weights_before_the_switch_iteration_weight_the_plain_ce():
-    predictor = _predictor(cls_loss="gce", cls_loss_kwargs={"q": 0.7}, loss_switch_iter=10,
-                           annotation_loss_weights=True)
+    predictor = _predictor(
+        cls_loss="gce", cls_loss_kwargs={"q": 0.7}, loss_switch_iter=10, annotation_loss_weights=True
+    )
     weights = [1.0, 0.0, 1.0, 0.5, 1.0, 1.0]
     losses, scores = _losses(predictor, [_proposals(weights)])  # iteration 0: CE
     ce = F.cross_entropy(scores, GT_CLASSES, reduction="none")
@@ -224,8 +274,9 @@ def test_off_by_default_and_then_stock_ce_exactly():
     noisy = _predictor()
     assert noisy.annotation_loss_weights is False
     torch.manual_seed(0)
-    stock = FastRCNNOutputLayers(input_shape=ShapeSpec(channels=16), num_classes=NUM_CLASSES,
-                                 box2box_transform=Box2BoxTransform((10, 10, 5, 5)))
+    stock = FastRCNNOutputLayers(
+        input_shape=ShapeSpec(channels=16), num_classes=NUM_CLASSES, box2box_transform=Box2BoxTransform((10, 10, 5, 5))
+    )
     got, scores = _losses(noisy, [_proposals([0.0] * 6)])  # weights present, option off: ignored
     expected, _ = _losses(stock, [_proposals()], scores)
     assert all(torch.equal(got[k], expected[k]) for k in expected)
@@ -239,10 +290,13 @@ def test_missing_weights_are_one_clear_error():
     assert "weighted.json" in message and "find_label_errors" in message and "register_coco_file" in message
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"annotation_loss_weights": "yes"}, "annotation_loss_weights must be True or False"),
-    ({"annotation_loss_weights": True, "use_sigmoid_ce": True}, "annotation_loss_weights=True needs softmax"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"annotation_loss_weights": "yes"}, "annotation_loss_weights must be True or False"),
+        ({"annotation_loss_weights": True, "use_sigmoid_ce": True}, "annotation_loss_weights=True needs softmax"),
+    ],
+)
 def test_bad_options_fail_at_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _predictor(**kwargs)
@@ -272,8 +326,7 @@ def test_a_yacs_cascade_weights_its_first_stage_only():
     cfg.MODEL.ROI_BOX_HEAD.NAME = "FastRCNNConvFCHead"
     cfg.MODEL.ROI_BOX_HEAD.NUM_FC, cfg.MODEL.ROI_BOX_HEAD.FC_DIM = 1, 16
     cfg.MODEL.ROI_BOX_HEAD.CLS_AGNOSTIC_BBOX_REG = True
-    predictors = NoisyCascadeROIHeads._init_box_head(cfg, {"res4": ShapeSpec(channels=8, stride=16)})[
-        "box_predictors"]
+    predictors = NoisyCascadeROIHeads._init_box_head(cfg, {"res4": ShapeSpec(channels=8, stride=16)})["box_predictors"]
     assert [p.annotation_loss_weights for p in predictors] == [True, False, False]
 
 
@@ -289,8 +342,9 @@ def test_the_lazy_config_key_trains_the_toy_model_with_the_mapped_weights(repo_r
     assert stock.roi_heads.box_predictor.annotation_loss_weights is False
 
     def loss_cls(net, weight):
-        batch = [_mapper()(dict(r, annotations=[dict(a, loss_weight=weight) for a in r["annotations"]]))
-                 for r in records[:2]]
+        batch = [
+            _mapper()(dict(r, annotations=[dict(a, loss_weight=weight) for a in r["annotations"]])) for r in records[:2]
+        ]
         assert all(b["instances"].has("gt_loss_weights") for b in batch)
         net.train()
         torch.manual_seed(123)  # proposal sampling is random
@@ -321,11 +375,15 @@ def test_the_boundary_checks_refuse_weights_on_without_weighted_annotations(repo
     on = ["model.roi_heads.box_predictor.annotation_loss_weights=True"]
     check_annotation_weights(load_lazy_config(str(repo_root / CONFIG), [f"dataloader.train.dataset.names={plain}"]))
     cfg = load_lazy_config(str(repo_root / CONFIG), on + [f"dataloader.train.dataset.names={plain}"])
-    with pytest.raises(UserInputError, match=r"no annotation of dataloader.train.dataset.names=\['plain_tiny'\] "
-                                             r'has a "loss_weight": train on the weighted.json'):
+    with pytest.raises(
+        UserInputError,
+        match=r"no annotation of dataloader.train.dataset.names=\['plain_tiny'\] "
+        r'has a "loss_weight": train on the weighted.json',
+    ):
         check_annotation_weights(cfg)
-    cfg.dataloader.train.dataset.names = register_coco_file(str(weighted), like="toy_tiny_train",
-                                                            image_root=str(image_root), name="weighted_tiny")
+    cfg.dataloader.train.dataset.names = register_coco_file(
+        str(weighted), like="toy_tiny_train", image_root=str(image_root), name="weighted_tiny"
+    )
     check_annotation_weights(cfg)  # one weighted annotation is enough
 
     yacs = _yacs_cfg()
@@ -344,12 +402,24 @@ def test_train_net_says_so_in_one_line_before_training(repo_root, tmp_path):
     import sys
 
     result = subprocess.run(
-        [sys.executable, str(repo_root / "tools" / "train_net.py"), "--config-file",
-         "toy/yacs/mask_rcnn_R18_FPN_ce.yaml", "MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS", "True",
-         "OUTPUT_DIR", str(tmp_path / "out")], capture_output=True, text=True, cwd=repo_root)
+        [
+            sys.executable,
+            str(repo_root / "tools" / "train_net.py"),
+            "--config-file",
+            "toy/yacs/mask_rcnn_R18_FPN_ce.yaml",
+            "MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS",
+            "True",
+            "OUTPUT_DIR",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo_root,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [
         "error: per-annotation loss weights are on but no annotation of DATASETS.TRAIN=['toy_shapes_train'] has a "
         '"loss_weight": train on the weighted.json of tools/find_label_errors.py, registered with '
-        "register_coco_file(json_file, like=...), or turn the option off"]
+        "register_coco_file(json_file, like=...), or turn the option off"
+    ]
     assert not (tmp_path / "out").exists()

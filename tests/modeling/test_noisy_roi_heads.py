@@ -21,8 +21,9 @@ NUM_CLASSES = 4
 
 def _predictor_pair(**noisy_kwargs):
     torch.manual_seed(0)
-    args = dict(input_shape=ShapeSpec(channels=16), box2box_transform=Box2BoxTransform((10, 10, 5, 5)),
-                num_classes=NUM_CLASSES)
+    args = dict(
+        input_shape=ShapeSpec(channels=16), box2box_transform=Box2BoxTransform((10, 10, 5, 5)), num_classes=NUM_CLASSES
+    )
     stock = FastRCNNOutputLayers(**args)
     noisy = NoisyFastRCNNOutputLayers(**args, **noisy_kwargs)
     noisy.load_state_dict(stock.state_dict())
@@ -54,8 +55,9 @@ def test_ce_equals_stock_fast_rcnn_exactly():
         assert torch.equal(a[k], b[k]), k
 
 
-@pytest.mark.parametrize("name,kwargs", [("combination", {}), ("sce", {"alpha": 1.0, "beta": 0.1}),
-                                         ("gce", {"q": 0.7}), ("nce_rce", {})])
+@pytest.mark.parametrize(
+    "name,kwargs", [("combination", {}), ("sce", {"alpha": 1.0, "beta": 0.1}), ("gce", {"q": 0.7}), ("nce_rce", {})]
+)
 def test_robust_loss_replaces_only_the_classification_loss(name, kwargs):
     stock, noisy = _predictor_pair(cls_loss=name, cls_loss_kwargs=kwargs)
     x = torch.randn(40, 16)
@@ -113,8 +115,15 @@ def _emptied(n=4):
 def test_memorization_curve_is_logged_when_clean_labels_are_known():
     _, noisy = _predictor_pair(cls_loss="combination")
     logged = _memorization(noisy, [0, 1, 2, 1, 4, 0], [_flipped()])  # RoI 1 predicts clean, RoI 3 noisy
-    assert logged == pytest.approx({"pred_is_clean_label": 0.5, "pred_is_noisy_label": 0.5, "pred_is_other_label": 0,
-                                    "pred_is_background": 0, "noisy_fg_fraction": 2 / 6})
+    assert logged == pytest.approx(
+        {
+            "pred_is_clean_label": 0.5,
+            "pred_is_noisy_label": 0.5,
+            "pred_is_other_label": 0,
+            "pred_is_background": 0,
+            "noisy_fg_fraction": 2 / 6,
+        }
+    )
 
 
 def test_a_classifier_that_calls_every_roi_background_reads_as_such():
@@ -136,8 +145,15 @@ def test_images_without_annotations_anywhere_in_the_batch(order):
     predicted = [0, 1, 2, 1, 4, 0]
     predicted = [NUM_CLASSES] * 4 + predicted if order == "emptied_first" else predicted + [NUM_CLASSES] * 4
     logged = _memorization(noisy, predicted, batch)
-    assert logged == pytest.approx({"pred_is_clean_label": 0.5, "pred_is_noisy_label": 0.5, "pred_is_other_label": 0,
-                                    "pred_is_background": 0, "noisy_fg_fraction": 2 / 10})
+    assert logged == pytest.approx(
+        {
+            "pred_is_clean_label": 0.5,
+            "pred_is_noisy_label": 0.5,
+            "pred_is_other_label": 0,
+            "pred_is_background": 0,
+            "noisy_fg_fraction": 2 / 10,
+        }
+    )
 
 
 def test_memorization_is_written_at_the_writers_iterations_over_the_whole_period():
@@ -154,13 +170,16 @@ def test_memorization_is_written_at_the_writers_iterations_over_the_whole_period
     assert written["pred_is_noisy_label"] == {4: pytest.approx(0.2), 9: 1, 11: 1}
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"cls_loss": "nope"}, "unknown loss 'nope'"),
-    ({"cls_loss": "gce", "cls_loss_kwargs": {"q": 1.5}}, "q"),
-    ({"cls_loss": "sce", "cls_loss_kwargs": {"alpha": -1.0, "beta": 1.0}}, "alpha"),
-    ({"cls_loss": "combination", "cls_loss_kwargs": {"bg_index": 0}}, "inconsistent with num_classes"),
-    ({"loss_switch_iter": -1}, "loss_switch_iter"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"cls_loss": "nope"}, "unknown loss 'nope'"),
+        ({"cls_loss": "gce", "cls_loss_kwargs": {"q": 1.5}}, "q"),
+        ({"cls_loss": "sce", "cls_loss_kwargs": {"alpha": -1.0, "beta": 1.0}}, "alpha"),
+        ({"cls_loss": "combination", "cls_loss_kwargs": {"bg_index": 0}}, "inconsistent with num_classes"),
+        ({"loss_switch_iter": -1}, "loss_switch_iter"),
+    ],
+)
 def test_bad_arguments_fail_at_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _predictor_pair(**kwargs)
@@ -168,8 +187,11 @@ def test_bad_arguments_fail_at_construction(kwargs, match):
 
 @pytest.mark.parametrize("name", ["dice", "lovasz", "cce", "region_aware", "ce_dice"])
 def test_a_dense_loss_as_box_classifier_loss_fails_at_construction(name):
-    with pytest.raises(ValueError, match=f"cls_loss='{name}' is a dense loss; the box classifier needs a "
-                                         f"classification loss: choose one of .*combination.*gce") as info:
+    with pytest.raises(
+        ValueError,
+        match=f"cls_loss='{name}' is a dense loss; the box classifier needs a "
+        f"classification loss: choose one of .*combination.*gce",
+    ) as info:
         _predictor_pair(cls_loss=name)
     assert "\n" not in str(info.value) and "dice" not in str(info.value).split("choose one of")[1]
 
@@ -190,8 +212,7 @@ def _toy_batch(tiny_toy):
     from detectron2.data import DatasetCatalog, DatasetMapper
     import detectron2.data.transforms as T
 
-    mapper = DatasetMapper(is_train=True, augmentations=[T.NoOpTransform()], image_format="BGR",
-                           use_instance_mask=True)
+    mapper = DatasetMapper(is_train=True, augmentations=[T.NoOpTransform()], image_format="BGR", use_instance_mask=True)
     return [mapper(copy.deepcopy(d)) for d in DatasetCatalog.get("toy_tiny_train")[:2]]
 
 
@@ -277,8 +298,9 @@ def test_yacs_config_selects_heads_and_loss(head):
     assert all(p.cls_loss_name == "gce" and p.loss_switch_iter == 7 for p in predictors)
 
 
-@pytest.mark.parametrize("stock,noisy", [("StandardROIHeads", "NoisyStandardROIHeads"),
-                                         ("CascadeROIHeads", "NoisyCascadeROIHeads")])
+@pytest.mark.parametrize(
+    "stock,noisy", [("StandardROIHeads", "NoisyStandardROIHeads"), ("CascadeROIHeads", "NoisyCascadeROIHeads")]
+)
 def test_yacs_noisy_heads_build_stock_weights_from_the_same_seed(stock, noisy):
     states = []
     for head in (stock, noisy):

@@ -1,4 +1,5 @@
 """NoisySemSegFPNHead / NoisyDeepLabV3PlusHead: stock layers and stock CE, losses by name, sums, switch, configs."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -67,9 +68,18 @@ def test_predictor_init_std_draws_the_predictor_small_and_keeps_the_other_layers
             NoisySemSegFPNHead(**FPN_ARGS, predictor_init_std=bad)
 
 
-@pytest.mark.parametrize("loss, kwargs", [("gce", {"q": 0.7}), ("sce", {"alpha": 1.0, "beta": 0.1}),
-                                          ("nce_rce", {}), ("lovasz", {}), ("cce", {}), ("focal", {}),
-                                          ("combination", {"bg_index": [0]})])
+@pytest.mark.parametrize(
+    "loss, kwargs",
+    [
+        ("gce", {"q": 0.7}),
+        ("sce", {"alpha": 1.0, "beta": 0.1}),
+        ("nce_rce", {}),
+        ("lovasz", {}),
+        ("cce", {}),
+        ("focal", {}),
+        ("combination", {"bg_index": [0]}),
+    ],
+)
 def test_named_losses_are_the_registered_losses_with_the_heads_ignore_label(loss, kwargs):
     _, head = fpn_pair(loss=loss, loss_kwargs=kwargs)
     features, targets = features_and_targets()
@@ -84,7 +94,8 @@ def test_region_aware_gets_the_class_count_and_a_weighted_sum_adds_terms():
     features, targets = features_and_targets()
     logits = upsampled_logits(head, features)
     expected = F.cross_entropy(logits, targets, ignore_index=255) + 0.5 * build_loss(
-        "dice", smooth=2.0, ignore_index=255)(logits, targets)
+        "dice", smooth=2.0, ignore_index=255
+    )(logits, targets)
     torch.testing.assert_close(head(features, targets)[1]["loss_sem_seg"], expected)
     assert fpn_pair(loss={"ce": 1.0, "dice": 0.5})[1].sem_seg_loss.weights == {"ce": 1.0, "dice": 0.5}
 
@@ -99,13 +110,16 @@ def test_the_loss_switches_at_loss_switch_iter():
         torch.testing.assert_close(head(features, targets)[1]["loss_sem_seg"], expected)
 
 
-@pytest.mark.parametrize("loss, kwargs, message", [
-    ("softmax_ce", {}, "unknown loss 'softmax_ce'"),
-    ("ce + half * dice", {}, "cannot read the term"),
-    ("combination", {}, "needs loss_kwargs bg_index"),
-    ("gce", {"q": 2.0}, "q must be"),
-    ("ce + dice", {"smooth": 2.0}, "per term"),
-])
+@pytest.mark.parametrize(
+    "loss, kwargs, message",
+    [
+        ("softmax_ce", {}, "unknown loss 'softmax_ce'"),
+        ("ce + half * dice", {}, "cannot read the term"),
+        ("combination", {}, "needs loss_kwargs bg_index"),
+        ("gce", {"q": 2.0}, "q must be"),
+        ("ce + dice", {"smooth": 2.0}, "per term"),
+    ],
+)
 def test_bad_loss_settings_fail_at_construction_with_one_line(loss, kwargs, message):
     with pytest.raises(ValueError, match=message) as info:
         NoisySemSegFPNHead(**FPN_ARGS, loss=loss, loss_kwargs=kwargs)
@@ -133,8 +147,16 @@ def test_yacs_and_lazyconfig_build_the_head():
     cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = C
     cfg.MODEL.SEM_SEG_HEAD.CONVS_DIM = 8
     cfg.MODEL.SEM_SEG_HEAD.NORM = ""
-    cfg.merge_from_list(["MODEL.SEM_SEG_HEAD.LOSS", "gce", "MODEL.SEM_SEG_HEAD.LOSS_SWITCH_ITER", "5",
-                         "MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD", "0.01"])
+    cfg.merge_from_list(
+        [
+            "MODEL.SEM_SEG_HEAD.LOSS",
+            "gce",
+            "MODEL.SEM_SEG_HEAD.LOSS_SWITCH_ITER",
+            "5",
+            "MODEL.SEM_SEG_HEAD.PREDICTOR_INIT_STD",
+            "0.01",
+        ]
+    )
     cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS.q = 0.7  # a new key of a new_allowed node: by attribute or from a yaml
     head = build_sem_seg_head(cfg, SHAPES)
     assert isinstance(head, NoisySemSegFPNHead) and head.sem_seg_loss.loss_switch_iter == 5
@@ -234,8 +256,9 @@ def test_memorization_curve_of_pixels_through_noisy_semantic_segmentor():
         assert not any(k.startswith("memorization/") for k in storage.latest())
 
 
-@pytest.mark.parametrize("loss, kwargs", [("combination", {"bg_index": [0, 6]}),
-                                          ("region_aware", {"background_index": 9})])
+@pytest.mark.parametrize(
+    "loss, kwargs", [("combination", {"bg_index": [0, 6]}), ("region_aware", {"background_index": 9})]
+)
 def test_a_background_outside_the_heads_classes_fails_at_construction(loss, kwargs):
     with pytest.raises(ValueError, match=r"outside the head's 6 classes") as info:
         NoisySemSegFPNHead(**FPN_ARGS, loss=loss, loss_kwargs=kwargs)
@@ -251,8 +274,10 @@ def test_class_aware_ce_uses_the_image_tags_the_segmentor_hands_over():
         def forward(self, x):
             g = torch.Generator().manual_seed(0)
             n, _, h, w = x.shape
-            return {"p2": torch.randn(n, 8, h // 4, w // 4, generator=g),
-                    "p3": torch.randn(n, 8, h // 8, w // 8, generator=g)}
+            return {
+                "p2": torch.randn(n, 8, h // 4, w // 4, generator=g),
+                "p3": torch.randn(n, 8, h // 8, w // 8, generator=g),
+            }
 
         def output_shape(self):
             return SHAPES
@@ -299,8 +324,10 @@ class _RandomFeatures(Backbone):
     def forward(self, x):
         g = torch.Generator().manual_seed(0)
         n, _, h, w = x.shape
-        return {"p2": torch.randn(n, 8, h // 4, w // 4, generator=g), "p3": torch.randn(n, 8, h // 8, w // 8,
-                                                                                        generator=g)}
+        return {
+            "p2": torch.randn(n, 8, h // 4, w // 4, generator=g),
+            "p3": torch.randn(n, 8, h // 8, w // 8, generator=g),
+        }
 
     def output_shape(self):
         return SHAPES
@@ -308,8 +335,9 @@ class _RandomFeatures(Backbone):
 
 def _semantic_noise_names() -> list:
     """Every short-name form of every registered semantic noise, at rate 90."""
-    return [prefix + "90" for entry in NOISE_REGISTRY.values() if entry.part == "semantic_noise"
-            for prefix in entry.short]
+    return [
+        prefix + "90" for entry in NOISE_REGISTRY.values() if entry.part == "semantic_noise" for prefix in entry.short
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -322,9 +350,18 @@ def emptied_maps(tiny_toy):
 
     record = DatasetCatalog.get("toy_tiny_cityscapes_sem_seg_train")[0]
     names = [(name, 0) for name in _semantic_noise_names()] + [("sembg100", 0), ("semignore100", None)]
-    maps = [NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", noise=name,
-                                     num_classes=TOY_CLASSES, background_label=background,
-                                     keep_clean_sem_seg=True)(dict(record)) for name, background in names]
+    maps = [
+        NoisySemSegDatasetMapper(
+            is_train=True,
+            augmentations=[],
+            image_format="BGR",
+            noise=name,
+            num_classes=TOY_CLASSES,
+            background_label=background,
+            keep_clean_sem_seg=True,
+        )(dict(record))
+        for name, background in names
+    ]
     assert maps[-2]["sem_seg"].unique().tolist() == [0] and maps[-1]["sem_seg"].unique().tolist() == [255]
     return maps
 
@@ -352,8 +389,9 @@ def test_every_noise_trains_a_step_on_maps_it_emptied(head_name, loss, emptied_m
     the memorization counted; a batch of all-ignored maps gives a 0 loss (the stock mean CE over no pixel was NaN,
     on which detectron2's trainer stops)."""
     head = _emptied_head(head_name, _every_dense_loss() if loss != "ce" else {})
-    model = NoisySemanticSegmentor(backbone=_RandomFeatures(), sem_seg_head=head, pixel_mean=[0, 0, 0],
-                                   pixel_std=[1, 1, 1]).train()
+    model = NoisySemanticSegmentor(
+        backbone=_RandomFeatures(), sem_seg_head=head, pixel_mean=[0, 0, 0], pixel_std=[1, 1, 1]
+    ).train()
     set_memorization_log_period(model, 1)
     with EventStorage(0) as storage:
         value = model(emptied_maps)["loss_sem_seg"]

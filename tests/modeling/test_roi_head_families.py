@@ -1,6 +1,7 @@
 """Every detectron2 ROI-head family (StandardROIHeads, CascadeROIHeads, Res5ROIHeads) from both config systems:
 built as stock from the same seed with cls_loss="ce", one training step with a robust loss and its switch iteration,
 one clear error for what is not supported. Tiny models on 64x64 images."""
+
 import copy
 
 import pytest
@@ -18,13 +19,15 @@ from detectron2.utils.events import EventStorage
 
 from noisy_seg.config import add_noisy_seg_config, use_noisy_roi_heads
 from noisy_seg.noise import NOISE_REGISTRY, build_noise
-from noisy_seg.modeling import (NoisyCascadeROIHeads, NoisyFastRCNNOutputLayers, NoisyRes5ROIHeads,
-                                NoisyStandardROIHeads)
+from noisy_seg.modeling import NoisyCascadeROIHeads, NoisyFastRCNNOutputLayers, NoisyRes5ROIHeads, NoisyStandardROIHeads
 from noisy_seg.modeling.memorization import set_memorization_log_period
 
 NUM_CLASSES = 4
-FAMILIES = {StandardROIHeads: NoisyStandardROIHeads, CascadeROIHeads: NoisyCascadeROIHeads,
-            Res5ROIHeads: NoisyRes5ROIHeads}
+FAMILIES = {
+    StandardROIHeads: NoisyStandardROIHeads,
+    CascadeROIHeads: NoisyCascadeROIHeads,
+    Res5ROIHeads: NoisyRes5ROIHeads,
+}
 SUPPORTED = "supports the ROI heads StandardROIHeads, CascadeROIHeads, Res5ROIHeads"
 
 
@@ -34,14 +37,25 @@ def _lazy_model(family, repo_root, num_classes=NUM_CLASSES):
         model = model_zoo.get_config("common/models/mask_rcnn_c4.py").model
         model.backbone = L(ResNet)(
             stem=L(BasicStem)(in_channels=3, out_channels=16, norm="FrozenBN"),
-            stages=[L(ResNet.make_stage)(block_class=BasicBlock, num_blocks=1, stride_per_block=[s], in_channels=c_in,
-                                         out_channels=c_out, norm="FrozenBN")
-                    for s, c_in, c_out in ((1, 16, 16), (2, 16, 32), (2, 32, 64))],
-            out_features=["res4"], freeze_at=0)
+            stages=[
+                L(ResNet.make_stage)(
+                    block_class=BasicBlock,
+                    num_blocks=1,
+                    stride_per_block=[s],
+                    in_channels=c_in,
+                    out_channels=c_out,
+                    norm="FrozenBN",
+                )
+                for s, c_in, c_out in ((1, 16, 16), (2, 16, 32), (2, 32, 64))
+            ],
+            out_features=["res4"],
+            freeze_at=0,
+        )
         model.proposal_generator.head.in_channels = 64
         model.roi_heads.pooler.output_size = 7
-        model.roi_heads.res5.update(num_blocks=1, stride_per_block=[2], in_channels=64, bottleneck_channels=16,
-                                    out_channels=128)
+        model.roi_heads.res5.update(
+            num_blocks=1, stride_per_block=[2], in_channels=64, bottleneck_channels=16, out_channels=128
+        )
         model.roi_heads.mask_head.conv_dims = [16]
     else:
         tiny = LazyConfig.load(str(repo_root / "configs/common/models/mask_rcnn_R18_FPN_tiny.py")).model
@@ -113,8 +127,13 @@ def _batch():
         mask[y0:y1, x0:x1] = True
     batch = []
     for _ in range(2):
-        inst = Instances((64, 64), gt_boxes=Boxes(boxes), gt_classes=torch.tensor([1, 3]),
-                         gt_clean_classes=torch.tensor([1, 2]), gt_masks=BitMasks(masks))
+        inst = Instances(
+            (64, 64),
+            gt_boxes=Boxes(boxes),
+            gt_classes=torch.tensor([1, 3]),
+            gt_clean_classes=torch.tensor([1, 2]),
+            gt_masks=BitMasks(masks),
+        )
         batch.append({"image": torch.randint(0, 256, (3, 64, 64), generator=g, dtype=torch.uint8), "instances": inst})
     return batch
 
@@ -195,13 +214,19 @@ class _OtherHeads(ROIHeads):
     pass
 
 
-@pytest.mark.parametrize("config,edit,match", [
-    ("mask_rcnn_fpn", lambda m: setattr(m.roi_heads, "_target_", _OtherHeads), f"{SUPPORTED}.*is _OtherHeads$"),
-    ("retinanet", lambda m: None, f"{SUPPORTED}.*is missing$"),
-    ("mask_rcnn_c4", lambda m: setattr(m.roi_heads.box_predictor, "_target_", torch.nn.Linear),
-     "replaces detectron2's FastRCNNOutputLayers; the box predictor is Linear$"),
-    ("cascade_rcnn", lambda m: m.roi_heads.pop("mask_head"), "cls_agnostic_mask=True needs a mask head"),
-])
+@pytest.mark.parametrize(
+    "config,edit,match",
+    [
+        ("mask_rcnn_fpn", lambda m: setattr(m.roi_heads, "_target_", _OtherHeads), f"{SUPPORTED}.*is _OtherHeads$"),
+        ("retinanet", lambda m: None, f"{SUPPORTED}.*is missing$"),
+        (
+            "mask_rcnn_c4",
+            lambda m: setattr(m.roi_heads.box_predictor, "_target_", torch.nn.Linear),
+            "replaces detectron2's FastRCNNOutputLayers; the box predictor is Linear$",
+        ),
+        ("cascade_rcnn", lambda m: m.roi_heads.pop("mask_head"), "cls_agnostic_mask=True needs a mask head"),
+    ],
+)
 def test_what_is_not_supported_is_one_clear_error(config, edit, match):
     model = model_zoo.get_config(f"common/models/{config}.py").model
     edit(model)
@@ -236,8 +261,10 @@ def _instance_noise_names() -> list:
         if entry.part == "semantic_noise":
             continue
         for prefix in entry.short:
-            forms = [prefix + ("90" if "rate" in entry.allowed else "") + (f"_{p}" if p else "")
-                     for p in entry.presets or [None]]
+            forms = [
+                prefix + ("90" if "rate" in entry.allowed else "") + (f"_{p}" if p else "")
+                for p in entry.presets or [None]
+            ]
             fitting = [name for name in forms if _builds(name)]
             assert fitting, f"no form of {prefix} fits the toy classes: {forms}"
             names += fitting
@@ -264,8 +291,14 @@ def emptied_batch(tiny_toy):
     record = next(r for r in DatasetCatalog.get("toy_tiny_train") if len(r["annotations"]) >= 3)
     batch = []
     for name in _instance_noise_names():
-        mapper = NoisyDatasetMapper(is_train=True, augmentations=[T.Resize((48, 48))], image_format="BGR",
-                                    use_instance_mask=True, noise=name, num_classes=TOY_CLASSES)  # 48 px: fast
+        mapper = NoisyDatasetMapper(
+            is_train=True,
+            augmentations=[T.Resize((48, 48))],
+            image_format="BGR",
+            use_instance_mask=True,
+            noise=name,
+            num_classes=TOY_CLASSES,
+        )  # 48 px: fast
         mapped = mapper(copy.deepcopy(record))
         emptied = mapper(copy.deepcopy({**record, "annotations": []} if name != "drop100" else record))
         assert len(emptied["instances"]) == 0 and emptied["instances"].has("gt_clean_classes"), name
@@ -302,11 +335,19 @@ def test_drop90_trains_through_train_net_and_its_memorization_rows_are_the_write
 
     from noisy_seg.cli import train_net
 
-    argv = ["--config-file", str(repo_root / "configs/toy/mask_rcnn_R18_FPN_ce.py"), f"train.output_dir={tmp_path}",
-            "dataloader.train.dataset.names=toy_tiny_train", "dataloader.test.dataset.names=toy_tiny_val",
-            "dataloader.train.mapper.noise=['sym90','drop90']", "dataloader.train.total_batch_size=4",
-            "train.max_iter=5", "train.log_period=2", "train.eval_period=0",
-            "model.roi_heads.box_predictor.test_score_thresh=0.0"]  # detections to evaluate after 5 iterations
+    argv = [
+        "--config-file",
+        str(repo_root / "configs/toy/mask_rcnn_R18_FPN_ce.py"),
+        f"train.output_dir={tmp_path}",
+        "dataloader.train.dataset.names=toy_tiny_train",
+        "dataloader.test.dataset.names=toy_tiny_val",
+        "dataloader.train.mapper.noise=['sym90','drop90']",
+        "dataloader.train.total_batch_size=4",
+        "train.max_iter=5",
+        "train.log_period=2",
+        "train.eval_period=0",
+        "model.roi_heads.box_predictor.test_score_thresh=0.0",
+    ]  # detections to evaluate after 5 iterations
     train_net.main(train_net.default_argument_parser().parse_args(argv))
     rows = [json.loads(line) for line in (tmp_path / "metrics.json").read_text().splitlines()]
     assert [r["iteration"] for r in rows if "total_loss" in r] == [1, 3, 4]  # every 2 iterations and the last

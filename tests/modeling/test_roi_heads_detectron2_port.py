@@ -2,6 +2,7 @@
 Apache-2.0), ported: the same inputs at seed 121 and detectron2's hard-coded expected losses, with noisy_seg's
 heads in "ce" mode in place of StandardROIHeads. Passing means the noisy heads build the same weights from the
 same RNG stream and sample the same RoIs as stock detectron2."""
+
 import torch
 
 from detectron2.config import get_cfg

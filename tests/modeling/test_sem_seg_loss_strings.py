@@ -1,6 +1,7 @@
 """The semantic heads' loss strings are read strictly (issue 21, item 4): every malformed string, unknown name,
 repeated term or weight that is not a finite number > 0 is one ValueError line when the head is built; a term is
 never dropped, and the weights are those written."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,30 +12,39 @@ from noisy_seg.modeling import NoisySemSegFPNHead
 from noisy_seg.modeling.sem_seg_loss import parse_loss_terms
 
 C = 6
-FPN_ARGS = dict(input_shape={"p2": ShapeSpec(channels=8, stride=4)}, num_classes=C, conv_dims=8, common_stride=4,
-                norm="", ignore_value=255)
+FPN_ARGS = dict(
+    input_shape={"p2": ShapeSpec(channels=8, stride=4)},
+    num_classes=C,
+    conv_dims=8,
+    common_stride=4,
+    norm="",
+    ignore_value=255,
+)
 
 
-@pytest.mark.parametrize("loss, message", [
-    ("ce + 0.5 *", "cannot read the term '0.5 *'"),
-    ("ce +", "cannot read the term ''"),
-    ("ce * 0.5", "cannot read the term 'ce * 0.5'"),
-    ("half * ce", "its weight 'half' is not a number"),
-    ("gcee", "unknown loss 'gcee'. Did you mean: gce, ce?"),
-    ("CE", "unknown loss 'CE'. Did you mean: ce"),
-    ("-1 * ce", "the weight of 'ce' must be > 0, got -1.0"),
-    ("ce + -0.5 * dice", "the weight of 'dice' must be > 0, got -0.5"),
-    ("0 * ce", "a term of weight 0 trains nothing: leave it out"),
-    ("ce + ce", "names 'ce' twice; give each loss once, with its total weight (e.g. '2 * ce')"),
-    ("ce + 0.5 * ce", "names 'ce' twice"),
-    ("1e400 * ce", "the weight 1e400 of 'ce' is not a finite number"),
-    ("nan * ce", "the weight nan of 'ce' is not a finite number"),
-    ("1e39 * ce", "overflows the float32 loss it multiplies"),
-    ({"ce": float("inf")}, "the weight of 'ce' must be a finite number > 0, got inf"),
-    ({"ce": 0}, "a term of weight 0 trains nothing"),
-    ({"ce": "0.5"}, "must be a finite number > 0, got '0.5'"),
-    ({}, "names no term"),
-])
+@pytest.mark.parametrize(
+    "loss, message",
+    [
+        ("ce + 0.5 *", "cannot read the term '0.5 *'"),
+        ("ce +", "cannot read the term ''"),
+        ("ce * 0.5", "cannot read the term 'ce * 0.5'"),
+        ("half * ce", "its weight 'half' is not a number"),
+        ("gcee", "unknown loss 'gcee'. Did you mean: gce, ce?"),
+        ("CE", "unknown loss 'CE'. Did you mean: ce"),
+        ("-1 * ce", "the weight of 'ce' must be > 0, got -1.0"),
+        ("ce + -0.5 * dice", "the weight of 'dice' must be > 0, got -0.5"),
+        ("0 * ce", "a term of weight 0 trains nothing: leave it out"),
+        ("ce + ce", "names 'ce' twice; give each loss once, with its total weight (e.g. '2 * ce')"),
+        ("ce + 0.5 * ce", "names 'ce' twice"),
+        ("1e400 * ce", "the weight 1e400 of 'ce' is not a finite number"),
+        ("nan * ce", "the weight nan of 'ce' is not a finite number"),
+        ("1e39 * ce", "overflows the float32 loss it multiplies"),
+        ({"ce": float("inf")}, "the weight of 'ce' must be a finite number > 0, got inf"),
+        ({"ce": 0}, "a term of weight 0 trains nothing"),
+        ({"ce": "0.5"}, "must be a finite number > 0, got '0.5'"),
+        ({}, "names no term"),
+    ],
+)
 def test_bad_loss_strings_are_one_line_when_the_head_is_built(loss, message):
     with pytest.raises(ValueError) as info:
         NoisySemSegFPNHead(**FPN_ARGS, loss=loss)

@@ -1,4 +1,5 @@
 """Annotation keys come from content: ids, order and the box convention of the loader play no part."""
+
 import numpy as np
 import pytest
 
@@ -20,8 +21,14 @@ def test_ids_order_and_box_mode_do_not_change_keys():
     without_ids = [{k: v for k, v in a.items() if k != "id"} for a in anns()]
     np.testing.assert_array_equal(annotation_keys(without_ids), keys)
     np.testing.assert_array_equal(annotation_keys(anns()[::-1]), keys[::-1])
-    as_xyxy = [{**a, "bbox": [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]],
-                "bbox_mode": XYXY} for a in anns()]
+    as_xyxy = [
+        {
+            **a,
+            "bbox": [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]],
+            "bbox_mode": XYXY,
+        }
+        for a in anns()
+    ]
     np.testing.assert_array_equal(annotation_keys(as_xyxy), keys)
     np.testing.assert_array_equal(annotation_keys([{**a, "bbox_mode": XYWH} for a in anns()]), keys)
     negative_zero = [{**anns()[1], "bbox": [-0.0, 0.0, 5.0, 5.0]}]
@@ -30,8 +37,9 @@ def test_ids_order_and_box_mode_do_not_change_keys():
 
 def test_class_crowd_and_box_each_change_the_key():
     base = anns()[0]
-    keys = annotation_keys([base, {**base, "category_id": 1}, {**base, "iscrowd": 1},
-                            {**base, "bbox": [10.5, 20.0, 30.0, 40.01]}])
+    keys = annotation_keys(
+        [base, {**base, "category_id": 1}, {**base, "iscrowd": 1}, {**base, "bbox": [10.5, 20.0, 30.0, 40.01]}]
+    )
     assert len(set(keys.tolist())) == 4
 
 
@@ -56,8 +64,9 @@ def test_dataset_wide_keys_equal_per_image_keys():
     keys = content_keys(labels, crowd, boxes, groups=images)
     for image in np.unique(images):
         members = np.flatnonzero(images == image)
-        per_image = annotation_keys([{"category_id": int(labels[i]), "bbox": boxes[i].tolist(),
-                                      "iscrowd": int(crowd[i])} for i in members])
+        per_image = annotation_keys(
+            [{"category_id": int(labels[i]), "bbox": boxes[i].tolist(), "iscrowd": int(crowd[i])} for i in members]
+        )
         np.testing.assert_array_equal(per_image, keys[members])
 
 
@@ -85,6 +94,7 @@ def test_the_per_image_fast_path_gives_the_array_paths_bits():
         boxes = np.round(rng.uniform(-5, 500, (n, 4)), int(rng.integers(0, 3)))
         boxes[rng.random(n) < 0.3] = boxes[0]  # some exact duplicates
         labels[rng.random(n) < 0.3] = labels[0]
-        annotations = [{"category_id": int(c), "bbox": b.tolist(), "iscrowd": int(k)}
-                       for c, b, k in zip(labels, boxes, crowd)]
+        annotations = [
+            {"category_id": int(c), "bbox": b.tolist(), "iscrowd": int(k)} for c, b, k in zip(labels, boxes, crowd)
+        ]
         np.testing.assert_array_equal(annotation_keys(annotations), content_keys(labels, crowd, boxes))

@@ -1,5 +1,6 @@
 """Markov boundary noise (Yao et al., ICLR 2023): the process, checked against a plain per-component version of it,
 and its statistics."""
+
 import cv2
 import numpy as np
 import pytest
@@ -20,9 +21,9 @@ def scene(seed=0, size=(64, 80), num_classes=6, shapes=14, ignore=True):
     for _ in range(shapes):
         y, x = rng.integers(-4, size[0] - 4), rng.integers(-4, size[1] - 4)
         h, w = rng.integers(3, 24, size=2)
-        label_map[max(0, y): y + h, max(0, x): x + w] = rng.integers(1, num_classes)
+        label_map[max(0, y) : y + h, max(0, x) : x + w] = rng.integers(1, num_classes)
     if ignore:
-        label_map[size[0] // 2: size[0] // 2 + 3, 10:40] = IGNORE
+        label_map[size[0] // 2 : size[0] // 2 + 3, 10:40] = IGNORE
     return label_map
 
 
@@ -33,15 +34,16 @@ def squares(rows=6, cols=8, size=8, gap=20, num_classes=5, seed=0):
     for r in range(rows):
         for c in range(cols):
             y, x = gap + r * (size + gap), gap + c * (size + gap)
-            label_map[y: y + size, x: x + size] = rng.integers(1, num_classes)
+            label_map[y : y + size, x : x + size] = rng.integers(1, num_classes)
     return label_map
 
 
 def plain_reference(noise: BoundaryNoise, label_map, image_id):
     """The process of the module docstring written the obvious way: one component at a time, every step on the
     whole image, the nearest outside pixel from a whole-image distance transform."""
-    plan, components = SemanticNoise(0.0, noise.num_classes, ignore_label=noise.ignore_label,
-                                     background_label=noise.background_label).plan(label_map, image_id)
+    plan, components = SemanticNoise(
+        0.0, noise.num_classes, ignore_label=noise.ignore_label, background_label=noise.background_label
+    ).plan(label_map, image_id)
     key = image_key(image_id)
     height, width = label_map.shape
     raster = np.arange(height * width, dtype=np.int64).reshape(height, width)
@@ -49,8 +51,12 @@ def plain_reference(noise: BoundaryNoise, label_map, image_id):
     noisy = label_map.copy()
     if plan.keys.size == 0 or noise.steps == 0:
         return noisy
-    grows = keyed_uniform(noise.seed, key, plan.keys, DIRECTION_STREAM, draws=noise.steps).reshape(
-        plan.keys.size, noise.steps) < noise.grow_prob
+    grows = (
+        keyed_uniform(noise.seed, key, plan.keys, DIRECTION_STREAM, draws=noise.steps).reshape(
+            plan.keys.size, noise.steps
+        )
+        < noise.grow_prob
+    )
 
     def any_neighbour(mask):
         padded = np.pad(mask, 1)
@@ -64,8 +70,9 @@ def plain_reference(noise: BoundaryNoise, label_map, image_id):
                 ring = ~mask & allowed & any_neighbour(mask)
             else:
                 ring = mask & any_neighbour(~mask)  # np.pad's zeros: the image edge is no boundary
-            draws = keyed_uniform_at(noise.seed, key, plan.keys[index], STEP_STREAM,
-                                     step * height * width + raster[ring])
+            draws = keyed_uniform_at(
+                noise.seed, key, plan.keys[index], STEP_STREAM, step * height * width + raster[ring]
+            )
             flips = np.zeros_like(ring)
             flips[ring] = draws < noise.rate
             mask ^= flips
@@ -214,8 +221,12 @@ def test_toggles_are_mostly_smoothed_away():
 
 def test_short_names_and_specs():
     assert named_noise_spec("boundary5") == {"type": "markov_boundary", "rate": 0.05, "seed": 0}
-    assert named_noise_spec("boundarygrow5_s1") == {"type": "markov_boundary", "grow_prob": 0.8, "rate": 0.05,
-                                                    "seed": 1}
+    assert named_noise_spec("boundarygrow5_s1") == {
+        "type": "markov_boundary",
+        "grow_prob": 0.8,
+        "rate": 0.05,
+        "seed": 1,
+    }
     assert named_noise_spec("boundaryshrink2")["grow_prob"] == 0.2
     noise = build_semantic_noise("boundarygrow5_s1", 19)
     assert isinstance(noise, BoundaryNoise)

@@ -211,8 +211,12 @@ def test_rate_zero_is_identity_and_rate_one_always_flips(labels, seed, include_t
 def test_class_noise_on_a_single_class_is_refused_not_silently_empty():
     """The probe: rate 1.0 on a one-class set realized nothing without a word."""
     labels = np.zeros(100, dtype=np.int64)
-    models = (lambda rate: SymmetricNoise(rate, 1), lambda rate: SymmetricNoise(rate, 1, include_true=True),
-              lambda rate: PairFlipNoise(rate, 1), lambda rate: InstanceDependentNoise(rate, 1))
+    models = (
+        lambda rate: SymmetricNoise(rate, 1),
+        lambda rate: SymmetricNoise(rate, 1, include_true=True),
+        lambda rate: PairFlipNoise(rate, 1),
+        lambda rate: InstanceDependentNoise(rate, 1),
+    )
     for build in models:
         with pytest.raises(ValueError, match="cannot change any label: the dataset has 1 class") as info:
             build(1.0)

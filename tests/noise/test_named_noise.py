@@ -1,4 +1,5 @@
 """Short noise names resolve to the published conventions, and the realized rates are the published ones."""
+
 import numpy as np
 import pytest
 

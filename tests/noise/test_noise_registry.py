@@ -103,10 +103,11 @@ def test_a_new_class_noise_model_is_one_class_and_one_registration(tmp_path):
         assert named_noise_spec("tozero50_s2") == {"type": "to_zero", "rate": 0.5, "seed": 2}
         pipeline = build_noise("tozero100", 4)
         assert isinstance(pipeline.class_noise, ToZeroNoise)
-        dataset = {"images": [{"id": 1, "height": 10, "width": 10, "file_name": "a.png"}],
-                   "annotations": [{"id": i, "image_id": 1, "category_id": 1 + i % 4, "bbox": [i, 0, 2, 2]}
-                                   for i in range(8)],
-                   "categories": [{"id": c, "name": str(c)} for c in range(1, 5)]}
+        dataset = {
+            "images": [{"id": 1, "height": 10, "width": 10, "file_name": "a.png"}],
+            "annotations": [{"id": i, "image_id": 1, "category_id": 1 + i % 4, "bbox": [i, 0, 2, 2]} for i in range(8)],
+            "categories": [{"id": c, "name": str(c)} for c in range(1, 5)],
+        }
         noisy, report = apply_noise_to_coco(dataset, {"type": "to_zero", "rate": 1.0}, images_root=None)
         assert {a["category_id"] for a in noisy["annotations"]} == {1} and report.num_class_flipped == 6
         with pytest.raises(ValueError, match="unknown key"):
@@ -132,6 +133,12 @@ def test_a_new_model_file_registers_itself_with_no_other_edit(tmp_path):
         "register_noise('always_zero', 'class_noise', always_zero, short='zero')\n"
     )
     code = "import noisy_seg.noise as n; print(n.named_noise_spec('zero30'))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path), "PATH": ""},
+    )
     assert result.stdout.strip() == "{'type': 'always_zero', 'rate': 0.3, 'seed': 0}"

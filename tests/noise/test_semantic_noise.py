@@ -141,8 +141,9 @@ def test_short_names_fix_the_ops(name, ops):
 
 def test_one_op_names_do_that_op_to_every_component_at_100():
     label_map = blocks_map()
-    np.testing.assert_array_equal(build_semantic_noise("semignore100", 5).apply(label_map, 0),
-                                  np.full_like(label_map, IGNORE))  # class 0 is a component too (no background)
+    np.testing.assert_array_equal(
+        build_semantic_noise("semignore100", 5).apply(label_map, 0), np.full_like(label_map, IGNORE)
+    )  # class 0 is a component too (no background)
     relabelled = build_semantic_noise("semrelabel100", 5).apply(label_map, 0)
     assert ((relabelled != label_map) | (label_map == IGNORE)).all()
 

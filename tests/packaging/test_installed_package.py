@@ -1,5 +1,6 @@
 """A real, non-editable `pip install` of noisy_seg, used from outside the repository: the configs ship inside the
 package, generated data goes to the user cache (never into site-packages), and `pip uninstall` leaves nothing."""
+
 import shutil
 import subprocess
 import sys
@@ -52,8 +53,13 @@ CHECKS = textwrap.dedent("""
 
 
 def _pip(*args, cwd):
-    result = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], cwd=cwd,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
@@ -63,18 +69,27 @@ def test_a_pip_install_runs_from_anywhere_and_writes_nothing_into_site_packages(
     source.mkdir()
     for name in SOURCES:
         if (repo_root / name).is_dir():  # symlinks=True: noisy_seg/model_zoo's links keep pointing into the copy
-            shutil.copytree(repo_root / name, source / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            shutil.copytree(
+                repo_root / name,
+                source / name,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+            )
         else:
             shutil.copy2(repo_root / name, source / name)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True, timeout=120)
     python = tmp_path / "venv" / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     # Built by this environment's pip and setuptools (no network) straight into the fresh venv's site-packages:
     # --target never looks at, nor uninstalls from, this environment (where noisy_seg is an editable install).
-    _pip("install", "--no-deps", "--no-index", "--no-build-isolation", "--target", str(site), str(source),
-         cwd=tmp_path)
+    _pip("install", "--no-deps", "--no-index", "--no-build-isolation", "--target", str(site), str(source), cwd=tmp_path)
     assert (site / "noisy_seg" / "model_zoo" / "configs" / "toy" / "mask_rcnn_R18_FPN_ce.py").is_file()
     assert "noisy_seg.cli" in (site / "bin" / "noisy-seg").read_text()  # the console entry point
 
@@ -84,8 +99,9 @@ def test_a_pip_install_runs_from_anywhere_and_writes_nothing_into_site_packages(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"), "NOISY_SEG_DATASETS": str(tmp_path / "data")}
-    result = subprocess.run([str(python), "-c", CHECKS, str(site)], cwd=elsewhere, env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [str(python), "-c", CHECKS, str(site)], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0 and "checks passed" in result.stdout, result.stderr[-4000:]
     assert not (site / "datasets").exists() and not list(site.glob("noisy_seg/**/MANIFEST.json"))
 

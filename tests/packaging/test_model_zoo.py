@@ -1,4 +1,5 @@
 """Packaged configs by name (noisy_seg.model_zoo) and the command-line rule: a path that exists wins, else a name."""
+
 import runpy
 from pathlib import Path
 
@@ -12,13 +13,18 @@ from noisy_seg.utils.errors import UserInputError
 
 def test_the_package_ships_every_config_of_the_repository(repo_root):
     configs = repo_root / "configs"
-    in_repo = sorted(p.relative_to(configs).as_posix() for p in [*configs.rglob("*.py"), *configs.rglob("*.yaml")]
-                     if p.parent.name != "grids")
+    in_repo = sorted(
+        p.relative_to(configs).as_posix()
+        for p in [*configs.rglob("*.py"), *configs.rglob("*.yaml")]
+        if p.parent.name != "grids"
+    )
     in_repo += sorted(p.relative_to(repo_root).as_posix() for p in repo_root.glob("projects/*/configs/**/*.py"))
     assert config_names() == in_repo
     for name in config_names():
-        assert Path(get_config_file(name)).resolve() == (repo_root / ("" if name.startswith("projects/") else
-                                                                      "configs") / name).resolve()
+        assert (
+            Path(get_config_file(name)).resolve()
+            == (repo_root / ("" if name.startswith("projects/") else "configs") / name).resolve()
+        )
 
 
 def test_a_name_loads_its_lazy_config_and_a_project_config_resolves_its_load_rel():
@@ -32,14 +38,20 @@ def test_the_repository_spelling_names_the_same_file():
     assert get_config_file("toy/mask_rcnn_R18_FPN_ce.py") == str(ZOO_ROOT / "configs/toy/mask_rcnn_R18_FPN_ce.py")
 
 
-@pytest.mark.parametrize("name, message", [
-    ("toy/mask_rcnn_R18_FPN.py", r"no packaged config is named 'toy/mask_rcnn_R18_FPN.py' \(did you mean "
-                                 r"'toy/mask_rcnn_R18_FPN_ce.py'\?\); `python -m noisy_seg.model_zoo` lists the names"),
-    ("../setup.py", r"must name a file inside the packaged configs"),
-    ("/etc/passwd", r"must name a file inside the packaged configs"),
-    ("", r"must name a file inside the packaged configs"),
-    ("toy", r"no packaged config is named 'toy'"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        (
+            "toy/mask_rcnn_R18_FPN.py",
+            r"no packaged config is named 'toy/mask_rcnn_R18_FPN.py' \(did you mean "
+            r"'toy/mask_rcnn_R18_FPN_ce.py'\?\); `python -m noisy_seg.model_zoo` lists the names",
+        ),
+        ("../setup.py", r"must name a file inside the packaged configs"),
+        ("/etc/passwd", r"must name a file inside the packaged configs"),
+        ("", r"must name a file inside the packaged configs"),
+        ("toy", r"no packaged config is named 'toy'"),
+    ],
+)
 def test_a_bad_name_is_one_line_that_says_how_to_list_the_names(name, message):
     with pytest.raises(UserInputError, match=message) as error:
         get_config_file(name)
@@ -66,8 +78,11 @@ def test_a_path_that_exists_wins_over_a_packaged_name(tmp_path, monkeypatch):
 
 def test_the_command_line_error_names_both_lookups(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UserInputError, match=r"^config file 'configs/nope.py' not found, and no packaged config is "
-                                             r"named 'configs/nope.py'.*`python -m noisy_seg.model_zoo`"):
+    with pytest.raises(
+        UserInputError,
+        match=r"^config file 'configs/nope.py' not found, and no packaged config is "
+        r"named 'configs/nope.py'.*`python -m noisy_seg.model_zoo`",
+    ):
         load_lazy_config("configs/nope.py", [])
 
 

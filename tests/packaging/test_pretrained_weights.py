@@ -1,5 +1,6 @@
 """noisy_seg://: the shipped pretrained backbone by name, checked against its manifest, fitting every toy model
 (LazyConfig and yacs, instance and semantic); an unknown name, a missing or a changed file is one line."""
+
 import hashlib
 import shutil
 
@@ -40,12 +41,16 @@ def _yacs_model(config: str):
     return build_model(cfg)
 
 
-@pytest.mark.parametrize("build", [
-    lambda: instantiate(get_config("toy/mask_rcnn_R18_FPN_ce.py").model),
-    lambda: instantiate(get_config("toy/semantic_R18_FPN_ce.py").model),
-    lambda: _yacs_model("toy/yacs/mask_rcnn_R18_FPN_ce.yaml"),
-    lambda: _yacs_model("toy/yacs/semantic_R18_FPN_ce.yaml"),
-], ids=["lazy-instance", "lazy-semantic", "yacs-instance", "yacs-semantic"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: instantiate(get_config("toy/mask_rcnn_R18_FPN_ce.py").model),
+        lambda: instantiate(get_config("toy/semantic_R18_FPN_ce.py").model),
+        lambda: _yacs_model("toy/yacs/mask_rcnn_R18_FPN_ce.yaml"),
+        lambda: _yacs_model("toy/yacs/semantic_R18_FPN_ce.yaml"),
+    ],
+    ids=["lazy-instance", "lazy-semantic", "yacs-instance", "yacs-semantic"],
+)
 def test_it_fits_the_backbone_of_every_toy_model(build):
     model = build()
     checkpointer = SafeCheckpointer(model)
@@ -59,8 +64,11 @@ def test_it_fits_the_backbone_of_every_toy_model(build):
 
 
 def test_an_unknown_name_lists_the_known_ones():
-    with pytest.raises(UserInputError, match=rf"noisy_seg://backbones/nope.pth names no weights shipped with "
-                                             rf"noisy_seg; known: {URL}"):
+    with pytest.raises(
+        UserInputError,
+        match=rf"noisy_seg://backbones/nope.pth names no weights shipped with "
+        rf"noisy_seg; known: {URL}",
+    ):
         PathManager.get_local_path("noisy_seg://backbones/nope.pth")
     for bad in ("../model_zoo.py", "/etc/passwd", ""):
         with pytest.raises(UserInputError, match="names no weights shipped"):
@@ -94,19 +102,26 @@ def test_a_missing_file_is_one_line(shipped_copy):
         PathManager.get_local_path(URL)
 
 
-@pytest.mark.parametrize("config, override", [
-    ("configs/toy/mask_rcnn_R18_FPN_ce.py", "train.init_checkpoint=noisy_seg://backbones/nope.pth"),
-    ("configs/toy/yacs/mask_rcnn_R18_FPN_ce.yaml", "MODEL.WEIGHTS noisy_seg://backbones/nope.pth"),
-])
+@pytest.mark.parametrize(
+    "config, override",
+    [
+        ("configs/toy/mask_rcnn_R18_FPN_ce.py", "train.init_checkpoint=noisy_seg://backbones/nope.pth"),
+        ("configs/toy/yacs/mask_rcnn_R18_FPN_ce.yaml", "MODEL.WEIGHTS noisy_seg://backbones/nope.pth"),
+    ],
+)
 def test_train_net_refuses_an_unknown_name_in_one_line_before_the_run(repo_root, tmp_path, config, override):
     import subprocess
     import sys
 
     out = tmp_path / "run"
     output = f"train.output_dir={out}" if config.endswith(".py") else f"OUTPUT_DIR {out}"
-    result = subprocess.run([sys.executable, "tools/train_net.py", "--config-file", config,
-                             *override.split(" "), *output.split(" ")], cwd=repo_root, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "tools/train_net.py", "--config-file", config, *override.split(" "), *output.split(" ")],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
     assert "noisy_seg://backbones/nope.pth names no weights shipped with noisy_seg" in lines[0]

@@ -1,6 +1,7 @@
 """Stand-ins shared by the semantic pseudo-label tests (imported by name: pytest puts this folder on sys.path): a
 model whose logits are known, and a tagged copy of the tiny toy val set (the layout of a weak split: image_tags
 plus the true maps, kept for measurement)."""
+
 import copy
 
 import numpy as np
@@ -35,8 +36,9 @@ class CountingModel(torch.nn.Module):
             raise KeyboardInterrupt("stopped")
         outputs = []
         for x in batched_inputs:
-            channel = F.interpolate(x["image"][None, :1].float() / 255, size=(x["height"], x["width"]),
-                                    mode="bilinear", align_corners=False)[0]
+            channel = F.interpolate(
+                x["image"][None, :1].float() / 255, size=(x["height"], x["width"]), mode="bilinear", align_corners=False
+            )[0]
             outputs.append({"sem_seg": self.weight[:, None, None] * channel + self.bias[:, None, None]})
         return outputs
 

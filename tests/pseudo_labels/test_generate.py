@@ -1,5 +1,6 @@
 """generate_pseudo_labels on the tiny toy val set with a stand-in model: the PNGs and the manifest, tag masking,
 quality against the true maps, resuming an interrupted run, and the manifest registered as a detectron2 dataset."""
+
 import hashlib
 
 import cv2
@@ -21,8 +22,11 @@ ONE_VIEW = dict(scales=(1.0,), flip=False, progress=False)
 
 
 def tree(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def read_png(path):
@@ -32,21 +36,43 @@ def read_png(path):
 def test_pngs_and_manifest(tiny_toy, tmp_path):
     records = DatasetCatalog.get(VAL)
     model = CountingModel()
-    manifest = generate_pseudo_labels(model, VAL, tmp_path / "out", scales=(0.5, 1.0), flip=True, threshold=0.2,
-                                      checkpoint="weights.pth", progress=False)
+    manifest = generate_pseudo_labels(
+        model,
+        VAL,
+        tmp_path / "out",
+        scales=(0.5, 1.0),
+        flip=True,
+        threshold=0.2,
+        checkpoint="weights.pth",
+        progress=False,
+    )
     assert model.calls == 2 * len(records) and model.images == 4 * len(records)  # batch 1: 2 scales, flip in each
     assert load_json(tmp_path / "out" / "manifest.json") == manifest
     assert manifest["complete"] and manifest["num_images"] == len(records)
     assert manifest["settings"] == {
-        "source_dataset": VAL, "scales": [0.5, 1.0], "flip": True, "threshold": 0.2, "checkpoint": "weights.pth",
-        "class_names": list(MetadataCatalog.get(VAL).stuff_classes), "ignore_label": 255, "tag_file": None}
+        "source_dataset": VAL,
+        "scales": [0.5, 1.0],
+        "flip": True,
+        "threshold": 0.2,
+        "checkpoint": "weights.pth",
+        "class_names": list(MetadataCatalog.get(VAL).stuff_classes),
+        "ignore_label": 255,
+        "tag_file": None,
+    }
     for record, entry in zip(records, manifest["records"]):
         stem = record["file_name"].rsplit("/", 1)[1][:-4]
-        assert entry == {"file_name": record["file_name"], "sem_seg_file_name": f"labels/{stem}.png",
-                         "confidence_file_name": f"confidence/{stem}.png", "height": record["height"],
-                         "width": record["width"], "image_id": stem}
-        labels, confidence = read_png(tmp_path / "out" / entry["sem_seg_file_name"]), read_png(
-            tmp_path / "out" / entry["confidence_file_name"])
+        assert entry == {
+            "file_name": record["file_name"],
+            "sem_seg_file_name": f"labels/{stem}.png",
+            "confidence_file_name": f"confidence/{stem}.png",
+            "height": record["height"],
+            "width": record["width"],
+            "image_id": stem,
+        }
+        labels, confidence = (
+            read_png(tmp_path / "out" / entry["sem_seg_file_name"]),
+            read_png(tmp_path / "out" / entry["confidence_file_name"]),
+        )
         assert labels.dtype == confidence.dtype == np.uint8
         assert labels.shape == confidence.shape == (record["height"], record["width"])
         assert set(np.unique(labels)) <= set(range(NUM_CLASSES)) | {255}
@@ -129,7 +155,10 @@ def test_registered_manifest_loads_through_detectron2(tiny_toy, tmp_path):
     meta = MetadataCatalog.get(name)
     source_meta = MetadataCatalog.get(tagged_val)
     assert (meta.stuff_classes, meta.ignore_label, meta.evaluator_type) == (
-        source_meta.stuff_classes, source_meta.ignore_label, source_meta.evaluator_type)
+        source_meta.stuff_classes,
+        source_meta.ignore_label,
+        source_meta.evaluator_type,
+    )
 
     mapped = NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR")(dicts[0])
     assert torch.equal(mapped["sem_seg"], torch.as_tensor(read_png(dicts[0]["sem_seg_file_name"]).astype("long")))
@@ -149,5 +178,8 @@ def test_metadata_defaults_when_the_source_is_not_registered(tiny_toy, tmp_path)
     name = register_pseudo_label_dataset(tmp_path / "pseudo_gone")
     meta = MetadataCatalog.get(name)
     assert (meta.stuff_classes, meta.ignore_label, meta.evaluator_type) == (
-        manifest["settings"]["class_names"], 255, "sem_seg")
+        manifest["settings"]["class_names"],
+        255,
+        "sem_seg",
+    )
     assert len(DatasetCatalog.get(name)) == len(manifest["records"])

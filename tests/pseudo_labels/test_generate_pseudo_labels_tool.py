@@ -1,5 +1,6 @@
 """tools/generate_pseudo_labels.py end to end with the toy Semantic FPN (random init, a checkpoint in tmp), and
 each bad input as one clear line with nothing written or overwritten."""
+
 import hashlib
 import subprocess
 import sys
@@ -27,19 +28,36 @@ def checkpoints(random_weights, tmp_path_factory):
     """The toy semantic model's random-init weights, the same model's with 8 classes, and another architecture's."""
     linear = tmp_path_factory.mktemp("weights") / "linear.pth"
     torch.save({"model": torch.nn.Linear(3, 2).state_dict()}, linear)
-    return {"toy": random_weights(CONFIG, "semantic_toy"),
-            "eight_classes": random_weights(CONFIG, "semantic_eight_classes", **{"sem_seg_head.num_classes": 8}),
-            "linear": str(linear)}
+    return {
+        "toy": random_weights(CONFIG, "semantic_toy"),
+        "eight_classes": random_weights(CONFIG, "semantic_eight_classes", **{"sem_seg_head.num_classes": 8}),
+        "linear": str(linear),
+    }
 
 
 def run(repo_root, weights, output, *extra, dataset=VAL, config=None):
-    return tool.main(["--config-file", config or str(repo_root / CONFIG), "--weights", weights, "--dataset", dataset,
-                      "--output", str(output), "--no-progress", *map(str, extra)])
+    return tool.main(
+        [
+            "--config-file",
+            config or str(repo_root / CONFIG),
+            "--weights",
+            weights,
+            "--dataset",
+            dataset,
+            "--output",
+            str(output),
+            "--no-progress",
+            *map(str, extra),
+        ]
+    )
 
 
 def tree(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_end_to_end_default_scales_with_flip_then_resume(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
@@ -69,34 +87,42 @@ def error_of(*args, **kwargs) -> str:
     return message
 
 
-@pytest.mark.parametrize("extra, expected", [
-    (["--scales", "1", "0"], "--scales must be positive numbers, got 1 0"),
-    (["--scales", "-0.5"], "--scales must be positive numbers"),
-    (["--threshold", "1.5"], "--threshold must lie in [0, 1], got 1.5"),
-    (["--threshold", "-0.1"], "--threshold must lie in [0, 1]"),
-    (["--relabel-threshold", "0.5"], "--relabel-threshold does not apply to --task semantic"),
-    (["--task", "instance", "--no-flip"], "--no-flip does not apply to --task instance"),
-    (["--mask-iou-threshold", "2", "--task", "instance"], "--mask-iou-threshold must lie in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--scales", "1", "0"], "--scales must be positive numbers, got 1 0"),
+        (["--scales", "-0.5"], "--scales must be positive numbers"),
+        (["--threshold", "1.5"], "--threshold must lie in [0, 1], got 1.5"),
+        (["--threshold", "-0.1"], "--threshold must lie in [0, 1]"),
+        (["--relabel-threshold", "0.5"], "--relabel-threshold does not apply to --task semantic"),
+        (["--task", "instance", "--no-flip"], "--no-flip does not apply to --task instance"),
+        (["--mask-iou-threshold", "2", "--task", "instance"], "--mask-iou-threshold must lie in [0, 1]"),
+    ],
+)
 def test_bad_flags(repo_root, checkpoints, tmp_path, extra, expected):
     assert expected in error_of(repo_root, checkpoints["toy"], tmp_path / "out", *extra)
     assert not (tmp_path / "out").exists()
 
 
 def test_missing_files(repo_root, checkpoints, tmp_path):
-    assert "config file 'nope.py' not found" in error_of(repo_root, checkpoints["toy"], tmp_path / "out",
-                                                         config="nope.py")
-    assert f"--weights {tmp_path}/none.pth not found" in error_of(repo_root, str(tmp_path / "none.pth"),
-                                                                  tmp_path / "out")
-    assert "--tag-file tags.json not found" in error_of(repo_root, checkpoints["toy"], tmp_path / "out",
-                                                        "--tag-file", "tags.json")
+    assert "config file 'nope.py' not found" in error_of(
+        repo_root, checkpoints["toy"], tmp_path / "out", config="nope.py"
+    )
+    assert f"--weights {tmp_path}/none.pth not found" in error_of(
+        repo_root, str(tmp_path / "none.pth"), tmp_path / "out"
+    )
+    assert "--tag-file tags.json not found" in error_of(
+        repo_root, checkpoints["toy"], tmp_path / "out", "--tag-file", "tags.json"
+    )
     assert not (tmp_path / "out").exists()
 
 
 def test_weights_of_another_class_count_or_architecture(repo_root, tiny_toy, checkpoints, tmp_path):
     message = error_of(repo_root, checkpoints["eight_classes"], tmp_path / "out")
-    assert "do not fit the model of the config: parameters 2 with other shapes (sem_seg_head.predictor.weight: " \
-           "(8, 32, 1, 1) in the file, (19, 32, 1, 1) in the model, sem_seg_head.predictor.bias" in message
+    assert (
+        "do not fit the model of the config: parameters 2 with other shapes (sem_seg_head.predictor.weight: "
+        "(8, 32, 1, 1) in the file, (19, 32, 1, 1) in the model, sem_seg_head.predictor.bias" in message
+    )
     assert "missing" not in message
     message = error_of(repo_root, checkpoints["linear"], tmp_path / "out")
     assert "missing from the file (backbone." in message and "2 not in the model (weight, bias)" in message
@@ -114,12 +140,17 @@ def test_unregistered_dataset(repo_root, checkpoints, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("tags, expected", [
-    ({"toycity_000000_000000_leftImg8bit": ["road", "dragon"]}, "names class 'dragon', which is not one of the 19"),
-    ({"toycity_000000_000000_leftImg8bit": [19]}, "names class 19, which is not one of the 19"),
-    ({"toycity_000000_000000_leftImg8bit": [0], "nope": [1], "gone": [2]},
-     "2 image(s) are not in the dataset (e.g. 'gone', 'nope')"),
-])
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        ({"toycity_000000_000000_leftImg8bit": ["road", "dragon"]}, "names class 'dragon', which is not one of the 19"),
+        ({"toycity_000000_000000_leftImg8bit": [19]}, "names class 19, which is not one of the 19"),
+        (
+            {"toycity_000000_000000_leftImg8bit": [0], "nope": [1], "gone": [2]},
+            "2 image(s) are not in the dataset (e.g. 'gone', 'nope')",
+        ),
+    ],
+)
 def test_bad_tag_files(repo_root, tiny_toy, checkpoints, tmp_path, tags, expected):
     save_json_atomic(tags, tmp_path / "tags.json")
     assert expected in error_of(repo_root, checkpoints["toy"], tmp_path / "out", "--tag-file", tmp_path / "tags.json")
@@ -130,10 +161,13 @@ def test_an_output_folder_with_files_is_refused_and_kept(repo_root, tiny_toy, ch
     output = tmp_path / "out"
     output.mkdir()
     (output / "notes.txt").write_text("mine")
-    assert f"--output {output} already holds files (notes.txt); choose a new folder, or resume an interrupted run " \
+    assert (
+        f"--output {output} already holds files (notes.txt); choose a new folder, or resume an interrupted run "
         "into it (--resume) with the same settings" in error_of(repo_root, checkpoints["toy"], output)
-    assert "holds files but no run.json: it is not a run to resume" in error_of(repo_root, checkpoints["toy"], output,
-                                                                                "--resume")
+    )
+    assert "holds files but no run.json: it is not a run to resume" in error_of(
+        repo_root, checkpoints["toy"], output, "--resume"
+    )
     assert tree(output) == {"notes.txt": hashlib.sha256(b"mine").hexdigest()}
 
 
@@ -147,17 +181,32 @@ def test_resume_with_other_settings_is_refused_and_changes_nothing(repo_root, ti
 
 
 def test_the_script_prints_one_line_without_traceback(repo_root, tmp_path):
-    result = subprocess.run([sys.executable, "tools/generate_pseudo_labels.py", "--config-file", "missing.py",
-                             "--weights", "w.pth", "--dataset", VAL, "--output", str(tmp_path / "out")],
-                            cwd=repo_root, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "tools/generate_pseudo_labels.py",
+            "--config-file",
+            "missing.py",
+            "--weights",
+            "w.pth",
+            "--dataset",
+            VAL,
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and result.stdout == ""
-    assert result.stderr.strip() == ("error: config file 'missing.py' not found, and no packaged config is named "
-                                     "'missing.py'; `python -m noisy_seg.model_zoo` lists the names")
+    assert result.stderr.strip() == (
+        "error: config file 'missing.py' not found, and no packaged config is named "
+        "'missing.py'; `python -m noisy_seg.model_zoo` lists the names"
+    )
     assert not (tmp_path / "out").exists()
 
 
-def test_task_instance_calls_the_instance_correction(repo_root, tiny_toy, checkpoints, tmp_path, monkeypatch,
-                                                     capsys):
+def test_task_instance_calls_the_instance_correction(repo_root, tiny_toy, checkpoints, tmp_path, monkeypatch, capsys):
     calls = []
 
     def correct_instance_labels(model, dataset_name, output_dir, **options):
@@ -197,8 +246,11 @@ ONE_VIEW = ("--scales", "1", "--no-flip")
 
 def maps(folder):
     """The label and confidence PNGs under `folder`: relative name -> (whole, sha256); temp files included."""
-    return {name: (png_is_complete(folder / name), digest) for name, digest in tree(folder).items()
-            if name not in ("manifest.json", "run.json")}
+    return {
+        name: (png_is_complete(folder / name), digest)
+        for name, digest in tree(folder).items()
+        if name not in ("manifest.json", "run.json")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -208,15 +260,17 @@ def reference_maps(repo_root, tiny_toy, checkpoints, tmp_path_factory):
     return maps(output)
 
 
-def test_a_disk_that_fills_up_stops_in_one_line_and_resume_finishes(repo_root, tiny_toy, checkpoints, small_disk,
-                                                                     reference_maps):
+def test_a_disk_that_fills_up_stops_in_one_line_and_resume_finishes(
+    repo_root, tiny_toy, checkpoints, small_disk, reference_maps
+):
     """The probe: the output on a small tmpfs. Before, cv2.imwrite committed 0-byte PNGs there and --resume skipped
     them; now the run stops at the first map that does not fit, nothing under a final name is empty or cut off,
     and --resume after space is freed ends with every map whole."""
     output = small_disk.mount("24k") / "pseudo"
     message = error_of(repo_root, checkpoints["toy"], output, *ONE_VIEW)
     assert message.startswith(f"error: could not write {output}/") and message.endswith(
-        ": No space left on device; fix that and rerun with --resume"), message
+        ": No space left on device; fix that and rerun with --resume"
+    ), message
     stopped = maps(output)
     assert 0 < len(stopped) < len(reference_maps) and all(whole for whole, _ in stopped.values()), stopped
     small_disk.resize("1m")
@@ -226,7 +280,8 @@ def test_a_disk_that_fills_up_stops_in_one_line_and_resume_finishes(repo_root, t
 
 
 def test_a_writer_that_reports_success_for_an_empty_file_is_caught_and_resume_redoes_bad_maps(
-        repo_root, tiny_toy, checkpoints, tmp_path, monkeypatch, reference_maps):
+    repo_root, tiny_toy, checkpoints, tmp_path, monkeypatch, reference_maps
+):
     """The probe: the writer writes nothing from its 5th file on and says it wrote (what cv2.imwrite did on a full
     disk): one error line, no empty file committed. Then --resume, with 0-byte and cut-off maps under final names
     (what the unchecked writer left), redoes those and the missing ones."""
@@ -254,8 +309,9 @@ def test_a_writer_that_reports_success_for_an_empty_file_is_caught_and_resume_re
     assert maps(output) == reference_maps
 
 
-def test_resume_removes_the_temp_file_of_a_killed_write(repo_root, tiny_toy, checkpoints, tmp_path,
-                                                         writer_in_another_process, reference_maps):
+def test_resume_removes_the_temp_file_of_a_killed_write(
+    repo_root, tiny_toy, checkpoints, tmp_path, writer_in_another_process, reference_maps
+):
     """The probe: SIGKILL a process while it writes a label map; its hidden temp file stays beside the output.
     The next run (--resume) removes it and writes the map."""
     output = tmp_path / "pseudo"
@@ -270,8 +326,9 @@ def test_resume_removes_the_temp_file_of_a_killed_write(repo_root, tiny_toy, che
     assert maps(output) == reference_maps  # the temp file is gone, every map is whole
 
 
-def test_a_folder_holding_only_a_killed_runs_temp_files_is_a_new_output(repo_root, tiny_toy, checkpoints, tmp_path,
-                                                                       writer_in_another_process, reference_maps):
+def test_a_folder_holding_only_a_killed_runs_temp_files_is_a_new_output(
+    repo_root, tiny_toy, checkpoints, tmp_path, writer_in_another_process, reference_maps
+):
     output = tmp_path / "pseudo"
     killed, stale = writer_in_another_process(output / "manifest.json")
     killed.kill()

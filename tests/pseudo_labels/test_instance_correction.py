@@ -1,5 +1,6 @@
 """Instance label correction: the model's view of the annotated boxes (noisy_seg.modeling.gt_box_inference) and
 the corrected COCO json built from it (noisy_seg.pseudo_labels.instance)."""
+
 import copy
 import itertools
 import json
@@ -85,8 +86,10 @@ def test_given_box_probs_equal_roi_heads_softmax_on_gt_proposals(toy_cfg, predic
     model.roi_heads.box_predictor.predict_probs = spy
     with torch.no_grad():
         images = model.preprocess_image(inputs)
-        proposals = [Instances(size, proposal_boxes=Boxes(b), objectness_logits=torch.zeros(len(b)))
-                     for size, b in zip(images.image_sizes, [BOXES, BOXES[:2]])]
+        proposals = [
+            Instances(size, proposal_boxes=Boxes(b), objectness_logits=torch.zeros(len(b)))
+            for size, b in zip(images.image_sizes, [BOXES, BOXES[:2]])
+        ]
         model.roi_heads(images, model.backbone(images.tensor), proposals)
     assert [o["class_probs"].shape for o in ours] == [(3, 9), (2, 9)] and len(seen) == 2
     for mine, theirs in zip(ours, seen):
@@ -115,9 +118,13 @@ def test_rows_follow_boxes_including_an_image_without_boxes(toy_model):
 
 # ------------------------------------------------------------------------------------------ rules on arrays
 def test_class_evidence_is_the_best_other_foreground_class():
-    probs = torch.tensor([[0.1, 0.6, 0.2, 0.1],   # given 0: best other is 1
-                          [0.1, 0.6, 0.2, 0.1],   # given 1 (top): best other is 2, background never counts
-                          [0.0, 0.1, 0.0, 0.9]])  # background-heavy
+    probs = torch.tensor(
+        [
+            [0.1, 0.6, 0.2, 0.1],  # given 0: best other is 1
+            [0.1, 0.6, 0.2, 0.1],  # given 1 (top): best other is 2, background never counts
+            [0.0, 0.1, 0.0, 0.9],
+        ]
+    )  # background-heavy
     given_prob, best_other, best_other_prob = class_evidence(probs, torch.tensor([0, 1, 1]))
     torch.testing.assert_close(given_prob, torch.tensor([0.1, 0.6, 0.1]))
     assert best_other.tolist() == [1, 2, 0]
@@ -125,8 +132,12 @@ def test_class_evidence_is_the_best_other_foreground_class():
 
 
 def test_relabel_and_flag_rules():
-    relabel, flag = decide_corrections(np.array([0.8, 0.5, 0.49, 0.51]), np.array([0.2, np.nan, 0.5, 0.9]),
-                                       relabel_threshold=0.5, mask_iou_threshold=0.5)
+    relabel, flag = decide_corrections(
+        np.array([0.8, 0.5, 0.49, 0.51]),
+        np.array([0.2, np.nan, 0.5, 0.9]),
+        relabel_threshold=0.5,
+        mask_iou_threshold=0.5,
+    )
     assert relabel.tolist() == [True, False, False, True]  # strictly above the threshold
     assert flag.tolist() == [True, False, False, False]  # NaN (no mask) never flagged
     relabel, flag = decide_corrections(np.array([0.9]), np.array([0.0]), None, None)
@@ -138,9 +149,9 @@ def test_mask_ious_vectorized():
     gt[0, :2] = True
     gt[1, :, :2] = True
     probs = torch.zeros(3, 4, 4)
-    probs[0, :2] = 0.9          # equal
-    probs[1, :, :1] = 0.7       # half
-    probs[1, :, 3] = 0.5        # not above 0.5: background
+    probs[0, :2] = 0.9  # equal
+    probs[1, :, :1] = 0.7  # half
+    probs[1, :, 3] = 0.5  # not above 0.5: background
     torch.testing.assert_close(mask_ious(probs, gt), torch.tensor([1.0, 0.5, 0.0]))
 
 
@@ -149,7 +160,13 @@ def test_count_label_changes():
     corrected = np.array([1, 1, 2, 3, 2, 3])
     clean = np.array([1, 1, 1, 1, 3, 3])
     assert count_label_changes(original, corrected, clean) == {
-        "annotations": 6, "noisy_before": 3, "restored": 1, "changed_still_wrong": 1, "broken": 1, "noisy_after": 3}
+        "annotations": 6,
+        "noisy_before": 3,
+        "restored": 1,
+        "changed_still_wrong": 1,
+        "broken": 1,
+        "noisy_after": 3,
+    }
 
 
 # ------------------------------------------------------------- a hand-made noisy dataset and a stand-in model
@@ -163,27 +180,36 @@ def _square(x, y, w, h):
 
 def _rle_square(x, y, w, h):
     mask = np.zeros((SIZE, SIZE), np.uint8)
-    mask[y:y + h, x:x + w] = 1
+    mask[y : y + h, x : x + w] = 1
     rle = mask_util.encode(np.asfortranarray(mask))
     return {"size": rle["size"], "counts": rle["counts"].decode()}
 
 
 def _ann(ann_id, image_id, category, clean, bbox, **extra):
-    return {"id": ann_id, "image_id": image_id, "category_id": category, "clean_category_id": clean,
-            "bbox": bbox, "area": bbox[2] * bbox[3], "iscrowd": 0, "segmentation": _square(*bbox), **extra}
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": category,
+        "clean_category_id": clean,
+        "bbox": bbox,
+        "area": bbox[2] * bbox[3],
+        "iscrowd": 0,
+        "segmentation": _square(*bbox),
+        **extra,
+    }
 
 
 HAND_ANNOTATIONS = [
-    _ann(1, 1, 10, 10, [0, 0, 10, 10]),     # clean, kept
-    _ann(2, 1, 20, 10, [12, 0, 10, 10]),    # noisy -> restored
-    _ann(3, 1, 30, 10, [24, 0, 10, 10]),    # noisy -> changed, still wrong
-    _ann(4, 1, 10, 10, [0, 12, 10, 10]),    # clean -> broken
-    _ann(5, 1, 20, 30, [12, 12, 10, 10]),   # noisy, other class exactly at the threshold: untouched
+    _ann(1, 1, 10, 10, [0, 0, 10, 10]),  # clean, kept
+    _ann(2, 1, 20, 10, [12, 0, 10, 10]),  # noisy -> restored
+    _ann(3, 1, 30, 10, [24, 0, 10, 10]),  # noisy -> changed, still wrong
+    _ann(4, 1, 10, 10, [0, 12, 10, 10]),  # clean -> broken
+    _ann(5, 1, 20, 30, [12, 12, 10, 10]),  # noisy, other class exactly at the threshold: untouched
     _ann(6, 1, 10, 10, [24, 12, 10, 10], iscrowd=1),  # skipped: crowd
-    _ann(7, 2, 20, 20, [0, 0, 20, 20]),     # clean, predicted mask = annotated mask
-    _ann(8, 2, 30, 30, [20, 20, 0, 10]),    # skipped: no usable box
+    _ann(7, 2, 20, 20, [0, 0, 20, 20]),  # clean, predicted mask = annotated mask
+    _ann(8, 2, 30, 30, [20, 20, 0, 10]),  # skipped: no usable box
     _ann(9, 2, 30, 30, [20, 0, 20, 20], segmentation=_rle_square(20, 0, 20, 20)),  # mask IoU 0.5: flagged
-    _ann(10, 3, 30, 30, [0, 0, 5, 5]),      # skipped: its image is not in the dataset
+    _ann(10, 3, 30, 30, [0, 0, 5, 5]),  # skipped: its image is not in the dataset
 ]
 # box (XYXY) -> class probabilities (3 classes + background)
 HAND_PROBS = {
@@ -273,8 +299,7 @@ def fake(monkeypatch):
 
 
 def _run(name, output, **kwargs):
-    kwargs = {"augmentations": [], "relabel_threshold": 0.5, "mask_iou_threshold": 0.6, "progress": False,
-              **kwargs}
+    kwargs = {"augmentations": [], "relabel_threshold": 0.5, "mask_iou_threshold": 0.6, "progress": False, **kwargs}
     return correct_instance_labels(StandIn(), name, output, **kwargs)
 
 
@@ -296,8 +321,9 @@ def test_corrected_json_keeps_originals_and_counts_restored_and_broken(hand_data
         ann = by_id[ann_id]
         assert ann["category_id"] == new_category and ann["original_category_id"] == original[ann_id]["category_id"]
         assert ann["correction"]["reasons"] == ["class"] and ann["correction"]["mask_iou"] == 1.0
-        assert {k: v for k, v in ann.items() if k not in ("category_id", "original_category_id", "correction")} \
-            == {k: v for k, v in original[ann_id].items() if k != "category_id"}  # clean_category_id too
+        assert {k: v for k, v in ann.items() if k not in ("category_id", "original_category_id", "correction")} == {
+            k: v for k, v in original[ann_id].items() if k != "category_id"
+        }  # clean_category_id too
     assert by_id[2]["correction"]["given_prob"] == pytest.approx(0.1)
     assert by_id[2]["correction"]["suggested_prob"] == pytest.approx(0.8)
     flagged = by_id[9]  # mask IoU 0.5 < 0.6: flagged, label kept
@@ -312,18 +338,37 @@ def test_corrected_json_keeps_originals_and_counts_restored_and_broken(hand_data
     row = report["annotations"][4]  # annotation 5: the other class exactly at the threshold
     assert row["suggested_category_id"] == 30 and row["suggested_prob"] == 0.5 and row["reasons"] == []
     assert {s["id"]: s["reason"] for s in report["skipped"]} == {
-        6: "crowd", 8: "no usable box", 10: "image not in dataset"}
+        6: "crowd",
+        8: "no usable box",
+        10: "image not in dataset",
+    }
     sweep = summary.pop("relabel_threshold_sweep")  # the same evidence at other thresholds
     assert sweep["0.5"] == summary["label_noise"]  # the run's own threshold: the same counts
-    assert sweep["0.9"] == {"annotations": 10, "noisy_before": 3, "restored": 0, "changed_still_wrong": 0,
-                            "broken": 0, "noisy_after": 3}  # nothing is that probable: nothing changes
+    assert sweep["0.9"] == {
+        "annotations": 10,
+        "noisy_before": 3,
+        "restored": 0,
+        "changed_still_wrong": 0,
+        "broken": 0,
+        "noisy_after": 3,
+    }  # nothing is that probable: nothing changes
     assert sweep["0.1"]["restored"] + sweep["0.1"]["changed_still_wrong"] + sweep["0.1"]["broken"] >= 3
     assert summary == {
-        "images": 2, "annotations": 10, "seen": 7, "skipped": 3,
+        "images": 2,
+        "annotations": 10,
+        "seen": 7,
+        "skipped": 3,
         "skipped_by_reason": {"crowd": 1, "no usable box": 1, "image not in dataset": 1},
-        "relabelled": 3, "flagged": 1,
-        "label_noise": {"annotations": 10, "noisy_before": 3, "restored": 1, "changed_still_wrong": 1,
-                        "broken": 1, "noisy_after": 3},
+        "relabelled": 3,
+        "flagged": 1,
+        "label_noise": {
+            "annotations": 10,
+            "noisy_before": 3,
+            "restored": 1,
+            "changed_still_wrong": 1,
+            "broken": 1,
+            "noisy_after": 3,
+        },
     }
     # one model call per image, the given classes as contiguous ids, masks asked for
     assert [c["classes"][0].tolist() for c in fake.calls] == [[0, 1, 2, 0, 1], [1, 2]]
@@ -401,15 +446,25 @@ def test_toy_model_end_to_end_and_stage_two_registration(tiny_toy, toy_cfg, toy_
     json_file, image_root = coco_paths(tiny_toy, "train")
     dataset = json.loads(json_file.read_text())
     image_ids = [image["id"] for image in dataset["images"][:3]]
-    small = {**dataset, "images": dataset["images"][:3],
-             "annotations": [a for a in dataset["annotations"] if a["image_id"] in image_ids]}
+    small = {
+        **dataset,
+        "images": dataset["images"][:3],
+        "annotations": [a for a in dataset["annotations"] if a["image_id"] in image_ids],
+    }
     name = _register(tmp_path, small, image_root=image_root)
     settings = input_settings_from_config(toy_cfg)
     assert settings == {"augmentations": [], "image_format": "BGR"}
 
-    summary = correct_instance_labels(toy_model, name, tmp_path / "out", relabel_threshold=0.05,
-                                      mask_iou_threshold=0.5, augmentations=[T.ResizeShortestEdge(128, 1000)],
-                                      image_format="BGR", progress=False)
+    summary = correct_instance_labels(
+        toy_model,
+        name,
+        tmp_path / "out",
+        relabel_threshold=0.05,
+        mask_iou_threshold=0.5,
+        augmentations=[T.ResizeShortestEdge(128, 1000)],
+        image_format="BGR",
+        progress=False,
+    )
     report = json.loads((tmp_path / "out" / CORRECTIONS_JSON).read_text())
     assert summary["relabelled"] > 0 and summary["flagged"] > 0  # a random model disagrees: both paths written
     assert summary["seen"] == len(small["annotations"]) == len(report["annotations"]) and summary["skipped"] == 0

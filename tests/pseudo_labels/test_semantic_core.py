@@ -1,12 +1,17 @@
 """The numeric core of semantic pseudo labels, against hand computations: multi-scale x flip logit averaging,
 tag masking and the confidence threshold, and the quality numbers (confusion matrix, mIoU, coverage)."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from noisy_seg.pseudo_labels.semantic import (confusion_matrix, label_quality, multiscale_logits,
-                                              pseudo_label_from_logits)
+from noisy_seg.pseudo_labels.semantic import (
+    confusion_matrix,
+    label_quality,
+    multiscale_logits,
+    pseudo_label_from_logits,
+)
 
 
 class KnownLogits(torch.nn.Module):
@@ -24,8 +29,18 @@ class KnownLogits(torch.nn.Module):
             image, height, width = x["image"].float(), x["height"], x["width"]
             ramp = torch.arange(width, dtype=torch.float32).expand(height, width)
             first = F.interpolate(image[None, :1], size=(height, width), mode="bilinear", align_corners=False)[0, 0]
-            outputs.append({"sem_seg": torch.stack([ramp, torch.full((height, width), image.shape[-2] / 100),
-                                                    torch.full((height, width), float(image.mean()) / 100), first])})
+            outputs.append(
+                {
+                    "sem_seg": torch.stack(
+                        [
+                            ramp,
+                            torch.full((height, width), image.shape[-2] / 100),
+                            torch.full((height, width), float(image.mean()) / 100),
+                            first,
+                        ]
+                    )
+                }
+            )
         return outputs
 
 
@@ -60,8 +75,10 @@ def test_without_flip_the_ramp_stays_and_a_flipped_image_is_flipped_back():
 
 def test_a_batch_of_two_sizes_is_one_forward_per_scale_at_each_output_size():
     model = KnownLogits()
-    inputs = [{"image": torch.zeros(3, 8, 8, dtype=torch.uint8), "height": 16, "width": 16},
-              {"image": torch.full((3, 4, 6), 10, dtype=torch.uint8), "height": 4, "width": 6}]
+    inputs = [
+        {"image": torch.zeros(3, 8, 8, dtype=torch.uint8), "height": 16, "width": 16},
+        {"image": torch.full((3, 4, 6), 10, dtype=torch.uint8), "height": 4, "width": 6},
+    ]
     first, second = multiscale_logits(model, inputs, (1.0, 0.5), flip=True)
     assert first.shape == (4, 16, 16) and second.shape == (4, 4, 6)
     assert len(model.batches) == 2 and [len(b) for b in model.batches] == [4, 4]
@@ -70,9 +87,7 @@ def test_a_batch_of_two_sizes_is_one_forward_per_scale_at_each_output_size():
 
 def test_tag_masking_and_threshold():
     # 3 classes over 4 pixels; column 3 is a tie-free low-confidence pixel
-    logits = torch.tensor([[[5.0, 0.0, 0.0, 1.0]],
-                           [[0.0, 5.0, 0.0, 1.1]],
-                           [[0.0, 0.0, 5.0, 1.0]]])
+    logits = torch.tensor([[[5.0, 0.0, 0.0, 1.0]], [[0.0, 5.0, 0.0, 1.1]], [[0.0, 0.0, 5.0, 1.0]]])
     labels, confidence = pseudo_label_from_logits(logits)
     assert labels.dtype == torch.uint8 and confidence.dtype == torch.float32 and labels.shape == (1, 4)
     assert labels.tolist() == [[0, 1, 2, 1]]
@@ -95,18 +110,17 @@ def test_tag_masking_and_threshold():
 
 def test_an_image_without_tags_is_all_ignore_and_batches_mask_per_image():
     logits = torch.randn(2, 3, 2, 2)
-    labels, confidence = pseudo_label_from_logits(logits, present=torch.tensor([[True, True, True],
-                                                                               [False, False, False]]))
+    labels, confidence = pseudo_label_from_logits(
+        logits, present=torch.tensor([[True, True, True], [False, False, False]])
+    )
     assert labels[1].eq(255).all() and confidence[1].eq(0).all() and not confidence.isnan().any()
     torch.testing.assert_close(labels[0], logits[0].argmax(dim=0).to(torch.uint8))
 
 
 def test_quality_on_a_hand_made_example():
     ignore = 255
-    truth = np.array([[0, 0, 1, 1],
-                      [0, 2, 2, ignore]], dtype=np.uint8)
-    pseudo = np.array([[0, 1, 1, ignore],
-                       [0, 2, 3, 2]], dtype=np.uint8)
+    truth = np.array([[0, 0, 1, 1], [0, 2, 2, ignore]], dtype=np.uint8)
+    pseudo = np.array([[0, 1, 1, ignore], [0, 2, 3, 2]], dtype=np.uint8)
     confusion = confusion_matrix(pseudo, truth, num_classes=5)
     # pixels labelled on both sides: (0,0) (0,1) (1,1) (0,0) (2,2) (2,3); the ignored ones are left out
     expected = np.zeros((5, 5), dtype=np.int64)

@@ -22,8 +22,11 @@ def _fake_sal_wheel(path):
         z.writestr("detectron2/__init__.py", "__version__ = '0.6'\n")
         z.writestr("detectron2/_C.cpython-310-x86_64-linux-gnu.so", b"\x7fELF binary")
         z.writestr("tools/train_net.py", "print('detectron2 tools')\n")
-        z.writestr(info + "METADATA", "Metadata-Version: 2.1\nName: sal-detectron2\nVersion: 0.7.2\n"
-                                      "Requires-Dist: numpy<2\nRequires-Dist: yacs>=0.1.8\n")
+        z.writestr(
+            info + "METADATA",
+            "Metadata-Version: 2.1\nName: sal-detectron2\nVersion: 0.7.2\n"
+            "Requires-Dist: numpy<2\nRequires-Dist: yacs>=0.1.8\n",
+        )
         z.writestr(info + "WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp310-cp310-linux_x86_64\n")
         z.writestr(info + "top_level.txt", "detectron2\ntools\n")
         z.writestr(info + "RECORD", "stale,,\n")

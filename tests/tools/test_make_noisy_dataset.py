@@ -268,12 +268,16 @@ def test_cityscapes_input_goes_through_detectron2_loader_either_way(tmp_path, mo
     "extra, message",
     [
         (["--noise", "symmetric", "--rate", "1.5"], "error: --noise symmetric: rate must be in [0, 1], got 1.5"),
-        (["--noise", "asymmetric", "--preset", "kitti", "--rate", "0.2"],
-         "error: --noise asymmetric: unknown asymmetric preset 'kitti'"),
+        (
+            ["--noise", "asymmetric", "--preset", "kitti", "--rate", "0.2"],
+            "error: --noise asymmetric: unknown asymmetric preset 'kitti'",
+        ),
         (["--noise", "spatial", "--preset", "brutal"], "error: --noise spatial: unknown spatial preset 'brutal'"),
         (["--noise", "spatial"], "error: --noise spatial: spatial noise needs preset or all of p, kernel"),
-        (["--noise", "symmetric", "--rate", "0.2", "--preset", "coco"],
-         "error: --preset does not apply to --noise symmetric (it takes --rate, --seed, --include-true)"),
+        (
+            ["--noise", "symmetric", "--rate", "0.2", "--preset", "coco"],
+            "error: --preset does not apply to --noise symmetric (it takes --rate, --seed, --include-true)",
+        ),
         (["--noise", "sym40", "--rate", "0.2"], "error: --noise sym40 is a short name that sets everything"),
         (["--noise", "sym4O"], "error: --noise sym4O: unknown noise name 'sym4O'"),
         (["--noise", "transition_matrix"], "error: --noise transition_matrix needs --matrix"),
@@ -317,15 +321,31 @@ def test_include_true_is_the_papers_symmetric_convention(tmp_path):
     rates = {}
     for flag in ([], ["--include-true"]):
         output = tmp_path / f"noisy{len(flag)}.json"
-        assert make_noisy_dataset.main(["--input", str(path), "--output", str(output), "--noise", "symmetric",
-                                        "--rate", "0.4", "--no-progress", *flag]) == 0
+        assert (
+            make_noisy_dataset.main(
+                [
+                    "--input",
+                    str(path),
+                    "--output",
+                    str(output),
+                    "--noise",
+                    "symmetric",
+                    "--rate",
+                    "0.4",
+                    "--no-progress",
+                    *flag,
+                ]
+            )
+            == 0
+        )
         anns = orjson.loads(output.read_bytes())["annotations"]
         rates[bool(flag)] = np.mean([a["category_id"] != a["clean_category_id"] for a in anns])
     n, k = 4000, len(CITYSCAPES_CATEGORIES)
     assert abs(rates[False] - 0.4) < 4 * np.sqrt(0.24 / n)
     assert abs(rates[True] - 0.4 * (k - 1) / k) < 4 * np.sqrt(0.35 * 0.65 / n)
-    res = run_tool("--input", path, "--output", tmp_path / "x.json", "--noise", "drop", "--rate", "0.1",
-                   "--include-true")
+    res = run_tool(
+        "--input", path, "--output", tmp_path / "x.json", "--noise", "drop", "--rate", "0.1", "--include-true"
+    )
     assert res.returncode != 0 and "--include-true does not apply to --noise drop" in res.stderr
 
 
@@ -345,6 +365,7 @@ def _set(path, value):
             del node[last]
         else:
             node[last] = value
+
     return mutate
 
 
@@ -352,38 +373,44 @@ _DELETE = object()
 ANN = ("annotations", 4)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (_set((*ANN, "id"), _DELETE), "annotations[4] (image_id 2): 'id' is missing or null"),
-    (_set((*ANN, "id"), None), "annotations[4] (image_id 2): 'id' is missing or null"),
-    (_set((*ANN, "id"), 2**63 + 5), "'id' 9223372036854775813 does not fit in 64 bits"),
-    # json readers give an integer beyond 64 bits as a float: said so, not "got float" (issue 21)
-    (_set((*ANN, "id"), 2**70), "'id' 1.181e+21 does not fit in 64 bits (an integer this large is read from json as"),
-    (_set((*ANN, "id"), "47"), "'id' must be an int, got str '47'"),
-    (_set((*ANN, "id"), "a7"), "'id' must be an int, got str 'a7'"),
-    (_set(("annotations", 5, "id"), 47), "annotation id 47 appears 2 times (annotations[4, 5]...)"),
-    (_set(ANN, ["not", "a", "dict"]), "annotations[4] must be a dict, got list"),
-    (_set((*ANN, "category_id"), _DELETE), "annotation id 47 (annotations[4]): 'category_id' is missing or null"),
-    (_set((*ANN, "category_id"), None), "'category_id' is missing or null"),
-    (_set((*ANN, "category_id"), "car"), "'category_id' must be an int, got str 'car'"),
-    # a number in a string, or a float, was converted and written back as clean_category_id "25" (issue 21)
-    (_set((*ANN, "category_id"), "25"), "annotation id 47 (annotations[4]): 'category_id' must be an int, got str"),
-    (_set((*ANN, "category_id"), 25.0), "'category_id' must be an int, got float 25.0"),
-    (_set((*ANN, "category_id"), 2**64), "'category_id' 1.845e+19 does not fit in 64 bits"),
-    (_set((*ANN, "iscrowd"), "0"), "'iscrowd' must be 0 or 1, got '0'"),
-    (_set((*ANN, "bbox"), ["1", "2", "3", "4"]), "'bbox' must be [x, y, width, height] finite numbers"),
-    (_set((*ANN, "image_id"), None), "annotation id 47 (annotations[4]): 'image_id' is missing or null"),
-    (_set((*ANN, "bbox"), [1, 2, 3]), "'bbox' must be [x, y, width, height] finite numbers, got [1, 2, 3]"),
-    (_set((*ANN, "bbox"), [1, 2, -3, 4]), "'bbox' has a negative width or height"),
-    (_set((*ANN, "iscrowd"), 2), "'iscrowd' must be 0 or 1, got 2"),
-    (_set(("images", 1, "height"), _DELETE), "image id 2 (images[1]): 'height' must be a positive int, got None"),
-    (_set(("images", 1, "height"), "64"), "'height' must be a positive int, got '64'"),
-    (_set(("images", 1, "id"), None), "images[1]: 'id' is missing or null"),
-    (_set(("images", 1, "id"), 2**64 + 5), "images[1]: 'id' 1.845e+19 does not fit in 64 bits"),
-    (_set(("images", 1, "id"), 1), "images[1]: id 1 appears twice in 'images'"),
-    (_set(("images", 2), 7), "images[2] must be a dict, got int"),
-    (_set(("categories", 0, "id"), "24"), "'id' must be an int, got str '24'"),
-    (_set(("categories", 0, "id"), 2**64), "'id' 1.845e+19 does not fit in 64 bits"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (_set((*ANN, "id"), _DELETE), "annotations[4] (image_id 2): 'id' is missing or null"),
+        (_set((*ANN, "id"), None), "annotations[4] (image_id 2): 'id' is missing or null"),
+        (_set((*ANN, "id"), 2**63 + 5), "'id' 9223372036854775813 does not fit in 64 bits"),
+        # json readers give an integer beyond 64 bits as a float: said so, not "got float" (issue 21)
+        (
+            _set((*ANN, "id"), 2**70),
+            "'id' 1.181e+21 does not fit in 64 bits (an integer this large is read from json as",
+        ),
+        (_set((*ANN, "id"), "47"), "'id' must be an int, got str '47'"),
+        (_set((*ANN, "id"), "a7"), "'id' must be an int, got str 'a7'"),
+        (_set(("annotations", 5, "id"), 47), "annotation id 47 appears 2 times (annotations[4, 5]...)"),
+        (_set(ANN, ["not", "a", "dict"]), "annotations[4] must be a dict, got list"),
+        (_set((*ANN, "category_id"), _DELETE), "annotation id 47 (annotations[4]): 'category_id' is missing or null"),
+        (_set((*ANN, "category_id"), None), "'category_id' is missing or null"),
+        (_set((*ANN, "category_id"), "car"), "'category_id' must be an int, got str 'car'"),
+        # a number in a string, or a float, was converted and written back as clean_category_id "25" (issue 21)
+        (_set((*ANN, "category_id"), "25"), "annotation id 47 (annotations[4]): 'category_id' must be an int, got str"),
+        (_set((*ANN, "category_id"), 25.0), "'category_id' must be an int, got float 25.0"),
+        (_set((*ANN, "category_id"), 2**64), "'category_id' 1.845e+19 does not fit in 64 bits"),
+        (_set((*ANN, "iscrowd"), "0"), "'iscrowd' must be 0 or 1, got '0'"),
+        (_set((*ANN, "bbox"), ["1", "2", "3", "4"]), "'bbox' must be [x, y, width, height] finite numbers"),
+        (_set((*ANN, "image_id"), None), "annotation id 47 (annotations[4]): 'image_id' is missing or null"),
+        (_set((*ANN, "bbox"), [1, 2, 3]), "'bbox' must be [x, y, width, height] finite numbers, got [1, 2, 3]"),
+        (_set((*ANN, "bbox"), [1, 2, -3, 4]), "'bbox' has a negative width or height"),
+        (_set((*ANN, "iscrowd"), 2), "'iscrowd' must be 0 or 1, got 2"),
+        (_set(("images", 1, "height"), _DELETE), "image id 2 (images[1]): 'height' must be a positive int, got None"),
+        (_set(("images", 1, "height"), "64"), "'height' must be a positive int, got '64'"),
+        (_set(("images", 1, "id"), None), "images[1]: 'id' is missing or null"),
+        (_set(("images", 1, "id"), 2**64 + 5), "images[1]: 'id' 1.845e+19 does not fit in 64 bits"),
+        (_set(("images", 1, "id"), 1), "images[1]: id 1 appears twice in 'images'"),
+        (_set(("images", 2), 7), "images[2] must be a dict, got int"),
+        (_set(("categories", 0, "id"), "24"), "'id' must be an int, got str '24'"),
+        (_set(("categories", 0, "id"), 2**64), "'id' 1.845e+19 does not fit in 64 bits"),
+    ],
+)
 def test_malformed_records_are_named_with_their_field(tmp_path, mutate, message):
     source = tmp_path / "bad.json"
     source.write_text(json.dumps(_malformed(mutate)))  # stdlib: orjson refuses ints beyond 64 bits
@@ -394,19 +421,23 @@ def test_malformed_records_are_named_with_their_field(tmp_path, mutate, message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"], "no output, no temp file left behind"
 
 
-@pytest.mark.parametrize("segmentation, message", [
-    ([[1.0, 2.0, "a", 4.0, 5.0, 6.0]], "'segmentation' cannot be read"),
-    ({"size": [10, 10], "counts": "0e9"}, "'segmentation' cannot be read"),
-    ({"counts": "abc"}, "'segmentation' cannot be read"),
-])
+@pytest.mark.parametrize(
+    "segmentation, message",
+    [
+        ([[1.0, 2.0, "a", 4.0, 5.0, 6.0]], "'segmentation' cannot be read"),
+        ({"size": [10, 10], "counts": "0e9"}, "'segmentation' cannot be read"),
+        ({"counts": "abc"}, "'segmentation' cannot be read"),
+    ],
+)
 def test_malformed_segmentations_are_named_when_spatial_noise_reads_them(tmp_path, segmentation, message):
     dataset = coco_dataset(CITYSCAPES_CATEGORIES, num_images=4, per_image=3)
     for ann in dataset["annotations"]:
         ann["segmentation"] = segmentation
     source = tmp_path / "bad.json"
     source.write_bytes(orjson.dumps(dataset))
-    result = run_tool("--input", source, "--output", tmp_path / "out.json", "--noise", "spatial", "--preset", "hard",
-                      "--no-progress")
+    result = run_tool(
+        "--input", source, "--output", tmp_path / "out.json", "--noise", "spatial", "--preset", "hard", "--no-progress"
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr and "annotation id" in result.stderr
 
@@ -416,8 +447,18 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(coco_file, t
     blocker.write_text("x")
     result = run_tool("--input", coco_file, "--output", blocker / "out.json", "--noise", "symmetric", "--rate", "0.2")
     assert result.returncode != 0 and result.stderr.startswith(f"error: --output {blocker / 'out.json'}: ")
-    result = run_tool("--input", coco_file, "--output", tmp_path / "out.json", "--noise", "symmetric", "--rate", "0.2",
-                      "--report", tmp_path)
+    result = run_tool(
+        "--input",
+        coco_file,
+        "--output",
+        tmp_path / "out.json",
+        "--noise",
+        "symmetric",
+        "--rate",
+        "0.2",
+        "--report",
+        tmp_path,
+    )
     assert result.returncode != 0 and "--report" in result.stderr and "is a directory" in result.stderr
 
 
@@ -429,8 +470,18 @@ def test_existing_outputs_are_replaced_only_with_overwrite(coco_file, tmp_path):
     assert result.returncode != 0 and "--output" in result.stderr and "--overwrite" in result.stderr
     assert output.read_text() == "keep me"
     report.write_text("keep me too")
-    result = run_tool("--input", coco_file, "--output", tmp_path / "new.json", "--noise", "symmetric", "--rate", "0.2",
-                      "--report", report)
+    result = run_tool(
+        "--input",
+        coco_file,
+        "--output",
+        tmp_path / "new.json",
+        "--noise",
+        "symmetric",
+        "--rate",
+        "0.2",
+        "--report",
+        report,
+    )
     assert result.returncode != 0 and "--report" in result.stderr and report.read_text() == "keep me too"
     assert run_tool(*args, "--overwrite").returncode == 0
     assert orjson.loads(output.read_bytes())["annotations"]
@@ -445,16 +496,33 @@ def test_a_failed_write_leaves_no_temp_file_and_no_partial_output(coco_file, tmp
     monkeypatch.setattr(files.os, "fsync", full_disk)
     output = tmp_path / "noisy.json"
     with pytest.raises(SystemExit, match="No space left on device"):
-        make_noisy_dataset.main(["--input", str(coco_file), "--output", str(output), "--noise", "symmetric",
-                                 "--rate", "0.2"])
+        make_noisy_dataset.main(
+            ["--input", str(coco_file), "--output", str(output), "--noise", "symmetric", "--rate", "0.2"]
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == [coco_file.name]
 
 
 def test_short_names_and_flags_resolve_to_the_same_noise(coco_file, tmp_path):
     by_name, by_flags = tmp_path / "name.json", tmp_path / "flags.json"
     assert make_noisy_dataset.main(["--input", str(coco_file), "--output", str(by_name), "--noise", "symmix40_s3"]) == 0
-    assert make_noisy_dataset.main(["--input", str(coco_file), "--output", str(by_flags), "--noise", "symmetric",
-                                    "--rate", "0.4", "--include-true", "--seed", "3"]) == 0
+    assert (
+        make_noisy_dataset.main(
+            [
+                "--input",
+                str(coco_file),
+                "--output",
+                str(by_flags),
+                "--noise",
+                "symmetric",
+                "--rate",
+                "0.4",
+                "--include-true",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert by_name.read_bytes() == by_flags.read_bytes()
     assert any(a["noise"] == "class_flip" for a in orjson.loads(by_name.read_bytes())["annotations"])
 
@@ -466,8 +534,21 @@ def test_transition_matrix_from_a_file(tmp_path):
     matrix = np.roll(np.eye(k), 1, axis=1)  # every class c -> c + 1
     (tmp_path / "matrix.json").write_bytes(orjson.dumps(matrix.tolist()))
     output = tmp_path / "noisy.json"
-    assert make_noisy_dataset.main(["--input", str(source), "--output", str(output), "--noise", "transition_matrix",
-                                    "--matrix", str(tmp_path / "matrix.json")]) == 0
+    assert (
+        make_noisy_dataset.main(
+            [
+                "--input",
+                str(source),
+                "--output",
+                str(output),
+                "--noise",
+                "transition_matrix",
+                "--matrix",
+                str(tmp_path / "matrix.json"),
+            ]
+        )
+        == 0
+    )
     ids = sorted(c["id"] for c in CITYSCAPES_CATEGORIES)
     for ann in orjson.loads(output.read_bytes())["annotations"]:
         assert ann["category_id"] == ids[(ids.index(ann["clean_category_id"]) + 1) % k]
@@ -485,50 +566,95 @@ def test_several_kinds_in_one_copy_equal_the_mapper_given_the_same_list(tiny_toy
     json_file, image_root = coco_paths(tiny_toy, "train")
     listed = ["sym40_s2", {"type": "spatial", "preset": "medium", "class_rate": 0, "seed": 2}, "drop20_s2"]
     written = {}
-    for name, flags in {"repeated": ["--noise", "sym40_s2", "--noise", "spatial", "--preset", "medium",
-                                     "--class-rate", "0", "--seed", "2", "--noise", "drop20_s2"],
-                        "comma list": ["--noise", "sym40_s2,drop20_s2,spatial", "--preset", "medium",
-                                       "--class-rate", "0", "--seed", "2"]}.items():
+    for name, flags in {
+        "repeated": [
+            "--noise",
+            "sym40_s2",
+            "--noise",
+            "spatial",
+            "--preset",
+            "medium",
+            "--class-rate",
+            "0",
+            "--seed",
+            "2",
+            "--noise",
+            "drop20_s2",
+        ],
+        "comma list": [
+            "--noise",
+            "sym40_s2,drop20_s2,spatial",
+            "--preset",
+            "medium",
+            "--class-rate",
+            "0",
+            "--seed",
+            "2",
+        ],
+    }.items():
         written[name] = tmp_path / f"{name}.json"
-        assert make_noisy_dataset.main(["--input", str(json_file), "--output", str(written[name]), "--no-progress",
-                                        *flags]) == 0
+        assert (
+            make_noisy_dataset.main(
+                ["--input", str(json_file), "--output", str(written[name]), "--no-progress", *flags]
+            )
+            == 0
+        )
     assert written["repeated"].read_bytes() == written["comma list"].read_bytes()  # the order of kinds plays no part
     noisy = orjson.loads(written["repeated"].read_bytes())
     tags = {tag for a in noisy["annotations"] for tag in a["noise"].split("+")}
     assert "class_flip" in tags and tags & {"dilate", "erode", "jitter", "simplify"}
     assert len(noisy["annotations"]) < len(orjson.loads(json_file.read_bytes())["annotations"])  # some dropped
 
-    mapper = NoisyDatasetMapper(is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True,
-                                noise=listed, num_classes=8)
+    mapper = NoisyDatasetMapper(
+        is_train=True, augmentations=[], image_format="BGR", use_instance_mask=True, noise=listed, num_classes=8
+    )
     offline = {}
     for ann in noisy["annotations"]:
         offline.setdefault(ann["image_id"], []).append(
-            (ann["clean_category_id"] - 1, ann["category_id"] - 1, np.round(ann["segmentation"][0], 4).tolist()))
+            (ann["clean_category_id"] - 1, ann["category_id"] - 1, np.round(ann["segmentation"][0], 4).tolist())
+        )
     for record in load_coco_json(str(json_file), str(image_root), "toy_tiny_train"):
         instances = mapper(record)["instances"]
-        on_the_fly = [(clean, given, np.round(polygons[0], 4).tolist()) for clean, given, polygons in
-                      zip(instances.gt_clean_classes.tolist(), instances.gt_classes.tolist(),
-                          instances.gt_masks.polygons)]
+        on_the_fly = [
+            (clean, given, np.round(polygons[0], 4).tolist())
+            for clean, given, polygons in zip(
+                instances.gt_clean_classes.tolist(), instances.gt_classes.tolist(), instances.gt_masks.polygons
+            )
+        ]
         assert sorted(on_the_fly) == sorted(offline.get(record["image_id"], [])), record["image_id"]
 
 
-@pytest.mark.parametrize("noise, message", [
-    (["--noise", "symmetric,drop", "--rate", "0.3"], "the flags set one noise type, not 2 (symmetric, drop)"),
-    (["--noise", "sym40,drop20", "--rate", "0.3"], "--noise sym40 is a short name that sets everything"),
-    (["--noise", "sym40", "--noise", "coco_n_medium"], "two class noise specs (the second from 'spatial'); give at "
-     "most one; a spatial level (coco_n_*) brings its own class noise: --noise spatial --preset LEVEL --class-rate 0"),
-    (["--noise", "sym40,drop20,drop30"], "two drop noise specs"),
-    (["--noise", ","], "--noise names no noise"),
-])
+@pytest.mark.parametrize(
+    "noise, message",
+    [
+        (["--noise", "symmetric,drop", "--rate", "0.3"], "the flags set one noise type, not 2 (symmetric, drop)"),
+        (["--noise", "sym40,drop20", "--rate", "0.3"], "--noise sym40 is a short name that sets everything"),
+        (
+            ["--noise", "sym40", "--noise", "coco_n_medium"],
+            "two class noise specs (the second from 'spatial'); give at "
+            "most one; a spatial level (coco_n_*) brings its own class noise: --noise spatial --preset LEVEL "
+            "--class-rate 0",
+        ),
+        (["--noise", "sym40,drop20,drop30"], "two drop noise specs"),
+        (["--noise", ","], "--noise names no noise"),
+    ],
+)
 def test_several_kinds_that_do_not_fit_are_one_error_line(coco_file, tmp_path, noise, message):
     result = run_tool("--input", coco_file, "--output", tmp_path / "never.json", *noise)
-    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0 and message in result.stderr, \
-        result.stderr
+    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
     assert not (tmp_path / "never.json").exists()
 
 
 def test_semantic_maps_take_one_noise(tiny_toy, tmp_path):
     with pytest.raises(SystemExit, match="--dataset writes one semantic noise per copy"):
-        make_noisy_dataset.main(["--dataset", "toy_tiny_cityscapes_sem_seg_val", "--output", str(tmp_path / "maps"),
-                                 "--noise", "sem30,semrelabel40"])
+        make_noisy_dataset.main(
+            [
+                "--dataset",
+                "toy_tiny_cityscapes_sem_seg_val",
+                "--output",
+                str(tmp_path / "maps"),
+                "--noise",
+                "sem30,semrelabel40",
+            ]
+        )
     assert not (tmp_path / "maps").exists()

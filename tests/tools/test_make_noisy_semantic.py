@@ -1,5 +1,6 @@
 """tools/make_noisy_dataset.py --dataset: noisy label PNGs of a registered semantic dataset, each equal to what
 NoisySemSegDatasetMapper injects on the fly for the same noise; the input is never written."""
+
 import copy
 import hashlib
 import os
@@ -43,8 +44,11 @@ def written_map(output: Path, record, root: Path) -> np.ndarray:
 
 
 def tree_hashes(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("noise", ["sem40", "semdilate50_s3", "boundarygrow5_s1"])
@@ -55,8 +59,9 @@ def test_written_maps_equal_the_mapper_and_the_input_is_untouched(tiny_toy, tmp_
     assert run("--dataset", SEMANTIC, "--output", output, "--noise", noise) == 0
     assert tree_hashes(tiny_toy) == before
 
-    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], noise=noise, num_classes=19,
-                                      image_format="BGR", keep_clean_sem_seg=True)
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True, augmentations=[], noise=noise, num_classes=19, image_format="BGR", keep_clean_sem_seg=True
+    )
     root = label_root(records)
     changed = pixels = 0
     for record in records:
@@ -78,8 +83,23 @@ def test_written_maps_equal_the_mapper_and_the_input_is_untouched(tiny_toy, tmp_
 
 def test_a_type_with_flags_writes_what_its_short_name_writes(tiny_toy, tmp_path):
     assert run("--dataset", SEMANTIC, "--output", tmp_path / "by_name", "--noise", "boundarygrow5_s1") == 0
-    assert run("--dataset", SEMANTIC, "--output", tmp_path / "by_flags", "--noise", "markov_boundary",
-               "--rate", "0.05", "--grow-prob", "0.8", "--seed", "1") == 0
+    assert (
+        run(
+            "--dataset",
+            SEMANTIC,
+            "--output",
+            tmp_path / "by_flags",
+            "--noise",
+            "markov_boundary",
+            "--rate",
+            "0.05",
+            "--grow-prob",
+            "0.8",
+            "--seed",
+            "1",
+        )
+        == 0
+    )
     by_name, by_flags = tree_hashes(tmp_path / "by_name"), tree_hashes(tmp_path / "by_flags")
     for tree in (by_name, by_flags):
         tree.pop("manifest.json"), tree.pop(RUN_RECORD)  # both say how the noise was named
@@ -92,7 +112,8 @@ def test_refuses_a_non_empty_output_folder_unless_overwrite(tiny_toy, tmp_path):
     (output / "other.txt").write_text("keep")
     assert error_of("--dataset", SEMANTIC, "--output", output, "--noise", "sem30") == (
         f"error: --output {output} already holds files (other.txt); choose a new folder, or pass --overwrite to "
-        "replace its files")
+        "replace its files"
+    )
     assert run("--dataset", SEMANTIC, "--output", output, "--noise", "sem30", "--overwrite") == 0
     assert (output / "manifest.json").exists()
 
@@ -107,8 +128,9 @@ def bad_semantic(tiny_toy, tmp_path_factory):
     cv2.imwrite(str(label), np.full((16, 16), 50, np.uint8))
     name = "test_make_noisy_semantic_bad"
     if name not in DatasetCatalog.list():
-        DatasetCatalog.register(name, lambda: [{"file_name": str(image), "sem_seg_file_name": str(label),
-                                                "height": 16, "width": 16}])
+        DatasetCatalog.register(
+            name, lambda: [{"file_name": str(image), "sem_seg_file_name": str(label), "height": 16, "width": 16}]
+        )
         MetadataCatalog.get(name).set(ignore_label=255)
     return name
 
@@ -117,40 +139,68 @@ def test_refusals_are_one_error_line(tiny_toy, tmp_path, bad_semantic):
     output = tmp_path / "out"
     records = DatasetCatalog.get(SEMANTIC)
     assert "--dataset no_such_set is not a registered dataset; semantic ones include" in error_of(
-        "--dataset", "no_such_set", "--output", output, "--noise", "sem30")
-    assert "is not a semantic dataset" in error_of("--dataset", "toy_tiny_train", "--output", output,
-                                                   "--noise", "sem30")
-    assert "is the input label folder" in error_of("--dataset", SEMANTIC, "--output", label_root(records),
-                                                   "--noise", "sem30")
-    assert "is noise for instance annotations" in error_of("--dataset", SEMANTIC, "--output", output,
-                                                           "--noise", "sym40")
-    assert "--report is for --input" in error_of("--dataset", SEMANTIC, "--output", output, "--noise", "sem30",
-                                                 "--report", tmp_path / "r.json")
-    assert "disagrees with the 19 stuff_classes" in error_of("--dataset", SEMANTIC, "--output", output,
-                                                             "--noise", "sem30", "--num-classes", "8")
+        "--dataset", "no_such_set", "--output", output, "--noise", "sem30"
+    )
+    assert "is not a semantic dataset" in error_of(
+        "--dataset", "toy_tiny_train", "--output", output, "--noise", "sem30"
+    )
+    assert "is the input label folder" in error_of(
+        "--dataset", SEMANTIC, "--output", label_root(records), "--noise", "sem30"
+    )
+    assert "is noise for instance annotations" in error_of(
+        "--dataset", SEMANTIC, "--output", output, "--noise", "sym40"
+    )
+    assert "--report is for --input" in error_of(
+        "--dataset", SEMANTIC, "--output", output, "--noise", "sem30", "--report", tmp_path / "r.json"
+    )
+    assert "disagrees with the 19 stuff_classes" in error_of(
+        "--dataset", SEMANTIC, "--output", output, "--noise", "sem30", "--num-classes", "8"
+    )
     assert "no stuff_classes in its metadata; give --num-classes" in error_of(
-        "--dataset", bad_semantic, "--output", output, "--noise", "sem30")
+        "--dataset", bad_semantic, "--output", output, "--noise", "sem30"
+    )
     message = error_of("--dataset", bad_semantic, "--output", output, "--noise", "boundary5", "--num-classes", "19")
     assert "img_0.png: label_map contains 50, neither a class in [0, 19) nor ignore 255" in message
-    assert "--steps does not apply to --noise semantic" in error_of("--dataset", SEMANTIC, "--output", output,
-                                                                    "--noise", "semantic", "--rate", "0.3",
-                                                                    "--steps", "3")
+    assert "--steps does not apply to --noise semantic" in error_of(
+        "--dataset", SEMANTIC, "--output", output, "--noise", "semantic", "--rate", "0.3", "--steps", "3"
+    )
     assert "--noise markov_boundary: steps must be a non-negative int" in error_of(
-        "--dataset", SEMANTIC, "--output", output, "--noise", "markov_boundary", "--rate", "0.1", "--steps", "-2")
+        "--dataset", SEMANTIC, "--output", output, "--noise", "markov_boundary", "--rate", "0.1", "--steps", "-2"
+    )
     json_input = tmp_path / "instances.json"
     json_input.write_bytes(orjson.dumps({"images": [], "annotations": [], "categories": []}))
-    assert "is noise for semantic label maps: give --dataset" in error_of("--input", json_input, "--output",
-                                                                         tmp_path / "o.json", "--noise", "sem30")
+    assert "is noise for semantic label maps: give --dataset" in error_of(
+        "--input", json_input, "--output", tmp_path / "o.json", "--noise", "sem30"
+    )
 
 
 def test_background_op_from_flags(tiny_toy, tmp_path):
     """The background op needs the background class: a flag here (a dict spec in a mapper), never a short name."""
     records = DatasetCatalog.get(SEMANTIC)
-    assert run("--dataset", SEMANTIC, "--output", tmp_path / "bg", "--noise", "semantic", "--rate", "1.0",
-               "--ops", "background", "--background-label", "0") == 0
-    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], image_format="BGR", num_classes=19,
-                                      noise={"type": "semantic", "rate": 1.0, "ops": ["background"],
-                                             "background_label": 0})
+    assert (
+        run(
+            "--dataset",
+            SEMANTIC,
+            "--output",
+            tmp_path / "bg",
+            "--noise",
+            "semantic",
+            "--rate",
+            "1.0",
+            "--ops",
+            "background",
+            "--background-label",
+            "0",
+        )
+        == 0
+    )
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True,
+        augmentations=[],
+        image_format="BGR",
+        num_classes=19,
+        noise={"type": "semantic", "rate": 1.0, "ops": ["background"], "background_label": 0},
+    )
     root = label_root(records)
     for record in records[:4]:
         written = written_map(tmp_path / "bg", record, root)
@@ -165,8 +215,11 @@ NOISE = ("--noise", "sem30_s2")
 def whole(folder: Path) -> dict:
     """relative name -> (a whole PNG, or a json, and its sha256) for every file under `folder`, temp files too; not
     the run record, whose state is checked on its own (run_state)."""
-    return {name: (name == "manifest.json" or png_is_complete(folder / name), digest)
-            for name, digest in tree_hashes(folder).items() if name != RUN_RECORD}
+    return {
+        name: (name == "manifest.json" or png_is_complete(folder / name), digest)
+        for name, digest in tree_hashes(folder).items()
+        if name != RUN_RECORD
+    }
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +235,8 @@ def test_a_disk_that_fills_up_stops_in_one_line_with_no_empty_map(small_disk, re
     output = small_disk.mount("24k") / "noisy"
     message = error_of("--dataset", SEMANTIC, "--output", output, *NOISE)
     assert message.startswith(f"error: could not write {output}/") and message.endswith(
-        ": No space left on device; fix that and rerun with --overwrite"), message
+        ": No space left on device; fix that and rerun with --overwrite"
+    ), message
     stopped = whole(output)
     assert 0 < len(stopped) < len(reference) - 1 and "manifest.json" not in stopped
     assert all(stopped[name] == reference[name] for name in stopped), stopped
@@ -215,8 +269,7 @@ def test_a_writer_that_reports_success_for_an_empty_file_is_caught(tmp_path, mon
     assert whole(output) == reference and run_state(output) == FINISHED
 
 
-def test_the_rerun_removes_the_temp_file_of_a_killed_write(tiny_toy, tmp_path, writer_in_another_process,
-                                                           reference):
+def test_the_rerun_removes_the_temp_file_of_a_killed_write(tiny_toy, tmp_path, writer_in_another_process, reference):
     """The probe: SIGKILL the tool's process while it writes its first map; the hidden temp file stays beside the
     output. The rerun removes it."""
     output = tmp_path / "noisy"
@@ -242,8 +295,9 @@ def sixteen_bit_semantic(tmp_path):
         label_map = np.zeros((32, 40), np.uint16)
         label_map[4:20, 5:25], label_map[22:30, 10:38], label_map[0, :] = 300, 399, 65535
         cv2.imwrite(str(label), label_map)
-        records.append({"file_name": str(image), "sem_seg_file_name": str(label), "height": 32, "width": 40,
-                        "image_id": i})
+        records.append(
+            {"file_name": str(image), "sem_seg_file_name": str(label), "height": 32, "width": 40, "image_id": i}
+        )
     DatasetCatalog.register(name, lambda: copy.deepcopy(records))
     MetadataCatalog.get(name).set(stuff_classes=[f"c{i}" for i in range(400)], ignore_label=65535)
     yield name
@@ -255,8 +309,15 @@ def test_sixteen_bit_maps_keep_their_classes_and_equal_the_mapper(sixteen_bit_se
     """Read at their own depth, as the mapper reads them: 8-bit reading clipped every class above 255 to 255."""
     output = tmp_path / "noisy"
     assert run("--dataset", sixteen_bit_semantic, "--output", output, "--noise", "semrelabel100_s2") == 0
-    mapper = NoisySemSegDatasetMapper(is_train=True, augmentations=[], noise="semrelabel100_s2", num_classes=400,
-                                      ignore_label=65535, image_format="BGR", keep_clean_sem_seg=True)
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True,
+        augmentations=[],
+        noise="semrelabel100_s2",
+        num_classes=400,
+        ignore_label=65535,
+        image_format="BGR",
+        keep_clean_sem_seg=True,
+    )
     records = DatasetCatalog.get(sixteen_bit_semantic)
     root = label_root(records)
     for record in records:

@@ -1,4 +1,5 @@
 """tools/plot_memorization.py on run folders with hand-written metrics.json / run_info.json."""
+
 import json
 
 import cv2
@@ -27,12 +28,15 @@ SWITCH = {"loss_schedule": {"loss": "combination", "switch_iter": 40, "ce_iters"
 
 @pytest.fixture
 def runs(tmp_path):
-    ce = _run(tmp_path / "ce", _rows(range(0, 80, 20), [0.2, 0.5, 0.6, 0.5], [0.7, 0.4, 0.3, 0.45])
-              + [{"iteration": 79, "bbox/AP": 3.0}])
+    ce = _run(
+        tmp_path / "ce",
+        _rows(range(0, 80, 20), [0.2, 0.5, 0.6, 0.5], [0.7, 0.4, 0.3, 0.45]) + [{"iteration": 79, "bbox/AP": 3.0}],
+    )
     # killed after iteration 40 and resumed from its checkpoint at 20: iterations 20 and 40 logged twice, the
     # later values win; a truncated last line is skipped
-    resumed = _rows([0, 20, 40], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9]) + _rows([20, 40, 60], [0.3, 0.6, 0.7],
-                                                                           [0.6, 0.3, 0.2])
+    resumed = _rows([0, 20, 40], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9]) + _rows(
+        [20, 40, 60], [0.3, 0.6, 0.7], [0.6, 0.3, 0.2]
+    )
     combination = _run(tmp_path / "combination", resumed, SWITCH, truncated_tail='{"iteration": 80, "memo')
     return ce, combination
 
@@ -56,18 +60,26 @@ def test_moving_average_is_over_the_last_n_points():
 def test_the_switch_iteration_comes_from_run_info(runs, tmp_path):
     assert tool.switch_iteration(runs[1]) == (40, "combination")
     assert tool.switch_iteration(runs[0]) is None  # no run_info.json
-    ce_only = _run(tmp_path / "ce_only", [], {"loss_schedule": {"loss": "ce", "switch_iter": 0, "ce_iters": [0, 80],
-                                                                "loss_iters": None}})
+    ce_only = _run(
+        tmp_path / "ce_only",
+        [],
+        {"loss_schedule": {"loss": "ce", "switch_iter": 0, "ce_iters": [0, 80], "loss_iters": None}},
+    )
     assert tool.switch_iteration(ce_only) is None
-    stage2 = _run(tmp_path / "stage2", [], {"loss_schedule": {"loss": "combination", "switch_iter": 0,
-                                                              "ce_iters": None, "loss_iters": [40, 80]}})
+    stage2 = _run(
+        tmp_path / "stage2",
+        [],
+        {"loss_schedule": {"loss": "combination", "switch_iter": 0, "ce_iters": None, "loss_iters": [40, 80]}},
+    )
     assert tool.switch_iteration(stage2) is None  # the whole run is one loss: nothing switched in it
 
 
 def test_writes_one_png_of_several_runs(runs, tmp_path, capsys):
     out = tmp_path / "figures" / "memorization.png"
-    assert tool.main([str(runs[0]), str(runs[1]), "--labels", "CE", "combination", "--smooth", "2",
-                      "--output", str(out)]) == 0
+    assert (
+        tool.main([str(runs[0]), str(runs[1]), "--labels", "CE", "combination", "--smooth", "2", "--output", str(out)])
+        == 0
+    )
     image = cv2.imread(str(out))
     assert image is not None and image.shape == (540, 960, 3)  # 8 x 4.5 inches at 120 dpi
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10  # curves, not a blank canvas
@@ -87,11 +99,13 @@ def test_a_run_with_one_logged_point_draws_its_three_shares(tmp_path):
     for value in (0.0, 0.3, 0.7):
         x, y = axes.transData.transform((19, value))
         row, col = int(round(image.shape[0] - y)), int(round(x))
-        window = image[max(row - 2, 0):row + 3, col - 2:col + 3].reshape(-1, 3).astype(int)
+        window = image[max(row - 2, 0) : row + 3, col - 2 : col + 3].reshape(-1, 3).astype(int)
         assert (np.abs(window - blue).max(axis=1) < 40).any(), f"no marker at share {value}"
     assert [line.get_label() for line in axes.get_lines()] == [
-        "short: predicts the clean label", "short: predicts the noisy label",
-        "short: predicts neither (background or another class)"]
+        "short: predicts the clean label",
+        "short: predicts the noisy label",
+        "short: predicts neither (background or another class)",
+    ]
 
 
 def _error(argv):

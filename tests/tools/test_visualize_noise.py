@@ -32,8 +32,10 @@ def drawn(monkeypatch):
 
 def test_writes_side_by_side_png_with_titled_panels(tiny_toy, tmp_path, drawn):
     out = tmp_path / "noise.png"
-    assert visualize_noise.main(["--dataset", "toy_tiny_train", "--noise", "sym80", "--images", "2",
-                                 "--output", str(out)]) == 0
+    assert (
+        visualize_noise.main(["--dataset", "toy_tiny_train", "--noise", "sym80", "--images", "2", "--output", str(out)])
+        == 0
+    )
     image = cv2.imread(str(out))
     assert len(drawn) == 4  # 2 rows of (clean | noisy), each panel the 96 px image on a margin, drawn at scale 2
     canvas = drawn[0].output
@@ -44,8 +46,9 @@ def test_writes_side_by_side_png_with_titled_panels(tiny_toy, tmp_path, drawn):
 
 
 def test_an_object_keeps_its_colour_and_a_flip_says_clean_to_noisy(tiny_toy, tmp_path, drawn):
-    visualize_noise.main(["--dataset", "toy_tiny_train", "--noise", "sym80", "--images", "3",
-                          "--output", str(tmp_path / "x.png")])
+    visualize_noise.main(
+        ["--dataset", "toy_tiny_train", "--noise", "sym80", "--images", "3", "--output", str(tmp_path / "x.png")]
+    )
     flips = 0
     for clean_vis, noisy_vis in zip(drawn[::2], drawn[1::2]):
         (clean,), (noisy,) = clean_vis.overlays, noisy_vis.overlays
@@ -59,8 +62,9 @@ def test_an_object_keeps_its_colour_and_a_flip_says_clean_to_noisy(tiny_toy, tmp
 
 
 def test_no_label_is_cut_at_the_image_edges(tiny_toy, tmp_path, drawn):
-    visualize_noise.main(["--dataset", "toy_tiny_train", "--noise", "coco_n_hard", "--images", "6",
-                          "--output", str(tmp_path / "x.png")])
+    visualize_noise.main(
+        ["--dataset", "toy_tiny_train", "--noise", "coco_n_hard", "--images", "6", "--output", str(tmp_path / "x.png")]
+    )
     outside = []
     for vis in drawn:
         figure = vis.output.fig
@@ -76,12 +80,25 @@ def test_no_label_is_cut_at_the_image_edges(tiny_toy, tmp_path, drawn):
 def test_dropped_and_moved_annotations_are_marked(tiny_toy, tmp_path):
     names = ["circle", "square"]
     square = [10.0, 10.0, 40.0, 10.0, 40.0, 40.0, 10.0, 40.0]
-    clean = [{"category_id": 0, "bbox": [10, 10, 30, 30], "bbox_mode": 1, "segmentation": [square], "_i": 0},
-             {"category_id": 1, "bbox": [50, 50, 20, 20], "bbox_mode": 1, "segmentation": [[50.0, 50, 70, 50, 70, 70]],
-              "_i": 1}]
+    clean = [
+        {"category_id": 0, "bbox": [10, 10, 30, 30], "bbox_mode": 1, "segmentation": [square], "_i": 0},
+        {
+            "category_id": 1,
+            "bbox": [50, 50, 20, 20],
+            "bbox_mode": 1,
+            "segmentation": [[50.0, 50, 70, 50, 70, 70]],
+            "_i": 1,
+        },
+    ]
     clean = [{**a, visualize_noise._SOURCE: a.pop("_i")} for a in clean]
-    moved = {**clean[0], "segmentation": [[12.0, 12, 44, 12, 44, 44, 12, 44]], "bbox": [12, 12, 32, 32],
-             "clean_category_id": 0, "category_id": 1, "noise": "class_flip+dilate"}
+    moved = {
+        **clean[0],
+        "segmentation": [[12.0, 12, 44, 12, 44, 44, 12, 44]],
+        "bbox": [12, 12, 32, 32],
+        "clean_category_id": 0,
+        "category_id": 1,
+        "noise": "class_flip+dilate",
+    }
     clean_texts, noisy_texts, moved_ids, dropped = visualize_noise.instance_texts(clean, [moved], names)
     assert noisy_texts == {0: "circle -> square (dilate)", 1: "square (dropped)"}
     assert moved_ids == {0} and dropped == {1} and clean_texts == {0: "circle", 1: "square"}
@@ -95,8 +112,23 @@ def test_dropped_and_moved_annotations_are_marked(tiny_toy, tmp_path):
 
 def test_semantic_datasets_are_drawn_with_changed_pixels_highlighted(tiny_toy, tmp_path, drawn):
     out = tmp_path / "sem.png"
-    assert visualize_noise.main(["--dataset", "toy_tiny_cityscapes_sem_seg_train", "--noise", "semrelabel60",
-                                 "--background-label", "0", "--images", "2", "--output", str(out)]) == 0
+    assert (
+        visualize_noise.main(
+            [
+                "--dataset",
+                "toy_tiny_cityscapes_sem_seg_train",
+                "--noise",
+                "semrelabel60",
+                "--background-label",
+                "0",
+                "--images",
+                "2",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert cv2.imread(str(out)) is not None and len(drawn) == 4
     for clean_vis, noisy_vis in zip(drawn[::2], drawn[1::2]):
         assert all(color != visualize_noise.CHANGED for _, color, _ in clean_vis.masks)
@@ -105,18 +137,22 @@ def test_semantic_datasets_are_drawn_with_changed_pixels_highlighted(tiny_toy, t
         # a class has one colour in both panels
         clean_colours = {text: tuple(color) for _, color, text in clean_vis.masks}
         noisy_colours = {text: tuple(color) for _, color, text in noisy_vis.masks if text}
-        assert "road" in clean_colours and all(clean_colours[t] == c for t, c in noisy_colours.items()
-                                               if t in clean_colours)
+        assert "road" in clean_colours and all(
+            clean_colours[t] == c for t, c in noisy_colours.items() if t in clean_colours
+        )
     titles = [vis.output.ax.texts[-1].get_text() for vis in drawn]
     assert titles == ["clean", "noisy: semrelabel60"] * 2
 
 
 def test_semantic_default_noise_and_a_wrong_kind_of_noise(tiny_toy, tmp_path):
     out = tmp_path / "x.png"
-    assert visualize_noise.main(["--dataset", "toy_tiny_cityscapes_sem_seg_train", "--images", "1",
-                                 "--output", str(out)]) == 0
-    assert "is for instance annotations" in _error(["--dataset", "toy_tiny_cityscapes_sem_seg_train", "--noise",
-                                                    "sym40", "--output", str(tmp_path / "y.png")])
+    assert (
+        visualize_noise.main(["--dataset", "toy_tiny_cityscapes_sem_seg_train", "--images", "1", "--output", str(out)])
+        == 0
+    )
+    assert "is for instance annotations" in _error(
+        ["--dataset", "toy_tiny_cityscapes_sem_seg_train", "--noise", "sym40", "--output", str(tmp_path / "y.png")]
+    )
 
 
 def test_unknown_noise_name_is_one_line(tiny_toy, tmp_path):
@@ -158,7 +194,9 @@ def test_datasets_it_cannot_draw_are_refused(tiny_toy, tmp_path):
     if "visualize_noise_unlabelled" not in DatasetCatalog.list():
         DatasetCatalog.register("visualize_noise_unlabelled", lambda: [{"file_name": "a.png", "image_id": 0}])
     assert "has neither instance annotations nor semantic label maps" in _error(
-        ["--dataset", "visualize_noise_unlabelled", "--output", out])
+        ["--dataset", "visualize_noise_unlabelled", "--output", out]
+    )
     assert "dataset 'nope' is not registered" in _error(["--dataset", "nope", "--output", out])
-    assert "preset 'coco' has 80 classes" in _error(["--dataset", "toy_tiny_train", "--noise", "asym40_coco",
-                                                     "--output", out])
+    assert "preset 'coco' has 80 classes" in _error(
+        ["--dataset", "toy_tiny_train", "--noise", "asym40_coco", "--output", out]
+    )

@@ -1,6 +1,7 @@
 """The one implementation of per-class connected components, against scipy's labelling of each class. OpenCV numbers
 the components of one class in its own order, so both sides are compared renumbered in raster order of their first
 pixels (class by class, in the order the classes were given)."""
+
 import numpy as np
 from scipy import ndimage
 
@@ -28,8 +29,9 @@ def reference(label_map, classes):
         for value, window in enumerate(ndimage.find_objects(local), start=1):
             labels[local == value] = len(found) + 1
             found.append(cls)
-            boxes.append([window[1].start, window[0].start, window[1].stop - window[1].start,
-                          window[0].stop - window[0].start])
+            boxes.append(
+                [window[1].start, window[0].start, window[1].stop - window[1].start, window[0].stop - window[0].start]
+            )
     return labels, np.asarray(found, np.int64), np.asarray(boxes, np.int64).reshape(-1, 4)
 
 

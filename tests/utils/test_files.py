@@ -1,5 +1,6 @@
 """noisy_seg.utils.files: the one atomic-write helper every tool writes its outputs with, the checked image
 writer, and the removal of a killed writer's temp files."""
+
 import errno
 import os
 import stat
@@ -9,8 +10,16 @@ import cv2
 import numpy as np
 import pytest
 
-from noisy_seg.utils.files import (TEMP_PREFIX, atomic_output, load_json, png_is_complete, remove_stale_temp_files,
-                                   save_json_atomic, write_atomic, write_image)
+from noisy_seg.utils.files import (
+    TEMP_PREFIX,
+    atomic_output,
+    load_json,
+    png_is_complete,
+    remove_stale_temp_files,
+    save_json_atomic,
+    write_atomic,
+    write_image,
+)
 
 
 def current_umask() -> int:
@@ -61,8 +70,12 @@ def test_write_atomic_takes_bytes_text_or_a_writer(tmp_path):
 
 def test_save_json_atomic_round_trips_numpy_through_load_json(tmp_path):
     target = tmp_path / "out.json"
-    data = {"ints": np.arange(3), "floats": np.array([[0.5, 1.25]], dtype=np.float32), "scalar": np.int64(7),
-            "text": "x"}
+    data = {
+        "ints": np.arange(3),
+        "floats": np.array([[0.5, 1.25]], dtype=np.float32),
+        "scalar": np.int64(7),
+        "text": "x",
+    }
     save_json_atomic(data, target)
     assert load_json(target) == {"ints": [0, 1, 2], "floats": [[0.5, 1.25]], "scalar": 7, "text": "x"}
     save_json_atomic({"b": [1]}, target, indent=True)
@@ -113,8 +126,13 @@ def test_write_image_with_a_failing_writer_leaves_no_file(tmp_path, monkeypatch,
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("name, image", [("map.png", np.ones((0, 8), np.uint8)),  # an empty image
-                                         ("map.nope", np.ones((8, 8), np.uint8))])  # no encoder for the suffix
+@pytest.mark.parametrize(
+    "name, image",
+    [
+        ("map.png", np.ones((0, 8), np.uint8)),  # an empty image
+        ("map.nope", np.ones((8, 8), np.uint8)),
+    ],
+)  # no encoder for the suffix
 def test_write_image_refuses_what_opencv_cannot_encode(tmp_path, name, image):
     with pytest.raises(OSError, match=f"^could not write {tmp_path / name}: OpenCV cannot encode"):
         write_image(tmp_path / name, image)
@@ -135,13 +153,19 @@ def test_png_is_complete_tells_whole_files_from_empty_cut_off_or_other_ones(tmp_
     (tmp_path / "cut.png").write_bytes(data[:-1])
     (tmp_path / "tiny.png").write_bytes(data[:4])
     (tmp_path / "text.png").write_text("not a png, but long enough to seek into")
-    assert whole_files(tmp_path) == {"cut.png": False, "empty.png": False, "text.png": False, "tiny.png": False,
-                                     "whole.png": True}
+    assert whole_files(tmp_path) == {
+        "cut.png": False,
+        "empty.png": False,
+        "text.png": False,
+        "tiny.png": False,
+        "whole.png": True,
+    }
     assert not png_is_complete(tmp_path / "missing.png")
 
 
 def test_a_killed_writers_temp_file_is_removed_by_the_next_write_there_a_live_ones_is_kept(
-        tmp_path, writer_in_another_process):
+    tmp_path, writer_in_another_process
+):
     """The probe: SIGKILL a writer mid-write; its hidden temp file stays. The next write into that folder (another
     process: here this one, which has not written there yet) removes it; the temp file of a writer that still
     runs, and files that are not temp files, stay."""
@@ -157,7 +181,8 @@ def test_a_killed_writers_temp_file_is_removed_by_the_next_write_there_a_live_on
     assert not stale.exists()
     assert busy.is_file() and live.poll() is None
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [".hidden_user_file.png", f"{TEMP_PREFIX}folder", busy.name, "next.json"])
+        [".hidden_user_file.png", f"{TEMP_PREFIX}folder", busy.name, "next.json"]
+    )
     live.kill()
     live.wait()
     assert remove_stale_temp_files(tmp_path) == [busy]  # dead now: the explicit sweep takes it

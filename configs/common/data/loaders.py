@@ -14,8 +14,9 @@ from detectron2.data import (
 from noisy_seg.data import NoisyDatasetMapper, NoisySemSegDatasetMapper
 
 
-def segmentation_dataloader(*, train_mapper, train_names, test_names, test_augmentations, total_batch_size,
-                            num_workers, evaluator):
+def segmentation_dataloader(
+    *, train_mapper, train_names, test_names, test_augmentations, total_batch_size, num_workers, evaluator
+):
     """`dataloader` with train / test / evaluator; `evaluator` is a LazyCall without its dataset_name."""
     dataloader = OmegaConf.create()
     dataloader.train = L(build_detection_train_loader)(
@@ -40,17 +41,28 @@ def segmentation_dataloader(*, train_mapper, train_names, test_names, test_augme
 
 def instance_segmentation_dataloader(*, num_classes, train_augmentations, **loader):
     return segmentation_dataloader(
-        train_mapper=L(NoisyDatasetMapper)(is_train=True, augmentations=train_augmentations, image_format="BGR",
-                                           use_instance_mask=True, noise=None, num_classes=num_classes),
+        train_mapper=L(NoisyDatasetMapper)(
+            is_train=True,
+            augmentations=train_augmentations,
+            image_format="BGR",
+            use_instance_mask=True,
+            noise=None,
+            num_classes=num_classes,
+        ),
         **loader,
     )
 
 
 def semantic_segmentation_dataloader(*, num_classes, background_label, train_augmentations, **loader):
     return segmentation_dataloader(
-        train_mapper=L(NoisySemSegDatasetMapper)(is_train=True, augmentations=train_augmentations,
-                                                 image_format="BGR", noise=None, num_classes=num_classes,
-                                                 background_label=background_label,
-                                                 keep_clean_sem_seg=True),  # under noise: memorization curves
+        train_mapper=L(NoisySemSegDatasetMapper)(
+            is_train=True,
+            augmentations=train_augmentations,
+            image_format="BGR",
+            noise=None,
+            num_classes=num_classes,
+            background_label=background_label,
+            keep_clean_sem_seg=True,
+        ),  # under noise: memorization curves
         **loader,
     )

@@ -20,8 +20,14 @@ BOX_FC = 128
 model.backbone.bottom_up.freeze_at = 0
 model.backbone.bottom_up.stem = L(BasicStem)(in_channels=3, out_channels=STAGE_WIDTHS[0], norm=NORM)
 model.backbone.bottom_up.stages = [
-    L(ResNet.make_stage)(block_class=BasicBlock, num_blocks=2, stride_per_block=[stride, 1], in_channels=c_in,
-                         out_channels=c_out, norm=NORM)
+    L(ResNet.make_stage)(
+        block_class=BasicBlock,
+        num_blocks=2,
+        stride_per_block=[stride, 1],
+        in_channels=c_in,
+        out_channels=c_out,
+        norm=NORM,
+    )
     for stride, c_in, c_out in zip((1, 2, 2, 2), STAGE_WIDTHS[:1] + STAGE_WIDTHS[:3], STAGE_WIDTHS)
 ]
 model.backbone.norm = NORM

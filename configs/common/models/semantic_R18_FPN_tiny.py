@@ -5,5 +5,11 @@ from .mask_rcnn_R18_FPN_tiny import CHANNELS, NORM
 from .mask_rcnn_R18_FPN_tiny import model as _instance_model
 from .semantic_fpn import semantic_fpn
 
-model = semantic_fpn(_instance_model.backbone, num_classes=19, conv_dims=CHANNELS, norm=NORM,
-                     pixel_mean=[103.530, 116.280, 123.675], pixel_std=[1.0, 1.0, 1.0])
+model = semantic_fpn(
+    _instance_model.backbone,
+    num_classes=19,
+    conv_dims=CHANNELS,
+    norm=NORM,
+    pixel_mean=[103.530, 116.280, 123.675],
+    pixel_std=[1.0, 1.0, 1.0],
+)

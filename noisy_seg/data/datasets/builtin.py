@@ -89,11 +89,7 @@ def prepare_toy_dataset(root: str | os.PathLike | None = None, **settings) -> Pa
 
 def dataset_names(prefix: str) -> list[str]:
     """The six names ``register_toy_datasets`` registers for ``prefix``."""
-    return [
-        f"{prefix}{kind}_{split}"
-        for kind in ("", "_cityscapes", "_cityscapes_sem_seg")
-        for split in SPLIT_CODES
-    ]
+    return [f"{prefix}{kind}_{split}" for kind in ("", "_cityscapes", "_cityscapes_sem_seg") for split in SPLIT_CODES]
 
 
 def register_toy_datasets(root: str | os.PathLike, prefix: str = DEFAULT_PREFIX, **settings) -> list[str]:

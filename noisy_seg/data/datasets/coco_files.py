@@ -8,6 +8,7 @@ exists. ``like`` names the registered set the file is a copy of: its image root 
 are used, so the copy evaluates and maps ids exactly like the original. An annotation's "loss_weight" (the
 weighted.json of tools/find_label_errors.py) is kept in the records, for NoisyDatasetMapper.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,10 @@ def register_coco_file(json_file: str, like: str, image_root: Optional[str] = No
     Registering the same file under the same name again is a no-op; another file under a taken name is an error."""
     path = Path(json_file).resolve()
     if like not in DatasetCatalog.list():
-        raise ValueError(f"register_coco_file: like={like!r} is not a registered dataset; name the set "
-                         f"{path.name} is a copy of (e.g. toy_shapes_train)")
+        raise ValueError(
+            f"register_coco_file: like={like!r} is not a registered dataset; name the set "
+            f"{path.name} is a copy of (e.g. toy_shapes_train)"
+        )
     source = MetadataCatalog.get(like)
     name = name or _default_name(path)
     if name in DatasetCatalog.list():
@@ -74,7 +77,8 @@ def _load_copy(path: Path, image_root: str, name: str) -> list:
     raise UserInputError(
         f"{path} is registered like {metadata.copy_of}, but its categories differ from {metadata.copy_of}'s "
         f"({len(given)} vs {len(expected)}; first: {_category(given, first)} vs {_category(expected, first)}): a copy "
-        "keeps the categories (ids and names) of the dataset it is like; name the dataset it is a copy of") from None
+        "keeps the categories (ids and names) of the dataset it is like; name the dataset it is a copy of"
+    ) from None
 
 
 def _category(categories: list, index: int) -> str:
@@ -98,9 +102,13 @@ def check_loss_weights(names, key: str) -> None:
                     continue
                 weight, weighted = ann[LOSS_WEIGHT], True
                 if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
-                    raise UserInputError(f"dataset '{name}': an annotation of {record.get('file_name', 'an image')} "
-                                         f"has loss_weight {weight!r}; it must be a number in [0, 1]")
+                    raise UserInputError(
+                        f"dataset '{name}': an annotation of {record.get('file_name', 'an image')} "
+                        f"has loss_weight {weight!r}; it must be a number in [0, 1]"
+                    )
     if registered and not weighted:
-        raise UserInputError(f"per-annotation loss weights are on but no annotation of {key}={registered} has a "
-                             f"\"{LOSS_WEIGHT}\": train on the weighted.json of tools/find_label_errors.py, "
-                             "registered with register_coco_file(json_file, like=...), or turn the option off")
+        raise UserInputError(
+            f"per-annotation loss weights are on but no annotation of {key}={registered} has a "
+            f'"{LOSS_WEIGHT}": train on the weighted.json of tools/find_label_errors.py, '
+            "registered with register_coco_file(json_file, like=...), or turn the option off"
+        )

@@ -4,6 +4,7 @@ $NOISY_SEG_DATASETS if set, else ${XDG_CACHE_HOME:-~/.cache}/noisy_seg/datasets.
 outlive `pip uninstall`, fail on a read-only install, and its `datasets/` folder would be importable as an empty
 namespace package that shadows HuggingFace's `datasets`.
 """
+
 from __future__ import annotations
 
 import os

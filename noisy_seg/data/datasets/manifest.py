@@ -6,6 +6,7 @@
 The manifest is read when the dataset is first used, so a config can name a folder a later step fills. Its label
 paths must lie inside its folder (relative, no ".."): a manifest cannot make training read files elsewhere.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,23 +42,33 @@ def _default_name(manifest: Path) -> str:
 
 def _read(manifest: Path, name: str) -> dict:
     if not manifest.is_file():
-        raise UserInputError(f"dataset '{name}': {manifest} does not exist; write it first with "
-                             "tools/generate_pseudo_labels.py --output " + str(manifest.parent))
+        raise UserInputError(
+            f"dataset '{name}': {manifest} does not exist; write it first with "
+            "tools/generate_pseudo_labels.py --output " + str(manifest.parent)
+        )
     try:
         content = load_json(manifest)
     except ValueError as err:
-        raise UserInputError(f"dataset '{name}': {manifest} is not valid JSON ({err}); write it again with "
-                             "tools/generate_pseudo_labels.py") from None
+        raise UserInputError(
+            f"dataset '{name}': {manifest} is not valid JSON ({err}); write it again with "
+            "tools/generate_pseudo_labels.py"
+        ) from None
     if not isinstance(content, dict) or not isinstance(content.get("settings", {}), dict):
-        raise UserInputError(f"dataset '{name}': {manifest} is not a pseudo-label manifest (a json object with "
-                             "settings, complete and records); write it with tools/generate_pseudo_labels.py")
+        raise UserInputError(
+            f"dataset '{name}': {manifest} is not a pseudo-label manifest (a json object with "
+            "settings, complete and records); write it with tools/generate_pseudo_labels.py"
+        )
     if not content.get("complete", False):
-        raise UserInputError(f"dataset '{name}': {manifest} belongs to an unfinished run; finish it with "
-                             "tools/generate_pseudo_labels.py ... --resume")
+        raise UserInputError(
+            f"dataset '{name}': {manifest} belongs to an unfinished run; finish it with "
+            "tools/generate_pseudo_labels.py ... --resume"
+        )
     records = content.get("records")
     if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
-        raise UserInputError(f"dataset '{name}': {manifest} has no list of records (got {type(records).__name__}); "
-                             "write it again with tools/generate_pseudo_labels.py")
+        raise UserInputError(
+            f"dataset '{name}': {manifest} has no list of records (got {type(records).__name__}); "
+            "write it again with tools/generate_pseudo_labels.py"
+        )
     return content
 
 
@@ -65,8 +76,11 @@ def _metadata(content: dict) -> dict:
     """stuff_classes, ignore_label, evaluator_type of the source dataset when it is registered, else the
     manifest's class names and ignore label with a plain sem_seg evaluator."""
     settings = content.get("settings", {})
-    defaults = {"stuff_classes": settings.get("class_names"), "ignore_label": settings.get("ignore_label", 255),
-                "evaluator_type": "sem_seg"}
+    defaults = {
+        "stuff_classes": settings.get("class_names"),
+        "ignore_label": settings.get("ignore_label", 255),
+        "evaluator_type": "sem_seg",
+    }
     source = settings.get("source_dataset")
     if source in DatasetCatalog.list():
         source_meta = MetadataCatalog.get(source)
@@ -95,8 +109,10 @@ def _records(content: dict, manifest: Path, name: str) -> list[dict]:
 
 def _inside_folder(path, key: str, manifest: Path, name: str) -> str:
     if not isinstance(path, str) or not path or Path(path).is_absolute() or ".." in Path(path).parts:
-        raise UserInputError(f"dataset '{name}': {manifest} gives {key} {path!r}, not a path inside its folder "
-                             f"(relative, without ..); a manifest may only name files next to it")
+        raise UserInputError(
+            f"dataset '{name}': {manifest} gives {key} {path!r}, not a path inside its folder "
+            f"(relative, without ..); a manifest may only name files next to it"
+        )
     return path
 
 
@@ -117,11 +133,15 @@ def register_pseudo_label_dataset(manifest_path: Union[str, os.PathLike], name: 
     if name in _registered:
         if _registered[name] == manifest:
             return name
-        raise UserInputError(f"dataset name '{name}' already holds the pseudo labels of {_registered[name]}; give "
-                             f"{manifest} another name (register_pseudo_label_dataset(path, name=...))")
+        raise UserInputError(
+            f"dataset name '{name}' already holds the pseudo labels of {_registered[name]}; give "
+            f"{manifest} another name (register_pseudo_label_dataset(path, name=...))"
+        )
     if name in DatasetCatalog.list():
-        raise UserInputError(f"dataset name '{name}' is already registered; give the pseudo labels of {manifest} "
-                             "another name (register_pseudo_label_dataset(path, name=...))")
+        raise UserInputError(
+            f"dataset name '{name}' is already registered; give the pseudo labels of {manifest} "
+            "another name (register_pseudo_label_dataset(path, name=...))"
+        )
 
     def load() -> list[dict]:
         content = _read(manifest, name)

@@ -11,6 +11,7 @@ names it; another one is an error): its images, classes and ignore label are use
 "sem_seg" (detectron2's SemSegEvaluator, which reads each record's label map): the source's Cityscapes evaluator would
 read the clean label folder.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,18 +41,23 @@ def _default_name(folder: Path, like: str) -> str:
 def _manifest(folder: Path, name: str, like: str) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
-        raise UserInputError(f"dataset '{name}': {path} does not exist; write the noisy maps first with "
-                             f"tools/make_noisy_dataset.py --dataset {like} --output {folder} --noise ...")
+        raise UserInputError(
+            f"dataset '{name}': {path} does not exist; write the noisy maps first with "
+            f"tools/make_noisy_dataset.py --dataset {like} --output {folder} --noise ..."
+        )
     try:
         manifest = load_json(path)
     except ValueError as err:
         raise UserInputError(f"dataset '{name}': {path} is not valid JSON ({err}); write the maps again") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("label_root"), str):
-        raise UserInputError(f"dataset '{name}': {path} is not a noisy-label-map manifest (a json object with dataset "
-                             f"and label_root); write it with tools/make_noisy_dataset.py --dataset {like}")
+        raise UserInputError(
+            f"dataset '{name}': {path} is not a noisy-label-map manifest (a json object with dataset "
+            f"and label_root); write it with tools/make_noisy_dataset.py --dataset {like}"
+        )
     if manifest.get("dataset") != like:
-        raise UserInputError(f"dataset '{name}': {folder} holds noisy maps of {manifest.get('dataset')!r}, not of "
-                             f"{like!r}")
+        raise UserInputError(
+            f"dataset '{name}': {folder} holds noisy maps of {manifest.get('dataset')!r}, not of {like!r}"
+        )
     return manifest
 
 
@@ -63,12 +69,16 @@ def _records(folder: Path, manifest: dict, like: str, name: str) -> list[dict]:
     for record in DatasetCatalog.get(like):
         source = Path(record["sem_seg_file_name"]).resolve()
         if not source.is_relative_to(label_root):
-            raise UserInputError(f"dataset '{name}': {record['sem_seg_file_name']} is not below the manifest's "
-                                 f"label_root {label_root}; was {folder} written from another copy of {like}?")
+            raise UserInputError(
+                f"dataset '{name}': {record['sem_seg_file_name']} is not below the manifest's "
+                f"label_root {label_root}; was {folder} written from another copy of {like}?"
+            )
         noisy = folder / source.relative_to(label_root).with_suffix(".png")
         if not noisy.is_file():
-            raise UserInputError(f"dataset '{name}': no noisy map {noisy} for {record['sem_seg_file_name']}; was "
-                                 f"{folder} written from another copy of {like}?")
+            raise UserInputError(
+                f"dataset '{name}': no noisy map {noisy} for {record['sem_seg_file_name']}; was "
+                f"{folder} written from another copy of {like}?"
+            )
         records.append({**record, "sem_seg_file_name": str(noisy)})
     return records
 
@@ -79,8 +89,10 @@ def register_noisy_label_maps(folder: Union[str, os.PathLike], like: str, name: 
     Registering a folder again under its name returns the name; another folder under a taken name is an error."""
     folder = Path(folder).resolve()
     if like not in DatasetCatalog.list():
-        raise UserInputError(f"register_noisy_label_maps: like={like!r} is not a registered dataset; name the semantic "
-                             "dataset the maps were written from")
+        raise UserInputError(
+            f"register_noisy_label_maps: like={like!r} is not a registered dataset; name the semantic "
+            "dataset the maps were written from"
+        )
     name = name or _default_name(folder, like)
     if name in DatasetCatalog.list():
         if MetadataCatalog.get(name).get("noisy_label_maps", None) != str(folder):
@@ -92,9 +104,20 @@ def register_noisy_label_maps(folder: Union[str, os.PathLike], like: str, name: 
     return name
 
 
-def write_noisy_label_maps(records: list, targets: list, noise, output: Union[str, os.PathLike], *, dataset: str,
-                           spec: dict, noise_name: str, num_classes: int, ignore_label: int,
-                           label_root: Union[str, os.PathLike], progress: bool = True) -> dict:
+def write_noisy_label_maps(
+    records: list,
+    targets: list,
+    noise,
+    output: Union[str, os.PathLike],
+    *,
+    dataset: str,
+    spec: dict,
+    noise_name: str,
+    num_classes: int,
+    ignore_label: int,
+    label_root: Union[str, os.PathLike],
+    progress: bool = True,
+) -> dict:
     """Write each record's label map, noised by `noise` under its `record_image_id` (as NoisySemSegDatasetMapper keys
     it), to its target (a path below `output`, the map's path below `label_root`), then the manifest this module reads
     (`spec` / `noise_name`: the noise as applied and as named); returns the manifest. ValueError names a label map
@@ -116,8 +139,13 @@ def write_noisy_label_maps(records: list, targets: list, noise, output: Union[st
         write_image(target, noisy)
         changed = int(np.count_nonzero(noisy != clean))
         changed_pixels, pixels = changed_pixels + changed, pixels + clean.size
-        files.append({"label": str(Path(target).relative_to(output)), "image_key": record_image_id(record),
-                      "changed_fraction": changed / clean.size})
+        files.append(
+            {
+                "label": str(Path(target).relative_to(output)),
+                "image_key": record_image_id(record),
+                "changed_fraction": changed / clean.size,
+            }
+        )
     manifest = {
         "dataset": dataset,
         "noise": spec,

@@ -16,6 +16,7 @@ order, in any worker:
 
 numpy + OpenCV only (no torch, no detectron2). Images are BGR uint8, as detectron2 reads images.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ def _star(points: int) -> Callable:
     def outline(rng):
         radii = np.where(np.arange(2 * points) % 2 == 0, 1.0, rng.uniform(0.38, 0.55))
         return [_ring(2 * points, phase=np.pi / 2) * radii[:, None]], []
+
     return outline
 
 
@@ -95,8 +97,11 @@ def _wedge_circle(rng):
 
 def _plus(rng):
     a = rng.uniform(0.2, 0.32)
-    return [np.array([[-a, -1], [a, -1], [a, -a], [1, -a], [1, a], [a, a], [a, 1], [-a, 1], [-a, a], [-1, a],
-                      [-1, -a], [-a, -a]])], []
+    return [
+        np.array(
+            [[-a, -1], [a, -1], [a, -a], [1, -a], [1, a], [a, a], [a, 1], [-a, 1], [-a, a], [-1, a], [-1, -a], [-a, -a]]
+        )
+    ], []
 
 
 def _saltire(rng):
@@ -107,8 +112,9 @@ def _saltire(rng):
 
 def _chevron(rng):
     t = rng.uniform(0.3, 0.45)
-    return [np.array([[-1, -0.6], [0, 0.4], [1, -0.6], [1, -0.6 + t * 2], [0, 0.4 + t * 2], [-1, -0.6 + t * 2]])
-            - [0, t]], []
+    return [
+        np.array([[-1, -0.6], [0, 0.4], [1, -0.6], [1, -0.6 + t * 2], [0, 0.4 + t * 2], [-1, -0.6 + t * 2]]) - [0, t]
+    ], []
 
 
 def _l_shape(rng):
@@ -118,8 +124,11 @@ def _l_shape(rng):
 
 def _t_shape(rng):
     a = rng.uniform(0.3, 0.45)
-    return [np.array([[-1, -1], [1, -1], [1, -1 + a], [a / 2, -1 + a], [a / 2, 1], [-a / 2, 1], [-a / 2, -1 + a],
-                      [-1, -1 + a]])], []
+    return [
+        np.array(
+            [[-1, -1], [1, -1], [1, -1 + a], [a / 2, -1 + a], [a / 2, 1], [-a / 2, 1], [-a / 2, -1 + a], [-1, -1 + a]]
+        )
+    ], []
 
 
 def _frame(rng):
@@ -145,8 +154,7 @@ def _teardrop(rng):
 
 
 def _bolt(rng):
-    return [np.array([[0.2, -1], [-0.55, 0.1], [-0.05, 0.1], [-0.3, 1], [0.6, -0.25], [0.05, -0.25],
-                      [0.45, -1]])], []
+    return [np.array([[0.2, -1], [-0.55, 0.1], [-0.05, 0.1], [-0.3, 1], [0.6, -0.25], [0.05, -0.25], [0.45, -1]])], []
 
 
 def _hourglass(rng):
@@ -156,22 +164,54 @@ def _hourglass(rng):
 
 def _double_arrow(rng):
     s = rng.uniform(0.15, 0.25)
-    return [np.array([[-1, 0], [-0.5, -0.55], [-0.5, -s], [0.5, -s], [0.5, -0.55], [1, 0], [0.5, 0.55], [0.5, s],
-                      [-0.5, s], [-0.5, 0.55]])], []
+    return [
+        np.array(
+            [
+                [-1, 0],
+                [-0.5, -0.55],
+                [-0.5, -s],
+                [0.5, -s],
+                [0.5, -0.55],
+                [1, 0],
+                [0.5, 0.55],
+                [0.5, s],
+                [-0.5, s],
+                [-0.5, 0.55],
+            ]
+        )
+    ], []
 
 
 _OUTLINES = {
     **{f"polygon{n}": _polygon(n) for n in range(3, 11)},
     **{f"star{k}": _star(k) for k in range(4, 9)},
-    "annulus": _annulus, "crescent": _crescent, "heart": _heart, "semicircle": _semicircle,
-    "wedge_circle": _wedge_circle, "plus": _plus, "saltire": _saltire, "chevron": _chevron, "l_shape": _l_shape,
-    "t_shape": _t_shape, "frame": _frame, "trapezoid": _trapezoid, "parallelogram": _parallelogram,
-    "teardrop": _teardrop, "bolt": _bolt, "hourglass": _hourglass, "double_arrow": _double_arrow,
+    "annulus": _annulus,
+    "crescent": _crescent,
+    "heart": _heart,
+    "semicircle": _semicircle,
+    "wedge_circle": _wedge_circle,
+    "plus": _plus,
+    "saltire": _saltire,
+    "chevron": _chevron,
+    "l_shape": _l_shape,
+    "t_shape": _t_shape,
+    "frame": _frame,
+    "trapezoid": _trapezoid,
+    "parallelogram": _parallelogram,
+    "teardrop": _teardrop,
+    "bolt": _bolt,
+    "hourglass": _hourglass,
+    "double_arrow": _double_arrow,
 }
 # Glyphs: digits and capitals, less those another one becomes under rotation and font changes (O / 0, I / 1).
 _GLYPHS = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
-          cv2.FONT_HERSHEY_PLAIN)
+_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+)
 # Texture-defined blobs: a random smooth blob whose fill pattern is the class.
 _TEXTURES = ("stripes", "checks", "dots", "grid", "waves", "speckle")
 
@@ -230,7 +270,7 @@ def _object_mask(class_index: int, rng, shape, size: float, angle: float, center
     if name in _OUTLINES:
         return _outline_mask(name, rng, shape, size, angle, center)
     if name.startswith("glyph_"):
-        return _glyph_mask(name[len("glyph_"):], rng, shape, size, angle / 4, center)  # glyphs lean, not spin
+        return _glyph_mask(name[len("glyph_") :], rng, shape, size, angle / 4, center)  # glyphs lean, not spin
     return _blob_mask(rng, shape, size, angle, center)
 
 
@@ -249,7 +289,7 @@ def _colour(rng, avoid=None, min_distance: float = 90.0) -> np.ndarray:
 
 def _pattern(kind: str, rng, shape) -> np.ndarray:
     """A 0..1 float pattern (H, W) of the texture `kind`, at a random period and orientation."""
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     angle = rng.uniform(0.0, np.pi)
     u, v = xs * np.cos(angle) + ys * np.sin(angle), -xs * np.sin(angle) + ys * np.cos(angle)
     period = rng.uniform(3.0, 8.0)
@@ -258,12 +298,13 @@ def _pattern(kind: str, rng, shape) -> np.ndarray:
     if kind == "checks":
         return ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float32)
     if kind == "dots":
-        return ((np.hypot((u % period) - period / 2, (v % period) - period / 2) < period / 3.5)).astype(np.float32)
+        return (np.hypot((u % period) - period / 2, (v % period) - period / 2) < period / 3.5).astype(np.float32)
     if kind == "grid":
         return (((u % period) < 1.2) | ((v % period) < 1.2)).astype(np.float32)
     if kind == "waves":
-        return (0.5 + 0.5 * np.sin(2 * np.pi * u / (2 * period) + 2.0 * np.sin(2 * np.pi * v / (4 * period)))
-                ).astype(np.float32)
+        return (0.5 + 0.5 * np.sin(2 * np.pi * u / (2 * period) + 2.0 * np.sin(2 * np.pi * v / (4 * period)))).astype(
+            np.float32
+        )
     return (rng.uniform(size=shape) > 0.5).astype(np.float32)  # speckle
 
 
@@ -313,8 +354,14 @@ def _clutter(image: np.ndarray, rng, size: int, fragments: bool) -> None:
             p, q = rng.uniform(0, size, 2), rng.uniform(0, size, 2)
             cv2.line(image, tuple(int(c) for c in p), tuple(int(c) for c in q), colour, int(rng.integers(1, 3)))
         else:
-            mask = _object_mask(int(rng.integers(len(CLASSES))), rng, image.shape[:2], rng.uniform(0.08, 0.17) * size,
-                                rng.uniform(0, 2 * np.pi), rng.uniform(0, size, 2))
+            mask = _object_mask(
+                int(rng.integers(len(CLASSES))),
+                rng,
+                image.shape[:2],
+                rng.uniform(0.08, 0.17) * size,
+                rng.uniform(0, 2 * np.pi),
+                rng.uniform(0, size, 2),
+            )
             image[mask.astype(bool)] = colour
 
 
@@ -363,8 +410,14 @@ def render_scene(settings: CorpusSettings, split: str, index: int) -> tuple[np.n
     labels = np.full((size, size), BACKGROUND, np.uint8)
     for _ in range(int(rng.integers(2, 7))):
         label = int(rng.integers(len(CLASSES)))
-        mask = _object_mask(label, rng, (size, size), rng.uniform(0.15, 0.6) * size, rng.uniform(0, 2 * np.pi),
-                            rng.uniform(0.1, 0.9, 2) * size)
+        mask = _object_mask(
+            label,
+            rng,
+            (size, size),
+            rng.uniform(0.15, 0.6) * size,
+            rng.uniform(0, 2 * np.pi),
+            rng.uniform(0.1, 0.9, 2) * size,
+        )
         _paint_class(image, mask, label, rng, background_colour)
         labels[mask.astype(bool)] = label
     return _finish(image, rng), labels
@@ -376,6 +429,6 @@ def _paint_class(image, mask, label: int, rng, background_colour) -> None:
     region = mask.astype(bool)
     if name.startswith("texture_"):
         first = _colour(rng, background_colour)
-        image[region] = _textured(name[len("texture_"):], rng, image.shape[:2], first, background_colour)[region]
+        image[region] = _textured(name[len("texture_") :], rng, image.shape[:2], first, background_colour)[region]
     else:
         _paint(image, mask, rng, background_colour)

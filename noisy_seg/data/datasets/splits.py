@@ -6,6 +6,7 @@ records carry ``image_tags``: the class indices present in their true label map,
 would give. They keep ``sem_seg_file_name`` so that pseudo labels can be scored against the truth; a recipe must
 never train on the weak set directly (its configs train on the strong set and on pseudo labels only).
 """
+
 from __future__ import annotations
 
 from typing import List, Sequence, Tuple

@@ -27,15 +27,57 @@ Where this differs from the seed's code (documented, each a fix or a vectorizati
 The package is split as cleanlab splits its own: `rank` (component metrics, meta classifier, scores), `filter` (the
 proposals), `summary` (the benchmark), `peer` (cleanlab.segmentation).
 """
+
 from .filter import NUM_PROPOSALS, find_proposals
 from .peer import cleanlab_proposals, flagged_components
-from .rank import (C_VALUES, MIN_PROPOSAL_SIZE, SOLVERS, ImageComponents, adjusted_iou, component_metrics,
-                   connected_components, feature_names, fit_meta_classifier, heatmaps, score_images, split_images)
-from .summary import (IOU_THRESHOLD, MIN_ERROR_SIZE, THRESHOLDS, benchmark_counts, drop_components, error_regions,
-                      image_proposals, pr_curve)
+from .rank import (
+    C_VALUES,
+    MIN_PROPOSAL_SIZE,
+    SOLVERS,
+    ImageComponents,
+    adjusted_iou,
+    component_metrics,
+    connected_components,
+    feature_names,
+    fit_meta_classifier,
+    heatmaps,
+    score_images,
+    split_images,
+)
+from .summary import (
+    IOU_THRESHOLD,
+    MIN_ERROR_SIZE,
+    THRESHOLDS,
+    benchmark_counts,
+    drop_components,
+    error_regions,
+    image_proposals,
+    pr_curve,
+)
 
-__all__ = ["C_VALUES", "IOU_THRESHOLD", "MIN_ERROR_SIZE", "MIN_PROPOSAL_SIZE", "NUM_PROPOSALS", "SOLVERS",
-           "THRESHOLDS", "ImageComponents", "adjusted_iou", "benchmark_counts", "cleanlab_proposals",
-           "component_metrics", "connected_components", "drop_components", "error_regions", "feature_names",
-           "find_proposals", "fit_meta_classifier", "flagged_components", "heatmaps", "image_proposals", "pr_curve",
-           "score_images", "split_images"]
+__all__ = [
+    "C_VALUES",
+    "IOU_THRESHOLD",
+    "MIN_ERROR_SIZE",
+    "MIN_PROPOSAL_SIZE",
+    "NUM_PROPOSALS",
+    "SOLVERS",
+    "THRESHOLDS",
+    "ImageComponents",
+    "adjusted_iou",
+    "benchmark_counts",
+    "cleanlab_proposals",
+    "component_metrics",
+    "connected_components",
+    "drop_components",
+    "error_regions",
+    "feature_names",
+    "find_proposals",
+    "fit_meta_classifier",
+    "flagged_components",
+    "heatmaps",
+    "image_proposals",
+    "pr_curve",
+    "score_images",
+    "split_images",
+]

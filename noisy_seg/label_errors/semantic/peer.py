@@ -1,5 +1,6 @@
 """The peer: cleanlab.segmentation's pixel flags and scores as proposals of the same form, so both methods go
 through one evaluation."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -23,16 +24,22 @@ def cleanlab_proposals(labels, pred_probs, *, n_jobs: Optional[int] = 1, batch_s
 
     labels, pred_probs = np.asarray(labels), np.asarray(pred_probs)
     if labels.ndim != 3 or pred_probs.ndim != 4 or labels.shape != (pred_probs.shape[0], *pred_probs.shape[2:]):
-        raise ValueError(f"labels must be (N, H, W) and pred_probs (N, K, H, W) of the same N, H, W, got "
-                         f"{labels.shape} and {pred_probs.shape}")
+        raise ValueError(
+            f"labels must be (N, H, W) and pred_probs (N, K, H, W) of the same N, H, W, got "
+            f"{labels.shape} and {pred_probs.shape}"
+        )
     num_classes = pred_probs.shape[1]
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"cleanlab needs every label in [0, {num_classes}); got values in [{labels.min()}, "
-                         f"{labels.max()}] (map an ignore label to a class first)")
+        raise ValueError(
+            f"cleanlab needs every label in [0, {num_classes}); got values in [{labels.min()}, "
+            f"{labels.max()}] (map an ignore label to a class first)"
+        )
     issues = find_label_issues(labels, pred_probs, n_jobs=n_jobs, batch_size=batch_size, verbose=False)
     image_scores, pixel_scores = get_label_quality_scores(labels, pred_probs, method="softmin", verbose=False)
-    return [flagged_components(issues[i], pred_probs[i].argmax(axis=0), 1.0 - pixel_scores[i], num_classes)
-            for i in range(len(labels))], image_scores
+    return [
+        flagged_components(issues[i], pred_probs[i].argmax(axis=0), 1.0 - pixel_scores[i], num_classes)
+        for i in range(len(labels))
+    ], image_scores
 
 
 def flagged_components(flags, predicted, badness, num_classes: int):

@@ -1,6 +1,7 @@
 """The semantic quality scores: per predicted component, the seed's uncertainty and geometry metrics and its
 adjusted IoU with the given label (`component_metrics`), and the meta classifier's P(true positive)
 (`score_images`)."""
+
 from __future__ import annotations
 
 import inspect
@@ -30,8 +31,18 @@ def feature_names(num_classes: int) -> list[str]:
     """The columns of `ImageComponents.features` (the seed's metric names)."""
     names = ["S", "S_in", "S_bd", "S_rel", "S_rel_in"]
     for h in HEATMAPS:
-        names += [h, f"{h}_in", f"{h}_bd", f"{h}_rel", f"{h}_rel_in",
-                  f"{h}_var", f"{h}_var_in", f"{h}_var_bd", f"{h}_var_rel", f"{h}_var_rel_in"]
+        names += [
+            h,
+            f"{h}_in",
+            f"{h}_bd",
+            f"{h}_rel",
+            f"{h}_rel_in",
+            f"{h}_var",
+            f"{h}_var_in",
+            f"{h}_var_bd",
+            f"{h}_var_rel",
+            f"{h}_var_rel_in",
+        ]
     names += ["centroid_row", "centroid_col"]
     names += [f"cprob{c}" for c in range(num_classes)] + [f"ndist{c}" for c in range(num_classes)]
     return names
@@ -66,8 +77,9 @@ class ImageComponents:
 def _check_probs(probs) -> np.ndarray:
     probs = np.asarray(probs)
     if probs.ndim != 3 or probs.shape[0] < 2 or 0 in probs.shape or not np.issubdtype(probs.dtype, np.floating):
-        raise ValueError(f"probs must be a float (K, H, W) softmax with K >= 2 classes, got {probs.dtype} "
-                         f"{probs.shape}")
+        raise ValueError(
+            f"probs must be a float (K, H, W) softmax with K >= 2 classes, got {probs.dtype} {probs.shape}"
+        )
     return probs
 
 
@@ -125,8 +137,9 @@ def _boxes(components: np.ndarray, count: int) -> np.ndarray:
     return boxes
 
 
-def _adjusted_iou(components: np.ndarray, count: int, reference: np.ndarray, reference_count: int,
-                  match: np.ndarray) -> np.ndarray:
+def _adjusted_iou(
+    components: np.ndarray, count: int, reference: np.ndarray, reference_count: int, match: np.ndarray
+) -> np.ndarray:
     """IoU_adj of components 1..count against reference components 1..reference_count (0: none), `match` True where
     a pixel's component and reference component have one class. U = |k| + the pixels of the reference components of
     k's class that meet k and are not of that class in `components` (they are in no other component of it)."""
@@ -134,7 +147,8 @@ def _adjusted_iou(components: np.ndarray, count: int, reference: np.ndarray, ref
     matched, matched_reference = components[match], reference[match]
     intersection = np.bincount(matched, minlength=count + 1)
     miss = np.bincount(reference.ravel(), minlength=reference_count + 1) - np.bincount(
-        matched_reference, minlength=reference_count + 1)
+        matched_reference, minlength=reference_count + 1
+    )
     pairs = np.unique(matched.astype(np.int64) * (reference_count + 1) + matched_reference)
     component, other = np.divmod(pairs, reference_count + 1)
     union = size + np.bincount(component, weights=miss[other], minlength=count + 1)
@@ -147,8 +161,9 @@ def adjusted_iou(predicted, given, num_classes: int) -> np.ndarray:
     nothing of the component's class where it is (a false positive w.r.t. the label)."""
     predicted, given = np.asarray(predicted), np.asarray(given)
     if predicted.shape != given.shape or predicted.ndim != 2:
-        raise ValueError(f"predicted and given must be (H, W) maps of one shape, got {predicted.shape} and "
-                         f"{given.shape}")
+        raise ValueError(
+            f"predicted and given must be (H, W) maps of one shape, got {predicted.shape} and {given.shape}"
+        )
     components, classes = connected_components(predicted, num_classes)
     reference, reference_classes = connected_components(given, num_classes)
     match = (predicted == given) & (components > 0)
@@ -188,8 +203,9 @@ def component_metrics(probs, given=None, *, min_size: int = MIN_PROPOSAL_SIZE) -
     if given is not None:
         given = np.asarray(given)
         if given.shape != (height, width) or not np.issubdtype(given.dtype, np.integer):
-            raise ValueError(f"given must be an integer (H, W) = {(height, width)} label map, got {given.dtype} "
-                             f"{given.shape}")
+            raise ValueError(
+                f"given must be an integer (H, W) = {(height, width)} label map, got {given.dtype} {given.shape}"
+            )
     entropy, margin, variation, predicted = _pixel_maps(probs)
     components, classes = connected_components(predicted, num_classes)
     count = len(classes)
@@ -212,13 +228,25 @@ def component_metrics(probs, given=None, *, min_size: int = MIN_PROPOSAL_SIZE) -
         sums, squares = per_part(heat), per_part(heat * heat)
         mean = sums.sum(1) / size
         mean_in, mean_bd = sums[:, 0] / inner, sums[:, 1] / bd
-        var = np.maximum(squares.sum(1) / size - mean ** 2, 0.0)
-        var_in = np.maximum(squares[:, 0] / inner - mean_in ** 2, 0.0)
-        var_bd = np.maximum(squares[:, 1] / bd - mean_bd ** 2, 0.0)
-        columns += [mean, mean_in, mean_bd, mean * size / bd, mean_in * size_in / bd,
-                    var, var_in, var_bd, var * size / bd, var_in * size_in / bd]
-    columns += [per_part(np.repeat(np.arange(height, dtype=np.float64), width)).sum(1) / size,
-                per_part(np.tile(np.arange(width, dtype=np.float64), height)).sum(1) / size]
+        var = np.maximum(squares.sum(1) / size - mean**2, 0.0)
+        var_in = np.maximum(squares[:, 0] / inner - mean_in**2, 0.0)
+        var_bd = np.maximum(squares[:, 1] / bd - mean_bd**2, 0.0)
+        columns += [
+            mean,
+            mean_in,
+            mean_bd,
+            mean * size / bd,
+            mean_in * size_in / bd,
+            var,
+            var_in,
+            var_bd,
+            var * size / bd,
+            var_in * size_in / bd,
+        ]
+    columns += [
+        per_part(np.repeat(np.arange(height, dtype=np.float64), width)).sum(1) / size,
+        per_part(np.tile(np.arange(width, dtype=np.float64), height)).sum(1) / size,
+    ]
     columns += [per_part(probs[c]).sum(1) / size for c in range(num_classes)]
     neighbours = neighbours[1:]
     neighbour_fraction = neighbours / np.maximum(neighbours.sum(1, keepdims=True), 1)
@@ -242,15 +270,16 @@ def split_images(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     if num_images < 2:
         raise ValueError(f"the meta classifier needs at least 2 images (one to fit, one to search), got {num_images}")
     order = np.random.default_rng(seed).permutation(num_images)
-    return np.sort(order[: num_images // 2]), np.sort(order[num_images // 2:])
+    return np.sort(order[: num_images // 2]), np.sort(order[num_images // 2 :])
 
 
 def _logistic_regression(folds: int, seed: int, solver: str):
     """The seed's LogisticRegressionCV(Cs=C_VALUES, penalty="l1", solver="saga", max_iter=1000, tol=1e-3), in the
     spelling of the installed scikit-learn (1.8 replaced penalty= by l1_ratios=). liblinear minimizes the same L1
     objective (its intercept, scaled by 100, is all but unpenalized)."""
-    options = dict(Cs=list(C_VALUES), solver=solver, cv=folds, scoring="accuracy", max_iter=1000, tol=1e-3,
-                   random_state=seed)
+    options = dict(
+        Cs=list(C_VALUES), solver=solver, cv=folds, scoring="accuracy", max_iter=1000, tol=1e-3, random_state=seed
+    )
     if solver == "liblinear":
         options["intercept_scaling"] = 100.0
     major_minor = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
@@ -294,8 +323,7 @@ def _true_positive_probability(model, features: np.ndarray) -> np.ndarray:
     return probabilities[:, classes.index(1)] if 1 in classes else np.zeros(len(features))
 
 
-def score_images(images: Sequence[ImageComponents], *, seed: int = 0, both_halves: bool = False,
-                 solver: str = "saga"):
+def score_images(images: Sequence[ImageComponents], *, seed: int = 0, both_halves: bool = False, solver: str = "saga"):
     """P(true positive) of the components of the search half of `images` (every image with `both_halves`: a second
     classifier fitted on the search half scores the training half); `solver` as `fit_meta_classifier`'s.
 
@@ -320,8 +348,13 @@ def score_images(images: Sequence[ImageComponents], *, seed: int = 0, both_halve
             correct += int(np.sum((probability > 0.5) == (images[i].iou_adj[scorable] > 0)))
             total += int(scorable.sum())
         chosen = getattr(model[-1], "C_", None) if hasattr(model, "steps") else None
-        fits.append({"C": None if chosen is None else float(np.ravel(chosen)[0]),
-                     "train_components": int(sum(len(r) for r in rows)),
-                     "scored_components": total, "accuracy": correct / total if total else float("nan")})
+        fits.append(
+            {
+                "C": None if chosen is None else float(np.ravel(chosen)[0]),
+                "train_components": int(sum(len(r) for r in rows)),
+                "scored_components": total,
+                "accuracy": correct / total if total else float("nan"),
+            }
+        )
     info = {"train_images": train.tolist(), "search_images": search.tolist(), "classifiers": fits}
     return scores, info

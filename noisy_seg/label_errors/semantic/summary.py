@@ -1,5 +1,6 @@
 """The seed's benchmark: dropped components as the errors to find, the regions, the counts at each threshold and
 the PR curve (auc.py's area)."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -14,8 +15,15 @@ MIN_ERROR_SIZE = 250  # pixels: benchmark regions and proposals below it are lef
 IOU_THRESHOLD = 0.25
 
 
-def drop_components(label_map, num_classes: int, fraction: float, rng: np.random.Generator, *,
-                    classes: Optional[Sequence[int]] = None, fill: int = 0) -> np.ndarray:
+def drop_components(
+    label_map,
+    num_classes: int,
+    fraction: float,
+    rng: np.random.Generator,
+    *,
+    classes: Optional[Sequence[int]] = None,
+    fill: int = 0,
+) -> np.ndarray:
     """A copy of `label_map` whose 8-connected components of `classes` (None: every class) are each dropped with
     probability `fraction`: their pixels take `fill` (a background class, or the ignore label for void)."""
     if not 0 <= fraction <= 1:
@@ -52,9 +60,18 @@ def image_proposals(image: ImageComponents, scores: np.ndarray):
     return proposals, image.classes[chosen].astype(np.int64), np.asarray(scores, np.float64)[chosen]
 
 
-def benchmark_counts(regions, region_classes, proposals, proposal_classes, proposal_scores, *,
-                     classes: Optional[Sequence[int]] = None, thresholds=THRESHOLDS,
-                     iou_threshold: float = IOU_THRESHOLD, min_size: int = MIN_ERROR_SIZE):
+def benchmark_counts(
+    regions,
+    region_classes,
+    proposals,
+    proposal_classes,
+    proposal_scores,
+    *,
+    classes: Optional[Sequence[int]] = None,
+    thresholds=THRESHOLDS,
+    iou_threshold: float = IOU_THRESHOLD,
+    min_size: int = MIN_ERROR_SIZE,
+):
     """True positives, false positives and false negatives (each (T,) int64) of one image at each threshold.
 
     regions / proposals: int (H, W) maps, 0 for none, else 1..r / 1..p, with their classes (and the proposals'
@@ -69,8 +86,11 @@ def benchmark_counts(regions, region_classes, proposals, proposal_classes, propo
     region_size = np.bincount(regions.ravel(), minlength=count_r + 1)
     proposal_size = np.bincount(proposals.ravel(), minlength=count_p + 1)
     keep_r = np.r_[False, np.ones(count_r, bool) if classes is None else np.isin(region_classes, classes)]
-    keep_p = np.r_[False, (np.ones(count_p, bool) if classes is None else np.isin(proposal_classes, classes))
-                   & (proposal_size[1:] >= min_size)]
+    keep_p = np.r_[
+        False,
+        (np.ones(count_p, bool) if classes is None else np.isin(proposal_classes, classes))
+        & (proposal_size[1:] >= min_size),
+    ]
     class_r, class_p = np.r_[-1, region_classes], np.r_[-2, proposal_classes]
     both = (regions > 0) & (proposals > 0)
     r_pix, p_pix = regions[both], proposals[both]
@@ -110,6 +130,13 @@ def pr_curve(tp, fp, fn, thresholds=THRESHOLDS) -> dict:
     recalls = [0.0] + sorted(points) + [1.0]
     precisions = [0.0] + [points[r] for r in sorted(points)] + [points[max(points)] if points else 0.0]
     area = sum((r1 - r0) * (p0 + p1) / 2 for r0, r1, p0, p1 in zip(recalls, recalls[1:], precisions, precisions[1:]))
-    return {"thresholds": [float(t) for t in thresholds], "precision": precision.tolist(),
-            "recall": recall.tolist(), "f1": f1.tolist(), "tp": tp.astype(int).tolist(),
-            "fp": fp.astype(int).tolist(), "fn": fn.astype(int).tolist(), "pr_auc": float(area)}
+    return {
+        "thresholds": [float(t) for t in thresholds],
+        "precision": precision.tolist(),
+        "recall": recall.tolist(),
+        "f1": f1.tolist(),
+        "tp": tp.astype(int).tolist(),
+        "fp": fp.astype(int).tolist(),
+        "fn": fn.astype(int).tolist(),
+        "pr_auc": float(area),
+    }

@@ -13,12 +13,33 @@ encodings are those of the noise models (``noisy_seg.noise.geometry``).
 The package is split by job: `render` (one image and its objects), `layouts` (writing COCO and Cityscapes files),
 `cache` (the generated sets on disk: settings, manifest, locking, reuse).
 """
-from .cache import (LAYOUTS, MANIFEST_NAME, SETTING_KEYS, ToySettings, ensure_toy_dataset, read_manifest,
-                    write_toy_dataset)
-from .layouts import (CITYSCAPES_CLASS_NAMES, CITYSCAPES_LABEL_IDS, CITYSCAPES_TRAIN_IDS, cityscapes_maps,
-                      cityscapes_paths, coco_paths)
-from .render import (GENERATOR_VERSION, SPLIT_CODES, TOY_CLASSES, TOY_SUPERCATEGORIES, ToyObject, ToySample,
-                     render_toy_sample)
+
+from .cache import (
+    LAYOUTS,
+    MANIFEST_NAME,
+    SETTING_KEYS,
+    ToySettings,
+    ensure_toy_dataset,
+    read_manifest,
+    write_toy_dataset,
+)
+from .layouts import (
+    CITYSCAPES_CLASS_NAMES,
+    CITYSCAPES_LABEL_IDS,
+    CITYSCAPES_TRAIN_IDS,
+    cityscapes_maps,
+    cityscapes_paths,
+    coco_paths,
+)
+from .render import (
+    GENERATOR_VERSION,
+    SPLIT_CODES,
+    TOY_CLASSES,
+    TOY_SUPERCATEGORIES,
+    ToyObject,
+    ToySample,
+    render_toy_sample,
+)
 
 __all__ = [
     "CITYSCAPES_CLASS_NAMES",

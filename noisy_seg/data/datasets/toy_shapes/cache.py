@@ -1,5 +1,6 @@
 """The generated toy sets on disk: settings, a manifest, generation under a lock into a staging folder swapped in
 whole, and reuse of a set that has what is asked."""
+
 from __future__ import annotations
 
 import json

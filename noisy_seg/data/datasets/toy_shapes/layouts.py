@@ -1,4 +1,5 @@
 """Writing rendered toy images in the COCO json layout and the Cityscapes leftImg8bit / gtFine layout."""
+
 from __future__ import annotations
 
 import json
@@ -85,9 +86,7 @@ def _coco_categories() -> list[dict]:
     ]
 
 
-def _write_split(
-    root: Path, split: str, seed: int, num_images: int, image_size: int, layouts: tuple[str, ...]
-) -> int:
+def _write_split(root: Path, split: str, seed: int, num_images: int, image_size: int, layouts: tuple[str, ...]) -> int:
     """Write one split in the requested layouts; returns the number of annotations."""
     json_file, image_root = coco_paths(root, split)
     image_dir, gt_dir = cityscapes_paths(root, split)

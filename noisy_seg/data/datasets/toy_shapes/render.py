@@ -1,5 +1,6 @@
 """Rendering one toy image: textured shapes on a textured background, drawn back to front, and their visible masks
 and outlines; image i of a split depends only on (seed, split, i, image_size)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -151,9 +152,7 @@ def _background(rng: np.random.Generator, image_size: int) -> tuple[np.ndarray, 
     return texture + rng.normal(0.0, 6.0, size=texture.shape).astype(np.float32), colours[:1]
 
 
-def _contrasting_colour(
-    rng: np.random.Generator, background: np.ndarray, objects: list[np.ndarray]
-) -> np.ndarray:
+def _contrasting_colour(rng: np.random.Generator, background: np.ndarray, objects: list[np.ndarray]) -> np.ndarray:
     """First of 16 random colours far enough from the background and earlier objects' colours;
     the one with the largest margin if none is (a fixed draw count keeps the stream aligned)."""
     candidates = rng.integers(0, 256, size=(16, 3)).astype(np.float32)

@@ -5,5 +5,6 @@ from detectron2.config import LazyConfig
 from .instance_stage1_ce import dataloader  # noqa: F401  (the noisy copy)
 
 lr_multiplier, model, optimizer, train = LazyConfig.load_rel(
-    "../../../NoisyClassLabels/configs/toy/combination_switch.py", ("lr_multiplier", "model", "optimizer", "train"))
+    "../../../NoisyClassLabels/configs/toy/combination_switch.py", ("lr_multiplier", "model", "optimizer", "train")
+)
 train.output_dir = "output/PseudoLabels/toy/instance/combination"

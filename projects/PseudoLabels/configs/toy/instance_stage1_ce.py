@@ -12,5 +12,6 @@ dataloader, lr_multiplier, model, optimizer, train = LazyConfig.load_rel(
 )
 
 dataloader.train.dataset.names = L(register_coco_file)(
-    json_file="output/PseudoLabels/toy/instance/train_sym40.json", like="toy_shapes_train")
+    json_file="output/PseudoLabels/toy/instance/train_sym40.json", like="toy_shapes_train"
+)
 train.output_dir = "output/PseudoLabels/toy/instance/stage1_ce"

@@ -7,7 +7,8 @@ from detectron2.config import LazyConfig
 from noisy_seg.modeling import NoisySemanticSegmentor
 
 dataloader, lr_multiplier, model, optimizer, train = LazyConfig.load_rel(
-    "strong10_ce.py", ("dataloader", "lr_multiplier", "model", "optimizer", "train"))
+    "strong10_ce.py", ("dataloader", "lr_multiplier", "model", "optimizer", "train")
+)
 
 model._target_ = NoisySemanticSegmentor  # hands the mapper's present_classes to the head
 model.sem_seg_head.loss = "cce"

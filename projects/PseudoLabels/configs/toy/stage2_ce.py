@@ -8,7 +8,8 @@ from detectron2.config import LazyConfig
 from noisy_seg.data import register_pseudo_label_dataset
 
 dataloader, lr_multiplier, model, optimizer, train = LazyConfig.load_rel(
-    "strong10_ce.py", ("dataloader", "lr_multiplier", "model", "optimizer", "train"))
+    "strong10_ce.py", ("dataloader", "lr_multiplier", "model", "optimizer", "train")
+)
 
 dataloader.train.dataset.names = [
     "toy_shapes_cityscapes_sem_seg_train_strong10",
