@@ -49,7 +49,7 @@ bench-robust: install
 	$(VPY) tools/run_grid.py --grid robust
 
 # the NoisySemanticLabels project's losses on the toy label maps under semrelabel40 and boundary5, clean CE;
-# 3 seeds (configs/grids/semantic.yaml; 33 toy runs, about 140 min on 2 cores: 2.5-3.2 min each, boundary5 5.8 min)
+# 3 seeds (configs/grids/semantic.yaml; 33 toy runs, about 140 min on 2 cores: 2.5-3.2 min each, boundary5 4.7-6.5 min)
 bench-semantic: install
 	$(VPY) tools/run_grid.py --grid semantic
 
