@@ -11,7 +11,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.noisy_seg-installed
 PYTEST_ARGS ?= -q
 
-.PHONY: install demo test pretrain bench-robust bench-semantic pseudo-labels-toy label-correction-toy label-errors-toy bench clean-data
+.PHONY: install demo test test-fast pretrain bench-robust bench-semantic pseudo-labels-toy label-correction-toy label-errors-toy bench clean-data
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,17 @@ $(STAMP): setup.py tools/install_detectron2.py Makefile | $(VPY)
 
 install: $(STAMP)
 
-# the linter and the formatter's check first (ruff.toml), then the suite
+# the linter and the formatter's check first (ruff.toml), then the whole suite (CI: .ci/run)
 test: install
 	$(VPY) -m ruff check --quiet .
 	$(VPY) -m ruff format --check --quiet .
 	$(VPY) -m pytest $(PYTEST_ARGS) tests
+
+# the edit loop: the same without the slow tier (tests marked slow in tests/conftest.py), under 3 min on 2 cores
+test-fast: install
+	$(VPY) -m ruff check --quiet .
+	$(VPY) -m ruff format --check --quiet .
+	$(VPY) -m pytest $(PYTEST_ARGS) -m "not slow" tests
 
 # the toy recipes' pretrained backbone (shipped as noisy_seg://backbones/R18_tiny_corpus.pth), made again from its
 # manifest's command into output/pretrain/ (~15 min on 2 cores); compare its sha256 with the shipped one's

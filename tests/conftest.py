@@ -10,6 +10,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 
+# The slow tier: `make test` runs every test, `make test-fast` (the edit loop, under 3 min on 2 cores) skips these.
+# A test is slow when it carries @pytest.mark.slow (each one measured at 1 s or more with --durations: it trains a
+# model, starts a tool's process, or builds a model from scratch) or uses one of these fixtures, which train a model
+# once for a module: a fast test that shares one would pay for the training when the slow ones are left out.
+SLOW_FIXTURES = {"trained", "run6", "short_run"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -27,6 +27,7 @@ def test_the_required_configs_exist():
 
 
 @pytest.mark.parametrize("path", CONFIGS)
+@pytest.mark.slow
 def test_config_instantiates(path):
     cfg = LazyConfig.load(str(REPO / path))
     model = instantiate(cfg.model)

@@ -126,6 +126,7 @@ def test_registered_coco_json_on_the_fly_equals_offline(coco_variants, tmp_path,
 
 @pytest.mark.parametrize("source", ["json", "png"])
 @pytest.mark.parametrize("noise", ["sym40", "coco_n_hard", "drop30", "idn40"])
+@pytest.mark.slow
 def test_cityscapes_loader_either_way_on_the_fly_equals_offline(tiny_toy, tmp_path, source, noise):
     image_dir, gt_dir = cityscapes_paths(tiny_toy, "train")
     output = tmp_path / "noisy.json"

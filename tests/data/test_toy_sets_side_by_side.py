@@ -24,6 +24,7 @@ LOAD = (
 )
 
 
+@pytest.mark.slow
 def test_a_custom_set_goes_beside_the_default_and_trains_by_name(repo_root, tmp_path):
     result = _run(repo_root, tmp_path, *CUSTOM)
     assert result.returncode == 0, result.stderr
@@ -37,6 +38,7 @@ def test_a_custom_set_goes_beside_the_default_and_trains_by_name(repo_root, tmp_
     assert loaded.returncode == 0 and loaded.stdout.split()[-1] == "6", loaded.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_the_default_loader_refuses_a_set_with_other_settings_in_one_line(repo_root, tmp_path):
     default_root = tmp_path / "toy_shapes"
     assert _run(repo_root, tmp_path, *CUSTOM, "--root", str(default_root)).returncode == 0
@@ -54,6 +56,7 @@ def test_the_default_loader_refuses_a_set_with_other_settings_in_one_line(repo_r
     assert read_manifest(default_root) == before
 
 
+@pytest.mark.slow
 def test_the_tool_replaces_a_set_with_other_settings_only_with_force(repo_root, tmp_path):
     root = tmp_path / "mine"
     assert _run(repo_root, tmp_path, *CUSTOM, "--root", str(root)).returncode == 0
@@ -73,6 +76,7 @@ def test_the_tool_replaces_a_set_with_other_settings_only_with_force(repo_root, 
         (["--root", "FILE"], "is a file; give a folder"),
     ],
 )
+@pytest.mark.slow
 def test_absurd_sizes_and_roots_are_refused(repo_root, tmp_path, args, message):
     (tmp_path / "FILE").write_text("x")
     args = [str(tmp_path / a) if a == "FILE" else a for a in args]

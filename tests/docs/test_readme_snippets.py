@@ -74,6 +74,7 @@ def test_the_extractor_stops_at_the_next_section():
 
 
 @pytest.mark.parametrize("doc,section,at_least", DOCS)
+@pytest.mark.slow
 def test_the_snippets_run_as_written(tmp_path, doc, section, at_least):
     blocks = python_blocks((REPO / doc).read_text(), section)
     (tmp_path / "blocks.json").write_text(json.dumps(blocks))

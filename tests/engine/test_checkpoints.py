@@ -57,12 +57,14 @@ def run6(repo_root, tiny_toy, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_eval_only_without_weights_is_one_line(repo_root, tmp_path):
     res = _cli(repo_root, f"train.output_dir={tmp_path}", "train.init_checkpoint=", flags=["--eval-only"])
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith("error: --eval-only needs weights")
 
 
+@pytest.mark.slow
 def test_eval_only_with_the_pretrained_backbone_alone_is_one_line(repo_root, tmp_path):
     """The toy configs start from the pretrained backbone: evaluating it as if it were a trained model says so."""
     res = _cli(repo_root, f"train.output_dir={tmp_path}", flags=["--eval-only"])
@@ -73,6 +75,7 @@ def test_eval_only_with_the_pretrained_backbone_alone_is_one_line(repo_root, tmp
     )
 
 
+@pytest.mark.slow
 def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tmp_path):
     res = _cli(
         repo_root,
@@ -120,6 +123,7 @@ class _Payload:
         return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
 
 
+@pytest.mark.slow
 def test_pickles_are_refused_unless_opted_in(repo_root, run6, tmp_path):
     evil = tmp_path / "weights.pkl"
     marker = tmp_path / "code_ran"
@@ -155,6 +159,7 @@ def _copy_run(src, dst):
     return dst
 
 
+@pytest.mark.slow
 def test_resume_falls_back_past_a_truncated_or_missing_last_checkpoint(repo_root, run6, tmp_path):
     out = _copy_run(run6, tmp_path / "truncated")
     assert (out / "last_checkpoint").read_text() == "model_final.pth"
@@ -176,6 +181,7 @@ def test_resume_falls_back_past_a_truncated_or_missing_last_checkpoint(repo_root
         _main(repo_root, f"train.output_dir={out}", "train.max_iter=8", resume=True)
 
 
+@pytest.mark.slow
 def test_max_to_keep_holds_after_kill_and_resume(repo_root, tiny_toy, tmp_path):
     keep = ["train.checkpointer.period=1", "train.checkpointer.max_to_keep=2"]
     _main(repo_root, f"train.output_dir={tmp_path}", "train.max_iter=4", *keep)

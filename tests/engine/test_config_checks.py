@@ -1,12 +1,12 @@
 """Configs are checked before anything is built or launched: each problem is one line."""
 
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import pytest
 
 from detectron2.config import LazyConfig
 
+from noisy_seg.cli import train_net
 from noisy_seg.engine import apply_overrides, check_config
 from noisy_seg.utils.errors import UserInputError
 
@@ -51,10 +51,22 @@ def test_good_configs_pass(toy_cfg):
         check_config(apply_overrides(toy_cfg.copy(), [f"dataloader.train.mapper.noise={noise}"]))
 
 
-def _cli(repo_root, *argv):
-    return subprocess.run(
-        [sys.executable, "tools/train_net.py", *argv], cwd=repo_root, capture_output=True, text=True, timeout=120
-    )
+@pytest.fixture
+def cli(repo_root, capsys, monkeypatch):
+    """tools/train_net.py's command line, in-process: run(*argv) -> (exit status, stderr). Its refusals come before
+    anything is built or launched; an unexpected exception (a traceback in a process) fails the test."""
+    monkeypatch.chdir(repo_root)
+
+    def run(*argv):
+        capsys.readouterr()
+        try:
+            train_net.cli(list(argv))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code
+        return SimpleNamespace(returncode=code, stderr=capsys.readouterr().err)
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -65,29 +77,29 @@ def _cli(repo_root, *argv):
         ([TOY, "train.max_iter=abc"], "error: train.max_iter='abc': expected an int"),
     ],
 )
-def test_cli_reports_them_in_one_line(repo_root, argv, message):
-    res = _cli(repo_root, "--config-file", *argv)
+def test_cli_reports_them_in_one_line(cli, argv, message):
+    res = cli("--config-file", *argv)
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith(message), res.stderr
 
 
-def test_cli_config_files_that_cannot_run(repo_root, tmp_path):
+def test_cli_config_files_that_cannot_run(cli, tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("train = dict(\n")
-    res = _cli(repo_root, "--config-file", str(broken))
+    res = cli("--config-file", str(broken))
     assert res.returncode != 0 and "Traceback" not in res.stderr and f"error: {broken}:1:" in res.stderr
     yacs = tmp_path / "mask_rcnn.yaml"  # a yacs config runs with NoisyTrainer, and needs a training set
     yacs.write_text("VERSION: 2\nMODEL:\n  MASK_ON: True\n")  # (without VERSION detectron2 warns on stderr)
-    res = _cli(repo_root, "--config-file", str(yacs), "OUTPUT_DIR", str(tmp_path / "out"))
+    res = cli("--config-file", str(yacs), "OUTPUT_DIR", str(tmp_path / "out"))
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
     assert res.stderr.startswith("error: DATASETS.TRAIN is empty"), res.stderr
-    res = _cli(repo_root, "--config-file", str(yacs), "--eval-only")
+    res = cli("--config-file", str(yacs), "--eval-only")
     assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("error: DATASETS.TEST is empty"), res.stderr
     lazy_yaml = tmp_path / "saved.yaml"  # lower-case keys: a LazyConfig's saved config.yaml, without its parts
     lazy_yaml.write_text("model: {}\n")
-    res = _cli(repo_root, "--config-file", str(lazy_yaml))
+    res = cli("--config-file", str(lazy_yaml))
     assert res.stderr.strip().count("\n") == 0 and "defines no train, dataloader" in res.stderr, res.stderr
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    res = _cli(repo_root, "--config-file", str(text))
+    res = cli("--config-file", str(text))
     assert res.stderr.startswith("error:") and "neither a LazyConfig .py file" in res.stderr

@@ -65,6 +65,7 @@ def test_bad_grid_fields_are_one_line(tmp_path, spec, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 def test_every_bad_cell_is_listed_before_anything_runs(repo_root, tmp_path):
     spec = {"seeds": [0], "overrides": [], "blocks": [{"losses": ["ce", "focal_typo"], "noise": ["sym40", "sym150"]}]}
     grid = load_grid(spec, "bad", tmp_path)
@@ -195,6 +196,7 @@ def test_report_gives_mean_std_and_n_and_names_failed_cells(tmp_path):
     assert len(cells) == 6 and cells[3]["status"] == "failed" and cells[0]["command"] == "cmd"
 
 
+@pytest.mark.slow
 def test_a_grid_runs_resumes_and_reports_a_crashed_cell(repo_root, tmp_path):
     """Two tiny real cells through tools/train_net.py, one of which crashes; then the grid is run again."""
     base = tmp_path / "datasets"
@@ -326,6 +328,7 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
 
 
 # ------------------------------------------------------------------------------------------------- the output folder
+@pytest.mark.slow
 def test_an_output_that_cannot_be_made_is_one_line_and_nothing_starts(repo_root, tmp_path, monkeypatch):
     """Issue 21: run_grid --output under a read-only folder ended in a PermissionError traceback."""
     blocker = tmp_path / "a_file"

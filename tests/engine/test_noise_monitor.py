@@ -27,6 +27,7 @@ def _latest(rows, key):
     return values[-1]
 
 
+@pytest.mark.slow
 def test_the_readme_noise_command_logs_the_noise_and_memorization(repo_root, tiny_toy, tmp_path):
     rows, log = _run(
         repo_root,

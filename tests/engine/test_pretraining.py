@@ -54,6 +54,7 @@ def test_a_short_run_writes_the_toy_backbone_in_float16_with_its_manifest(short_
     assert manifest["sha256"] == hashlib.sha256(short_run.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_the_toy_recipe_loads_it_and_trains(short_run, repo_root, tmp_path):
     result = subprocess.run(
         [
@@ -80,6 +81,7 @@ def test_the_toy_recipe_loads_it_and_trains(short_run, repo_root, tmp_path):
     assert (tmp_path / "run" / "model_final.pth").is_file()
 
 
+@pytest.mark.slow
 def test_the_same_settings_give_the_same_weights(tmp_path):
     settings = PretrainSettings(iterations=2, batch_size=4, val_images=4, warmup_iters=1)
     first, second = tmp_path / "a.pth", tmp_path / "b.pth"
@@ -108,6 +110,7 @@ def test_the_dense_pretext_trains_too(tmp_path):
         (["--config-file", "toy/no_such.py"], "not found"),
     ],
 )
+@pytest.mark.slow
 def test_bad_settings_are_one_line_and_status_2(repo_root, tmp_path, args, message):
     result = subprocess.run(
         [sys.executable, "tools/pretrain_backbone.py", "--output", str(tmp_path / "w.pth"), *args],

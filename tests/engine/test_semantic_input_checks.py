@@ -44,6 +44,7 @@ def _cli_error(capsys, argv) -> str:
 
 
 @pytest.mark.parametrize("loss, message", BAD_LOSSES)
+@pytest.mark.slow
 def test_bad_loss_strings_stop_train_net_in_one_line_before_the_run_folder(repo_root, tmp_path, capsys, loss, message):
     out = tmp_path / "run"
     lazy = _cli_error(

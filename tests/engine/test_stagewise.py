@@ -33,6 +33,7 @@ def _train_rows(out):
     return {r["iteration"]: r for r in rows if "total_loss" in r}
 
 
+@pytest.mark.slow
 def test_stage2_resumes_full_training_state(repo_root, tiny_toy, tmp_path):
     s1, s2 = tmp_path / "stage1", tmp_path / "stage2"
     step_at_80 = "lr_multiplier.scheduler.milestones=[400]"  # of the schedule's 500 updates, whatever max_iter
@@ -79,6 +80,7 @@ def _run_info(out):
     return json.loads((out / "run_info.json").read_text())
 
 
+@pytest.mark.slow
 def test_switch_and_stop_points_follow_a_shortened_schedule(repo_root, tiny_toy, tmp_path):
     """TINY sets train.max_iter=8: the configs' half-way points must move to 4, not stay at 250."""
     _run(repo_root, f"{P}/combination_switch.py", f"train.output_dir={tmp_path / 'switch'}")
@@ -91,6 +93,7 @@ def test_switch_and_stop_points_follow_a_shortened_schedule(repo_root, tiny_toy,
     assert _run_info(tmp_path / "stage1")["stop_iter"] == 4
 
 
+@pytest.mark.slow
 def test_a_loss_that_never_becomes_active_is_reported_loudly(repo_root, tiny_toy, tmp_path, caplog):
     with caplog.at_level("WARNING", logger="noisy_seg"):
         _run(

@@ -40,6 +40,7 @@ def trained(repo_root, tiny_toy, tmp_path_factory):
     return out, opts
 
 
+@pytest.mark.slow
 def test_training_writes_checkpoints_metrics_events_and_evaluates(trained):
     out, _ = trained
     assert (out / "model_final.pth").is_file() and (out / "model_0000001.pth").is_file()
@@ -52,6 +53,7 @@ def test_training_writes_checkpoints_metrics_events_and_evaluates(trained):
     assert "bbox/AP" in final[-1]
 
 
+@pytest.mark.slow
 def test_resume_continues_from_last_checkpoint(repo_root, trained):
     out, opts = trained
     train_net.main(_args(str(repo_root / CONFIG), *opts, "train.max_iter=6", resume=True))
@@ -79,6 +81,7 @@ def _cli(repo_root, *argv):
     )
 
 
+@pytest.mark.slow
 def test_cli_unknown_override_key_is_one_line(repo_root):
     res = _cli(repo_root, "--config-file", CONFIG, "train.max_iters=3")
     assert res.returncode != 0
@@ -88,12 +91,14 @@ def test_cli_unknown_override_key_is_one_line(repo_root):
     ]
 
 
+@pytest.mark.slow
 def test_cli_missing_config_file(repo_root):
     res = _cli(repo_root, "--config-file", "configs/nope.py")
     assert res.returncode != 0 and "config file 'configs/nope.py' not found" in res.stderr
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_cli_missing_dataset_paths_is_one_clear_line(repo_root, tmp_path):
     res = _cli(
         repo_root,
@@ -127,6 +132,7 @@ def test_cli_missing_detectron2_is_one_line(repo_root, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_two_process_cpu_training(repo_root, tiny_toy, tmp_path):
     """--num-gpus 2 on a CPU machine: detectron2's launch starts 2 gloo processes; DDP without device_ids."""
     from detectron2.engine import launch
@@ -156,6 +162,7 @@ def _ddp_worker(args, toy_root):
     train_net.main(args)
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_run_and_is_recorded(repo_root, tiny_toy, tmp_path):
     """train.seed reaches detectron2's default_setup (model init, data order, augmentation): two runs with one
     seed log the same losses on this CPU; another seed gives another run. The seed is in run_info.json."""
@@ -176,6 +183,7 @@ def test_the_same_seed_gives_the_same_run_and_is_recorded(repo_root, tiny_toy, t
     assert losses["a"] == losses["b"] and losses["a"] != losses["c"]
 
 
+@pytest.mark.slow
 def test_a_config_without_train_seed_still_runs_and_records_a_drawn_seed(repo_root, tiny_toy, tmp_path):
     """Configs written before train.seed existed (or without it) keep working from the command line."""
     config = tmp_path / "no_seed.py"
@@ -214,6 +222,7 @@ def test_a_negative_seed_is_drawn_and_recorded(repo_root, tiny_toy, tmp_path):
 
 
 @pytest.mark.parametrize("loss", ["ce", "combination"])
+@pytest.mark.slow
 def test_semantic_toy_config_trains_with_a_named_loss_and_reports_miou(repo_root, tiny_toy, tmp_path, loss):
     opts = [
         "dataloader.train.dataset.names=toy_tiny_cityscapes_sem_seg_train",

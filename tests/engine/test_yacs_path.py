@@ -239,6 +239,7 @@ def test_bad_noise_settings_are_one_error_line(repo_root, capsys, opts, message)
     assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith(message)
 
 
+@pytest.mark.slow
 def test_cli_bad_noise_name_is_one_line_and_status_2(repo_root):
     res = subprocess.run(
         [sys.executable, "tools/train_net.py", "--config-file", INSTANCE, "INPUT.LABEL_NOISE", "sym4O"],
@@ -258,6 +259,7 @@ def _train_net(repo_root, *argv):
     )
 
 
+@pytest.mark.slow
 def test_a_python_tag_in_a_config_or_its_base_runs_nothing(repo_root, tmp_path):
     marker = tmp_path / "made_by_the_config"
     evil = tmp_path / "evil.yaml"
@@ -351,6 +353,7 @@ def _evil_pickle(path, marker):
     return path
 
 
+@pytest.mark.slow
 def test_eval_only_refuses_a_pickle_as_weights(repo_root, tmp_path):
     marker = tmp_path / "made_by_the_pickle"
     evil = _evil_pickle(tmp_path / "evil.pkl", marker)
@@ -372,6 +375,7 @@ def test_eval_only_refuses_a_pickle_as_weights(repo_root, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_training_refuses_a_pickle_as_weights_or_as_the_last_checkpoint(repo_root, tiny_toy, tmp_path):
     marker = tmp_path / "made_by_the_pickle"
     evil = _evil_pickle(tmp_path / "evil.pkl", marker)
@@ -451,6 +455,7 @@ def test_eval_only_loads_strictly_and_pickles_when_opted_in(repo_root, trained, 
     )
 
 
+@pytest.mark.slow
 def test_a_python_tag_in_a_saved_lazyconfig_yaml_runs_nothing(repo_root, tmp_path):
     """The LazyConfig path reads a run's saved config.yaml with detectron2's LazyConfig.load (yaml.unsafe_load):
     the same tag is refused there, by train_net and by a grid cell naming it."""

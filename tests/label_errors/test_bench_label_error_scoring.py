@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks" / "bench_label_error_scoring.py"
 OURS = ("foreground_probs", "rank scores", "gmm of the loss", "best_match_iou", "find_label_issues", "total")
@@ -28,6 +30,7 @@ def _numbers(line: str, count: int) -> list[float]:
     return [float(field.rstrip("x").replace(",", "")) for field in line.split()[-count:]]
 
 
+@pytest.mark.slow
 def test_tiny_run_prints_every_row_with_finite_positive_numbers():
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(

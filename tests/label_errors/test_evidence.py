@@ -304,6 +304,7 @@ def tiny_instance_set(tiny_toy):
     )
 
 
+@pytest.mark.slow
 def test_end_to_end_on_given_checkpoints_then_reused(repo_root, tiny_instance_set, random_weights, tmp_path, capsys):
     output = tmp_path / "evidence"
     flags = [

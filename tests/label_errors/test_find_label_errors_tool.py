@@ -188,6 +188,7 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert all((image_id, tuple(round(v, 2) for v in box)) in listed for image_id, box in missing)
 
 
+@pytest.mark.slow
 def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
     repo_root, noisy_small, checkpoints, tmp_path, monkeypatch, capsys
 ):
@@ -373,6 +374,7 @@ def test_a_json_whose_categories_differ_from_like_is_one_line(repo_root, noisy_s
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_bad_input_exits_2_with_one_line(repo_root, noisy_small, checkpoints, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("mine")

@@ -321,6 +321,7 @@ def run(repo_root, weights, output, *extra, dataset=VAL):
     )
 
 
+@pytest.mark.slow
 def test_tool_end_to_end(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
     output = tmp_path / "found"
     assert run(repo_root, checkpoints["toy"], output, "--top", 3, "--min-size", 5, "--both-halves") == 0

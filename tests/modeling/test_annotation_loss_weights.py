@@ -397,6 +397,7 @@ def test_the_boundary_checks_refuse_weights_on_without_weighted_annotations(repo
     check_yacs_datasets(yacs, eval_only=False)
 
 
+@pytest.mark.slow
 def test_train_net_says_so_in_one_line_before_training(repo_root, tmp_path):
     import subprocess
     import sys

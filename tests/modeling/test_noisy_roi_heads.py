@@ -288,6 +288,7 @@ def _yacs_cfg(head):
 
 
 @pytest.mark.parametrize("head", ["NoisyStandardROIHeads", "NoisyCascadeROIHeads"])
+@pytest.mark.slow
 def test_yacs_config_selects_heads_and_loss(head):
     model = build_model(_yacs_cfg(head))
     expected = {"NoisyStandardROIHeads": NoisyStandardROIHeads, "NoisyCascadeROIHeads": NoisyCascadeROIHeads}[head]
@@ -301,6 +302,7 @@ def test_yacs_config_selects_heads_and_loss(head):
 @pytest.mark.parametrize(
     "stock,noisy", [("StandardROIHeads", "NoisyStandardROIHeads"), ("CascadeROIHeads", "NoisyCascadeROIHeads")]
 )
+@pytest.mark.slow
 def test_yacs_noisy_heads_build_stock_weights_from_the_same_seed(stock, noisy):
     states = []
     for head in (stock, noisy):

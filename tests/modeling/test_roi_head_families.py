@@ -154,6 +154,7 @@ def _predictors(model):
 
 @pytest.mark.parametrize("system", ["lazy", "yacs"])
 @pytest.mark.parametrize("family", list(FAMILIES), ids=lambda f: f.__name__)
+@pytest.mark.slow
 def test_family_builds_as_stock_with_ce_and_trains_with_a_robust_loss(family, system, repo_root):
     stock = _build(family, system, repo_root)
     ce = _build(family, system, repo_root, cls_loss="ce")
@@ -309,6 +310,7 @@ def emptied_batch(tiny_toy):
 
 
 @pytest.mark.parametrize("family", list(FAMILIES), ids=lambda f: f.__name__)
+@pytest.mark.slow
 def test_every_noise_trains_a_step_on_a_batch_with_images_it_emptied(family, repo_root, emptied_batch):
     """The probe: dataloader.train.mapper.noise=drop90 stopped training at the first iterations (AttributeError:
     Cannot find field 'gt_clean_classes'): detectron2 gives the proposals of an image without annotations no
@@ -327,6 +329,7 @@ def test_every_noise_trains_a_step_on_a_batch_with_images_it_emptied(family, rep
         assert (f"{scope}memorization/pred_is_clean_label" in logged) == (batch is emptied_batch)
 
 
+@pytest.mark.slow
 def test_drop90_trains_through_train_net_and_its_memorization_rows_are_the_writers(repo_root, tiny_toy, tmp_path):
     """The probe's run, shortened: dataloader.train.mapper.noise=drop90 (with sym90 on what it keeps, so that the
     curves count something) trains on the toy config, and the memorization scalars land in the rows the writer

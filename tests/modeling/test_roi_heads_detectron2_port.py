@@ -3,6 +3,7 @@ Apache-2.0), ported: the same inputs at seed 121 and detectron2's hard-coded exp
 heads in "ce" mode in place of StandardROIHeads. Passing means the noisy heads build the same weights from the
 same RNG stream and sample the same RoIs as stock detectron2."""
 
+import pytest
 import torch
 
 from detectron2.config import get_cfg
@@ -76,18 +77,21 @@ def _assert_expected(detector_losses):
     assert succ, "Losses has changed! New losses: {}".format({k: v.item() for k, v in detector_losses.items()})
 
 
+@pytest.mark.slow
 def test_stock_roi_heads_reproduce_detectron2s_expected_losses():
     """The reference itself holds on this machine's torch (detectron2 relies on torch's RNG being stable)."""
     _, losses = _detector_losses(StandardROIHeads)
     _assert_expected(losses)
 
 
+@pytest.mark.slow
 def test_noisy_roi_heads_in_ce_mode_reproduce_detectron2s_expected_losses():
     roi_heads, losses = _detector_losses(NoisyStandardROIHeads)
     assert isinstance(roi_heads, NoisyStandardROIHeads) and roi_heads.box_predictor.cls_loss_name == "ce"
     _assert_expected(losses)
 
 
+@pytest.mark.slow
 def test_registry_build_reproduces_detectron2s_expected_losses():
     roi_heads, losses = _detector_losses(build_roi_heads)  # MODEL.ROI_HEADS.NAME = NoisyStandardROIHeads
     assert type(roi_heads) is NoisyStandardROIHeads

@@ -8,6 +8,8 @@ import sysconfig
 import textwrap
 from pathlib import Path
 
+import pytest
+
 
 # What the build reads: a fresh clone's setup.py, the package and the config trees its model_zoo links point to.
 SOURCES = ("setup.py", "README.md", "noisy_seg", "configs", "projects")
@@ -64,6 +66,7 @@ def _pip(*args, cwd):
     return result
 
 
+@pytest.mark.slow
 def test_a_pip_install_runs_from_anywhere_and_writes_nothing_into_site_packages(repo_root, tmp_path):
     source = tmp_path / "source"  # a copy, so that the build writes no build/ or egg-info into the checkout
     source.mkdir()

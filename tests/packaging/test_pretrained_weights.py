@@ -109,6 +109,7 @@ def test_a_missing_file_is_one_line(shipped_copy):
         ("configs/toy/yacs/mask_rcnn_R18_FPN_ce.yaml", "MODEL.WEIGHTS noisy_seg://backbones/nope.pth"),
     ],
 )
+@pytest.mark.slow
 def test_train_net_refuses_an_unknown_name_in_one_line_before_the_run(repo_root, tmp_path, config, override):
     import subprocess
     import sys

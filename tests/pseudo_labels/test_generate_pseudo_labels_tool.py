@@ -60,6 +60,7 @@ def tree(folder):
     }
 
 
+@pytest.mark.slow
 def test_end_to_end_default_scales_with_flip_then_resume(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
     output = tmp_path / "pseudo"
     assert run(repo_root, checkpoints["toy"], output, "train.device=cpu") == 0
@@ -180,6 +181,7 @@ def test_resume_with_other_settings_is_refused_and_changes_nothing(repo_root, ti
     assert tree(output) == before
 
 
+@pytest.mark.slow
 def test_the_script_prints_one_line_without_traceback(repo_root, tmp_path):
     result = subprocess.run(
         [
@@ -206,6 +208,7 @@ def test_the_script_prints_one_line_without_traceback(repo_root, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_task_instance_calls_the_instance_correction(repo_root, tiny_toy, checkpoints, tmp_path, monkeypatch, capsys):
     calls = []
 

@@ -110,6 +110,7 @@ def test_output_equals_the_on_the_fly_pipeline(coco_file, tmp_path):
     assert {a["noise"] for a in noisy["annotations"]} & {"dilate", "erode", "jitter", "simplify"}
 
 
+@pytest.mark.slow
 def test_same_seed_reproduces_across_processes_and_other_seed_differs(coco_file, tmp_path):
     outputs = []
     for seed, name in ((3, "a.json"), (3, "b.json"), (4, "c.json")):
@@ -287,6 +288,7 @@ def test_cityscapes_input_goes_through_detectron2_loader_either_way(tmp_path, mo
         (["--noise", "symmetric", "--rate", "0.2", "--gt-dir", "/nonexistent"], "error: --gt-dir /nonexistent is not"),
     ],
 )
+@pytest.mark.slow
 def test_bad_arguments_fail_with_one_error_line(coco_file, tmp_path, extra, message):
     output = tmp_path / "never.json"
     result = run_tool("--input", coco_file, "--output", output, *extra)
@@ -411,6 +413,7 @@ ANN = ("annotations", 4)
         (_set(("categories", 0, "id"), 2**64), "'id' 1.845e+19 does not fit in 64 bits"),
     ],
 )
+@pytest.mark.slow
 def test_malformed_records_are_named_with_their_field(tmp_path, mutate, message):
     source = tmp_path / "bad.json"
     source.write_text(json.dumps(_malformed(mutate)))  # stdlib: orjson refuses ints beyond 64 bits
@@ -429,6 +432,7 @@ def test_malformed_records_are_named_with_their_field(tmp_path, mutate, message)
         ({"counts": "abc"}, "'segmentation' cannot be read"),
     ],
 )
+@pytest.mark.slow
 def test_malformed_segmentations_are_named_when_spatial_noise_reads_them(tmp_path, segmentation, message):
     dataset = coco_dataset(CITYSCAPES_CATEGORIES, num_images=4, per_image=3)
     for ann in dataset["annotations"]:
@@ -462,6 +466,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(coco_file, t
     assert result.returncode != 0 and "--report" in result.stderr and "is a directory" in result.stderr
 
 
+@pytest.mark.slow
 def test_existing_outputs_are_replaced_only_with_overwrite(coco_file, tmp_path):
     output, report = tmp_path / "noisy.json", tmp_path / "report.json"
     output.write_text("keep me")
@@ -639,6 +644,7 @@ def test_several_kinds_in_one_copy_equal_the_mapper_given_the_same_list(tiny_toy
         (["--noise", ","], "--noise names no noise"),
     ],
 )
+@pytest.mark.slow
 def test_several_kinds_that_do_not_fit_are_one_error_line(coco_file, tmp_path, noise, message):
     result = run_tool("--input", coco_file, "--output", tmp_path / "never.json", *noise)
     assert result.returncode != 0 and result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr

@@ -60,6 +60,7 @@ def test_bad_settings_are_one_line_before_any_training(tmp_path, no_training, fl
     assert not output.exists()
 
 
+@pytest.mark.slow
 def test_an_output_that_is_a_file_or_cannot_be_made_is_one_line(repo_root, tmp_path, no_training, monkeypatch):
     taken = tmp_path / "a_file"
     taken.write_text("mine")
@@ -87,6 +88,7 @@ def test_an_output_that_is_a_file_or_cannot_be_made_is_one_line(repo_root, tmp_p
 
 
 @pytest.mark.parametrize("task", ["semantic", "instance"])
+@pytest.mark.slow
 def test_the_default_settings_pass_the_checks(tmp_path, task):
     args = recipe.parse_args(
         [

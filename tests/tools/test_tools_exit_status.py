@@ -39,6 +39,7 @@ import pytest
         ),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_one_error_line_and_status_2(repo_root, tmp_path, tool, args):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
     result = subprocess.run(
