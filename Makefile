@@ -44,7 +44,7 @@ pretrain: install
 	$(VPY) tools/pretrain_backbone.py --output output/pretrain/R18_tiny_corpus.pth
 
 # the core claim on the toy data: clean CE, noisy CE, noisy combination loss (configs/grids/demo.yaml;
-# 3 seeded toy runs, 8.6 min on 2 cores; 10.3 min from a fresh clone, install included)
+# 3 seeded toy runs, 8.6-9.8 min on 2 cores; 10.3-12.0 min from a fresh clone, install included)
 demo: install
 	$(VPY) tools/run_grid.py --grid demo
 
