@@ -11,6 +11,7 @@ arguments and calls the package; `main(argv)` returns the exit status, and bad i
 import importlib
 import sys
 
+from ..utils.errors import did_you_mean, tool_exit_status
 from ..utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported by a command
@@ -35,8 +36,6 @@ COMMANDS = {
 
 def main(argv=None) -> int:
     """`noisy-seg <command> [its arguments]`: the command's main, its exit status (2 after one `error:` line)."""
-    from ..utils.errors import tool_exit_status
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(
@@ -46,8 +45,6 @@ def main(argv=None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        from ..utils.errors import did_you_mean
-
         print(
             f"error: unknown command {command!r}; the commands: {', '.join(COMMANDS)}."
             + did_you_mean(command, COMMANDS),

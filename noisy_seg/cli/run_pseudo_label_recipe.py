@@ -189,10 +189,9 @@ def _run(command: list[str], log_folder: Path, name: str = "") -> int:
 
 def train(step: str, config: str, seed: int, output: Path, overrides: list[str], metric: str = "sem_seg/mIoU") -> float:
     """Train one step (reused when finished, resumed when interrupted); its final val `metric`."""
-    run = train_in_folder(
-        config, [*overrides, f"train.seed={seed}"], (output / f"{step}__s{seed}").resolve(), flag="step"
-    )
-    print(f"  $ {run.command}", flush=True)
+    folder = (output / f"{step}__s{seed}").resolve()
+    print(f"  training {folder} (its command.txt and log.txt are there)", flush=True)
+    run = train_in_folder(config, [*overrides, f"train.seed={seed}"], folder, flag="step")
     if run.status == "failed":
         raise RuntimeError(f"{step} (seed {seed}) failed; see {run.log}")
     return run.metrics[metric]
