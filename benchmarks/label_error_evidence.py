@@ -69,7 +69,7 @@ import numpy as np
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from noisy_seg.cli import find_label_errors, find_semantic_label_errors, make_noisy_dataset
+from noisy_seg.cli import find_label_errors, make_noisy_dataset
 from bench_semantic_label_errors import BACKGROUND, evaluate_proposals
 from noisy_seg.data import check_datasets_available, register_noisy_label_maps
 from noisy_seg.engine import load_lazy_config
@@ -79,7 +79,8 @@ from noisy_seg.engine.launcher import (
     train_in_folder,
     training_environment,
 )
-from noisy_seg.engine.model_loading import build_model, mapper_settings
+from noisy_seg.inference import build_model, check_fits, mapper_settings, predicted_classes
+from noisy_seg.pseudo_labels.semantic_evidence import labelled_semantic_dataset, predict_softmax
 from noisy_seg.evaluation.sem_seg import load_label_map
 from noisy_seg.label_errors import (
     average_precision_gap,
@@ -538,8 +539,9 @@ def semantic_softmax(cfg, weights, records, num_classes: int, progress: bool):
     """(softmax (N, K, H, W) float32, given label maps (N, H, W) int64) of the records (one image size)."""
     model = build_model(cfg, str(weights))
     probs = given = None
-    for index, image_probs, image_given in find_semantic_label_errors.predict_softmax(
-        model, records, num_classes, progress=progress, desc="predicting", **mapper_settings(cfg)
+    check_fits(predicted_classes(model), num_classes, "the evidence set")
+    for index, image_probs, image_given in predict_softmax(
+        model, records, progress=progress, desc="predicting", **mapper_settings(cfg)
     ):
         if probs is None:
             probs = np.zeros((len(records), *image_probs.shape), np.float32)
@@ -594,7 +596,7 @@ def ranked_proposals(proposals: dict, clean, given, num_classes: int) -> tuple[n
 def semantic_results(args, cfg, noise: str, weights: Path, labels: Path, progress: bool) -> dict:
     """Both methods on one noisy copy of the val label maps: the seed's PR curve, and each proposal's score and hit."""
     name = register_noisy_label_maps(labels, like=args.semantic_dataset)
-    records, class_names, ignore_label = find_semantic_label_errors.dataset_source(name)
+    records, class_names, ignore_label = labelled_semantic_dataset(name)
     probs, given = semantic_softmax(cfg, weights, records, len(class_names), progress)
     clean = clean_label_maps(records, args.semantic_dataset)
     proposals, info = method_proposals(probs, given, ignore_label, args.seed)

@@ -20,9 +20,15 @@ LAYERS = {
     "model_zoo": (("utils",), False, True),
     "engine": (("data", "modeling", "config", "evaluation", "model_zoo", "utils"), True, True),
     "label_errors": (("utils",), False, False),
-    "pseudo_labels": (("data", "modeling", "evaluation", "label_errors", "noise", "utils"), True, True),
+    # a trained model over a dataset: the strict loader (engine's checkpointer), the test loader, the predictions
+    "inference": (("engine", "modeling", "noise", "utils"), True, True),
+    "pseudo_labels": (("inference", "data", "modeling", "evaluation", "label_errors", "noise", "utils"), True, True),
     # the tools (`noisy-seg <command>`): argument parsing and calls into the layers below
-    "cli": (("pseudo_labels", "engine", "data", "evaluation", "label_errors", "noise", "utils"), True, True),
+    "cli": (
+        ("pseudo_labels", "inference", "engine", "data", "evaluation", "label_errors", "noise", "utils"),
+        True,
+        True,
+    ),
 }
 
 

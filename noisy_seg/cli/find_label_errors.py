@@ -57,15 +57,21 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
-from detectron2.config import instantiate
 from detectron2.data import MetadataCatalog
 
 from noisy_seg.data import check_datasets_available, register_coco_file  # (registers the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
 from noisy_seg.engine.launcher import last_error_line, quoted, train_in_folder
-from noisy_seg.engine.model_loading import build_model, mapper_settings
+from noisy_seg.inference import (
+    build_model,
+    check_fits,
+    check_mask_head,
+    configured_classes,
+    configured_mask_head,
+    mapper_settings,
+    predicted_classes,
+)
 from noisy_seg.label_errors import CLASS_METHODS
-from noisy_seg.pseudo_labels.evidence import check_model
 from noisy_seg.pseudo_labels.label_issues import (
     ISSUES_JSON,
     collect_instance_evidence,
@@ -133,6 +139,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--no-masks", action="store_true", help="no mask scores (no mask issues)")
     parser.add_argument("--no-missing", action="store_true", help="no detection pass (no missing objects)")
+    parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
+    parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     return parser.parse_args(argv)
@@ -148,6 +156,11 @@ def check_flags(args) -> None:
         raise UserInputError("pass --weights (the checkpoint that scores the dataset) or --folds K (train K models)")
     if args.top < 0:
         raise UserInputError(f"--top must be 0 or more, got {args.top}")
+    if args.batch_size < 1 or args.num_workers < 0:
+        raise UserInputError(
+            f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} and "
+            f"{args.num_workers}"
+        )
     if args.method == "confident_learning" and args.threshold is not None:
         raise UserInputError(
             "--threshold does not apply to --method confident_learning (cleanlab estimates how many "
@@ -336,13 +349,18 @@ def main(argv=None) -> int:
             with_masks=not args.no_masks,
             keep_masks=args.top > 0,
             detect_score=None if args.no_missing else args.missing_score,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
             **mapper_settings(cfg),
         )
         if args.folds is None:
             model = build_model(cfg, args.weights)  # weights of another architecture: one error here
-            check_model(model, data.num_classes, not args.no_masks, mask_option="mask scoring")
-        else:
-            check_model(instantiate(cfg.model), data.num_classes, not args.no_masks, mask_option="mask scoring")
+            classes, mask_on = predicted_classes(model), model.roi_heads.mask_on
+        else:  # read from the config: no model is built before the folds are trained
+            classes, mask_on = configured_classes(cfg), configured_mask_head(cfg)
+        check_fits(classes, data.num_classes, args.dataset)
+        if not args.no_masks:
+            check_mask_head(mask_on, "mask scoring")
         folder = RunFolder.open(args.output, settings, how_to_resume=None)  # every check passed: the run starts
         output = folder.path
         if args.folds is None:

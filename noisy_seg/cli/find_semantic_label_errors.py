@@ -36,33 +36,30 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 quiet_library_warnings()  # before detectron2 is imported
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_test_loader
+from detectron2.data import MetadataCatalog
 from detectron2.data.detection_utils import read_image
 from detectron2.utils.visualizer import Visualizer
 
-from noisy_seg.data import check_datasets_available  # (also registers the toy datasets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
-from noisy_seg.engine.model_loading import build_model, mapper_settings
 from noisy_seg.evaluation.sem_seg import load_label_map
+from noisy_seg.inference import build_model, check_fits, mapper_settings, predicted_classes
 from noisy_seg.noise import record_image_id
 from noisy_seg.label_errors.semantic import (
     MIN_PROPOSAL_SIZE,
     NUM_PROPOSALS,
     SOLVERS,
-    component_metrics,
     find_proposals,
     score_images,
 )
+from noisy_seg.pseudo_labels.semantic_evidence import labelled_semantic_dataset, predict_components
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.files import save_json_atomic, write_image
 from noisy_seg.utils.run_folder import RunFolder, folder_problem
 
 PROPOSALS_JSON = "proposals.json"
 PROPOSALS_DIR = "proposals"
-_INDEX = "label_error_index"  # carried through the mapper, so each output finds its record
 BOX_COLOR = "r"
 MIN_WIDTH = 480  # pixels of a drawn panel
 
@@ -124,28 +121,6 @@ def check_args(args) -> None:
         raise UserInputError(problem)
 
 
-def dataset_source(name: str) -> tuple[list, list, int]:
-    """(records, class names, ignore label) of a registered semantic dataset whose records all have label maps."""
-    check_datasets_available([name])
-    records = DatasetCatalog.get(name)
-    metadata = MetadataCatalog.get(name)
-    class_names = list(metadata.get("stuff_classes", None) or [])
-    if not class_names:
-        raise UserInputError(f"dataset '{name}' has no stuff_classes in its metadata: is it a semantic dataset?")
-    unlabelled = [r.get("file_name", "?") for r in records if not r.get("sem_seg_file_name")]
-    if unlabelled:
-        raise UserInputError(
-            f"dataset '{name}': {len(unlabelled)} of {len(records)} images have no label map "
-            f"(sem_seg_file_name), e.g. {unlabelled[0]}; there is no label to check"
-        )
-    if len(records) < 2:
-        raise UserInputError(
-            f"dataset '{name}' has {len(records)} image(s); the meta classifier needs at least 2 "
-            "(one half to fit on, one to search)"
-        )
-    return records, class_names, int(metadata.get("ignore_label", 255))
-
-
 def resolve_classes(given, class_names) -> list[int]:
     """--classes (names or train ids) as train ids; None: every class."""
     if not given:
@@ -162,63 +137,6 @@ def resolve_classes(given, class_names) -> list[int]:
                 f"{len(class_names)}) ({', '.join(class_names[:5])}, ...)"
             )
     return sorted(set(resolved))
-
-
-def _predicted_classes(model):
-    predictor = getattr(getattr(model, "sem_seg_head", None), "predictor", None)
-    return getattr(predictor, "out_channels", None)
-
-
-def predict_softmax(
-    model,
-    records,
-    num_classes: int,
-    *,
-    augmentations=(),
-    image_format="BGR",
-    batch_size: int = 1,
-    num_workers: int = 0,
-    progress: bool = True,
-    desc: str = "scoring components",
-):
-    """Yields (record index, softmax (K, H, W) float32, given label map (H, W) int64) of each record: the model's
-    softmax on the test mapper's input and the record's label map (read at full resolution, where detectron2's
-    semantic models return their output)."""
-    todo = [
-        {**{k: v for k, v in record.items() if k != "sem_seg_file_name"}, _INDEX: i} for i, record in enumerate(records)
-    ]  # the mapper would read and resize the label map for nothing
-    mapper = DatasetMapper(is_train=False, augmentations=list(augmentations), image_format=image_format)
-    loader = build_detection_test_loader(todo, mapper=mapper, batch_size=batch_size, num_workers=num_workers)
-    with tqdm(total=len(records), desc=desc, unit="image", disable=not progress) as bar:
-        for batch in loader:
-            with torch.inference_mode():
-                logits = [output["sem_seg"] for output in model(batch)]
-                if any(len(item) != num_classes for item in logits):
-                    raise UserInputError(
-                        f"the model predicts {len(logits[0])} classes, the dataset has "
-                        f"{num_classes}; use the config the weights were trained with"
-                    )
-                softmax = [torch.softmax(item.float(), dim=0).cpu().numpy() for item in logits]
-            for inputs, probs in zip(batch, softmax):
-                record = records[inputs[_INDEX]]
-                given = load_label_map(record["sem_seg_file_name"]).astype(np.int64)
-                if given.shape != probs.shape[1:]:
-                    raise UserInputError(
-                        f"{record['sem_seg_file_name']}: a label map of shape {given.shape}, the "
-                        f"model's output {probs.shape[1]}x{probs.shape[2]} (the record's height x "
-                        "width); label maps must be single-channel, at image resolution"
-                    )
-                yield inputs[_INDEX], probs, given
-            bar.update(len(batch))
-
-
-def predict_components(model, records, num_classes: int, *, min_size: int, **options) -> list:
-    """`component_metrics` of each record on the model's softmax against its label map (`predict_softmax`, which
-    takes the `options`)."""
-    images = [None] * len(records)
-    for index, probs, given in predict_softmax(model, records, num_classes, **options):
-        images[index] = component_metrics(probs, given, min_size=min_size)
-    return images
 
 
 def draw_proposal(record, image, proposal, metadata, class_names) -> np.ndarray:
@@ -290,19 +208,13 @@ def write_outputs(
 def run(args) -> dict:
     check_args(args)
     cfg = load_lazy_config(args.config_file, args.opts)
-    records, class_names, _ = dataset_source(args.dataset)
+    records, class_names, _ = labelled_semantic_dataset(args.dataset)
     classes = resolve_classes(args.classes, class_names)
     model = build_model(cfg, args.weights)
-    predicted = _predicted_classes(model)
-    if predicted is not None and predicted != len(class_names):
-        raise UserInputError(
-            f"the model predicts {predicted} classes, dataset '{args.dataset}' has "
-            f"{len(class_names)}; use the config the weights were trained with"
-        )
+    check_fits(predicted_classes(model), len(class_names), args.dataset)
     images = predict_components(
         model,
         records,
-        len(class_names),
         min_size=args.min_size,
         batch_size=args.batch_size,
         num_workers=args.num_workers,

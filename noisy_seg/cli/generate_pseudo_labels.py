@@ -35,7 +35,7 @@ quiet_library_warnings()  # before detectron2 is imported
 
 from noisy_seg.data import check_datasets_available  # (also registers the toy datasets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
-from noisy_seg.engine.model_loading import build_model, mapper_settings
+from noisy_seg.inference import build_model, mapper_settings
 from noisy_seg.engine.train_loop import dataset_names
 from noisy_seg.pseudo_labels.semantic import DEFAULT_SCALES, MANIFEST, generate_pseudo_labels
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
@@ -67,8 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--relabel-threshold", type=float, help="instance: score in [0, 1] to relabel an instance")
     parser.add_argument("--mask-iou-threshold", type=float, help="instance: mask IoU in [0, 1] to match an instance")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run (same settings)")
-    parser.add_argument("--batch-size", type=int, default=1, help="semantic: images per forward pass (default 1)")
-    parser.add_argument("--num-workers", type=int, default=0, help="semantic: data loading processes (default 0)")
+    parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
+    parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     return parser.parse_args(argv)
@@ -150,6 +150,8 @@ def run_instance(args, cfg, model) -> None:
         args.dataset,
         args.output,
         resume=args.resume,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
         progress=not args.no_progress,
         **options,
         **mapper_settings(cfg),

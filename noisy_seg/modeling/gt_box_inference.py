@@ -14,6 +14,7 @@ import torch
 
 from detectron2.layers.mask_ops import _do_paste_mask
 from detectron2.modeling import GeneralizedRCNN
+from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.modeling.roi_heads import FastRCNNOutputLayers, StandardROIHeads
 from detectron2.structures import Boxes, Instances
 
@@ -29,8 +30,10 @@ def predict_on_given_boxes(
     *,
     classes: Optional[Sequence[torch.Tensor]] = None,
     predict_masks: bool = True,
+    detect: bool = False,
 ) -> list[dict]:
-    """Class and mask probabilities of `model` on given boxes (eval mode, no gradients).
+    """Class and mask probabilities of `model` on given boxes (eval mode, no gradients) and, with `detect`, the
+    model's own detections, from the same backbone features (one backbone pass for both).
 
     Args:
         model: a GeneralizedRCNN whose roi_heads is a StandardROIHeads with one box predictor (our
@@ -43,13 +46,18 @@ def predict_on_given_boxes(
         classes: per image, (N,) contiguous class ids whose mask is returned (the given labels); default the
             most probable foreground class.
         predict_masks: False skips the mask head (and the costly pasting).
+        detect: also run the model's own test-time inference (proposal generator, ROI heads, post-processing at
+            "height" x "width"): what `model(batched_inputs)` returns, without a second backbone pass.
 
     Returns:
         per image {"class_probs": (N, K + 1) float tensor (the predictor's `predict_probs`: softmax, last
         column background), "mask_probs": (N, height, width) float tensor, the mask probability of each row's
-        class pasted at the original size, or None without a mask head or with predict_masks=False}.
+        class pasted at the original size, or None without a mask head or with predict_masks=False} and, with
+        `detect`, "instances": the detections as `model(batched_inputs)[i]["instances"]`.
     """
     roi_heads = _check_model(model)
+    if detect and model.proposal_generator is None:
+        raise ValueError("detect=True needs a model with a proposal generator (not precomputed proposals)")
     if len(boxes) != len(batched_inputs) or (classes is not None and len(classes) != len(batched_inputs)):
         raise ValueError(f"{len(batched_inputs)} inputs need as many box (and class) lists, got {len(boxes)}")
     with torch.no_grad(), _eval_mode(model):
@@ -61,12 +69,19 @@ def predict_on_given_boxes(
         if predict_masks and roi_heads.mask_on:
             if classes is None:  # argmax over the foreground columns
                 classes = [p[:, :-1].argmax(dim=1) for p in class_probs]
-            output_sizes = [
-                (x.get("height", size[0]), x.get("width", size[1]))
-                for x, size in zip(batched_inputs, images.image_sizes)
-            ]
-            mask_probs = _mask_probs(roi_heads, features, proposals, classes, output_sizes)
-    return [{"class_probs": c, "mask_probs": m} for c, m in zip(class_probs, mask_probs)]
+            mask_probs = _mask_probs(roi_heads, features, proposals, classes, _output_sizes(batched_inputs, images))
+        outputs = [{"class_probs": c, "mask_probs": m} for c, m in zip(class_probs, mask_probs)]
+        if detect:  # GeneralizedRCNN.inference from the features already computed
+            detected, _ = model.proposal_generator(images, features, None)
+            results, _ = roi_heads(images, features, detected, None)
+            for output, result, (height, width) in zip(outputs, results, _output_sizes(batched_inputs, images)):
+                output["instances"] = detector_postprocess(result, height, width)
+    return outputs
+
+
+def _output_sizes(batched_inputs, images) -> list[tuple[int, int]]:
+    """Per image the size its outputs are returned at: its "height" x "width", default the network input's."""
+    return [(x.get("height", size[0]), x.get("width", size[1])) for x, size in zip(batched_inputs, images.image_sizes)]
 
 
 def _check_model(model) -> StandardROIHeads:

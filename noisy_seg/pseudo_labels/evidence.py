@@ -13,22 +13,20 @@ from typing import Optional
 import numpy as np
 import pycocotools.mask as mask_util
 import torch
-from tqdm import tqdm
 
-import detectron2.data.transforms as T
 from detectron2.data import MetadataCatalog
-from detectron2.data import detection_utils as utils
 
-from ..modeling.gt_box_inference import predict_on_given_boxes
-from ..noise.geometry import segmentation_to_mask
+from ..inference.instance import GIVEN, GivenBoxMapper, given_annotations, predictor
+from ..inference.loop import predict_dataset
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic
 
-__all__ = ["check_model", "class_evidence", "coco_metadata", "collect_evidence", "mask_ious"]
+__all__ = ["class_evidence", "coco_metadata", "collect_evidence", "mask_ious"]
 
 logger = logging.getLogger(__name__)
 
 IMAGES_PER_CHUNK = 200  # progress saved this often: what a crash can cost
+_INDICES = "annotation_indices"  # a record's usable annotations (positions in the json), carried through the mapper
 MASK_THRESHOLD = 0.5  # a predicted mask pixel is foreground above this probability (detectron2's paste default)
 
 
@@ -64,16 +62,6 @@ def coco_metadata(dataset_name: str) -> tuple[str, dict]:
     return json_file, {int(k): int(v) for k, v in id_map.items()}
 
 
-def check_model(model, num_classes: int, needs_masks: bool, mask_option: str = "mask_iou_threshold") -> None:
-    """The model predicts the dataset's `num_classes` classes and, if `needs_masks` (for `mask_option`), masks."""
-    roi_heads = getattr(model, "roi_heads", None)
-    model_classes = getattr(roi_heads, "num_classes", None)
-    if model_classes != num_classes:
-        raise UserInputError(f"the model predicts {model_classes} classes but the dataset has {num_classes}")
-    if needs_masks and not getattr(roi_heads, "mask_on", False):
-        raise UserInputError(f"{mask_option} needs a model with a mask head")
-
-
 def _load_chunks(progress_dir: Optional[Path]) -> list[dict]:
     return [load_json(path) for path in sorted(progress_dir.glob("chunk-*.json"))] if progress_dir else []
 
@@ -92,9 +80,16 @@ def collect_evidence(
     detect_score: Optional[float] = None,
     keep_masks: bool = False,
     desc: str = "label correction",
+    batch_size: int = 1,
+    num_workers: int = 0,
 ):
-    """The model's evidence on the annotations of `records` (the registered dataset's records, or some of them),
-    image by image: (rows, skipped, detections), continuing from the chunks in `progress_dir` (None: no chunks).
+    """The model's evidence on the annotations of `records` (the registered dataset's records, or some of them):
+    (rows, skipped, detections), continuing from the chunks in `progress_dir` (None: no chunks). The model must fit
+    the dataset (`inference.check_fits`, `check_mask_head`: the caller checks once).
+
+    The images go through detectron2's test loader (`inference.predict_dataset`: `batch_size` images per forward
+    pass, `num_workers` loading processes that also decode the annotated masks); per image one backbone pass gives
+    the box head's view of the annotated boxes and, with `detect_score`, the model's own detections.
 
     rows: one per usable annotation, {"index" (its position in `dataset`["annotations"], the raw json), "id",
         "image_id", "given" (contiguous class), "best_other", "given_prob", "best_other_prob", "background_prob",
@@ -108,43 +103,72 @@ def collect_evidence(
     """
     chunks = _load_chunks(progress_dir)
     done = {image_id for chunk in chunks for image_id in chunk["image_ids"]}
-    by_image = _annotation_indices_by_image(dataset["annotations"])
+    annotations = dataset["annotations"]
+    by_image = _annotation_indices_by_image(annotations)
     record_ids = {record["image_id"] for record in records}
-    pending = {"image_ids": [], "rows": [], "skipped": [], "detections": []}
-    augmentations = T.AugmentationList(list(augmentations))
-    todo = [record for record in records if record["image_id"] not in done]
-    for record in tqdm(todo, desc=desc, disable=not progress, initial=len(records) - len(todo), total=len(records)):
-        rows, skipped, detections = _image_evidence(
-            model,
-            record,
-            by_image.get(record["image_id"], []),
-            dataset["annotations"],
-            id_map,
-            augmentations,
-            image_format,
-            with_masks,
-            detect_score=detect_score,
-            keep_masks=keep_masks,
-        )
-        pending["image_ids"].append(record["image_id"])
-        pending["rows"] += rows
-        pending["skipped"] += skipped
-        pending["detections"] += [detections] if detections is not None else []
+    pending = _new_chunk()
+    todo, skipped_of = [], {}  # an image's skipped annotations enter a chunk with the image: resumable
+    for record in records:
+        if record["image_id"] in done:
+            continue
+        indices = by_image.get(record["image_id"], [])
+        reasons = {index: _skip_reason(annotations[index], id_map) for index in indices}
+        skipped = [_skip(index, annotations[index], reason) for index, reason in reasons.items() if reason]
+        usable = [index for index, reason in reasons.items() if reason is None]
+        if usable or detect_score is not None:
+            todo.append(_with_given(record, usable, annotations, id_map, with_masks))
+            skipped_of[record["image_id"]] = skipped
+        else:  # nothing to ask the model
+            pending["image_ids"].append(record["image_id"])
+            pending["skipped"] += skipped
+    predictions = predict_dataset(
+        model,
+        todo,
+        GivenBoxMapper(augmentations=augmentations, image_format=image_format, with_masks=with_masks),
+        predictor(with_masks=with_masks, detect=detect_score is not None),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        progress=progress,
+        desc=desc,
+        total=len(records),
+    )
+    for inputs, output in predictions:
+        pending["image_ids"].append(inputs["image_id"])
+        pending["skipped"] += skipped_of.pop(inputs["image_id"])
+        pending["rows"] += _annotation_rows(inputs, output, annotations, with_masks, keep_masks)
+        if detect_score is not None:
+            pending["detections"].append(
+                _confident_detections(output["instances"], inputs["image_id"], detect_score, keep_masks)
+            )
         if len(pending["image_ids"]) >= IMAGES_PER_CHUNK:
             chunks.append(_save_chunk(progress_dir, len(chunks), pending))
-            pending = {"image_ids": [], "rows": [], "skipped": [], "detections": []}
+            pending = _new_chunk()
     if pending["image_ids"]:
         chunks.append(_save_chunk(progress_dir, len(chunks), pending))
     rows = sorted((row for chunk in chunks for row in chunk["rows"]), key=lambda row: row["index"])
     skipped = [s for chunk in chunks for s in chunk["skipped"]]
     skipped += [
-        _skip(index, dataset["annotations"][index], "image not in dataset")
+        _skip(index, annotations[index], "image not in dataset")
         for image_id, indices in by_image.items()
         if image_id not in record_ids
         for index in indices
     ]
     detections = [d for chunk in chunks for d in chunk.get("detections", [])]
     return rows, sorted(skipped, key=lambda s: s["index"]), detections
+
+
+def _new_chunk() -> dict:
+    return {"image_ids": [], "rows": [], "skipped": [], "detections": []}
+
+
+def _with_given(record: dict, usable: list, annotations, id_map: dict, with_masks: bool) -> dict:
+    """The record with what GivenBoxMapper maps beside its image: its usable annotations' boxes, classes, masks."""
+    boxes = np.asarray([annotations[i]["bbox"] for i in usable], dtype=np.float32).reshape(-1, 4)
+    boxes[:, 2:] += boxes[:, :2]  # XYWH -> XYXY
+    classes = [id_map[annotations[i]["category_id"]] for i in usable]
+    segmentations = [annotations[i].get("segmentation") for i in usable] if with_masks else None
+    given = given_annotations(boxes, classes, segmentations)
+    return {**{k: v for k, v in record.items() if k != "annotations"}, GIVEN: given, _INDICES: usable}
 
 
 def _save_chunk(progress_dir: Optional[Path], number: int, chunk: dict) -> dict:
@@ -181,60 +205,22 @@ def _skip_reason(ann: dict, id_map: dict) -> Optional[str]:
     return None
 
 
-def _image_evidence(
-    model,
-    record,
-    indices,
-    annotations,
-    id_map,
-    augmentations,
-    image_format,
-    with_masks,
-    detect_score=None,
-    keep_masks=False,
-):
-    """Rows for one image's usable annotations (one model call on their boxes), its skipped ones, and with
-    `detect_score` its confident detections (one more call: the model's own inference)."""
-    reasons = {index: _skip_reason(annotations[index], id_map) for index in indices}
-    skipped = [_skip(index, annotations[index], reason) for index, reason in reasons.items() if reason]
-    usable = [index for index, reason in reasons.items() if reason is None]
-    if not usable and detect_score is None:
-        return [], skipped, None
-    boxes = np.asarray([annotations[i]["bbox"] for i in usable], dtype=np.float32).reshape(-1, 4)
-    boxes[:, 2:] += boxes[:, :2]  # XYWH -> XYXY
-    network_input, input_boxes = _network_input(record, boxes, augmentations, image_format)
-    rows = []
-    if usable:
-        rows = _annotation_rows(
-            model,
-            record,
-            [annotations[i] for i in usable],
-            usable,
-            id_map,
-            network_input,
-            input_boxes,
-            with_masks,
-            keep_masks,
-        )
-    detections = None
-    if detect_score is not None:
-        detections = _confident_detections(model, network_input, record["image_id"], detect_score, keep_masks)
-    return rows, skipped, detections
-
-
-def _annotation_rows(model, record, anns, usable, id_map, network_input, input_boxes, with_masks, keep_masks):
-    given = torch.as_tensor([id_map[ann["category_id"]] for ann in anns])
-    output = predict_on_given_boxes(model, [network_input], [input_boxes], classes=[given], predict_masks=with_masks)[0]
+def _annotation_rows(inputs: dict, output: dict, annotations, with_masks: bool, keep_masks: bool) -> list[dict]:
+    """One row per usable annotation of an image (GivenBoxMapper's inputs, the predictor's output)."""
+    usable, given = inputs[_INDICES], inputs["given_classes"]
+    if not usable:
+        return []
     class_probs = output["class_probs"].cpu()
     given_prob, best_other, best_other_prob = class_evidence(class_probs, given)
     iou = [None] * len(usable)
     if with_masks:
-        iou = _mask_iou_or_none(anns, output["mask_probs"], network_input)
+        ious = mask_ious(output["mask_probs"], inputs["given_masks"].to(output["mask_probs"].device)).tolist()
+        iou = [value if ok else None for value, ok in zip(ious, inputs["has_mask"].tolist())]
     rows = [
         {
             "index": index,
-            "id": ann.get("id"),
-            "image_id": record["image_id"],
+            "id": annotations[index].get("id"),
+            "image_id": inputs["image_id"],
             "given": int(g),
             "best_other": int(k),
             "given_prob": float(pg),
@@ -243,9 +229,8 @@ def _annotation_rows(model, record, anns, usable, id_map, network_input, input_b
             "mask_iou": m,
             "class_probs": probs,
         }
-        for index, ann, g, k, pg, pk, pb, m, probs in zip(
+        for index, g, k, pg, pk, pb, m, probs in zip(
             usable,
-            anns,
             given.tolist(),
             best_other.tolist(),
             given_prob.tolist(),
@@ -261,15 +246,9 @@ def _annotation_rows(model, record, anns, usable, id_map, network_input, input_b
     return rows
 
 
-def _confident_detections(model, network_input: dict, image_id, min_score: float, keep_masks: bool) -> dict:
+def _confident_detections(instances, image_id, min_score: float, keep_masks: bool) -> dict:
     """The model's test-time detections on one image scored at least `min_score`, at the record's size."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            instances = model([network_input])[0]["instances"].to("cpu")
-    finally:
-        model.train(was_training)
+    instances = instances.to("cpu")
     instances = instances[instances.scores >= min_score]
     boxes = instances.pred_boxes.tensor.numpy().astype(np.float64)
     boxes[:, 2:] -= boxes[:, :2]  # XYXY -> XYWH
@@ -287,26 +266,3 @@ def _confident_detections(model, network_input: dict, image_id, min_score: float
 def _encode_mask(mask: np.ndarray) -> dict:
     rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": rle["size"], "counts": rle["counts"].decode()}
-
-
-def _network_input(record, boxes_xyxy: np.ndarray, augmentations: T.AugmentationList, image_format: str):
-    """The model input of `record` after the test-time augmentations, and the boxes under the same transform."""
-    image = utils.read_image(record["file_name"], format=image_format)
-    utils.check_image_size(record, image)
-    aug_input = T.AugInput(image, boxes=boxes_xyxy)
-    augmentations(aug_input)
-    tensor = torch.as_tensor(np.ascontiguousarray(aug_input.image.transpose(2, 0, 1)))
-    network_input = {"image": tensor, "height": record["height"], "width": record["width"]}
-    return network_input, torch.as_tensor(aug_input.boxes, dtype=torch.float32)
-
-
-def _mask_iou_or_none(annotations, mask_probs: torch.Tensor, network_input: dict) -> list:
-    """Per annotation the IoU of its predicted and annotated masks (one vectorized call per image); None where
-    the annotation has no usable mask."""
-    height, width = network_input["height"], network_input["width"]
-    gt = [segmentation_to_mask(ann.get("segmentation"), height, width) for ann in annotations]
-    has_mask = [m is not None and m.any() for m in gt]
-    empty = np.zeros((height, width), bool)
-    gt_masks = torch.from_numpy(np.stack([m if ok else empty for m, ok in zip(gt, has_mask)]))
-    ious = mask_ious(mask_probs, gt_masks.to(mask_probs.device)).tolist()
-    return [iou if ok else None for iou, ok in zip(ious, has_mask)]

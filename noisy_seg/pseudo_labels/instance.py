@@ -50,7 +50,8 @@ from detectron2.data import detection_utils as utils
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic
 from ..utils.run_folder import FINISHED, RunFolder
-from .evidence import check_model, coco_metadata, collect_evidence
+from ..inference.model import check_fits, check_mask_head, predicted_classes
+from .evidence import coco_metadata, collect_evidence
 
 __all__ = [
     "CORRECTED_JSON",
@@ -80,6 +81,8 @@ def correct_instance_labels(
     resume: bool = False,
     augmentations: Optional[Sequence[T.Augmentation]] = None,
     image_format: Optional[str] = None,
+    batch_size: int = 1,
+    num_workers: int = 0,
     progress: bool = True,
 ) -> dict:
     """Relabel / flag the annotations of the registered COCO-format `dataset_name` with `model`'s predictions on
@@ -92,6 +95,7 @@ def correct_instance_labels(
         be new or empty.
     augmentations, image_format: the test mapper's (`input_settings_from_config(cfg)`); default detectron2's test resize
         (ResizeShortestEdge 800 / 1333 of its default config) and the model's `input_format`.
+    batch_size, num_workers: images per forward pass and loading processes (detectron2's test loader).
     """
     _check_thresholds(relabel_threshold, mask_iou_threshold)
     records = DatasetCatalog.get(dataset_name)  # first: loading a COCO json fills in the metadata's id map
@@ -100,7 +104,9 @@ def correct_instance_labels(
     if Path(json_file).resolve().parent == output_dir.resolve():
         raise UserInputError(f"the output folder {output_dir} holds the input json {json_file}; pick another one")
     dataset = load_json(json_file)
-    check_model(model, len(id_map), mask_iou_threshold is not None)
+    check_fits(predicted_classes(model), len(id_map), dataset_name)
+    if mask_iou_threshold is not None:
+        check_mask_head(model.roi_heads.mask_on, "mask_iou_threshold")
     if mask_iou_threshold is not None and not any(a.get("segmentation") for a in dataset["annotations"]):
         raise UserInputError(f"{dataset_name} has no segmentation masks: mask_iou_threshold needs them")
     if augmentations is None:
@@ -141,6 +147,8 @@ def correct_instance_labels(
         image_format=image_format,
         with_masks=mask_iou_threshold is not None,
         progress=progress,
+        batch_size=batch_size,
+        num_workers=num_workers,
     )
     corrected, rows = _apply_corrections(dataset, rows, id_map, relabel_threshold, mask_iou_threshold)
     summary = _summary(len(records), dataset, corrected, rows, skipped)

@@ -51,7 +51,7 @@ from ..noise.geometry import rle_to_mask, segmentation_to_mask
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic, write_image
 from ..utils.run_folder import RunFolder
-from .evidence import check_model, coco_metadata, collect_evidence
+from .evidence import coco_metadata, collect_evidence
 from .instance import corrected_annotation
 
 __all__ = [
@@ -129,11 +129,13 @@ def collect_instance_evidence(
     image_format: Optional[str] = None,
     progress: bool = True,
     desc: str = "scoring annotations",
+    batch_size: int = 1,
+    num_workers: int = 0,
 ) -> dict:
     """The model's evidence on the images `image_ids` of `data` (default all): {"image_ids", "rows", "skipped",
     "detections"} as `evidence.collect_evidence` returns them. `keep_masks` keeps the predicted masks (RLE) for
-    drawing; `augmentations` / `image_format` default as in label correction."""
-    check_model(model, data.num_classes, with_masks, mask_option="mask scoring")
+    drawing; `augmentations` / `image_format` default as in label correction. The model must fit `data`: the caller
+    checks once (`inference.check_fits`, `check_mask_head`), before any fold is trained."""
     wanted = None if image_ids is None else set(image_ids)
     records = [r for r in data.records if wanted is None or r["image_id"] in wanted]
     if augmentations is None:
@@ -152,6 +154,8 @@ def collect_instance_evidence(
         detect_score=detect_score,
         keep_masks=keep_masks,
         desc=desc,
+        batch_size=batch_size,
+        num_workers=num_workers,
     )
     return {"image_ids": [r["image_id"] for r in records], "rows": rows, "skipped": skipped, "detections": detections}
 

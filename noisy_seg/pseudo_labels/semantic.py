@@ -20,15 +20,16 @@ from typing import Optional, Sequence, Union
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from tqdm import tqdm
 
-from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog, build_detection_test_loader
+from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from ..data.checks import check_datasets_available
 from ..data.image_tags import check_tag_keys, read_tag_file, record_tags
 from ..evaluation.sem_seg import load_label_map
+from ..inference.loop import predict_dataset
+from ..inference.model import check_fits, predicted_classes
+from ..inference.semantic import RECORD_INDEX, multiscale_logits, semantic_inputs, semantic_mapper
 from ..noise import record_image_id
 from ..utils.errors import UserInputError
 from ..utils.files import png_is_complete, remove_stale_temp_files, save_json_atomic, write_image
@@ -50,55 +51,6 @@ logger = logging.getLogger("noisy_seg")
 DEFAULT_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)
 MANIFEST = "manifest.json"
 LABELS, CONFIDENCE = "labels", "confidence"
-_INDEX = "pseudo_label_index"  # carried through the mapper, so each output finds its record
-
-
-def _device_of(model) -> torch.device:
-    device = getattr(model, "device", None)
-    if device is not None:
-        return torch.device(device)
-    parameter = next(iter(model.parameters()), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
-def _resized(image: torch.Tensor, scale: float) -> torch.Tensor:
-    if scale == 1.0:
-        return image  # exactly the plain single-scale input
-    height, width = image.shape[-2:]
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False)[0]
-
-
-def multiscale_logits(
-    model, inputs: Sequence[dict], scales: Sequence[float] = DEFAULT_SCALES, flip: bool = True
-) -> list[torch.Tensor]:
-    """The (C, H, W) logits of each input averaged over `scales` and, with `flip`, the horizontally flipped image.
-
-    `model` is a detectron2 semantic model in eval mode (its output per image: {"sem_seg": (C, H, W) logits at the
-    input's "height" x "width"}); `inputs` are a test loader's batch. Each scaled (and flipped) image keeps the
-    original "height"/"width", so the model's post-processing resizes its logits back to one size; a flipped
-    image's logits are flipped back before averaging. One forward per scale holds the whole batch and its flips.
-    """
-    device = _device_of(model)
-    images = [x["image"].to(device) for x in inputs]
-    sizes = [(x.get("height", image.shape[-2]), x.get("width", image.shape[-1])) for x, image in zip(inputs, images)]
-    totals: list[Optional[torch.Tensor]] = [None] * len(images)
-    with torch.inference_mode():
-        for scale in scales:
-            scaled = [_resized(image, float(scale)) for image in images]
-            batch = [{"image": image, "height": h, "width": w} for image, (h, w) in zip(scaled, sizes)]
-            if flip:
-                batch += [{"image": image.flip(-1), "height": h, "width": w} for image, (h, w) in zip(scaled, sizes)]
-            for position, output in enumerate(model(batch)):
-                index, flipped = position % len(images), position >= len(images)
-                logits = output["sem_seg"].float()
-                logits = logits.flip(-1) if flipped else logits
-                if totals[index] is None:
-                    totals[index] = logits.clone()  # the model's own tensor is never written to
-                else:
-                    totals[index] += logits
-    views = len(scales) * (2 if flip else 1)
-    return [total / views for total in totals]
 
 
 def _present_mask(present, num_classes: int, device) -> torch.Tensor:
@@ -228,12 +180,6 @@ def _check_settings(scales, threshold) -> None:
         raise UserInputError(f"threshold must lie in [0, 1], got {threshold}")
 
 
-def _predicted_classes(model) -> Optional[int]:
-    """How many classes the model's semantic head predicts, when it says (detectron2's heads end in `predictor`)."""
-    predictor = getattr(getattr(model, "sem_seg_head", None), "predictor", None)
-    return getattr(predictor, "out_channels", None)
-
-
 def _done(output: Path, stem: str) -> bool:
     """Both maps of an image are on disk and whole (an empty or cut-off PNG, as a full disk left them before
     writes were checked, is redone)."""
@@ -322,12 +268,7 @@ def generate_pseudo_labels(
     """
     _check_settings(scales, threshold)
     records, class_names, ignore_label = _source(dataset_name)
-    predicted = _predicted_classes(model)
-    if predicted is not None and predicted != len(class_names):
-        raise UserInputError(
-            f"the model predicts {predicted} classes, dataset '{dataset_name}' has "
-            f"{len(class_names)}; use the config the weights were trained with"
-        )
+    check_fits(predicted_classes(model), len(class_names), dataset_name)
     stems = _stems(records, dataset_name)
     tags = resolve_image_tags(records, tag_file, class_names)
     settings = {
@@ -352,20 +293,21 @@ def generate_pseudo_labels(
     # written first, incomplete: never registered (the dataset loader asks for "complete") until the end
     save_json_atomic({"settings": settings, "complete": False, "records": []}, output / MANIFEST, indent=True)
 
-    todo = _left_to_do(output, stems)
-    _predict_and_write(
+    predictions = predict_dataset(
         model,
-        [{**records[i], _INDEX: i} for i in todo],
-        output,
-        stems,
-        tags,
-        settings,
-        DatasetMapper(is_train=False, augmentations=list(augmentations), image_format=image_format),
-        batch_size,
-        num_workers,
+        semantic_inputs(records, _left_to_do(output, stems)),
+        semantic_mapper(augmentations, image_format),
+        lambda model, batch: multiscale_logits(model, batch, settings["scales"], settings["flip"]),
+        batch_size=batch_size,
+        num_workers=num_workers,
         progress=progress,
+        desc="pseudo labels",
         total=len(records),
     )
+    for inputs, logits in predictions:
+        index = inputs[RECORD_INDEX]
+        labels, confidence = pseudo_label_from_logits(logits, tags[index], settings["threshold"], ignore_label)
+        _write_maps(output, stems[index], labels, confidence)
 
     manifest = {
         "settings": settings,
@@ -385,37 +327,3 @@ def generate_pseudo_labels(
     save_json_atomic(manifest, output / MANIFEST, indent=True)
     folder.finish()
     return manifest
-
-
-def _predict_and_write(
-    model,
-    todo: list,
-    output: Path,
-    stems,
-    tags,
-    settings: dict,
-    mapper,
-    batch_size: int,
-    num_workers: int,
-    *,
-    progress: bool,
-    total: int,
-) -> None:
-    num_classes, ignore_label = len(settings["class_names"]), settings["ignore_label"]
-    with tqdm(total=total, initial=total - len(todo), desc="pseudo labels", unit="image", disable=not progress) as bar:
-        if not todo:
-            return
-        for record in todo:
-            record.pop("sem_seg_file_name", None)  # the test mapper would read the true map for nothing
-        loader = build_detection_test_loader(todo, mapper=mapper, batch_size=batch_size, num_workers=num_workers)
-        for batch in loader:
-            for inputs, logits in zip(batch, multiscale_logits(model, batch, settings["scales"], settings["flip"])):
-                if logits.shape[0] != num_classes:
-                    raise UserInputError(
-                        f"the model predicts {logits.shape[0]} classes, the dataset has "
-                        f"{num_classes}; use the config the weights were trained with"
-                    )
-                index = inputs[_INDEX]
-                labels, confidence = pseudo_label_from_logits(logits, tags[index], settings["threshold"], ignore_label)
-                _write_maps(output, stems[index], labels, confidence)
-            bar.update(len(batch))

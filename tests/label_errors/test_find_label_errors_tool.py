@@ -309,7 +309,7 @@ def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, check
         (
             ["--weights", checkpoints["five_classes"], "model.roi_heads.num_classes=5"],
             name,
-            "the model predicts 5 classes but the dataset has 8",
+            f"the model predicts 5 classes but dataset '{name}' has 8",
         ),
         (["--weights", checkpoints["five_classes"]], name, "do not fit the model of the config: parameters"),
         (["--weights", checkpoints["toy"]], noisy_small["no_masks"], "has no segmentation masks: mask scoring needs"),

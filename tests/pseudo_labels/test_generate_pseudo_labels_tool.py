@@ -128,7 +128,7 @@ def test_weights_of_another_class_count_or_architecture(repo_root, tiny_toy, che
     message = error_of(repo_root, checkpoints["linear"], tmp_path / "out")
     assert "missing from the file (backbone." in message and "2 not in the model (weight, bias)" in message
     message = error_of(repo_root, checkpoints["eight_classes"], tmp_path / "out", "model.sem_seg_head.num_classes=8")
-    assert f"the model predicts 8 classes, dataset '{VAL}' has 19" in message
+    assert f"the model predicts 8 classes but dataset '{VAL}' has 19" in message
     not_a_checkpoint = tmp_path / "notes.pth"
     not_a_checkpoint.write_text("hello")
     assert "cannot be read as a checkpoint" in error_of(repo_root, str(not_a_checkpoint), tmp_path / "out")

@@ -24,6 +24,7 @@ from noisy_seg.data.datasets.coco_files import register_coco_file
 from noisy_seg.data.datasets.toy_shapes import coco_paths
 from noisy_seg.modeling import NoisyFastRCNNOutputLayers
 from noisy_seg.modeling.gt_box_inference import predict_on_given_boxes
+from noisy_seg.inference import instance as instance_inference
 from noisy_seg.pseudo_labels import evidence
 from noisy_seg.pseudo_labels.evidence import class_evidence, mask_ious
 from noisy_seg.pseudo_labels.instance import (
@@ -246,7 +247,8 @@ class FakePrediction:
     def __init__(self, fail_on_call=None):
         self.calls, self.fail_on_call = [], fail_on_call
 
-    def __call__(self, model, batched_inputs, boxes, *, classes=None, predict_masks=True):
+    def __call__(self, model, batched_inputs, boxes, *, classes=None, predict_masks=True, detect=False):
+        assert not detect  # label correction asks for no detections
         self.calls.append({"inputs": batched_inputs, "boxes": boxes, "classes": classes, "masks": predict_masks})
         if len(self.calls) == self.fail_on_call:
             raise RuntimeError("interrupted")
@@ -294,7 +296,7 @@ def hand_dataset(tmp_path):
 @pytest.fixture
 def fake(monkeypatch):
     prediction = FakePrediction()
-    monkeypatch.setattr(evidence, "predict_on_given_boxes", prediction)
+    monkeypatch.setattr(instance_inference, "predict_on_given_boxes", prediction)
     return prediction
 
 
@@ -388,7 +390,7 @@ def test_boxes_follow_the_test_resize(hand_dataset, fake, tmp_path):
 def test_an_interrupted_run_resumes_with_the_same_settings(hand_dataset, monkeypatch, tmp_path):
     name, _ = hand_dataset
     monkeypatch.setattr(evidence, "IMAGES_PER_CHUNK", 1)
-    monkeypatch.setattr(evidence, "predict_on_given_boxes", FakePrediction(fail_on_call=2))
+    monkeypatch.setattr(instance_inference, "predict_on_given_boxes", FakePrediction(fail_on_call=2))
     output = tmp_path / "out"
     with pytest.raises(RuntimeError, match="interrupted"):
         _run(name, output)
@@ -399,11 +401,11 @@ def test_an_interrupted_run_resumes_with_the_same_settings(hand_dataset, monkeyp
         _run(name, output, relabel_threshold=0.7, resume=True)
 
     resumed = FakePrediction()
-    monkeypatch.setattr(evidence, "predict_on_given_boxes", resumed)
+    monkeypatch.setattr(instance_inference, "predict_on_given_boxes", resumed)
     summary = _run(name, output, resume=True)
     assert len(resumed.calls) == 1  # only the second image is left
     fresh = FakePrediction()
-    monkeypatch.setattr(evidence, "predict_on_given_boxes", fresh)
+    monkeypatch.setattr(instance_inference, "predict_on_given_boxes", fresh)
     assert _run(name, tmp_path / "fresh") == summary
     for file in (CORRECTED_JSON, CORRECTIONS_JSON):
         assert (output / file).read_bytes() == (tmp_path / "fresh" / file).read_bytes()
@@ -412,7 +414,7 @@ def test_an_interrupted_run_resumes_with_the_same_settings(hand_dataset, monkeyp
 
 def test_bad_inputs_are_refused_with_one_clear_error(hand_dataset, fake, tmp_path):
     name, json_file = hand_dataset
-    with pytest.raises(UserInputError, match="predicts 5 classes but the dataset has 3"):
+    with pytest.raises(UserInputError, match="predicts 5 classes but dataset .* has 3"):
         correct_instance_labels(StandIn(num_classes=5), name, tmp_path / "a", augmentations=[])
     with pytest.raises(UserInputError, match="needs a model with a mask head"):
         correct_instance_labels(StandIn(mask_on=False), name, tmp_path / "b", mask_iou_threshold=0.5)

@@ -1,0 +1,47 @@
+"""The one loop of a trained model over a dataset: detectron2's test loader (its mapper, `batch_size` images per
+forward pass, `num_workers` loading processes, `InferenceSampler`'s order) under `torch.inference_mode`, with a
+progress bar. Each workflow gives it the records, a mapper and what to compute on a batch:
+
+    for inputs, output in predict_dataset(model, records, mapper, lambda model, batch: model(batch)):
+        ...   # one (mapped input, output) pair per record, in the records' order
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Sequence
+
+import torch
+from tqdm import tqdm
+
+from detectron2.data import build_detection_test_loader
+
+__all__ = ["predict_dataset"]
+
+
+def predict_dataset(
+    model,
+    records: Sequence[dict],
+    mapper: Callable[[dict], dict],
+    predict: Callable,
+    *,
+    batch_size: int = 1,
+    num_workers: int = 0,
+    progress: bool = True,
+    desc: str = "predicting",
+    total: int | None = None,
+) -> Iterator[tuple[dict, object]]:
+    """Yields (mapped input, output) for each of `records`, in order: `predict(model, batch)` returns one output
+    per input of a batch. `total` (default len(records)): what the progress bar counts to, when `records` are what
+    is left of a larger run."""
+    total = len(records) if total is None else total
+    with tqdm(total=total, initial=total - len(records), desc=desc, unit="image", disable=not progress) as bar:
+        if not records:
+            return
+        loader = build_detection_test_loader(
+            list(records), mapper=mapper, batch_size=batch_size, num_workers=num_workers
+        )
+        for batch in loader:
+            with torch.inference_mode():
+                outputs = predict(model, batch)
+            yield from zip(batch, outputs)
+            bar.update(len(batch))

@@ -1,0 +1,96 @@
+"""A trained semantic model's view of a dataset's label maps (Rottmann & Reese, seed 002): its softmax on every image
+beside the image's given label map (`predict_softmax`), and the connected components of its prediction with their
+metrics (`predict_components`, what label_errors.semantic ranks). The detectron2 side of label_errors/semantic/,
+as evidence.py is for instances; tools/find_semantic_label_errors.py and the evidence benchmark read it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from ..data.checks import check_datasets_available
+from ..evaluation.sem_seg import load_label_map
+from ..inference.loop import predict_dataset
+from ..inference.semantic import RECORD_INDEX, multiscale_logits, semantic_inputs, semantic_mapper
+from ..label_errors.semantic import component_metrics
+from ..utils.errors import UserInputError
+
+__all__ = ["labelled_semantic_dataset", "predict_components", "predict_softmax"]
+
+
+def labelled_semantic_dataset(name: str) -> tuple[list, list, int]:
+    """(records, class names, ignore label) of a registered semantic dataset whose records all have label maps (at
+    least 2 images: the meta classifier fits on one half and searches the other)."""
+    check_datasets_available([name])
+    records = DatasetCatalog.get(name)
+    metadata = MetadataCatalog.get(name)
+    class_names = list(metadata.get("stuff_classes", None) or [])
+    if not class_names:
+        raise UserInputError(f"dataset '{name}' has no stuff_classes in its metadata: is it a semantic dataset?")
+    unlabelled = [r.get("file_name", "?") for r in records if not r.get("sem_seg_file_name")]
+    if unlabelled:
+        raise UserInputError(
+            f"dataset '{name}': {len(unlabelled)} of {len(records)} images have no label map "
+            f"(sem_seg_file_name), e.g. {unlabelled[0]}; there is no label to check"
+        )
+    if len(records) < 2:
+        raise UserInputError(
+            f"dataset '{name}' has {len(records)} image(s); the meta classifier needs at least 2 "
+            "(one half to fit on, one to search)"
+        )
+    return records, class_names, int(metadata.get("ignore_label", 255))
+
+
+def _softmax(model, batch) -> list[np.ndarray]:
+    return [torch.softmax(logits, dim=0).cpu().numpy() for logits in multiscale_logits(model, batch)]
+
+
+def predict_softmax(
+    model,
+    records: Sequence[dict],
+    *,
+    augmentations: Sequence = (),
+    image_format: str = "BGR",
+    batch_size: int = 1,
+    num_workers: int = 0,
+    progress: bool = True,
+    desc: str = "scoring components",
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yields (record index, softmax (K, H, W) float32, given label map (H, W) int64) of each record, in order: the
+    model's softmax on the test mapper's input (`inference.predict_dataset`) and the record's label map (read at full
+    resolution, where detectron2's semantic models return their output). The model must fit the dataset's classes
+    (`inference.check_fits`, checked by the caller)."""
+    predictions = predict_dataset(
+        model,
+        semantic_inputs(records),
+        semantic_mapper(augmentations, image_format),
+        _softmax,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        progress=progress,
+        desc=desc,
+    )
+    for inputs, probs in predictions:
+        record = records[inputs[RECORD_INDEX]]
+        given = load_label_map(record["sem_seg_file_name"]).astype(np.int64)
+        if given.shape != probs.shape[1:]:
+            raise UserInputError(
+                f"{record['sem_seg_file_name']}: a label map of shape {given.shape}, the model's output "
+                f"{probs.shape[1]}x{probs.shape[2]} (the record's height x width); label maps must be single-channel, "
+                "at image resolution"
+            )
+        yield inputs[RECORD_INDEX], probs, given
+
+
+def predict_components(model, records: Sequence[dict], *, min_size: int, **options) -> list:
+    """`component_metrics` of each record on the model's softmax against its label map (`predict_softmax`, which
+    takes the `options`)."""
+    images = [None] * len(records)
+    for index, probs, given in predict_softmax(model, records, **options):
+        images[index] = component_metrics(probs, given, min_size=min_size)
+    return images

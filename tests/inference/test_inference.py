@@ -1,0 +1,106 @@
+"""noisy_seg.inference, the one home of a trained model over a dataset: the fit checked once (from a built model or
+from the config alone), detectron2's test loader with batches and workers giving the same evidence as one image at
+a time, and one backbone pass per image for the given boxes and the detections."""
+
+import pytest
+import torch
+from detectron2.config import LazyConfig, instantiate
+
+from noisy_seg.inference import (
+    check_fits,
+    configured_classes,
+    configured_mask_head,
+    mapper_settings,
+    predicted_classes,
+)
+from noisy_seg.modeling.gt_box_inference import predict_on_given_boxes
+from noisy_seg.pseudo_labels.label_issues import collect_instance_evidence, load_instance_dataset
+from noisy_seg.utils.errors import UserInputError
+
+INSTANCE_CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
+SEMANTIC_CONFIG = "configs/toy/semantic_R18_FPN_ce.py"
+
+
+@pytest.fixture(scope="module")
+def instance_cfg(repo_root):
+    return LazyConfig.load(str(repo_root / INSTANCE_CONFIG))
+
+
+@pytest.fixture(scope="module")
+def instance_model(instance_cfg):
+    torch.manual_seed(0)
+    return instantiate(instance_cfg.model).eval()
+
+
+@pytest.mark.parametrize("config", [INSTANCE_CONFIG, SEMANTIC_CONFIG])
+def test_the_class_count_read_from_the_config_is_the_built_models(repo_root, config):
+    cfg = LazyConfig.load(str(repo_root / config))
+    model = instantiate(cfg.model)
+    assert configured_classes(cfg) == predicted_classes(model) is not None
+    assert configured_mask_head(cfg) == bool(getattr(getattr(model, "roi_heads", None), "mask_on", False))
+
+
+def test_a_model_of_another_class_count_is_one_error_naming_both():
+    check_fits(8, 8, "toy")
+    check_fits(None, 8, "toy")  # a model that does not say: nothing to check
+    with pytest.raises(UserInputError, match="predicts 5 classes but dataset 'toy' has 8; use the config"):
+        check_fits(5, 8, "toy")
+
+
+def _image(seed, size=(64, 96)):
+    image = torch.randint(0, 256, (3, *size), generator=torch.Generator().manual_seed(seed)).float()
+    return {"image": image, "height": 128, "width": 192}
+
+
+def test_detections_of_the_given_box_pass_are_the_models_own(instance_model):
+    inputs = [_image(0), _image(1)]
+    boxes = [torch.tensor([[2.0, 3.0, 30.0, 40.0]]), torch.zeros(0, 4)]
+    ours = predict_on_given_boxes(instance_model, inputs, boxes, detect=True)
+    with torch.no_grad():
+        theirs = instance_model(inputs)
+    for mine, reference in zip(ours, theirs):
+        mine, reference = mine["instances"], reference["instances"]
+        assert len(reference) > 0 and mine.image_size == reference.image_size == (128, 192)
+        torch.testing.assert_close(mine.pred_boxes.tensor, reference.pred_boxes.tensor)
+        torch.testing.assert_close(mine.scores, reference.scores)
+        assert torch.equal(mine.pred_classes, reference.pred_classes)
+        assert torch.equal(mine.pred_masks, reference.pred_masks)
+    assert [tuple(o["class_probs"].shape) for o in ours] == [(1, 9), (0, 9)]
+
+
+def _evidence(model, data, cfg, **options):
+    return collect_instance_evidence(
+        model, data, detect_score=0.05, keep_masks=True, progress=False, **mapper_settings(cfg), **options
+    )
+
+
+@pytest.mark.slow
+def test_batches_and_workers_give_the_evidence_of_one_image_at_a_time_with_one_backbone_pass(
+    tiny_toy, instance_cfg, instance_model
+):
+    data = load_instance_dataset("toy_tiny_train", needs_masks=True)
+    calls = []
+    hook = instance_model.backbone.register_forward_hook(lambda module, args, output: calls.append(len(args[0])))
+    try:
+        single = _evidence(instance_model, data, instance_cfg)
+    finally:
+        hook.remove()
+    assert sum(calls) == len(data.records) and set(calls) == {1}  # one backbone pass per image, given boxes + detect
+    assert len(single["rows"]) > 0 and len(single["detections"]) == len(data.records)
+    batched = _evidence(instance_model, data, instance_cfg, batch_size=3, num_workers=1)
+    assert batched["image_ids"] == single["image_ids"] and batched["skipped"] == single["skipped"]
+    assert [(r["index"], r["id"], r["given"]) for r in batched["rows"]] == [
+        (r["index"], r["id"], r["given"]) for r in single["rows"]
+    ]
+    for key in ("given_prob", "best_other_prob", "background_prob", "mask_iou"):  # the toy images share one size
+        torch.testing.assert_close(
+            torch.tensor([r[key] for r in batched["rows"]]),
+            torch.tensor([r[key] for r in single["rows"]]),
+            rtol=1e-4,
+            atol=1e-4,  # a batched convolution sums in another order
+        )
+    assert [d["image_id"] for d in batched["detections"]] == [d["image_id"] for d in single["detections"]]
+    for mine, reference in zip(batched["detections"], single["detections"]):
+        torch.testing.assert_close(
+            torch.tensor(mine["scores"]), torch.tensor(reference["scores"]), rtol=1e-4, atol=1e-4
+        )
