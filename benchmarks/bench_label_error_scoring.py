@@ -55,7 +55,7 @@ import numpy as np
 from cleanlab.object_detection import filter as detection_filter
 from cleanlab.object_detection import rank as detection_rank
 
-from bench_semantic_label_errors import _loaded_mib, _peak_mib
+from noisy_seg.engine.benchmarking import loaded_mib, peak_mib
 from noisy_seg.label_errors import (
     SCORE_METHODS,
     best_match_iou,
@@ -284,14 +284,14 @@ STEP_NOTES = {
 def worker(method: str, folder: Path) -> dict:
     with np.load(folder / "inputs.npz") as stored:
         data = {name: stored[name] for name in stored.files}
-    base = _loaded_mib()
+    base = loaded_mib()
     state, steps = {}, []
     for name, step in STEPS[method]:
-        _loaded_mib()  # the high-water mark from here: this step's
+        loaded_mib()  # the high-water mark from here: this step's
         start = time.perf_counter()
         step(data, state)
         seconds = time.perf_counter() - start
-        steps.append({"step": name, "seconds": seconds, "peak_rss_mib": _peak_mib()})
+        steps.append({"step": name, "seconds": seconds, "peak_rss_mib": peak_mib()})
         print(
             f"    {method}: {name} {seconds:.3f} s, peak {steps[-1]['peak_rss_mib']:.0f} MiB",
             file=sys.stderr,
@@ -380,12 +380,12 @@ def run_instance(args) -> int:
 
 
 def run_semantic(args) -> int:
-    import bench_semantic_label_errors
-
+    """bench_semantic_label_errors.py's comparison, as its own process (a script is not imported by another)."""
     argv = ["--num-images", str(args.semantic_images), "--size", *map(str, args.semantic_size)]
     print(f"semantic: bench_semantic_label_errors.py {' '.join(argv)}", file=sys.stderr, flush=True)
     sys.stdout.flush()
-    return bench_semantic_label_errors.main(argv)
+    script = Path(__file__).resolve().parent / "bench_semantic_label_errors.py"
+    return subprocess.run([sys.executable, str(script), *argv], cwd=REPO).returncode
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.benchmark import Timer
 
-from alternating import alternating_medians, print_ratios
+from noisy_seg.engine.benchmarking import alternating_medians, print_ratios
 from noisy_seg.losses import build_loss
 
 CLASSIFICATION = [

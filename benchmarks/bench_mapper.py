@@ -24,7 +24,7 @@ import detectron2.data.transforms as T
 from detectron2.data import DatasetCatalog, DatasetMapper
 from detectron2.structures import BoxMode
 
-from alternating import alternating_medians, print_ratios
+from noisy_seg.engine.benchmarking import alternating_medians, print_ratios
 from noisy_seg.data import NoisyDatasetMapper
 from noisy_seg.utils.files import write_image
 

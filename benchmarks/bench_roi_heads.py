@@ -19,7 +19,7 @@ import detectron2.data.transforms as T
 from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog
 
-from alternating import alternating_medians, print_ratios, time_training_iters
+from noisy_seg.engine.benchmarking import alternating_medians, print_ratios, time_training_iters
 from noisy_seg.config import use_noisy_roi_heads
 from noisy_seg.data import NoisyDatasetMapper
 

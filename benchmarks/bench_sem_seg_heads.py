@@ -20,7 +20,7 @@ from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog
 from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
 
-from alternating import alternating_medians, print_ratios, time_training_iters
+from noisy_seg.engine.benchmarking import alternating_medians, print_ratios, time_training_iters
 from noisy_seg.data import NoisySemSegDatasetMapper
 
 REPO = Path(__file__).resolve().parents[1]  # for configs/, which is not part of the installed package

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -41,17 +40,16 @@ import numpy as np
 
 from noisy_seg.label_errors.semantic import (
     NUM_PROPOSALS,
-    benchmark_counts,
     component_metrics,
     drop_components,
-    error_regions,
+    evaluate_proposals,
     find_proposals,
     flagged_components,
     image_proposals,
-    pr_curve,
     score_images,
     split_images,
 )
+from noisy_seg.engine.benchmarking import loaded_mib, peak_mib
 from noisy_seg.utils.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,41 +119,13 @@ def write_data(folder: Path, args) -> None:
     write_atomic(folder / "given.npy", lambda temp: np.save(temp, given))
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def _loaded_mib() -> float:
-    """Resident memory now, with the high-water mark reset to it (Linux: /proc/self/clear_refs 5), so that the peak
-    measured next is the method's own and not the loading's."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear:
-            clear.write("5")
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
-    except OSError:  # not Linux: the peak so far
-        return _peak_mib()
-
-
-def evaluate_proposals(proposals: dict, clean, given, search, num_classes: int) -> dict:
-    """The seed's benchmark over the search images; proposals: {image index: (map, classes, scores)}."""
-    objects = [c for c in range(num_classes) if c != BACKGROUND]
-    totals = np.zeros((3, 21), np.int64)
-    regions = 0
-    for i in search:
-        region_map, region_classes = error_regions(clean[i], given[i], num_classes)
-        regions += len(region_classes)
-        totals += np.array(benchmark_counts(region_map, region_classes, *proposals[i], classes=objects))
-    return {**pr_curve(*totals), "regions": regions}
-
-
 def worker(args) -> dict:
     folder = Path(args.data)
     probs = np.load(folder / "probs.npy")  # whole, in memory: both methods get the same array
     clean, given = np.load(folder / "clean.npy"), np.load(folder / "given.npy")
     num_images, num_classes = probs.shape[:2]
     _, search = split_images(num_images, args.seed)
-    inputs = _loaded_mib()
+    inputs = loaded_mib()
     phases = {}
     if args.worker.startswith("ours"):
         start = time.perf_counter()
@@ -165,7 +135,7 @@ def worker(args) -> dict:
         scores, info = score_images(images, seed=args.seed, solver=args.worker.split("_")[1])
         top = find_proposals(images, scores, classes=list(range(1, num_classes)), top=NUM_PROPOSALS)
         phases["meta classifier + proposals"] = time.perf_counter() - start
-        seconds, peak = sum(phases.values()), _peak_mib()
+        seconds, peak = sum(phases.values()), peak_mib()
         proposals = {i: image_proposals(images[i], scores[i]) for i in search}
         extra = {
             "C": info["classifiers"][0]["C"],
@@ -179,7 +149,7 @@ def worker(args) -> dict:
         start = time.perf_counter()
         issues = find_label_issues(given, probs, n_jobs=args.cleanlab_jobs, verbose=False)
         phases["find_label_issues"] = time.perf_counter() - start
-        find_peak = _peak_mib()
+        find_peak = peak_mib()
         start = time.perf_counter()  # the rest of cleanlab_proposals, timed apart
         _, pixel_scores = get_label_quality_scores(given, probs, method="softmin", verbose=False)
         proposals = {
@@ -187,13 +157,13 @@ def worker(args) -> dict:
             for i in range(num_images)
         }
         phases["softmin scores + components"] = time.perf_counter() - start
-        seconds, peak = sum(phases.values()), _peak_mib()
+        seconds, peak = sum(phases.values()), peak_mib()
         extra = {
             "find_seconds": phases["find_label_issues"],
             "find_peak_rss_mib": find_peak,
             "flagged_pixels": int(issues.sum()),
         }
-    curve = evaluate_proposals(proposals, clean, given, search, num_classes)
+    curve = evaluate_proposals(proposals, clean, given, search, num_classes, background=BACKGROUND)
     return {
         "method": args.worker,
         "seconds": seconds,

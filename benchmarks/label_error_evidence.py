@@ -59,7 +59,6 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # the semantic benchmark's functions are reused, not copied
 
 from noisy_seg.utils.library_warnings import quiet_library_warnings
 
@@ -70,7 +69,6 @@ import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from noisy_seg.cli import find_label_errors, make_noisy_dataset
-from bench_semantic_label_errors import BACKGROUND, evaluate_proposals
 from noisy_seg.data import check_datasets_available, register_noisy_label_maps
 from noisy_seg.engine import load_lazy_config
 from noisy_seg.engine.launcher import (
@@ -94,6 +92,7 @@ from noisy_seg.label_errors.semantic import (
     cleanlab_proposals,
     component_metrics,
     error_regions,
+    evaluate_proposals,
     image_proposals,
     score_images,
 )
@@ -104,6 +103,7 @@ from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.files import atomic_output, load_json, save_json_atomic
 from noisy_seg.utils.run_folder import FINISHED, NEW, STARTED, RunFolder, folder_problem, run_state
 
+BACKGROUND = 0  # the toy semantic classes' background: every other class is an object class
 INSTANCE_NOISE = ("sym40", "coco_n_medium", "drop20")
 SEMANTIC_NOISE = ("sembg20", "semrelabel40")
 INSTANCE_CONFIG = str(HERE.parent / "configs" / "toy" / "mask_rcnn_R18_FPN_ce.py")
@@ -604,7 +604,7 @@ def semantic_results(args, cfg, noise: str, weights: Path, labels: Path, progres
     for method, found in proposals.items():
         scores, hits = ranked_proposals(found, clean, given, len(class_names))
         methods[method] = {
-            "curve": evaluate_proposals(found, clean, given, range(len(records)), len(class_names)),
+            "curve": evaluate_proposals(found, clean, given, range(len(records)), len(class_names), BACKGROUND),
             "scores": scores.tolist(),
             "hits": hits.tolist(),
         }

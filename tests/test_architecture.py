@@ -84,3 +84,19 @@ def test_the_scripts_in_tools_import_the_package_not_each_other():
         if path.stem != "install_detectron2" and not any(name.startswith("noisy_seg.cli.") for name in names):
             bad.append(f"{path.name} does not call a command of noisy_seg.cli")
     assert not bad, "; ".join(bad)
+
+
+def test_the_benchmarks_import_the_package_not_each_other():
+    """benchmarks/*.py are scripts: what two of them share lives in noisy_seg (engine/benchmarking.py: the timing
+    scheme and memory; label_errors.semantic.evaluate_proposals), never in another script or on a sys.path edit."""
+    benchmarks = PACKAGE.parent / "benchmarks"
+    scripts = {path.stem for path in benchmarks.glob("*.py")}
+    bad = []
+    for path in sorted(benchmarks.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        bad += [f"{path.name} imports {name}" for name in names if name.split(".")[0] in scripts]
+        if "sys.path" in path.read_text():
+            bad.append(f"{path.name} edits sys.path")
+    assert not bad, "; ".join(bad)

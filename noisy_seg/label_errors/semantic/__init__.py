@@ -51,6 +51,7 @@ from .summary import (
     benchmark_counts,
     drop_components,
     error_regions,
+    evaluate_proposals,
     image_proposals,
     pr_curve,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "connected_components",
     "drop_components",
     "error_regions",
+    "evaluate_proposals",
     "feature_names",
     "find_proposals",
     "fit_meta_classifier",

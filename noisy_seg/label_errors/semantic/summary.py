@@ -140,3 +140,20 @@ def pr_curve(tp, fp, fn, thresholds=THRESHOLDS) -> dict:
         "fn": fn.astype(int).tolist(),
         "pr_auc": float(area),
     }
+
+
+def evaluate_proposals(
+    proposals: dict, clean, given, images: Sequence[int], num_classes: int, background: int = 0
+) -> dict:
+    """The seed's benchmark over `images` (indices into the (N, H, W) `clean` and `given` label maps): the error
+    regions where they differ, each found by a proposal of its class (`benchmark_counts`), summed into one PR curve
+    (`pr_curve`) plus the number of regions. proposals: {image index: (component map, classes, scores)}, as
+    `image_proposals` gives them; every class but `background` is an object class."""
+    objects = [c for c in range(num_classes) if c != background]
+    totals = np.zeros((3, len(THRESHOLDS)), np.int64)
+    regions = 0
+    for i in images:
+        region_map, region_classes = error_regions(clean[i], given[i], num_classes)
+        regions += len(region_classes)
+        totals += np.array(benchmark_counts(region_map, region_classes, *proposals[i], classes=objects))
+    return {**pr_curve(*totals), "regions": regions}

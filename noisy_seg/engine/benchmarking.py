@@ -1,13 +1,24 @@
-"""Shared timing scheme of the benchmarks: alternate rounds between variants (so machine drift hits all
-of them alike), report each variant's median and its ratio to the first (the baseline)."""
+"""What the benchmark scripts (benchmarks/) share: the timing scheme (alternate rounds between variants so that the
+machine's drift hits all of them alike; each variant's median and its ratio to the first, the baseline), the time of
+a detectron2 model's training iteration, and a process's memory (peak, and resident now with the peak reset).
+"""
+
+from __future__ import annotations
 
 import random
+import resource
 import statistics
 import time
-from typing import Callable, Dict
+from typing import Callable
+
+import torch
+
+from detectron2.utils.events import EventStorage
+
+__all__ = ["alternating_medians", "loaded_mib", "peak_mib", "print_ratios", "time_training_iters"]
 
 
-def alternating_medians(variants: Dict[str, Callable[[], float]], rounds: int) -> Dict[str, float]:
+def alternating_medians(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
     """`variants` name -> a function timing one round (seconds); returns name -> median over rounds.
     The order is shuffled every round (seeded): in a fixed order the variant after the baseline inherits its
     warm allocator and caches, which made F.cross_entropy look 30% faster than the same call one slot later."""
@@ -21,7 +32,7 @@ def alternating_medians(variants: Dict[str, Callable[[], float]], rounds: int) -
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def print_ratios(medians: Dict[str, float], unit: str, scale: float = 1e3, width: int = 32) -> None:
+def print_ratios(medians: dict[str, float], unit: str, scale: float = 1e3, width: int = 32) -> None:
     """One line per variant: median (seconds * scale, in `unit`) and ratio to the first variant."""
     base = next(iter(medians.values()))
     for name, med in medians.items():
@@ -31,9 +42,6 @@ def print_ratios(medians: Dict[str, float], unit: str, scale: float = 1e3, width
 def time_training_iters(model, optim, batch, iters: int, reseed: bool = False) -> float:
     """Median seconds of `iters` training iterations (forward + backward + optimizer step) of a detectron2 model
     on one batch; `reseed`: torch.manual_seed(i) before iteration i (the same proposal sampling for every variant)."""
-    import torch
-    from detectron2.utils.events import EventStorage
-
     times = []
     with EventStorage(0):
         for i in range(iters):
@@ -46,3 +54,20 @@ def time_training_iters(model, optim, batch, iters: int, reseed: bool = False) -
             optim.step()
             times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def peak_mib() -> float:
+    """The process's peak resident memory so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def loaded_mib() -> float:
+    """Resident memory now, with the high-water mark reset to it (Linux: /proc/self/clear_refs 5), so that the peak
+    measured next is the method's own and not the loading's."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:  # not Linux: the peak so far
+        return peak_mib()
