@@ -22,6 +22,9 @@ scores every image: if it was trained on this dataset, its predictions are in-sa
 memorized (the tool says so). The fold trainings need a dataset that a fresh process knows (a built-in one, or a
 copy of one: register_coco_file's `like`; --dataset FILE.json --like NAME [--image-root DIR] registers one), and a
 config whose train mapper adds no noise of its own (dataloader.train.mapper.noise=null: the json is the data).
+The fold trainings are a grid (noisy_seg.engine.jobs): --jobs of them at once, sharing the CPU threads; a failed
+fold is reported with its log after the others have run. --batch-size and --num-workers set the scoring's test
+loader (noisy_seg.inference).
 
 Scores per annotation: cleanlab's self-confidence and normalized margin on the box head's class posterior on the
 annotated box (foreground classes, renormalized), DivideMix's GMM clean probability on its cross entropy, the IoU of
@@ -61,7 +64,8 @@ from detectron2.data import MetadataCatalog
 
 from noisy_seg.data import check_datasets_available, register_coco_file  # (registers the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
-from noisy_seg.engine.launcher import last_error_line, quoted, train_in_folder
+from noisy_seg.engine.jobs import TrainingJob, run_jobs
+from noisy_seg.engine.launcher import last_error_line, quoted
 from noisy_seg.inference import (
     build_model,
     check_fits,
@@ -139,6 +143,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--no-masks", action="store_true", help="no mask scores (no mask issues)")
     parser.add_argument("--no-missing", action="store_true", help="no detection pass (no missing objects)")
+    parser.add_argument("--jobs", type=int, default=1, help="--folds: fold trainings run at once (default 1)")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -156,10 +161,10 @@ def check_flags(args) -> None:
         raise UserInputError("pass --weights (the checkpoint that scores the dataset) or --folds K (train K models)")
     if args.top < 0:
         raise UserInputError(f"--top must be 0 or more, got {args.top}")
-    if args.batch_size < 1 or args.num_workers < 0:
+    if args.batch_size < 1 or args.num_workers < 0 or args.jobs < 1:
         raise UserInputError(
-            f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} and "
-            f"{args.num_workers}"
+            f"--batch-size and --jobs must be at least 1 and --num-workers at least 0, got {args.batch_size}, "
+            f"{args.jobs} and {args.num_workers}"
         )
     if args.method == "confident_learning" and args.threshold is not None:
         raise UserInputError(
@@ -255,11 +260,12 @@ def fold_training(args, train_json: Path, heldout_json: Path, like: str, image_r
 
 
 def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_options):
-    """Train one model per fold (tools/train_net.py) and score its held-out images: (merged evidence, fold_of)."""
+    """Train one model per fold (a grid of fold trainings, engine.jobs, --jobs at a time) and score each one's
+    held-out images: (merged evidence, fold_of). A failed fold is reported with the others' outcome."""
     fold_of = image_folds([record["image_id"] for record in data.records], args.folds, seed=args.seed)
     like = source_dataset(data.name)
     image_root = MetadataCatalog.get(data.name).image_root
-    parts = []
+    trainings, held_out_ids = [], []
     for fold in range(args.folds):
         fold_dir = output / FOLDS_DIR / f"fold{fold}"
         train, heldout = fold_datasets(data.coco, fold_of, fold)
@@ -272,21 +278,25 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
             flush=True,
         )
         config, opts = fold_training(args, train_json, heldout_json, like, image_root)
-        run = train_in_folder(
-            config, opts, (fold_dir / "model").resolve(), log_file=fold_dir / "train.log", flag=f"fold {fold}"
-        )
-        weights = run.folder / "model_final.pth"
-        if run.status == "failed" or not weights.is_file():
-            raise UserInputError(
-                f"the training of fold {fold} failed: {last_error_line(run.log)} (full log: {run.log})"
+        model_dir, log = (fold_dir / "model").resolve(), fold_dir / "train.log"
+        trainings.append(TrainingJob(f"fold {fold}", config, tuple(opts), model_dir, log, flag=f"fold {fold}"))
+        held_out_ids.append([image["id"] for image in heldout["images"]])
+    runs = run_jobs(trainings, args.jobs, title="fold trainings", report=lambda line: print(line, flush=True))
+    failed = [run for run in runs if run.status == "failed" or not (run.folder / "model_final.pth").is_file()]
+    if failed:
+        raise UserInputError(
+            "; ".join(
+                f"the training of {run.name} failed: {last_error_line(run.log)} (full log: {run.log})" for run in failed
             )
-        model = build_model(cfg, str(weights))
-        held_ids = [image["id"] for image in heldout["images"]]
+            + f" ({len(runs) - len(failed)} of {len(runs)} folds finished)"
+        )
+    parts = []
+    for fold, (run, image_ids) in enumerate(zip(runs, held_out_ids)):
         parts.append(
             collect_instance_evidence(
-                model,
+                build_model(cfg, str(run.folder / "model_final.pth")),
                 data,
-                image_ids=held_ids,
+                image_ids=image_ids,
                 progress=progress,
                 desc=f"scoring fold {fold + 1}/{args.folds}",
                 **evidence_options,

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -29,15 +27,9 @@ import yaml
 
 from ..model_zoo import ZOO_ROOT
 from ..utils.errors import UserInputError
-from ..utils.run_folder import FINISHED, RunFolder, folder_problem, run_state
-from .launcher import (
-    NO_PREDICTIONS,
-    REPO_ROOT,
-    train_in_folder,
-    training_command,
-    training_environment,
-    training_folder_problem,
-)
+from ..utils.run_folder import RunFolder, folder_problem
+from .jobs import JobResult, TrainingJob, run_jobs
+from .launcher import NO_PREDICTIONS, REPO_ROOT, training_command, training_folder_problem
 from .run_info import read_run_info
 
 __all__ = [
@@ -244,11 +236,6 @@ def grid_settings(grid: Grid) -> dict:
     return {"grid": grid.name}
 
 
-def _run_cell(cell: Cell, grid: Grid, device: Optional[str], env: dict) -> CellResult:
-    run = train_in_folder(cell.config, cell.opts(device), grid.output / cell.name, env=env, flag="cell")
-    return CellResult(cell, run.status, run.metrics, run.minutes, run.log, run.command, _what_ran(run.folder))
-
-
 def _what_ran(folder: Path) -> str:
     return read_run_info(folder).get("box_loss", "")
 
@@ -256,41 +243,27 @@ def _what_ran(folder: Path) -> str:
 def run_grid(
     grid: Grid, jobs: int = 1, device: Optional[str] = None, report: Callable[[str], None] = print
 ) -> list[CellResult]:
-    """Run (or reuse) every cell, `jobs` at a time; progress with an ETA goes to `report`."""
-    env = training_environment(jobs)  # jobs share the CPUs
+    """Run (or reuse) every cell, `jobs` at a time (engine.jobs.run_jobs); progress with an ETA goes to `report`."""
     RunFolder.open(grid.output, grid_settings(grid), resume=True)
-    todo = [c for c in grid.cells if run_state(grid.output / c.name) != FINISHED]
-    report(
-        f"grid {grid.name}: {len(grid.cells)} cells ({len(grid.cells) - len(todo)} finished before), "
-        f"{jobs} at a time, output {grid.output}"
+    trainings = [
+        TrainingJob(cell.name, cell.config, tuple(cell.opts(device)), grid.output / cell.name, flag="cell")
+        for cell in grid.cells
+    ]
+    runs = run_jobs(trainings, jobs, title=f"grid {grid.name} ({grid.output})", report=report, describe=_main_metric)
+    return [
+        CellResult(cell, run.status, run.metrics, run.minutes, run.log, run.command, _what_ran(run.folder))
+        for cell, run in zip(grid.cells, runs)
+    ]
+
+
+def _main_metric(run: JobResult) -> str:
+    """ ", mask AP 50.7" (or mIoU) of a finished training, and whether it predicted nothing."""
+    text = next(
+        (
+            f", {label} {run.metrics[key]:.1f}"
+            for key, label in (("segm/AP", "mask AP"), ("sem_seg/mIoU", "mIoU"))
+            if key in run.metrics
+        ),
+        "",
     )
-    results: dict[Cell, CellResult] = {}
-    start, durations = time.monotonic(), []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_cell, cell, grid, device, env): cell for cell in grid.cells}
-        for future in as_completed(futures):
-            result = future.result()
-            results[result.cell] = result
-            if result.status != "reused":
-                durations.append(result.minutes)
-            left = sum(1 for c in todo if c not in results)
-            if durations or not left:
-                eta = f"{(sum(durations) / len(durations) if durations else 0.0) * left / jobs:.1f} min"
-            else:
-                eta = "known after the first run"
-            label, value = next(
-                (
-                    (label, result.metrics[key])
-                    for key, label in (("segm/AP", "mask AP"), ("sem_seg/mIoU", "mIoU"))
-                    if key in result.metrics
-                ),
-                (None, None),
-            )
-            report(
-                f"[{len(results)}/{len(grid.cells)}] {result.cell.name}: {result.status}"
-                + (f", {label} {value:.1f}" if label else "")
-                + (f" ({NO_PREDICTIONS})" if result.metrics.get(NO_PREDICTIONS) else "")
-                + (f" (log: {result.log})" if result.status == "failed" else "")
-                + f" | elapsed {(time.monotonic() - start) / 60:.1f} min, ETA {eta}"
-            )
-    return [results[c] for c in grid.cells]
+    return text + (f" ({NO_PREDICTIONS})" if run.metrics.get(NO_PREDICTIONS) else "")
