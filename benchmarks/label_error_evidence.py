@@ -37,8 +37,13 @@ its meta classifier on both halves of the images); cleanlab: cleanlab.segmentati
 thresholds), in the notes; AUROC, AP and P@k are over the proposals of object classes >= 250 px, a proposal counting as
 an error found when it alone overlaps an error region so.
 
+The runs are one grid (noisy_seg.engine.jobs): a find_label_errors run per instance noise and a semantic training
+per semantic noise, --jobs of them at once (each with its share of the CPU threads); a failed run is reported with
+its log after the others have run, and a rerun reuses the finished ones.
+
 Writes under --output (default output/label_errors/evidence): run.json (the settings), noisy/<noise>.json,
-instance/<noise>/ (the tool's outputs and fold trainings), semantic/<noise>/ (val_labels/, model/, results.json), and
+instance/<noise>/ (the tool's outputs and fold trainings; its log instance/<noise>.log), semantic/<noise>/
+(val_labels/, model/, train.log, results.json), and
 evidence.md (the table, who ranks the errors better where, the settings), evidence.json and pr_curves.png. A rerun
 reuses every finished step (a tool's folder whose run.json says finished, model_final.pth, results.json; a semantic
 training resumes) and refuses other settings in the same folder; the report is replaced only with --overwrite; an
@@ -52,10 +57,10 @@ import argparse
 import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -71,12 +76,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from noisy_seg.cli import find_label_errors, make_noisy_dataset
 from noisy_seg.data import check_datasets_available, register_noisy_label_maps
 from noisy_seg.engine import load_lazy_config
-from noisy_seg.engine.launcher import (
-    last_error_line,
-    tool_command,
-    train_in_folder,
-    training_environment,
-)
+from noisy_seg.engine.jobs import ToolJob, TrainingJob, run_jobs
+from noisy_seg.engine.launcher import last_error_line
 from noisy_seg.inference import build_model, check_fits, mapper_settings, predicted_classes
 from noisy_seg.pseudo_labels.semantic_evidence import labelled_semantic_dataset, predict_softmax
 from noisy_seg.evaluation.sem_seg import load_label_map
@@ -148,6 +149,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=1000,
         help="resamples of the AP-gap interval behind each verdict (default 1000)",
     )
+    parser.add_argument("--jobs", type=int, default=1, help="trainings and tool runs at once (default 1)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for both configs, key=value")
     args = parser.parse_args(argv)
@@ -185,6 +187,8 @@ def check_args(args) -> None:
         raise UserInputError(f"--seed must be >= 0 (it seeds the noise, <name>_s<seed>), got {args.seed}")
     if args.folds < 2:
         raise UserInputError(f"--folds must be at least 2, got {args.folds}")
+    if args.jobs < 1:
+        raise UserInputError(f"--jobs must be at least 1, got {args.jobs}")
     if args.bootstrap_rounds < 10:
         raise UserInputError(f"--bootstrap-rounds must be at least 10, got {args.bootstrap_rounds}")
     for flag, path in (
@@ -286,10 +290,10 @@ def make_noisy_json(clean_json: Path, noise: str, folder: Path) -> Path:
     return path
 
 
-def instance_tool_command(args, noisy_json: Path, like: str, image_root: str, run_dir: Path) -> list[str]:
-    """tools/find_label_errors.py on a noisy copy: K-fold out-of-sample predictions (or --instance-weights)."""
-    command = [
-        *tool_command("find_label_errors"),
+def instance_tool_args(args, noisy_json: Path, like: str, image_root: str, run_dir: Path) -> list[str]:
+    """tools/find_label_errors.py's arguments on a noisy copy: K-fold out-of-sample predictions (or
+    --instance-weights)."""
+    arguments = [
         "--config-file",
         args.instance_config,
         "--dataset",
@@ -303,8 +307,8 @@ def instance_tool_command(args, noisy_json: Path, like: str, image_root: str, ru
         "--seed",
         str(args.seed),
     ]
-    command += ["--weights", args.instance_weights] if args.instance_weights else ["--folds", str(args.folds)]
-    return command + (["--no-progress"] if args.no_progress else []) + list(args.opts)
+    arguments += ["--weights", args.instance_weights] if args.instance_weights else ["--folds", str(args.folds)]
+    return arguments + ["--no-progress"] + list(args.opts)
 
 
 def detection_arrays(detections: dict, id_map: dict) -> dict:
@@ -450,36 +454,42 @@ def instance_rows(setting: str, run_dir: Path, noisy_json: Path, clean_json: Pat
     ]  # missing objects: also when no detection finds a dropped one (the note says so)
 
 
-def instance_part(args, output: Path, timings: dict) -> list:
+@dataclass
+class InstanceSetup:
+    """The instance half of the grid: per noise its noisy copy and its find_label_errors run (a ToolJob)."""
+
+    clean_json: Path
+    id_map: dict
+    noisy_jsons: dict = field(default_factory=dict)  # noise -> path
+    jobs: list = field(default_factory=list)
+
+
+def instance_setup(args, output: Path) -> InstanceSetup:
+    """The noisy copies (written once) and one find_label_errors job per --instance-noise; an unfinished run of the
+    tool (which cannot resume) is one error here, before anything runs."""
     check_datasets_available([args.dataset])
     DatasetCatalog.get(args.dataset)  # toy data: generated on first use; a COCO json: fills in the id map
     metadata = MetadataCatalog.get(args.dataset)
-    clean_json, image_root = Path(metadata.json_file), metadata.image_root
     like = find_label_errors.source_dataset(args.dataset)
     id_map = {int(k): int(v) for k, v in metadata.thing_dataset_id_to_contiguous_id.items()}
-    rows = []
-    for step, noise in enumerate(args.instance_noise, start=1):
-        start = time.perf_counter()
-        noisy_json = make_noisy_json(clean_json, noise, output / "noisy")
+    setup = InstanceSetup(Path(metadata.json_file), id_map)
+    for noise in args.instance_noise:
+        noisy_json = setup.noisy_jsons[noise] = make_noisy_json(setup.clean_json, noise, output / "noisy")
         run_dir = output / "instance" / noise
-        reused = finished(run_dir)
-        if not reused:
-            print(
-                f"[instance {step}/{len(args.instance_noise)}] {noise}: tools/find_label_errors.py -> {run_dir}",
-                flush=True,
+        finished(run_dir)  # raises for an unfinished run
+        tool_args = instance_tool_args(args, noisy_json, like, metadata.image_root, run_dir)
+        setup.jobs.append(
+            ToolJob(
+                f"instance {noise}", "find_label_errors", tuple(tool_args), run_dir, run_dir.parent / f"{noise}.log"
             )
-            code = subprocess.run(
-                instance_tool_command(args, noisy_json, like, image_root, run_dir),
-                stdin=subprocess.DEVNULL,
-                env=training_environment(),
-            ).returncode
-            if code != 0:
-                raise UserInputError(
-                    f"tools/find_label_errors.py failed on {noise} (exit code {code}; its message "
-                    f"is above); remove {run_dir} before running again"
-                )
-        rows += instance_rows(noise, run_dir, noisy_json, clean_json, id_map)
-        timings[f"instance {noise}"] = "reused" if reused else f"{(time.perf_counter() - start) / 60:.1f} min"
+        )
+    return setup
+
+
+def instance_part_rows(args, setup: InstanceSetup) -> list:
+    rows = []
+    for noise, job in zip(args.instance_noise, setup.jobs):
+        rows += instance_rows(noise, job.folder, setup.noisy_jsons[noise], setup.clean_json, setup.id_map)
     return rows
 
 
@@ -519,20 +529,18 @@ def write_noisy_val_maps(args, noise: str, folder: Path, background_label: int) 
     return folder
 
 
-def train_semantic_model(args, noise: str, folder: Path) -> Path:
+def semantic_training(args, noise: str, folder: Path) -> TrainingJob:
     """A toy Semantic FPN trained on the train label maps with `noise` on the fly (tools/train_net.py; an interrupted
-    training resumes), once."""
-    log_file = folder.parent / "train.log"
-    if run_state(folder) != FINISHED:
-        print(f"training the semantic model under {noise} (log: {log_file})", flush=True)
-    opts = [*args.opts, f"dataloader.train.mapper.noise={seeded_noise(noise, args.seed)}"]
-    run = train_in_folder(args.semantic_config, opts, folder.resolve(), log_file=log_file, flag="semantic training")
-    weights = run.folder / "model_final.pth"
-    if run.status == "failed" or not weights.is_file():
-        raise UserInputError(
-            f"the semantic training under {noise} failed: {last_error_line(log_file)} (full log: {log_file})"
-        )
-    return weights
+    training resumes, a finished one is reused)."""
+    opts = (*args.opts, f"dataloader.train.mapper.noise={seeded_noise(noise, args.seed)}")
+    return TrainingJob(
+        f"semantic {noise}",
+        args.semantic_config,
+        opts,
+        folder.resolve(),
+        folder.parent / "train.log",
+        "semantic training",
+    )
 
 
 def semantic_softmax(cfg, weights, records, num_classes: int, progress: bool):
@@ -641,7 +649,9 @@ def semantic_rows(noise: str, results: dict) -> list:
     return rows
 
 
-def semantic_part(args, output: Path, timings: dict) -> list:
+def semantic_setup(args, output: Path):
+    """(config, background label, the trainings still needed: one TrainingJob per --semantic-noise whose results are
+    not on disk, none with --semantic-weights)."""
     cfg = load_lazy_config(args.semantic_config, args.opts)
     background = cfg.dataloader.train.mapper.get("background_label", None)
     if background != BACKGROUND:
@@ -650,20 +660,42 @@ def semantic_part(args, output: Path, timings: dict) -> list:
             f"the config's background_label is {background}"
         )
     check_datasets_available([args.semantic_dataset])
+    jobs = [
+        semantic_training(args, noise, output / "semantic" / noise / "model")
+        for noise in args.semantic_noise
+        if not args.semantic_weights and not (output / "semantic" / noise / RESULTS_JSON).is_file()
+    ]
+    return cfg, background, jobs
+
+
+def semantic_part_rows(args, output: Path, cfg, background: int, timings: dict) -> list:
+    """Per noise: its noisy val maps, both methods on the trained (or given) model's softmax (results.json, once),
+    the rows."""
     rows = []
-    for step, noise in enumerate(args.semantic_noise, start=1):
+    for noise in args.semantic_noise:
         start, folder = time.perf_counter(), output / "semantic" / noise
-        reused = (folder / RESULTS_JSON).is_file()
-        if not reused:
-            print(f"[semantic {step}/{len(args.semantic_noise)}] {noise} -> {folder}", flush=True)
+        if not (folder / RESULTS_JSON).is_file():
             labels = write_noisy_val_maps(args, noise, folder / "val_labels", background)
-            weights = args.semantic_weights or train_semantic_model(args, noise, folder / "model")
+            weights = args.semantic_weights or folder / "model" / "model_final.pth"
             save_json_atomic(
                 semantic_results(args, cfg, noise, weights, labels, not args.no_progress), folder / RESULTS_JSON
             )
+            timings[f"semantic {noise} scoring"] = f"{(time.perf_counter() - start) / 60:.1f} min"
         rows += semantic_rows(noise, load_json(folder / RESULTS_JSON))
-        timings[f"semantic {noise}"] = "reused" if reused else f"{(time.perf_counter() - start) / 60:.1f} min"
     return rows
+
+
+def run_evidence_grid(args, jobs: list, timings: dict) -> None:
+    """The trainings and tool runs, --jobs at a time (engine.jobs.run_jobs); one error naming every failed run."""
+    runs = run_jobs(jobs, args.jobs, title="label-error evidence", report=lambda line: print(line, flush=True))
+    for run in runs:
+        timings[run.name] = "reused" if run.status == "reused" else f"{run.minutes:.1f} min"
+    failed = [run for run in runs if run.status == "failed"]
+    if failed:
+        raise UserInputError(
+            "; ".join(f"{run.name} failed: {last_error_line(run.log)} (full log: {run.log})" for run in failed)
+            + f" ({len(runs) - len(failed)} of {len(runs)} runs finished; a rerun reuses them)"
+        )
 
 
 # ------------------------------------------------------------------------------------------------- report
@@ -848,10 +880,13 @@ def main(argv=None) -> int:
         output = RunFolder.open(args.output, run_settings(args), resume=True).path
         settings = run_settings(args)
         timings, rows = {}, []
-        if "instance" in args.parts:
-            rows += instance_part(args, output, timings)
-        if "semantic" in args.parts:
-            rows += semantic_part(args, output, timings)
+        instance = instance_setup(args, output) if "instance" in args.parts else None
+        semantic = semantic_setup(args, output) if "semantic" in args.parts else None
+        run_evidence_grid(args, (instance.jobs if instance else []) + (semantic[2] if semantic else []), timings)
+        if instance:
+            rows += instance_part_rows(args, instance)
+        if semantic:
+            rows += semantic_part_rows(args, output, semantic[0], semantic[1], timings)
         verdict_lines = verdicts(rows, args.bootstrap_rounds)
         text = write_report(command, settings, rows, timings, output, verdict_lines)
     except UserInputError as err:

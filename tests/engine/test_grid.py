@@ -1,7 +1,6 @@
 """Grids: cells from blocks x seeds, bad cells listed before anything runs, runs that resume, failed cells
 reported while the others go on, and mean +- std reports."""
 
-import argparse
 import csv
 import json
 import math
@@ -289,9 +288,10 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
     from noisy_seg.cli import run_pseudo_label_recipe
     from noisy_seg.engine import launcher
 
+    from noisy_seg.engine.jobs import ToolJob, run_jobs
+
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import bench_toy_recipe
-    import label_error_evidence
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cpus = launcher.usable_cpus()
@@ -306,10 +306,8 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
     launcher.train_in_folder("c.py", [], tmp_path / "fold")  # the launcher of K-fold's and the recipes' trainings
     run_pseudo_label_recipe._run(["train"], tmp_path / "recipe")
     bench_toy_recipe.timed_run(tmp_path / "config.py", tmp_path / "toy")
-    with pytest.raises(UserInputError, match="the semantic training under sem30 failed"):  # it wrote no weights
-        label_error_evidence.train_semantic_model(
-            argparse.Namespace(semantic_config="c.py", opts=[], seed=0), "sem30", tmp_path / "semantic" / "model"
-        )
+    tool = ToolJob("tool", "find_label_errors", (), tmp_path / "tool_run", tmp_path / "tool.log")
+    assert run_jobs([tool], report=lambda line: None)[0].status == "failed"  # K-fold's and the evidence runner's grid
     grid = load_grid({"seeds": [0, 1], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "grid")
     run_grid(grid, jobs=2, report=lambda line: None)
     expected = [str(cpus)] * 4 + [str(max(1, cpus // 2))] * 2
