@@ -5,9 +5,6 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# tools/install_detectron2.py runs before noisy_seg is installed, so it is no command of noisy_seg.cli: its tests
-# import it from tools/
-sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 
 # The slow tier: `make test` runs every test, `make test-fast` (the edit loop, under 3 min on 2 cores) skips these.

@@ -31,6 +31,8 @@ COMMANDS = {
     "visualize-noise": "visualize_noise",
     "plot-memorization": "plot_memorization",
     "pretrain-backbone": "pretrain_backbone",
+    "label-error-evidence": "label_error_evidence",
+    "label-error-over-seeds": "label_error_over_seeds",
 }
 
 

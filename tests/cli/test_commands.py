@@ -10,14 +10,16 @@ import pytest
 
 from noisy_seg import cli
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
+REPO = Path(__file__).resolve().parents[2]
+EVIDENCE_RUNNERS = {"label_error_evidence", "label_error_over_seeds"}  # their scripts are in benchmarks/
 
 
 def test_every_command_is_a_module_with_an_entry_and_a_script():
     for command, module in cli.COMMANDS.items():
         loaded = importlib.import_module(f"noisy_seg.cli.{module}")
         assert callable(getattr(loaded, "cli", None) or getattr(loaded, "main", None)), command
-        assert f"noisy_seg.cli.{module} import" in (TOOLS / f"{module}.py").read_text(), command
+        script = REPO / ("benchmarks" if module in EVIDENCE_RUNNERS else "tools") / f"{module}.py"
+        assert f"noisy_seg.cli.{module} import" in script.read_text(), command
 
 
 def test_the_dispatcher_lists_refuses_and_runs(capsys):

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -290,8 +291,7 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
 
     from noisy_seg.engine.jobs import ToolJob, run_jobs
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    import bench_toy_recipe
+    bench_toy_recipe = runpy.run_path(str(Path(__file__).resolve().parents[2] / "benchmarks" / "bench_toy_recipe.py"))
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cpus = launcher.usable_cpus()
@@ -305,7 +305,7 @@ def test_every_training_launcher_sets_the_threads_of_its_processes(tmp_path, mon
     monkeypatch.setattr(subprocess_module, "run", fake_run)  # each module calls subprocess.run
     launcher.train_in_folder("c.py", [], tmp_path / "fold")  # the launcher of K-fold's and the recipes' trainings
     run_pseudo_label_recipe._run(["train"], tmp_path / "recipe")
-    bench_toy_recipe.timed_run(tmp_path / "config.py", tmp_path / "toy")
+    bench_toy_recipe["timed_run"](tmp_path / "config.py", tmp_path / "toy")
     tool = ToolJob("tool", "find_label_errors", (), tmp_path / "tool_run", tmp_path / "tool.log")
     assert run_jobs([tool], report=lambda line: None)[0].status == "failed"  # K-fold's and the evidence runner's grid
     grid = load_grid({"seeds": [0, 1], "blocks": [{"losses": ["ce"], "noise": ["clean"]}]}, "t", tmp_path / "grid")

@@ -3,8 +3,6 @@ the cleanlab.object_detection adapter's format, the semantic proposals' hits, th
 report; and one tiny end to end run on given random-init checkpoints (no training), reused when run again."""
 
 import json
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,9 +17,8 @@ from noisy_seg.label_errors.objectlab import cleanlab_box_scores, cleanlab_input
 from noisy_seg.pseudo_labels.label_issues import spatially_noised
 from noisy_seg.utils.errors import UserInputError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import label_error_evidence as evidence  # noqa: E402
-from noisy_seg.cli import make_noisy_dataset  # noqa: E402
+from noisy_seg.cli import label_error_evidence as evidence
+from noisy_seg.cli import make_noisy_dataset
 
 # cleanlab says so for every class with few annotations, as on these few images
 pytestmark = pytest.mark.filterwarnings("ignore:May not flag all label issues:UserWarning")

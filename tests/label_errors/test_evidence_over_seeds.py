@@ -2,13 +2,11 @@
 rule (a gap beyond twice the larger std), the check against chance, and the refusals at the boundary."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import label_error_over_seeds as over_seeds  # noqa: E402
+from noisy_seg.cli import label_error_over_seeds as over_seeds
 
 
 def row(method, score, ap, auroc=0.5, errors=10, n=100, setting="sym40", issue="class flip", note=""):

@@ -2,16 +2,13 @@
 listed per image by descending detection score, read P@10 0.327 instead of the error rate 0.229)."""
 
 import itertools
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from noisy_seg.label_errors.summary import average_precision_gap, precision_at_k, score_metrics
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import label_error_evidence as evidence  # noqa: E402
+from noisy_seg.cli import label_error_evidence as evidence
 
 
 def informative_order(errors: int, total: int) -> np.ndarray:

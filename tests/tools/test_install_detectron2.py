@@ -1,12 +1,20 @@
 import base64
 import csv
 import hashlib
+import importlib.util
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
-import install_detectron2 as inst
+# tools/install_detectron2.py runs before noisy_seg is installed, so it is no command of noisy_seg.cli: loaded from
+# its file (no sys.path edit)
+_SPEC = importlib.util.spec_from_file_location(
+    "install_detectron2", Path(__file__).resolve().parents[2] / "tools" / "install_detectron2.py"
+)
+inst = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(inst)
 
 
 def test_route_order_present_then_upstream_then_fallback():
