@@ -34,6 +34,30 @@ def _quiet_threads():
     yield
 
 
+@pytest.fixture
+def run_in_process():
+    """run(entry, argv) -> (returncode, stdout, stderr) of a tool's entry point (`main` or train_net's `cli`) called in
+    this process as its script calls it (`tool_exit_status`: status 2 after one `error:` line on stderr): a refusal
+    checked without the seconds a new process spends importing torch and detectron2. Its streams are StringIOs that
+    stay open (not capsys's, which close after the test while detectron2's cached loggers keep writing to them)."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from noisy_seg.utils.errors import tool_exit_status
+
+    def run(entry, argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = tool_exit_status(lambda: entry([str(item) for item in argv]))
+            except SystemExit as exit_:  # argparse's own exits
+                code = exit_.code
+        return SimpleNamespace(returncode=code or 0, stdout=out.getvalue(), stderr=err.getvalue())
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def tiny_toy(tmp_path_factory):
     """A tiny toy-shapes data set registered as toy_tiny_{train,val} (and its Cityscapes views)."""

@@ -3,8 +3,6 @@ resume past a truncated or missing last checkpoint, max_to_keep across kill + re
 
 import json
 import pickle
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -33,15 +31,10 @@ def _main(repo_root, *opts, resume=False, eval_only=False):
     return train_net.main(train_net.default_argument_parser().parse_args(argv + TINY + list(opts)))
 
 
-def _cli(repo_root, *opts, flags=()):
-    """tools/train_net.py in a subprocess; the refusals tested with it happen before any dataset is read."""
-    return subprocess.run(
-        [sys.executable, "tools/train_net.py", "--config-file", CONFIG, *flags, *TINY, *opts],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _cli(run_in_process, repo_root, *opts, flags=()):
+    """train_net as its script runs it (in this process); the refusals tested with it happen before any dataset is
+    read."""
+    return run_in_process(train_net.cli, ["--config-file", repo_root / CONFIG, *flags, *TINY, *opts])
 
 
 def _iterations(out):
@@ -57,17 +50,17 @@ def run6(repo_root, tiny_toy, tmp_path_factory):
     return out
 
 
-@pytest.mark.slow
-def test_eval_only_without_weights_is_one_line(repo_root, tmp_path):
-    res = _cli(repo_root, f"train.output_dir={tmp_path}", "train.init_checkpoint=", flags=["--eval-only"])
+def test_eval_only_without_weights_is_one_line(repo_root, tmp_path, run_in_process):
+    res = _cli(
+        run_in_process, repo_root, f"train.output_dir={tmp_path}", "train.init_checkpoint=", flags=["--eval-only"]
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith("error: --eval-only needs weights")
 
 
-@pytest.mark.slow
-def test_eval_only_with_the_pretrained_backbone_alone_is_one_line(repo_root, tmp_path):
+def test_eval_only_with_the_pretrained_backbone_alone_is_one_line(repo_root, tmp_path, run_in_process):
     """The toy configs start from the pretrained backbone: evaluating it as if it were a trained model says so."""
-    res = _cli(repo_root, f"train.output_dir={tmp_path}", flags=["--eval-only"])
+    res = _cli(run_in_process, repo_root, f"train.output_dir={tmp_path}", flags=["--eval-only"])
     assert res.returncode == 2 and "Traceback" not in res.stderr
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith(
@@ -76,8 +69,9 @@ def test_eval_only_with_the_pretrained_backbone_alone_is_one_line(repo_root, tmp
 
 
 @pytest.mark.slow
-def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tmp_path):
+def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tmp_path, run_in_process):
     res = _cli(
+        run_in_process,
         repo_root,
         f"train.output_dir={tmp_path}",
         "model.roi_heads.num_classes=3",
@@ -89,7 +83,11 @@ def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tm
     assert last.startswith(f"error: weights {run6 / 'model_final.pth'} do not fit the model of the config")
     assert "roi_heads.box_predictor.cls_score.weight: (9, 128) in the file, (4, 128) in the model" in last
     res = _cli(
-        repo_root, f"train.output_dir={tmp_path}", f"train.init_checkpoint={tmp_path}/no.pth", flags=["--eval-only"]
+        run_in_process,
+        repo_root,
+        f"train.output_dir={tmp_path}",
+        f"train.init_checkpoint={tmp_path}/no.pth",
+        flags=["--eval-only"],
     )
     assert res.returncode == 2 and res.stderr.strip().splitlines()[-1].startswith("error: weights")
 
@@ -124,14 +122,18 @@ class _Payload:
 
 
 @pytest.mark.slow
-def test_pickles_are_refused_unless_opted_in(repo_root, run6, tmp_path):
+def test_pickles_are_refused_unless_opted_in(repo_root, run6, tmp_path, run_in_process):
     evil = tmp_path / "weights.pkl"
     marker = tmp_path / "code_ran"
     evil.write_bytes(pickle.dumps({"model": _Payload(marker), "__author__": "someone"}))
     with pytest.raises(UserInputError, match="is a pickle: loading it runs any code.*allow_pickle_checkpoints=True"):
         _main(repo_root, f"train.output_dir={tmp_path / 'out'}", "train.max_iter=1", f"train.init_checkpoint={evil}")
     res = _cli(
-        repo_root, f"train.output_dir={tmp_path / 'eval'}", f"train.init_checkpoint={evil}", flags=["--eval-only"]
+        run_in_process,
+        repo_root,
+        f"train.output_dir={tmp_path / 'eval'}",
+        f"train.init_checkpoint={evil}",
+        flags=["--eval-only"],
     )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith(f"error: {evil} is a pickle: loading it runs any code")

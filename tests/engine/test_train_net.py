@@ -91,21 +91,15 @@ def test_cli_unknown_override_key_is_one_line(repo_root):
     ]
 
 
-@pytest.mark.slow
-def test_cli_missing_config_file(repo_root):
-    res = _cli(repo_root, "--config-file", "configs/nope.py")
+def test_cli_missing_config_file(run_in_process):
+    res = run_in_process(train_net.cli, ["--config-file", "configs/nope.py"])
     assert res.returncode != 0 and "config file 'configs/nope.py' not found" in res.stderr
     assert "Traceback" not in res.stderr
 
 
-@pytest.mark.slow
-def test_cli_missing_dataset_paths_is_one_clear_line(repo_root, tmp_path):
-    res = _cli(
-        repo_root,
-        "--config-file",
-        "configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py",
-        f"train.output_dir={tmp_path}",
-    )
+def test_cli_missing_dataset_paths_is_one_clear_line(repo_root, tmp_path, run_in_process):
+    config = repo_root / "configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py"
+    res = run_in_process(train_net.cli, ["--config-file", config, f"train.output_dir={tmp_path}"])
     assert res.returncode == 2, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     last = res.stderr.strip().splitlines()[-1]
