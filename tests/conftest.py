@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # A test is slow when it carries @pytest.mark.slow (each one measured at 1 s or more with --durations: it trains a
 # model, starts a tool's process, or builds a model from scratch) or uses one of these fixtures, which train a model
 # once for a module: a fast test that shares one would pay for the training when the slow ones are left out.
-SLOW_FIXTURES = {"trained", "run6", "short_run"}
+SLOW_FIXTURES = {"toy_run", "trained", "short_run"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -67,6 +67,30 @@ def tiny_toy(tmp_path_factory):
     settings = dict(num_train=16, num_val=4, image_size=96)
     register_toy_datasets(root, prefix="toy_tiny", **settings)
     return prepare_toy_dataset(root, **settings)  # on disk now, for tests that read the files
+
+
+# the toy Mask R-CNN's tiny training behind toy_run; score threshold 0: a 6-iteration model must still produce
+# detections to evaluate
+TOY_RUN_DATA = [
+    "dataloader.train.dataset.names=toy_tiny_train",
+    "dataloader.test.dataset.names=toy_tiny_val",
+    "model.roi_heads.box_predictor.test_score_thresh=0.0",
+    "dataloader.train.num_workers=0",
+]
+
+
+@pytest.fixture(scope="session")
+def toy_run(repo_root, tiny_toy, tmp_path_factory):
+    """The one trained toy checkpoint of the suite: configs/toy/mask_rcnn_R18_FPN_ce.py for 6 iterations on the tiny
+    toy set (TOY_RUN_DATA), a checkpoint every 2 (model_0000001, 3, 5 and model_final), metrics every iteration,
+    evaluated at the end. Read-only: a test that resumes or edits it copies the folder first."""
+    from noisy_seg.cli import train_net
+
+    out = tmp_path_factory.mktemp("toy_run")
+    argv = ["--config-file", str(repo_root / "configs/toy/mask_rcnn_R18_FPN_ce.py"), *TOY_RUN_DATA]
+    argv += [f"train.output_dir={out}", "train.max_iter=6", "train.eval_period=6", "train.checkpointer.period=2"]
+    train_net.main(train_net.default_argument_parser().parse_args([*argv, "train.log_period=1"]))
+    return out
 
 
 @pytest.fixture(scope="session")

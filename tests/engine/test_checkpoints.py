@@ -42,12 +42,10 @@ def _iterations(out):
     return [r["iteration"] for r in rows if "total_loss" in r]
 
 
-@pytest.fixture(scope="module")
-def run6(repo_root, tiny_toy, tmp_path_factory):
-    """A 6-iteration run with a checkpoint every 2 iterations (model_0000001, 3, 5 and model_final)."""
-    out = tmp_path_factory.mktemp("run6")
-    _main(repo_root, f"train.output_dir={out}", "train.max_iter=6", "train.checkpointer.period=2")
-    return out
+@pytest.fixture
+def run6(toy_run):
+    """The suite's trained toy run (6 iterations, a checkpoint every 2: model_0000001, 3, 5 and model_final)."""
+    return toy_run
 
 
 def test_eval_only_without_weights_is_one_line(repo_root, tmp_path, run_in_process):

@@ -1,6 +1,7 @@
 """End-to-end: tools/train_net.py trains a few iterations on toy data, evaluates, checkpoints, resumes."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -26,43 +27,37 @@ def _metrics(output_dir):
     return [json.loads(line) for line in (output_dir / "metrics.json").read_text().splitlines()]
 
 
-@pytest.fixture(scope="module")
-def trained(repo_root, tiny_toy, tmp_path_factory):
-    out = tmp_path_factory.mktemp("train_net")
-    opts = TINY_DATA + [
-        f"train.output_dir={out}",
-        "train.max_iter=4",
-        "train.eval_period=4",
-        "train.checkpointer.period=2",
-        "train.log_period=1",
-    ]
-    train_net.main(_args(str(repo_root / CONFIG), *opts))
-    return out, opts
+@pytest.fixture
+def trained(toy_run):
+    """The suite's trained toy run (conftest.toy_run: 6 iterations, a checkpoint every 2, evaluated at the end)."""
+    return toy_run
 
 
 @pytest.mark.slow
 def test_training_writes_checkpoints_metrics_events_and_evaluates(trained):
-    out, _ = trained
+    out = trained
     assert (out / "model_final.pth").is_file() and (out / "model_0000001.pth").is_file()
     assert (out / "last_checkpoint").read_text().strip() == "model_final.pth"
     assert list(out.glob("events.out.tfevents.*")), "tensorboard events missing"
     rows = _metrics(out)
-    assert [r["iteration"] for r in rows if "total_loss" in r] == [0, 1, 2, 3]
+    assert [r["iteration"] for r in rows if "total_loss" in r] == [0, 1, 2, 3, 4, 5]
     final = [r for r in rows if "segm/AP" in r]
-    assert final and final[-1]["iteration"] == 4  # evaluated after the last step (detectron2 logs it at max_iter)
+    assert final and final[-1]["iteration"] == 6  # evaluated after the last step (detectron2 logs it at max_iter)
     assert "bbox/AP" in final[-1]
 
 
 @pytest.mark.slow
-def test_resume_continues_from_last_checkpoint(repo_root, trained):
-    out, opts = trained
-    train_net.main(_args(str(repo_root / CONFIG), *opts, "train.max_iter=6", resume=True))
+def test_resume_continues_from_last_checkpoint(repo_root, trained, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(trained, out)  # the suite's run stays as it is
+    opts = [*TINY_DATA, f"train.output_dir={out}", "train.eval_period=0", "train.log_period=1"]
+    train_net.main(_args(str(repo_root / CONFIG), *opts, "train.max_iter=8", resume=True))
     iters = [r["iteration"] for r in _metrics(out) if "total_loss" in r]
-    assert iters == [0, 1, 2, 3, 4, 5], "resume must start at iteration 4, after the last checkpoint (iter 3)"
+    assert iters == [0, 1, 2, 3, 4, 5, 6, 7], "resume must start at iteration 6, after the last checkpoint (iter 5)"
 
 
 def test_eval_only_loads_weights_and_reports_ap(repo_root, trained, tmp_path):
-    out, _ = trained
+    out = trained
     results = train_net.main(
         _args(
             str(repo_root / CONFIG),
