@@ -110,7 +110,7 @@ def do_train(cfg, resume: bool = False):
 
     model = create_ddp_model(model, **cfg.train.ddp)
     trainer_cls = AMPTrainer if cfg.train.amp.enabled else SimpleTrainer
-    noise_monitor = NoiseMonitor()  # noise/realized_rate: counts the mappers attach to each batch
+    noise_monitor = NoiseMonitor(cfg.train.log_period)  # noise/realized_rate, written with the metric writers
     trainer = trainer_cls(model, noise_monitor.observe(train_loader), optim)
     checkpointer = _checkpointer(cfg, model, trainer=trainer)
     trainer.register_hooks(

@@ -125,7 +125,7 @@ class NoisyTrainer(DefaultTrainer):
         )
 
     def build_hooks(self):
-        monitor = NoiseMonitor()  # counts what the mappers attach to each batch as the trainer draws it
+        monitor = NoiseMonitor(MEMORIZATION_LOG_PERIOD)  # written with DefaultTrainer's writers (period 20)
         self._trainer.data_loader = monitor.observe(self._trainer.data_loader)
         hooks = super().build_hooks()
         hooks.insert(1, monitor)  # after the timer, before the writers (as the LazyConfig path)

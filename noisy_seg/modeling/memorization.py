@@ -5,7 +5,9 @@ the third keeps a classifier that calls everything background from reading as "n
 One counter serves the box predictor (per RoI) and the semantic heads (per pixel). Counts stay on the device and
 are written to the event storage at the iterations detectron2's PeriodicWriter writes (`set_memorization_log_period`
 gives the trainer's period), so each row of metrics.json holds the counts of the iterations since the previous row
-and training steps wait on one host sync per period only.
+and training steps wait on one host sync per period only. In a multi-process run (DDP) the processes' counts are
+summed there (one all-reduce per period, which every process reaches: the write iterations depend on the iteration
+only), so the shares describe the whole batch, not one process's part.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+import torch.distributed as dist
 
 from detectron2.utils.events import get_event_storage
 
@@ -75,7 +78,11 @@ class MemorizationCounter:
             self._write(storage)
 
     def _write(self, storage) -> None:
-        num_corrupted, pred_clean, pred_noisy, pred_background, num_counted = self._counts.tolist()  # one sync
+        counts = self._counts
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            counts = counts.clone()
+            dist.all_reduce(counts)  # every process writes at this iteration
+        num_corrupted, pred_clean, pred_noisy, pred_background, num_counted = counts.tolist()  # one sync
         self._counts.zero_()
         if not num_corrupted:
             return
