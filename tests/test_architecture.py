@@ -70,17 +70,32 @@ def test_every_package_has_a_layer():
     assert packages == set(LAYERS)
 
 
+def script_imports(folder: Path) -> dict[Path, set[str]]:
+    """Each script of `folder` and the modules it imports (absolute names)."""
+    imports = {}
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imports[path] = names | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    return imports
+
+
+def imports_of_each_other(imports: dict[Path, set[str]]) -> list[str]:
+    scripts = {path.stem for path in imports}
+    return [
+        f"{path.name} imports {name}"
+        for path, names in imports.items()
+        for name in names
+        if name.split(".")[0] in scripts
+    ]
+
+
 def test_the_scripts_in_tools_import_the_package_not_each_other():
     """tools/*.py are the package's commands as scripts (noisy_seg/cli): each imports noisy_seg, never another
     script (the installer excepted: it runs before noisy_seg can be imported)."""
-    tools = PACKAGE.parent / "tools"
-    scripts = {path.stem for path in tools.glob("*.py")}
-    bad = []
-    for path in sorted(tools.glob("*.py")):
-        tree = ast.parse(path.read_text())
-        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-        names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-        bad += [f"{path.name} imports {name}" for name in names if name.split(".")[0] in scripts]
+    imports = script_imports(PACKAGE.parent / "tools")
+    bad = imports_of_each_other(imports)
+    for path, names in imports.items():
         if path.stem != "install_detectron2" and not any(name.startswith("noisy_seg.cli.") for name in names):
             bad.append(f"{path.name} does not call a command of noisy_seg.cli")
     assert not bad, "; ".join(bad)
@@ -89,14 +104,7 @@ def test_the_scripts_in_tools_import_the_package_not_each_other():
 def test_the_benchmarks_import_the_package_not_each_other():
     """benchmarks/*.py are scripts: what two of them share lives in noisy_seg (engine/benchmarking.py: the timing
     scheme and memory; label_errors.semantic.evaluate_proposals), never in another script or on a sys.path edit."""
-    benchmarks = PACKAGE.parent / "benchmarks"
-    scripts = {path.stem for path in benchmarks.glob("*.py")}
-    bad = []
-    for path in sorted(benchmarks.glob("*.py")):
-        tree = ast.parse(path.read_text())
-        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-        names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-        bad += [f"{path.name} imports {name}" for name in names if name.split(".")[0] in scripts]
-        if "sys.path" in path.read_text():
-            bad.append(f"{path.name} edits sys.path")
+    imports = script_imports(PACKAGE.parent / "benchmarks")
+    bad = imports_of_each_other(imports)
+    bad += [f"{path.name} edits sys.path" for path in imports if "sys.path" in path.read_text()]
     assert not bad, "; ".join(bad)
