@@ -4,6 +4,10 @@ progress bar. Each workflow gives it the records, a mapper and what to compute o
 
     for inputs, output in predict_dataset(model, records, mapper, lambda model, batch: model(batch)):
         ...   # one (mapped input, output) pair per record, in the records' order
+
+Under detectron2's `launch` (several processes, one per GPU, or gloo processes on a CPU) each process predicts its
+share of the records (`InferenceSampler`: contiguous shards in rank order) and `gather` puts the processes' results
+together in the records' order: the same results as one process.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import torch
 from tqdm import tqdm
 
 from detectron2.data import build_detection_test_loader
+from detectron2.utils import comm
 
-__all__ = ["predict_dataset"]
+__all__ = ["gather", "predict_dataset"]
 
 
 def predict_dataset(
@@ -30,10 +35,12 @@ def predict_dataset(
     desc: str = "predicting",
     total: int | None = None,
 ) -> Iterator[tuple[dict, object]]:
-    """Yields (mapped input, output) for each of `records`, in order: `predict(model, batch)` returns one output
-    per input of a batch. `total` (default len(records)): what the progress bar counts to, when `records` are what
-    is left of a larger run."""
+    """Yields (mapped input, output) for each of `records` in this process's share (all of them in one process), in
+    order: `predict(model, batch)` returns one output per input of a batch. `total` (default len(records)): what the
+    progress bar counts to, when `records` are what is left of a larger run; the first process shows it."""
     total = len(records) if total is None else total
+    world = comm.get_world_size()
+    progress = progress and comm.is_main_process()
     with tqdm(total=total, initial=total - len(records), desc=desc, unit="image", disable=not progress) as bar:
         if not records:
             return
@@ -44,4 +51,12 @@ def predict_dataset(
             with torch.inference_mode():
                 outputs = predict(model, batch)
             yield from zip(batch, outputs)
-            bar.update(len(batch))
+            bar.update(min(len(batch) * world, max(0, bar.total - bar.n)))  # the processes go at one pace
+
+
+def gather(items: Sequence) -> list:
+    """Every process's `items` in rank order, which is the records' order for results of `predict_dataset` (its
+    shards are contiguous in that order); one collective that every process must reach. One process: `items`."""
+    if comm.get_world_size() == 1:
+        return list(items)
+    return [item for part in comm.all_gather(list(items)) for item in part]

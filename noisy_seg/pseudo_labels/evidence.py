@@ -15,9 +15,10 @@ import pycocotools.mask as mask_util
 import torch
 
 from detectron2.data import MetadataCatalog
+from detectron2.utils import comm
 
 from ..inference.instance import GIVEN, GivenBoxMapper, given_annotations, predictor
-from ..inference.loop import predict_dataset
+from ..inference.loop import gather, predict_dataset
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic
 
@@ -90,6 +91,8 @@ def collect_evidence(
     The images go through detectron2's test loader (`inference.predict_dataset`: `batch_size` images per forward
     pass, `num_workers` loading processes that also decode the annotated masks); per image one backbone pass gives
     the box head's view of the annotated boxes and, with `detect_score`, the model's own detections.
+    Under detectron2's `launch` each process scores its share of the images (its chunks in `progress_dir` carry its
+    rank) and every process returns the whole evidence, the same as one process would.
 
     rows: one per usable annotation, {"index" (its position in `dataset`["annotations"], the raw json), "id",
         "image_id", "given" (contiguous class), "best_other", "given_prob", "best_other_prob", "background_prob",
@@ -102,6 +105,7 @@ def collect_evidence(
     `augmentations` / `image_format`: the test mapper's (`input_settings_from_config`).
     """
     chunks = _load_chunks(progress_dir)
+    comm.synchronize()  # every process has read the same chunks before any writes a new one
     done = {image_id for chunk in chunks for image_id in chunk["image_ids"]}
     annotations = dataset["annotations"]
     by_image = _annotation_indices_by_image(annotations)
@@ -118,7 +122,7 @@ def collect_evidence(
         if usable or detect_score is not None:
             todo.append(_with_given(record, usable, annotations, id_map, with_masks))
             skipped_of[record["image_id"]] = skipped
-        else:  # nothing to ask the model
+        elif comm.is_main_process():  # nothing to ask the model (one process records it)
             pending["image_ids"].append(record["image_id"])
             pending["skipped"] += skipped
     predictions = predict_dataset(
@@ -132,6 +136,7 @@ def collect_evidence(
         desc=desc,
         total=len(records),
     )
+    loaded, chunks = chunks, []  # this process's new chunks, then every process's (its share of the images)
     for inputs, output in predictions:
         pending["image_ids"].append(inputs["image_id"])
         pending["skipped"] += skipped_of.pop(inputs["image_id"])
@@ -141,10 +146,11 @@ def collect_evidence(
                 _confident_detections(output["instances"], inputs["image_id"], detect_score, keep_masks)
             )
         if len(pending["image_ids"]) >= IMAGES_PER_CHUNK:
-            chunks.append(_save_chunk(progress_dir, len(chunks), pending))
+            chunks.append(_save_chunk(progress_dir, len(loaded) + len(chunks), pending))
             pending = _new_chunk()
     if pending["image_ids"]:
-        chunks.append(_save_chunk(progress_dir, len(chunks), pending))
+        chunks.append(_save_chunk(progress_dir, len(loaded) + len(chunks), pending))
+    chunks = loaded + gather(chunks)  # in rank order: the records' order, as one process would have them
     rows = sorted((row for chunk in chunks for row in chunk["rows"]), key=lambda row: row["index"])
     skipped = [s for chunk in chunks for s in chunk["skipped"]]
     skipped += [
@@ -172,8 +178,10 @@ def _with_given(record: dict, usable: list, annotations, id_map: dict, with_mask
 
 
 def _save_chunk(progress_dir: Optional[Path], number: int, chunk: dict) -> dict:
+    """Save a chunk of finished images (each process its own files when there are several)."""
     if progress_dir is not None:
-        save_json_atomic(chunk, progress_dir / f"chunk-{number:06d}.json")
+        rank = f"-r{comm.get_rank()}" if comm.get_world_size() > 1 else ""
+        save_json_atomic(chunk, progress_dir / f"chunk-{number:06d}{rank}.json")
     return chunk
 
 

@@ -5,6 +5,7 @@ a time, and one backbone pass per image for the given boxes and the detections."
 import pytest
 import torch
 from detectron2.config import LazyConfig, instantiate
+from detectron2.data import DatasetCatalog
 
 from noisy_seg.inference import (
     check_fits,
@@ -104,3 +105,55 @@ def test_batches_and_workers_give_the_evidence_of_one_image_at_a_time_with_one_b
         torch.testing.assert_close(
             torch.tensor(mine["scores"]), torch.tensor(reference["scores"]), rtol=1e-4, atol=1e-4
         )
+
+
+def _distributed_evidence(config_file: str, weights: str, output: str, toy_root: str):
+    """One of 2 processes: the toy set's evidence with the given weights, written by the first process."""
+    import json
+
+    from detectron2.utils import comm
+
+    from noisy_seg.data.datasets.builtin import register_toy_datasets
+    from noisy_seg.inference import build_model
+
+    cfg = LazyConfig.load(config_file)
+    cfg.train.device = "cpu"
+    if "toy_tiny_train" not in DatasetCatalog.list():  # spawned processes start fresh
+        register_toy_datasets(toy_root, prefix="toy_tiny", num_train=16, num_val=4, image_size=96)
+    data = load_instance_dataset("toy_tiny_train", needs_masks=True)
+    evidence = _evidence(build_model(cfg, weights), data, cfg, batch_size=2)
+    if comm.is_main_process():
+        with open(output, "w") as file:
+            json.dump(evidence, file)
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_evidence_of_one(tiny_toy, repo_root, random_weights, tmp_path):
+    """Under detectron2's launch (2 gloo processes) each scores its half of the images; the evidence is the one
+    process's, row for row."""
+    import json
+
+    from detectron2.engine import launch
+
+    from noisy_seg.inference import build_model
+
+    config_file = str(repo_root / INSTANCE_CONFIG)
+    weights = random_weights(INSTANCE_CONFIG, "inference_two_processes")
+    output = tmp_path / "evidence.json"
+    launch(_distributed_evidence, 2, dist_url="auto", args=(config_file, weights, str(output), str(tiny_toy)))
+    distributed = json.loads(output.read_text())
+    cfg = LazyConfig.load(config_file)
+    cfg.train.device = "cpu"
+    single = json.loads(
+        json.dumps(
+            _evidence(
+                build_model(cfg, weights), load_instance_dataset("toy_tiny_train", needs_masks=True), cfg, batch_size=2
+            )
+        )
+    )
+    assert distributed["image_ids"] == single["image_ids"] and distributed["skipped"] == single["skipped"]
+    assert [r["index"] for r in distributed["rows"]] == [r["index"] for r in single["rows"]]
+    for mine, reference in zip(distributed["rows"], single["rows"]):
+        assert mine["class_probs"] == pytest.approx(reference["class_probs"], abs=1e-5)
+        assert mine["mask_iou"] == pytest.approx(reference["mask_iou"], abs=1e-5)
+    assert [d["image_id"] for d in distributed["detections"]] == [d["image_id"] for d in single["detections"]]
