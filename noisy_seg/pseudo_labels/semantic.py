@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.utils import comm
 
 from ..data.checks import check_datasets_available
 from ..data.image_tags import check_tag_keys, read_tag_file, record_tags
@@ -32,7 +33,7 @@ from ..inference.model import check_fits, predicted_classes
 from ..inference.semantic import RECORD_INDEX, multiscale_logits, semantic_inputs, semantic_mapper
 from ..noise import record_image_id
 from ..utils.errors import UserInputError
-from ..utils.files import png_is_complete, remove_stale_temp_files, save_json_atomic, write_image
+from ..utils.files import load_json, png_is_complete, remove_stale_temp_files, save_json_atomic, write_image
 from ..utils.run_folder import RunFolder
 
 __all__ = [
@@ -265,6 +266,8 @@ def generate_pseudo_labels(
     `checkpoint` is recorded with the settings. With `resume`, an interrupted run into the same folder with the same
     settings continues: images whose maps are on disk and whole are not predicted again. Every input is checked before
     anything is written; a map that cannot be written raises OSError naming it (nothing half-written is left).
+    Under detectron2's `launch` each process predicts and writes its share of the maps; the first opens the folder
+    and writes the manifest, and every process returns it.
     """
     _check_settings(scales, threshold)
     records, class_names, ignore_label = _source(dataset_name)
@@ -281,21 +284,25 @@ def generate_pseudo_labels(
         "ignore_label": ignore_label,
         "tag_file": None if tag_file is None else str(Path(tag_file).resolve()),
     }
-    output = Path(output_dir)
-    folder = RunFolder.open(
-        output,
-        settings,
-        resume=resume,
-        owned={MANIFEST, LABELS, CONFIDENCE},
-        flag="output",
-        how_to_resume="resume=True",
-    )
-    # written first, incomplete: never registered (the dataset loader asks for "complete") until the end
-    save_json_atomic({"settings": settings, "complete": False, "records": []}, output / MANIFEST, indent=True)
+    output, main = Path(output_dir), comm.is_main_process()
+    todo = None
+    if main:  # under launch, the first process opens the folder and says what is left; the others wait for it
+        folder = RunFolder.open(
+            output,
+            settings,
+            resume=resume,
+            owned={MANIFEST, LABELS, CONFIDENCE},
+            flag="output",
+            how_to_resume="resume=True",
+        )
+        # written first, incomplete: never registered (the dataset loader asks for "complete") until the end
+        save_json_atomic({"settings": settings, "complete": False, "records": []}, output / MANIFEST, indent=True)
+        todo = _left_to_do(output, stems)
+    todo = comm.all_gather(todo)[0]  # every process shards the same list
 
     predictions = predict_dataset(
         model,
-        semantic_inputs(records, _left_to_do(output, stems)),
+        semantic_inputs(records, todo),
         semantic_mapper(augmentations, image_format),
         lambda model, batch: multiscale_logits(model, batch, settings["scales"], settings["flip"]),
         batch_size=batch_size,
@@ -308,6 +315,10 @@ def generate_pseudo_labels(
         index = inputs[RECORD_INDEX]
         labels, confidence = pseudo_label_from_logits(logits, tags[index], settings["threshold"], ignore_label)
         _write_maps(output, stems[index], labels, confidence)
+    comm.synchronize()  # every process's maps are on disk
+    if not main:
+        comm.synchronize()  # the first process writes the manifest
+        return load_json(output / MANIFEST)
 
     manifest = {
         "settings": settings,
@@ -326,4 +337,5 @@ def generate_pseudo_labels(
         )
     save_json_atomic(manifest, output / MANIFEST, indent=True)
     folder.finish()
+    comm.synchronize()
     return manifest

@@ -15,7 +15,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from ..data.checks import check_datasets_available
 from ..evaluation.sem_seg import load_label_map
-from ..inference.loop import predict_dataset
+from ..inference.loop import gather, predict_dataset
 from ..inference.semantic import RECORD_INDEX, multiscale_logits, semantic_inputs, semantic_mapper
 from ..label_errors.semantic import component_metrics
 from ..utils.errors import UserInputError
@@ -89,8 +89,13 @@ def predict_softmax(
 
 def predict_components(model, records: Sequence[dict], *, min_size: int, **options) -> list:
     """`component_metrics` of each record on the model's softmax against its label map (`predict_softmax`, which
-    takes the `options`)."""
+    takes the `options`). Under detectron2's `launch` each process predicts its share and every process returns
+    every record's components."""
+    found = [
+        (index, component_metrics(probs, given, min_size=min_size))
+        for index, probs, given in predict_softmax(model, records, **options)
+    ]
     images = [None] * len(records)
-    for index, probs, given in predict_softmax(model, records, **options):
-        images[index] = component_metrics(probs, given, min_size=min_size)
+    for index, image in gather(found):
+        images[index] = image
     return images
