@@ -61,9 +61,11 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 quiet_library_warnings()  # before detectron2 is imported
 
 from detectron2.data import MetadataCatalog
+from detectron2.utils import comm
 
 from noisy_seg.data import check_datasets_available, register_coco_file  # (registers the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
+from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
 from noisy_seg.engine.jobs import TrainingJob, run_jobs
 from noisy_seg.engine.launcher import last_error_line, quoted
 from noisy_seg.inference import (
@@ -73,6 +75,7 @@ from noisy_seg.inference import (
     configured_classes,
     configured_mask_head,
     mapper_settings,
+    on_cpu,
     predicted_classes,
 )
 from noisy_seg.label_errors import CLASS_METHODS
@@ -147,6 +150,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_launch_arguments(parser)  # --weights: each process scores its share of the images
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     return parser.parse_args(argv)
 
@@ -161,6 +165,11 @@ def check_flags(args) -> None:
         raise UserInputError("pass --weights (the checkpoint that scores the dataset) or --folds K (train K models)")
     if args.top < 0:
         raise UserInputError(f"--top must be 0 or more, got {args.top}")
+    if args.folds is not None and args.num_gpus * args.num_machines > 1:
+        raise UserInputError(
+            "--num-gpus / --num-machines split the scoring of a given --weights over processes; --folds trains and "
+            "scores its folds as a grid (--jobs)"
+        )
     if args.batch_size < 1 or args.num_workers < 0 or args.jobs < 1:
         raise UserInputError(
             f"--batch-size and --jobs must be at least 1 and --num-workers at least 0, got {args.batch_size}, "
@@ -326,89 +335,131 @@ def detections_file(data, evidence: dict, fold_of: Optional[dict], min_score: fl
 
 
 # ------------------------------------------------------------------------------------------------- main
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        check_flags(args)
-        check_files(args)
-        cfg = load_lazy_config(args.config_file, args.opts)
-        dataset = registered_dataset(args)
-        check_datasets_available([dataset])
-        data = load_instance_dataset(dataset, needs_masks=not args.no_masks)
-        if args.folds is not None and args.folds > len(data.records):
-            raise UserInputError(f"--folds {args.folds} is more than the {len(data.records)} images of {args.dataset}")
-        progress = not args.no_progress
-        settings = {
-            "config_file": args.config_file,
-            "weights": args.weights,
-            "dataset": args.dataset,
-            "like": args.like,
-            "json_file": data.json_file,
-            "folds": args.folds,
-            "seed": args.seed,
-            "method": args.method,
-            "threshold": args.threshold,
-            "mask_threshold": None if args.no_masks else args.mask_threshold,
-            "missing_score": None if args.no_missing else args.missing_score,
-            "match_iou": args.match_iou,
-            "overrides": list(args.opts),
-            "predictions": "out-of-sample" if args.folds else "given checkpoint",
-            "caveat": None if args.folds else IN_SAMPLE_CAVEAT,
-        }
-        evidence_options = dict(
-            with_masks=not args.no_masks,
-            keep_masks=args.top > 0,
-            detect_score=None if args.no_missing else args.missing_score,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            **mapper_settings(cfg),
-        )
-        if args.folds is None:
-            model = build_model(cfg, args.weights)  # weights of another architecture: one error here
-            classes, mask_on = predicted_classes(model), model.roi_heads.mask_on
-        else:  # read from the config: no model is built before the folds are trained
-            classes, mask_on = configured_classes(cfg), configured_mask_head(cfg)
-        check_fits(classes, data.num_classes, args.dataset)
-        if not args.no_masks:
-            check_mask_head(mask_on, "mask scoring")
-        folder = RunFolder.open(args.output, settings, how_to_resume=None)  # every check passed: the run starts
-        output = folder.path
-        if args.folds is None:
+def prepare(args):
+    """The checks that read the config and the dataset: (cfg, data, settings, evidence options)."""
+    cfg = load_lazy_config(args.config_file, args.opts)
+    dataset = registered_dataset(args)
+    check_datasets_available([dataset])
+    data = load_instance_dataset(dataset, needs_masks=not args.no_masks)
+    if args.folds is not None and args.folds > len(data.records):
+        raise UserInputError(f"--folds {args.folds} is more than the {len(data.records)} images of {args.dataset}")
+    settings = {
+        "config_file": args.config_file,
+        "weights": args.weights,
+        "dataset": args.dataset,
+        "like": args.like,
+        "json_file": data.json_file,
+        "folds": args.folds,
+        "seed": args.seed,
+        "method": args.method,
+        "threshold": args.threshold,
+        "mask_threshold": None if args.no_masks else args.mask_threshold,
+        "missing_score": None if args.no_missing else args.missing_score,
+        "match_iou": args.match_iou,
+        "overrides": list(args.opts),
+        "predictions": "out-of-sample" if args.folds else "given checkpoint",
+        "caveat": None if args.folds else IN_SAMPLE_CAVEAT,
+    }
+    evidence_options = dict(
+        with_masks=not args.no_masks,
+        keep_masks=args.top > 0,
+        detect_score=None if args.no_missing else args.missing_score,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        **mapper_settings(cfg),
+    )
+    return cfg, data, settings, evidence_options
+
+
+def check_model(args, cfg, data, model=None) -> None:
+    """The model fits the dataset: its class count and, for mask scoring, a mask head (from the built `model`, or
+    for --folds from the config: no model is built before the folds are trained)."""
+    if model is not None:
+        classes, mask_on = predicted_classes(model), model.roi_heads.mask_on
+    else:
+        classes, mask_on = configured_classes(cfg), configured_mask_head(cfg)
+    check_fits(classes, data.num_classes, args.dataset)
+    if not args.no_masks:
+        check_mask_head(mask_on, "mask scoring")
+
+
+def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> Optional[dict]:
+    """The evidence (the given model's, or K-fold's), then the report and the files (written by the first process
+    under launch; the others return None)."""
+    progress = not args.no_progress and comm.is_main_process()
+    if args.folds is None:
+        if comm.is_main_process():
             print(f"caveat: {IN_SAMPLE_CAVEAT}", file=sys.stderr)
-            evidence, fold_of = collect_instance_evidence(model, data, progress=progress, **evidence_options), None
-        else:
-            noise = cfg.get("dataloader", {}).get("train", {}).get("mapper", {}).get("noise", None)
-            if noise is not None:
-                print(
-                    f"warning: the config adds label noise on the fly (dataloader.train.mapper.noise={noise}): the "
-                    "fold models train on a re-noised copy of the json",
-                    file=sys.stderr,
-                )
-            evidence, fold_of = fold_evidence(args, cfg, data, output, progress, **evidence_options)
-        report = label_issue_report(
-            data,
-            evidence,
-            method=args.method,
-            threshold=args.threshold,
-            mask_threshold=args.mask_threshold,
-            score_threshold=args.missing_score,
-            match_iou=args.match_iou,
-            fold_of=fold_of,
-        )
-        if not args.no_missing:
-            save_json_atomic(detections_file(data, evidence, fold_of, args.missing_score), output / DETECTIONS_JSON)
-        write_label_issues(folder, data, evidence, report, settings=settings, top=args.top, progress=progress)
-    except UserInputError as err:
-        raise SystemExit("error: " + " ".join(str(err).split())) from None
+        evidence = collect_instance_evidence(model, data, progress=progress, **evidence_options)
+        fold_of = None
+    else:
+        noise = cfg.get("dataloader", {}).get("train", {}).get("mapper", {}).get("noise", None)
+        if noise is not None:
+            print(
+                f"warning: the config adds label noise on the fly (dataloader.train.mapper.noise={noise}): the "
+                "fold models train on a re-noised copy of the json",
+                file=sys.stderr,
+            )
+        evidence, fold_of = fold_evidence(args, cfg, data, Path(args.output), progress, **evidence_options)
+    if not comm.is_main_process():
+        return None
+    folder = RunFolder.open(args.output, settings, resume=True, how_to_resume=None)  # opened by main() already
+    report = label_issue_report(
+        data,
+        evidence,
+        method=args.method,
+        threshold=args.threshold,
+        mask_threshold=args.mask_threshold,
+        score_threshold=args.missing_score,
+        match_iou=args.match_iou,
+        fold_of=fold_of,
+    )
+    if not args.no_missing:
+        save_json_atomic(detections_file(data, evidence, fold_of, args.missing_score), folder.path / DETECTIONS_JSON)
+    write_label_issues(folder, data, evidence, report, settings=settings, top=args.top, progress=progress)
+    return report
+
+
+def print_summary(args, report: dict) -> None:
     counts = report["summary"]["issues"]
     print(
         f"{counts['total']} issues in {args.dataset} ({counts['class']} class, {counts['mask']} mask, "
-        f"{counts['missing']} missing): {output / ISSUES_JSON}"
+        f"{counts['missing']} missing): {Path(args.output) / ISSUES_JSON}"
     )
     noise = report["summary"].get("label_noise")
     if noise:
         scores = ", ".join(f"{name} {m['auroc']:.3f}" for name, m in noise["scores"].items() if m["auroc"] is not None)
         print(f"injected class noise: {noise['flipped']} of {noise['annotations']} annotations flipped; AUROC {scores}")
+
+
+def _process(args) -> None:
+    """One of several processes (detectron2's launch): the model scores its share of the images; the first writes."""
+    cfg, data, settings, evidence_options = prepare(args)
+    report = score_and_write(args, cfg, data, settings, evidence_options, build_model(cfg, args.weights))
+    if report is not None:
+        print_summary(args, report)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        check_flags(args)
+        check_launch_arguments(args)
+        check_files(args)
+        cfg, data, settings, evidence_options = prepare(args)
+        several = args.num_gpus * args.num_machines > 1
+        model = None
+        if args.folds is None:  # weights of another architecture: one error here, before any process starts
+            model = build_model(on_cpu(cfg) if several else cfg, args.weights)
+        check_model(args, cfg, data, model)
+        RunFolder.open(args.output, settings, how_to_resume=None)  # every check passed: the run starts
+        if several:
+            launch_from_args(_process, args, args)
+            return 0
+        report = score_and_write(args, cfg, data, settings, evidence_options, model)
+    except UserInputError as err:
+        raise SystemExit("error: " + " ".join(str(err).split())) from None
+    print_summary(args, report)
     return 0
 
 

@@ -30,6 +30,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 from noisy_seg.utils.library_warnings import quiet_library_warnings
 
@@ -40,11 +41,13 @@ from tqdm import tqdm
 
 from detectron2.data import MetadataCatalog
 from detectron2.data.detection_utils import read_image
+from detectron2.utils import comm
 from detectron2.utils.visualizer import Visualizer
 
 from noisy_seg.engine import load_lazy_config, resolve_config_file
 from noisy_seg.evaluation.sem_seg import load_label_map
-from noisy_seg.inference import build_model, check_fits, mapper_settings, predicted_classes
+from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
+from noisy_seg.inference import build_model, check_fits, mapper_settings, on_cpu, predicted_classes
 from noisy_seg.noise import record_image_id
 from noisy_seg.label_errors.semantic import (
     MIN_PROPOSAL_SIZE,
@@ -96,6 +99,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_launch_arguments(parser)  # each process predicts its share of the images; the first fits and writes
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     args = parser.parse_args(argv)
     if args.classes:  # --classes a b key=value: the overrides are no classes
@@ -205,11 +209,22 @@ def write_outputs(
         write_image(path, drawing)
 
 
-def run(args) -> dict:
+def check_inputs(args, check_weights: bool = True):
+    """Every check before any model runs: (config, records, class names, the classes to search). Several processes:
+    the parent checks the weights on a CPU copy of the model (`check_weights`), so they are one error line."""
     check_args(args)
+    check_launch_arguments(args)
     cfg = load_lazy_config(args.config_file, args.opts)
     records, class_names, _ = labelled_semantic_dataset(args.dataset)
     classes = resolve_classes(args.classes, class_names)
+    if check_weights and args.num_gpus * args.num_machines > 1:
+        check_fits(predicted_classes(build_model(on_cpu(cfg), args.weights)), len(class_names), args.dataset)
+    return cfg, records, class_names, classes
+
+
+def run(args, checked=None) -> Optional[dict]:
+    """Score, fit, propose and write (the first process writes; the others return None)."""
+    cfg, records, class_names, classes = checked or check_inputs(args)
     model = build_model(cfg, args.weights)
     check_fits(predicted_classes(model), len(class_names), args.dataset)
     images = predict_components(
@@ -221,6 +236,8 @@ def run(args) -> dict:
         progress=not args.no_progress,
         **mapper_settings(cfg),
     )
+    if not comm.is_main_process():
+        return None
     if not args.no_progress:
         print(
             f"fitting the meta classifier ({args.solver}) on the components of {len(images) // 2} of "
@@ -259,14 +276,30 @@ def run(args) -> dict:
     return {"images": len(images), "proposals": len(proposals), "info": info}
 
 
+def _process(args) -> None:
+    """One of several processes (detectron2's launch): its share of the images; the first reports."""
+    summary = run(args, check_inputs(args, check_weights=False))
+    if summary is not None:
+        report(args, summary)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        summary = run(args)
+        checked = check_inputs(args)
+        if args.num_gpus * args.num_machines > 1:
+            launch_from_args(_process, args, args)
+            return 0
+        summary = run(args, checked)
     except UserInputError as err:
         raise SystemExit("error: " + " ".join(str(err).split())) from None
     except OSError as err:  # writing the outputs, e.g. a full disk (nothing is left half-written)
         raise SystemExit("error: " + " ".join(str(err).split())) from None
+    report(args, summary)
+    return 0
+
+
+def report(args, summary: dict) -> None:
     searched = len(summary["info"]["search_images"]) * (2 if args.both_halves else 1)
     accuracy = ", ".join(f"{fit['accuracy']:.2f}" for fit in summary["info"]["classifiers"])
     drawn = f" and {Path(args.output) / PROPOSALS_DIR}/" if summary["proposals"] else ""
@@ -274,7 +307,6 @@ def main(argv=None) -> int:
         f"{summary['proposals']} label-error proposals in {min(searched, summary['images'])} searched images of "
         f"{args.dataset} (meta classifier accuracy {accuracy}); wrote {Path(args.output) / PROPOSALS_JSON}{drawn}"
     )
-    return 0
 
 
 if __name__ == "__main__":

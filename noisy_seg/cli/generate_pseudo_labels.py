@@ -33,10 +33,13 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 
 quiet_library_warnings()  # before detectron2 is imported
 
+from detectron2.utils import comm
+
 from noisy_seg.data import check_datasets_available  # (also registers the toy datasets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
-from noisy_seg.inference import build_model, mapper_settings
+from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
 from noisy_seg.engine.train_loop import dataset_names
+from noisy_seg.inference import build_model, mapper_settings, on_cpu
 from noisy_seg.pseudo_labels.semantic import DEFAULT_SCALES, MANIFEST, generate_pseudo_labels
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.run_folder import folder_problem
@@ -70,6 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_launch_arguments(parser)  # --task semantic: each process predicts its share of the images
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     return parser.parse_args(argv)
 
@@ -89,6 +93,8 @@ def check_flags(args) -> None:
     ):
         if value is not None and not 0 <= value <= 1:
             raise UserInputError(f"{flag} must lie in [0, 1], got {value:g}")
+    if args.task == "instance" and args.num_gpus * args.num_machines > 1:
+        raise UserInputError("--task instance runs in one process; --num-gpus / --num-machines are for semantic")
     if args.batch_size < 1 or args.num_workers < 0:
         raise UserInputError(
             f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} "
@@ -132,6 +138,8 @@ def run_semantic(args, cfg, model) -> None:
         progress=not args.no_progress,
         **mapper_settings(cfg),
     )
+    if not comm.is_main_process():
+        return
     print(f"wrote {manifest['num_images']} pseudo label maps to {args.output} ({MANIFEST})")
     quality = manifest.get("quality")
     if quality is not None:
@@ -159,14 +167,30 @@ def run_instance(args, cfg, model) -> None:
     print(f"corrected the labels of {args.dataset} into {args.output}: {summary}")
 
 
+def _semantic_process(args) -> None:
+    """One of several processes (detectron2's launch): the model, and its share of the pseudo labels."""
+    cfg = load_lazy_config(args.config_file, args.opts)
+    try:
+        default_dataset(cfg)  # a dataset the config registers (a LazyCall) is registered in this process too
+    except UserInputError:
+        pass  # the config names several; --dataset is a registered one
+    check_datasets_available([args.dataset])
+    run_semantic(args, cfg, build_model(cfg, args.weights))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         check_flags(args)
+        check_launch_arguments(args)
         check_files(args)
         cfg = load_lazy_config(args.config_file, args.opts)
         args.dataset = args.dataset or default_dataset(cfg)
         check_datasets_available([args.dataset])
+        if args.num_gpus * args.num_machines > 1:
+            build_model(on_cpu(cfg), args.weights)  # weights that do not fit: one error before processes start
+            launch_from_args(_semantic_process, args, args)
+            return 0
         model = build_model(cfg, args.weights)
         if args.task == "semantic":
             run_semantic(args, cfg, model)

@@ -13,6 +13,7 @@ from .model import (
     configured_mask_head,
     load_weights,
     mapper_settings,
+    on_cpu,
     predicted_classes,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "gather",
     "load_weights",
     "mapper_settings",
+    "on_cpu",
     "predict_dataset",
     "predicted_classes",
 ]

@@ -8,6 +8,7 @@ check that the model fits the dataset it is run over (its class count, its mask 
 
 from __future__ import annotations
 
+import copy
 from typing import Optional
 
 import torch
@@ -26,6 +27,7 @@ __all__ = [
     "configured_mask_head",
     "load_weights",
     "mapper_settings",
+    "on_cpu",
     "predicted_classes",
 ]
 
@@ -43,6 +45,13 @@ def build_model(cfg, weights: str):
     model.to(_device(cfg))
     load_weights(model, weights, allow_pickle=bool(cfg.get("train", {}).get("allow_pickle_checkpoints", False)))
     return model.eval()
+
+
+def on_cpu(cfg):
+    """A copy of the LazyConfig whose model is built on the CPU (a check of the weights before processes start)."""
+    cfg = copy.deepcopy(cfg)
+    cfg.train.device = "cpu"
+    return cfg
 
 
 def mapper_settings(cfg) -> dict:

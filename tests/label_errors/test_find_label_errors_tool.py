@@ -314,6 +314,8 @@ def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, check
         (["--weights", checkpoints["five_classes"]], name, "do not fit the model of the config: parameters"),
         (["--weights", checkpoints["toy"]], noisy_small["no_masks"], "has no segmentation masks: mask scoring needs"),
         (["--folds", 1], name, "--folds must be at least 2"),
+        (["--folds", 2, "--num-gpus", 2], name, "--folds trains and scores its folds as a grid (--jobs)"),
+        (["--weights", checkpoints["toy"], "--num-gpus", 0], name, "--num-gpus and --num-machines must be at least"),
         (["--folds", IMAGES + 1], name, f"--folds {IMAGES + 1} is more than the {IMAGES} images"),
         ([], name, "pass --weights"),
         (["--weights", checkpoints["toy"], "--threshold", 0.3], name, "--threshold does not apply"),
@@ -401,3 +403,22 @@ def test_bad_input_exits_2_with_one_line(repo_root, noisy_small, checkpoints, tm
     )
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: --folds must be at")
     assert "Traceback" not in result.stderr and not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_score_a_given_checkpoint_as_one(repo_root, noisy_small, checkpoints, tiny_toy, tmp_path):
+    """--num-gpus 2 on a CPU machine: detectron2's launch starts 2 gloo processes, each scores half of the images,
+    the first writes what one process writes (the dataset as a json file: fresh processes register it too)."""
+    _, image_root = coco_paths(tiny_toy, "train")
+    common = ["--weights", checkpoints["toy"], "--top", 0, "--like", "toy_shapes_train", "--image-root", image_root]
+    assert run(repo_root, tmp_path / "one", *common, dataset=str(noisy_small["json"])) == 0
+    assert run(repo_root, tmp_path / "two", *common, "--num-gpus", 2, dataset=str(noisy_small["json"])) == 0
+    one, two = (json.loads((tmp_path / name / "scores.json").read_text()) for name in ("one", "two"))
+    assert [s["annotation_id"] for s in two] == [s["annotation_id"] for s in one]
+    for mine, reference in zip(two, one):
+        for key, value in reference.items():
+            assert mine[key] == (pytest.approx(value, abs=1e-6) if isinstance(value, float) else value), key
+    issues = [json.loads((tmp_path / name / "issues.json").read_text())["issues"] for name in ("one", "two")]
+    assert [(i["type"], i["annotation_id"]) for i in issues[1]] == [(i["type"], i["annotation_id"]) for i in issues[0]]
+    detections = [json.loads((tmp_path / name / "detections.json").read_text()) for name in ("one", "two")]
+    assert [d["image_id"] for d in detections[1]["images"]] == [d["image_id"] for d in detections[0]["images"]]
