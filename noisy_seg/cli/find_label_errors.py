@@ -66,7 +66,7 @@ from detectron2.utils import comm
 from noisy_seg.data import check_datasets_available, register_coco_file  # (registers the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
 from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
-from noisy_seg.engine.jobs import TrainingJob, run_jobs
+from noisy_seg.engine.jobs import TrainingJob, add_gpu_arguments, check_gpu_arguments, run_jobs
 from noisy_seg.engine.launcher import last_error_line, quoted
 from noisy_seg.inference import (
     build_model,
@@ -146,7 +146,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--no-masks", action="store_true", help="no mask scores (no mask issues)")
     parser.add_argument("--no-missing", action="store_true", help="no detection pass (no missing objects)")
-    parser.add_argument("--jobs", type=int, default=1, help="--folds: fold trainings run at once (default 1)")
+    parser.add_argument(
+        "--jobs", type=int, help="--folds: fold trainings run at once (default 1, or with --gpus every GPU's share)"
+    )
+    add_gpu_arguments(parser)  # --folds: each fold training on one GPU
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -170,10 +173,11 @@ def check_flags(args) -> None:
             "--num-gpus / --num-machines split the scoring of a given --weights over processes; --folds trains and "
             "scores its folds as a grid (--jobs)"
         )
-    if args.batch_size < 1 or args.num_workers < 0 or args.jobs < 1:
+    args.jobs = check_gpu_arguments(args)
+    if args.batch_size < 1 or args.num_workers < 0:
         raise UserInputError(
-            f"--batch-size and --jobs must be at least 1 and --num-workers at least 0, got {args.batch_size}, "
-            f"{args.jobs} and {args.num_workers}"
+            f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} and "
+            f"{args.num_workers}"
         )
     if args.method == "confident_learning" and args.threshold is not None:
         raise UserInputError(
@@ -290,7 +294,14 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
         model_dir, log = (fold_dir / "model").resolve(), fold_dir / "train.log"
         trainings.append(TrainingJob(f"fold {fold}", config, tuple(opts), model_dir, log, flag=f"fold {fold}"))
         held_out_ids.append([image["id"] for image in heldout["images"]])
-    runs = run_jobs(trainings, args.jobs, title="fold trainings", report=lambda line: print(line, flush=True))
+    runs = run_jobs(
+        trainings,
+        args.jobs,
+        title="fold trainings",
+        report=lambda line: print(line, flush=True),
+        gpus=args.gpus,
+        jobs_per_gpu=args.jobs_per_gpu,
+    )
     failed = [run for run in runs if run.status == "failed" or not (run.folder / "model_final.pth").is_file()]
     if failed:
         raise UserInputError(

@@ -75,7 +75,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from noisy_seg.cli import find_label_errors, make_noisy_dataset
 from noisy_seg.data import check_datasets_available, register_noisy_label_maps
 from noisy_seg.engine import load_lazy_config, resolve_config_file
-from noisy_seg.engine.jobs import ToolJob, TrainingJob, run_jobs
+from noisy_seg.engine.jobs import ToolJob, TrainingJob, add_gpu_arguments, check_gpu_arguments, run_jobs
 from noisy_seg.engine.launcher import last_error_line
 from noisy_seg.inference import build_model, check_fits, mapper_settings, predicted_classes
 from noisy_seg.pseudo_labels.semantic_evidence import labelled_semantic_dataset, predict_softmax
@@ -148,7 +148,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=1000,
         help="resamples of the AP-gap interval behind each verdict (default 1000)",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="trainings and tool runs at once (default 1)")
+    parser.add_argument(
+        "--jobs", type=int, help="trainings and tool runs at once (default 1, or with --gpus every GPU's share)"
+    )
+    add_gpu_arguments(parser)  # each run on one GPU
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for both configs, key=value")
     args = parser.parse_args(argv)
@@ -186,8 +189,7 @@ def check_args(args) -> None:
         raise UserInputError(f"--seed must be >= 0 (it seeds the noise, <name>_s<seed>), got {args.seed}")
     if args.folds < 2:
         raise UserInputError(f"--folds must be at least 2, got {args.folds}")
-    if args.jobs < 1:
-        raise UserInputError(f"--jobs must be at least 1, got {args.jobs}")
+    args.jobs = check_gpu_arguments(args)
     if args.bootstrap_rounds < 10:
         raise UserInputError(f"--bootstrap-rounds must be at least 10, got {args.bootstrap_rounds}")
     for flag, path in (
@@ -686,7 +688,14 @@ def semantic_part_rows(args, output: Path, cfg, background: int, timings: dict) 
 
 def run_evidence_grid(args, jobs: list, timings: dict) -> None:
     """The trainings and tool runs, --jobs at a time (engine.jobs.run_jobs); one error naming every failed run."""
-    runs = run_jobs(jobs, args.jobs, title="label-error evidence", report=lambda line: print(line, flush=True))
+    runs = run_jobs(
+        jobs,
+        args.jobs,
+        title="label-error evidence",
+        report=lambda line: print(line, flush=True),
+        gpus=args.gpus,
+        jobs_per_gpu=args.jobs_per_gpu,
+    )
     for run in runs:
         timings[run.name] = "reused" if run.status == "reused" else f"{run.minutes:.1f} min"
     failed = [run for run in runs if run.status == "failed"]

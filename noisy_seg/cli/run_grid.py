@@ -32,6 +32,7 @@ from noisy_seg.engine.grid import (
     run_grid,
 )
 from noisy_seg.engine.grid_report import markdown, summarize, write_report
+from noisy_seg.engine.jobs import add_gpu_arguments, check_gpu_arguments
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.run_folder import folder_problem
 
@@ -46,8 +47,9 @@ def parse_args(argv=None):
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every cell")
     parser.add_argument("--name", help="the grid's name (default: the grid file's, or 'cli')")
     parser.add_argument("--output", type=Path, help="output folder (default: output/grids/<name>)")
-    parser.add_argument("--jobs", type=int, default=1, help="cells run at once (several share a GPU well)")
+    parser.add_argument("--jobs", type=int, help="cells run at once (default 1, or with --gpus every GPU's share)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="train.device of every cell")
+    add_gpu_arguments(parser)
     parser.add_argument("--check", action="store_true", help="validate every cell and stop")
     return parser.parse_args(argv)
 
@@ -70,9 +72,11 @@ def grid_from_args(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.jobs < 1:
-        sys.exit(f"error: --jobs must be >= 1, got {args.jobs}")
     try:
+        args.jobs = check_gpu_arguments(args)
+        if args.gpus and args.device == "cpu":
+            raise UserInputError("--gpus runs each cell on a GPU; leave out --device cpu")
+        args.device = "cuda" if args.gpus else args.device
         grid = grid_from_args(args)
         problem = folder_problem(grid.output, "--output", settings=grid_settings(grid), resume=True)
         if problem:
@@ -92,7 +96,7 @@ def main(argv=None) -> int:
         grid.output.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # what the checks cannot see (a read-only mount, a full disk, ...)
         sys.exit(f"error: cannot make --output {grid.output}: {err.strerror or err}; give a folder you can write")
-    results = run_grid(grid, jobs=args.jobs, device=args.device)
+    results = run_grid(grid, jobs=args.jobs, device=args.device, gpus=args.gpus, jobs_per_gpu=args.jobs_per_gpu)
     try:
         paths = write_report(grid, results)
     except OSError as err:

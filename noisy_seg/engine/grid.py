@@ -21,7 +21,7 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import yaml
 
@@ -241,15 +241,29 @@ def _what_ran(folder: Path) -> str:
 
 
 def run_grid(
-    grid: Grid, jobs: int = 1, device: Optional[str] = None, report: Callable[[str], None] = print
+    grid: Grid,
+    jobs: int = 1,
+    device: Optional[str] = None,
+    report: Callable[[str], None] = print,
+    gpus: Sequence[str] = (),
+    jobs_per_gpu: int = 1,
 ) -> list[CellResult]:
-    """Run (or reuse) every cell, `jobs` at a time (engine.jobs.run_jobs); progress with an ETA goes to `report`."""
+    """Run (or reuse) every cell, `jobs` at a time (engine.jobs.run_jobs); progress with an ETA goes to `report`.
+    `gpus`: each cell on one of them (CUDA_VISIBLE_DEVICES), `jobs_per_gpu` at a time."""
     RunFolder.open(grid.output, grid_settings(grid), resume=True)
     trainings = [
         TrainingJob(cell.name, cell.config, tuple(cell.opts(device)), grid.output / cell.name, flag="cell")
         for cell in grid.cells
     ]
-    runs = run_jobs(trainings, jobs, title=f"grid {grid.name} ({grid.output})", report=report, describe=_main_metric)
+    runs = run_jobs(
+        trainings,
+        jobs,
+        title=f"grid {grid.name} ({grid.output})",
+        report=report,
+        describe=_main_metric,
+        gpus=gpus,
+        jobs_per_gpu=jobs_per_gpu,
+    )
     return [
         CellResult(cell, run.status, run.metrics, run.minutes, run.log, run.command, _what_ran(run.folder))
         for cell, run in zip(grid.cells, runs)

@@ -9,6 +9,8 @@ noise x seed grid (grid.py), K-fold's fold trainings and the label-error evidenc
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -16,10 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Protocol, Sequence
 
+from ..utils.errors import UserInputError
 from ..utils.run_folder import FINISHED, run_state
 from .launcher import run_tool, tool_command, train_in_folder, training_environment
 
-__all__ = ["Job", "JobResult", "ToolJob", "TrainingJob", "run_jobs"]
+__all__ = [
+    "DeviceSlots",
+    "Job",
+    "JobResult",
+    "ToolJob",
+    "TrainingJob",
+    "add_gpu_arguments",
+    "check_gpu_arguments",
+    "run_jobs",
+]
 
 
 @dataclass
@@ -81,6 +93,32 @@ class ToolJob:
         return JobResult(self.name, status, (time.monotonic() - start) / 60, self.log_file, printable, self.folder)
 
 
+class DeviceSlots:
+    """GPUs handed to jobs: each GPU takes `jobs_per_gpu` jobs at once; a job runs with CUDA_VISIBLE_DEVICES set to
+    the GPU it holds, so its process sees that one GPU as cuda:0."""
+
+    def __init__(self, gpus: Sequence[str], jobs_per_gpu: int = 1):
+        self._free: queue.Queue = queue.Queue()
+        for _ in range(jobs_per_gpu):
+            for gpu in gpus:
+                self._free.put(str(gpu))
+
+    @contextlib.contextmanager
+    def hold(self, env: dict):
+        gpu = self._free.get()  # blocks while every GPU runs its share of jobs
+        try:
+            yield {**env, "CUDA_VISIBLE_DEVICES": gpu}
+        finally:
+            self._free.put(gpu)
+
+
+def _run(job: Job, env: dict, slots: Optional[DeviceSlots]) -> JobResult:
+    if slots is None:
+        return job.run(env)
+    with slots.hold(env) as job_env:
+        return job.run(job_env)
+
+
 def run_jobs(
     jobs: Sequence[Job],
     parallel: int = 1,
@@ -88,16 +126,20 @@ def run_jobs(
     title: str = "jobs",
     report: Callable[[str], None] = print,
     describe: Callable[[JobResult], str] = lambda result: "",
+    gpus: Sequence[str] = (),
+    jobs_per_gpu: int = 1,
 ) -> list[JobResult]:
     """Run (or reuse) every job, `parallel` at a time; one progress line per job (`describe` adds to it, e.g. its
-    metric) with the elapsed time and an ETA. Returns one JobResult per job, in the jobs' order."""
+    metric) with the elapsed time and an ETA. Returns one JobResult per job, in the jobs' order. `gpus` (ids as
+    CUDA_VISIBLE_DEVICES names them): each job runs on one of them, at most `jobs_per_gpu` jobs per GPU at once."""
     env = training_environment(parallel)  # the jobs share the CPUs
+    slots = DeviceSlots(gpus, jobs_per_gpu) if gpus else None
     todo = {index for index, job in enumerate(jobs) if run_state(job.folder) != FINISHED}
     report(f"{title}: {len(jobs)} runs ({len(jobs) - len(todo)} finished before), {parallel} at a time")
     results: dict[int, JobResult] = {}
     start, durations = time.monotonic(), []
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        futures = {pool.submit(job.run, env): index for index, job in enumerate(jobs)}
+        futures = {pool.submit(_run, job, env, slots): index for index, job in enumerate(jobs)}
         for future in as_completed(futures):
             result = results[futures[future]] = future.result()
             if result.status != "reused":
@@ -113,3 +155,26 @@ def run_jobs(
                 + f" | elapsed {(time.monotonic() - start) / 60:.1f} min, ETA {eta}"
             )
     return [results[index] for index in range(len(jobs))]
+
+
+def add_gpu_arguments(parser) -> None:
+    """--gpus / --jobs-per-gpu of a tool that runs a grid of jobs."""
+    parser.add_argument(
+        "--gpus", nargs="+", default=[], help="GPU ids for the jobs, each job on one (CUDA_VISIBLE_DEVICES), e.g. 0 1"
+    )
+    parser.add_argument("--jobs-per-gpu", type=int, default=1, help="jobs one GPU runs at once (default 1)")
+
+
+def check_gpu_arguments(args) -> int:
+    """The GPU flags make sense (one error line); returns how many jobs run at once: --jobs, else every GPU's
+    share (--gpus x --jobs-per-gpu), else 1."""
+    if any(not str(gpu).isdigit() for gpu in args.gpus) or len(set(args.gpus)) != len(args.gpus):
+        raise UserInputError(f"--gpus takes distinct GPU ids (0, 1, ...), got {' '.join(map(str, args.gpus))}")
+    if args.jobs_per_gpu < 1:
+        raise UserInputError(f"--jobs-per-gpu must be at least 1, got {args.jobs_per_gpu}")
+    if args.jobs_per_gpu > 1 and not args.gpus:
+        raise UserInputError("--jobs-per-gpu needs --gpus (the GPUs to share)")
+    jobs = args.jobs if args.jobs is not None else (len(args.gpus) * args.jobs_per_gpu if args.gpus else 1)
+    if jobs < 1:
+        raise UserInputError(f"--jobs must be at least 1, got {jobs}")
+    return jobs

@@ -249,7 +249,7 @@ def test_the_tool_refuses_bad_arguments(repo_root):
         run_grid_tool.main(["--losses", "ce"])
     with pytest.raises(SystemExit, match="grid 'nope' not found"):
         run_grid_tool.main(["--grid", "nope"])
-    with pytest.raises(SystemExit, match="--jobs must be >= 1"):
+    with pytest.raises(SystemExit, match="--jobs must be at least 1"):
         run_grid_tool.main(["--grid", "demo", "--jobs", "0"])
 
 

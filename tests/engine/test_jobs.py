@@ -62,3 +62,53 @@ def test_jobs_run_at_once_up_to_parallel(tmp_path):
 
     results = run_jobs([Waiting(f"w{i}", tmp_path / f"w{i}") for i in range(2)], parallel=2, report=lambda s: None)
     assert peak[0] == 2 and [r.status for r in results] == ["done", "done"]
+
+
+def test_each_job_holds_one_gpu_and_a_gpu_takes_its_share_of_jobs_at_once(tmp_path):
+    """--gpus 0 1 --jobs-per-gpu 2: each job's process sees one GPU (CUDA_VISIBLE_DEVICES), never more than 2 jobs
+    on one GPU at a time, and all 4 slots in use when 4 jobs run at once."""
+    lock, running, peak, seen = threading.Lock(), {}, {}, []
+    all_started = threading.Barrier(4, timeout=10)
+
+    @dataclass(frozen=True)
+    class OnGpu(FakeJob):
+        def run(self, env):
+            gpu = env["CUDA_VISIBLE_DEVICES"]
+            with lock:
+                seen.append(gpu)
+                running[gpu] = running.get(gpu, 0) + 1
+                peak[gpu] = max(peak.get(gpu, 0), running[gpu])
+            if len(seen) <= 4:
+                all_started.wait()  # the first 4 run together: every slot is taken
+            with lock:
+                running[gpu] -= 1
+            return super().run(env)
+
+    jobs = [OnGpu(f"g{i}", tmp_path / f"g{i}") for i in range(6)]
+    results = run_jobs(jobs, parallel=4, report=lambda line: None, gpus=["0", "1"], jobs_per_gpu=2)
+    assert [r.status for r in results] == ["done"] * 6 and sorted(set(seen)) == ["0", "1"]
+    assert peak == {"0": 2, "1": 2}
+
+
+def test_gpu_flags_are_checked_at_the_boundary():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from noisy_seg.engine.jobs import check_gpu_arguments
+    from noisy_seg.utils.errors import UserInputError
+
+    def flags(**kwargs):
+        return SimpleNamespace(**{"gpus": [], "jobs_per_gpu": 1, "jobs": None, **kwargs})
+
+    assert check_gpu_arguments(flags()) == 1 and check_gpu_arguments(flags(gpus=["0", "1"], jobs_per_gpu=2)) == 4
+    assert check_gpu_arguments(flags(gpus=["0"], jobs=3)) == 3
+    for bad, message in (
+        (flags(gpus=["0", "0"]), "distinct GPU ids"),
+        (flags(gpus=["cuda:0"]), "distinct GPU ids"),
+        (flags(jobs_per_gpu=2), "--jobs-per-gpu needs --gpus"),
+        (flags(gpus=["0"], jobs_per_gpu=0), "--jobs-per-gpu must be at least 1"),
+        (flags(jobs=0), "--jobs must be at least 1"),
+    ):
+        with pytest.raises(UserInputError, match=message):
+            check_gpu_arguments(bad)
