@@ -44,8 +44,10 @@ OUTPUT/detections.json (unless --no-missing: the model's detections scored at le
 image, the candidates of missing objects, for benchmarks such as cleanlab.object_detection's: {"score_threshold",
 "box_mode": "XYWH_ABS", "images": [{"image_id", "fold", "boxes", "scores", "category_ids"}]}, boxes rounded to 0.01
 px), PNGs of the --top issues under OUTPUT/top/, and with --folds the fold trainings under OUTPUT/folds/. OUTPUT
-must be new or empty. Trailing key=value arguments override the config, for scoring and for the fold trainings alike
-(e.g. train.max_iter=300 train.device=cpu).
+must be new or empty; with --resume, an interrupted run there with the same settings continues (its finished fold
+trainings are reused, an interrupted one goes on from its last checkpoint; the scoring runs again). Trailing
+key=value arguments override the config, for scoring and for the fold trainings alike (e.g. train.max_iter=300
+train.device=cpu).
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ from noisy_seg.pseudo_labels.label_issues import (
     write_label_issues,
 )
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
-from noisy_seg.utils.files import save_json_atomic
-from noisy_seg.utils.run_folder import RunFolder, folder_problem
+from noisy_seg.utils.files import load_json, save_json_atomic
+from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem
 
 FOLDS_DIR = "folds"
 DETECTIONS_JSON = "detections.json"
@@ -152,6 +154,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_gpu_arguments(parser)  # --folds: each fold training on one GPU
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --output with the same settings (finished fold trainings are reused)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_launch_arguments(parser)  # --weights: each process scores its share of the images
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
@@ -212,7 +219,7 @@ def dataset_is_file(args) -> bool:
 
 
 def check_files(args) -> None:
-    """The inputs exist and the output folder is new or empty."""
+    """The inputs exist and the output folder is new or empty (with --resume: an unfinished run to continue)."""
     args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if args.weights is not None and not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass a trained model's .pth file")
@@ -220,7 +227,7 @@ def check_files(args) -> None:
         raise UserInputError(f"--dataset {args.dataset} not found")
     if args.image_root is not None and not os.path.isdir(args.image_root):
         raise UserInputError(f"--image-root {args.image_root} is not a folder")
-    problem = folder_problem(args.output, "--output", how_to_resume=None)
+    problem = folder_problem(args.output, "--output", resume=args.resume)
     if problem:
         raise UserInputError(problem)
 
@@ -414,7 +421,7 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
         evidence, fold_of = fold_evidence(args, cfg, data, Path(args.output), progress, **evidence_options)
     if not comm.is_main_process():
         return None
-    folder = RunFolder.open(args.output, settings, resume=True, how_to_resume=None)  # opened by main() already
+    folder = RunFolder.open(args.output, settings, resume=True)  # opened by main() already
     report = label_issue_report(
         data,
         evidence,
@@ -463,7 +470,10 @@ def main(argv=None) -> int:
         if args.folds is None:  # weights of another architecture: one error here, before any process starts
             model = build_model(on_cpu(cfg) if several else cfg, args.weights)
         check_model(args, cfg, data, model)
-        RunFolder.open(args.output, settings, how_to_resume=None)  # every check passed: the run starts
+        folder = RunFolder.open(args.output, settings, resume=args.resume)  # every check passed: the run starts
+        if folder.state == FINISHED:  # --resume of a finished run: its report as it is
+            print_summary(args, load_json(folder.path / ISSUES_JSON))
+            return 0
         if several:
             launch_from_args(_process, args, args)
             return 0

@@ -261,6 +261,17 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
         assert row["flagged"] == (row["self_confidence"] < 0.99)
     assert len(list((output / "top").iterdir())) == 1
 
+    # killed after the fold trainings: --resume reuses them (no training runs) and writes the same outputs
+    finished = {name: (output / name).read_bytes() for name in ("issues.json", "scores.json", "corrected.json")}
+    record = json.loads((output / "run.json").read_text())
+    (output / "run.json").write_text(json.dumps({**record, "finished": False}))
+    for name in finished:
+        (output / name).unlink()
+    arguments = ["--folds", 2, "--no-masks", "--no-missing", "--method", "self_confidence", "--threshold", 0.99]
+    assert run(repo_root, output, *arguments, "--top", 1, "--resume", *TINY_TRAINING, dataset=noisy_small["name"]) == 0
+    assert len(commands) == 2 and "fold 0: reused" in capsys.readouterr().out
+    assert {name: (output / name).read_bytes() for name in finished} == finished
+
 
 def test_fold_split_is_a_seeded_partition():
     ids = list(range(10, 17))
