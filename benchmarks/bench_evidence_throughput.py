@@ -5,6 +5,7 @@
 
     python benchmarks/bench_evidence_throughput.py                        # toy Mask R-CNN, toy_shapes_val, CPU
     python benchmarks/bench_evidence_throughput.py --weights output/toy/mask_rcnn_R18_FPN_ce/model_final.pth
+    python benchmarks/bench_evidence_throughput.py --num-gpus 2 --threads 1    # 2 processes (gloo on a CPU)
 
 Both sides see the same images through detectron2's test loader (`--batch-size`, `--num-workers`), the config's test
 mapper, in eval mode without gradients; rounds alternate in a shuffled order (noisy_seg.engine.benchmarking) and each
@@ -25,7 +26,9 @@ quiet_library_warnings()  # before detectron2 is imported
 import torch
 
 from detectron2.data import DatasetMapper, build_detection_test_loader
+from detectron2.engine import launch
 from detectron2.evaluation import DatasetEvaluators, inference_on_dataset
+from detectron2.utils import comm
 
 from noisy_seg.data import check_datasets_available
 from noisy_seg.engine import load_lazy_config
@@ -44,13 +47,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side (default 3)")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per process (default: torch's)")
+    parser.add_argument("--num-gpus", type=int, default=1, help="processes (detectron2's launch; default 1)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    launch(measure, args.num_gpus, dist_url="auto", args=(args,))
+    return 0
+
+
+def measure(args) -> None:
+    """Both sides in every process, in the same shuffled order (each its share of the images); the first reports."""
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_lazy_config(args.config_file, args.opts)
@@ -90,16 +100,17 @@ def main(argv=None) -> int:
         return time.perf_counter() - start
 
     medians = alternating_medians({"detectron2 inference_on_dataset": theirs, "instance evidence": ours}, args.rounds)
+    if not comm.is_main_process():
+        return
     images = len(data.records)
     print(
-        f"{images} images of {args.dataset}, batch {args.batch_size}, {args.num_workers} workers, "
-        f"{torch.get_num_threads()} threads, {args.rounds} rounds (median):"
+        f"{images} images of {args.dataset}, {comm.get_world_size()} process(es), batch {args.batch_size}, "
+        f"{args.num_workers} workers, {torch.get_num_threads()} threads per process, {args.rounds} rounds (median):"
     )
     for name, seconds in medians.items():
         print(f"  {name:32s} {images / seconds:7.2f} images/s")
     base, mine = medians.values()
     print(f"  throughput ours / detectron2's: {base / mine:.2f} (target >= 0.9)")
-    return 0
 
 
 if __name__ == "__main__":
