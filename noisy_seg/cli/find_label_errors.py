@@ -160,7 +160,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="continue an interrupted run in --output with the same settings (finished fold trainings are reused)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_launch_arguments(parser)  # --weights: each process scores its share of the images
+    add_launch_arguments(parser)  # each process scores its share of the images (with --folds: of each fold's)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     return parser.parse_args(argv)
 
@@ -175,11 +175,6 @@ def check_flags(args) -> None:
         raise UserInputError("pass --weights (the checkpoint that scores the dataset) or --folds K (train K models)")
     if args.top < 0:
         raise UserInputError(f"--top must be 0 or more, got {args.top}")
-    if args.folds is not None and args.num_gpus * args.num_machines > 1:
-        raise UserInputError(
-            "--num-gpus / --num-machines split the scoring of a given --weights over processes; --folds trains and "
-            "scores its folds as a grid (--jobs)"
-        )
     args.jobs = check_gpu_arguments(args)
     if args.batch_size < 1 or args.num_workers < 0:
         raise UserInputError(
@@ -279,12 +274,14 @@ def fold_training(args, train_json: Path, heldout_json: Path, like: str, image_r
     return str(Path(args.config_file).resolve()), opts
 
 
-def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_options):
-    """Train one model per fold (a grid of fold trainings, engine.jobs, --jobs at a time) and score each one's
-    held-out images: (merged evidence, fold_of). A failed fold is reported with the others' outcome."""
+def train_folds(args, data, output: Path):
+    """One model per fold (a grid of fold trainings, engine.jobs, --jobs at a time; finished ones reused): (fold_of,
+    the trainings' results, each fold's held-out image ids). A failed fold is reported with the others' outcome. Only
+    the first process of a launch reports (the others find the trainings finished)."""
     fold_of = image_folds([record["image_id"] for record in data.records], args.folds, seed=args.seed)
     like = source_dataset(data.name)
     image_root = MetadataCatalog.get(data.name).image_root
+    report = (lambda line: print(line, flush=True)) if comm.is_main_process() else (lambda line: None)
     trainings, held_out_ids = [], []
     for fold in range(args.folds):
         fold_dir = output / FOLDS_DIR / f"fold{fold}"
@@ -292,22 +289,16 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
         train_json, heldout_json = fold_dir / "train.json", fold_dir / "heldout.json"
         save_json_atomic(train, train_json)
         save_json_atomic(heldout, heldout_json)
-        print(
+        report(
             f"fold {fold + 1}/{args.folds}: training on {len(train['images'])} images, scoring "
-            f"{len(heldout['images'])} (log: {fold_dir / 'train.log'})",
-            flush=True,
+            f"{len(heldout['images'])} (log: {fold_dir / 'train.log'})"
         )
         config, opts = fold_training(args, train_json, heldout_json, like, image_root)
         model_dir, log = (fold_dir / "model").resolve(), fold_dir / "train.log"
         trainings.append(TrainingJob(f"fold {fold}", config, tuple(opts), model_dir, log, flag=f"fold {fold}"))
         held_out_ids.append([image["id"] for image in heldout["images"]])
     runs = run_jobs(
-        trainings,
-        args.jobs,
-        title="fold trainings",
-        report=lambda line: print(line, flush=True),
-        gpus=args.gpus,
-        jobs_per_gpu=args.jobs_per_gpu,
+        trainings, args.jobs, title="fold trainings", report=report, gpus=args.gpus, jobs_per_gpu=args.jobs_per_gpu
     )
     failed = [run for run in runs if run.status == "failed" or not (run.folder / "model_final.pth").is_file()]
     if failed:
@@ -317,6 +308,13 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
             )
             + f" ({len(runs) - len(failed)} of {len(runs)} folds finished)"
         )
+    return fold_of, runs, held_out_ids
+
+
+def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_options):
+    """The fold models (`train_folds`), each scoring its held-out images (under launch, each process its share of
+    them): (merged evidence, fold_of)."""
+    fold_of, runs, held_out_ids = train_folds(args, data, output)
     parts = []
     for fold, (run, image_ids) in enumerate(zip(runs, held_out_ids)):
         parts.append(
@@ -451,9 +449,11 @@ def print_summary(args, report: dict) -> None:
 
 
 def _process(args) -> None:
-    """One of several processes (detectron2's launch): the model scores its share of the images; the first writes."""
+    """One of several processes (detectron2's launch): the model (or each fold's) scores its share of the images;
+    the first writes."""
     cfg, data, settings, evidence_options = prepare(args)
-    report = score_and_write(args, cfg, data, settings, evidence_options, build_model(cfg, args.weights))
+    model = build_model(cfg, args.weights) if args.folds is None else None
+    report = score_and_write(args, cfg, data, settings, evidence_options, model)
     if report is not None:
         print_summary(args, report)
 
@@ -475,6 +475,8 @@ def main(argv=None) -> int:
             print_summary(args, load_json(folder.path / ISSUES_JSON))
             return 0
         if several:
+            if args.folds is not None:  # the fold trainings first, as a grid; the processes then score
+                train_folds(args, data, folder.path)
             launch_from_args(_process, args, args)
             return 0
         report = score_and_write(args, cfg, data, settings, evidence_options, model)

@@ -325,7 +325,6 @@ def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, check
         (["--weights", checkpoints["five_classes"]], name, "do not fit the model of the config: parameters"),
         (["--weights", checkpoints["toy"]], noisy_small["no_masks"], "has no segmentation masks: mask scoring needs"),
         (["--folds", 1], name, "--folds must be at least 2"),
-        (["--folds", 2, "--num-gpus", 2], name, "--folds trains and scores its folds as a grid (--jobs)"),
         (["--weights", checkpoints["toy"], "--num-gpus", 0], name, "--num-gpus and --num-machines must be at least"),
         (["--folds", IMAGES + 1], name, f"--folds {IMAGES + 1} is more than the {IMAGES} images"),
         ([], name, "pass --weights"),
@@ -433,3 +432,39 @@ def test_two_processes_score_a_given_checkpoint_as_one(repo_root, noisy_small, c
     assert [(i["type"], i["annotation_id"]) for i in issues[1]] == [(i["type"], i["annotation_id"]) for i in issues[0]]
     detections = [json.loads((tmp_path / name / "detections.json").read_text()) for name in ("one", "two")]
     assert [d["image_id"] for d in detections[1]["images"]] == [d["image_id"] for d in detections[0]["images"]]
+
+
+@pytest.mark.slow
+def test_k_fold_scoring_splits_over_two_processes(repo_root, noisy_small, checkpoints, tiny_toy, tmp_path, monkeypatch):
+    """The folds trained (stood in for by the random-init checkpoint), a resumed run scores them with --num-gpus 2
+    (2 gloo processes, each scoring its share of each fold's images) and writes what one process wrote."""
+    from noisy_seg.engine import launcher
+
+    def stand_in(command, log_file, **kwargs):
+        output_dir = Path([arg for arg in command if arg.startswith("train.output_dir=")][0].split("=", 1)[1][1:-1])
+        shutil.copy(checkpoints["toy"], output_dir / "model_final.pth")
+        (output_dir / "metrics.json").write_text(json.dumps({"iteration": 1, "bbox/AP": 1.0, "segm/AP": 1.0}) + "\n")
+        return 0
+
+    monkeypatch.setattr(launcher, "run_tool", stand_in)
+    _, image_root = coco_paths(tiny_toy, "train")
+    output = tmp_path / "folds"
+    common = ["--folds", 2, "--top", 0, "--like", "toy_shapes_train", "--image-root", image_root]
+    assert run(repo_root, output, *common, *TINY_TRAINING, dataset=str(noisy_small["json"])) == 0
+    names = ("issues.json", "scores.json", "corrected.json", "detections.json")
+    one = {name: json.loads((output / name).read_text()) for name in names}
+    record = json.loads((output / "run.json").read_text())
+    (output / "run.json").write_text(json.dumps({**record, "finished": False}))
+    for name in names:
+        (output / name).unlink()
+    resumed = [*common, "--resume", "--num-gpus", 2, *TINY_TRAINING]  # the overrides last: they end the arguments
+    assert run(repo_root, output, *resumed, dataset=str(noisy_small["json"])) == 0
+    two = {name: json.loads((output / name).read_text()) for name in names}
+    assert [s["annotation_id"] for s in two["scores.json"]] == [s["annotation_id"] for s in one["scores.json"]]
+    for mine, reference in zip(two["scores.json"], one["scores.json"]):
+        assert mine["fold"] == reference["fold"]
+        assert mine["self_confidence"] == pytest.approx(reference["self_confidence"], abs=1e-6)
+    issues = [[(i["type"], i["annotation_id"]) for i in run_["issues.json"]["issues"]] for run_ in (one, two)]
+    assert issues[0] == issues[1]
+    images = [[d["image_id"] for d in run_["detections.json"]["images"]] for run_ in (one, two)]
+    assert images[0] == images[1]
