@@ -73,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_launch_arguments(parser)  # --task semantic: each process predicts its share of the images
+    add_launch_arguments(parser)  # each process predicts its share of the images
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     return parser.parse_args(argv)
 
@@ -93,8 +93,6 @@ def check_flags(args) -> None:
     ):
         if value is not None and not 0 <= value <= 1:
             raise UserInputError(f"{flag} must lie in [0, 1], got {value:g}")
-    if args.task == "instance" and args.num_gpus * args.num_machines > 1:
-        raise UserInputError("--task instance runs in one process; --num-gpus / --num-machines are for semantic")
     if args.batch_size < 1 or args.num_workers < 0:
         raise UserInputError(
             f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} "
@@ -164,18 +162,23 @@ def run_instance(args, cfg, model) -> None:
         **options,
         **mapper_settings(cfg),
     )
-    print(f"corrected the labels of {args.dataset} into {args.output}: {summary}")
+    if comm.is_main_process():
+        print(f"corrected the labels of {args.dataset} into {args.output}: {summary}")
 
 
-def _semantic_process(args) -> None:
-    """One of several processes (detectron2's launch): the model, and its share of the pseudo labels."""
+def _process(args) -> None:
+    """One of several processes (detectron2's launch): the model, and its share of the images."""
     cfg = load_lazy_config(args.config_file, args.opts)
     try:
         default_dataset(cfg)  # a dataset the config registers (a LazyCall) is registered in this process too
     except UserInputError:
         pass  # the config names several; --dataset is a registered one
     check_datasets_available([args.dataset])
-    run_semantic(args, cfg, build_model(cfg, args.weights))
+    model = build_model(cfg, args.weights)
+    if args.task == "semantic":
+        run_semantic(args, cfg, model)
+    else:
+        run_instance(args, cfg, model)
 
 
 def main(argv=None) -> int:
@@ -189,7 +192,7 @@ def main(argv=None) -> int:
         check_datasets_available([args.dataset])
         if args.num_gpus * args.num_machines > 1:
             build_model(on_cpu(cfg), args.weights)  # weights that do not fit: one error before processes start
-            launch_from_args(_semantic_process, args, args)
+            launch_from_args(_process, args, args)
             return 0
         model = build_model(cfg, args.weights)
         if args.task == "semantic":

@@ -46,6 +46,7 @@ import detectron2.data.transforms as T
 from detectron2.config import CfgNode, get_cfg, instantiate
 from detectron2.data import DatasetCatalog
 from detectron2.data import detection_utils as utils
+from detectron2.utils import comm
 
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic
@@ -96,6 +97,7 @@ def correct_instance_labels(
     augmentations, image_format: the test mapper's (`input_settings_from_config(cfg)`); default detectron2's test resize
         (ResizeShortestEdge 800 / 1333 of its default config) and the model's `input_format`.
     batch_size, num_workers: images per forward pass and loading processes (detectron2's test loader).
+    Under detectron2's `launch` each process scores its share of the images; the first opens the folder and writes.
     """
     _check_thresholds(relabel_threshold, mask_iou_threshold)
     records = DatasetCatalog.get(dataset_name)  # first: loading a COCO json fills in the metadata's id map
@@ -124,17 +126,21 @@ def correct_instance_labels(
         "augmentations": [repr(a) for a in augmentations],
         "image_format": image_format,
     }
-    folder = RunFolder.open(
-        output_dir,
-        settings,
-        resume=resume,
-        owned={CORRECTED_JSON, CORRECTIONS_JSON, PROGRESS_DIR},
-        flag="output",
-        how_to_resume="resume=True",
-    )
-    if folder.state == FINISHED:
-        shutil.rmtree(output_dir / PROGRESS_DIR, ignore_errors=True)  # a crash right after the last write
-        logger.info("%s already holds this correction; nothing to do", output_dir)
+    main = comm.is_main_process()  # under launch, the first process opens the folder and writes; all score
+    folder = None
+    if main:
+        folder = RunFolder.open(
+            output_dir,
+            settings,
+            resume=resume,
+            owned={CORRECTED_JSON, CORRECTIONS_JSON, PROGRESS_DIR},
+            flag="output",
+            how_to_resume="resume=True",
+        )
+    if comm.all_gather(folder.state if main else None)[0] == FINISHED:
+        if main:
+            shutil.rmtree(output_dir / PROGRESS_DIR, ignore_errors=True)  # a crash right after the last write
+            logger.info("%s already holds this correction; nothing to do", output_dir)
         return load_json(output_dir / CORRECTIONS_JSON)["summary"]
 
     rows, skipped, _ = collect_evidence(
@@ -150,6 +156,9 @@ def correct_instance_labels(
         batch_size=batch_size,
         num_workers=num_workers,
     )
+    if not main:
+        comm.synchronize()  # the first process writes the outputs
+        return load_json(output_dir / CORRECTIONS_JSON)["summary"]
     corrected, rows = _apply_corrections(dataset, rows, id_map, relabel_threshold, mask_iou_threshold)
     summary = _summary(len(records), dataset, corrected, rows, skipped)
     save_json_atomic(corrected, output_dir / CORRECTED_JSON)
@@ -160,6 +169,7 @@ def correct_instance_labels(
     folder.finish()
     shutil.rmtree(output_dir / PROGRESS_DIR)
     logger.info("Label correction of %s: %s", dataset_name, summary)
+    comm.synchronize()
     return summary
 
 

@@ -157,3 +157,37 @@ def test_two_processes_give_the_evidence_of_one(tiny_toy, repo_root, random_weig
         assert mine["class_probs"] == pytest.approx(reference["class_probs"], abs=1e-5)
         assert mine["mask_iou"] == pytest.approx(reference["mask_iou"], abs=1e-5)
     assert [d["image_id"] for d in distributed["detections"]] == [d["image_id"] for d in single["detections"]]
+
+
+def _distributed_correction(config_file: str, weights: str, output: str, toy_root: str):
+    """One of 2 processes: label correction of the tiny toy train set (relabel and mask flags) into `output`."""
+    from noisy_seg.data.datasets.builtin import register_toy_datasets
+    from noisy_seg.inference import build_model
+    from noisy_seg.pseudo_labels.instance import correct_instance_labels
+
+    cfg = LazyConfig.load(config_file)
+    cfg.train.device = "cpu"
+    if "toy_tiny_train" not in DatasetCatalog.list():  # spawned processes start fresh
+        register_toy_datasets(toy_root, prefix="toy_tiny", num_train=16, num_val=4, image_size=96)
+    model = build_model(cfg, weights)
+    options = dict(relabel_threshold=0.2, mask_iou_threshold=0.5, progress=False, batch_size=2)
+    correct_instance_labels(model, "toy_tiny_train", output, **options, **mapper_settings(cfg))
+
+
+@pytest.mark.slow
+def test_label_correction_in_two_processes_writes_what_one_writes(tiny_toy, repo_root, random_weights, tmp_path):
+    import json
+
+    from detectron2.engine import launch
+
+    config_file = str(repo_root / INSTANCE_CONFIG)
+    weights = random_weights(INSTANCE_CONFIG, "correction_two_processes")
+    launch(
+        _distributed_correction, 2, dist_url="auto", args=(config_file, weights, str(tmp_path / "two"), str(tiny_toy))
+    )
+    _distributed_correction(config_file, weights, str(tmp_path / "one"), str(tiny_toy))
+    assert (tmp_path / "two" / "corrected.json").read_bytes() == (tmp_path / "one" / "corrected.json").read_bytes()
+    one, two = (json.loads((tmp_path / name / "corrections.json").read_text()) for name in ("one", "two"))
+    assert two["summary"] == one["summary"] and two["skipped"] == one["skipped"]
+    assert [row["index"] for row in two["annotations"]] == [row["index"] for row in one["annotations"]]
+    assert not (tmp_path / "two" / "progress").exists()  # the chunks of both processes are cleaned up

@@ -98,7 +98,6 @@ def error_of(*args, **kwargs) -> str:
         (["--relabel-threshold", "0.5"], "--relabel-threshold does not apply to --task semantic"),
         (["--task", "instance", "--no-flip"], "--no-flip does not apply to --task instance"),
         (["--mask-iou-threshold", "2", "--task", "instance"], "--mask-iou-threshold must lie in [0, 1]"),
-        (["--task", "instance", "--num-gpus", "2"], "--task instance runs in one process"),
         (["--num-gpus", "0"], "--num-gpus and --num-machines must be at least 1, got 0 and 1"),
         (["--num-machines", "2", "--machine-rank", "2"], "--machine-rank must lie in [0, 2), got 2"),
         (["--num-machines", "2"], "several machines need --dist-url"),
