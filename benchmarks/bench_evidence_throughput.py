@@ -26,7 +26,7 @@ quiet_library_warnings()  # before detectron2 is imported
 import torch
 
 from detectron2.data import DatasetMapper, build_detection_test_loader
-from detectron2.engine import launch
+from noisy_seg.engine.ddp import launch_processes
 from detectron2.evaluation import DatasetEvaluators, inference_on_dataset
 from detectron2.utils import comm
 
@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    launch(measure, args.num_gpus, dist_url="auto", args=(args,))
+    launch_processes(measure, args.num_gpus, dist_url="auto", args=(args,))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Several processes: DDP on a CPU too, and the launch flags of the tools that run a model over a dataset."""
 
 import torch
+import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from detectron2.engine import create_ddp_model as _d2_create_ddp_model
@@ -42,9 +43,9 @@ def check_launch_arguments(args) -> None:
 
 
 def launch_from_args(function, args, *function_args) -> None:
-    """detectron2's `launch` of `function(*function_args)` with the tool's launch flags: in this process for one
+    """`launch_processes` of `function(*function_args)` with the tool's launch flags: in this process for one
     process in all, else one process per GPU of this machine (gloo on a CPU machine)."""
-    launch(
+    launch_processes(
         function,
         args.num_gpus,
         num_machines=args.num_machines,
@@ -52,3 +53,24 @@ def launch_from_args(function, args, *function_args) -> None:
         dist_url=args.dist_url or "auto",
         args=function_args,
     )
+
+
+def launch_processes(function, num_gpus: int, *, num_machines=1, machine_rank=0, dist_url="auto", args=()) -> None:
+    """detectron2's `launch` of `function(*args)`, the processes leaving their process group together at the end:
+    detectron2 leaves it to the interpreter's exit, where a gloo process whose peer has already gone can abort
+    ("terminate called without an active exception")."""
+    launch(
+        _part_together,
+        num_gpus,
+        num_machines=num_machines,
+        machine_rank=machine_rank,
+        dist_url=dist_url,
+        args=(function, *args),
+    )
+
+
+def _part_together(function, *args) -> None:
+    function(*args)
+    if dist.is_available() and dist.is_initialized():
+        comm.synchronize()
+        dist.destroy_process_group()

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from detectron2.engine import launch
+from noisy_seg.engine.ddp import launch_processes
 from detectron2.utils import comm
 from detectron2.utils.events import EventStorage
 
@@ -60,7 +60,7 @@ def _worker(output: str):
 @pytest.mark.slow
 def test_two_processes_write_the_figures_of_one_process_over_all_batches(tmp_path):
     output = tmp_path / "ddp.json"
-    launch(_worker, 2, dist_url="auto", args=(str(output),))
+    launch_processes(_worker, 2, dist_url="auto", args=(str(output),))
     distributed = json.loads(output.read_text())
 
     # one process drawing both processes' batches at each iteration

@@ -133,14 +133,14 @@ def test_two_processes_give_the_evidence_of_one(tiny_toy, repo_root, random_weig
     process's, row for row."""
     import json
 
-    from detectron2.engine import launch
+    from noisy_seg.engine.ddp import launch_processes
 
     from noisy_seg.inference import build_model
 
     config_file = str(repo_root / INSTANCE_CONFIG)
     weights = random_weights(INSTANCE_CONFIG, "inference_two_processes")
     output = tmp_path / "evidence.json"
-    launch(_distributed_evidence, 2, dist_url="auto", args=(config_file, weights, str(output), str(tiny_toy)))
+    launch_processes(_distributed_evidence, 2, dist_url="auto", args=(config_file, weights, str(output), str(tiny_toy)))
     distributed = json.loads(output.read_text())
     cfg = LazyConfig.load(config_file)
     cfg.train.device = "cpu"
@@ -178,11 +178,11 @@ def _distributed_correction(config_file: str, weights: str, output: str, toy_roo
 def test_label_correction_in_two_processes_writes_what_one_writes(tiny_toy, repo_root, random_weights, tmp_path):
     import json
 
-    from detectron2.engine import launch
+    from noisy_seg.engine.ddp import launch_processes
 
     config_file = str(repo_root / INSTANCE_CONFIG)
     weights = random_weights(INSTANCE_CONFIG, "correction_two_processes")
-    launch(
+    launch_processes(
         _distributed_correction, 2, dist_url="auto", args=(config_file, weights, str(tmp_path / "two"), str(tiny_toy))
     )
     _distributed_correction(config_file, weights, str(tmp_path / "one"), str(tiny_toy))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from detectron2.data import DatasetCatalog
-from detectron2.engine import launch
+from noisy_seg.engine.ddp import launch_processes
 from detectron2.utils import comm
 
 from noisy_seg.pseudo_labels.semantic import generate_pseudo_labels
@@ -42,7 +42,7 @@ def _worker(toy_root: str, output: str):
 @pytest.mark.slow
 def test_two_processes_write_the_maps_and_find_the_components_of_one(tiny_toy, tmp_path):
     (tmp_path / "two").mkdir()
-    launch(_worker, 2, dist_url="auto", args=(str(tiny_toy), str(tmp_path / "two")))
+    launch_processes(_worker, 2, dist_url="auto", args=(str(tiny_toy), str(tmp_path / "two")))
     ranks = [pickle.loads((tmp_path / "two" / f"rank{r}.pkl").read_bytes()) for r in range(2)]
 
     model = CountingModel()
