@@ -13,7 +13,7 @@ yacs (.yaml with MODEL/INPUT/SOLVER/... keys or _BASE_; add_noisy_seg_config app
     python tools/train_net.py --config-file CFG.yaml --eval-only MODEL.WEIGHTS output/.../model_final.pth
 Both:
     python tools/train_net.py --config-file CFG --resume          # continue from the last checkpoint
-    python tools/train_net.py --config-file CFG --num-gpus 8      # DDP via detectron2.engine.launch
+    python tools/train_net.py --config-file CFG --num-gpus 8      # DDP via detectron2's launch
 
 Runs on CPU when no GPU is present. Writes checkpoints, metrics.json, run_info.json and tensorboard events to
 `train.output_dir` (yacs: OUTPUT_DIR). A config problem (unknown key, mistyped value, bad noise name) is one
@@ -28,7 +28,7 @@ quiet_library_warnings()  # before detectron2 is imported
 
 try:
     from detectron2.config import CfgNode
-    from detectron2.engine import default_argument_parser, default_setup, launch
+    from detectron2.engine import default_argument_parser, default_setup
     from detectron2.evaluation import verify_results
     from detectron2.utils import comm
     from detectron2.utils.logger import setup_logger
@@ -38,6 +38,7 @@ except ImportError as e:
         "or `python tools/install_detectron2.py`."
     )
 
+from noisy_seg.engine.ddp import launch_processes
 from noisy_seg.engine import (
     NoisyTrainer,
     check_annotation_weights,
@@ -136,7 +137,7 @@ def cli(argv=None):
     # a negative seed is drawn once, here, so that every process gets the same one (passed as an argument, not as
     # an override: a config of its own may lack train.seed); yacs' SEED is detectron2's (drawn per process)
     args.drawn_seed = None if isinstance(cfg, CfgNode) else resolve_seed(cfg)
-    launch(
+    launch_processes(  # detectron2's launch, the processes leaving their group together at the end
         _main_with_clear_errors,
         args.num_gpus,
         num_machines=args.num_machines,

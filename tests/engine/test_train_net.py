@@ -124,7 +124,7 @@ def test_cli_missing_detectron2_is_one_line(repo_root, tmp_path):
 @pytest.mark.slow
 def test_two_process_cpu_training(repo_root, tiny_toy, tmp_path):
     """--num-gpus 2 on a CPU machine: detectron2's launch starts 2 gloo processes; DDP without device_ids."""
-    from detectron2.engine import launch
+    from noisy_seg.engine.ddp import launch_processes
 
     opts = TINY_DATA + [
         f"train.output_dir={tmp_path}",
@@ -134,7 +134,7 @@ def test_two_process_cpu_training(repo_root, tiny_toy, tmp_path):
         "dataloader.train.num_workers=0",
     ]
     args = _args(str(repo_root / CONFIG), *opts)
-    launch(_ddp_worker, 2, dist_url="auto", args=(args, str(tiny_toy)))
+    launch_processes(_ddp_worker, 2, dist_url="auto", args=(args, str(tiny_toy)))
     rows = _metrics(tmp_path)
     assert [r["iteration"] for r in rows if "total_loss" in r] == [0, 1]
     assert (tmp_path / "model_final.pth").is_file()
