@@ -4,7 +4,7 @@ predictions (`semantic.py`) and the instance predictions on given boxes and dete
 (`instance.py`). Label correction, label-error finding (instance and semantic) and pseudo labels all predict
 through here."""
 
-from .loop import gather, predict_dataset
+from .loop import first_process, gather, predict_dataset
 from .model import (
     build_model,
     check_fits,
@@ -23,6 +23,7 @@ __all__ = [
     "check_mask_head",
     "configured_classes",
     "configured_mask_head",
+    "first_process",
     "gather",
     "load_weights",
     "mapper_settings",

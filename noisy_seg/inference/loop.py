@@ -20,7 +20,7 @@ from tqdm import tqdm
 from detectron2.data import build_detection_test_loader
 from detectron2.utils import comm
 
-__all__ = ["gather", "predict_dataset"]
+__all__ = ["first_process", "gather", "predict_dataset"]
 
 
 def predict_dataset(
@@ -60,3 +60,9 @@ def gather(items: Sequence) -> list:
     if comm.get_world_size() == 1:
         return list(items)
     return [item for part in comm.all_gather(list(items)) for item in part]
+
+
+def first_process(compute: Callable):
+    """`compute()` run by the first process only (e.g. opening the run folder), its value handed to every process;
+    one collective that every process must reach. One process: `compute()`."""
+    return comm.all_gather(compute() if comm.is_main_process() else None)[0]

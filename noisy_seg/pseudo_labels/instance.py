@@ -51,6 +51,7 @@ from detectron2.utils import comm
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_atomic
 from ..utils.run_folder import FINISHED, RunFolder
+from ..inference.loop import first_process
 from ..inference.model import check_fits, check_mask_head, predicted_classes
 from .evidence import coco_metadata, collect_evidence
 
@@ -127,9 +128,8 @@ def correct_instance_labels(
         "image_format": image_format,
     }
     main = comm.is_main_process()  # under launch, the first process opens the folder and writes; all score
-    folder = None
-    if main:
-        folder = RunFolder.open(
+    folder = first_process(
+        lambda: RunFolder.open(
             output_dir,
             settings,
             resume=resume,
@@ -137,7 +137,8 @@ def correct_instance_labels(
             flag="output",
             how_to_resume="resume=True",
         )
-    if comm.all_gather(folder.state if main else None)[0] == FINISHED:
+    )
+    if folder.state == FINISHED:
         if main:
             shutil.rmtree(output_dir / PROGRESS_DIR, ignore_errors=True)  # a crash right after the last write
             logger.info("%s already holds this correction; nothing to do", output_dir)

@@ -28,7 +28,7 @@ from detectron2.utils import comm
 from ..data.checks import check_datasets_available
 from ..data.image_tags import check_tag_keys, read_tag_file, record_tags
 from ..evaluation.sem_seg import load_label_map
-from ..inference.loop import predict_dataset
+from ..inference.loop import first_process, predict_dataset
 from ..inference.model import check_fits, predicted_classes
 from ..inference.semantic import RECORD_INDEX, multiscale_logits, semantic_inputs, semantic_mapper
 from ..noise import record_image_id
@@ -285,8 +285,8 @@ def generate_pseudo_labels(
         "tag_file": None if tag_file is None else str(Path(tag_file).resolve()),
     }
     output, main = Path(output_dir), comm.is_main_process()
-    todo = None
-    if main:  # under launch, the first process opens the folder and says what is left; the others wait for it
+
+    def open_folder():  # under launch, the first process opens the folder and says what is left to every process
         folder = RunFolder.open(
             output,
             settings,
@@ -297,8 +297,9 @@ def generate_pseudo_labels(
         )
         # written first, incomplete: never registered (the dataset loader asks for "complete") until the end
         save_json_atomic({"settings": settings, "complete": False, "records": []}, output / MANIFEST, indent=True)
-        todo = _left_to_do(output, stems)
-    todo = comm.all_gather(todo)[0]  # every process shards the same list
+        return folder, _left_to_do(output, stems)
+
+    folder, todo = first_process(open_folder)  # every process shards the same list
 
     predictions = predict_dataset(
         model,
