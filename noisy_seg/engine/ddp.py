@@ -1,5 +1,9 @@
 """Several processes: DDP on a CPU too, and the launch flags of the tools that run a model over a dataset."""
 
+import logging
+import os
+import sys
+
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -73,4 +77,13 @@ def _part_together(function, *args) -> None:
     function(*args)
     if dist.is_available() and dist.is_initialized():
         comm.synchronize()
+        spawned = dist.get_world_size() > 1  # launch runs a world of one in the calling process itself
         dist.destroy_process_group()
+        if spawned:
+            # gloo's C++ threads can still abort in the interpreter's teardown ("terminate called without an
+            # active exception", seen under load even after the group is destroyed): a spawned process whose work is
+            # done and flushed skips it. A failure raised above still reaches torch's spawn as a traceback.
+            logging.shutdown()  # log files flushed and closed
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
