@@ -41,6 +41,7 @@ __all__ = [
     "png_is_complete",
     "remove_stale_temp_files",
     "save_json_atomic",
+    "save_json_streamed",
     "write_atomic",
     "write_image",
 ]
@@ -166,6 +167,39 @@ def save_json_atomic(obj, path: PathLike, indent: bool = False) -> Path:
     """json (orjson; numpy arrays and scalars allowed) written atomically."""
     option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
     return write_atomic(path, orjson.dumps(obj, option=option))
+
+
+def save_json_streamed(obj, path: PathLike, indent: bool = False) -> Path:
+    """json written atomically piece by piece: an iterator (a generator), given or as a value of the given dict,
+    becomes a list written one item at a time, so a list of a million rows never exists as one Python object (or
+    one bytes). The bytes are those of `save_json_atomic` on the same data."""
+    option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
+    newline, pad = (b"\n", b"  ") if indent else (b"", b"")
+
+    def write_value(handle, value, depth: int) -> None:
+        if isinstance(value, Iterator):
+            handle.write(b"[")
+            empty = True
+            for item in value:
+                handle.write((b"" if empty else b",") + newline + pad * (depth + 1))
+                handle.write(orjson.dumps(item, option=option).replace(b"\n", b"\n" + pad * (depth + 1)))
+                empty = False
+            handle.write(b"]" if empty else newline + pad * depth + b"]")
+        elif isinstance(value, dict) and depth == 0 and value:
+            handle.write(b"{")
+            separator = b": " if indent else b":"
+            for number, (key, item) in enumerate(value.items()):
+                handle.write((b"," if number else b"") + newline + pad + orjson.dumps(key) + separator)
+                write_value(handle, item, 1)
+            handle.write(newline + b"}")
+        else:
+            handle.write(orjson.dumps(value, option=option).replace(b"\n", b"\n" + pad * depth))
+
+    def write(temp: Path) -> None:
+        with open(temp, "wb", buffering=1 << 20) as handle:
+            write_value(handle, obj, 0)
+
+    return write_atomic(path, write)
 
 
 def file_sha256(path: PathLike) -> str:

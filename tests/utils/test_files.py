@@ -17,6 +17,7 @@ from noisy_seg.utils.files import (
     png_is_complete,
     remove_stale_temp_files,
     save_json_atomic,
+    save_json_streamed,
     write_atomic,
     write_image,
 )
@@ -186,3 +187,34 @@ def test_a_killed_writers_temp_file_is_removed_by_the_next_write_there_a_live_on
     live.kill()
     live.wait()
     assert remove_stale_temp_files(tmp_path) == [busy]  # dead now: the explicit sweep takes it
+
+
+@pytest.mark.parametrize("indent", [False, True])
+def test_save_json_streamed_writes_the_bytes_of_save_json_atomic(tmp_path, indent):
+    rows = [{"k": 1, "v": [1.5, np.float32(0.25)]}, {"k": 2, "nested": {"a": None}}]
+    cases = [
+        (
+            {"settings": {"x": [1, 2]}, "rows": rows, "empty": [], "n": 3},
+            lambda: {"settings": {"x": [1, 2]}, "rows": iter(rows), "empty": iter([]), "n": 3},
+        ),
+        (rows, lambda: iter(rows)),
+        ([], lambda: iter([])),
+        ({}, lambda: {}),
+    ]
+    for whole, streamed in cases:
+        save_json_atomic(whole, tmp_path / "whole.json", indent=indent)
+        save_json_streamed(streamed(), tmp_path / "streamed.json", indent=indent)
+        assert (tmp_path / "streamed.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+
+
+def test_save_json_streamed_leaves_the_old_file_when_a_row_fails(tmp_path):
+    target = tmp_path / "out.json"
+    save_json_atomic({"rows": [1]}, target)
+
+    def rows():
+        yield 1
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError, match="killed mid-write"):
+        save_json_streamed({"rows": rows()}, target)
+    assert load_json(target) == {"rows": [1]} and [p.name for p in tmp_path.iterdir()] == ["out.json"]
