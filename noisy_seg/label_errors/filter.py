@@ -40,9 +40,11 @@ __all__ = [
     "best_match_iou",
     "box_iou",
     "find_class_issues",
+    "find_label_issue_table",
     "find_label_issues",
     "find_mask_issues",
     "find_missing_annotations",
+    "issue_list",
 ]
 
 CLASS_METHODS = ("self_confidence", "normalized_margin", "confident_learning", "gmm")
@@ -140,6 +142,39 @@ def find_label_issues(
 ) -> list[dict]:
     """The ranked issues (see the module doc): "class" always, "mask" with `mask_iou`, "missing" with the three
     `detection_*` arrays."""
+    return issue_list(
+        find_label_issue_table(
+            labels,
+            pred_probs,
+            method=method,
+            threshold=threshold,
+            mask_iou=mask_iou,
+            mask_threshold=mask_threshold,
+            detection_scores=detection_scores,
+            detection_classes=detection_classes,
+            detection_best_iou=detection_best_iou,
+            score_threshold=score_threshold,
+            match_iou=match_iou,
+        )
+    )
+
+
+def find_label_issue_table(
+    labels,
+    pred_probs,
+    *,
+    method: str = "self_confidence",
+    threshold: Optional[float] = None,
+    mask_iou=None,
+    mask_threshold: float = DEFAULT_THRESHOLD,
+    detection_scores=None,
+    detection_classes=None,
+    detection_best_iou=None,
+    score_threshold: float = 0.5,
+    match_iou: float = 0.5,
+) -> dict:
+    """`find_label_issues` as columns, for datasets too large for a dict per issue: {"type" (int8, position in
+    ISSUE_TYPES), "index", "given_class" and "suggested_class" (-1: none), "score"}, ranked the same way."""
     threshold = _check_method(method, threshold)
     labels, pred_probs = check_labels_and_probs(labels, pred_probs)
     detection = (detection_scores, detection_classes, detection_best_iou)
@@ -147,11 +182,12 @@ def find_label_issues(
         raise UserInputError("missing objects need detection_scores, detection_classes and detection_best_iou")
     is_class, class_scores = _class_issues(labels, pred_probs, method, threshold)
     suggested = _best_other_class(labels, pred_probs)
-    issues = [_issue("class", i, labels[i], suggested[i], class_scores[i]) for i in np.flatnonzero(is_class)]
+    found = np.flatnonzero(is_class)
+    parts = [(0, found, labels[found], suggested[found], class_scores[found])]
     if mask_iou is not None:
         mask_iou = check_vector("mask_iou", mask_iou, len(labels), unit_interval=True, allow_nan=True)
-        is_mask = find_mask_issues(mask_iou, threshold=mask_threshold)
-        issues += [_issue("mask", i, labels[i], None, mask_iou[i]) for i in np.flatnonzero(is_mask)]
+        found = np.flatnonzero(find_mask_issues(mask_iou, threshold=mask_threshold))
+        parts.append((1, found, labels[found], np.full(len(found), -1), mask_iou[found]))
     if detection_scores is not None:
         scores = check_vector("detection_scores", detection_scores, unit_interval=True)
         classes = np.asarray(detection_classes)
@@ -162,9 +198,33 @@ def find_label_issues(
         is_missing = find_missing_annotations(
             scores, detection_best_iou, score_threshold=score_threshold, match_iou=match_iou
         )
-        issues += [_issue("missing", d, None, classes[d], 1.0 - scores[d]) for d in np.flatnonzero(is_missing)]
-    kind = {name: position for position, name in enumerate(ISSUE_TYPES)}
-    return sorted(issues, key=lambda issue: (issue["score"], kind[issue["type"]], issue["index"]))
+        found = np.flatnonzero(is_missing)
+        parts.append((2, found, np.full(len(found), -1), classes[found], 1.0 - scores[found]))
+    table = {
+        "type": np.concatenate([np.full(len(part[1]), part[0], np.int8) for part in parts]),
+        "index": np.concatenate([part[1] for part in parts]).astype(np.int64),
+        "given_class": np.concatenate([part[2] for part in parts]).astype(np.int64),
+        "suggested_class": np.concatenate([part[3] for part in parts]).astype(np.int64),
+        "score": np.concatenate([part[4] for part in parts]).astype(np.float64),
+    }
+    order = np.lexsort((table["index"], table["type"], table["score"]))
+    return {name: values[order] for name, values in table.items()}
+
+
+def issue_list(table: dict) -> list[dict]:
+    """A `find_label_issue_table` as find_label_issues' list of dicts."""
+    return [
+        {
+            "type": ISSUE_TYPES[kind],
+            "index": index,
+            "given_class": None if given < 0 else given,
+            "suggested_class": None if suggested < 0 else suggested,
+            "score": score,
+        }
+        for kind, index, given, suggested, score in zip(
+            *(table[name].tolist() for name in ("type", "index", "given_class", "suggested_class", "score"))
+        )
+    ]
 
 
 def _check_method(method: str, threshold: Optional[float]) -> float:
@@ -183,16 +243,6 @@ def _class_issues(labels: np.ndarray, pred_probs: np.ndarray, method: str, thres
     if not len(labels):
         return np.zeros(0, bool), scores
     return _cleanlab_find_label_issues(labels, pred_probs, n_jobs=1), scores  # n_jobs=1: no worker processes
-
-
-def _issue(kind: str, index, given, suggested, score) -> dict:
-    return {
-        "type": kind,
-        "index": int(index),
-        "given_class": None if given is None else int(given),
-        "suggested_class": None if suggested is None else int(suggested),
-        "score": float(score),
-    }
 
 
 def _boxes(name: str, boxes) -> np.ndarray:
