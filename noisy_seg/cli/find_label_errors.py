@@ -45,7 +45,10 @@ image, the candidates of missing objects, for benchmarks such as cleanlab.object
 "box_mode": "XYWH_ABS", "images": [{"image_id", "fold", "boxes", "scores", "category_ids"}]}, boxes rounded to 0.01
 px), PNGs of the --top issues under OUTPUT/top/, and with --folds the fold trainings under OUTPUT/folds/. OUTPUT
 must be new or empty; with --resume, an interrupted run there with the same settings continues (its finished fold
-trainings are reused, an interrupted one goes on from its last checkpoint; the scoring runs again). Trailing
+trainings are reused, an interrupted one goes on from its last checkpoint, and the scoring goes on from its last
+evidence shard). OUTPUT/evidence/ (OUTPUT/evidence/fold<k>/ with --folds) keeps the model's evidence in columnar
+shards (noisy_seg.pseudo_labels.evidence_shards: per annotation the class posterior, float32, and the mask IoU; the
+detections), memory-mapped by `load_shards` for a later look without the model. Trailing
 key=value arguments override the config, for scoring and for the fold trainings alike (e.g. train.max_iter=300
 train.device=cpu).
 """
@@ -53,10 +56,14 @@ train.device=cpu).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
 from typing import Optional
+
+import numpy as np
+import orjson
 
 from noisy_seg.utils.library_warnings import quiet_library_warnings
 
@@ -92,10 +99,11 @@ from noisy_seg.pseudo_labels.label_issues import (
     write_label_issues,
 )
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
-from noisy_seg.utils.files import load_json, save_json_atomic
+from noisy_seg.utils.files import file_sha256, load_json, save_json_atomic, save_json_streamed
 from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem
 
 FOLDS_DIR = "folds"
+EVIDENCE_DIR = "evidence"  # the model's evidence in columnar shards (pseudo_labels/evidence_shards.py)
 DETECTIONS_JSON = "detections.json"
 SET_BY_THE_TOOL = ("train.output_dir", "dataloader.train.dataset.names", "dataloader.test.dataset.names")
 IN_SAMPLE_CAVEAT = (
@@ -311,17 +319,20 @@ def train_folds(args, data, output: Path):
     return fold_of, runs, held_out_ids
 
 
-def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_options):
+def fold_evidence(args, cfg, data, output: Path, settings: dict, progress: bool, **evidence_options):
     """The fold models (`train_folds`), each scoring its held-out images (under launch, each process its share of
-    them): (merged evidence, fold_of)."""
+    them) into OUTPUT/evidence/fold<k>/ shards: (merged evidence, fold_of)."""
     fold_of, runs, held_out_ids = train_folds(args, data, output)
     parts = []
     for fold, (run, image_ids) in enumerate(zip(runs, held_out_ids)):
+        weights = run.folder / "model_final.pth"
         parts.append(
             collect_instance_evidence(
-                build_model(cfg, str(run.folder / "model_final.pth")),
+                build_model(cfg, str(weights)),
                 data,
                 image_ids=image_ids,
+                shard_dir=output / EVIDENCE_DIR / f"fold{fold}",
+                fingerprint=evidence_fingerprint(settings, weights, fold),
                 progress=progress,
                 desc=f"scoring fold {fold + 1}/{args.folds}",
                 **evidence_options,
@@ -330,24 +341,35 @@ def fold_evidence(args, cfg, data, output: Path, progress: bool, **evidence_opti
     return merge_evidence(parts), fold_of
 
 
+def evidence_fingerprint(settings: dict, weights, fold: Optional[int] = None) -> str:
+    """What the evidence shards of a run must have been written with: the settings, the fold, the weights' bytes."""
+    identity = {"settings": settings, "fold": fold, "weights": file_sha256(weights) if weights else None}
+    return hashlib.sha1(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 # ------------------------------------------------------------------------------------------------- outputs
-def detections_file(data, evidence: dict, fold_of: Optional[dict], min_score: float) -> dict:
-    """detections.json: per scored image (also those without detections) its detections, in dataset category ids."""
-    to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
-    return {
-        "score_threshold": min_score,
-        "box_mode": "XYWH_ABS",
-        "images": [
-            {
-                "image_id": entry["image_id"],
-                "fold": fold_of[entry["image_id"]] if fold_of else None,
-                "boxes": [[round(value, 2) for value in box] for box in entry["boxes"]],
-                "scores": entry["scores"],
-                "category_ids": [to_dataset[c] for c in entry["classes"]],
+def detections_file(data, evidence, fold_of: Optional[dict], min_score: float) -> dict:
+    """detections.json: per scored image (also those without detections) its detections, in dataset category ids;
+    the "images" value is a generator (save_json_streamed writes it)."""
+    to_dataset = np.zeros(max(data.id_map.values()) + 1, np.int64)
+    to_dataset[list(data.id_map.values())] = list(data.id_map.keys())
+    detections = evidence.detections
+    image_ids = np.asarray(evidence.image_ids)
+    # detections are ordered like the images (by dataset position): each image's are one slice
+    counts = np.bincount(np.searchsorted(evidence.images["position"], detections["position"]), minlength=len(image_ids))
+    ends = np.cumsum(counts)
+
+    def images():
+        for image_id, start, end in zip(image_ids.tolist(), (ends - counts).tolist(), ends.tolist()):
+            yield {
+                "image_id": image_id,
+                "fold": fold_of[image_id] if fold_of else None,
+                "boxes": np.round(np.asarray(detections["box"][start:end], np.float64), 2).tolist(),
+                "scores": np.asarray(detections["score"][start:end], np.float64).tolist(),
+                "category_ids": to_dataset[np.asarray(detections["class"][start:end])].tolist(),
             }
-            for entry in evidence["detections"]
-        ],
-    }
+
+    return {"score_threshold": min_score, "box_mode": "XYWH_ABS", "images": images()}
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -406,7 +428,14 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
     if args.folds is None:
         if comm.is_main_process():
             print(f"caveat: {IN_SAMPLE_CAVEAT}", file=sys.stderr)
-        evidence = collect_instance_evidence(model, data, progress=progress, **evidence_options)
+        evidence = collect_instance_evidence(
+            model,
+            data,
+            shard_dir=Path(args.output) / EVIDENCE_DIR,
+            fingerprint=evidence_fingerprint(settings, args.weights),
+            progress=progress,
+            **evidence_options,
+        )
         fold_of = None
     else:
         noise = cfg.get("dataloader", {}).get("train", {}).get("mapper", {}).get("noise", None)
@@ -416,7 +445,7 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
                 "fold models train on a re-noised copy of the json",
                 file=sys.stderr,
             )
-        evidence, fold_of = fold_evidence(args, cfg, data, Path(args.output), progress, **evidence_options)
+        evidence, fold_of = fold_evidence(args, cfg, data, Path(args.output), settings, progress, **evidence_options)
     if not comm.is_main_process():
         return None
     folder = RunFolder.open(args.output, settings, resume=True)  # opened by main() already
@@ -431,7 +460,7 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
         fold_of=fold_of,
     )
     if not args.no_missing:
-        save_json_atomic(detections_file(data, evidence, fold_of, args.missing_score), folder.path / DETECTIONS_JSON)
+        save_json_streamed(detections_file(data, evidence, fold_of, args.missing_score), folder.path / DETECTIONS_JSON)
     write_label_issues(folder, data, evidence, report, settings=settings, top=args.top, progress=progress)
     return report
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -20,14 +20,15 @@ from detectron2.utils import comm
 from ..inference.instance import GIVEN, GivenBoxMapper, given_annotations, predictor
 from ..inference.loop import gather, predict_dataset
 from ..utils.errors import UserInputError
-from ..utils.files import load_json, save_json_atomic
+from .evidence_shards import SHARD_PREFIX, SKIP_REASONS, Evidence, Ragged, load_shards, merge_evidence, save_shard
 
-__all__ = ["class_evidence", "coco_metadata", "collect_evidence", "mask_ious"]
+__all__ = ["Evidence", "class_evidence", "coco_metadata", "collect_evidence", "mask_ious", "merge_evidence"]
 
 logger = logging.getLogger(__name__)
 
-IMAGES_PER_CHUNK = 200  # progress saved this often: what a crash can cost
+IMAGES_PER_SHARD = 200  # progress saved this often: what a crash can cost
 _INDICES = "annotation_indices"  # a record's usable annotations (positions in the json), carried through the mapper
+_POSITION = "dataset_position"  # the record's place in the dataset, carried through the mapper
 MASK_THRESHOLD = 0.5  # a predicted mask pixel is foreground above this probability (detectron2's paste default)
 
 
@@ -63,17 +64,15 @@ def coco_metadata(dataset_name: str) -> tuple[str, dict]:
     return json_file, {int(k): int(v) for k, v in id_map.items()}
 
 
-def _load_chunks(progress_dir: Optional[Path]) -> list[dict]:
-    return [load_json(path) for path in sorted(progress_dir.glob("chunk-*.json"))] if progress_dir else []
-
-
 def collect_evidence(
     model,
     records,
     dataset,
     id_map,
-    progress_dir: Optional[Path],
+    shard_dir: Optional[Path],
     *,
+    fingerprint: str = "",
+    positions: Optional[Sequence[int]] = None,
     augmentations,
     image_format,
     with_masks: bool,
@@ -83,88 +82,85 @@ def collect_evidence(
     desc: str = "label correction",
     batch_size: int = 1,
     num_workers: int = 0,
-):
-    """The model's evidence on the annotations of `records` (the registered dataset's records, or some of them):
-    (rows, skipped, detections), continuing from the chunks in `progress_dir` (None: no chunks). The model must fit
-    the dataset (`inference.check_fits`, `check_mask_head`: the caller checks once).
+) -> Evidence:
+    """The model's evidence on the annotations of `records` (the registered dataset's records, or some of them, at
+    `positions` in it; default 0, 1, ...), an `Evidence` (evidence_shards.py), continuing from the shards in
+    `shard_dir` written with the same `fingerprint` (None: no shards). The model must fit the dataset
+    (`inference.check_fits`, `check_mask_head`: the caller checks once).
 
     The images go through detectron2's test loader (`inference.predict_dataset`: `batch_size` images per forward
     pass, `num_workers` loading processes that also decode the annotated masks); per image one backbone pass gives
     the box head's view of the annotated boxes and, with `detect_score`, the model's own detections.
-    Under detectron2's `launch` each process scores its share of the images (its chunks in `progress_dir` carry its
-    rank) and every process returns the whole evidence, the same as one process would.
+    Under detectron2's `launch` each process scores its share of the images (and writes its own shards) and every
+    process returns the whole evidence, the same as one process would, whatever the number of processes that wrote
+    the shards it continues from.
 
-    rows: one per usable annotation, {"index" (its position in `dataset`["annotations"], the raw json), "id",
-        "image_id", "given" (contiguous class), "best_other", "given_prob", "best_other_prob", "background_prob",
-        "mask_iou" (None without `with_masks` or without a mask), "class_probs" (the K + 1 probabilities on its box,
-        background last)} and, with `keep_masks`, "predicted_mask" (the binarized mask of the given class, COCO RLE).
+    rows: one per usable annotation (mask_iou NaN without `with_masks` or without a mask); with `keep_masks` and
+        `with_masks` the binarized predicted mask of the given class (RLE) too.
     skipped: crowd, unusable box, unknown category, image not among `records`.
-    detections: with `detect_score`, per image the model's own detections (test-time inference) scored at least
-        that: {"image_id", "boxes" (XYWH at the record's size), "scores", "classes" (contiguous)} and, with
-        `keep_masks`, "masks" (RLE); empty otherwise.
+    detections: with `detect_score`, the model's own detections (test-time inference) scored at least that, boxes
+        XYWH at the record's size; with `keep_masks` their masks (RLE).
     `augmentations` / `image_format`: the test mapper's (`input_settings_from_config`).
     """
-    chunks = _load_chunks(progress_dir)
-    comm.synchronize()  # every process has read the same chunks before any writes a new one
-    done = {image_id for chunk in chunks for image_id in chunk["image_ids"]}
+    num_columns = len(id_map) + 1
+    positions = range(len(records)) if positions is None else positions
+    _check_integer_ids(records, dataset["annotations"])
+    loaded = load_shards(shard_dir, fingerprint) if shard_dir is not None else []
+    comm.synchronize()  # every process has read the same shards before any writes a new one
+    done = {int(i) for shard in loaded for i in shard.image_ids}
     annotations = dataset["annotations"]
     by_image = _annotation_indices_by_image(annotations)
     record_ids = {record["image_id"] for record in records}
-    pending = _new_chunk()
-    todo, skipped_of = [], {}  # an image's skipped annotations enter a chunk with the image: resumable
-    for record in records:
+    detected = detect_score is not None
+    first_number = len(loaded)  # new shards are numbered after every old one, whichever process wrote them
+    pending, new, todo, skipped_of = [], [], [], {}  # an image's skipped annotations enter a shard with the image
+    for record, position in zip(records, positions):
         if record["image_id"] in done:
             continue
         indices = by_image.get(record["image_id"], [])
         reasons = {index: _skip_reason(annotations[index], id_map) for index in indices}
-        skipped = [_skip(index, annotations[index], reason) for index, reason in reasons.items() if reason]
+        skipped = [(index, reason) for index, reason in reasons.items() if reason]
         usable = [index for index, reason in reasons.items() if reason is None]
-        if usable or detect_score is not None:
-            todo.append(_with_given(record, usable, annotations, id_map, with_masks))
+        if usable or detected:
+            todo.append({**_with_given(record, usable, annotations, id_map, with_masks), _POSITION: position})
             skipped_of[record["image_id"]] = skipped
         elif comm.is_main_process():  # nothing to ask the model (one process records it)
-            pending["image_ids"].append(record["image_id"])
-            pending["skipped"] += skipped
+            pending.append(_unscored_image(record["image_id"], position, skipped, annotations, num_columns, detected))
     predictions = predict_dataset(
         model,
         todo,
         GivenBoxMapper(augmentations=augmentations, image_format=image_format, with_masks=with_masks),
-        predictor(with_masks=with_masks, detect=detect_score is not None),
+        predictor(with_masks=with_masks, detect=detected),
         batch_size=batch_size,
         num_workers=num_workers,
         progress=progress,
         desc=desc,
         total=len(records),
     )
-    loaded, chunks = chunks, []  # this process's new chunks, then every process's (its share of the images)
     for inputs, output in predictions:
-        pending["image_ids"].append(inputs["image_id"])
-        pending["skipped"] += skipped_of.pop(inputs["image_id"])
-        pending["rows"] += _annotation_rows(inputs, output, annotations, with_masks, keep_masks)
-        if detect_score is not None:
-            pending["detections"].append(
-                _confident_detections(output["instances"], inputs["image_id"], detect_score, keep_masks)
-            )
-        if len(pending["image_ids"]) >= IMAGES_PER_CHUNK:
-            chunks.append(_save_chunk(progress_dir, len(loaded) + len(chunks), pending))
-            pending = _new_chunk()
-    if pending["image_ids"]:
-        chunks.append(_save_chunk(progress_dir, len(loaded) + len(chunks), pending))
-    chunks = loaded + gather(chunks)  # in rank order: the records' order, as one process would have them
-    rows = sorted((row for chunk in chunks for row in chunk["rows"]), key=lambda row: row["index"])
-    skipped = [s for chunk in chunks for s in chunk["skipped"]]
-    skipped += [
-        _skip(index, annotations[index], "image not in dataset")
+        skipped = skipped_of.pop(inputs["image_id"])
+        pending.append(
+            _image_evidence(inputs, output, annotations, skipped, with_masks, keep_masks, detect_score, num_columns)
+        )
+        if len(pending) >= IMAGES_PER_SHARD:
+            new.append(_save(shard_dir, first_number + len(new), merge_evidence(pending), fingerprint))
+            pending = []
+    if pending:
+        new.append(_save(shard_dir, first_number + len(new), merge_evidence(pending), fingerprint))
+    if shard_dir is not None:
+        comm.synchronize()  # every process's shards are on disk
+        parts = load_shards(shard_dir, fingerprint)
+        comm.synchronize()  # every process has opened them (the caller may then remove the folder)
+    else:
+        parts = gather(new)
+    missing_images = [
+        (index, "image not in dataset")
         for image_id, indices in by_image.items()
         if image_id not in record_ids
         for index in indices
     ]
-    detections = [d for chunk in chunks for d in chunk.get("detections", [])]
-    return rows, sorted(skipped, key=lambda s: s["index"]), detections
-
-
-def _new_chunk() -> dict:
-    return {"image_ids": [], "rows": [], "skipped": [], "detections": []}
+    parts.append(_unscored_image(None, None, missing_images, annotations, num_columns, detected))
+    return merge_evidence(parts)
 
 
 def _with_given(record: dict, usable: list, annotations, id_map: dict, with_masks: bool) -> dict:
@@ -177,12 +173,26 @@ def _with_given(record: dict, usable: list, annotations, id_map: dict, with_mask
     return {**{k: v for k, v in record.items() if k != "annotations"}, GIVEN: given, _INDICES: usable}
 
 
-def _save_chunk(progress_dir: Optional[Path], number: int, chunk: dict) -> dict:
-    """Save a chunk of finished images (each process its own files when there are several)."""
-    if progress_dir is not None:
+def _save(shard_dir: Optional[Path], number: int, evidence: Evidence, fingerprint: str) -> Evidence:
+    """Save a shard of finished images (each process its own shards when there are several)."""
+    if shard_dir is not None:
         rank = f"-r{comm.get_rank()}" if comm.get_world_size() > 1 else ""
-        save_json_atomic(chunk, progress_dir / f"chunk-{number:06d}{rank}.json")
-    return chunk
+        meta = {"fingerprint": fingerprint, "rank": comm.get_rank(), "world_size": comm.get_world_size()}
+        save_shard(shard_dir, f"{SHARD_PREFIX}{number:06d}{rank}", evidence, meta)
+    return evidence
+
+
+def _check_integer_ids(records, annotations) -> None:
+    """COCO's image and annotation ids are integers; the evidence keeps them in int64 columns."""
+    values = [("image id", r["image_id"]) for r in records]
+    values += [(f"annotation {key.replace('_', ' ')}", a.get(key)) for a in annotations for key in ("id", "image_id")]
+    bad = next(((kind, value) for kind, value in values if not _is_int(value)), None)
+    if bad is not None:
+        raise UserInputError(f"COCO {bad[0]}s must be integers, got {bad[1]!r}; renumber the json's ids")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _annotation_indices_by_image(annotations) -> dict:
@@ -190,10 +200,6 @@ def _annotation_indices_by_image(annotations) -> dict:
     for index, ann in enumerate(annotations):
         by_image.setdefault(ann.get("image_id"), []).append(index)
     return by_image
-
-
-def _skip(index: int, ann: dict, reason: str) -> dict:
-    return {"index": index, "id": ann.get("id"), "image_id": ann.get("image_id"), "reason": reason}
 
 
 def _skip_reason(ann: dict, id_map: dict) -> Optional[str]:
@@ -213,64 +219,77 @@ def _skip_reason(ann: dict, id_map: dict) -> Optional[str]:
     return None
 
 
-def _annotation_rows(inputs: dict, output: dict, annotations, with_masks: bool, keep_masks: bool) -> list[dict]:
-    """One row per usable annotation of an image (GivenBoxMapper's inputs, the predictor's output)."""
+def _image_evidence(
+    inputs: dict, output: dict, annotations, skipped, with_masks: bool, keep_masks: bool, detect_score, num_columns
+) -> Evidence:
+    """One image's evidence (GivenBoxMapper's inputs, the predictor's output)."""
     usable, given = inputs[_INDICES], inputs["given_classes"]
-    if not usable:
-        return []
-    class_probs = output["class_probs"].cpu()
-    given_prob, best_other, best_other_prob = class_evidence(class_probs, given)
-    iou = [None] * len(usable)
-    if with_masks:
-        ious = mask_ious(output["mask_probs"], inputs["given_masks"].to(output["mask_probs"].device)).tolist()
-        iou = [value if ok else None for value, ok in zip(ious, inputs["has_mask"].tolist())]
-    rows = [
-        {
-            "index": index,
-            "id": annotations[index].get("id"),
-            "image_id": inputs["image_id"],
-            "given": int(g),
-            "best_other": int(k),
-            "given_prob": float(pg),
-            "best_other_prob": float(pk),
-            "background_prob": float(pb),
-            "mask_iou": m,
-            "class_probs": probs,
-        }
-        for index, g, k, pg, pk, pb, m, probs in zip(
-            usable,
-            given.tolist(),
-            best_other.tolist(),
-            given_prob.tolist(),
-            best_other_prob.tolist(),
-            class_probs[:, -1].tolist(),
-            iou,
-            class_probs.tolist(),
+    evidence = _unscored_image(
+        inputs["image_id"], inputs[_POSITION], skipped, annotations, num_columns, detect_score is not None
+    )
+    class_probs = output["class_probs"].float().cpu()
+    if usable:
+        given_prob, best_other, best_other_prob = class_evidence(class_probs, given)
+        iou = np.full(len(usable), np.nan, np.float32)
+        if with_masks:
+            ious = mask_ious(output["mask_probs"], inputs["given_masks"].to(output["mask_probs"].device))
+            iou = np.where(inputs["has_mask"].numpy(), ious.cpu().numpy(), np.nan).astype(np.float32)
+        evidence.rows.update(
+            index=np.asarray(usable, np.int64),
+            id=np.asarray([annotations[i]["id"] for i in usable], np.int64),
+            image_id=np.full(len(usable), inputs["image_id"], np.int64),
+            given=given.numpy().astype(np.int32),
+            best_other=best_other.numpy().astype(np.int32),
+            given_prob=given_prob.numpy(),
+            best_other_prob=best_other_prob.numpy(),
+            background_prob=class_probs[:, -1].numpy(),
+            mask_iou=iou,
+            class_probs=class_probs.numpy(),
         )
-    ]
     if keep_masks and with_masks:
-        for row, mask in zip(rows, (output["mask_probs"] > MASK_THRESHOLD).cpu().numpy()):
-            row["predicted_mask"] = _encode_mask(mask)
-    return rows
+        masks = (output["mask_probs"] > MASK_THRESHOLD).cpu().numpy() if usable else []
+        evidence.rows["predicted_mask"], evidence.rows["mask_size"] = _rle_column(masks)
+    if detect_score is not None:
+        evidence.detections.update(_confident_detections(output["instances"], inputs, detect_score, keep_masks))
+    return evidence
 
 
-def _confident_detections(instances, image_id, min_score: float, keep_masks: bool) -> dict:
+def _unscored_image(image_id, position, skipped, annotations, num_columns: int, detected: bool) -> Evidence:
+    """An image's evidence without rows (or, image_id None, only skipped annotations)."""
+    evidence = Evidence.empty(num_columns, detected)
+    if image_id is not None:
+        evidence.images.update(image_id=np.asarray([image_id], np.int64), position=np.asarray([position], np.int64))
+    indices = [index for index, _ in skipped]
+    evidence.skipped.update(
+        index=np.asarray(indices, np.int64),
+        id=np.asarray([annotations[i].get("id") for i in indices], np.int64),
+        image_id=np.asarray([annotations[i].get("image_id") for i in indices], np.int64),
+        reason=np.asarray([SKIP_REASONS.index(reason) for _, reason in skipped], np.int8),
+    )
+    return evidence
+
+
+def _confident_detections(instances, inputs: dict, min_score: float, keep_masks: bool) -> dict:
     """The model's test-time detections on one image scored at least `min_score`, at the record's size."""
     instances = instances.to("cpu")
     instances = instances[instances.scores >= min_score]
-    boxes = instances.pred_boxes.tensor.numpy().astype(np.float64)
+    boxes = instances.pred_boxes.tensor.numpy().astype(np.float32)
     boxes[:, 2:] -= boxes[:, :2]  # XYXY -> XYWH
+    count = len(instances)
     detections = {
-        "image_id": image_id,
-        "boxes": boxes.tolist(),
-        "scores": instances.scores.tolist(),
-        "classes": instances.pred_classes.tolist(),
+        "image_id": np.full(count, inputs["image_id"], np.int64),
+        "position": np.full(count, inputs[_POSITION], np.int64),
+        "box": boxes.reshape(-1, 4),
+        "score": instances.scores.numpy().astype(np.float32),
+        "class": instances.pred_classes.numpy().astype(np.int32),
     }
     if keep_masks and instances.has("pred_masks"):
-        detections["masks"] = [_encode_mask(mask) for mask in instances.pred_masks.numpy()]
+        detections["mask"], detections["mask_size"] = _rle_column(instances.pred_masks.numpy())
     return detections
 
 
-def _encode_mask(mask: np.ndarray) -> dict:
-    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": rle["size"], "counts": rle["counts"].decode()}
+def _rle_column(masks) -> tuple[Ragged, np.ndarray]:
+    """Binary masks as a Ragged column of RLE counts and their (N, 2) sizes."""
+    rles = [mask_util.encode(np.asfortranarray(np.asarray(mask, np.uint8))) for mask in masks]
+    sizes = np.asarray([rle["size"] for rle in rles], np.int32).reshape(-1, 2)
+    return Ragged.of([rle["counts"] for rle in rles]), sizes

@@ -22,7 +22,8 @@ Files in `output_dir`:
   whether applied or not) and the skipped ones with why. With
   injected noise (`clean_category_id`, tools/make_noisy_dataset.py) the summary's "label_noise" counts, over every
   annotation carrying it: noisy before, restored, changed but still wrong, broken (clean -> wrong), noisy after;
-- progress/ while running: the model's evidence per image in chunks, which `resume=True` continues from;
+- progress/ while running: the model's evidence in columnar shards (evidence_shards.py), which `resume=True`
+  continues from (a shard of another model, json or settings is refused);
 - run.json: the settings, and (written last) that the run finished (noisy_seg/utils/run_folder.py).
 Crowd annotations, annotations without a usable box or with an unknown category are skipped and listed.
 
@@ -35,11 +36,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+import orjson
 import torch
 
 import detectron2.data.transforms as T
@@ -49,7 +50,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.utils import comm
 
 from ..utils.errors import UserInputError
-from ..utils.files import load_json, save_json_atomic
+from ..utils.files import load_json, save_json_streamed
 from ..utils.run_folder import FINISHED, RunFolder
 from ..inference.loop import first_process
 from ..inference.model import check_fits, check_mask_head, predicted_classes
@@ -144,12 +145,13 @@ def correct_instance_labels(
             logger.info("%s already holds this correction; nothing to do", output_dir)
         return load_json(output_dir / CORRECTIONS_JSON)["summary"]
 
-    rows, skipped, _ = collect_evidence(
+    evidence = collect_evidence(
         model,
         records,
         dataset,
         id_map,
         output_dir / PROGRESS_DIR,
+        fingerprint=_fingerprint(settings),
         augmentations=augmentations,
         image_format=image_format,
         with_masks=mask_iou_threshold is not None,
@@ -160,11 +162,17 @@ def correct_instance_labels(
     if not main:
         comm.synchronize()  # the first process writes the outputs
         return load_json(output_dir / CORRECTIONS_JSON)["summary"]
-    corrected, rows = _apply_corrections(dataset, rows, id_map, relabel_threshold, mask_iou_threshold)
-    summary = _summary(len(records), dataset, corrected, rows, skipped)
-    save_json_atomic(corrected, output_dir / CORRECTED_JSON)
-    save_json_atomic(
-        {"settings": settings, "summary": summary, "annotations": rows, "skipped": skipped},
+    decisions = _decide(evidence, id_map, relabel_threshold, mask_iou_threshold)
+    summary = _summary(len(records), dataset, evidence, decisions)
+    corrected = {**dataset, "annotations": _corrected_annotations(dataset, evidence, decisions)}
+    save_json_streamed(corrected, output_dir / CORRECTED_JSON)
+    save_json_streamed(
+        {
+            "settings": settings,
+            "summary": summary,
+            "annotations": (_report_row(evidence, decisions, i) for i in range(evidence.num_rows)),
+            "skipped": evidence.skipped_entries(),
+        },
         output_dir / CORRECTIONS_JSON,
     )
     folder.finish()
@@ -235,36 +243,48 @@ def _model_sha1(model) -> str:
 
 
 # ------------------------------------------------------------------------------------- decisions and outputs
-def _apply_corrections(dataset, rows, id_map, relabel_threshold, mask_iou_threshold):
-    """(corrected dataset, the rows of corrections.json)."""
-    to_dataset_id = {contiguous: dataset_id for dataset_id, contiguous in id_map.items()}
+def _fingerprint(settings: dict) -> str:
+    """What an evidence shard must have been written with (the model, the json, the options)."""
+    return hashlib.sha1(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _decide(evidence, id_map, relabel_threshold, mask_iou_threshold) -> dict:
+    """Per evidence row: relabel, flag, and the given / suggested category ids (the dataset's)."""
     relabel, flag = decide_corrections(
-        np.asarray([row["best_other_prob"] for row in rows], float),
-        np.asarray([np.nan if row["mask_iou"] is None else row["mask_iou"] for row in rows], float),
-        relabel_threshold,
-        mask_iou_threshold,
+        evidence.rows["best_other_prob"], evidence.rows["mask_iou"], relabel_threshold, mask_iou_threshold
     )
-    annotations = list(dataset["annotations"])
-    report = []
-    for row, relabelled, flagged in zip(rows, relabel.tolist(), flag.tolist()):
-        reasons = ["class"] * relabelled + ["mask"] * flagged
-        report.append(
-            {
-                "index": row["index"],
-                "id": row["id"],
-                "image_id": row["image_id"],  # index: in the json's list
-                "given_category_id": to_dataset_id[row["given"]],
-                "suggested_category_id": to_dataset_id[row["best_other"]],  # the best other class, applied on "class"
-                "given_prob": row["given_prob"],
-                "suggested_prob": row["best_other_prob"],
-                "background_prob": row["background_prob"],
-                "mask_iou": row["mask_iou"],
-                "reasons": reasons,
-            }
-        )
-        if reasons:
-            annotations[row["index"]] = corrected_annotation(annotations[row["index"]], report[-1])
-    return {**dataset, "annotations": annotations}, report
+    to_dataset = np.zeros(max(id_map.values()) + 1, np.int64)
+    to_dataset[list(id_map.values())] = list(id_map.keys())
+    return {
+        "relabel": relabel,
+        "flag": flag,
+        "given": to_dataset[np.asarray(evidence.rows["given"])],
+        "suggested": to_dataset[np.asarray(evidence.rows["best_other"])],
+    }
+
+
+def _report_row(evidence, decisions: dict, i: int) -> dict:
+    row = evidence.row(i)
+    return {
+        "index": row["index"],
+        "id": row["id"],
+        "image_id": row["image_id"],  # index: in the json's list
+        "given_category_id": int(decisions["given"][i]),
+        "suggested_category_id": int(decisions["suggested"][i]),  # the best other class, applied on "class"
+        "given_prob": row["given_prob"],
+        "suggested_prob": row["best_other_prob"],
+        "background_prob": row["background_prob"],
+        "mask_iou": row["mask_iou"],
+        "reasons": ["class"] * bool(decisions["relabel"][i]) + ["mask"] * bool(decisions["flag"][i]),
+    }
+
+
+def _corrected_annotations(dataset, evidence, decisions: dict):
+    """The json's annotations, each relabelled or flagged one corrected (a generator: streamed into the file)."""
+    changed = np.flatnonzero(decisions["relabel"] | decisions["flag"])
+    row_of = dict(zip(np.asarray(evidence.rows["index"])[changed].tolist(), changed.tolist()))
+    for index, ann in enumerate(dataset["annotations"]):
+        yield corrected_annotation(ann, _report_row(evidence, decisions, row_of[index])) if index in row_of else ann
 
 
 def corrected_annotation(ann: dict, row: dict) -> dict:
@@ -276,44 +296,49 @@ def corrected_annotation(ann: dict, row: dict) -> dict:
     return ann
 
 
-def _summary(num_images: int, dataset, corrected, rows, skipped) -> dict:
+def _summary(num_images: int, dataset, evidence, decisions: dict) -> dict:
     summary = {
         "images": num_images,
         "annotations": len(dataset["annotations"]),
-        "seen": len(rows),
-        "skipped": len(skipped),
-        "skipped_by_reason": dict(Counter(s["reason"] for s in skipped)),
-        "relabelled": sum("class" in row["reasons"] for row in rows),
-        "flagged": sum("mask" in row["reasons"] for row in rows),
+        "seen": evidence.num_rows,
+        "skipped": len(evidence.skipped["index"]),
+        "skipped_by_reason": evidence.skipped_by_reason(),
+        "relabelled": int(decisions["relabel"].sum()),
+        "flagged": int(decisions["flag"].sum()),
     }
-    with_clean = [i for i, ann in enumerate(dataset["annotations"]) if "clean_category_id" in ann]
-    if with_clean:  # injected noise (tools/make_noisy_dataset.py): what the correction did to it
-        before, after = dataset["annotations"], corrected["annotations"]
-        summary["label_noise"] = count_label_changes(
-            [before[i]["category_id"] for i in with_clean],
-            [after[i]["category_id"] for i in with_clean],
-            [before[i]["clean_category_id"] for i in with_clean],
-        )
-        summary["relabel_threshold_sweep"] = threshold_sweep(dataset, rows)
+    annotations = dataset["annotations"]
+    with_clean = np.asarray([i for i, ann in enumerate(annotations) if "clean_category_id" in ann], np.int64)
+    if len(with_clean):  # injected noise (tools/make_noisy_dataset.py): what the correction did to it
+        given = np.asarray([annotations[i]["category_id"] for i in with_clean.tolist()])
+        clean = np.asarray([annotations[i]["clean_category_id"] for i in with_clean.tolist()])
+        row = _row_of(evidence, with_clean)
+        seen = row >= 0
+        suggested = np.where(seen, decisions["suggested"][np.maximum(row, 0)] if seen.any() else given, given)
+        relabelled = seen & (decisions["relabel"][np.maximum(row, 0)] if seen.any() else False)
+        prob = np.asarray(evidence.rows["best_other_prob"], np.float64)[np.maximum(row, 0)] if seen.any() else 0.0
+        summary["label_noise"] = count_label_changes(given, np.where(relabelled, suggested, given), clean)
+        summary["relabel_threshold_sweep"] = threshold_sweep(given, clean, suggested, np.where(seen, prob, -np.inf))
     return summary
+
+
+def _row_of(evidence, indices: np.ndarray) -> np.ndarray:
+    """The evidence row of each annotation index (-1: not looked at); the rows are sorted by index."""
+    scored = np.asarray(evidence.rows["index"])
+    position = np.searchsorted(scored, indices)
+    inside = position < len(scored)
+    found = np.zeros(len(indices), bool)
+    found[inside] = scored[position[inside]] == indices[inside]
+    return np.where(found, position, -1)
 
 
 SWEEP_THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-def threshold_sweep(dataset, rows, thresholds=SWEEP_THRESHOLDS) -> dict:
+def threshold_sweep(given, clean, suggested, best_other_prob, thresholds=SWEEP_THRESHOLDS) -> dict:
     """{threshold: count_label_changes} had the class rule used that relabel threshold, over the same annotations as
-    "label_noise" (those not looked at stay as given): which threshold would have restored more flipped labels than
-    it broke, from the same evidence (no second pass over the model)."""
-    annotations = dataset["annotations"]
-    with_clean = [i for i, ann in enumerate(annotations) if "clean_category_id" in ann]
-    seen = {row["index"]: row for row in rows}
-    given = np.asarray([annotations[i]["category_id"] for i in with_clean])
-    clean = np.asarray([annotations[i]["clean_category_id"] for i in with_clean])
-    suggested = np.asarray(
-        [seen[i]["suggested_category_id"] if i in seen else annotations[i]["category_id"] for i in with_clean]
-    )
-    best_other_prob = np.asarray([seen[i]["suggested_prob"] if i in seen else -np.inf for i in with_clean], float)
+    "label_noise" (arrays over them: given, clean and suggested category ids, the suggestion's probability, -inf for
+    one not looked at, which stays as given): which threshold would have restored more flipped labels than it broke,
+    from the same evidence (no second pass over the model)."""
     return {
         str(t): count_label_changes(given, np.where(best_other_prob > t, suggested, given), clean) for t in thresholds
     }

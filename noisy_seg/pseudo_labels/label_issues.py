@@ -31,8 +31,9 @@ marked finished last):
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -45,13 +46,15 @@ from detectron2.data import detection_utils as utils
 from detectron2.utils.visualizer import Visualizer
 
 from ..label_errors import filter as label_filter
+from ..label_errors.filter import ISSUE_TYPES
 from ..label_errors.rank import foreground_probs, get_label_quality_scores
-from ..label_errors.summary import issue_counts, label_noise_benchmark, score_metrics
+from ..label_errors.summary import label_noise_benchmark, score_metrics
 from ..noise.geometry import rle_to_mask, segmentation_to_mask
 from ..utils.errors import UserInputError
-from ..utils.files import load_json, save_json_atomic, write_image
+from ..utils.files import load_json, save_json_streamed, write_image
 from ..utils.run_folder import RunFolder
 from .evidence import coco_metadata, collect_evidence
+from .evidence_shards import Evidence, merge_evidence
 from .instance import corrected_annotation
 
 __all__ = [
@@ -122,6 +125,8 @@ def collect_instance_evidence(
     data: InstanceDataset,
     *,
     image_ids: Optional[Sequence] = None,
+    shard_dir=None,
+    fingerprint: str = "",
     with_masks: bool = True,
     detect_score: Optional[float] = 0.5,
     keep_masks: bool = False,
@@ -131,22 +136,25 @@ def collect_instance_evidence(
     desc: str = "scoring annotations",
     batch_size: int = 1,
     num_workers: int = 0,
-) -> dict:
-    """The model's evidence on the images `image_ids` of `data` (default all): {"image_ids", "rows", "skipped",
-    "detections"} as `evidence.collect_evidence` returns them. `keep_masks` keeps the predicted masks (RLE) for
-    drawing; `augmentations` / `image_format` default as in label correction. The model must fit `data`: the caller
-    checks once (`inference.check_fits`, `check_mask_head`), before any fold is trained."""
+) -> Evidence:
+    """The model's evidence (an `Evidence`, evidence_shards.py) on the images `image_ids` of `data` (default all),
+    written in shards to `shard_dir` (continued from the shards there with the same `fingerprint`; None: kept in
+    memory). `keep_masks` keeps the predicted masks (RLE) for drawing; `augmentations` / `image_format` default as in
+    label correction. The model must fit `data`: the caller checks once (`inference.check_fits`, `check_mask_head`),
+    before any fold is trained."""
     wanted = None if image_ids is None else set(image_ids)
-    records = [r for r in data.records if wanted is None or r["image_id"] in wanted]
+    chosen = [(i, r) for i, r in enumerate(data.records) if wanted is None or r["image_id"] in wanted]
     if augmentations is None:
         augmentations = utils.build_augmentation(get_cfg(), is_train=False)
     image_format = image_format or getattr(model, "input_format", None) or "BGR"
-    rows, skipped, detections = collect_evidence(
+    return collect_evidence(
         model,
-        records,
+        [record for _, record in chosen],
         data.coco,
         data.id_map,
-        None,
+        None if shard_dir is None else Path(shard_dir),
+        fingerprint=fingerprint,
+        positions=[position for position, _ in chosen],
         augmentations=augmentations,
         image_format=image_format,
         with_masks=with_masks,
@@ -157,25 +165,6 @@ def collect_instance_evidence(
         batch_size=batch_size,
         num_workers=num_workers,
     )
-    return {"image_ids": [r["image_id"] for r in records], "rows": rows, "skipped": skipped, "detections": detections}
-
-
-def merge_evidence(parts: Sequence[dict]) -> dict:
-    """One evidence from the evidences of disjoint image sets (K folds): an annotation counts as "image not in
-    dataset" only when no part scored its image."""
-    image_ids = [i for part in parts for i in part["image_ids"]]
-    scored = set(image_ids)
-    skipped = {}
-    for part in parts:
-        for entry in part["skipped"]:
-            if entry["reason"] != "image not in dataset" or entry["image_id"] not in scored:
-                skipped[entry["index"]] = entry
-    return {
-        "image_ids": image_ids,
-        "rows": sorted((row for part in parts for row in part["rows"]), key=lambda row: row["index"]),
-        "skipped": [skipped[index] for index in sorted(skipped)],
-        "detections": [d for part in parts for d in part["detections"]],
-    }
 
 
 # ------------------------------------------------------------------------------------------------- K folds
@@ -201,9 +190,27 @@ def fold_datasets(coco: dict, fold_of: dict, fold: int) -> tuple[dict, dict]:
 
 
 # ------------------------------------------------------------------------------------------------- the report
+class LazyRows(SequenceABC):
+    """A sequence of dicts made one at a time from columns (`make(i)`): the rows of a report at COCO scale without a
+    Python dict per row in memory; iterate it to stream a json list."""
+
+    def __init__(self, length: int, make):
+        self._length, self._make = length, make
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._make(j) for j in range(*i.indices(self._length))]
+        if not -self._length <= i < self._length:
+            raise IndexError(i)
+        return self._make(i % self._length)
+
+
 def label_issue_report(
     data: InstanceDataset,
-    evidence: dict,
+    evidence: Evidence,
     *,
     method: str = "self_confidence",
     threshold: Optional[float] = None,
@@ -212,31 +219,33 @@ def label_issue_report(
     match_iou: float = 0.5,
     fold_of: Optional[dict] = None,
 ) -> dict:
-    """{"issues", "scores", "summary"} from `evidence` with noisy_seg.label_errors (arguments as its
+    """{"issues", "scores", "summary", "table"} from `evidence` with noisy_seg.label_errors (arguments as its
     `filter.find_label_issues`; mask issues when the evidence has mask IoUs, missing objects when it has
     detections). Category ids are the dataset's; `fold_of` ({image id: fold}) adds each row's fold.
 
     issues: ranked, {"rank", "type", "annotation_id" (None for "missing"), "image_id", "given_category_id",
         "suggested_category_id", "score" (lower is worse), "fold"} and the evidence: "given_prob",
         "suggested_prob", "mask_iou", "annotation_index", "row" for an annotation; "detection_score", "bbox"
-        (XYWH), "best_iou" for a missing object.
+        (XYWH), "best_iou", "detection" (its row in the evidence's detections) for a missing object.
     scores: per scored annotation all scores (self_confidence, normalized_margin, gmm, mask_iou), whether confident
         learning and `method` flag its class, its fold, and its clean_category_id / noise tag when it has them.
+    Both are `LazyRows` (made from arrays when read); "table" holds the arrays: the issues
+    (`filter.find_label_issue_table`), the scores, and the detections' best IoU.
     summary: counts, and with injected noise `summary.label_noise_benchmark` ("label_noise") and the mask IoU's
         `score_metrics` against spatial noise tags ("mask_noise")."""
-    rows, annotations = evidence["rows"], data.coco["annotations"]
-    if not rows:
-        raise UserInputError(f"{data.name}: no annotation could be scored ({len(evidence['skipped'])} skipped)")
-    labels = np.asarray([row["given"] for row in rows], dtype=np.int64)
-    pred_probs = foreground_probs([row["class_probs"] for row in rows])
-    mask_iou = np.asarray([np.nan if row["mask_iou"] is None else row["mask_iou"] for row in rows])
+    rows, annotations = evidence.rows, data.coco["annotations"]
+    if not evidence.num_rows:
+        raise UserInputError(f"{data.name}: no annotation could be scored ({len(evidence.skipped['index'])} skipped)")
+    labels = np.asarray(rows["given"], dtype=np.int64)
+    pred_probs = foreground_probs(rows["class_probs"])
+    mask_iou = np.asarray(rows["mask_iou"], np.float64)
     with_masks = not np.isnan(mask_iou).all()
-    detections = _flat_detections(evidence["detections"])
-    detections["best_iou"] = label_filter.best_match_iou(
-        detections["boxes"], detections["image_ids"], *_annotation_boxes(annotations, evidence["image_ids"])
+    detections = evidence.detections
+    boxes = np.asarray(detections["box"], np.float64)
+    best_iou = label_filter.best_match_iou(
+        boxes, np.asarray(detections["image_id"]), *_annotation_boxes(annotations, evidence.image_ids)
     )
-    with_detections = bool(evidence["detections"])
-    issues = label_filter.find_label_issues(
+    issues = label_filter.find_label_issue_table(
         labels,
         pred_probs,
         method=method,
@@ -247,89 +256,65 @@ def label_issue_report(
         match_iou=match_iou,
         **(
             {
-                "detection_scores": detections["scores"],
-                "detection_classes": detections["classes"],
-                "detection_best_iou": detections["best_iou"],
+                "detection_scores": np.asarray(detections["score"], np.float64),
+                "detection_classes": np.asarray(detections["class"], np.int64),
+                "detection_best_iou": best_iou,
             }
-            if with_detections
+            if evidence.detected
             else {}
         ),
     )
-
     scores = {name: get_label_quality_scores(labels, pred_probs, method=name) for name in _SCORE_NAMES}
-    flagged_by_method = np.zeros(len(rows), bool)
-    flagged_by_method[[issue["index"] for issue in issues if issue["type"] == "class"]] = True
+    class_issue = issues["type"] == ISSUE_TYPES.index("class")
+    flagged_by_method = np.zeros(len(labels), bool)
+    flagged_by_method[issues["index"][class_issue]] = True
     confident_learning = (
         flagged_by_method
         if method == "confident_learning"
         else label_filter.find_class_issues(labels, pred_probs, method="confident_learning")[0]
     )
+    table = {
+        "issues": issues,
+        "scores": scores,
+        "flags": {"confident_learning": confident_learning, method: flagged_by_method},
+        "best_iou": best_iou,
+    }
     to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
     fold = (lambda image_id: fold_of[image_id]) if fold_of else (lambda image_id: None)
-
-    issue_rows = [
-        _issue_row(rank, issue, rows, detections, annotations, to_dataset, fold)
-        for rank, issue in enumerate(issues, start=1)
-    ]
-    score_rows = [
-        {
-            "annotation_id": row["id"],
-            "image_id": row["image_id"],
-            "annotation_index": row["index"],
-            "given_category_id": to_dataset[row["given"]],
-            "suggested_category_id": to_dataset[row["best_other"]],
-            **{name: float(values[i]) for name, values in scores.items()},
-            "mask_iou": row["mask_iou"],
-            "confident_learning": bool(confident_learning[i]),
-            "flagged": bool(flagged_by_method[i]),
-            "fold": fold(row["image_id"]),
-            **{
-                key: annotations[row["index"]][key]
-                for key in ("clean_category_id", "noise")
-                if key in annotations[row["index"]]
-            },
-        }
-        for i, row in enumerate(rows)
-    ]
+    noise = _injected_noise(annotations, rows["index"])
+    counts = np.bincount(issues["type"].astype(np.int64), minlength=len(ISSUE_TYPES))
     summary = {
-        "images": len(evidence["image_ids"]),
+        "images": len(evidence.image_ids),
         "annotations": len(annotations),
-        "scored": len(rows),
-        "skipped": len(evidence["skipped"]),
-        "skipped_by_reason": dict(Counter(entry["reason"] for entry in evidence["skipped"])),
-        "detections": len(detections["scores"]) if with_detections else None,
-        "issues": issue_counts(issues),
+        "scored": evidence.num_rows,
+        "skipped": len(evidence.skipped["index"]),
+        "skipped_by_reason": evidence.skipped_by_reason(),
+        "detections": len(detections["score"]) if evidence.detected else None,
+        "issues": {**{kind: int(n) for kind, n in zip(ISSUE_TYPES, counts)}, "total": int(counts.sum())},
     }
     summary.update(
-        _noise_benchmarks(
-            score_rows,
-            scores,
-            mask_iou if with_masks else None,
-            {"confident_learning": confident_learning, method: flagged_by_method},
-        )
+        _noise_benchmarks(labels, to_dataset, noise, scores, mask_iou if with_masks else None, table["flags"])
     )
-    return {"issues": issue_rows, "scores": score_rows, "summary": summary}
-
-
-def _flat_detections(per_image: list) -> dict:
-    boxes = [box for entry in per_image for box in entry["boxes"]]
     return {
-        "boxes": np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-        "scores": np.asarray([s for entry in per_image for s in entry["scores"]], dtype=np.float64),
-        "classes": np.asarray([c for entry in per_image for c in entry["classes"]], dtype=np.int64),
-        "image_ids": np.asarray([entry["image_id"] for entry in per_image for _ in entry["scores"]]),
-        "where": [(e, j) for e, entry in enumerate(per_image) for j in range(len(entry["scores"]))],
+        "issues": LazyRows(
+            len(issues["index"]), lambda i: _issue_row(i, issues, evidence, best_iou, annotations, to_dataset, fold)
+        ),
+        "scores": LazyRows(
+            evidence.num_rows, lambda i: _score_row(i, evidence, table, annotations, to_dataset, fold, method)
+        ),
+        "summary": summary,
+        "table": table,
     }
 
 
-def _annotation_boxes(annotations: list, image_ids: Sequence) -> tuple[np.ndarray, np.ndarray]:
+def _annotation_boxes(annotations: list, image_ids) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (XYWH) and image ids of every annotation of the scored images with a box, crowd ones included: a
     detection on any of them is no missing object."""
-    scored = set(image_ids)
+    scored = set(np.asarray(image_ids).tolist())
     kept = [a for a in annotations if a.get("image_id") in scored and _usable_box(a.get("bbox"))]
     return (
         np.asarray([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4),
-        np.asarray([a["image_id"] for a in kept]),
+        np.asarray([a["image_id"] for a in kept], dtype=np.int64),
     )
 
 
@@ -341,60 +326,88 @@ def _usable_box(box) -> bool:
     )
 
 
-def _issue_row(rank, issue, rows, detections, annotations, to_dataset, fold) -> dict:
-    if issue["type"] == "missing":
-        entry, j = detections["where"][issue["index"]]
-        image_id = detections["image_ids"][issue["index"]].item()
+def _issue_row(i: int, issues: dict, evidence: Evidence, best_iou, annotations, to_dataset, fold) -> dict:
+    kind, index = ISSUE_TYPES[int(issues["type"][i])], int(issues["index"][i])
+    score = float(issues["score"][i])
+    if kind == "missing":
+        detections = evidence.detections
+        image_id = int(detections["image_id"][index])
         return {
-            "rank": rank,
+            "rank": i + 1,
             "type": "missing",
             "annotation_id": None,
             "image_id": image_id,
             "given_category_id": None,
-            "suggested_category_id": to_dataset[issue["suggested_class"]],
-            "score": issue["score"],
-            "detection_score": float(detections["scores"][issue["index"]]),
-            "bbox": detections["boxes"][issue["index"]].tolist(),
-            "best_iou": float(detections["best_iou"][issue["index"]]),
-            "detection": [entry, j],
+            "suggested_category_id": to_dataset[int(issues["suggested_class"][i])],
+            "score": score,
+            "detection_score": float(detections["score"][index]),
+            "bbox": np.asarray(detections["box"][index], np.float64).tolist(),
+            "best_iou": float(best_iou[index]),
+            "detection": index,
             "fold": fold(image_id),
         }
-    row = rows[issue["index"]]
-    suggested = None if issue["suggested_class"] is None else to_dataset[issue["suggested_class"]]
+    row = evidence.row(index)
+    suggested = int(issues["suggested_class"][i])
     return {
-        "rank": rank,
-        "type": issue["type"],
+        "rank": i + 1,
+        "type": kind,
         "annotation_id": row["id"],
         "image_id": row["image_id"],
         "given_category_id": to_dataset[row["given"]],
-        "suggested_category_id": suggested,
-        "score": issue["score"],
+        "suggested_category_id": None if suggested < 0 else to_dataset[suggested],
+        "score": score,
         "given_prob": row["given_prob"],
         "suggested_prob": row["best_other_prob"],
         "mask_iou": row["mask_iou"],
         "annotation_index": row["index"],
-        "row": issue["index"],
+        "row": index,
         "fold": fold(row["image_id"]),
     }
 
 
-def _noise_benchmarks(score_rows: list, scores: dict, mask_iou: Optional[np.ndarray], flags: dict) -> dict:
+def _score_row(i: int, evidence: Evidence, table: dict, annotations, to_dataset, fold, method: str) -> dict:
+    row = evidence.row(i)
+    ann = annotations[row["index"]]
+    return {
+        "annotation_id": row["id"],
+        "image_id": row["image_id"],
+        "annotation_index": row["index"],
+        "given_category_id": to_dataset[row["given"]],
+        "suggested_category_id": to_dataset[row["best_other"]],
+        **{name: float(values[i]) for name, values in table["scores"].items()},
+        "mask_iou": row["mask_iou"],
+        "confident_learning": bool(table["flags"]["confident_learning"][i]),
+        "flagged": bool(table["flags"][method][i]),
+        "fold": fold(row["image_id"]),
+        **{key: ann[key] for key in ("clean_category_id", "noise") if key in ann},
+    }
+
+
+def _injected_noise(annotations: list, indices) -> dict:
+    """Per scored annotation its clean_category_id (-1: none) and noise tag (None: none), from the json."""
+    chosen = [annotations[i] for i in np.asarray(indices).tolist()]
+    return {
+        "clean": np.asarray([ann.get("clean_category_id", -1) for ann in chosen], np.int64),
+        "tags": [ann.get("noise") for ann in chosen],
+    }
+
+
+def _noise_benchmarks(labels, to_dataset, noise: dict, scores: dict, mask_iou: Optional[np.ndarray], flags) -> dict:
     """With injected class noise (`clean_category_id`, tools/make_noisy_dataset.py): how well each score finds
     the flipped annotations; with noise tags and masks: how well the mask IoU finds the spatially noised ones."""
-    known = np.asarray(["clean_category_id" in row for row in score_rows])
+    known = noise["clean"] >= 0
     found = {}
     if known.any():
-        given = np.asarray([row["given_category_id"] for row in score_rows])[known]
-        clean = np.asarray([row["clean_category_id"] for row in score_rows if "clean_category_id" in row])
+        given = np.asarray([to_dataset[label] for label in labels[known].tolist()])
         found["label_noise"] = label_noise_benchmark(
             given,
-            clean,
+            noise["clean"][known],
             {name: values[known] for name, values in scores.items()},
             {name: flagged[known] for name, flagged in flags.items()},
         )
-    tagged = np.asarray(["noise" in row for row in score_rows])
+    tagged = np.asarray([tag is not None for tag in noise["tags"]], bool)
     if mask_iou is not None and tagged.any():
-        spatial = np.asarray([spatially_noised(row["noise"]) for row in score_rows if "noise" in row])
+        spatial = np.asarray([spatially_noised(tag) for tag in noise["tags"] if tag is not None])
         found["mask_noise"] = score_metrics(spatial, mask_iou[tagged])
     return found
 
@@ -407,67 +420,94 @@ def spatially_noised(tag: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------- outputs
 def write_label_issues(
-    output, data: InstanceDataset, evidence: dict, report: dict, *, settings: dict, top: int = 20, progress: bool = True
+    output,
+    data: InstanceDataset,
+    evidence: Evidence,
+    report: dict,
+    *,
+    settings: dict,
+    top: int = 20,
+    progress: bool = True,
 ) -> None:
     """Write the files of the module doc into `output`: a new (or empty) folder, or the RunFolder the caller opened
-    for this run with `settings` (e.g. one that already holds the fold trainings); the run is marked finished last."""
+    for this run with `settings` (e.g. one that already holds the fold trainings); the run is marked finished last.
+    The per-annotation files are streamed from the report's arrays (no list of a million dicts)."""
     folder = output if isinstance(output, RunFolder) else RunFolder.open(output, settings, how_to_resume=None)
     output_dir = folder.path
-    save_json_atomic(report["scores"], output_dir / SCORES_JSON)
-    save_json_atomic(corrected_dataset(data, report["issues"], evidence), output_dir / CORRECTED_JSON)
-    save_json_atomic(weighted_dataset(data, report["scores"]), output_dir / WEIGHTED_JSON)
+    save_json_streamed(iter(report["scores"]), output_dir / SCORES_JSON)
+    save_json_streamed(corrected_dataset(data, report["table"]["issues"], evidence), output_dir / CORRECTED_JSON)
+    save_json_streamed(weighted_dataset(data, evidence, report["table"]["scores"]["gmm"]), output_dir / WEIGHTED_JSON)
     drawn = report["issues"][:top]
     for issue in tqdm(drawn, desc="drawing issues", disable=not progress or not drawn):
         image = draw_issue(data, issue, evidence)
         name = issue["annotation_id"] if issue["annotation_id"] is not None else f"image{issue['image_id']}"
         write_image(output_dir / TOP_DIR / f"{issue['rank']:04d}_{issue['type']}_{name}.png", image[:, :, ::-1])
-    issues = [
+    issues = (
         {key: value for key, value in issue.items() if key != "detection"}  # a pointer into `evidence`
         for issue in report["issues"]
-    ]
-    save_json_atomic(
+    )
+    save_json_streamed(
         {"settings": settings, "summary": report["summary"], "issues": issues}, output_dir / ISSUES_JSON, indent=True
     )
     folder.finish()
 
 
-def corrected_dataset(data: InstanceDataset, issues: list, evidence: dict) -> dict:
+def corrected_dataset(data: InstanceDataset, issues: dict, evidence: Evidence) -> dict:
     """The dataset's json with each "class" issue's suggested category applied and a `correction` entry on every
-    annotation with a class or mask issue (instance.corrected_annotation); nothing else changes."""
-    found = {}  # evidence row -> its issues' types and the suggested category
-    for issue in issues:
-        if issue["type"] in ("class", "mask"):
-            entry = found.setdefault(issue["row"], {"reasons": [], "suggested_category_id": None})
-            entry["reasons"] = sorted(entry["reasons"] + [issue["type"]])
-            if issue["type"] == "class":
-                entry["suggested_category_id"] = issue["suggested_category_id"]
-    annotations = list(data.coco["annotations"])
-    for row_number, entry in found.items():
-        row = evidence["rows"][row_number]
-        annotations[row["index"]] = corrected_annotation(
-            annotations[row["index"]],
-            {
-                **entry,
-                "given_prob": row["given_prob"],
-                "suggested_prob": row["best_other_prob"],
-                "mask_iou": row["mask_iou"],
-            },
-        )
-    return {**data.coco, "annotations": annotations}
+    annotation with a class or mask issue (instance.corrected_annotation); nothing else changes. `issues`: the
+    report's issue table; the "annotations" value is a generator (save_json_streamed writes it)."""
+    count = len(data.coco["annotations"])
+    kinds = np.asarray(issues["type"])
+    found = {}  # per annotation index: whether a class / mask issue; the suggested class (-1: none)
+    for name in ("class", "mask"):
+        rows = np.asarray(issues["index"])[kinds == ISSUE_TYPES.index(name)]
+        found[name] = np.zeros(count, bool)
+        found[name][np.asarray(evidence.rows["index"])[rows]] = True
+    is_class = kinds == ISSUE_TYPES.index("class")
+    suggested = np.full(count, -1, np.int64)
+    suggested[np.asarray(evidence.rows["index"])[np.asarray(issues["index"])[is_class]]] = issues["suggested_class"][
+        is_class
+    ]
+    row_of = np.full(count, -1, np.int64)
+    row_of[np.asarray(evidence.rows["index"])] = np.arange(evidence.num_rows)
+    to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
+
+    def annotations():
+        for index, ann in enumerate(data.coco["annotations"]):
+            is_class, is_mask = bool(found["class"][index]), bool(found["mask"][index])
+            if not (is_class or is_mask):
+                yield ann
+                continue
+            row = evidence.row(int(row_of[index]))
+            yield corrected_annotation(
+                ann,
+                {
+                    "reasons": ["class"] * is_class + ["mask"] * is_mask,
+                    "suggested_category_id": to_dataset[int(suggested[index])] if is_class else None,
+                    "given_prob": row["given_prob"],
+                    "suggested_prob": row["best_other_prob"],
+                    "mask_iou": row["mask_iou"],
+                },
+            )
+
+    return {**data.coco, "annotations": annotations()}
 
 
-def weighted_dataset(data: InstanceDataset, scores: list) -> dict:
-    """The dataset's json with "loss_weight" on every scored annotation: its GMM clean probability (`scores` rows,
-    4 decimals), for training with per-annotation loss weights; unscored annotations (crowd, no usable box) get
-    none (weight 1 in training); nothing else changes."""
-    annotations = list(data.coco["annotations"])
-    for row in scores:
-        index = row["annotation_index"]
-        annotations[index] = {**annotations[index], "loss_weight": round(row["gmm"], 4)}
-    return {**data.coco, "annotations": annotations}
+def weighted_dataset(data: InstanceDataset, evidence: Evidence, gmm) -> dict:
+    """The dataset's json with "loss_weight" on every scored annotation: its GMM clean probability (`gmm`, one per
+    evidence row, 4 decimals), for training with per-annotation loss weights; unscored annotations (crowd, no usable
+    box) get none (weight 1 in training); nothing else changes. The "annotations" value is a generator."""
+    weights = np.full(len(data.coco["annotations"]), np.nan)
+    weights[np.asarray(evidence.rows["index"])] = np.round(np.asarray(gmm, float), 4)
+
+    def annotations():
+        for ann, weight in zip(data.coco["annotations"], weights.tolist()):
+            yield ann if weight != weight else {**ann, "loss_weight": weight}  # NaN: not scored
+
+    return {**data.coco, "annotations": annotations()}
 
 
-def draw_issue(data: InstanceDataset, issue: dict, evidence: dict) -> np.ndarray:
+def draw_issue(data: InstanceDataset, issue: dict, evidence: Evidence) -> np.ndarray:
     """(H, 2W, 3) RGB: left the annotation as given, right what the model suggests."""
     record = data.record(issue["image_id"])
     image = utils.read_image(record["file_name"], format="RGB")
@@ -481,8 +521,6 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: dict) -> np.ndarray
         return names[index] if names and index < len(names) else str(category_id)
 
     if issue["type"] == "missing":
-        entry, j = issue["detection"]
-        detection = evidence["detections"][entry]
         given = [
             a
             for a in data.coco["annotations"]
@@ -498,7 +536,8 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: dict) -> np.ndarray
             [segmentation_to_mask(a.get("segmentation"), height, width) for a in given],
             _GIVEN,
         )
-        mask = rle_to_mask(detection["masks"][j]).astype(bool) if "masks" in detection else None
+        rle = evidence.detection_mask(issue["detection"])
+        mask = rle_to_mask(rle).astype(bool) if rle is not None else None
         right = _overlay(
             image,
             scale,
@@ -509,7 +548,7 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: dict) -> np.ndarray
         )
     else:
         ann = data.coco["annotations"][issue["annotation_index"]]
-        row = evidence["rows"][issue["row"]]
+        row = evidence.row(issue["row"])
         gt_mask = segmentation_to_mask(ann.get("segmentation"), height, width)
         left = _overlay(
             image,

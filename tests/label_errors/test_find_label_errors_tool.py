@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,7 +20,9 @@ from detectron2.data import MetadataCatalog
 
 from noisy_seg.data import register_coco_file
 from noisy_seg.data.datasets.toy_shapes import coco_paths
-from noisy_seg.pseudo_labels.label_issues import fold_datasets, image_folds, merge_evidence
+from noisy_seg.inference import instance as instance_inference
+from noisy_seg.pseudo_labels import evidence as evidence_module
+from noisy_seg.pseudo_labels.label_issues import fold_datasets, image_folds
 
 # cleanlab says so for every class with few annotations, as on these few images
 pytestmark = pytest.mark.filterwarnings("ignore:May not flag all label issues:UserWarning")
@@ -116,6 +119,7 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert sorted(p.name for p in output.iterdir()) == [
         "corrected.json",
         "detections.json",
+        "evidence",
         "issues.json",
         "run.json",
         "scores.json",
@@ -209,6 +213,7 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
         return 0
 
     monkeypatch.setattr(launcher, "run_tool", spy)
+    monkeypatch.setattr(evidence_module, "IMAGES_PER_SHARD", 1)
     output = tmp_path / "folds_out"
     assert (
         run(
@@ -272,6 +277,26 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
     assert len(commands) == 2 and "fold 0: reused" in capsys.readouterr().out
     assert {name: (output / name).read_bytes() for name in finished} == finished
 
+    # killed while scoring fold 0: --resume scores only the images of its missing shard
+    shards = sorted((output / "evidence" / "fold0").iterdir())
+    assert [shard.name for shard in shards][:2] == ["shard-000000", "shard-000001"]  # an image a shard
+    left = len(np.load(shards[-1] / "images.image_id.npy"))
+    shutil.rmtree(shards[-1])
+    (output / "run.json").write_text(json.dumps({**record, "finished": False}))
+    for name in finished:
+        (output / name).unlink()
+    scored = []
+    real_predict = instance_inference.predict_on_given_boxes
+
+    def counting(model, images, boxes, **kwargs):
+        scored.extend(images)
+        return real_predict(model, images, boxes, **kwargs)
+
+    monkeypatch.setattr(instance_inference, "predict_on_given_boxes", counting)
+    assert run(repo_root, output, *arguments, "--top", 1, "--resume", *TINY_TRAINING, dataset=noisy_small["name"]) == 0
+    assert len(scored) == left and len(commands) == 2
+    assert {name: (output / name).read_bytes() for name in finished} == finished
+
 
 def test_fold_split_is_a_seeded_partition():
     ids = list(range(10, 17))
@@ -286,23 +311,6 @@ def test_fold_split_is_a_seeded_partition():
     train, heldout = fold_datasets(coco, fold_of, fold_of[10])
     assert {a["id"] for a in heldout["annotations"]} >= {1} and heldout["categories"] == coco["categories"]
     assert {i["id"] for i in train["images"]} | {i["id"] for i in heldout["images"]} == set(ids)
-    merged = merge_evidence(
-        [
-            {
-                "image_ids": [1],
-                "rows": [{"index": 2}],
-                "detections": [],
-                "skipped": [{"index": 0, "image_id": 2, "reason": "image not in dataset"}],
-            },
-            {
-                "image_ids": [2],
-                "rows": [{"index": 0}],
-                "detections": [],
-                "skipped": [{"index": 1, "image_id": 9, "reason": "image not in dataset"}],
-            },
-        ]
-    )
-    assert [r["index"] for r in merged["rows"]] == [0, 2] and [s["index"] for s in merged["skipped"]] == [1]
 
 
 def error_of(*args, **kwargs) -> str:
@@ -457,6 +465,7 @@ def test_k_fold_scoring_splits_over_two_processes(repo_root, noisy_small, checkp
     (output / "run.json").write_text(json.dumps({**record, "finished": False}))
     for name in names:
         (output / name).unlink()
+    shutil.rmtree(output / "evidence")  # the folds are scored again, by 2 processes
     resumed = [*common, "--resume", "--num-gpus", 2, *TINY_TRAINING]  # the overrides last: they end the arguments
     assert run(repo_root, output, *resumed, dataset=str(noisy_small["json"])) == 0
     two = {name: json.loads((output / name).read_text()) for name in names}

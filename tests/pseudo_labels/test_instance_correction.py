@@ -389,7 +389,7 @@ def test_boxes_follow_the_test_resize(hand_dataset, fake, tmp_path):
 
 def test_an_interrupted_run_resumes_with_the_same_settings(hand_dataset, monkeypatch, tmp_path):
     name, _ = hand_dataset
-    monkeypatch.setattr(evidence, "IMAGES_PER_CHUNK", 1)
+    monkeypatch.setattr(evidence, "IMAGES_PER_SHARD", 1)
     monkeypatch.setattr(instance_inference, "predict_on_given_boxes", FakePrediction(fail_on_call=2))
     output = tmp_path / "out"
     with pytest.raises(RuntimeError, match="interrupted"):
@@ -399,6 +399,14 @@ def test_an_interrupted_run_resumes_with_the_same_settings(hand_dataset, monkeyp
         _run(name, output)
     with pytest.raises(UserInputError, match="other settings.*relabel_threshold"):
         _run(name, output, relabel_threshold=0.7, resume=True)
+
+    (shard,) = (output / "progress").iterdir()  # the first image's, whole: written under a temp name, renamed
+    assert shard.name == "shard-000000" and (shard / "rows.class_probs.npy").is_file()
+    meta = json.loads((shard / "shard.json").read_text())
+    (shard / "shard.json").write_text(json.dumps({**meta, "fingerprint": "another run"}))
+    with pytest.raises(UserInputError, match="shard-000000 was written by another run or with other settings"):
+        _run(name, output, resume=True)
+    (shard / "shard.json").write_text(json.dumps(meta))
 
     resumed = FakePrediction()
     monkeypatch.setattr(instance_inference, "predict_on_given_boxes", resumed)
