@@ -43,19 +43,23 @@ _LOG_FLOOR = 1e-12  # p[label] = 0 gives a finite loss
 
 def foreground_probs(class_probs) -> np.ndarray:
     """(N, K) probabilities over the foreground classes from (N, K + 1) ones with background last, each row
-    divided by its foreground mass (uniform where the model put all of it on background)."""
-    class_probs = np.asarray(class_probs, dtype=np.float64)
+    divided by its foreground mass (uniform where the model put all of it on background). Float64, computed in place
+    of one copy of the foreground columns (float32 input, e.g. memory-mapped evidence, is never copied whole)."""
+    class_probs = np.asarray(class_probs)
     if class_probs.ndim != 2 or class_probs.shape[1] < 3:
         raise UserInputError(
             f"class_probs must be (N, K + 1) with K >= 2 foreground classes and background last, "
             f"got shape {class_probs.shape}"
         )
-    if not np.isfinite(class_probs).all() or (class_probs < 0).any():
+    if not np.issubdtype(class_probs.dtype, np.number) or not np.isfinite(class_probs).all() or (class_probs < 0).any():
         raise UserInputError("class_probs must be non-negative probabilities")
-    foreground = class_probs[:, :-1]
+    foreground = np.array(class_probs[:, :-1], dtype=np.float64)
     mass = foreground.sum(axis=1, keepdims=True)
-    uniform = np.full_like(foreground, 1.0 / foreground.shape[1])
-    return np.where(mass > 0, foreground / np.where(mass > 0, mass, 1.0), uniform)
+    empty = mass[:, 0] <= 0
+    mass[empty] = 1.0
+    foreground /= mass
+    foreground[empty] = 1.0 / foreground.shape[1]
+    return foreground
 
 
 def get_label_quality_scores(labels, pred_probs, *, method: str = "self_confidence") -> np.ndarray:

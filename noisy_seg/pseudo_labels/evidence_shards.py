@@ -20,6 +20,7 @@ annotation index, so the result does not depend on how the images were split.
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 from dataclasses import dataclass
@@ -269,9 +270,20 @@ def _concatenate(tables: Sequence[dict]) -> dict:
         values = [table[name] for table in having]
         if isinstance(values[0], Ragged):
             merged[name] = Ragged.concatenate(values)
+            _release(*(value.buffer for value in values))
         else:
             merged[name] = np.concatenate([np.asarray(value) for value in values])
+            _release(*values)
     return merged
+
+
+def _release(*arrays) -> None:
+    """Drop the pages of memory-mapped shard columns just copied from this process's resident memory (they stay in
+    the page cache and are read again if used): merging N shards then holds one copy, not two."""
+    for array in arrays:
+        mapped = getattr(array, "_mmap", None)
+        if isinstance(array, np.memmap) and mapped is not None and hasattr(mapped, "madvise"):
+            mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def _length(table: dict) -> int:
@@ -279,6 +291,8 @@ def _length(table: dict) -> int:
 
 
 def _take(table: dict, order: np.ndarray) -> dict:
+    if len(order) == _length(table) and np.array_equal(order, np.arange(len(order))):
+        return table  # every entry, already in order (shards are written in it): no copy
     return {name: values.take(order) if isinstance(values, Ragged) else values[order] for name, values in table.items()}
 
 

@@ -236,15 +236,16 @@ def label_issue_report(
     rows, annotations = evidence.rows, data.coco["annotations"]
     if not evidence.num_rows:
         raise UserInputError(f"{data.name}: no annotation could be scored ({len(evidence.skipped['index'])} skipped)")
+    detections = evidence.detections
+    best_iou = label_filter.best_match_iou(  # first: its transient memory does not stack on the posteriors'
+        np.asarray(detections["box"], np.float64),
+        np.asarray(detections["image_id"]),
+        *_annotation_boxes(annotations, evidence.image_ids),
+    )
     labels = np.asarray(rows["given"], dtype=np.int64)
     pred_probs = foreground_probs(rows["class_probs"])
     mask_iou = np.asarray(rows["mask_iou"], np.float64)
     with_masks = not np.isnan(mask_iou).all()
-    detections = evidence.detections
-    boxes = np.asarray(detections["box"], np.float64)
-    best_iou = label_filter.best_match_iou(
-        boxes, np.asarray(detections["image_id"]), *_annotation_boxes(annotations, evidence.image_ids)
-    )
     issues = label_filter.find_label_issue_table(
         labels,
         pred_probs,
@@ -309,13 +310,11 @@ def label_issue_report(
 
 def _annotation_boxes(annotations: list, image_ids) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (XYWH) and image ids of every annotation of the scored images with a box, crowd ones included: a
-    detection on any of them is no missing object."""
+    detection on any of them is no missing object. Read straight into arrays (no list of a million box lists)."""
     scored = set(np.asarray(image_ids).tolist())
     kept = [a for a in annotations if a.get("image_id") in scored and _usable_box(a.get("bbox"))]
-    return (
-        np.asarray([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4),
-        np.asarray([a["image_id"] for a in kept], dtype=np.int64),
-    )
+    boxes = np.fromiter((value for a in kept for value in a["bbox"]), np.float64, count=4 * len(kept))
+    return boxes.reshape(-1, 4), np.fromiter((a["image_id"] for a in kept), np.int64, count=len(kept))
 
 
 def _usable_box(box) -> bool:
