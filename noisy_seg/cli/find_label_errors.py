@@ -15,8 +15,9 @@ of every annotated box; noisy_seg.pseudo_labels.label_issues).
         --dataset output/toy_train_sym40.json --like toy_shapes_train --folds 2 --output output/label_errors/sym40
 
 Predictions: with --folds K the dataset's images are dealt into K folds (seeded by --seed); fold k's model is
-trained by tools/train_net.py on the other folds (their json registered with register_coco_file, like the
-dataset) and scores fold k's images, so no annotation is judged by a model that trained on it. --weights then is
+trained by tools/train_net.py on the other folds and evaluated on fold k (each a view of the dataset's json,
+noisy_seg.data.register_coco_view: the fold's image ids in OUTPUT/folds/fold<k>/*_ids.json, no json copies), then
+scores fold k's images, so no annotation is judged by a model that trained on it. --weights then is
 the fold trainings' initialization (train.init_checkpoint), optional. Without --folds, --weights is the model that
 scores every image: if it was trained on this dataset, its predictions are in-sample and under-report the errors it
 memorized (the tool says so). The fold trainings need a dataset that a fresh process knows (a built-in one, or a
@@ -91,7 +92,7 @@ from noisy_seg.label_errors import CLASS_METHODS
 from noisy_seg.pseudo_labels.label_issues import (
     ISSUES_JSON,
     collect_instance_evidence,
-    fold_datasets,
+    fold_image_ids,
     image_folds,
     label_issue_report,
     load_instance_dataset,
@@ -254,28 +255,32 @@ def source_dataset(name: str) -> str:
     return name
 
 
-def _registration(json_file: Path, like: str, image_root: str) -> str:
-    """A hydra override value: the LazyCall register_coco_file(json_file, like, image_root)."""
+def _registration(json_file: str, like: str, image_root: str, image_ids: Path) -> str:
+    """A hydra override value: the LazyCall register_coco_view(json_file, like, image_ids, image_root)."""
     return (
-        "{_target_:noisy_seg.data.register_coco_file,json_file:"
-        + quoted(json_file.resolve())
+        "{_target_:noisy_seg.data.register_coco_view,json_file:"
+        + quoted(Path(json_file).resolve())
         + ",like:"
         + quoted(like)
+        + ",image_ids:"
+        + quoted(image_ids.resolve())
         + ",image_root:"
         + quoted(image_root)
         + "}"
     )
 
 
-def fold_training(args, train_json: Path, heldout_json: Path, like: str, image_root: str) -> tuple[str, list[str]]:
-    """(config, overrides) of a fold's training: the fold's training json, evaluated on its held-out json."""
+def fold_training(args, json_file: str, train_ids: Path, heldout_ids: Path, like: str, image_root: str, model_dir):
+    """(config, overrides) of a fold's training: the dataset's json viewed through the fold's image ids (no copy),
+    evaluated on its held-out images (COCOEvaluator converts the view's records into the model's folder)."""
     opts = [
         *args.opts,
         # null first: a LazyCall already there would otherwise be merged into, not replaced
         "dataloader.train.dataset.names=null",
-        f"dataloader.train.dataset.names={_registration(train_json, like, image_root)}",
+        f"dataloader.train.dataset.names={_registration(json_file, like, image_root, train_ids)}",
         "dataloader.test.dataset.names=null",
-        f"dataloader.test.dataset.names={_registration(heldout_json, like, image_root)}",
+        f"dataloader.test.dataset.names={_registration(json_file, like, image_root, heldout_ids)}",
+        f"dataloader.evaluator.output_dir={quoted(Path(model_dir) / 'inference')}",
     ]
     if args.weights:
         opts.append(f"train.init_checkpoint={quoted(Path(args.weights).resolve())}")
@@ -293,18 +298,18 @@ def train_folds(args, data, output: Path):
     trainings, held_out_ids = [], []
     for fold in range(args.folds):
         fold_dir = output / FOLDS_DIR / f"fold{fold}"
-        train, heldout = fold_datasets(data.coco, fold_of, fold)
-        train_json, heldout_json = fold_dir / "train.json", fold_dir / "heldout.json"
-        save_json_atomic(train, train_json)
-        save_json_atomic(heldout, heldout_json)
+        train, heldout = fold_image_ids([record["image_id"] for record in data.records], fold_of, fold)
+        train_ids, heldout_ids = fold_dir / "train_ids.json", fold_dir / "heldout_ids.json"
+        save_json_atomic(train, train_ids)  # the fold is a view of the dataset's json: these ids, no copy
+        save_json_atomic(heldout, heldout_ids)
         report(
-            f"fold {fold + 1}/{args.folds}: training on {len(train['images'])} images, scoring "
-            f"{len(heldout['images'])} (log: {fold_dir / 'train.log'})"
+            f"fold {fold + 1}/{args.folds}: training on {len(train)} images, scoring {len(heldout)} "
+            f"(log: {fold_dir / 'train.log'})"
         )
-        config, opts = fold_training(args, train_json, heldout_json, like, image_root)
         model_dir, log = (fold_dir / "model").resolve(), fold_dir / "train.log"
+        config, opts = fold_training(args, data.json_file, train_ids, heldout_ids, like, image_root, model_dir)
         trainings.append(TrainingJob(f"fold {fold}", config, tuple(opts), model_dir, log, flag=f"fold {fold}"))
-        held_out_ids.append([image["id"] for image in heldout["images"]])
+        held_out_ids.append(heldout)
     runs = run_jobs(
         trainings, args.jobs, title="fold trainings", report=report, gpus=args.gpus, jobs_per_gpu=args.jobs_per_gpu
     )

@@ -2,7 +2,7 @@
 
 from .datasets import builtin  # noqa: F401  (registers the toy-shapes datasets)
 from .checks import check_datasets_available
-from .datasets.coco_files import register_coco_file
+from .datasets.coco_files import register_coco_file, register_coco_view
 from .datasets.manifest import register_pseudo_label_dataset
 from .datasets.noisy_label_maps import register_noisy_label_maps
 from .datasets.splits import register_strong_weak_split
@@ -13,6 +13,7 @@ __all__ = [
     "NoisyDatasetMapper",
     "NoisySemSegDatasetMapper",
     "register_coco_file",
+    "register_coco_view",
     "register_noisy_label_maps",
     "register_pseudo_label_dataset",
     "register_strong_weak_split",

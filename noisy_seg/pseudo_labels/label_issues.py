@@ -66,7 +66,7 @@ __all__ = [
     "collect_instance_evidence",
     "corrected_dataset",
     "draw_issue",
-    "fold_datasets",
+    "fold_image_ids",
     "image_folds",
     "label_issue_report",
     "load_instance_dataset",
@@ -176,17 +176,10 @@ def image_folds(image_ids: Sequence, folds: int, seed: int = 0) -> dict:
     return {image_ids[i]: position % folds for position, i in enumerate(order.tolist())}
 
 
-def fold_datasets(coco: dict, fold_of: dict, fold: int) -> tuple[dict, dict]:
-    """(training json: the images of the other folds, held-out json: this fold's images), each with its images'
-    annotations and the rest of `coco` (categories, info) as is."""
-    parts = []
-    for held_out in (False, True):
-        images = [image for image in coco["images"] if (fold_of.get(image["id"]) == fold) == held_out]
-        ids = {image["id"] for image in images}
-        parts.append(
-            {**coco, "images": images, "annotations": [a for a in coco["annotations"] if a.get("image_id") in ids]}
-        )
-    return parts[0], parts[1]
+def fold_image_ids(image_ids: Sequence, fold_of: dict, fold: int) -> tuple[list, list]:
+    """(the training image ids: the other folds', the held-out ones: this fold's), each in the order of `image_ids`
+    (the dataset's)."""
+    return [i for i in image_ids if fold_of[i] != fold], [i for i in image_ids if fold_of[i] == fold]
 
 
 # ------------------------------------------------------------------------------------------------- the report

@@ -22,7 +22,7 @@ from noisy_seg.data import register_coco_file
 from noisy_seg.data.datasets.toy_shapes import coco_paths
 from noisy_seg.inference import instance as instance_inference
 from noisy_seg.pseudo_labels import evidence as evidence_module
-from noisy_seg.pseudo_labels.label_issues import fold_datasets, image_folds
+from noisy_seg.pseudo_labels.label_issues import fold_image_ids, image_folds
 
 # cleanlab says so for every class with few annotations, as on these few images
 pytestmark = pytest.mark.filterwarnings("ignore:May not flag all label issues:UserWarning")
@@ -240,16 +240,19 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
     for fold, command in enumerate(commands):
         assert command[1:3] == ["-m", "noisy_seg.cli.train_net"] and all(opt in command for opt in TINY_TRAINING)
         registration = [arg for arg in command if arg.startswith("dataloader.train.dataset.names={")][0]
-        assert "noisy_seg.data.register_coco_file" in registration and "like:'toy_shapes_train'" in registration
-        assert f"fold{fold}" in registration
-    folds = [
-        {image["id"] for image in json.loads((output / "folds" / f"fold{k}" / "heldout.json").read_text())["images"]}
-        for k in range(2)
-    ]
-    trained = [
-        {image["id"] for image in json.loads((output / "folds" / f"fold{k}" / "train.json").read_text())["images"]}
-        for k in range(2)
-    ]
+        assert "noisy_seg.data.register_coco_view" in registration and "like:'toy_shapes_train'" in registration
+        assert f"fold{fold}" in registration and str(noisy_small["json"]) in registration  # a view, not a copy
+    folds = [set(json.loads((output / "folds" / f"fold{k}" / "heldout_ids.json").read_text())) for k in range(2)]
+    trained = [set(json.loads((output / "folds" / f"fold{k}" / "train_ids.json").read_text())) for k in range(2)]
+    assert sorted(p.name for p in (output / "folds" / "fold0").glob("*.json")) == [
+        "heldout_ids.json",
+        "train_ids.json",
+    ]  # no json copies
+    # the held-out evaluation covered the held-out images only (COCOEvaluator converted the view's records)
+    evaluated = json.loads(
+        next((output / "folds" / "fold0" / "model" / "inference").glob("*_coco_format.json")).read_text()
+    )
+    assert {image["id"] for image in evaluated["images"]} == folds[0]
     assert folds[0] | folds[1] == set(noisy_small["image_ids"]) and not folds[0] & folds[1]
     assert trained == [folds[1], folds[0]]  # each model trained on the other fold only
     assert (output / "folds" / "fold0" / "model" / "metrics.json").is_file()  # trained: 2 iterations logged
@@ -303,14 +306,9 @@ def test_fold_split_is_a_seeded_partition():
     fold_of = image_folds(ids, 3, seed=1)
     assert sorted(fold_of) == ids and sorted(Counter(fold_of.values()).values()) == [2, 2, 3]
     assert image_folds(ids, 3, seed=1) == fold_of and image_folds(ids, 3, seed=2) != fold_of
-    coco = {
-        "images": [{"id": i} for i in ids],
-        "annotations": [{"id": 1, "image_id": 10}, {"id": 2, "image_id": 16}],
-        "categories": [{"id": 1}],
-    }
-    train, heldout = fold_datasets(coco, fold_of, fold_of[10])
-    assert {a["id"] for a in heldout["annotations"]} >= {1} and heldout["categories"] == coco["categories"]
-    assert {i["id"] for i in train["images"]} | {i["id"] for i in heldout["images"]} == set(ids)
+    train, heldout = fold_image_ids(ids, fold_of, fold_of[10])
+    assert 10 in heldout and set(train) | set(heldout) == set(ids) and not set(train) & set(heldout)
+    assert train == sorted(train) and heldout == sorted(heldout)  # the dataset's order
 
 
 def error_of(*args, **kwargs) -> str:

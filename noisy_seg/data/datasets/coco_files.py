@@ -20,7 +20,7 @@ from detectron2.data.datasets import load_coco_json
 
 from ...utils.errors import UserInputError
 
-__all__ = ["LOSS_WEIGHT", "check_loss_weights", "register_coco_file"]
+__all__ = ["LOSS_WEIGHT", "check_loss_weights", "register_coco_file", "register_coco_view"]
 
 LOSS_WEIGHT = "loss_weight"  # an annotation's optional weight of its loss (tools/find_label_errors.py weighted.json)
 
@@ -53,6 +53,47 @@ def register_coco_file(json_file: str, like: str, image_root: Optional[str] = No
     meta = {key: value for key, value in source.as_dict().items() if key not in own}
     MetadataCatalog.get(name).set(**meta, json_file=str(path), image_root=image_root, copy_of=like)
     return name
+
+
+def register_coco_view(
+    json_file: str, like: str, image_ids: str, image_root: Optional[str] = None, name: Optional[str] = None
+) -> str:
+    """Register the images of `json_file` whose ids the json file `image_ids` lists (a filtered view: no copy of the
+    json; K-fold's folds) and return the view's name. Its metadata is `like`'s without a json_file, so detectron2's
+    COCOEvaluator evaluates the view's images only: it converts the view's records to COCO format in its output_dir
+    (which must then be set, e.g. dataloader.evaluator.output_dir)."""
+    path, ids_path = Path(json_file).resolve(), Path(image_ids).resolve()
+    if like not in DatasetCatalog.list():
+        raise ValueError(f"register_coco_view: like={like!r} is not a registered dataset; name the set {path.name} is")
+    digest = hashlib.sha1(f"{path}\n{ids_path}".encode()).hexdigest()[:8]
+    name = name or f"coco_view_{path.stem}_{ids_path.stem}_{digest}"
+    if name in DatasetCatalog.list():
+        registered = (MetadataCatalog.get(name).get("view_of", None), MetadataCatalog.get(name).get("image_ids", None))
+        if registered != (str(path), str(ids_path)):
+            raise ValueError(f"register_coco_view: the name {name!r} is taken by {registered}; pass another name")
+        return name
+    source = MetadataCatalog.get(like)
+    image_root = str(Path(image_root).resolve()) if image_root else source.image_root
+    DatasetCatalog.register(name, lambda: _load_view(path, ids_path, image_root, name))
+    own = ("name", "json_file", "image_root", "generated_on_first_use", "evaluator_type_json")
+    meta = {key: value for key, value in source.as_dict().items() if key not in own}
+    MetadataCatalog.get(name).set(
+        **meta, image_root=image_root, copy_of=like, view_of=str(path), image_ids=str(ids_path)
+    )
+    return name
+
+
+def _load_view(path: Path, ids_path: Path, image_root: str, name: str) -> list:
+    from ...utils.files import load_json
+
+    wanted = set(load_json(ids_path))
+    records = [record for record in _load_copy(path, image_root, name) if record["image_id"] in wanted]
+    if len(records) != len(wanted):
+        raise UserInputError(
+            f"{ids_path} lists {len(wanted)} image ids but {path} has {len(records)} of them; the view must name "
+            "images of its json"
+        )
+    return records
 
 
 def _load_copy(path: Path, image_root: str, name: str) -> list:
