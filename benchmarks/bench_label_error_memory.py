@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisy_seg.engine.benchmarking import loaded_mib, peak_mib
+from noisy_seg.utils.memory import loaded_mib, peak_mib
 
 SHARD_IMAGES = 5_000
 ANNOTATIONS_PER_IMAGE = 10

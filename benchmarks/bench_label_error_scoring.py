@@ -49,7 +49,7 @@ import numpy as np
 from cleanlab.object_detection import filter as detection_filter
 from cleanlab.object_detection import rank as detection_rank
 
-from noisy_seg.engine.benchmarking import loaded_mib, peak_mib
+from noisy_seg.utils.memory import loaded_mib, peak_mib
 from noisy_seg.label_errors import (
     SCORE_METHODS,
     best_match_iou,

@@ -49,7 +49,7 @@ from noisy_seg.label_errors.semantic import (
     score_images,
     split_images,
 )
-from noisy_seg.engine.benchmarking import loaded_mib, peak_mib
+from noisy_seg.utils.memory import loaded_mib, peak_mib
 from noisy_seg.utils.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]

@@ -103,7 +103,8 @@ def test_the_scripts_in_tools_import_the_package_not_each_other():
 
 def test_the_benchmarks_import_the_package_not_each_other():
     """benchmarks/*.py are scripts: what two of them share lives in noisy_seg (engine/benchmarking.py: the timing
-    scheme and memory; label_errors.semantic.evaluate_proposals), never in another script or on a sys.path edit."""
+    scheme; utils/memory.py; label_errors.semantic.evaluate_proposals), never in another script or on a sys.path
+    edit."""
     imports = script_imports(PACKAGE.parent / "benchmarks")
     bad = imports_of_each_other(imports)
     bad += [f"{path.name} edits sys.path" for path in imports if "sys.path" in path.read_text()]

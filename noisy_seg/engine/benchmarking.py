@@ -1,12 +1,11 @@
 """What the benchmark scripts (benchmarks/) share: the timing scheme (alternate rounds between variants so that the
 machine's drift hits all of them alike; each variant's median and its ratio to the first, the baseline), the time of
-a detectron2 model's training iteration, and a process's memory (peak, and resident now with the peak reset).
+a detectron2 model's training iteration. A process's memory: noisy_seg.utils.memory (no torch to import).
 """
 
 from __future__ import annotations
 
 import random
-import resource
 import statistics
 import time
 from typing import Callable
@@ -15,7 +14,7 @@ import torch
 
 from detectron2.utils.events import EventStorage
 
-__all__ = ["alternating_medians", "loaded_mib", "peak_mib", "print_ratios", "time_training_iters"]
+__all__ = ["alternating_medians", "print_ratios", "time_training_iters"]
 
 
 def alternating_medians(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
@@ -54,20 +53,3 @@ def time_training_iters(model, optim, batch, iters: int, reseed: bool = False) -
             optim.step()
             times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def peak_mib() -> float:
-    """The process's peak resident memory so far, MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def loaded_mib() -> float:
-    """Resident memory now, with the high-water mark reset to it (Linux: /proc/self/clear_refs 5), so that the peak
-    measured next is the method's own and not the loading's."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear:
-            clear.write("5")
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
-    except OSError:  # not Linux: the peak so far
-        return peak_mib()

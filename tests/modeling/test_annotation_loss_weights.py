@@ -6,6 +6,7 @@ import copy
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -147,6 +148,7 @@ def test_register_coco_file_keeps_the_loss_weights(tiny_toy, tmp_path):
 
 
 def test_weighted_json_gives_scored_annotations_their_gmm_probability_and_leaves_the_rest():
+    from noisy_seg.pseudo_labels.evidence_shards import Evidence
     from noisy_seg.pseudo_labels.label_issues import InstanceDataset, weighted_dataset
 
     coco = {
@@ -159,8 +161,11 @@ def test_weighted_json_gives_scored_annotations_their_gmm_probability_and_leaves
         ],
     }
     data = InstanceDataset("set", [], copy.deepcopy(coco), {1: 0}, "set.json")
-    weighted = weighted_dataset(data, [{"annotation_index": 0, "gmm": 0.123456}, {"annotation_index": 2, "gmm": 1.0}])
-    assert [a.get("loss_weight") for a in weighted["annotations"]] == [0.1235, None, 1.0]  # the crowd one: unscored
+    evidence = Evidence.empty(3)
+    evidence.rows["index"] = np.asarray([0, 2])  # the evidence rows of annotations 0 and 2
+    weighted = weighted_dataset(data, evidence, [0.123456, 1.0])
+    annotations = list(weighted["annotations"])  # a generator: streamed into the file
+    assert [a.get("loss_weight") for a in annotations] == [0.1235, None, 1.0]  # the crowd one: unscored
     assert data.coco == coco and weighted["images"] == coco["images"]  # the input is not edited
 
 
