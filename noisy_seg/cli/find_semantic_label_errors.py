@@ -20,13 +20,19 @@ its own training images are in-sample).
 Writes OUTPUT/proposals.json (settings, the meta classifiers' chosen C and accuracy, and the proposals best first:
 rank, image id, file name, class id and name, bbox [x0, y0, x1, y1] in pixels (XYXY_ABS), component area in pixels,
 score = predicted P(true positive)) and OUTPUT/proposals/<rank>_<image stem>.png for each: the given label map (left)
-and the proposed component (right), drawn with detectron2's Visualizer. OUTPUT must be new or empty. Trailing
-key=value arguments override the config (e.g. train.device=cpu).
+and the proposed component (right), drawn with detectron2's Visualizer. The components (per component its
+metrics, class, box and adjusted IoU; the candidates' masks as RLE; no pixel map) are kept in OUTPUT/components/ as
+columnar shards of 50 images (noisy_seg.label_errors.semantic.table, memory-mapped on read), so memory grows with the
+number of components, not of images; --max-fit-components fits the meta classifier on a seeded sample of the
+training half's components when there are more (default: all, as the seed). OUTPUT must be new or empty; with
+--resume an interrupted run there with the same settings goes on from its last shard. Trailing key=value arguments
+override the config (e.g. train.device=cpu).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -37,6 +43,7 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 quiet_library_warnings()  # before detectron2 is imported
 
 import numpy as np
+import orjson
 from tqdm import tqdm
 
 from detectron2.data import MetadataCatalog
@@ -49,20 +56,18 @@ from noisy_seg.evaluation.sem_seg import load_label_map
 from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
 from noisy_seg.inference import build_model, check_fits, mapper_settings, on_cpu, predicted_classes
 from noisy_seg.noise import record_image_id
-from noisy_seg.label_errors.semantic import (
-    MIN_PROPOSAL_SIZE,
-    NUM_PROPOSALS,
-    SOLVERS,
-    find_proposals,
-    score_images,
-)
+from noisy_seg.inference.loop import first_process
+from noisy_seg.label_errors.semantic import MIN_PROPOSAL_SIZE, NUM_PROPOSALS, SOLVERS
+from noisy_seg.label_errors.semantic.filter import find_table_proposals
+from noisy_seg.label_errors.semantic.rank import score_table
 from noisy_seg.pseudo_labels.semantic_evidence import labelled_semantic_dataset, predict_components
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
-from noisy_seg.utils.files import save_json_atomic, write_image
-from noisy_seg.utils.run_folder import RunFolder, folder_problem
+from noisy_seg.utils.files import file_sha256, load_json, save_json_atomic, write_image
+from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem
 
 PROPOSALS_JSON = "proposals.json"
 PROPOSALS_DIR = "proposals"
+COMPONENTS_DIR = "components"  # the components in columnar shards (label_errors/semantic/table.py)
 BOX_COLOR = "r"
 MIN_WIDTH = 480  # pixels of a drawn panel
 
@@ -98,6 +103,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--num-workers", type=int, default=0, help="data loading processes (default 0)")
+    parser.add_argument(
+        "--max-fit-components",
+        type=int,
+        help="fit the meta classifier on a seeded sample of this many training components when there are more "
+        "(default: all)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in --output with the same settings"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_launch_arguments(parser)  # each process predicts its share of the images; the first fits and writes
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
@@ -112,6 +126,8 @@ def check_args(args) -> None:
     """Checks that read no dataset: numbers, the input files, and the output folder (new or empty)."""
     if args.top < 1 or args.min_size < 1:
         raise UserInputError(f"--top and --min-size must be at least 1, got {args.top} and {args.min_size}")
+    if args.max_fit_components is not None and args.max_fit_components < 2:
+        raise UserInputError(f"--max-fit-components must be at least 2, got {args.max_fit_components}")
     if args.batch_size < 1 or args.num_workers < 0:
         raise UserInputError(
             f"--batch-size must be at least 1 and --num-workers at least 0, got {args.batch_size} "
@@ -120,7 +136,7 @@ def check_args(args) -> None:
     args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass the trained model's .pth file")
-    problem = folder_problem(args.output, "--output", how_to_resume=None)
+    problem = folder_problem(args.output, "--output", resume=args.resume)
     if problem:
         raise UserInputError(problem)
 
@@ -143,13 +159,13 @@ def resolve_classes(given, class_names) -> list[int]:
     return sorted(set(resolved))
 
 
-def draw_proposal(record, image, proposal, metadata, class_names) -> np.ndarray:
+def draw_proposal(record, table, proposal, metadata, class_names) -> np.ndarray:
     """The given label map (left) and the proposed component (right) on the image, its box on both; BGR."""
     rgb = read_image(record["file_name"], format="RGB")
     given = load_label_map(record["sem_seg_file_name"])
-    mask = np.zeros(image.shape, np.uint8)
+    mask = np.zeros(given.shape[:2], np.uint8)
     x0, y0, x1, y1 = proposal["bbox"]
-    mask[y0:y1, x0:x1] = image.masks[proposal["component"]]
+    mask[y0:y1, x0:x1] = table.mask(proposal["row"])
     box = (x0, y0, x1, y1)
     scale = max(1.0, MIN_WIDTH / rgb.shape[1])  # small images: readable text
     left = Visualizer(rgb, metadata=metadata, scale=scale)
@@ -173,7 +189,7 @@ def draw_proposal(record, image, proposal, metadata, class_names) -> np.ndarray:
 
 
 def write_outputs(
-    output: Path, records, images, proposals, info, settings, metadata, class_names, progress: bool
+    output: Path, records, table, proposals, info, settings, metadata, class_names, progress: bool
 ) -> None:
     listed = []
     for rank, proposal in enumerate(proposals, start=1):
@@ -191,12 +207,11 @@ def write_outputs(
                 "score": proposal["score"],
             }
         )
-    components = sum(len(image.classes) for image in images)
     save_json_atomic(
         {
             "settings": settings,
-            "images": len(images),
-            "components": components,
+            "images": table.num_images,
+            "components": len(table),
             "meta_classifier": info,
             "proposals": listed,
         },
@@ -204,7 +219,7 @@ def write_outputs(
         indent=True,
     )
     for entry, proposal in tqdm(list(zip(listed, proposals)), desc="drawing proposals", disable=not progress):
-        drawing = draw_proposal(records[proposal["image"]], images[proposal["image"]], proposal, metadata, class_names)
+        drawing = draw_proposal(records[proposal["image"]], table, proposal, metadata, class_names)
         path = output / PROPOSALS_DIR / f"{entry['rank']:03d}_{Path(entry['file_name']).stem}.png"
         write_image(path, drawing)
 
@@ -223,32 +238,10 @@ def check_inputs(args, check_weights: bool = True):
 
 
 def run(args, checked=None) -> Optional[dict]:
-    """Score, fit, propose and write (the first process writes; the others return None)."""
+    """Score, fit, propose and write (the first process opens the folder and writes; the others return None)."""
     cfg, records, class_names, classes = checked or check_inputs(args)
     model = build_model(cfg, args.weights)
     check_fits(predicted_classes(model), len(class_names), args.dataset)
-    images = predict_components(
-        model,
-        records,
-        min_size=args.min_size,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        progress=not args.no_progress,
-        **mapper_settings(cfg),
-    )
-    if not comm.is_main_process():
-        return None
-    if not args.no_progress:
-        print(
-            f"fitting the meta classifier ({args.solver}) on the components of {len(images) // 2} of "
-            f"{len(images)} images ...",
-            file=sys.stderr,
-        )
-    try:
-        scores, info = score_images(images, seed=args.seed, both_halves=args.both_halves, solver=args.solver)
-    except ValueError as err:  # e.g. no component with an inner pixel in the training half
-        raise UserInputError(f"dataset '{args.dataset}': {err}") from None
-    proposals = find_proposals(images, scores, classes=classes, min_size=args.min_size, top=args.top)
     settings = {
         "config_file": args.config_file,
         "weights": str(Path(args.weights).resolve()),
@@ -259,12 +252,47 @@ def run(args, checked=None) -> Optional[dict]:
         "seed": args.seed,
         "both_halves": args.both_halves,
         "solver": args.solver,
+        "max_fit_components": args.max_fit_components,
+        "overrides": list(args.opts),
     }
-    folder = RunFolder.open(args.output, settings, how_to_resume=None)
+    folder = first_process(lambda: RunFolder.open(args.output, settings, resume=args.resume))
+    if folder.state == FINISHED:
+        return load_json(folder.path / PROPOSALS_JSON) if comm.is_main_process() else None
+    fingerprint = {"settings": settings, "weights": file_sha256(args.weights)}
+    table = predict_components(
+        model,
+        records,
+        min_size=args.min_size,
+        shard_dir=folder.path / COMPONENTS_DIR,
+        fingerprint=hashlib.sha1(orjson.dumps(fingerprint, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        progress=not args.no_progress,
+        **mapper_settings(cfg),
+    )
+    if not comm.is_main_process():
+        return None
+    if not args.no_progress:
+        print(
+            f"fitting the meta classifier ({args.solver}) on the components of {table.num_images // 2} of "
+            f"{table.num_images} images ...",
+            file=sys.stderr,
+        )
+    try:
+        scores, info = score_table(
+            table,
+            seed=args.seed,
+            both_halves=args.both_halves,
+            solver=args.solver,
+            max_fit_rows=args.max_fit_components,
+        )
+    except ValueError as err:  # e.g. no component with an inner pixel in the training half
+        raise UserInputError(f"dataset '{args.dataset}': {err}") from None
+    proposals = find_table_proposals(table, scores, classes=classes, min_size=args.min_size, top=args.top)
     write_outputs(
         folder.path,
         records,
-        images,
+        table,
         proposals,
         info,
         settings,
@@ -273,7 +301,7 @@ def run(args, checked=None) -> Optional[dict]:
         progress=not args.no_progress,
     )
     folder.finish()
-    return {"images": len(images), "proposals": len(proposals), "info": info}
+    return load_json(folder.path / PROPOSALS_JSON)
 
 
 def _process(args) -> None:
@@ -300,11 +328,13 @@ def main(argv=None) -> int:
 
 
 def report(args, summary: dict) -> None:
-    searched = len(summary["info"]["search_images"]) * (2 if args.both_halves else 1)
-    accuracy = ", ".join(f"{fit['accuracy']:.2f}" for fit in summary["info"]["classifiers"])
-    drawn = f" and {Path(args.output) / PROPOSALS_DIR}/" if summary["proposals"] else ""
+    """One line from proposals.json."""
+    searched = len(summary["meta_classifier"]["search_images"]) * (2 if args.both_halves else 1)
+    accuracy = ", ".join(f"{fit['accuracy']:.2f}" for fit in summary["meta_classifier"]["classifiers"])
+    count = len(summary["proposals"])
+    drawn = f" and {Path(args.output) / PROPOSALS_DIR}/" if count else ""
     print(
-        f"{summary['proposals']} label-error proposals in {min(searched, summary['images'])} searched images of "
+        f"{count} label-error proposals in {min(searched, summary['images'])} searched images of "
         f"{args.dataset} (meta classifier accuracy {accuracy}); wrote {Path(args.output) / PROPOSALS_JSON}{drawn}"
     )
 

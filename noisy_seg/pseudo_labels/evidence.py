@@ -20,7 +20,8 @@ from detectron2.utils import comm
 from ..inference.instance import GIVEN, GivenBoxMapper, given_annotations, predictor
 from ..inference.loop import gather, predict_dataset
 from ..utils.errors import UserInputError
-from .evidence_shards import SHARD_PREFIX, SKIP_REASONS, Evidence, Ragged, load_shards, merge_evidence, save_shard
+from ..utils.columns import Ragged
+from .evidence_shards import SHARD_PREFIX, SKIP_REASONS, Evidence, load_shards, merge_evidence, save_shard
 
 __all__ = ["Evidence", "class_evidence", "coco_metadata", "collect_evidence", "mask_ious", "merge_evidence"]
 

@@ -20,23 +20,19 @@ annotation index, so the result does not depend on how the images were split.
 
 from __future__ import annotations
 
-import mmap
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from ..utils.columns import concatenate_tables, load_tables, save_tables, take_rows
 from ..utils.errors import UserInputError
-from ..utils.files import load_json, save_json_atomic
 
 __all__ = [
     "ROW_COLUMNS",
     "SKIP_REASONS",
     "Evidence",
-    "Ragged",
     "load_shards",
     "merge_evidence",
     "save_shard",
@@ -66,49 +62,7 @@ DETECTION_COLUMNS = {
 }
 IMAGE_COLUMNS = {"image_id": np.int64, "position": np.int64}
 TABLES = ("images", "rows", "skipped", "detections")
-SHARD_META = "shard.json"
 SHARD_PREFIX = "shard-"
-
-
-class Ragged:
-    """A column of byte strings (RLE counts) as one uint8 buffer and each string's end: no Python object per row,
-    memory-mappable, taken and concatenated as arrays."""
-
-    def __init__(self, buffer: np.ndarray, ends: np.ndarray):
-        self.buffer, self.ends = buffer, np.asarray(ends, np.int64)
-
-    @classmethod
-    def of(cls, items: Sequence[bytes]) -> "Ragged":
-        lengths = np.fromiter((len(item) for item in items), np.int64, len(items))
-        return cls(np.frombuffer(b"".join(items), np.uint8), np.cumsum(lengths))
-
-    @property
-    def starts(self) -> np.ndarray:
-        return np.concatenate([np.zeros(1, np.int64), self.ends[:-1]])
-
-    def __len__(self) -> int:
-        return len(self.ends)
-
-    def __getitem__(self, i):
-        if isinstance(i, (int, np.integer)):
-            start = int(self.ends[i - 1]) if i > 0 else 0
-            return bytes(self.buffer[start : int(self.ends[i])])
-        return self.take(np.asarray(i))
-
-    def take(self, order: np.ndarray) -> "Ragged":
-        order = np.flatnonzero(order) if order.dtype == bool else order.astype(np.int64)
-        starts, lengths = self.starts[order], (self.ends - self.starts)[order]
-        ends = np.cumsum(lengths)
-        offsets = np.repeat(starts - (ends - lengths), lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
-        return Ragged(np.asarray(self.buffer)[offsets], ends)
-
-    @staticmethod
-    def concatenate(parts: Sequence["Ragged"]) -> "Ragged":
-        shifts = np.cumsum([0] + [len(part.buffer) for part in parts[:-1]])
-        return Ragged(
-            np.concatenate([np.asarray(part.buffer) for part in parts]),
-            np.concatenate([part.ends + shift for part, shift in zip(parts, shifts)]),
-        )
 
 
 @dataclass
@@ -179,18 +133,18 @@ def merge_evidence(parts: Sequence[Evidence]) -> Evidence:
         raise ValueError("merge_evidence needs at least one part")
     if len({part.detected for part in parts}) > 1:
         raise UserInputError("the evidence parts to merge were scored with and without detections: use one setting")
-    tables = {name: _concatenate([part.table(name) for part in parts]) for name in TABLES}
+    tables = {name: concatenate_tables([part.table(name) for part in parts], "evidence parts") for name in TABLES}
     images, rows, skipped, detections = (tables[name] for name in TABLES)
     if len(np.unique(images["image_id"])) != len(images["image_id"]):
         raise UserInputError("the evidence parts to merge score some images twice (shards of two runs in one folder?)")
     elsewhere = (skipped["reason"] == NOT_IN_DATASET) & np.isin(skipped["image_id"], images["image_id"])
-    skipped = _take(skipped, np.flatnonzero(~elsewhere))
+    skipped = take_rows(skipped, np.flatnonzero(~elsewhere))
     _, first = np.unique(skipped["index"], return_index=True)  # each fold lists the others' images: once
     return Evidence(
-        _take(images, np.argsort(images["position"], kind="stable")),
-        _take(rows, np.argsort(rows["index"], kind="stable")),
-        _take(skipped, first),  # np.unique's order: by index
-        _take(detections, np.argsort(detections["position"], kind="stable")),
+        take_rows(images, np.argsort(images["position"], kind="stable")),
+        take_rows(rows, np.argsort(rows["index"], kind="stable")),
+        take_rows(skipped, first),  # np.unique's order: by index
+        take_rows(detections, np.argsort(detections["position"], kind="stable")),
         parts[0].detected,
     )
 
@@ -198,20 +152,8 @@ def merge_evidence(parts: Sequence[Evidence]) -> Evidence:
 # ------------------------------------------------------------------------------------------------------ shards
 def save_shard(folder: Path, name: str, evidence: Evidence, meta: dict) -> Path:
     """Write `evidence` as the shard `folder`/`name` (a temp folder renamed into place: whole or absent)."""
-    final = Path(folder) / name
-    temp = Path(folder) / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir(parents=True)
-    for table in TABLES:
-        for column, values in evidence.table(table).items():
-            if isinstance(values, Ragged):
-                np.save(temp / f"{table}.{column}.bytes.npy", np.asarray(values.buffer))
-                np.save(temp / f"{table}.{column}.ends.npy", values.ends)
-            else:
-                np.save(temp / f"{table}.{column}.npy", np.ascontiguousarray(values))
-    save_json_atomic({**meta, "detected": evidence.detected}, temp / SHARD_META)
-    os.replace(temp, final)
-    return final
+    tables = {table: evidence.table(table) for table in TABLES}
+    return save_tables(Path(folder) / name, tables, {**meta, "detected": evidence.detected})
 
 
 def load_shards(folder: Path, fingerprint: str) -> list[Evidence]:
@@ -222,78 +164,14 @@ def load_shards(folder: Path, fingerprint: str) -> list[Evidence]:
         return []
     shards = []
     for path in sorted(p for p in folder.iterdir() if p.name.startswith(SHARD_PREFIX)):
-        meta_file = path / SHARD_META
-        if not meta_file.is_file():
-            raise UserInputError(
-                f"{path} is not a whole evidence shard (no {SHARD_META}); delete it to score its images again"
-            )
-        meta = load_json(meta_file)
+        tables, meta = load_tables(path)
         if meta.get("fingerprint") != fingerprint:
             raise UserInputError(
                 f"the evidence shard {path} was written by another run or with other settings (model, dataset, "
                 "options); delete it, or the whole folder, to score its images again"
             )
-        shards.append(_load_shard(path, bool(meta.get("detected"))))
+        shards.append(Evidence(*(tables.get(name, {}) for name in TABLES), bool(meta.get("detected"))))
     return shards
-
-
-def _load_shard(path: Path, detected: bool) -> Evidence:
-    tables = {name: {} for name in TABLES}
-    try:
-        for file in sorted(path.glob("*.npy")):
-            table, column, *part = file.name[: -len(".npy")].split(".")
-            if part == ["ends"]:
-                continue
-            if part == ["bytes"]:
-                ends = np.load(path / f"{table}.{column}.ends.npy")
-                tables[table][column] = Ragged(np.load(file, mmap_mode="r"), ends)
-            else:
-                tables[table][column] = np.load(file, mmap_mode="r")
-    except (ValueError, OSError) as err:
-        raise UserInputError(f"the evidence shard {path} cannot be read ({err}); delete it to score its images again")
-    return Evidence(*(tables[name] for name in TABLES), detected)
-
-
-# ------------------------------------------------------------------------------------------------------ helpers
-def _concatenate(tables: Sequence[dict]) -> dict:
-    """Column by column; a column that an empty table lacks (e.g. kept masks, where an image had no annotation to
-    score) is no conflict, one that a table with entries lacks is."""
-    columns = list(dict.fromkeys(name for table in tables for name in table))
-    merged = {}
-    for name in columns:
-        having = [table for table in tables if name in table]
-        if any(name not in table and _length(table) for table in tables):
-            raise UserInputError(
-                f"the evidence parts to merge differ in their {name!r} column (one kept masks, or scored masks, and "
-                "another not): score them with the same options"
-            )
-        values = [table[name] for table in having]
-        if isinstance(values[0], Ragged):
-            merged[name] = Ragged.concatenate(values)
-            _release(*(value.buffer for value in values))
-        else:
-            merged[name] = np.concatenate([np.asarray(value) for value in values])
-            _release(*values)
-    return merged
-
-
-def _release(*arrays) -> None:
-    """Drop the pages of memory-mapped shard columns just copied from this process's resident memory (they stay in
-    the page cache and are read again if used): merging N shards then holds one copy, not two."""
-    for array in arrays:
-        mapped = getattr(array, "_mmap", None)
-        if isinstance(array, np.memmap) and mapped is not None and hasattr(mapped, "madvise"):
-            mapped.madvise(mmap.MADV_DONTNEED)
-
-
-def _length(table: dict) -> int:
-    return len(next(iter(table.values()))) if table else 0
-
-
-def _take(table: dict, order: np.ndarray) -> dict:
-    if len(order) == _length(table) and np.array_equal(order, np.arange(len(order))):
-        return table  # every entry, already in order (shards are written in it): no copy
-    return {name: values.take(order) if isinstance(values, Ragged) else values[order] for name, values in table.items()}
 
 
 def _rle(counts: bytes, size) -> dict:

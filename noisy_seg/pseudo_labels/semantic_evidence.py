@@ -6,21 +6,32 @@ as evidence.py is for instances; tools/find_semantic_label_errors.py and the evi
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.utils import comm
 
 from ..data.checks import check_datasets_available
 from ..evaluation.sem_seg import load_label_map
 from ..inference.loop import gather, predict_dataset
 from ..inference.semantic import RECORD_INDEX, multiscale_logits, semantic_inputs, semantic_mapper
 from ..label_errors.semantic import component_metrics
+from ..label_errors.semantic.table import (
+    SHARD_PREFIX,
+    ComponentTable,
+    load_component_shards,
+    merge_tables,
+    save_component_shard,
+)
 from ..utils.errors import UserInputError
 
 __all__ = ["labelled_semantic_dataset", "predict_components", "predict_softmax"]
+
+IMAGES_PER_SHARD = 50  # component shards are written this often: what a crash can cost
 
 
 def labelled_semantic_dataset(name: str) -> tuple[list, list, int]:
@@ -87,15 +98,45 @@ def predict_softmax(
         yield inputs[RECORD_INDEX], probs, given
 
 
-def predict_components(model, records: Sequence[dict], *, min_size: int, **options) -> list:
-    """`component_metrics` of each record on the model's softmax against its label map (`predict_softmax`, which
-    takes the `options`). Under detectron2's `launch` each process predicts its share and every process returns
-    every record's components."""
-    found = [
-        (index, component_metrics(probs, given, min_size=min_size))
-        for index, probs, given in predict_softmax(model, records, **options)
-    ]
-    images = [None] * len(records)
-    for index, image in gather(found):
-        images[index] = image
-    return images
+def predict_components(
+    model,
+    records: Sequence[dict],
+    *,
+    min_size: int,
+    shard_dir: Optional[Path] = None,
+    fingerprint: str = "",
+    **options,
+) -> ComponentTable:
+    """The `component_metrics` of each record on the model's softmax against its label map (`predict_softmax`, which
+    takes the `options`), as a `ComponentTable` (label_errors/semantic/table.py): the features and candidate masks
+    (RLE), no pixel map kept. With `shard_dir`, each process writes a shard every IMAGES_PER_SHARD images and continues
+    from the shards there written with the same `fingerprint` (a resumed run); the returned table is then the shards,
+    memory-mapped. Under detectron2's `launch` each process predicts its share and every process returns the table of
+    every record."""
+    loaded = load_component_shards(shard_dir, fingerprint) if shard_dir is not None else []
+    comm.synchronize()  # every process has read the same shards before any writes a new one
+    done = {int(i) for shard in loaded for i in shard.images["index"]}
+    todo = [i for i in range(len(records)) if i not in done]
+    pending, new = [], []
+    first_number = len(loaded)
+    for index, probs, given in predict_softmax(model, [records[i] for i in todo], **options):
+        pending.append(ComponentTable.of([component_metrics(probs, given, min_size=min_size)], [todo[index]]))
+        if len(pending) >= IMAGES_PER_SHARD:
+            new.append(_save(shard_dir, first_number + len(new), merge_tables(pending), fingerprint))
+            pending = []
+    if pending:
+        new.append(_save(shard_dir, first_number + len(new), merge_tables(pending), fingerprint))
+    if shard_dir is None:
+        return merge_tables(gather(new) or [ComponentTable.empty()])
+    comm.synchronize()  # every process's shards are on disk
+    parts = load_component_shards(shard_dir, fingerprint)
+    comm.synchronize()  # every process has opened them
+    return merge_tables(parts or [ComponentTable.empty()])
+
+
+def _save(shard_dir: Optional[Path], number: int, table: ComponentTable, fingerprint: str) -> ComponentTable:
+    if shard_dir is not None:
+        rank = f"-r{comm.get_rank()}" if comm.get_world_size() > 1 else ""
+        meta = {"fingerprint": fingerprint, "rank": comm.get_rank(), "world_size": comm.get_world_size()}
+        save_component_shard(shard_dir, f"{SHARD_PREFIX}{number:06d}{rank}", table, meta)
+    return table

@@ -18,7 +18,8 @@ from noisy_seg.inference import (
     predicted_classes,
 )
 from noisy_seg.modeling.gt_box_inference import predict_on_given_boxes
-from noisy_seg.pseudo_labels.evidence_shards import Ragged, load_shards, save_shard
+from noisy_seg.pseudo_labels.evidence_shards import load_shards, save_shard
+from noisy_seg.utils.columns import Ragged
 from noisy_seg.pseudo_labels.label_issues import collect_instance_evidence, load_instance_dataset
 from noisy_seg.utils.errors import UserInputError
 

@@ -4,6 +4,7 @@ examples with known answers, the meta classifier, the cleanlab peer adapter, and
 tools/find_semantic_label_errors.py end to end with the toy Semantic FPN (random init) and its bad inputs."""
 
 import copy
+import json
 import math
 
 import numpy as np
@@ -30,6 +31,15 @@ from noisy_seg.label_errors.semantic import (
     score_images,
     split_images,
 )
+from noisy_seg.label_errors.semantic.rank import score_table
+from noisy_seg.label_errors.semantic.table import (
+    ComponentTable,
+    load_component_shards,
+    merge_tables,
+    save_component_shard,
+)
+from noisy_seg.utils.columns import load_tables
+from noisy_seg.utils.errors import UserInputError
 from noisy_seg.utils.files import load_json
 
 CONFIG = "configs/toy/semantic_R18_FPN_ce.py"
@@ -343,6 +353,20 @@ def test_tool_end_to_end(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
         )
     drawn = sorted(path.name for path in (output / "proposals").iterdir())
     assert len(drawn) == len(proposals) and drawn[0].startswith("001_")
+    # the components are kept in columnar shards; a run killed after its first shard goes on from it
+    (shard,) = (output / "components").iterdir()  # 4 images: one shard of 50
+    tables, _ = load_tables(shard)
+    assert (
+        tables["images"]["index"].tolist() == [0, 1, 2, 3] and len(tables["rows"]["features"]) == report["components"]
+    )
+    finished = (output / "proposals.json").read_bytes()
+    record = load_json(output / "run.json")
+    (output / "run.json").write_text(json.dumps({**record, "finished": False}))
+    (output / "proposals.json").unlink()
+    with pytest.raises(SystemExit, match="--resume"):
+        run(repo_root, checkpoints["toy"], output, "--top", 3, "--min-size", 5, "--both-halves")
+    assert run(repo_root, checkpoints["toy"], output, "--top", 3, "--min-size", 5, "--both-halves", "--resume") == 0
+    assert (output / "proposals.json").read_bytes() == finished and list((output / "components").iterdir()) == [shard]
     # --classes restricts the search (its key=value neighbours stay config overrides)
     first = proposals[0]["class"]
     assert (
@@ -363,6 +387,45 @@ def test_tool_end_to_end(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
     report = load_json(tmp_path / "one_class" / "proposals.json")
     assert report["settings"]["classes"] == [first] and report["settings"]["solver"] == "liblinear"
     assert {p["class"] for p in report["proposals"]} == {first}
+
+
+def test_a_component_table_is_the_images_in_any_split_and_scores_as_the_lists():
+    rng = np.random.default_rng(3)
+    images = []
+    for i in range(6):
+        given = BLOCKS.copy()
+        given[1:4, 5:8] = 0  # the second block is not in the label: a candidate with its mask
+        probs = blocks_probs() + rng.uniform(0, 0.2, size=blocks_probs().shape)
+        images.append(component_metrics(probs / probs.sum(0), given, min_size=9))
+    table = ComponentTable.of(images)
+    halves = merge_tables([ComponentTable.of(images[3:], [3, 4, 5]), ComponentTable.of(images[:3])])
+    for name, column in table.rows.items():
+        np.testing.assert_array_equal(halves.rows[name], column)
+    for position, image in enumerate(images):
+        start, stop = table.row_range(position)
+        assert stop - start == len(image.classes)
+        for component, mask in image.masks.items():
+            np.testing.assert_array_equal(table.mask(start + component), mask)
+            np.testing.assert_array_equal(halves.mask(start + component), mask)
+    scores, info = score_images(images, seed=1, both_halves=True)
+    flat, table_info = score_table(table, seed=1, both_halves=True)
+    np.testing.assert_array_equal(np.concatenate(scores), flat)
+    assert info == table_info
+    sampled, sampled_info = score_table(table, seed=1, max_fit_rows=4, batch_rows=2)
+    assert [fit["train_components"] for fit in sampled_info["classifiers"]] == [4]
+    training = int(table.scorable[np.isin(table.image_positions, info["train_images"])].sum())
+    assert sampled_info["classifiers"][0]["sampled_from"] == training > 4
+    searched = np.isin(table.image_positions, info["search_images"])
+    assert np.isfinite(sampled[searched & table.scorable]).all() and np.isnan(sampled[~searched]).all()
+
+
+def test_component_shards_are_whole_and_belong_to_their_run(tmp_path):
+    table = ComponentTable.of([component_metrics(blocks_probs(), BLOCKS)])
+    save_component_shard(tmp_path, "shard-000000", table, {"fingerprint": "run a"})
+    (loaded,) = load_component_shards(tmp_path, "run a")
+    np.testing.assert_array_equal(loaded.rows["features"], table.rows["features"])
+    with pytest.raises(UserInputError, match="shard-000000 was written by another run or with other settings"):
+        load_component_shards(tmp_path, "run b")
 
 
 def error_of(*args, **kwargs) -> str:

@@ -10,11 +10,11 @@ import pytest
 from noisy_seg.pseudo_labels.evidence_shards import (
     SKIP_REASONS,
     Evidence,
-    Ragged,
     load_shards,
     merge_evidence,
     save_shard,
 )
+from noisy_seg.utils.columns import Ragged
 from noisy_seg.utils.errors import UserInputError
 
 NOT_IN_DATASET = SKIP_REASONS.index("image not in dataset")
@@ -111,7 +111,7 @@ def test_a_shard_is_written_whole_and_memory_mapped_on_read(tmp_path):
     with pytest.raises(UserInputError, match="shard-000000 was written by another run or with other settings"):
         load_shards(tmp_path, "run b")
     (tmp_path / "shard-000001").mkdir()  # a shard without its record: not whole
-    with pytest.raises(UserInputError, match="shard-000001 is not a whole evidence shard"):
+    with pytest.raises(UserInputError, match="shard-000001 is not a whole shard"):
         load_shards(tmp_path, "run a")
     (tmp_path / "shard-000001").rmdir()
     meta = json.loads((tmp_path / "shard-000000" / "shard.json").read_text())

@@ -19,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ...utils.components import class_components
+from .table import ComponentTable
 
 HEATMAPS = ("E", "D", "V")  # normalized entropy, probability margin, variation ratio
 C_VALUES = tuple(float(c) for c in 10.0 ** np.linspace(-4.2, 0.8, 20))  # the meta classifier's inverse L1 weights
@@ -329,31 +330,55 @@ def score_images(images: Sequence[ImageComponents], *, seed: int = 0, both_halve
 
     Returns (scores, info): scores[i] (n_i,) float64, NaN where not scored (a training-half image, a component
     without inner pixels); info: the split, and per fitted classifier its chosen C (None for a constant one), the
-    number of training components and the accuracy on the components it scored.
+    number of training components and the accuracy on the components it scored. `score_table` on the images' table.
     """
     if any(image.iou_adj is None for image in images):
         raise ValueError("every image needs its IoU_adj (component_metrics with a given label map)")
-    train, search = split_images(len(images), seed)
-    scores = [np.full(len(image.classes), np.nan) for image in images]
+    scores, info = score_table(ComponentTable.of(images), seed=seed, both_halves=both_halves, solver=solver)
+    ends = np.cumsum([len(image.classes) for image in images])
+    return np.split(scores, ends[:-1]) if len(images) else [], info
+
+
+def score_table(
+    table: ComponentTable,
+    *,
+    seed: int = 0,
+    both_halves: bool = False,
+    solver: str = "saga",
+    max_fit_rows: Optional[int] = None,
+    batch_rows: int = 100_000,
+):
+    """`score_images` on a `ComponentTable` (e.g. memory-mapped shards): (scores (n,) float64 per row, NaN where not
+    scored; info). The classifier fits on the training half's scorable rows, a seeded sample of `max_fit_rows` when
+    there are more (None: all; info says so), and scores `batch_rows` rows at a time."""
+    if np.isnan(np.asarray(table.rows["iou_adj"])).any():
+        raise ValueError("every image needs its IoU_adj (component_metrics with a given label map)")
+    train, search = split_images(table.num_images, seed)
+    positions, scorable = table.image_positions, table.scorable
+    true_positive = np.asarray(table.rows["iou_adj"]) > 0
+    features = table.rows["features"]
+    scores = np.full(len(table), np.nan)
     fits = []
     for fit_on, score_on in ((train, search), (search, train))[: 2 if both_halves else 1]:
-        rows = [images[i].features[images[i].scorable] for i in fit_on]
-        targets = [images[i].iou_adj[images[i].scorable] > 0 for i in fit_on]
-        model = fit_meta_classifier(np.concatenate(rows), np.concatenate(targets), seed, solver)
-        correct = total = 0
-        for i in score_on:
-            scorable = images[i].scorable
-            probability = _true_positive_probability(model, images[i].features[scorable])
-            scores[i][scorable] = probability
-            correct += int(np.sum((probability > 0.5) == (images[i].iou_adj[scorable] > 0)))
-            total += int(scorable.sum())
+        fit_rows = np.flatnonzero(np.isin(positions, fit_on) & scorable)
+        available = len(fit_rows)
+        if max_fit_rows is not None and available > max_fit_rows:
+            fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, max_fit_rows, replace=False))
+        model = fit_meta_classifier(np.asarray(features[fit_rows]), true_positive[fit_rows], seed, solver)
+        score_rows = np.flatnonzero(np.isin(positions, score_on) & scorable)
+        for start in range(0, len(score_rows), batch_rows):
+            batch = score_rows[start : start + batch_rows]
+            scores[batch] = _true_positive_probability(model, np.asarray(features[batch]))
+        correct = int(np.sum((scores[score_rows] > 0.5) == true_positive[score_rows]))
+        total = len(score_rows)
         chosen = getattr(model[-1], "C_", None) if hasattr(model, "steps") else None
         fits.append(
             {
                 "C": None if chosen is None else float(np.ravel(chosen)[0]),
-                "train_components": int(sum(len(r) for r in rows)),
+                "train_components": len(fit_rows),
                 "scored_components": total,
                 "accuracy": correct / total if total else float("nan"),
+                **({"sampled_from": available} if len(fit_rows) < available else {}),
             }
         )
     info = {"train_images": train.tolist(), "search_images": search.tolist(), "classifiers": fits}
