@@ -35,13 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from noisy_seg.label_errors.semantic import (
     NUM_PROPOSALS,
     component_metrics,
-    drop_components,
     evaluate_proposals,
     find_proposals,
     flagged_components,
@@ -49,12 +47,12 @@ from noisy_seg.label_errors.semantic import (
     score_images,
     split_images,
 )
+from noisy_seg.label_errors.semantic.synthetic import BACKGROUND, synthesize
 from noisy_seg.utils.memory import loaded_mib, peak_mib
 from noisy_seg.utils.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ours_saga", "ours_liblinear", "cleanlab")
-BACKGROUND = 0
 
 
 def parse_args(argv=None):
@@ -81,27 +79,6 @@ def parse_args(argv=None):
     if args.num_images < 2 or min(args.size) < 16 or args.num_classes < 2 or not 0 <= args.drop_fraction <= 1:
         parser.error("need --num-images >= 2, --size >= 16 16, --num-classes >= 2, --drop-fraction in [0, 1]")
     return args
-
-
-def _smooth(rng: np.random.Generator, channels: int, cell: int, height: int, width: int) -> np.ndarray:
-    """Gaussian noise on a coarse grid (one value per `cell` x `cell` pixels), bicubically upsampled."""
-    coarse = rng.normal(size=(channels, max(2, height // cell), max(2, width // cell))).astype(np.float32)
-    return np.stack([cv2.resize(plane, (width, height), interpolation=cv2.INTER_CUBIC) for plane in coarse])
-
-
-def synthesize(index: int, height: int, width: int, num_classes: int, drop_fraction: float, seed: int):
-    """(pred_probs (K, H, W) float32, clean labels (H, W) uint8, given labels (H, W) uint8) of one image."""
-    rng = np.random.default_rng([seed, index])
-    fields = _smooth(rng, num_classes, 64, height, width)
-    fields[BACKGROUND] += 1.5
-    clean = fields.argmax(axis=0).astype(np.uint8)
-    logits = 8.0 * fields + _smooth(rng, num_classes, 32, height, width)
-    logits -= logits.max(axis=0)
-    probs = np.exp(logits)
-    probs /= probs.sum(axis=0)
-    objects = [c for c in range(num_classes) if c != BACKGROUND]
-    given = drop_components(clean, num_classes, drop_fraction, rng, classes=objects, fill=BACKGROUND)
-    return probs, clean, given
 
 
 def write_data(folder: Path, args) -> None:
