@@ -544,8 +544,10 @@ def semantic_training(args, noise: str, folder: Path) -> TrainingJob:
     )
 
 
-def semantic_softmax(cfg, weights, records, num_classes: int, progress: bool):
-    """(softmax (N, K, H, W) float32, given label maps (N, H, W) int64) of the records (one image size)."""
+def semantic_softmax(cfg, weights, records, num_classes: int, progress: bool, path: Path):
+    """(softmax (N, K, H, W) float32, given label maps (N, H, W) int64) of the records (one image size); the softmax
+    is written to the .npy file `path` and memory-mapped, not held in memory: cleanlab.segmentation reads it in its
+    batches, ours an image at a time."""
     model = build_model(cfg, str(weights))
     probs = given = None
     check_fits(predicted_classes(model), num_classes, "the evidence set")
@@ -553,7 +555,9 @@ def semantic_softmax(cfg, weights, records, num_classes: int, progress: bool):
         model, records, progress=progress, desc="predicting", **mapper_settings(cfg)
     ):
         if probs is None:
-            probs = np.zeros((len(records), *image_probs.shape), np.float32)
+            probs = np.lib.format.open_memmap(
+                path, mode="w+", dtype=np.float32, shape=(len(records), *image_probs.shape)
+            )
             given = np.zeros((len(records), *image_given.shape), np.int64)
         if image_probs.shape != probs.shape[1:]:
             raise UserInputError(
@@ -606,9 +610,12 @@ def semantic_results(args, cfg, noise: str, weights: Path, labels: Path, progres
     """Both methods on one noisy copy of the val label maps: the seed's PR curve, and each proposal's score and hit."""
     name = register_noisy_label_maps(labels, like=args.semantic_dataset)
     records, class_names, ignore_label = labelled_semantic_dataset(name)
-    probs, given = semantic_softmax(cfg, weights, records, len(class_names), progress)
+    softmax = Path(labels).parent / SOFTMAX_NPY
+    probs, given = semantic_softmax(cfg, weights, records, len(class_names), progress, softmax)
     clean = clean_label_maps(records, args.semantic_dataset)
     proposals, info = method_proposals(probs, given, ignore_label, args.seed)
+    del probs
+    softmax.unlink()  # as large as the dataset's pixels times the classes: results.json keeps what counts
     methods = {}
     for method, found in proposals.items():
         scores, hits = ranked_proposals(found, clean, given, len(class_names))
@@ -626,6 +633,7 @@ def semantic_results(args, cfg, noise: str, weights: Path, labels: Path, progres
     }
 
 
+SOFTMAX_NPY = "softmax.npy"  # the model's softmax while both methods read it (deleted after)
 SEMANTIC_SCORES = {"ours": "P(true positive), meta classifier", "cleanlab": "mean 1 - p(label), flagged pixels"}
 
 
