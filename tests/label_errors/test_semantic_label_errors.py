@@ -6,6 +6,7 @@ tools/find_semantic_label_errors.py end to end with the toy Semantic FPN (random
 import copy
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -332,7 +333,10 @@ def run(repo_root, weights, output, *extra, dataset=VAL):
 
 
 @pytest.mark.slow
-def test_tool_end_to_end(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
+def test_tool_end_to_end(repo_root, tiny_toy, checkpoints, tmp_path, capsys, monkeypatch):
+    from noisy_seg.pseudo_labels import semantic_evidence
+
+    monkeypatch.setattr(semantic_evidence, "IMAGES_PER_SHARD", 3)
     output = tmp_path / "found"
     assert run(repo_root, checkpoints["toy"], output, "--top", 3, "--min-size", 5, "--both-halves") == 0
     assert "label-error proposals in 4 searched images" in capsys.readouterr().out
@@ -353,20 +357,27 @@ def test_tool_end_to_end(repo_root, tiny_toy, checkpoints, tmp_path, capsys):
         )
     drawn = sorted(path.name for path in (output / "proposals").iterdir())
     assert len(drawn) == len(proposals) and drawn[0].startswith("001_")
-    # the components are kept in columnar shards; a run killed after its first shard goes on from it
-    (shard,) = (output / "components").iterdir()  # 4 images: one shard of 50
-    tables, _ = load_tables(shard)
-    assert (
-        tables["images"]["index"].tolist() == [0, 1, 2, 3] and len(tables["rows"]["features"]) == report["components"]
-    )
+    # the components are kept in columnar shards; a run killed before its last shard scores only that shard's images
+    shards = sorted((output / "components").iterdir())  # 4 images: shards of 3 and 1
+    tables = [load_tables(shard)[0] for shard in shards]
+    assert [t["images"]["index"].tolist() for t in tables] == [[0, 1, 2], [3]]
+    assert sum(len(t["rows"]["features"]) for t in tables) == report["components"]
     finished = (output / "proposals.json").read_bytes()
     record = load_json(output / "run.json")
     (output / "run.json").write_text(json.dumps({**record, "finished": False}))
     (output / "proposals.json").unlink()
+    shutil.rmtree(shards[-1])
     with pytest.raises(SystemExit, match="--resume"):
         run(repo_root, checkpoints["toy"], output, "--top", 3, "--min-size", 5, "--both-halves")
+    scored = []
+    real_softmax = semantic_evidence.predict_softmax
+    monkeypatch.setattr(
+        semantic_evidence,
+        "predict_softmax",
+        lambda model, records, **options: scored.extend(records) or real_softmax(model, records, **options),
+    )
     assert run(repo_root, checkpoints["toy"], output, "--top", 3, "--min-size", 5, "--both-halves", "--resume") == 0
-    assert (output / "proposals.json").read_bytes() == finished and list((output / "components").iterdir()) == [shard]
+    assert len(scored) == 1 and (output / "proposals.json").read_bytes() == finished
     # --classes restricts the search (its key=value neighbours stay config overrides)
     first = proposals[0]["class"]
     assert (
