@@ -20,7 +20,9 @@ from tqdm import tqdm
 from detectron2.data import build_detection_test_loader
 from detectron2.utils import comm
 
-__all__ = ["first_process", "gather", "predict_dataset"]
+from ..utils.columns import SHARD_PREFIX
+
+__all__ = ["first_process", "gather", "predict_dataset", "process_shard"]
 
 
 def predict_dataset(
@@ -66,3 +68,11 @@ def first_process(compute: Callable):
     """`compute()` run by the first process only (e.g. opening the run folder), its value handed to every process;
     one collective that every process must reach. One process: `compute()`."""
     return comm.all_gather(compute() if comm.is_main_process() else None)[0]
+
+
+def process_shard(number: int, fingerprint: str) -> tuple[str, dict]:
+    """(folder name, meta) of this process's `number`-th shard of results (noisy_seg/utils/columns.py): each process
+    of a launch names its own, so several write into one folder; the meta says who wrote it and for which run."""
+    rank = f"-r{comm.get_rank()}" if comm.get_world_size() > 1 else ""
+    meta = {"fingerprint": fingerprint, "rank": comm.get_rank(), "world_size": comm.get_world_size()}
+    return f"{SHARD_PREFIX}{number:06d}{rank}", meta

@@ -126,37 +126,11 @@ def find_missing_annotations(
     return (scores >= score_threshold) & (best_iou < match_iou)
 
 
-def find_label_issues(
-    labels,
-    pred_probs,
-    *,
-    method: str = "self_confidence",
-    threshold: Optional[float] = None,
-    mask_iou=None,
-    mask_threshold: float = DEFAULT_THRESHOLD,
-    detection_scores=None,
-    detection_classes=None,
-    detection_best_iou=None,
-    score_threshold: float = 0.5,
-    match_iou: float = 0.5,
-) -> list[dict]:
+def find_label_issues(labels, pred_probs, **options) -> list[dict]:
     """The ranked issues (see the module doc): "class" always, "mask" with `mask_iou`, "missing" with the three
-    `detection_*` arrays."""
-    return issue_list(
-        find_label_issue_table(
-            labels,
-            pred_probs,
-            method=method,
-            threshold=threshold,
-            mask_iou=mask_iou,
-            mask_threshold=mask_threshold,
-            detection_scores=detection_scores,
-            detection_classes=detection_classes,
-            detection_best_iou=detection_best_iou,
-            score_threshold=score_threshold,
-            match_iou=match_iou,
-        )
-    )
+    `detection_*` arrays; the options (method, threshold, mask_iou, mask_threshold, detection_scores,
+    detection_classes, detection_best_iou, score_threshold, match_iou) as `find_label_issue_table`'s."""
+    return issue_list(find_label_issue_table(labels, pred_probs, **options))
 
 
 def find_label_issue_table(

@@ -18,10 +18,10 @@ from detectron2.data import MetadataCatalog
 from detectron2.utils import comm
 
 from ..inference.instance import GIVEN, GivenBoxMapper, given_annotations, predictor
-from ..inference.loop import gather, predict_dataset
+from ..inference.loop import gather, predict_dataset, process_shard
 from ..utils.errors import UserInputError
 from ..utils.columns import Ragged
-from .evidence_shards import SHARD_PREFIX, SKIP_REASONS, Evidence, load_shards, merge_evidence, save_shard
+from .evidence_shards import SKIP_REASONS, Evidence, load_shards, merge_evidence, save_shard
 
 __all__ = ["Evidence", "class_evidence", "coco_metadata", "collect_evidence", "mask_ious", "merge_evidence"]
 
@@ -177,9 +177,8 @@ def _with_given(record: dict, usable: list, annotations, id_map: dict, with_mask
 def _save(shard_dir: Optional[Path], number: int, evidence: Evidence, fingerprint: str) -> Evidence:
     """Save a shard of finished images (each process its own shards when there are several)."""
     if shard_dir is not None:
-        rank = f"-r{comm.get_rank()}" if comm.get_world_size() > 1 else ""
-        meta = {"fingerprint": fingerprint, "rank": comm.get_rank(), "world_size": comm.get_world_size()}
-        save_shard(shard_dir, f"{SHARD_PREFIX}{number:06d}{rank}", evidence, meta)
+        name, meta = process_shard(number, fingerprint)
+        save_shard(shard_dir, name, evidence, meta)
     return evidence
 
 

@@ -26,7 +26,7 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from ..utils.columns import concatenate_tables, load_tables, save_tables, take_rows
+from ..utils.columns import concatenate_tables, load_shard_folder, save_tables, take_rows
 from ..utils.errors import UserInputError
 
 __all__ = [
@@ -62,7 +62,6 @@ DETECTION_COLUMNS = {
 }
 IMAGE_COLUMNS = {"image_id": np.int64, "position": np.int64}
 TABLES = ("images", "rows", "skipped", "detections")
-SHARD_PREFIX = "shard-"
 
 
 @dataclass
@@ -159,19 +158,10 @@ def save_shard(folder: Path, name: str, evidence: Evidence, meta: dict) -> Path:
 def load_shards(folder: Path, fingerprint: str) -> list[Evidence]:
     """The shards in `folder` (none when it does not exist), memory-mapped, in name order; a shard whose
     fingerprint is not `fingerprint` (another run's, or other settings) is one clear error."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    shards = []
-    for path in sorted(p for p in folder.iterdir() if p.name.startswith(SHARD_PREFIX)):
-        tables, meta = load_tables(path)
-        if meta.get("fingerprint") != fingerprint:
-            raise UserInputError(
-                f"the evidence shard {path} was written by another run or with other settings (model, dataset, "
-                "options); delete it, or the whole folder, to score its images again"
-            )
-        shards.append(Evidence(*(tables.get(name, {}) for name in TABLES), bool(meta.get("detected"))))
-    return shards
+    return [
+        Evidence(*(tables.get(name, {}) for name in TABLES), bool(meta.get("detected")))
+        for tables, meta in load_shard_folder(folder, fingerprint, "evidence")
+    ]
 
 
 def _rle(counts: bytes, size) -> dict:

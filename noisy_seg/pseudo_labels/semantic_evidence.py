@@ -17,11 +17,10 @@ from detectron2.utils import comm
 
 from ..data.checks import check_datasets_available
 from ..evaluation.sem_seg import load_label_map
-from ..inference.loop import gather, predict_dataset
+from ..inference.loop import gather, predict_dataset, process_shard
 from ..inference.semantic import RECORD_INDEX, multiscale_logits, semantic_inputs, semantic_mapper
 from ..label_errors.semantic import component_metrics
 from ..label_errors.semantic.table import (
-    SHARD_PREFIX,
     ComponentTable,
     load_component_shards,
     merge_tables,
@@ -136,7 +135,6 @@ def predict_components(
 
 def _save(shard_dir: Optional[Path], number: int, table: ComponentTable, fingerprint: str) -> ComponentTable:
     if shard_dir is not None:
-        rank = f"-r{comm.get_rank()}" if comm.get_world_size() > 1 else ""
-        meta = {"fingerprint": fingerprint, "rank": comm.get_rank(), "world_size": comm.get_world_size()}
-        save_component_shard(shard_dir, f"{SHARD_PREFIX}{number:06d}{rank}", table, meta)
+        name, meta = process_shard(number, fingerprint)
+        save_component_shard(shard_dir, name, table, meta)
     return table

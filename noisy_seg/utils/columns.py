@@ -22,9 +22,20 @@ import numpy as np
 from .errors import UserInputError
 from .files import load_json, save_json_atomic
 
-__all__ = ["Ragged", "concatenate_tables", "load_tables", "release", "save_tables", "take_rows", "table_length"]
+__all__ = [
+    "SHARD_PREFIX",
+    "Ragged",
+    "concatenate_tables",
+    "load_shard_folder",
+    "load_tables",
+    "release",
+    "save_tables",
+    "take_rows",
+    "table_length",
+]
 
 META = "shard.json"
+SHARD_PREFIX = "shard-"  # a shard's folder name starts so (a temp folder being written does not)
 
 
 class Ragged:
@@ -106,6 +117,24 @@ def load_tables(path: Path) -> tuple[dict, dict]:
     except (ValueError, OSError) as err:
         raise UserInputError(f"the shard {path} cannot be read ({err}); delete it to compute its images again")
     return tables, load_json(path / META)
+
+
+def load_shard_folder(folder: Path, fingerprint: str, what: str) -> list[tuple[dict, dict]]:
+    """(tables, meta) of every shard in `folder` (none when it does not exist), memory-mapped, in name order; one
+    whose meta has another fingerprint (another run's, or other settings) is one clear error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    shards = []
+    for path in sorted(p for p in folder.iterdir() if p.name.startswith(SHARD_PREFIX)):
+        tables, meta = load_tables(path)
+        if meta.get("fingerprint") != fingerprint:
+            raise UserInputError(
+                f"the {what} shard {path} was written by another run or with other settings (model, dataset, "
+                "options); delete it, or the whole folder, to compute its images again"
+            )
+        shards.append((tables, meta))
+    return shards
 
 
 def table_length(table: dict) -> int:

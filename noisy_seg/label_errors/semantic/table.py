@@ -18,15 +18,13 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import numpy as np
 import pycocotools.mask as mask_util
 
-from ...utils.columns import Ragged, concatenate_tables, load_tables, save_tables, take_rows
+from ...utils.columns import Ragged, concatenate_tables, load_shard_folder, save_tables, take_rows
 from ...utils.errors import UserInputError
 
 if TYPE_CHECKING:
     from .rank import ImageComponents
 
 __all__ = ["ComponentTable", "load_component_shards", "merge_tables", "save_component_shard"]
-
-SHARD_PREFIX = "shard-"
 
 
 class ComponentTable:
@@ -146,16 +144,7 @@ def save_component_shard(folder: Path, name: str, table: ComponentTable, meta: d
 def load_component_shards(folder: Path, fingerprint: str) -> list[ComponentTable]:
     """The shards in `folder` (none when it does not exist), memory-mapped; one written with another fingerprint
     (another model, dataset or settings) is one clear error."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    shards = []
-    for path in sorted(p for p in folder.iterdir() if p.name.startswith(SHARD_PREFIX)):
-        tables, meta = load_tables(path)
-        if meta.get("fingerprint") != fingerprint:
-            raise UserInputError(
-                f"the component shard {path} was written by another run or with other settings (model, dataset, "
-                "options); delete it, or the whole folder, to compute its images again"
-            )
-        shards.append(ComponentTable(tables.get("images", {}), tables.get("rows", {}), tables.get("masks", {})))
-    return shards
+    return [
+        ComponentTable(tables.get("images", {}), tables.get("rows", {}), tables.get("masks", {}))
+        for tables, _ in load_shard_folder(folder, fingerprint, "component")
+    ]
