@@ -36,6 +36,7 @@ __all__ = [
 
 META = "shard.json"
 SHARD_PREFIX = "shard-"  # a shard's folder name starts so (a temp folder being written does not)
+TEMP_PREFIX = ".tmp-"  # a shard being written; one left by a killed writer is removed when the folder is read
 
 
 class Ragged:
@@ -82,7 +83,7 @@ class Ragged:
 def save_tables(final: Path, tables: dict, meta: dict) -> Path:
     """Write `tables` ({table: {column: array or Ragged}}) and `meta` (json) as the folder `final`."""
     final = Path(final)
-    temp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    temp = final.parent / f"{TEMP_PREFIX}{final.name}-{os.getpid()}"
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir(parents=True)
     for table, columns in tables.items():
@@ -121,10 +122,13 @@ def load_tables(path: Path) -> tuple[dict, dict]:
 
 def load_shard_folder(folder: Path, fingerprint: str, what: str) -> list[tuple[dict, dict]]:
     """(tables, meta) of every shard in `folder` (none when it does not exist), memory-mapped, in name order; one
-    whose meta has another fingerprint (another run's, or other settings) is one clear error."""
+    whose meta has another fingerprint (another run's, or other settings) is one clear error. Call it before any
+    process writes into the folder: it removes the half-written shards a killed writer left."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
+    for leftover in folder.glob(f"{TEMP_PREFIX}{SHARD_PREFIX}*"):  # read before anything is written: a dead writer's
+        shutil.rmtree(leftover, ignore_errors=True)
     shards = []
     for path in sorted(p for p in folder.iterdir() if p.name.startswith(SHARD_PREFIX)):
         tables, meta = load_tables(path)

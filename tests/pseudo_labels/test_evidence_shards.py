@@ -102,8 +102,10 @@ def test_a_shard_is_written_whole_and_memory_mapped_on_read(tmp_path):
     evidence = part([(7, 1)], [(2, 7), (4, 7)], detections=[(7, 1, 0.9)], masks=True)
     save_shard(tmp_path, "shard-000000", evidence, {"fingerprint": "run a"})
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+    (tmp_path / ".tmp-shard-000001-999999").mkdir()  # a writer killed mid-shard: removed when the folder is read
     (loaded,) = load_shards(tmp_path, "run a")
     assert isinstance(loaded.rows["class_probs"], np.memmap) and loaded.detected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard-000000"]
     merged = merge_evidence([loaded])
     np.testing.assert_array_equal(merged.rows["class_probs"], evidence.rows["class_probs"])
     assert merged.row(1) == evidence.row(1) and load_shards(tmp_path / "none", "run a") == []
