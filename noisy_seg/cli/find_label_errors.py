@@ -57,14 +57,12 @@ train.device=cpu).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import orjson
 
 from noisy_seg.utils.library_warnings import quiet_library_warnings
 
@@ -99,6 +97,7 @@ from noisy_seg.pseudo_labels.label_issues import (
     merge_evidence,
     write_label_issues,
 )
+from noisy_seg.utils.columns import fingerprint
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.files import file_sha256, load_json, save_json_atomic, save_json_streamed
 from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem
@@ -349,7 +348,7 @@ def fold_evidence(args, cfg, data, output: Path, settings: dict, progress: bool,
 def evidence_fingerprint(settings: dict, weights, fold: Optional[int] = None) -> str:
     """What the evidence shards of a run must have been written with: the settings, the fold, the weights' bytes."""
     identity = {"settings": settings, "fold": fold, "weights": file_sha256(weights) if weights else None}
-    return hashlib.sha1(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return fingerprint(identity)
 
 
 # ------------------------------------------------------------------------------------------------- outputs

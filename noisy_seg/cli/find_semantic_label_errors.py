@@ -32,7 +32,6 @@ override the config (e.g. train.device=cpu).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -43,7 +42,6 @@ from noisy_seg.utils.library_warnings import quiet_library_warnings
 quiet_library_warnings()  # before detectron2 is imported
 
 import numpy as np
-import orjson
 from tqdm import tqdm
 
 from detectron2.data import MetadataCatalog
@@ -61,6 +59,7 @@ from noisy_seg.label_errors.semantic import MIN_PROPOSAL_SIZE, NUM_PROPOSALS, SO
 from noisy_seg.label_errors.semantic.filter import find_table_proposals
 from noisy_seg.label_errors.semantic.rank import score_table
 from noisy_seg.pseudo_labels.semantic_evidence import labelled_semantic_dataset, predict_components
+from noisy_seg.utils.columns import fingerprint
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.files import file_sha256, load_json, save_json_atomic, write_image
 from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem
@@ -258,13 +257,12 @@ def run(args, checked=None) -> Optional[dict]:
     folder = first_process(lambda: RunFolder.open(args.output, settings, resume=args.resume))
     if folder.state == FINISHED:
         return load_json(folder.path / PROPOSALS_JSON) if comm.is_main_process() else None
-    fingerprint = {"settings": settings, "weights": file_sha256(args.weights)}
     table = predict_components(
         model,
         records,
         min_size=args.min_size,
         shard_dir=folder.path / COMPONENTS_DIR,
-        fingerprint=hashlib.sha1(orjson.dumps(fingerprint, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+        fingerprint=fingerprint({"settings": settings, "weights": file_sha256(args.weights)}),
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         progress=not args.no_progress,

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-import orjson
 import torch
 
 import detectron2.data.transforms as T
@@ -49,6 +48,7 @@ from detectron2.data import DatasetCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.utils import comm
 
+from ..utils.columns import fingerprint
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_streamed
 from ..utils.run_folder import FINISHED, RunFolder
@@ -151,7 +151,7 @@ def correct_instance_labels(
         dataset,
         id_map,
         output_dir / PROGRESS_DIR,
-        fingerprint=_fingerprint(settings),
+        fingerprint=fingerprint(settings),  # the model, the json, the options
         augmentations=augmentations,
         image_format=image_format,
         with_masks=mask_iou_threshold is not None,
@@ -243,11 +243,6 @@ def _model_sha1(model) -> str:
 
 
 # ------------------------------------------------------------------------------------- decisions and outputs
-def _fingerprint(settings: dict) -> str:
-    """What an evidence shard must have been written with (the model, the json, the options)."""
-    return hashlib.sha1(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
 def _decide(evidence, id_map, relabel_threshold, mask_iou_threshold) -> dict:
     """Per evidence row: relabel, flag, and the given / suggested category ids (the dataset's)."""
     relabel, flag = decide_corrections(
@@ -311,13 +306,12 @@ def _summary(num_images: int, dataset, evidence, decisions: dict) -> dict:
     if len(with_clean):  # injected noise (tools/make_noisy_dataset.py): what the correction did to it
         given = np.asarray([annotations[i]["category_id"] for i in with_clean.tolist()])
         clean = np.asarray([annotations[i]["clean_category_id"] for i in with_clean.tolist()])
-        row = _row_of(evidence, with_clean)
-        seen = row >= 0
-        suggested = np.where(seen, decisions["suggested"][np.maximum(row, 0)] if seen.any() else given, given)
-        relabelled = seen & (decisions["relabel"][np.maximum(row, 0)] if seen.any() else False)
-        prob = np.asarray(evidence.rows["best_other_prob"], np.float64)[np.maximum(row, 0)] if seen.any() else 0.0
+        row = _row_of(evidence, with_clean)  # -1 picks the appended entry: an annotation not looked at
+        suggested = np.where(row >= 0, np.append(decisions["suggested"], 0)[row], given)
+        relabelled = np.append(decisions["relabel"], False)[row]
+        prob = np.append(np.asarray(evidence.rows["best_other_prob"], np.float64), -np.inf)[row]
         summary["label_noise"] = count_label_changes(given, np.where(relabelled, suggested, given), clean)
-        summary["relabel_threshold_sweep"] = threshold_sweep(given, clean, suggested, np.where(seen, prob, -np.inf))
+        summary["relabel_threshold_sweep"] = threshold_sweep(given, clean, suggested, prob)
     return summary
 
 

@@ -11,6 +11,7 @@ A folder is written under a temp name beside its target and renamed into place: 
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import orjson
 
 from .errors import UserInputError
 from .files import load_json, save_json_atomic
@@ -26,6 +28,7 @@ __all__ = [
     "SHARD_PREFIX",
     "Ragged",
     "concatenate_tables",
+    "fingerprint",
     "load_shard_folder",
     "load_tables",
     "release",
@@ -118,6 +121,12 @@ def load_tables(path: Path) -> tuple[dict, dict]:
     except (ValueError, OSError) as err:
         raise UserInputError(f"the shard {path} cannot be read ({err}); delete it to compute its images again")
     return tables, load_json(path / META)
+
+
+def fingerprint(identity) -> str:
+    """What the shards of a run must have been written with: a digest of `identity` (json: settings, weights' hash),
+    the same for equal settings whatever their key order."""
+    return hashlib.sha1(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)).hexdigest()
 
 
 def load_shard_folder(folder: Path, fingerprint: str, what: str) -> list[tuple[dict, dict]]:
