@@ -100,7 +100,7 @@ from noisy_seg.label_errors.summary import flag_metrics
 from noisy_seg.noise.registry import NOISE_REGISTRY, named_noise_spec
 from noisy_seg.pseudo_labels.label_issues import ISSUES_JSON, SCORES_JSON, spatially_noised
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
-from noisy_seg.utils.files import atomic_output, load_json, save_json_atomic
+from noisy_seg.utils.files import atomic_output, load_json, save_figure, save_json_atomic
 from noisy_seg.utils.run_folder import FINISHED, NEW, STARTED, RunFolder, folder_problem, run_state
 
 BACKGROUND = 0  # the toy semantic classes' background: every other class is an object class
@@ -838,8 +838,7 @@ def plot_pr_curves(rows: list, path: Path) -> None:
     for axis in list(axes.flat)[len(grouped) :]:
         axis.set_visible(False)
     figure.tight_layout()
-    with atomic_output(path, suffix=".png") as temp:
-        figure.savefig(temp, dpi=110)
+    save_figure(figure, path)
     plt.close(figure)
 
 

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from noisy_seg.engine.metrics import read_metrics
 from noisy_seg.engine.run_info import read_run_info
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
-from noisy_seg.utils.files import atomic_output
+from noisy_seg.utils.files import save_figure
 
 CLEAN, NOISY = "memorization/pred_is_clean_label", "memorization/pred_is_noisy_label"
 OTHER = "memorization/pred_is_other_label"
@@ -139,8 +139,7 @@ def plot(runs, labels, smooth: int, output: Path) -> Figure:
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
     figure.tight_layout()
-    with atomic_output(output, suffix=".png") as temp:
-        figure.savefig(temp, format="png")
+    save_figure(figure, output, dpi=100)
     return figure
 
 

@@ -8,7 +8,7 @@ import math
 import statistics
 from pathlib import Path
 
-from ..utils.files import atomic_output, write_atomic
+from ..utils.files import atomic_output, save_figure, write_atomic
 from .grid import CellResult, Grid
 from .launcher import FG_CALLED_BACKGROUND, NO_PREDICTIONS
 
@@ -182,7 +182,6 @@ def plot(grid: Grid, rows: list[dict], metric: str, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     try:
-        with atomic_output(path, suffix=".png") as temp:  # the suffix tells matplotlib the format
-            fig.savefig(temp, dpi=120)
+        save_figure(fig, path, dpi=120)
     finally:
         plt.close(fig)

@@ -41,6 +41,7 @@ __all__ = [
     "png_is_complete",
     "remove_stale_temp_files",
     "save_json_atomic",
+    "save_figure",
     "save_json_streamed",
     "write_atomic",
     "write_image",
@@ -127,6 +128,13 @@ def write_image(path: PathLike, image, params: Sequence[int] = ()) -> Path:
         if written != data.size:
             raise OSError(f"wrote {written} of {data.size} bytes")
     return path
+
+
+def save_figure(figure, path: PathLike, dpi: int = 110) -> Path:
+    """A matplotlib figure written to `path` (its suffix names the format) atomically; returns `path`."""
+    with atomic_output(path, suffix=Path(path).suffix or ".png") as temp:
+        figure.savefig(temp, dpi=dpi)
+    return Path(path)
 
 
 def png_is_complete(path: PathLike) -> bool:
