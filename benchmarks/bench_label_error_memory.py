@@ -157,9 +157,10 @@ def worker(args) -> dict:
                 evidence.skipped,
                 evidence.detections,
                 table["issues"],
+                table["rows"],
                 table["scores"],
                 table["flags"],
-                {"best_iou": table["best_iou"]},
+                {"best_iou": table["best_iou"], "relabel": table["relabel"]},
             ]
         )
         / 2**20

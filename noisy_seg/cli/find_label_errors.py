@@ -27,6 +27,11 @@ The fold trainings are a grid (noisy_seg.engine.jobs): --jobs of them at once, s
 fold is reported with its log after the others have run. --batch-size and --num-workers set the scoring's test
 loader (noisy_seg.inference).
 
+Quality gate (noisy_seg.label_errors.quality_gate): the held-out AP of the scoring models (with --folds each fold
+model on its held-out fold; with --weights the checkpoint on the config's test set, evaluated into
+OUTPUT/heldout_check/) is in the summary; below --min-heldout-ap (default 5) the tool says the scores are unreliable
+and writes no corrected.json unless --write-corrected.
+
 Scores per annotation: cleanlab's self-confidence and normalized margin on the box head's class posterior on the
 annotated box (foreground classes, renormalized), DivideMix's GMM clean probability on its cross entropy, the IoU of
 the predicted mask with the annotated one; the model's own detections scored at least --missing-score that overlap
@@ -34,17 +39,25 @@ no annotation (box IoU < --match-iou) are missing objects. --method decides the 
 (cleanlab.filter.find_label_issues, the default), or self_confidence / normalized_margin / gmm below --threshold
 (default 0.5). --mask-threshold: a mask IoU below it is a mask issue. --no-masks / --no-missing turn those off.
 
-Writes OUTPUT/issues.json (ranked: issue type, annotation id, image id, given and suggested category ids, score;
-settings and summary: counts, and with injected noise (clean_category_id from tools/make_noisy_dataset.py) AUROC,
-average precision and precision@k of each score), OUTPUT/scores.json (every annotation's scores),
-OUTPUT/corrected.json (the json with the class suggestions applied, originals in original_category_id),
+Writes OUTPUT/issues.json: one row per annotation with an issue, every reason in it (class, mask), and one per
+missing object, ranked by one combined score (each type ranked on its own scale, class issues by the per-class
+calibrated self-confidence, the types interleaved by their rank within type: noisy_seg.label_errors.combine), with
+each row's rank within each type, given and suggested category ids and whether corrected.json relabels it; settings
+and summary: counts per type and per class, the dataset's class noise estimated by confident learning (noise rate
+and transition matrix, cleanlab's confident joint; the true one beside it with injected noise), the quality gate,
+the corrections, and with injected noise (clean_category_id from tools/make_noisy_dataset.py) AUROC, average
+precision and precision@k of each score and what the corrections restored and broke. OUTPUT/scores.json (every
+annotation's scores), OUTPUT/corrected.json (the json with the correction policy applied: a class issue whose
+suggested class is more probable than --relabel-threshold is relabelled, the original in original_category_id;
+label correction's rule, noisy_seg.label_errors.correction), OUTPUT/noise_matrix.png (the transition matrix),
 OUTPUT/weighted.json (the json unchanged but for "loss_weight" on every scored annotation: its GMM clean
 probability, 4 decimals; train on it, registered with register_coco_file(like=...), with
 model.roi_heads.box_predictor.annotation_loss_weights=True to weight each RoI's classification loss by it),
 OUTPUT/detections.json (unless --no-missing: the model's detections scored at least --missing-score on every scored
 image, the candidates of missing objects, for benchmarks such as cleanlab.object_detection's: {"score_threshold",
 "box_mode": "XYWH_ABS", "images": [{"image_id", "fold", "boxes", "scores", "category_ids"}]}, boxes rounded to 0.01
-px), PNGs of the --top issues under OUTPUT/top/, and with --folds the fold trainings under OUTPUT/folds/. OUTPUT
+px), PNGs of the first --top issues of each type under OUTPUT/top/<type>/, and with --folds the fold trainings
+under OUTPUT/folds/. OUTPUT
 must be new or empty; with --resume, an interrupted run there with the same settings continues (its finished fold
 trainings are reused, an interrupted one goes on from its last checkpoint, and the scoring goes on from its last
 evidence shard). OUTPUT/evidence/ (OUTPUT/evidence/fold<k>/ with --folds) keeps the model's evidence in columnar
@@ -75,7 +88,8 @@ from noisy_seg.data import check_datasets_available, register_coco_file  # (regi
 from noisy_seg.engine import load_lazy_config, resolve_config_file
 from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
 from noisy_seg.engine.jobs import TrainingJob, add_gpu_arguments, check_gpu_arguments, run_jobs
-from noisy_seg.engine.launcher import last_error_line, quoted
+from noisy_seg.engine.launcher import last_error_line, quoted, training_metrics
+from noisy_seg.engine.train_loop import do_test
 from noisy_seg.inference import (
     build_model,
     check_fits,
@@ -87,8 +101,12 @@ from noisy_seg.inference import (
     predicted_classes,
 )
 from noisy_seg.label_errors import CLASS_METHODS
+from noisy_seg.label_errors.correction import DEFAULT_RELABEL_THRESHOLD
+from noisy_seg.label_errors.quality_gate import DEFAULT_MIN_HELDOUT_AP, quality_gate
 from noisy_seg.pseudo_labels.label_issues import (
+    CORRECTED_JSON,
     ISSUES_JSON,
+    NOISE_PNG,
     collect_instance_evidence,
     fold_image_ids,
     image_folds,
@@ -105,6 +123,7 @@ from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem
 FOLDS_DIR = "folds"
 EVIDENCE_DIR = "evidence"  # the model's evidence in columnar shards (pseudo_labels/evidence_shards.py)
 DETECTIONS_JSON = "detections.json"
+HELDOUT_DIR = "heldout_check"  # the given checkpoint's evaluation on the config's test set
 SET_BY_THE_TOOL = ("train.output_dir", "dataloader.train.dataset.names", "dataloader.test.dataset.names")
 IN_SAMPLE_CAVEAT = (
     "predictions of one given checkpoint: if it was trained on this dataset they are in-sample, and "
@@ -142,6 +161,25 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="self_confidence / normalized_margin / gmm: a score below it is a class issue (default 0.5)",
     )
     parser.add_argument("--mask-threshold", type=float, default=0.5, help="a mask IoU below it is a mask issue")
+    parser.add_argument(
+        "--relabel-threshold",
+        type=float,
+        default=DEFAULT_RELABEL_THRESHOLD,
+        help="corrected.json relabels a class issue when its suggested class is more probable than this (default "
+        "0.5; label correction's rule: noisy_seg.label_errors.correction)",
+    )
+    parser.add_argument(
+        "--min-heldout-ap",
+        type=float,
+        default=DEFAULT_MIN_HELDOUT_AP,
+        help="the quality gate: below this held-out AP (0-100; mask AP, box AP with --no-masks) of the scoring "
+        "models the scores are called unreliable and corrected.json is not written (default 5)",
+    )
+    parser.add_argument(
+        "--write-corrected",
+        action="store_true",
+        help="write corrected.json even when the quality gate fails",
+    )
     parser.add_argument(
         "--missing-score",
         type=float,
@@ -194,6 +232,10 @@ def check_flags(args) -> None:
             "--threshold does not apply to --method confident_learning (cleanlab estimates how many "
             "labels are wrong); pick self_confidence, normalized_margin or gmm to set one"
         )
+    if not 0 < args.relabel_threshold <= 1:
+        raise UserInputError(f"--relabel-threshold must lie in (0, 1], got {args.relabel_threshold:g}")
+    if not 0 <= args.min_heldout_ap <= 100:
+        raise UserInputError(f"--min-heldout-ap is a COCO AP in [0, 100], got {args.min_heldout_ap:g}")
     for flag, value in (
         ("--threshold", args.threshold),
         ("--mask-threshold", args.mask_threshold),
@@ -325,7 +367,7 @@ def train_folds(args, data, output: Path):
 
 def fold_evidence(args, cfg, data, output: Path, settings: dict, progress: bool, **evidence_options):
     """The fold models (`train_folds`), each scoring its held-out images (under launch, each process its share of
-    them) into OUTPUT/evidence/fold<k>/ shards: (merged evidence, fold_of)."""
+    them) into OUTPUT/evidence/fold<k>/ shards: (merged evidence, fold_of, {fold name: its held-out AP})."""
     fold_of, runs, held_out_ids = train_folds(args, data, output)
     parts = []
     for fold, (run, image_ids) in enumerate(zip(runs, held_out_ids)):
@@ -342,7 +384,23 @@ def fold_evidence(args, cfg, data, output: Path, settings: dict, progress: bool,
                 **evidence_options,
             )
         )
-    return merge_evidence(parts), fold_of
+    metric = heldout_metric(args)
+    heldout_ap = {f"fold {fold}": training_metrics(run.folder).get(metric) for fold, run in enumerate(runs)}
+    return merge_evidence(parts), fold_of, heldout_ap
+
+
+def heldout_metric(args) -> str:
+    """The metric of the quality gate: mask AP, or box AP with --no-masks."""
+    return "bbox/AP" if args.no_masks else "segm/AP"
+
+
+def heldout_check(args, cfg, model) -> dict:
+    """The given checkpoint's held-out check: its AP on the config's test set (detectron2's evaluation, written
+    under OUTPUT/heldout_check/), {"checkpoint": AP or None when the config evaluates no such metric}."""
+    cfg.dataloader.evaluator.output_dir = str(Path(args.output) / HELDOUT_DIR)
+    results = do_test(cfg, model)
+    task, name = heldout_metric(args).split("/")
+    return {"checkpoint": results.get(task, {}).get(name)}
 
 
 def evidence_fingerprint(settings: dict, weights, fold: Optional[int] = None) -> str:
@@ -398,6 +456,8 @@ def prepare(args):
         "mask_threshold": None if args.no_masks else args.mask_threshold,
         "missing_score": None if args.no_missing else args.missing_score,
         "match_iou": args.match_iou,
+        "relabel_threshold": args.relabel_threshold,
+        "min_heldout_ap": args.min_heldout_ap,
         "overrides": list(args.opts),
         "predictions": "out-of-sample" if args.folds else "given checkpoint",
         "caveat": None if args.folds else IN_SAMPLE_CAVEAT,
@@ -441,6 +501,7 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
             **evidence_options,
         )
         fold_of = None
+        heldout_ap = heldout_check(args, cfg, model)
     else:
         noise = cfg.get("dataloader", {}).get("train", {}).get("mapper", {}).get("noise", None)
         if noise is not None:
@@ -449,7 +510,9 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
                 "fold models train on a re-noised copy of the json",
                 file=sys.stderr,
             )
-        evidence, fold_of = fold_evidence(args, cfg, data, Path(args.output), settings, progress, **evidence_options)
+        evidence, fold_of, heldout_ap = fold_evidence(
+            args, cfg, data, Path(args.output), settings, progress, **evidence_options
+        )
     if not comm.is_main_process():
         return None
     folder = RunFolder.open(args.output, settings, resume=True)  # opened by main() already
@@ -461,20 +524,51 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
         mask_threshold=args.mask_threshold,
         score_threshold=args.missing_score,
         match_iou=args.match_iou,
+        relabel_threshold=args.relabel_threshold,
         fold_of=fold_of,
     )
+    gate = quality_gate(heldout_ap, metric=heldout_metric(args), bar=args.min_heldout_ap)
+    report["summary"]["quality_gate"] = gate
     if not args.no_missing:
         save_json_streamed(detections_file(data, evidence, fold_of, args.missing_score), folder.path / DETECTIONS_JSON)
-    write_label_issues(folder, data, evidence, report, settings=settings, top=args.top, progress=progress)
+    write_label_issues(
+        folder,
+        data,
+        evidence,
+        report,
+        settings=settings,
+        top=args.top,
+        write_corrected=gate["passed"] or args.write_corrected,
+        progress=progress,
+    )
     return report
 
 
 def print_summary(args, report: dict) -> None:
-    counts = report["summary"]["issues"]
+    summary = report["summary"]
+    counts = summary["issues"]
     print(
-        f"{counts['total']} issues in {args.dataset} ({counts['class']} class, {counts['mask']} mask, "
-        f"{counts['missing']} missing): {Path(args.output) / ISSUES_JSON}"
+        f"{counts['total']} issues in {args.dataset}: {counts['annotations']} annotations ({counts['class']} with a "
+        f"class issue, {counts['mask']} with a mask issue), {counts['missing']} missing objects: "
+        f"{Path(args.output) / ISSUES_JSON}"
     )
+    gate = summary["quality_gate"]
+    if gate["passed"]:
+        print(f"quality gate passed: {gate['verdict']}")
+    else:
+        written = "written anyway (--write-corrected)" if args.write_corrected else "not written (--write-corrected)"
+        print(f"warning: {gate['verdict']}; {CORRECTED_JSON} {written}", file=sys.stderr)
+    estimate = summary.get("noise_estimate")
+    if estimate is not None:
+        injected = estimate.get("injected")
+        truth = f" (injected: {injected['noise_rate']:.3f})" if injected else ""
+        print(f"estimated class noise rate {estimate['noise_rate']:.3f}{truth}: {Path(args.output) / NOISE_PNG}")
+    corrections = summary["corrections"]
+    changes = corrections.get("label_noise")
+    line = f"relabelled {corrections['relabelled']} (suggested class above {corrections['relabel_threshold']:g})"
+    if changes:
+        line += f": restored {changes['restored']}, broke {changes['broken']}"
+    print(line)
     noise = report["summary"].get("label_noise")
     if noise:
         scores = ", ".join(f"{name} {m['auroc']:.3f}" for name, m in noise["scores"].items() if m["auroc"] is not None)

@@ -67,7 +67,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-flip", action="store_true", help="semantic: no horizontal-flip views")
     parser.add_argument("--threshold", type=float, help="semantic: confidence in [0, 1] below which a pixel is ignored")
     parser.add_argument("--tag-file", help="semantic: json {image id or file stem: [class index or name, ...]}")
-    parser.add_argument("--relabel-threshold", type=float, help="instance: score in [0, 1] to relabel an instance")
+    parser.add_argument(
+        "--relabel-threshold",
+        type=float,
+        help="instance: relabel an annotation when its suggested class is more probable than this (default 0.5; "
+        "noisy_seg.label_errors.correction, the policy find-label-errors applies too)",
+    )
     parser.add_argument("--mask-iou-threshold", type=float, help="instance: mask IoU in [0, 1] to match an instance")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run (same settings)")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")

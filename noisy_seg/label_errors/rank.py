@@ -10,6 +10,8 @@ the K foreground classes on each annotated box (detectron2's box head gives K + 
 - "gmm": DivideMix's clean probability (Li et al. 2020, used by InstanceGM): the per-annotation cross entropy
   -log p[label], min-max normalized, a 2-component GaussianMixture(max_iter=10, tol=1e-2, reg_covar=5e-4) fitted
   to it, and the posterior of the low-mean component. DivideMix calls an annotation clean when it exceeds 0.5.
+- calibrated class quality (`calibrated_class_quality`): self-confidence after cleanlab's per-class adjustment
+  (`adjust_pred_probs`), what the audit ranks class issues by (combine.py).
 - mask quality (`mask_quality_scores`): the IoU of the model's mask for the given class with the annotated mask.
 """
 
@@ -29,6 +31,7 @@ __all__ = [
     "GMM_SETTINGS",
     "SCORE_METHODS",
     "annotation_losses",
+    "calibrated_class_quality",
     "foreground_probs",
     "get_label_quality_scores",
     "gmm_clean_probability",
@@ -67,6 +70,16 @@ def get_label_quality_scores(labels, pred_probs, *, method: str = "self_confiden
     if method not in SCORE_METHODS:
         raise UserInputError(f"method must be one of {', '.join(SCORE_METHODS)}, got {method!r}")
     return _quality_scores(*check_labels_and_probs(labels, pred_probs), method)
+
+
+def calibrated_class_quality(labels, pred_probs) -> np.ndarray:
+    """(N,) self-confidence on posteriors calibrated per class (cleanlab's `adjust_pred_probs`: each class's
+    confident threshold, its mean self-confidence, subtracted and the rows renormalized): a class the model gives
+    little probability everywhere does not rank every one of its labels as suspicious. Ranks class issues."""
+    labels, pred_probs = check_labels_and_probs(labels, pred_probs)
+    if not len(labels):
+        return np.zeros(0)
+    return _cleanlab_quality_scores(labels, pred_probs, method="self_confidence", adjust_pred_probs=True)
 
 
 def annotation_losses(labels, pred_probs) -> np.ndarray:

@@ -48,6 +48,12 @@ from detectron2.data import DatasetCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.utils import comm
 
+from ..label_errors.correction import (
+    DEFAULT_RELABEL_THRESHOLD,
+    count_label_changes,
+    decide_corrections,
+    threshold_sweep,
+)
 from ..utils.columns import fingerprint
 from ..utils.errors import UserInputError
 from ..utils.files import load_json, save_json_streamed
@@ -61,8 +67,6 @@ __all__ = [
     "CORRECTIONS_JSON",
     "correct_instance_labels",
     "corrected_annotation",
-    "count_label_changes",
-    "decide_corrections",
     "input_settings_from_config",
 ]
 
@@ -79,7 +83,7 @@ def correct_instance_labels(
     dataset_name: str,
     output_dir,
     *,
-    relabel_threshold: Optional[float] = 0.5,
+    relabel_threshold: Optional[float] = DEFAULT_RELABEL_THRESHOLD,
     mask_iou_threshold: Optional[float] = None,
     resume: bool = False,
     augmentations: Optional[Sequence[T.Augmentation]] = None,
@@ -191,35 +195,6 @@ def input_settings_from_config(cfg) -> dict:
     return {"augmentations": list(instantiate(mapper.augmentations)), "image_format": mapper.image_format}
 
 
-# ------------------------------------------------------------------------------ the rules, on plain tensors
-def decide_corrections(
-    best_other_prob: np.ndarray,
-    mask_iou: np.ndarray,
-    relabel_threshold: Optional[float],
-    mask_iou_threshold: Optional[float],
-):
-    """(relabel, flag) bool arrays: relabel where the best other class is more probable than the threshold; flag
-    where the mask IoU (NaN: no mask to compare) is below its threshold. A None threshold decides nothing."""
-    best_other_prob, mask_iou = np.asarray(best_other_prob, float), np.asarray(mask_iou, float)
-    relabel = best_other_prob > (np.inf if relabel_threshold is None else relabel_threshold)
-    flag = mask_iou < (-np.inf if mask_iou_threshold is None else mask_iou_threshold)  # NaN compares False
-    return relabel, flag
-
-
-def count_label_changes(original: np.ndarray, corrected: np.ndarray, clean: np.ndarray) -> dict:
-    """What a correction did to injected label noise (arrays of category ids, one entry per annotation)."""
-    original, corrected, clean = (np.asarray(a) for a in (original, corrected, clean))
-    noisy, changed = original != clean, corrected != original
-    return {
-        "annotations": int(len(original)),
-        "noisy_before": int(noisy.sum()),
-        "restored": int((noisy & changed & (corrected == clean)).sum()),
-        "changed_still_wrong": int((noisy & changed & (corrected != clean)).sum()),
-        "broken": int((~noisy & changed).sum()),
-        "noisy_after": int((corrected != clean).sum()),
-    }
-
-
 # ------------------------------------------------------------------------------------------ input checks
 def _check_thresholds(relabel_threshold, mask_iou_threshold) -> None:
     for name, value in (("relabel_threshold", relabel_threshold), ("mask_iou_threshold", mask_iou_threshold)):
@@ -283,8 +258,11 @@ def _corrected_annotations(dataset, evidence, decisions: dict):
 
 
 def corrected_annotation(ann: dict, row: dict) -> dict:
+    """`ann` with a `correction` entry from `row` ({"reasons", "given_prob", "suggested_prob", "mask_iou"}) and, when
+    `row["relabel"]` (default: a "class" reason, as label correction decides), the suggested category
+    (`original_category_id` keeps the given one)."""
     ann = dict(ann)  # the input dataset stays as read
-    if "class" in row["reasons"]:
+    if row.get("relabel", "class" in row["reasons"]):
         ann["original_category_id"] = ann["category_id"]
         ann["category_id"] = row["suggested_category_id"]
     ann["correction"] = {key: row[key] for key in ("reasons", "given_prob", "suggested_prob", "mask_iou")}
@@ -323,16 +301,3 @@ def _row_of(evidence, indices: np.ndarray) -> np.ndarray:
     found = np.zeros(len(indices), bool)
     found[inside] = scored[position[inside]] == indices[inside]
     return np.where(found, position, -1)
-
-
-SWEEP_THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-def threshold_sweep(given, clean, suggested, best_other_prob, thresholds=SWEEP_THRESHOLDS) -> dict:
-    """{threshold: count_label_changes} had the class rule used that relabel threshold, over the same annotations as
-    "label_noise" (arrays over them: given, clean and suggested category ids, the suggestion's probability, -inf for
-    one not looked at, which stays as given): which threshold would have restored more flipped labels than it broke,
-    from the same evidence (no second pass over the model)."""
-    return {
-        str(t): count_label_changes(given, np.where(best_other_prob > t, suggested, given), clean) for t in thresholds
-    }

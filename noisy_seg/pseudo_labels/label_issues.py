@@ -13,19 +13,30 @@ Several models each scoring its held-out images (K-fold) give several evidences:
 
 Files in the output folder (`write_label_issues`; each written atomically, and run.json, noisy_seg/utils/run_folder.py,
 marked finished last):
-- issues.json: {"settings", "summary", "issues"}: the ranked issues (issue type, annotation id, image id, given and
-  suggested category ids, score, and the evidence behind it: "row" is the annotation's position in scores.json,
-  "annotation_index" in the json's annotation list), see `label_issue_report`;
+- issues.json: {"settings", "summary", "issues"}: one row per annotation with an issue, every reason in it ("class",
+  "mask"), and one per missing object, ranked by one combined score (label_errors.combine: each type ranked on its
+  own scale, class issues by the per-class calibrated self-confidence, the types interleaved by rank within type);
+  each row has its rank within each of its types, the given and suggested category ids, whether the correction
+  policy relabels it, and the evidence behind it ("row": its position in scores.json, "annotation_index" in the
+  json's annotation list), see `label_issue_report`. The summary holds the counts per type and per class, the
+  dataset's class noise estimated by confident learning (noise rate, transition matrix; the true one beside it
+  when the noise was injected) and the corrections (with injected noise: restored / broken);
 - scores.json: every scored annotation with all its scores (self-confidence, normalized margin, GMM clean
-  probability, mask IoU, flagged by confident learning), for benchmarks;
-- corrected.json: the dataset's json with the class suggestions applied (`original_category_id` keeps the given
-  one) and a `correction` entry on every annotation with an issue, as label correction writes it: stage-2 training
-  reads it with `register_coco_file`. Missing objects are listed, not added;
+  probability, calibrated self-confidence, mask IoU, flagged by confident learning), for benchmarks;
+- corrected.json: the dataset's json with the correction policy applied (label_errors.correction: a class issue
+  whose suggested class is more probable than `relabel_threshold` takes it, `original_category_id` keeps the
+  given one; label correction's rule and threshold) and a `correction` entry on every annotation with a class or
+  mask issue, as label correction writes it: stage-2 training reads it with `register_coco_file`. Missing objects
+  are listed, not added. Left out when the tool's quality gate fails (unless asked for);
 - weighted.json: the dataset's json unchanged except that every scored annotation gets "loss_weight", its GMM
   clean probability (4 decimals): training with MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS (LazyConfig
   `box_predictor.annotation_loss_weights=True`) weights each RoI's classification loss by it;
-- top/: PNGs of the first `top` issues (detectron2's Visualizer): the given label and mask beside the suggested
-  label and the predicted mask; for a missing object, the image's annotations beside the detection.
+- noise_matrix.png: the estimated transition matrix P(given class | true class) as a heat map (and the injected
+  one beside it);
+- top/<type>/: PNGs of the first `top` issues of each type by their rank within it (detectron2's Visualizer),
+  titled with the type, the rank and the row's reasons: the given label and mask beside the suggested label (or
+  the relabel the policy applies) and the predicted mask with its IoU; for a missing object, the image's
+  annotations beside the detection.
 """
 
 from __future__ import annotations
@@ -46,8 +57,21 @@ from detectron2.data import detection_utils as utils
 from detectron2.utils.visualizer import Visualizer
 
 from ..label_errors import filter as label_filter
+from ..label_errors.combine import REASON_BITS, combine_issues, reasons_of
+from ..label_errors.correction import (
+    DEFAULT_RELABEL_THRESHOLD,
+    count_label_changes,
+    decide_corrections,
+    threshold_sweep,
+)
 from ..label_errors.filter import ISSUE_TYPES
-from ..label_errors.rank import foreground_probs, get_label_quality_scores
+from ..label_errors.noise_estimate import (
+    draw_transition_matrices,
+    estimate_label_noise,
+    injected_transition,
+    transition_distance,
+)
+from ..label_errors.rank import calibrated_class_quality, foreground_probs, get_label_quality_scores
 from ..label_errors.summary import label_noise_benchmark, score_metrics
 from ..noise.geometry import rle_to_mask, segmentation_to_mask
 from ..utils.errors import UserInputError
@@ -69,6 +93,7 @@ __all__ = [
     "fold_image_ids",
     "image_folds",
     "label_issue_report",
+    "top_issues",
     "load_instance_dataset",
     "merge_evidence",
     "spatially_noised",
@@ -80,8 +105,9 @@ ISSUES_JSON = "issues.json"
 SCORES_JSON = "scores.json"
 CORRECTED_JSON = "corrected.json"
 WEIGHTED_JSON = "weighted.json"
+NOISE_PNG = "noise_matrix.png"
 TOP_DIR = "top"
-OUTPUT_NAMES = (ISSUES_JSON, SCORES_JSON, CORRECTED_JSON, WEIGHTED_JSON, TOP_DIR)
+OUTPUT_NAMES = (ISSUES_JSON, SCORES_JSON, CORRECTED_JSON, WEIGHTED_JSON, NOISE_PNG, TOP_DIR)
 _SCORE_NAMES = ("self_confidence", "normalized_margin", "gmm")
 _GIVEN, _SUGGESTED = (0.1, 0.7, 0.2), (0.85, 0.15, 0.1)  # Visualizer colors (RGB in [0, 1]): green, red
 _DRAWN_SIZE = 640  # pixels of an image's longer side in the PNGs
@@ -210,22 +236,31 @@ def label_issue_report(
     mask_threshold: float = 0.5,
     score_threshold: float = 0.5,
     match_iou: float = 0.5,
+    relabel_threshold: float = DEFAULT_RELABEL_THRESHOLD,
     fold_of: Optional[dict] = None,
 ) -> dict:
     """{"issues", "scores", "summary", "table"} from `evidence` with noisy_seg.label_errors (arguments as its
     `filter.find_label_issues`; mask issues when the evidence has mask IoUs, missing objects when it has
     detections). Category ids are the dataset's; `fold_of` ({image id: fold}) adds each row's fold.
 
-    issues: ranked, {"rank", "type", "annotation_id" (None for "missing"), "image_id", "given_category_id",
-        "suggested_category_id", "score" (lower is worse), "fold"} and the evidence: "given_prob",
-        "suggested_prob", "mask_iou", "annotation_index", "row" for an annotation; "detection_score", "bbox"
-        (XYWH), "best_iou", "detection" (its row in the evidence's detections) for a missing object.
-    scores: per scored annotation all scores (self_confidence, normalized_margin, gmm, mask_iou), whether confident
-        learning and `method` flag its class, its fold, and its clean_category_id / noise tag when it has them.
-    Both are `LazyRows` (made from arrays when read); "table" holds the arrays: the issues
-    (`filter.find_label_issue_table`), the scores, and the detections' best IoU.
-    summary: counts, and with injected noise `summary.label_noise_benchmark` ("label_noise") and the mask IoU's
-        `score_metrics` against spatial noise tags ("mask_noise")."""
+    issues: one row per annotation with an issue (all its reasons) and one per missing object, ranked by the combined
+        score (label_errors.combine): {"rank", "reasons", "ranks" ({type: rank within the type}), "annotation_id"
+        (None for "missing"), "image_id", "given_category_id", "suggested_category_id" (None without a class
+        reason), "score" (combined, lower is worse), "relabel" (the correction policy applies the suggestion:
+        label_errors.correction, `relabel_threshold`), "fold"} and the evidence: "class_quality" (the calibrated
+        self-confidence), "given_prob", "suggested_prob", "mask_iou", "annotation_index", "row" for an annotation;
+        "detection_score", "bbox" (XYWH), "best_iou", "detection" (its row in the evidence's detections) for a
+        missing object.
+    scores: per scored annotation all scores (self_confidence, normalized_margin, gmm, calibrated_self_confidence,
+        mask_iou), whether confident learning and `method` flag its class, its fold, and its clean_category_id /
+        noise tag when it has them.
+    Both are `LazyRows` (made from arrays when read); "table" holds the arrays: the issues per reason
+    (`filter.find_label_issue_table`), the rows (`combine.combine_issues`), the scores, the relabel decisions and
+    the detections' best IoU.
+    summary: counts (per type and per class), the dataset's estimated class noise (label_errors.noise_estimate), the
+        corrections, and with injected noise `summary.label_noise_benchmark` ("label_noise"), the mask IoU's
+        `score_metrics` against spatial noise tags ("mask_noise"), the true transition matrix and what the
+        corrections restored and broke."""
     rows, annotations = evidence.rows, data.coco["annotations"]
     if not evidence.num_rows:
         raise UserInputError(f"{data.name}: no annotation could be scored ({len(evidence.skipped['index'])} skipped)")
@@ -259,6 +294,8 @@ def label_issue_report(
         ),
     )
     scores = {name: get_label_quality_scores(labels, pred_probs, method=name) for name in _SCORE_NAMES}
+    scores["calibrated_self_confidence"] = calibrated_class_quality(labels, pred_probs)
+    combined = combine_issues(issues, scores["calibrated_self_confidence"])
     class_issue = issues["type"] == ISSUE_TYPES.index("class")
     flagged_by_method = np.zeros(len(labels), bool)
     flagged_by_method[issues["index"][class_issue]] = True
@@ -267,10 +304,14 @@ def label_issue_report(
         if method == "confident_learning"
         else label_filter.find_class_issues(labels, pred_probs, method="confident_learning")[0]
     )
+    best_other_prob = np.asarray(rows["best_other_prob"], np.float64)
+    relabel = flagged_by_method & decide_corrections(best_other_prob, mask_iou, relabel_threshold, None)[0]
     table = {
         "issues": issues,
+        "rows": combined,
         "scores": scores,
         "flags": {"confident_learning": confident_learning, method: flagged_by_method},
+        "relabel": relabel,
         "best_iou": best_iou,
     }
     to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
@@ -284,14 +325,31 @@ def label_issue_report(
         "skipped": len(evidence.skipped["index"]),
         "skipped_by_reason": evidence.skipped_by_reason(),
         "detections": len(detections["score"]) if evidence.detected else None,
-        "issues": {**{kind: int(n) for kind, n in zip(ISSUE_TYPES, counts)}, "total": int(counts.sum())},
+        "issues": {
+            **{kind: int(n) for kind, n in zip(ISSUE_TYPES, counts)},
+            "annotations": int((~combined["missing"]).sum()),
+            "total": int(len(combined["index"])),
+        },
+        "per_class": _per_class(labels, issues, relabel, data),
+        "noise_estimate": _noise_estimate(labels, pred_probs, noise, to_dataset, data),
+        "corrections": _corrections(
+            labels,
+            best_other_prob,
+            rows["best_other"],
+            flagged_by_method,
+            relabel,
+            noise,
+            to_dataset,
+            relabel_threshold,
+        ),
     }
     summary.update(
         _noise_benchmarks(labels, to_dataset, noise, scores, mask_iou if with_masks else None, table["flags"])
     )
     return {
         "issues": LazyRows(
-            len(issues["index"]), lambda i: _issue_row(i, issues, evidence, best_iou, annotations, to_dataset, fold)
+            len(combined["index"]),
+            lambda i: _issue_row(i, table, evidence, best_iou, to_dataset, fold),
         ),
         "scores": LazyRows(
             evidence.num_rows, lambda i: _score_row(i, evidence, table, annotations, to_dataset, fold, method)
@@ -299,6 +357,77 @@ def label_issue_report(
         "summary": summary,
         "table": table,
     }
+
+
+def _per_class(labels: np.ndarray, issues: dict, relabel: np.ndarray, data: InstanceDataset) -> list:
+    """Per class (dataset category id): annotations given it, its class and mask issues, the ones relabelled."""
+    classes = data.num_classes
+    per_type = {}
+    for kind in ("class", "mask"):
+        chosen = np.asarray(issues["index"])[issues["type"] == ISSUE_TYPES.index(kind)]
+        per_type[kind] = np.bincount(labels[chosen], minlength=classes)
+    given = np.bincount(labels, minlength=classes)
+    relabelled = np.bincount(labels[relabel], minlength=classes)
+    names = _class_names(data)
+    return [
+        {
+            "category_id": category_id,
+            "name": names[contiguous],
+            "annotations": int(given[contiguous]),
+            "class_issues": int(per_type["class"][contiguous]),
+            "mask_issues": int(per_type["mask"][contiguous]),
+            "relabelled": int(relabelled[contiguous]),
+        }
+        for category_id, contiguous in sorted(data.id_map.items(), key=lambda item: item[1])
+    ]
+
+
+def _class_names(data: InstanceDataset) -> list:
+    names = MetadataCatalog.get(data.name).get("thing_classes", None)
+    if names and len(names) == data.num_classes:
+        return list(names)
+    return [str(category_id) for category_id, _ in sorted(data.id_map.items(), key=lambda item: item[1])]
+
+
+def _noise_estimate(labels, pred_probs, noise: dict, to_dataset: dict, data: InstanceDataset) -> Optional[dict]:
+    """The dataset's class noise estimated by confident learning (None with fewer annotations than classes), and with
+    injected noise the true transition matrix and the estimate's mean absolute error."""
+    if len(labels) < pred_probs.shape[1]:
+        return None
+    estimate = {
+        "category_ids": [to_dataset[k] for k in range(data.num_classes)],
+        **estimate_label_noise(labels, pred_probs),
+    }
+    known = noise["clean"] >= 0
+    if known.any():
+        clean = np.asarray([data.id_map.get(int(c), -1) for c in noise["clean"][known].tolist()])
+        usable = clean >= 0
+        truth = injected_transition(labels[known][usable], clean[usable], data.num_classes)
+        given_clean = labels[known][usable] != clean[usable]
+        estimate["injected"] = {
+            "noise_rate": float(given_clean.mean()) if usable.any() else 0.0,
+            "transition": truth.tolist(),
+            "transition_error": transition_distance(estimate["transition"], truth),
+        }
+    return estimate
+
+
+def _corrections(labels, best_other_prob, best_other, flagged, relabel, noise, to_dataset, relabel_threshold) -> dict:
+    """The correction policy's counts; with injected class noise what it restored and broke, and the same at other
+    thresholds (the class issues' suggestions only)."""
+    found = {"relabel_threshold": relabel_threshold, "relabelled": int(relabel.sum())}
+    known = noise["clean"] >= 0
+    if known.any():
+        to_id = np.zeros(max(to_dataset) + 1, np.int64)
+        to_id[list(to_dataset)] = list(to_dataset.values())
+        given = to_id[labels[known]]
+        suggested = to_id[np.asarray(best_other, np.int64)[known]]
+        clean = noise["clean"][known]
+        found["label_noise"] = count_label_changes(given, np.where(relabel[known], suggested, given), clean)
+        found["relabel_threshold_sweep"] = threshold_sweep(
+            given, clean, suggested, np.where(flagged[known], best_other_prob[known], -np.inf)
+        )
+    return found
 
 
 def _annotation_boxes(annotations: list, image_ids) -> tuple[np.ndarray, np.ndarray]:
@@ -318,20 +447,24 @@ def _usable_box(box) -> bool:
     )
 
 
-def _issue_row(i: int, issues: dict, evidence: Evidence, best_iou, annotations, to_dataset, fold) -> dict:
-    kind, index = ISSUE_TYPES[int(issues["type"][i])], int(issues["index"][i])
-    score = float(issues["score"][i])
-    if kind == "missing":
+def _issue_row(i: int, table: dict, evidence: Evidence, best_iou, to_dataset, fold) -> dict:
+    rows = table["rows"]
+    index, reasons = int(rows["index"][i]), reasons_of(int(rows["reasons"][i]))
+    ranks = {kind: int(rows[f"rank_{kind}"][i]) for kind in reasons}
+    score = float(rows["score"][i])
+    if rows["missing"][i]:
         detections = evidence.detections
         image_id = int(detections["image_id"][index])
         return {
             "rank": i + 1,
-            "type": "missing",
+            "reasons": reasons,
+            "ranks": ranks,
             "annotation_id": None,
             "image_id": image_id,
             "given_category_id": None,
-            "suggested_category_id": to_dataset[int(issues["suggested_class"][i])],
+            "suggested_category_id": to_dataset[int(rows["suggested_class"][i])],
             "score": score,
+            "relabel": False,
             "detection_score": float(detections["score"][index]),
             "bbox": np.asarray(detections["box"][index], np.float64).tolist(),
             "best_iou": float(best_iou[index]),
@@ -339,15 +472,18 @@ def _issue_row(i: int, issues: dict, evidence: Evidence, best_iou, annotations, 
             "fold": fold(image_id),
         }
     row = evidence.row(index)
-    suggested = int(issues["suggested_class"][i])
+    suggested = int(rows["suggested_class"][i])
     return {
         "rank": i + 1,
-        "type": kind,
+        "reasons": reasons,
+        "ranks": ranks,
         "annotation_id": row["id"],
         "image_id": row["image_id"],
         "given_category_id": to_dataset[row["given"]],
         "suggested_category_id": None if suggested < 0 else to_dataset[suggested],
         "score": score,
+        "relabel": bool(table["relabel"][index]),
+        "class_quality": float(table["scores"]["calibrated_self_confidence"][index]),
         "given_prob": row["given_prob"],
         "suggested_prob": row["best_other_prob"],
         "mask_iou": row["mask_iou"],
@@ -419,21 +555,32 @@ def write_label_issues(
     *,
     settings: dict,
     top: int = 20,
+    write_corrected: bool = True,
     progress: bool = True,
 ) -> None:
     """Write the files of the module doc into `output`: a new (or empty) folder, or the RunFolder the caller opened
     for this run with `settings` (e.g. one that already holds the fold trainings); the run is marked finished last.
-    The per-annotation files are streamed from the report's arrays (no list of a million dicts)."""
+    The per-annotation files are streamed from the report's arrays (no list of a million dicts). `write_corrected`
+    False (the quality gate failed) leaves corrected.json out."""
     folder = output if isinstance(output, RunFolder) else RunFolder.open(output, settings, how_to_resume=None)
     output_dir = folder.path
     save_json_streamed(iter(report["scores"]), output_dir / SCORES_JSON)
-    save_json_streamed(corrected_dataset(data, report["table"]["issues"], evidence), output_dir / CORRECTED_JSON)
+    if write_corrected:
+        save_json_streamed(corrected_dataset(data, report["table"], evidence), output_dir / CORRECTED_JSON)
     save_json_streamed(weighted_dataset(data, evidence, report["table"]["scores"]["gmm"]), output_dir / WEIGHTED_JSON)
-    drawn = report["issues"][:top]
-    for issue in tqdm(drawn, desc="drawing issues", disable=not progress or not drawn):
-        image = draw_issue(data, issue, evidence)
+    noise = report["summary"].get("noise_estimate")
+    if noise is not None:
+        matrices = {f"estimated (noise rate {noise['noise_rate']:.2f})": noise["transition"]}
+        if "injected" in noise:
+            matrices[f"injected (noise rate {noise['injected']['noise_rate']:.2f})"] = noise["injected"]["transition"]
+        draw_transition_matrices(
+            matrices, _class_names(data), output_dir / NOISE_PNG, title="P(given class | true class)"
+        )
+    drawn = [(kind, issue) for kind, issue in top_issues(report, top)]
+    for kind, issue in tqdm(drawn, desc="drawing issues", disable=not progress or not drawn):
+        image = draw_issue(data, issue, evidence, kind=kind)
         name = issue["annotation_id"] if issue["annotation_id"] is not None else f"image{issue['image_id']}"
-        write_image(output_dir / TOP_DIR / f"{issue['rank']:04d}_{issue['type']}_{name}.png", image[:, :, ::-1])
+        write_image(output_dir / TOP_DIR / kind / f"{issue['ranks'][kind]:04d}_{name}.png", image[:, :, ::-1])
     issues = (
         {key: value for key, value in issue.items() if key != "detection"}  # a pointer into `evidence`
         for issue in report["issues"]
@@ -444,38 +591,47 @@ def write_label_issues(
     folder.finish()
 
 
-def corrected_dataset(data: InstanceDataset, issues: dict, evidence: Evidence) -> dict:
-    """The dataset's json with each "class" issue's suggested category applied and a `correction` entry on every
-    annotation with a class or mask issue (instance.corrected_annotation); nothing else changes. `issues`: the
-    report's issue table; the "annotations" value is a generator (save_json_streamed writes it)."""
+def top_issues(report: dict, top: int):
+    """(type, issue row) of the first `top` issues of each type, by their rank within the type."""
+    rows = report["table"]["rows"]
+    for kind in ISSUE_TYPES:
+        ranks = rows[f"rank_{kind}"]
+        chosen = np.flatnonzero((ranks > 0) & (ranks <= top))
+        for i in chosen[np.argsort(ranks[chosen], kind="stable")].tolist():
+            yield kind, report["issues"][i]
+
+
+def corrected_dataset(data: InstanceDataset, table: dict, evidence: Evidence) -> dict:
+    """The dataset's json with the correction policy applied (label_errors.correction: a class issue whose suggested
+    class is more probable than the relabel threshold takes it, `original_category_id` keeps the given one) and a
+    `correction` entry on every annotation with a class or mask issue (instance.corrected_annotation; only the
+    relabelled ones carry `original_category_id`); nothing else changes. `table`: the report's arrays; the
+    "annotations" value is a generator (save_json_streamed writes it)."""
     count = len(data.coco["annotations"])
-    kinds = np.asarray(issues["type"])
-    found = {}  # per annotation index: whether a class / mask issue; the suggested class (-1: none)
-    for name in ("class", "mask"):
-        rows = np.asarray(issues["index"])[kinds == ISSUE_TYPES.index(name)]
-        found[name] = np.zeros(count, bool)
-        found[name][np.asarray(evidence.rows["index"])[rows]] = True
-    is_class = kinds == ISSUE_TYPES.index("class")
-    suggested = np.full(count, -1, np.int64)
-    suggested[np.asarray(evidence.rows["index"])[np.asarray(issues["index"])[is_class]]] = issues["suggested_class"][
-        is_class
-    ]
+    rows = table["rows"]
+    annotation_rows = ~rows["missing"]
+    reasons = np.zeros(count, np.int64)  # per annotation index: its issue reasons (bits)
+    evidence_index = np.asarray(evidence.rows["index"])
+    reasons[evidence_index[rows["index"][annotation_rows]]] = rows["reasons"][annotation_rows]
     row_of = np.full(count, -1, np.int64)
-    row_of[np.asarray(evidence.rows["index"])] = np.arange(evidence.num_rows)
+    row_of[evidence_index] = np.arange(evidence.num_rows)
     to_dataset = {contiguous: dataset_id for dataset_id, contiguous in data.id_map.items()}
+    relabel = table["relabel"]
+    wanted = REASON_BITS["class"] | REASON_BITS["mask"]
 
     def annotations():
         for index, ann in enumerate(data.coco["annotations"]):
-            is_class, is_mask = bool(found["class"][index]), bool(found["mask"][index])
-            if not (is_class or is_mask):
+            bits = int(reasons[index]) & wanted
+            if not bits:
                 yield ann
                 continue
             row = evidence.row(int(row_of[index]))
             yield corrected_annotation(
                 ann,
                 {
-                    "reasons": ["class"] * is_class + ["mask"] * is_mask,
-                    "suggested_category_id": to_dataset[int(suggested[index])] if is_class else None,
+                    "reasons": reasons_of(bits),
+                    "relabel": bool(relabel[row_of[index]]),
+                    "suggested_category_id": to_dataset[row["best_other"]],
                     "given_prob": row["given_prob"],
                     "suggested_prob": row["best_other_prob"],
                     "mask_iou": row["mask_iou"],
@@ -499,8 +655,11 @@ def weighted_dataset(data: InstanceDataset, evidence: Evidence, gmm) -> dict:
     return {**data.coco, "annotations": annotations()}
 
 
-def draw_issue(data: InstanceDataset, issue: dict, evidence: Evidence) -> np.ndarray:
-    """(H, 2W, 3) RGB: left the annotation as given, right what the model suggests."""
+def draw_issue(data: InstanceDataset, issue: dict, evidence: Evidence, *, kind: Optional[str] = None) -> np.ndarray:
+    """(H, 2W, 3) RGB: left the annotation as given, right what the model suggests (the class suggestion and the
+    predicted mask with its IoU, for every reason of the row); titled with the issue type `kind` (default the row's
+    first reason) and its rank within that type."""
+    kind = kind or issue["reasons"][0]
     record = data.record(issue["image_id"])
     image = utils.read_image(record["file_name"], format="RGB")
     height, width = image.shape[:2]
@@ -512,7 +671,7 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: Evidence) -> np.nda
         index = contiguous[category_id]
         return names[index] if names and index < len(names) else str(category_id)
 
-    if issue["type"] == "missing":
+    if kind == "missing":
         given = [
             a
             for a in data.coco["annotations"]
@@ -551,12 +710,23 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: Evidence) -> np.nda
             _GIVEN,
         )
         predicted = rle_to_mask(row["predicted_mask"]).astype(bool) if "predicted_mask" in row else None
-        if issue["type"] == "class":
-            label = f"suggested: {name(issue['suggested_category_id'])} {issue['suggested_prob']:.2f}"
-        else:
-            label = f"predicted mask, IoU {issue['mask_iou']:.2f}"
-        right = _overlay(image, scale, [ann["bbox"]], [label], [predicted], _SUGGESTED)
-    return np.concatenate([left, right], axis=1)
+        parts = []
+        if "class" in issue["reasons"]:
+            action = "relabel to" if issue["relabel"] else "suggested"
+            parts.append(f"{action}: {name(issue['suggested_category_id'])} {issue['suggested_prob']:.2f}")
+        if issue["mask_iou"] is not None:
+            parts.append(f"mask IoU {issue['mask_iou']:.2f}")
+        right = _overlay(image, scale, [ann["bbox"]], ["; ".join(parts) or "predicted"], [predicted], _SUGGESTED)
+    drawn = np.concatenate([left, right], axis=1)
+    return _titled(drawn, f"{kind} issue #{issue['ranks'][kind]} (reasons: {', '.join(issue['reasons'])})")
+
+
+def _titled(image: np.ndarray, title: str) -> np.ndarray:
+    """`image` (RGB) under a white band holding `title`."""
+    band = np.full((28, image.shape[1], 3), 255, np.uint8)
+    visualizer = Visualizer(band, metadata=None, scale=1.0)
+    visualizer.draw_text(title, (6, 14), color="black", horizontal_alignment="left", font_size=12)
+    return np.concatenate([visualizer.output.get_image(), image], axis=0)
 
 
 def _overlay(image: np.ndarray, scale: float, boxes_xywh, labels, masks, color) -> np.ndarray:

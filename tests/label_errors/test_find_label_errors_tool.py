@@ -31,6 +31,8 @@ CONFIG = "configs/toy/mask_rcnn_R18_FPN_ce.py"
 IMAGES = 5  # the last one without annotations: only detections (missing objects) can come from it
 FLIPPED_EVERY = 3  # every third annotation gets the next class
 SPATIAL_EVERY = 4  # and every fourth a "dilate" tag (its mask is left as it is: only the metrics are checked)
+FOLD_ARGUMENTS = ["--folds", 2, "--no-masks", "--no-missing", "--method", "self_confidence", "--threshold", 0.99]
+HELDOUT_CHECK = ["dataloader.test.dataset.names=toy_tiny_val", "dataloader.test.num_workers=0"]
 TINY_TRAINING = [
     "train.max_iter=2",
     "dataloader.train.total_batch_size=2",
@@ -111,16 +113,21 @@ def sha(path):
 def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_path, capsys):
     before = sha(noisy_small["json"])
     output = tmp_path / "out"
-    assert run(repo_root, output, "--weights", checkpoints["toy"], "--top", "3", dataset=noisy_small["name"]) == 0
+    arguments = ["--weights", checkpoints["toy"], "--top", "3", "--write-corrected", *HELDOUT_CHECK]
+    assert run(repo_root, output, *arguments, dataset=noisy_small["name"]) == 0
     printed = capsys.readouterr()
     assert "caveat: predictions of one given checkpoint" in printed.err and "in-sample" in printed.err
     assert "issues in" in printed.out and "injected class noise" in printed.out
+    # random weights: the held-out check (the config's test set) fails the gate, said plainly; asked, it writes
+    assert "the scores are unreliable" in printed.err and "written anyway (--write-corrected)" in printed.err
     assert sha(noisy_small["json"]) == before  # the input is never written
     assert sorted(p.name for p in output.iterdir()) == [
         "corrected.json",
         "detections.json",
         "evidence",
+        "heldout_check",
         "issues.json",
+        "noise_matrix.png",
         "run.json",
         "scores.json",
         "top",
@@ -134,41 +141,69 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert [i["score"] for i in issues] == sorted(i["score"] for i in issues)
     assert summary["issues"]["total"] == len(issues) and summary["scored"] == len(annotations)
     assert summary["images"] == IMAGES and summary["detections"] > 0
+    gate = summary["quality_gate"]
+    assert gate["metric"] == "segm/AP" and gate["bar"] == 5 and gate["models"]["checkpoint"] < 5
+    assert not gate["passed"]
     by_id = {a["id"]: a for a in annotations}
+    annotation_rows = [i["annotation_id"] for i in issues if i["annotation_id"] is not None]
+    assert len(annotation_rows) == len(set(annotation_rows)) == summary["issues"]["annotations"]  # one row each
+    for kind in ("class", "mask", "missing"):  # every reason of a row ranked within its type: 1..n
+        ranks = sorted(i["ranks"][kind] for i in issues if kind in i["reasons"])
+        assert ranks == list(range(1, summary["issues"][kind] + 1))
     for issue in issues:
-        assert issue["type"] in ("class", "mask", "missing") and 0 <= issue["score"] <= 1
-        if issue["type"] == "missing":
-            assert issue["annotation_id"] is None and issue["best_iou"] < 0.5 and issue["detection_score"] >= 0.5
+        assert set(issue["reasons"]) <= {"class", "mask", "missing"} and 0 < issue["score"] <= 1
+        if "missing" in issue["reasons"]:
+            assert issue["reasons"] == ["missing"] and issue["annotation_id"] is None
+            assert issue["best_iou"] < 0.5 and issue["detection_score"] >= 0.5
         else:
             assert by_id[issue["annotation_id"]]["category_id"] == issue["given_category_id"]
-        if issue["type"] == "class":
+        if "class" in issue["reasons"]:
             assert issue["suggested_category_id"] != issue["given_category_id"]
+            assert issue["relabel"] == (issue["suggested_prob"] > 0.5)
+        else:
+            assert not issue["relabel"]
+    per_class = summary["per_class"]
+    assert [c["category_id"] for c in per_class] == list(range(1, 9))
+    assert sum(c["annotations"] for c in per_class) == len(annotations)
+    assert sum(c["class_issues"] for c in per_class) == summary["issues"]["class"]
+    estimate = summary["noise_estimate"]
+    assert 0 <= estimate["noise_rate"] <= 1 and np.asarray(estimate["transition"]).shape == (8, 8)
+    truth = np.asarray(estimate["injected"]["transition"])  # columns: P(given | clean) over the clean labels
+    assert np.allclose(truth.sum(axis=0), 1.0)
+    assert estimate["injected"]["noise_rate"] == pytest.approx(len(annotations[::FLIPPED_EVERY]) / len(annotations))
     flipped = sum(a["category_id"] != a["clean_category_id"] for a in annotations)
     noise = summary["label_noise"]
     assert noise["flipped"] == flipped == len(annotations[::FLIPPED_EVERY])
     for metrics in noise["scores"].values():
         assert 0 <= metrics["auroc"] <= 1 and 0 <= metrics["average_precision"] <= 1
-    assert set(noise["scores"]) == {"self_confidence", "normalized_margin", "gmm"}
+    assert set(noise["scores"]) == {"self_confidence", "normalized_margin", "gmm", "calibrated_self_confidence"}
     assert summary["mask_noise"]["errors"] == len(annotations[1::SPATIAL_EVERY])  # the mask IoU against the tags
 
     scores = json.loads((output / "scores.json").read_text())
     assert [s["annotation_id"] for s in scores] == [a["id"] for a in annotations]
-    class_issues = {i["annotation_id"]: i for i in issues if i["type"] == "class"}
+    class_issues = {i["annotation_id"]: i for i in issues if "class" in i["reasons"]}
     assert {s["annotation_id"] for s in scores if s["confident_learning"]} == set(class_issues)  # the default
     assert noise["flags"]["confident_learning"]["flagged"] == len(class_issues)
 
     corrected = json.loads((output / "corrected.json").read_text())
     assert [a["id"] for a in corrected["annotations"]] == [a["id"] for a in annotations]
-    flagged = {i["annotation_id"] for i in issues if i["type"] in ("class", "mask")}
+    flagged = {i["annotation_id"]: i for i in issues if i["annotation_id"] is not None}
     for ann in corrected["annotations"]:
         original = by_id[ann["id"]]
-        if ann["id"] in class_issues:
-            assert ann["category_id"] == class_issues[ann["id"]]["suggested_category_id"]
-            assert ann["original_category_id"] == original["category_id"] and "class" in ann["correction"]["reasons"]
-        elif ann["id"] in flagged:
-            assert ann["category_id"] == original["category_id"] and ann["correction"]["reasons"] == ["mask"]
-        else:
+        if ann["id"] not in flagged:
             assert ann == original
+            continue
+        issue = flagged[ann["id"]]
+        assert ann["correction"]["reasons"] == issue["reasons"]
+        if issue["relabel"]:  # the policy: a class issue whose suggestion is above --relabel-threshold
+            assert ann["category_id"] == issue["suggested_category_id"]
+            assert ann["original_category_id"] == original["category_id"]
+        else:
+            assert ann["category_id"] == original["category_id"] and "original_category_id" not in ann
+    relabelled = sum(i["relabel"] for i in issues)
+    changes = summary["corrections"]["label_noise"]
+    assert summary["corrections"]["relabelled"] == relabelled
+    assert changes["restored"] + changes["changed_still_wrong"] + changes["broken"] == relabelled
     weighted = json.loads((output / "weighted.json").read_text())  # the json as given + each GMM clean probability
     gmm = {row["annotation_index"]: row["gmm"] for row in scores}
     assert len(weighted["annotations"]) == len(annotations) and len(gmm) == len(annotations)
@@ -177,8 +212,12 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     assert {key: value for key, value in weighted.items() if key != "annotations"} == {
         key: value for key, value in json.loads(noisy_small["json"].read_text()).items() if key != "annotations"
     }
-    pngs = sorted(p.name for p in (output / "top").iterdir())
-    assert len(pngs) == min(3, len(issues)) and pngs[0].startswith("0001_" + issues[0]["type"])
+    for kind in ("class", "mask", "missing"):  # the first 3 of each type, by rank within it
+        pngs = sorted(p.name for p in (output / "top" / kind).glob("*.png")) if summary["issues"][kind] else []
+        assert [name.split("_")[0] for name in pngs] == [
+            f"{r:04d}" for r in range(1, min(3, summary["issues"][kind]) + 1)
+        ]
+    missing = [(i["image_id"], i["bbox"]) for i in issues if "missing" in i["reasons"]]
 
     detections = json.loads((output / "detections.json").read_text())  # every scored image, also without any
     assert detections["score_threshold"] == 0.5 and detections["box_mode"] == "XYWH_ABS"
@@ -187,9 +226,18 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
     for entry in detections["images"]:
         assert len(entry["boxes"]) == len(entry["scores"]) == len(entry["category_ids"]) and entry["fold"] is None
         assert all(score >= 0.5 for score in entry["scores"]) and set(entry["category_ids"]) <= set(range(1, 9))
-    missing = [(i["image_id"], i["bbox"]) for i in issues if i["type"] == "missing"]
     listed = {(entry["image_id"], tuple(box)) for entry in detections["images"] for box in entry["boxes"]}
     assert all((image_id, tuple(round(v, 2) for v in box)) in listed for image_id, box in missing)
+
+
+def test_below_the_quality_gate_no_corrected_json_is_written(repo_root, noisy_small, checkpoints, tmp_path, capsys):
+    output = tmp_path / "gated"
+    arguments = ["--weights", checkpoints["toy"], "--top", 0, "--no-missing", *HELDOUT_CHECK]
+    assert run(repo_root, output, *arguments, dataset=noisy_small["name"]) == 0
+    assert "not written (--write-corrected)" in capsys.readouterr().err
+    assert not (output / "corrected.json").exists() and (output / "issues.json").is_file()
+    summary = json.loads((output / "issues.json").read_text())["summary"]
+    assert not summary["quality_gate"]["passed"] and summary["corrections"]["relabel_threshold"] == 0.5
 
 
 @pytest.mark.slow
@@ -219,14 +267,9 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
         run(
             repo_root,
             output,
-            "--folds",
-            2,
-            "--no-masks",
-            "--no-missing",
-            "--method",
-            "self_confidence",
-            "--threshold",
-            0.99,
+            *FOLD_ARGUMENTS,
+            "--min-heldout-ap",
+            0,
             "--top",
             1,
             *TINY_TRAINING,
@@ -267,7 +310,11 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
     for row in scores:
         assert row["image_id"] in folds[row["fold"]] and row["mask_iou"] is None
         assert row["flagged"] == (row["self_confidence"] < 0.99)
-    assert len(list((output / "top").iterdir())) == 1
+    assert [p.name for p in (output / "top").iterdir()] == ["class"]
+    assert len(list((output / "top" / "class").iterdir())) == 1
+    gate = report["summary"]["quality_gate"]  # each fold model's held-out box AP (--no-masks), read from its run
+    assert gate["metric"] == "bbox/AP" and gate["models"]["fold 1"] == 1.0 and gate["passed"]  # bar 0
+    assert set(gate["models"]) == {"fold 0", "fold 1"} and gate["models"]["fold 0"] is not None
 
     # killed after the fold trainings: --resume reuses them (no training runs) and writes the same outputs
     finished = {name: (output / name).read_bytes() for name in ("issues.json", "scores.json", "corrected.json")}
@@ -275,7 +322,7 @@ def test_k_folds_train_on_the_other_folds_and_score_the_held_out_images(
     (output / "run.json").write_text(json.dumps({**record, "finished": False}))
     for name in finished:
         (output / name).unlink()
-    arguments = ["--folds", 2, "--no-masks", "--no-missing", "--method", "self_confidence", "--threshold", 0.99]
+    arguments = [*FOLD_ARGUMENTS, "--min-heldout-ap", 0]
     assert run(repo_root, output, *arguments, "--top", 1, "--resume", *TINY_TRAINING, dataset=noisy_small["name"]) == 0
     assert len(commands) == 2 and "fold 0: reused" in capsys.readouterr().out
     assert {name: (output / name).read_bytes() for name in finished} == finished
@@ -336,6 +383,10 @@ def test_bad_inputs_are_one_line_and_write_nothing(repo_root, noisy_small, check
         ([], name, "pass --weights"),
         (["--weights", checkpoints["toy"], "--threshold", 0.3], name, "--threshold does not apply"),
         (["--weights", checkpoints["toy"], "--mask-threshold", 2], name, r"--mask-threshold must lie in [0, 1]"),
+        (["--weights", checkpoints["toy"], "--relabel-threshold", 0], name, "--relabel-threshold must lie in (0, 1]"),
+        (["--weights", checkpoints["toy"], "--relabel-threshold", 1.5], name, "--relabel-threshold must lie in"),
+        (["--weights", checkpoints["toy"], "--min-heldout-ap", -1], name, "--min-heldout-ap is a COCO AP in [0, 100]"),
+        (["--weights", checkpoints["toy"], "--min-heldout-ap", 101], name, "--min-heldout-ap is a COCO AP"),
         (["--folds", 2, "train.output_dir=elsewhere"], name, "train.output_dir is set by the tool"),
         (["--weights", str(tmp_path / "none.pth")], name, "not found"),
         (["--weights", checkpoints["toy"]], str(noisy_small["json"]), "is a json file: give --like"),
@@ -435,7 +486,9 @@ def test_two_processes_score_a_given_checkpoint_as_one(repo_root, noisy_small, c
         for key, value in reference.items():
             assert mine[key] == (pytest.approx(value, abs=1e-6) if isinstance(value, float) else value), key
     issues = [json.loads((tmp_path / name / "issues.json").read_text())["issues"] for name in ("one", "two")]
-    assert [(i["type"], i["annotation_id"]) for i in issues[1]] == [(i["type"], i["annotation_id"]) for i in issues[0]]
+    assert [(i["reasons"], i["annotation_id"]) for i in issues[1]] == [
+        (i["reasons"], i["annotation_id"]) for i in issues[0]
+    ]
     detections = [json.loads((tmp_path / name / "detections.json").read_text()) for name in ("one", "two")]
     assert [d["image_id"] for d in detections[1]["images"]] == [d["image_id"] for d in detections[0]["images"]]
 
@@ -455,7 +508,7 @@ def test_k_fold_scoring_splits_over_two_processes(repo_root, noisy_small, checkp
     monkeypatch.setattr(launcher, "run_tool", stand_in)
     _, image_root = coco_paths(tiny_toy, "train")
     output = tmp_path / "folds"
-    common = ["--folds", 2, "--top", 0, "--like", "toy_shapes_train", "--image-root", image_root]
+    common = ["--folds", 2, "--top", 0, "--write-corrected", "--like", "toy_shapes_train", "--image-root", image_root]
     assert run(repo_root, output, *common, *TINY_TRAINING, dataset=str(noisy_small["json"])) == 0
     names = ("issues.json", "scores.json", "corrected.json", "detections.json")
     one = {name: json.loads((output / name).read_text()) for name in names}
@@ -471,7 +524,7 @@ def test_k_fold_scoring_splits_over_two_processes(repo_root, noisy_small, checkp
     for mine, reference in zip(two["scores.json"], one["scores.json"]):
         assert mine["fold"] == reference["fold"]
         assert mine["self_confidence"] == pytest.approx(reference["self_confidence"], abs=1e-6)
-    issues = [[(i["type"], i["annotation_id"]) for i in run_["issues.json"]["issues"]] for run_ in (one, two)]
+    issues = [[(i["reasons"], i["annotation_id"]) for i in run_["issues.json"]["issues"]] for run_ in (one, two)]
     assert issues[0] == issues[1]
     images = [[d["image_id"] for d in run_["detections.json"]["images"]] for run_ in (one, two)]
     assert images[0] == images[1]

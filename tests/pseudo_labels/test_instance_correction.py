@@ -27,12 +27,11 @@ from noisy_seg.modeling.gt_box_inference import predict_on_given_boxes
 from noisy_seg.inference import instance as instance_inference
 from noisy_seg.pseudo_labels import evidence
 from noisy_seg.pseudo_labels.evidence import class_evidence, mask_ious
+from noisy_seg.label_errors.correction import count_label_changes, decide_corrections
 from noisy_seg.pseudo_labels.instance import (
     CORRECTED_JSON,
     CORRECTIONS_JSON,
     correct_instance_labels,
-    count_label_changes,
-    decide_corrections,
     input_settings_from_config,
 )
 from noisy_seg.utils.errors import UserInputError
