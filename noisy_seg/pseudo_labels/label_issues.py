@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -689,26 +690,17 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: Evidence, *, kind: 
         )
         rle = evidence.detection_mask(issue["detection"])
         mask = rle_to_mask(rle).astype(bool) if rle is not None else None
-        right = _overlay(
-            image,
-            scale,
-            [issue["bbox"]],
-            [f"missing? {name(issue['suggested_category_id'])} {issue['detection_score']:.2f}"],
-            [mask],
-            _SUGGESTED,
+        captions = (
+            f"annotated: {len(given)} objects",
+            f"missing? {name(issue['suggested_category_id'])} {issue['detection_score']:.2f}",
         )
+        right = _overlay(image, scale, [issue["bbox"]], [captions[1]], [mask], _SUGGESTED)
     else:
         ann = data.coco["annotations"][issue["annotation_index"]]
         row = evidence.row(issue["row"])
         gt_mask = segmentation_to_mask(ann.get("segmentation"), height, width)
-        left = _overlay(
-            image,
-            scale,
-            [ann["bbox"]],
-            [f"given: {name(issue['given_category_id'])} {issue['given_prob']:.2f}"],
-            [gt_mask],
-            _GIVEN,
-        )
+        given_caption = f"given: {name(issue['given_category_id'])} {issue['given_prob']:.2f}"
+        left = _overlay(image, scale, [ann["bbox"]], [given_caption], [gt_mask], _GIVEN)
         predicted = rle_to_mask(row["predicted_mask"]).astype(bool) if "predicted_mask" in row else None
         parts = []
         if "class" in issue["reasons"]:
@@ -716,17 +708,21 @@ def draw_issue(data: InstanceDataset, issue: dict, evidence: Evidence, *, kind: 
             parts.append(f"{action}: {name(issue['suggested_category_id'])} {issue['suggested_prob']:.2f}")
         if issue["mask_iou"] is not None:
             parts.append(f"mask IoU {issue['mask_iou']:.2f}")
-        right = _overlay(image, scale, [ann["bbox"]], ["; ".join(parts) or "predicted"], [predicted], _SUGGESTED)
-    drawn = np.concatenate([left, right], axis=1)
-    return _titled(drawn, f"{kind} issue #{issue['ranks'][kind]} (reasons: {', '.join(issue['reasons'])})")
+        captions = (given_caption, "; ".join(parts) or "predicted")
+        right = _overlay(image, scale, [ann["bbox"]], [captions[1]], [predicted], _SUGGESTED)
+    title = f"{kind} issue #{issue['ranks'][kind]} (reasons: {', '.join(issue['reasons'])})"
+    return _titled(left, right, title, captions)
 
 
-def _titled(image: np.ndarray, title: str) -> np.ndarray:
-    """`image` (RGB) under a white band holding `title`."""
-    band = np.full((28, image.shape[1], 3), 255, np.uint8)
-    visualizer = Visualizer(band, metadata=None, scale=1.0)
-    visualizer.draw_text(title, (6, 14), color="black", horizontal_alignment="left", font_size=12)
-    return np.concatenate([visualizer.output.get_image(), image], axis=0)
+def _titled(left: np.ndarray, right: np.ndarray, title: str, captions) -> np.ndarray:
+    """The two panels (RGB) side by side under a white band: the title, then each panel's caption above it (the
+    Visualizer's own labels can fall off the image for an object at its edge)."""
+    band = np.full((46, left.shape[1] + right.shape[1], 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(band, title, (6, 18), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    for x, caption, color in ((6, captions[0], _GIVEN), (left.shape[1] + 6, captions[1], _SUGGESTED)):
+        cv2.putText(band, caption, (x, 39), font, 0.5, tuple(int(255 * c) for c in color), 1, cv2.LINE_AA)
+    return np.concatenate([band, np.concatenate([left, right], axis=1)], axis=0)
 
 
 def _overlay(image: np.ndarray, scale: float, boxes_xywh, labels, masks, color) -> np.ndarray:
