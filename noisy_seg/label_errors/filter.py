@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import cleanlab.filter as _cleanlab_filter
 import numpy as np
 from cleanlab.filter import find_label_issues as _cleanlab_find_label_issues
 
@@ -216,7 +217,18 @@ def _class_issues(labels: np.ndarray, pred_probs: np.ndarray, method: str, thres
     scores = _quality_scores(labels, pred_probs, "self_confidence")  # how cleanlab ranks the issues it finds
     if not len(labels):
         return np.zeros(0, bool), scores
-    return _cleanlab_find_label_issues(labels, pred_probs, n_jobs=1), scores  # n_jobs=1: no worker processes
+    try:
+        return _cleanlab_find_label_issues(labels, pred_probs, n_jobs=1), scores  # n_jobs=1: no worker processes
+    finally:
+        _release_cleanlab_globals()
+
+
+def _release_cleanlab_globals() -> None:
+    """cleanlab.filter keeps the posteriors grouped by class (a copy of them all) in module globals after
+    find_label_issues returns (shared with its worker processes); drop them, or they stay in memory for good."""
+    for name in ("pred_probs_by_class", "prune_count_matrix_cols"):
+        if hasattr(_cleanlab_filter, name):
+            setattr(_cleanlab_filter, name, None)
 
 
 def _boxes(name: str, boxes) -> np.ndarray:
