@@ -42,7 +42,9 @@ setup(
             "projects/*/configs/**/*.py",
             "weights/**/*.pth",
             "weights/**/*.json",
-        ]
+        ],
+        # the review page of an instance audit (noisy_seg/pseudo_labels/review_page.py)
+        "noisy_seg.pseudo_labels": ["review_assets/*.html", "review_assets/*.js"],
     },
     install_requires=[
         # torch.load defaults to weights_only=True from 2.6 on: loading a .pth runs no code
@@ -66,5 +68,6 @@ setup(
     ],
     # every tool as a command of the installed package: `noisy-seg train ...` (noisy_seg/cli)
     entry_points={"console_scripts": ["noisy-seg=noisy_seg.cli:main"]},
-    extras_require={"dev": ["pytest>=7", "hypothesis>=6", "ruff==0.17.6"]},
+    # selenium drives Debian's chromium (+ chromium-driver) in the review page's browser test
+    extras_require={"dev": ["pytest>=7", "hypothesis>=6", "ruff==0.17.6", "selenium>=4.10"]},
 )

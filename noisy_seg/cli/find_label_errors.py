@@ -56,7 +56,9 @@ model.roi_heads.box_predictor.annotation_loss_weights=True to weight each RoI's 
 OUTPUT/detections.json (unless --no-missing: the model's detections scored at least --missing-score on every scored
 image, the candidates of missing objects, for benchmarks such as cleanlab.object_detection's: {"score_threshold",
 "box_mode": "XYWH_ABS", "images": [{"image_id", "fold", "boxes", "scores", "category_ids"}]}, boxes rounded to 0.01
-px), PNGs of the first --top issues of each type under OUTPUT/top/<type>/, and with --folds the fold trainings
+px), the review page OUTPUT/review/index.html (a static page: sort and filter the first --review-limit issues,
+accept or reject each, export the json with only the accepted fixes; noisy_seg.pseudo_labels.review_page), PNGs of
+the first --top issues of each type under OUTPUT/top/<type>/, and with --folds the fold trainings
 under OUTPUT/folds/. OUTPUT
 must be new or empty; with --resume, an interrupted run there with the same settings continues (its finished fold
 trainings are reused, an interrupted one goes on from its last checkpoint, and the scoring goes on from its last
@@ -176,6 +178,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "models the scores are called unreliable and corrected.json is not written (default 5)",
     )
     parser.add_argument(
+        "--review-limit",
+        type=int,
+        default=10_000,
+        help="rows of the review page OUTPUT/review/index.html, first by combined score (default 10000; 0: no page)",
+    )
+    parser.add_argument(
         "--write-corrected",
         action="store_true",
         help="write corrected.json even when the quality gate fails",
@@ -234,6 +242,8 @@ def check_flags(args) -> None:
         )
     if not 0 < args.relabel_threshold <= 1:
         raise UserInputError(f"--relabel-threshold must lie in (0, 1], got {args.relabel_threshold:g}")
+    if args.review_limit < 0:
+        raise UserInputError(f"--review-limit must be 0 (no review page) or more, got {args.review_limit}")
     if not 0 <= args.min_heldout_ap <= 100:
         raise UserInputError(f"--min-heldout-ap is a COCO AP in [0, 100], got {args.min_heldout_ap:g}")
     for flag, value in (
@@ -539,6 +549,7 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
         settings=settings,
         top=args.top,
         write_corrected=gate["passed"] or args.write_corrected,
+        review_limit=args.review_limit,
         progress=progress,
     )
     return report

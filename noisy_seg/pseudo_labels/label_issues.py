@@ -33,6 +33,8 @@ marked finished last):
   `box_predictor.annotation_loss_weights=True`) weights each RoI's classification loss by it;
 - noise_matrix.png: the estimated transition matrix P(given class | true class) as a heat map (and the injected
   one beside it);
+- review/: the review page (review_page.py): open review/index.html in a browser, sort and filter the issues,
+  accept or reject each, export the json with only the accepted fixes;
 - top/<type>/: PNGs of the first `top` issues of each type by their rank within it (detectron2's Visualizer),
   titled with the type, the rank and the row's reasons: the given label and mask beside the suggested label (or
   the relabel the policy applies) and the predicted mask with its IoU; for a missing object, the image's
@@ -81,6 +83,7 @@ from ..utils.run_folder import RunFolder
 from .evidence import coco_metadata, collect_evidence
 from .evidence_shards import Evidence, merge_evidence
 from .instance import corrected_annotation
+from .review_page import DEFAULT_LIMIT, REVIEW_DIR, write_review_page
 
 __all__ = [
     "CORRECTED_JSON",
@@ -108,7 +111,7 @@ CORRECTED_JSON = "corrected.json"
 WEIGHTED_JSON = "weighted.json"
 NOISE_PNG = "noise_matrix.png"
 TOP_DIR = "top"
-OUTPUT_NAMES = (ISSUES_JSON, SCORES_JSON, CORRECTED_JSON, WEIGHTED_JSON, NOISE_PNG, TOP_DIR)
+OUTPUT_NAMES = (ISSUES_JSON, SCORES_JSON, CORRECTED_JSON, WEIGHTED_JSON, NOISE_PNG, TOP_DIR, REVIEW_DIR)
 _SCORE_NAMES = ("self_confidence", "normalized_margin", "gmm")
 _GIVEN, _SUGGESTED = (0.1, 0.7, 0.2), (0.85, 0.15, 0.1)  # Visualizer colors (RGB in [0, 1]): green, red
 _DRAWN_SIZE = 640  # pixels of an image's longer side in the PNGs
@@ -557,12 +560,13 @@ def write_label_issues(
     settings: dict,
     top: int = 20,
     write_corrected: bool = True,
+    review_limit: int = DEFAULT_LIMIT,
     progress: bool = True,
 ) -> None:
     """Write the files of the module doc into `output`: a new (or empty) folder, or the RunFolder the caller opened
     for this run with `settings` (e.g. one that already holds the fold trainings); the run is marked finished last.
     The per-annotation files are streamed from the report's arrays (no list of a million dicts). `write_corrected`
-    False (the quality gate failed) leaves corrected.json out."""
+    False (the quality gate failed) leaves corrected.json out; `review_limit` rows go to the review page (0: none)."""
     folder = output if isinstance(output, RunFolder) else RunFolder.open(output, settings, how_to_resume=None)
     output_dir = folder.path
     save_json_streamed(iter(report["scores"]), output_dir / SCORES_JSON)
@@ -582,6 +586,19 @@ def write_label_issues(
         image = draw_issue(data, issue, evidence, kind=kind)
         name = issue["annotation_id"] if issue["annotation_id"] is not None else f"image{issue['image_id']}"
         write_image(output_dir / TOP_DIR / kind / f"{issue['ranks'][kind]:04d}_{name}.png", image[:, :, ::-1])
+    if review_limit:
+        names = _class_names(data)
+        write_review_page(
+            output_dir / REVIEW_DIR,
+            data.coco,
+            iter(report["issues"]),
+            report["summary"],
+            {category_id: names[contiguous] for category_id, contiguous in data.id_map.items()},
+            {record["image_id"]: record["file_name"] for record in data.records},
+            run=str(output_dir.resolve()),
+            limit=review_limit,
+            progress=progress,
+        )
     issues = (
         {key: value for key, value in issue.items() if key != "detection"}  # a pointer into `evidence`
         for issue in report["issues"]

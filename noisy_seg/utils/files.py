@@ -177,10 +177,11 @@ def save_json_atomic(obj, path: PathLike, indent: bool = False) -> Path:
     return write_atomic(path, orjson.dumps(obj, option=option))
 
 
-def save_json_streamed(obj, path: PathLike, indent: bool = False) -> Path:
+def save_json_streamed(obj, path: PathLike, indent: bool = False, *, prefix: bytes = b"", suffix: bytes = b"") -> Path:
     """json written atomically piece by piece: an iterator (a generator), given or as a value of the given dict,
     becomes a list written one item at a time, so a list of a million rows never exists as one Python object (or
-    one bytes). The bytes are those of `save_json_atomic` on the same data."""
+    one bytes). The bytes are those of `save_json_atomic` on the same data, between `prefix` and `suffix` (e.g. a
+    JavaScript assignment that a page loads without a server)."""
     option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
     newline, pad = (b"\n", b"  ") if indent else (b"", b"")
 
@@ -205,7 +206,9 @@ def save_json_streamed(obj, path: PathLike, indent: bool = False) -> Path:
 
     def write(temp: Path) -> None:
         with open(temp, "wb", buffering=1 << 20) as handle:
+            handle.write(prefix)
             write_value(handle, obj, 0)
+            handle.write(suffix)
 
     return write_atomic(path, write)
 

@@ -128,6 +128,7 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
         "heldout_check",
         "issues.json",
         "noise_matrix.png",
+        "review",
         "run.json",
         "scores.json",
         "top",
@@ -219,6 +220,9 @@ def test_given_checkpoint_end_to_end(repo_root, noisy_small, checkpoints, tmp_pa
         ]
     missing = [(i["image_id"], i["bbox"]) for i in issues if "missing" in i["reasons"]]
 
+    review = (output / "review" / "data.js").read_text()  # the review page holds every row (fewer than its limit)
+    assert review.startswith("window.REVIEW = ") and json.loads(review[16:-2])["shown"] == len(issues)
+    assert {p.name for p in (output / "review").iterdir()} >= {"index.html", "review.js", "dataset.js", "crops"}
     detections = json.loads((output / "detections.json").read_text())  # every scored image, also without any
     assert detections["score_threshold"] == 0.5 and detections["box_mode"] == "XYWH_ABS"
     assert [entry["image_id"] for entry in detections["images"]] == noisy_small["image_ids"]
