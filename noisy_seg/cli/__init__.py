@@ -25,6 +25,7 @@ COMMANDS = {
     "make-noisy-dataset": "make_noisy_dataset",
     "find-label-errors": "find_label_errors",
     "find-semantic-label-errors": "find_semantic_label_errors",
+    "export-issues": "export_issues",
     "pseudo-labels": "generate_pseudo_labels",
     "pseudo-label-recipe": "run_pseudo_label_recipe",
     "generate-toy-data": "generate_toy_data",
