@@ -49,10 +49,11 @@ a folder without it is incomplete):
 boundary<NN>, boundarygrow<NN>, boundaryshrink<NN>) or a type with flags (semantic: --rate --ops --kernel
 --background-label; markov_boundary: --rate --steps --grow-prob --flip-rate --background-label). --background-label
 also goes with a short name: the dataset's background class, given to the noise as the mapper's background_label
-gives it (toy configs: 0). For one seed each map equals what NoisySemSegDatasetMapper injects with the same
-background_label (same model, same image key: the record's image_id, else its image file's stem). Classes: the
-metadata's stuff_classes, else --num-classes; the ignore label: the
-metadata's ignore_label, else 255 (a mapper's spec needs the same ignore_label when it is not 255). An existing
+gives it; without the flag, the dataset's metadata's background_label (the toy label maps: 0, road; Cityscapes has
+none), so sem<NN> and sembg<NN> need no flag where the dataset names its background. For one seed each map equals
+what NoisySemSegDatasetMapper injects with the same background_label (same model, same image key: the record's
+image_id, else its image file's stem). Classes: the metadata's stuff_classes, else --num-classes; the ignore label:
+the metadata's ignore_label, else 255 (a mapper's spec needs the same ignore_label when it is not 255). An existing
 non-empty DIR is refused without --overwrite, and no input file is ever written over.
 """
 
@@ -369,7 +370,8 @@ def _semantic_spec(args) -> dict:
 
 
 def _semantic_dataset(name: str, num_classes_flag):
-    """(records, number of classes, ignore label) of a registered semantic dataset."""
+    """(records, number of classes, ignore label, background label or None) of a registered semantic dataset (the
+    background from its metadata's `background_label`, where it has one)."""
     import noisy_seg.data  # noqa: F401  (registers the toy datasets; detectron2's builtin ones come with it)
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
@@ -399,7 +401,8 @@ def _semantic_dataset(name: str, num_classes_flag):
             f"--dataset {name}; leave it out"
         )
     num_classes = len(stuff_classes) if stuff_classes is not None else num_classes_flag
-    return records, num_classes, int(metadata.get("ignore_label", 255))
+    background = metadata.get("background_label", None)
+    return records, num_classes, int(metadata.get("ignore_label", 255)), background
 
 
 def _semantic_targets(args, records) -> tuple[Path, list[Path]]:
@@ -441,11 +444,17 @@ def make_noisy_semantic(args) -> int:
     from noisy_seg.data.mappers import NoisySemSegDatasetMapper
 
     spec = _semantic_spec(args)
-    records, num_classes, ignore_label = _semantic_dataset(args.dataset, args.num_classes)
+    records, num_classes, ignore_label, dataset_background = _semantic_dataset(args.dataset, args.num_classes)
     spec = {**spec, "ignore_label": ignore_label}
+    background = args.background_label if args.background_label is not None else dataset_background
     try:  # built as the mapper builds it: its background_label goes to a name too (what a name cannot carry)
-        noise = NoisySemSegDatasetMapper.build_noise(spec, num_classes, args.background_label)
+        noise = NoisySemSegDatasetMapper.build_noise(spec, num_classes, background)
     except ValueError as err:
+        if "needs background_label" in str(err):
+            raise _fail(
+                f"--noise {args.noise} relabels components to the background, and --dataset {args.dataset} names "
+                "none (no background_label in its metadata): give --background-label"
+            ) from None
         raise _fail(f"--noise {args.noise}: {err}") from None
     if noise.background_label is not None:
         spec["background_label"] = noise.background_label  # the manifest's spec is the one applied

@@ -3,6 +3,7 @@ NoisySemSegDatasetMapper injects on the fly for the same noise; the input is nev
 
 import copy
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -59,8 +60,14 @@ def test_written_maps_equal_the_mapper_and_the_input_is_untouched(tiny_toy, tmp_
     assert run("--dataset", SEMANTIC, "--output", output, "--noise", noise) == 0
     assert tree_hashes(tiny_toy) == before
 
-    mapper = NoisySemSegDatasetMapper(
-        is_train=True, augmentations=[], noise=noise, num_classes=19, image_format="BGR", keep_clean_sem_seg=True
+    mapper = NoisySemSegDatasetMapper(  # as the toy config builds it: the maps' background is 0 (road)
+        is_train=True,
+        augmentations=[],
+        noise=noise,
+        num_classes=19,
+        image_format="BGR",
+        keep_clean_sem_seg=True,
+        background_label=0,
     )
     root = label_root(records)
     changed = pixels = 0
@@ -75,7 +82,8 @@ def test_written_maps_equal_the_mapper_and_the_input_is_untouched(tiny_toy, tmp_
 
     manifest = orjson.loads((output / "manifest.json").read_bytes())
     assert manifest["dataset"] == SEMANTIC and manifest["num_maps"] == len(records)
-    assert manifest["noise"] == orjson.loads(orjson.dumps({**named_noise_spec(noise), "ignore_label": 255}))
+    expected = {**named_noise_spec(noise), "ignore_label": 255, "background_label": 0}  # the metadata's background
+    assert manifest["noise"] == orjson.loads(orjson.dumps(expected))
     assert (manifest["changed_pixels"], manifest["pixels"]) == (changed, pixels)
     assert manifest["changed_fraction"] == pytest.approx(changed / pixels)
     assert len(manifest["files"]) == len(records)
@@ -206,6 +214,32 @@ def test_background_op_from_flags(tiny_toy, tmp_path):
         written = written_map(tmp_path / "bg", record, root)
         np.testing.assert_array_equal(written, mapper(copy.deepcopy(record))["sem_seg"].numpy())
         assert set(np.unique(written).tolist()) <= {0, 255}
+
+
+def test_sembg_takes_the_datasets_background_from_its_metadata(tiny_toy, tmp_path):
+    """Issue 25: sembg<NN> offline asked for --background-label, then refused it with a short name. The toy maps'
+    metadata names their background (0, road): the short name needs no flag, and equals the mapper's noise."""
+    records = DatasetCatalog.get(SEMANTIC)
+    assert MetadataCatalog.get(SEMANTIC).background_label == 0
+    assert run("--dataset", SEMANTIC, "--output", tmp_path / "bg", "--noise", "sembg50") == 0
+    manifest = json.loads((tmp_path / "bg" / "manifest.json").read_text())
+    assert manifest["noise"]["background_label"] == 0 and manifest["changed_pixels"] > 0
+    mapper = NoisySemSegDatasetMapper(
+        is_train=True, augmentations=[], image_format="BGR", num_classes=19, noise="sembg50", background_label=0
+    )
+    root = label_root(records)
+    for record in records[:4]:
+        np.testing.assert_array_equal(
+            written_map(tmp_path / "bg", record, root), mapper(copy.deepcopy(record))["sem_seg"].numpy()
+        )
+    name = "toy_tiny_no_background_sem_seg"  # a dataset that names no background: one line, nothing written
+    if name not in DatasetCatalog.list():
+        DatasetCatalog.register(name, lambda: records)
+        metadata = MetadataCatalog.get(SEMANTIC)
+        MetadataCatalog.get(name).set(stuff_classes=metadata.stuff_classes, ignore_label=255)
+    message = error_of("--dataset", name, "--output", tmp_path / "never", "--noise", "sembg50")
+    assert "names none (no background_label in its metadata): give --background-label" in message
+    assert not (tmp_path / "never").exists()
 
 
 # ------------------------------------------------------------------------- nothing half-written (issue 21, item 3)

@@ -161,6 +161,7 @@ def register_toy_datasets(root: str | os.PathLike, prefix: str = DEFAULT_PREFIX,
             gt_dir=str(gt_dir),
             evaluator_type="cityscapes_sem_seg",
             ignore_label=255,
+            background_label=0,  # road, the maps' background: what sembg noise relabels to, offline as in the mapper
             **cityscapes_meta,
             **extra,
         )
