@@ -49,6 +49,7 @@ from detectron2.data.detection_utils import read_image
 from detectron2.utils import comm
 from detectron2.utils.visualizer import Visualizer
 
+from noisy_seg.data.datasets.noisy_label_maps import injected_components
 from noisy_seg.engine import load_lazy_config, resolve_config_file
 from noisy_seg.evaluation.sem_seg import load_label_map
 from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
@@ -58,6 +59,7 @@ from noisy_seg.inference.loop import first_process
 from noisy_seg.label_errors.semantic import MIN_PROPOSAL_SIZE, NUM_PROPOSALS, SOLVERS
 from noisy_seg.label_errors.semantic.filter import find_table_proposals
 from noisy_seg.label_errors.semantic.rank import score_table
+from noisy_seg.label_errors.semantic.summary import injected_noise_found
 from noisy_seg.pseudo_labels.semantic_evidence import labelled_semantic_dataset, predict_components
 from noisy_seg.utils.columns import fingerprint
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
@@ -187,6 +189,20 @@ def draw_proposal(record, table, proposal, metadata, class_names) -> np.ndarray:
     return np.hstack([left.output.get_image(), right.output.get_image()])[:, :, ::-1]
 
 
+def injected_noise(metadata, records, info, both_halves: bool) -> Optional[dict]:
+    """{image key: its changed components} of the searched images (every image with `both_halves`) when the dataset
+    is a noisy-label-map folder whose manifest records them (make-noisy-dataset --dataset with component noise);
+    else None."""
+    folder = metadata.get("noisy_label_maps", None)
+    if folder is None:
+        return None
+    injected = injected_components(folder)
+    if not injected:
+        return None
+    searched = {record_image_id(records[i]) for i in (range(len(records)) if both_halves else info["search_images"])}
+    return {key: components for key, components in injected.items() if key in searched}
+
+
 def write_outputs(
     output: Path, records, table, proposals, info, settings, metadata, class_names, progress: bool
 ) -> None:
@@ -206,12 +222,14 @@ def write_outputs(
                 "score": proposal["score"],
             }
         )
+    injected = injected_noise(metadata, records, info, settings["both_halves"])
     save_json_atomic(
         {
             "settings": settings,
             "images": table.num_images,
             "components": len(table),
             "meta_classifier": info,
+            **({"injected_noise": injected_noise_found(listed, injected)} if injected is not None else {}),
             "proposals": listed,
         },
         output / PROPOSALS_JSON,
@@ -335,6 +353,16 @@ def report(args, summary: dict) -> None:
         f"{count} label-error proposals in {min(searched, summary['images'])} searched images of "
         f"{args.dataset} (meta classifier accuracy {accuracy}); wrote {Path(args.output) / PROPOSALS_JSON}{drawn}"
     )
+    found = summary.get("injected_noise")
+    if found:  # the dataset's noise was injected offline and its manifest says which components changed
+        precision = "n/a" if found["precision"] is None else f"{found['precision']:.2f}"
+        recall = "n/a" if found["recall"] is None else f"{found['recall']:.2f}"
+        ops = ", ".join(f"{op} {entry['found']}/{entry['components']}" for op, entry in found["by_op"].items())
+        print(
+            f"against the injected noise: precision {precision} ({found['true_positives']} of {found['proposals']} "
+            f"proposals on a changed component), recall {recall} ({found['found']} of {found['components']} changed "
+            f"components of the searched images: {ops})"
+        )
 
 
 if __name__ == "__main__":

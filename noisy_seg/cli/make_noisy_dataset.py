@@ -39,7 +39,8 @@ file equals the on-the-fly noise of the registration read the same way.
 
 Semantic label maps: --dataset NAME (a registered detectron2 semantic dataset: records with file_name and
 sem_seg_file_name) --output DIR writes one noisy label PNG per record to DIR/<its path below the label files'
-common folder>, plus DIR/manifest.json (spec, dataset, counts, realized changed-pixel fraction; written last, so
+common folder>, plus DIR/manifest.json (spec, dataset, counts, realized changed-pixel fraction, and for component noise
+each map's changed components and how; written last, so
 a folder without it is incomplete):
 
     python tools/make_noisy_dataset.py --dataset cityscapes_fine_sem_seg_train --output gtFine_boundary5 \
@@ -486,10 +487,16 @@ def make_noisy_semantic(args) -> int:
     except OSError as err:
         raise _fail(f"{err}; fix that and rerun with --overwrite") from None
     _written(run.finish)
-    print(
+    line = (
         f"wrote {manifest['num_maps']} noisy label maps to {args.output} ({MANIFEST}); realized changed-pixel "
         f"fraction: {manifest['changed_fraction']:.4f}"
     )
+    if "changed_components" in manifest:  # component noise: the realized rate in components, per op
+        ops = ", ".join(f"{op} {n}" for op, n in manifest["changed_components_by_op"].items())
+        share = manifest["changed_components"] / max(manifest["components"], 1)
+        line += f"; components changed: {manifest['changed_components']} of {manifest['components']} ({share:.3f})"
+        line += f": {ops}" if ops else ""
+    print(line)
     return 0
 
 

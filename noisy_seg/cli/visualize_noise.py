@@ -30,6 +30,9 @@ from detectron2.utils.colormap import colormap
 from detectron2.utils.visualizer import GenericMask, Visualizer
 
 from noisy_seg.data import NoisyDatasetMapper, NoisySemSegDatasetMapper, check_datasets_available
+from noisy_seg.data.datasets.noisy_label_maps import changed_components
+from noisy_seg.data.mappers import read_label_map
+from noisy_seg.noise import record_image_id
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.files import write_image
 
@@ -246,18 +249,38 @@ def semantic_rows(records, metadata, noise, args) -> list:
         mapped = mapper(copy.deepcopy(record))
         noisy = mapped["sem_seg"].numpy()
         clean = mapped["sem_seg_clean"].numpy() if "sem_seg_clean" in mapped else noisy
-        sample = (mapped["image"].permute(1, 2, 0).numpy()[:, :, ::-1], clean, noisy)
+        sample = (
+            mapped["image"].permute(1, 2, 0).numpy()[:, :, ::-1],
+            clean,
+            noisy,
+            _named_ops(mapper, record, classes),
+        )
         (unchanged if noise is not None and np.array_equal(clean, noisy) else samples).append(sample)
         if len(samples) == args.images or len(samples) + len(unchanged) == 4 * args.images:
             break
     return [
-        draw_semantic_pair(*sample, drawn_metadata, args.noise, ignore)
+        draw_semantic_pair(*sample[:3], drawn_metadata, args.noise, ignore, ops=sample[3])
         for sample in (samples + unchanged)[: args.images]
     ]
 
 
-def draw_semantic_pair(image_rgb, clean, noisy, metadata, noise_name: str, ignore_label: int) -> np.ndarray:
-    """Clean and noisy label maps of one image (Visualizer.draw_sem_seg), changed pixels outlined in red."""
+def _named_ops(mapper, record, classes) -> list:
+    """(text, (x, y) centre) of each component the mapper's component noise changed in `record`'s map: the op, and
+    for a relabel its new class ("relabel: car"); [] for noise without components (the boundary model)."""
+    if mapper.noise is None or not hasattr(mapper.noise, "apply_with_plan"):
+        return []
+    plan, _ = mapper.noise.plan(read_label_map(record["sem_seg_file_name"]), record_image_id(record))
+    named = []
+    for component in changed_components(plan):
+        x, y, w, h = component["box"]
+        text = component["op"] + (f": {classes[component['target']]}" if component["op"] == "relabel" else "")
+        named.append((text, (x + w / 2, y + h / 2)))
+    return named
+
+
+def draw_semantic_pair(image_rgb, clean, noisy, metadata, noise_name: str, ignore_label: int, ops=()) -> np.ndarray:
+    """Clean and noisy label maps of one image (Visualizer.draw_sem_seg), changed pixels outlined in red, each
+    changed component's op (`ops`: (text, (x, y)) in the map's pixels) named on the noisy map."""
     pad = margins(image_rgb.shape[:2], max(len(name) for name in metadata.stuff_classes), centred=True)
     pad.seg_pad_value = ignore_label
     image = pad.apply_image(np.ascontiguousarray(image_rgb))
@@ -270,6 +293,9 @@ def draw_semantic_pair(image_rgb, clean, noisy, metadata, noise_name: str, ignor
             vis.draw_binary_mask(
                 (clean != noisy).astype(np.uint8), color=CHANGED, edge_color=CHANGED, alpha=0.35, area_threshold=0
             )
+        if label_map is noisy:
+            for text, (x, y) in ops:
+                vis.draw_text(text, (x + pad.x0, y + pad.y0), color=CHANGED, horizontal_alignment="center")
         _title(vis, title, pad)
         panels.append(vis.output.get_image())
     return np.hstack(panels)

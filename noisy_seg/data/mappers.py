@@ -237,12 +237,19 @@ class NoisySemSegDatasetMapper(DatasetMapper):
         clean = self._checked_label_map(label_file, image.shape[:2], dataset_dict["file_name"])
         labels = clean
         if self.noise is not None:
-            labels = self.noise.apply(clean, record_image_id(dataset_dict))
+            plan = None
+            if hasattr(self.noise, "apply_with_plan"):  # component noise: count components too
+                labels, plan = self.noise.apply_with_plan(clean, record_image_id(dataset_dict))
+            else:
+                labels = self.noise.apply(clean, record_image_id(dataset_dict))
             labelled = clean != self.noise.ignore_label
             dataset_dict[NOISE_COUNTS] = {
                 "total": int(np.count_nonzero(labelled)),
                 "changed": int(np.count_nonzero((labels != clean) & labelled)),
             }
+            if plan is not None:
+                changed = sum(op is not None for op in plan.ops.tolist())
+                dataset_dict[NOISE_COUNTS].update(components=len(plan.keys), changed_components=changed)
         aug_input = T.AugInput(image, sem_seg=_augmentable(labels))
         transforms = self.augmentations(aug_input)
         image, labels = aug_input.image, aug_input.sem_seg

@@ -8,6 +8,8 @@ writes, after every step, the rates over all batches so far:
     noise/realized_rate     changed / total: annotations dropped, relabelled or moved (instance noise), or
                             pixels relabelled (semantic noise)
     noise/class_flip_rate   annotations given another class / annotations (instance noise only)
+    noise/component_rate    components changed (relabelled, dropped, ignored, grown or shrunk) / components of the
+                            maps (semantic component noise: the rate the noise name gives, realized)
 
 The totals are part of the trainer's checkpoint, so a resumed run goes on counting. With clean labels the mappers
 count nothing and nothing is written.
@@ -80,6 +82,9 @@ class NoiseMonitor(HookBase):
         storage.put_scalar("noise/realized_rate", totals["changed"] / totals["total"], smoothing_hint=False)
         if "class_flip" in totals:
             storage.put_scalar("noise/class_flip_rate", totals["class_flip"] / totals["total"], smoothing_hint=False)
+        if totals["components"]:
+            rate = totals["changed_components"] / totals["components"]
+            storage.put_scalar("noise/component_rate", rate, smoothing_hint=False)
 
     def state_dict(self):
         """The whole run's totals: this process's in a single-process run, else every process's as last written

@@ -148,11 +148,16 @@ class SemanticNoise:
 
     def apply(self, label_map, image_key) -> np.ndarray:
         """Noisy copy of ``label_map`` (H, W), same dtype; ``image_key`` is the image id (int or str)."""
+        return self.apply_with_plan(label_map, image_key)[0]
+
+    def apply_with_plan(self, label_map, image_key) -> tuple[np.ndarray, ComponentPlan]:
+        """(the noisy copy `apply` returns, the ComponentPlan it followed): which components changed and how, for
+        the offline tool's manifest."""
         plan, components = self.plan(label_map, image_key)
         label_map = np.asarray(label_map)
         noisy = label_map.copy()
         if plan.keys.size == 0:
-            return noisy
+            return noisy, plan
         lookup = np.full(plan.keys.size + 1, -1, dtype=np.int64)
         lookup[1:] = plan.targets
         new_labels = lookup[components]
@@ -178,7 +183,7 @@ class SemanticNoise:
                     # nearest pixel outside the component supplies the freed pixel's label
                     nearest = ndimage.distance_transform_edt(crop, return_distances=False, return_indices=True)
                     target[freed] = original[nearest[0][freed], nearest[1][freed]]
-        return noisy
+        return noisy, plan
 
 
 register_noise(

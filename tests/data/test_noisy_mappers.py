@@ -314,6 +314,18 @@ def test_each_mapped_image_counts_what_the_noise_changed(dicts):
     assert "noise_counts" not in _mapper(noise=None)(copy.deepcopy(dicts[0]))
 
 
+def record_label_map(record):
+    from noisy_seg.data.mappers import read_label_map
+
+    return read_label_map(record["sem_seg_file_name"])
+
+
+def mapped_key(record):
+    from noisy_seg.noise import record_image_id
+
+    return record_image_id(record)
+
+
 def test_semantic_counts_are_changed_over_labelled_pixels(tiny_toy):
     mapper = NoisySemSegDatasetMapper(
         is_train=True, augmentations=[], image_format="BGR", noise="sem100", num_classes=19, keep_clean_sem_seg=True
@@ -322,9 +334,12 @@ def test_semantic_counts_are_changed_over_labelled_pixels(tiny_toy):
         mapped = mapper(copy.deepcopy(record))
         clean, noisy = mapped["sem_seg_clean"], mapped["sem_seg"]
         labelled = clean != 255
+        plan, _ = mapper.noise.plan(record_label_map(record), mapped_key(record))
         assert mapped["noise_counts"] == {
             "total": int(labelled.sum()),
             "changed": int(((noisy != clean) & labelled).sum()),
+            "components": len(plan.keys),  # sem100: every component changed
+            "changed_components": len(plan.keys),
         }
         assert 0 < mapped["noise_counts"]["changed"] < mapped["noise_counts"]["total"]
 

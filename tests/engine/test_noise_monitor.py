@@ -61,6 +61,7 @@ def test_the_semantic_toy_config_logs_the_noise_and_memorization(repo_root, tiny
     assert "[NoisySemSegDatasetMapper] Label noise in training: semrelabel40 -> SemanticNoise(rate=0.4" in log
     assert "background_label=0" in log.split("Label noise in training")[1].splitlines()[0]  # as the mapper built it
     assert 0 < _latest(rows, "noise/realized_rate") < 1
+    assert 0 < _latest(rows, "noise/component_rate") < 1  # the realized rate in components, as the name gives it
     assert not any("noise/class_flip_rate" in r for r in rows)  # pixels have no class flips of their own
     assert 0 <= _latest(rows, "memorization/pred_is_clean_label") <= 1
     assert 0 < _latest(rows, "memorization/noisy_pixel_fraction") < 1

@@ -33,6 +33,7 @@ from noisy_seg.label_errors.semantic import (
     split_images,
 )
 from noisy_seg.label_errors.semantic.rank import score_table
+from noisy_seg.label_errors.semantic.summary import injected_noise_found
 from noisy_seg.label_errors.semantic.table import (
     ComponentTable,
     load_component_shards,
@@ -475,3 +476,49 @@ def test_tool_bad_inputs(repo_root, tiny_toy, checkpoints, tmp_path):
         repo_root, checkpoints["toy"], tmp_path / "new", dataset="toy_tiny_sem_one"
     )
     assert not (tmp_path / "new").exists()
+
+
+def test_proposals_against_injected_components():
+    injected = {
+        "a": [{"op": "background", "box": [0, 0, 10, 10]}, {"op": "dilate", "box": [50, 50, 10, 10]}],
+        "b": [{"op": "relabel", "box": [20, 20, 10, 10]}],
+    }
+    proposals = [
+        {"image_id": "a", "bbox": [1, 0, 11, 10]},  # IoU 9/11 with a's first: found
+        {"image_id": "a", "bbox": [30, 30, 40, 40]},  # nothing there
+        {"image_id": "c", "bbox": [0, 0, 10, 10]},  # an image without injected noise
+    ]
+    found = injected_noise_found(proposals, injected)
+    assert (found["proposals"], found["true_positives"], found["components"], found["found"]) == (3, 1, 3, 1)
+    assert found["precision"] == pytest.approx(1 / 3) and found["recall"] == pytest.approx(1 / 3)
+    assert found["by_op"] == {
+        "background": {"components": 1, "found": 1, "recall": 1.0},
+        "dilate": {"components": 1, "found": 0, "recall": 0.0},
+        "relabel": {"components": 1, "found": 0, "recall": 0.0},
+    }
+    assert injected_noise_found([], {})["precision"] is None
+
+
+@pytest.mark.slow
+def test_the_tool_scores_its_proposals_against_the_manifests_components(
+    repo_root, tiny_toy, checkpoints, tmp_path, capsys
+):
+    """Issue 25: the noisy-label-map manifest records which components changed and how, so the semantic tool
+    reports precision / recall against injected noise as the instance tool does."""
+    from noisy_seg.cli import make_noisy_dataset
+    from noisy_seg.data.datasets.noisy_label_maps import register_noisy_label_maps
+
+    maps = tmp_path / "sem50"
+    assert make_noisy_dataset.main(["--dataset", VAL, "--noise", "sem50", "--output", str(maps), "--no-progress"]) == 0
+    manifest = load_json(maps / "manifest.json")
+    assert manifest["changed_components"] == sum(len(f["components"]) for f in manifest["files"]) > 0
+    assert sum(manifest["changed_components_by_op"].values()) == manifest["changed_components"]
+    assert "components changed:" in capsys.readouterr().out
+    name = register_noisy_label_maps(str(maps), like=VAL)
+    output = tmp_path / "found"
+    assert run(repo_root, checkpoints["toy"], output, "--top", 5, "--min-size", 5, "--both-halves", dataset=name) == 0
+    assert "against the injected noise: precision" in capsys.readouterr().out
+    found = load_json(output / "proposals.json")["injected_noise"]
+    assert found["components"] == manifest["changed_components"]  # both halves: every image searched
+    assert found["proposals"] == len(load_json(output / "proposals.json")["proposals"])
+    assert 0 <= found["true_positives"] <= found["proposals"] and 0 <= found["found"] <= found["components"]

@@ -142,6 +142,10 @@ def test_semantic_datasets_are_drawn_with_changed_pixels_highlighted(tiny_toy, t
         )
     titles = [vis.output.ax.texts[-1].get_text() for vis in drawn]
     assert titles == ["clean", "noisy: semrelabel60"] * 2
+    # issue 25: the noisy panel names each changed component's op ("relabel: <new class>"), the clean one none
+    texts = [[t.get_text() for t in vis.output.ax.texts] for vis in drawn]
+    assert all(not any(t.startswith("relabel: ") for t in clean) for clean in texts[::2])
+    assert any(t.startswith("relabel: ") for noisy in texts[1::2] for t in noisy)
 
 
 def test_semantic_default_noise_and_a_wrong_kind_of_noise(tiny_toy, tmp_path):

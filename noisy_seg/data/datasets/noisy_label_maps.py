@@ -10,12 +10,17 @@ config can name a folder a later step fills. ``like`` must be the dataset the ma
 names it; another one is an error): its images, classes and ignore label are used. The copy's evaluator type is
 "sem_seg" (detectron2's SemSegEvaluator, which reads each record's label map): the source's Cityscapes evaluator would
 read the clean label folder.
+
+With component noise (SemanticNoise) the manifest records what changed: per map its changed components ({"class",
+"op", "target", "box"}), and in all "components", "changed_components" and "changed_components_by_op", so a
+label-error finder's proposals can be scored against the injected noise (`injected_components`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Optional, Union
 
@@ -104,6 +109,28 @@ def register_noisy_label_maps(folder: Union[str, os.PathLike], like: str, name: 
     return name
 
 
+def injected_components(folder) -> dict:
+    """{image key: its changed components (changed_components' dicts)} from a noisy-label-map folder's manifest;
+    {} when the noise recorded none (a boundary model, or a folder written before components were recorded)."""
+    manifest = load_json(Path(folder) / MANIFEST)
+    return {entry["image_key"]: entry["components"] for entry in manifest["files"] if "components" in entry}
+
+
+def changed_components(plan) -> list[dict]:
+    """The components a SemanticNoise plan changed: {"class", "op", "target" (the new label; None for dilate /
+    erode), "box" [x, y, w, h] in pixels of the clean map}."""
+    chosen = [i for i, op in enumerate(plan.ops.tolist()) if op is not None]
+    return [
+        {
+            "class": int(plan.class_ids[i]),
+            "op": plan.ops[i],
+            "target": int(plan.targets[i]) if plan.targets[i] >= 0 else None,
+            "box": [int(v) for v in plan.boxes[i]],
+        }
+        for i in chosen
+    ]
+
+
 def write_noisy_label_maps(
     records: list,
     targets: list,
@@ -128,24 +155,31 @@ def write_noisy_label_maps(
     for folder in sorted({Path(target).parent for target in targets}):  # a killed run's temp files
         remove_stale_temp_files(folder)
     changed_pixels = pixels = 0
+    by_op, components = Counter(), 0
     files = []
     for record, target in tqdm(list(zip(records, targets)), desc="noisy label maps", unit="map", disable=not progress):
         label_file = record["sem_seg_file_name"]
         try:
             clean = read_label_map(label_file)
-            noisy = noise.apply(clean, record_image_id(record))
+            if hasattr(noise, "apply_with_plan"):  # component noise: which components changed, and how
+                noisy, plan = noise.apply_with_plan(clean, record_image_id(record))
+            else:
+                noisy, plan = noise.apply(clean, record_image_id(record)), None
         except (ValueError, OSError) as err:
             raise ValueError(f"{label_file}: {err}") from None
         write_image(target, noisy)
         changed = int(np.count_nonzero(noisy != clean))
         changed_pixels, pixels = changed_pixels + changed, pixels + clean.size
-        files.append(
-            {
-                "label": str(Path(target).relative_to(output)),
-                "image_key": record_image_id(record),
-                "changed_fraction": changed / clean.size,
-            }
-        )
+        entry = {
+            "label": str(Path(target).relative_to(output)),
+            "image_key": record_image_id(record),
+            "changed_fraction": changed / clean.size,
+        }
+        if plan is not None:
+            entry["components"] = changed_components(plan)
+            components += len(plan.keys)
+            by_op.update(component["op"] for component in entry["components"])
+        files.append(entry)
     manifest = {
         "dataset": dataset,
         "noise": spec,
@@ -157,6 +191,15 @@ def write_noisy_label_maps(
         "pixels": pixels,
         "changed_pixels": changed_pixels,
         "changed_fraction": changed_pixels / max(pixels, 1),
+        **(
+            {
+                "components": components,
+                "changed_components": sum(by_op.values()),
+                "changed_components_by_op": dict(sorted(by_op.items())),
+            }
+            if hasattr(noise, "apply_with_plan")
+            else {}
+        ),
         "files": files,
     }
     save_json_atomic(manifest, output / MANIFEST, indent=True)

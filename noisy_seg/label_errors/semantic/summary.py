@@ -157,3 +157,43 @@ def evaluate_proposals(
         regions += len(region_classes)
         totals += np.array(benchmark_counts(region_map, region_classes, *proposals[i], classes=objects))
     return {**pr_curve(*totals), "regions": regions}
+
+
+def injected_noise_found(proposals: Sequence[dict], injected: dict, *, match_iou: float = 0.5) -> dict:
+    """Precision and recall of proposals against the components a noise changed (the noisy-label-map manifest's
+    record, `injected`: {image key: [{"op", "box" [x, y, w, h], ...}]}; only the searched images' keys). A proposal
+    ({"image_id", "bbox" [x0, y0, x1, y1]}) is a true positive when its box has IoU >= `match_iou` with a changed
+    component of its image; a component is found when some proposal matches it. Per op too: dilate / erode move a
+    boundary that a region proposal rarely outlines, relabel / background / ignore change a whole component."""
+    hits, found = 0, {}
+    for proposal in proposals:
+        components = injected.get(proposal["image_id"], [])
+        if not components:
+            continue
+        x0, y0, x1, y1 = proposal["bbox"]
+        boxes = np.asarray([c["box"] for c in components], np.float64)
+        low = np.maximum(boxes[:, :2], [x0, y0])
+        high = np.minimum(boxes[:, :2] + boxes[:, 2:], [x1, y1])
+        intersection = np.clip(high - low, 0, None).prod(axis=1)
+        union = boxes[:, 2:].prod(axis=1) + (x1 - x0) * (y1 - y0) - intersection
+        matched = np.flatnonzero(intersection / np.maximum(union, 1e-9) >= match_iou)
+        hits += bool(len(matched))
+        for index in matched.tolist():
+            found[(proposal["image_id"], index)] = True
+    by_op = {}
+    for key, components in injected.items():
+        for index, component in enumerate(components):
+            entry = by_op.setdefault(component["op"], {"components": 0, "found": 0})
+            entry["components"] += 1
+            entry["found"] += (key, index) in found
+    total = sum(entry["components"] for entry in by_op.values())
+    return {
+        "match_iou": match_iou,
+        "proposals": len(proposals),
+        "true_positives": hits,
+        "precision": hits / len(proposals) if proposals else None,
+        "components": total,
+        "found": len(found),
+        "recall": len(found) / total if total else None,
+        "by_op": {op: {**entry, "recall": entry["found"] / entry["components"]} for op, entry in sorted(by_op.items())},
+    }
