@@ -86,7 +86,12 @@ quiet_library_warnings()  # before detectron2 is imported
 from detectron2.data import MetadataCatalog
 from detectron2.utils import comm
 
-from noisy_seg.data import check_datasets_available, register_coco_file  # (registers the toy sets)
+from noisy_seg.data import (
+    add_register_argument,
+    check_datasets_available,
+    register_coco_file,
+    register_from_args,
+)  # (registers the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
 from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
 from noisy_seg.engine.jobs import TrainingJob, add_gpu_arguments, check_gpu_arguments, run_jobs
@@ -215,6 +220,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_launch_arguments(parser)  # each process scores its share of the images (with --folds: of each fold's)
+    add_register_argument(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
     return parser.parse_args(argv)
 
@@ -306,8 +312,9 @@ def source_dataset(name: str) -> str:
     return name
 
 
-def _registration(json_file: str, like: str, image_root: str, image_ids: Path) -> str:
-    """A hydra override value: the LazyCall register_coco_view(json_file, like, image_ids, image_root)."""
+def _registration(json_file: str, like: str, image_root: str, image_ids: Path, register=()) -> str:
+    """A hydra override value: the LazyCall register_coco_view(json_file, like, image_ids, image_root[, register]):
+    `register` (--register) registers a user's own `like` in the fold training's fresh process first."""
     return (
         "{_target_:noisy_seg.data.register_coco_view,json_file:"
         + quoted(Path(json_file).resolve())
@@ -317,6 +324,7 @@ def _registration(json_file: str, like: str, image_root: str, image_ids: Path) -
         + quoted(image_ids.resolve())
         + ",image_root:"
         + quoted(image_root)
+        + (",register:[" + ",".join(quoted(spec) for spec in register) + "]" if register else "")
         + "}"
     )
 
@@ -328,9 +336,9 @@ def fold_training(args, json_file: str, train_ids: Path, heldout_ids: Path, like
         *args.opts,
         # null first: a LazyCall already there would otherwise be merged into, not replaced
         "dataloader.train.dataset.names=null",
-        f"dataloader.train.dataset.names={_registration(json_file, like, image_root, train_ids)}",
+        f"dataloader.train.dataset.names={_registration(json_file, like, image_root, train_ids, args.register)}",
         "dataloader.test.dataset.names=null",
-        f"dataloader.test.dataset.names={_registration(json_file, like, image_root, heldout_ids)}",
+        f"dataloader.test.dataset.names={_registration(json_file, like, image_root, heldout_ids, args.register)}",
         f"dataloader.evaluator.output_dir={quoted(Path(model_dir) / 'inference')}",
     ]
     if args.weights:
@@ -447,6 +455,7 @@ def detections_file(data, evidence, fold_of: Optional[dict], min_score: float) -
 # ------------------------------------------------------------------------------------------------- main
 def prepare(args):
     """The checks that read the config and the dataset: (cfg, data, settings, evidence options)."""
+    register_from_args(args)  # in every process launch starts
     cfg = load_lazy_config(args.config_file, args.opts)
     dataset = registered_dataset(args)
     check_datasets_available([dataset])

@@ -49,6 +49,7 @@ from detectron2.data.detection_utils import read_image
 from detectron2.utils import comm
 from detectron2.utils.visualizer import Visualizer
 
+from noisy_seg.data import add_register_argument, register_from_args
 from noisy_seg.data.datasets.noisy_label_maps import injected_components
 from noisy_seg.engine import load_lazy_config, resolve_config_file
 from noisy_seg.evaluation.sem_seg import load_label_map
@@ -116,6 +117,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_launch_arguments(parser)  # each process predicts its share of the images; the first fits and writes
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
+    add_register_argument(parser)
     args = parser.parse_args(argv)
     if args.classes:  # --classes a b key=value: the overrides are no classes
         args.opts = [item for item in args.classes if "=" in item] + args.opts
@@ -246,6 +248,7 @@ def check_inputs(args, check_weights: bool = True):
     the parent checks the weights on a CPU copy of the model (`check_weights`), so they are one error line."""
     check_args(args)
     check_launch_arguments(args)
+    register_from_args(args)  # in every process launch starts
     cfg = load_lazy_config(args.config_file, args.opts)
     records, class_names, _ = labelled_semantic_dataset(args.dataset)
     classes = resolve_classes(args.classes, class_names)

@@ -35,7 +35,7 @@ quiet_library_warnings()  # before detectron2 is imported
 
 from detectron2.utils import comm
 
-from noisy_seg.data import check_datasets_available  # (also registers the toy datasets)
+from noisy_seg.data import add_register_argument, check_datasets_available, register_from_args  # (+ the toy sets)
 from noisy_seg.engine import load_lazy_config, resolve_config_file
 from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
 from noisy_seg.engine.train_loop import dataset_names
@@ -80,6 +80,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_launch_arguments(parser)  # each process predicts its share of the images
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, key=value")
+    add_register_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -173,6 +174,7 @@ def run_instance(args, cfg, model) -> None:
 
 def _process(args) -> None:
     """One of several processes (detectron2's launch): the model, and its share of the images."""
+    register_from_args(args)
     cfg = load_lazy_config(args.config_file, args.opts)
     try:
         default_dataset(cfg)  # a dataset the config registers (a LazyCall) is registered in this process too
@@ -192,6 +194,7 @@ def main(argv=None) -> int:
         check_flags(args)
         check_launch_arguments(args)
         check_files(args)
+        register_from_args(args)
         cfg = load_lazy_config(args.config_file, args.opts)
         args.dataset = args.dataset or default_dataset(cfg)
         check_datasets_available([args.dataset])

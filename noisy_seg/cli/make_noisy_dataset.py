@@ -68,6 +68,7 @@ from pathlib import Path
 import orjson
 
 from noisy_seg.noise import NOISE_REGISTRY, build_noise, named_noise_spec
+from noisy_seg.utils.registration import add_register_argument, register_from_args
 from noisy_seg.noise.coco import apply_noise_to_coco, category_index
 from noisy_seg.noise.coco_records import check_annotation_ids
 from noisy_seg.noise.presets import ASYMMETRIC_PRESETS, CITYSCAPES_THING_CLASSES
@@ -150,6 +151,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--report", help="also write the noise report as json to this file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output / --report file")
+    add_register_argument(parser)
     args = parser.parse_args(argv)
     args.noises = [name for value in args.noise for name in _names(value)]  # the noise kinds, in the order given
     args.noise = ",".join(args.noises)  # how messages name them
@@ -445,6 +447,10 @@ def make_noisy_semantic(args) -> int:
     from noisy_seg.data.mappers import NoisySemSegDatasetMapper
 
     spec = _semantic_spec(args)
+    try:
+        register_from_args(args)  # one's own semantic datasets (--register MODULE:FUNCTION)
+    except UserInputError as err:
+        raise _fail(err) from None
     records, num_classes, ignore_label, dataset_background = _semantic_dataset(args.dataset, args.num_classes)
     spec = {**spec, "ignore_label": ignore_label}
     background = args.background_label if args.background_label is not None else dataset_background

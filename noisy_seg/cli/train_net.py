@@ -38,6 +38,7 @@ except ImportError as e:
         "or `python tools/install_detectron2.py`."
     )
 
+from noisy_seg.data import add_register_argument, register_from_args
 from noisy_seg.engine.ddp import launch_processes
 from noisy_seg.engine import (
     NoisyTrainer,
@@ -59,8 +60,11 @@ from noisy_seg.utils.errors import UserInputError
 
 
 def argument_parser():
-    """detectron2's parser, with this script's examples (LazyConfig and yacs) as its --help epilog."""
-    return default_argument_parser(epilog=__doc__[__doc__.index("LazyConfig (") :])
+    """detectron2's parser, with this script's examples (LazyConfig and yacs) as its --help epilog, and --register
+    (one's own datasets, noisy_seg.data.register_user_datasets)."""
+    parser = default_argument_parser(epilog=__doc__[__doc__.index("LazyConfig (") :])
+    add_register_argument(parser)
+    return parser
 
 
 def load_config(config_file, opts):
@@ -97,6 +101,7 @@ def main_yacs(cfg, args):
 
 
 def main(args):
+    register_from_args(args)  # in every process launch starts (once per process)
     args.config_file = resolve_config_file(args.config_file)  # default_setup logs the file: its path, also for a name
     cfg = load_config(args.config_file, args.opts)
     if isinstance(cfg, CfgNode):
@@ -125,6 +130,7 @@ def _main_with_clear_errors(args):
 def cli(argv=None):
     args = argument_parser().parse_args(argv)
     try:  # validate the config before spawning workers, so errors are one line
+        register_from_args(args)
         cfg = load_config(args.config_file, args.opts)
         if isinstance(cfg, CfgNode):
             check_yacs_datasets(cfg, eval_only=args.eval_only)

@@ -29,7 +29,13 @@ from detectron2.data import detection_utils as utils
 from detectron2.utils.colormap import colormap
 from detectron2.utils.visualizer import GenericMask, Visualizer
 
-from noisy_seg.data import NoisyDatasetMapper, NoisySemSegDatasetMapper, check_datasets_available
+from noisy_seg.data import (
+    NoisyDatasetMapper,
+    NoisySemSegDatasetMapper,
+    add_register_argument,
+    check_datasets_available,
+    register_from_args,
+)
 from noisy_seg.data.datasets.noisy_label_maps import changed_components
 from noisy_seg.data.mappers import read_label_map
 from noisy_seg.noise import record_image_id
@@ -68,6 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=4, help=f"rows to draw, 1-{MAX_IMAGES}")
     parser.add_argument("--output", type=Path, default=Path("output/noise_examples.png"), help="a .png file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    add_register_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -114,6 +121,7 @@ def check_args(args):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        register_from_args(args)
         kind, records, metadata, noise = check_args(args)
         rows = (instance_rows if kind == "instance" else semantic_rows)(records, metadata, noise, args)
     except (UserInputError, ValueError) as e:

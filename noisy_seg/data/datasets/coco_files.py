@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_coco_json
 
 from ...utils.errors import UserInputError
+from ...utils.registration import register_user_datasets
 
 __all__ = ["LOSS_WEIGHT", "check_loss_weights", "register_coco_file", "register_coco_view"]
 
@@ -56,12 +57,19 @@ def register_coco_file(json_file: str, like: str, image_root: Optional[str] = No
 
 
 def register_coco_view(
-    json_file: str, like: str, image_ids: str, image_root: Optional[str] = None, name: Optional[str] = None
+    json_file: str,
+    like: str,
+    image_ids: str,
+    image_root: Optional[str] = None,
+    name: Optional[str] = None,
+    register: Sequence[str] = (),
 ) -> str:
     """Register the images of `json_file` whose ids the json file `image_ids` lists (a filtered view: no copy of the
     json; K-fold's folds) and return the view's name. Its metadata is `like`'s without a json_file, so detectron2's
     COCOEvaluator evaluates the view's images only: it converts the view's records to COCO format in its output_dir
-    (which must then be set, e.g. dataloader.evaluator.output_dir)."""
+    (which must then be set, e.g. dataloader.evaluator.output_dir). `register`: "MODULE:FUNCTION"s that register
+    `like` first (a user's own dataset, in the fresh process of a fold training; utils.registration)."""
+    register_user_datasets(list(register))
     path, ids_path = Path(json_file).resolve(), Path(image_ids).resolve()
     if like not in DatasetCatalog.list():
         raise ValueError(f"register_coco_view: like={like!r} is not a registered dataset; name the set {path.name} is")
