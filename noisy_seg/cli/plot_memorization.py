@@ -139,7 +139,7 @@ def plot(runs, labels, smooth: int, output: Path) -> Figure:
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
     figure.tight_layout()
-    save_figure(figure, output, dpi=100)
+    save_figure(figure, output, dpi="figure")  # the figure's own dpi, as savefig's default
     return figure
 
 

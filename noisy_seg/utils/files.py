@@ -130,8 +130,9 @@ def write_image(path: PathLike, image, params: Sequence[int] = ()) -> Path:
     return path
 
 
-def save_figure(figure, path: PathLike, dpi: int = 110) -> Path:
-    """A matplotlib figure written to `path` (its suffix names the format) atomically; returns `path`."""
+def save_figure(figure, path: PathLike, dpi: Union[int, str] = 110) -> Path:
+    """A matplotlib figure written to `path` (its suffix names the format) atomically; returns `path`. `dpi`: as
+    savefig's ("figure": the figure's own)."""
     with atomic_output(path, suffix=Path(path).suffix or ".png") as temp:
         figure.savefig(temp, dpi=dpi)
     return Path(path)
