@@ -308,7 +308,9 @@ def instance_tool_args(args, noisy_json: Path, like: str, image_root: str, run_d
         "--seed",
         str(args.seed),
     ]
-    arguments += ["--weights", args.instance_weights] if args.instance_weights else ["--folds", str(args.folds)]
+    # a given checkpoint (in-sample, for tests and quick looks): its rankings are what is measured, so no held-out check
+    given = ["--weights", args.instance_weights, "--no-heldout-check"]
+    arguments += given if args.instance_weights else ["--folds", str(args.folds)]
     return arguments + ["--no-progress"] + list(args.opts)
 
 
