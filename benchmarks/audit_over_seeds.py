@@ -28,26 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from noisy_seg.label_errors.filter import box_iou
+from noisy_seg.pseudo_labels.label_issues import spatially_noised
+
 KS = (10, 50)
-
-
-def spatially_noised(tag) -> bool:
-    return tag is not None and any(
-        part not in ("clean", "class_flip") and not part.endswith("_skipped") for part in tag.split("+")
-    )
 
 
 def precision_at(truth: list, k: int):
     return float(np.mean(truth[:k])) if len(truth) >= k else None
-
-
-def box_iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    union = aw * ah + bw * bh - w * h
-    return w * h / union if union > 0 else 0.0
 
 
 def one_run(folder: Path, clean_json: dict) -> dict:
@@ -55,7 +43,7 @@ def one_run(folder: Path, clean_json: dict) -> dict:
     scores = json.loads((folder / "scores.json").read_text())
     rows, summary = issues["issues"], issues["summary"]
     flipped = {s["annotation_id"]: s["given_category_id"] != s["clean_category_id"] for s in scores}
-    spatial = {s["annotation_id"]: spatially_noised(s.get("noise")) for s in scores}
+    spatial = {s["annotation_id"]: s.get("noise") is not None and spatially_noised(s["noise"]) for s in scores}
     kept = {s["annotation_id"] for s in scores}
     dropped = {}
     for ann in clean_json["annotations"]:
@@ -67,7 +55,8 @@ def one_run(folder: Path, clean_json: dict) -> dict:
             return flipped[row["annotation_id"]]
         if reason == "mask":
             return spatial[row["annotation_id"]]
-        return any(box_iou(row["bbox"], box) >= 0.5 for box in dropped.get(row["image_id"], []))
+        boxes = dropped.get(row["image_id"], [])
+        return bool(boxes) and bool((box_iou([row["bbox"]], boxes) >= 0.5).any())
 
     found = {}
     for reason in ("class", "mask", "missing"):

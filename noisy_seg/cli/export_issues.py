@@ -22,12 +22,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from noisy_seg.label_errors.export import cvat_coco, label_studio_config, label_studio_tasks, semantic_issue_rows
+from noisy_seg.label_errors.export import (
+    ISSUES_JSON,
+    PROPOSALS_JSON,
+    cvat_coco,
+    label_studio_config,
+    label_studio_tasks,
+    load_issue_run,
+)
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
-from noisy_seg.utils.files import load_json, save_json_atomic, write_atomic
+from noisy_seg.utils.files import save_json_atomic, write_atomic
 
 FORMATS = ("label-studio", "cvat")
-ISSUES_JSON, PROPOSALS_JSON = "issues.json", "proposals.json"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,44 +45,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--top", type=int, help="only the first N issues (default all)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     return parser.parse_args(argv)
-
-
-def load_run(run: Path, top) -> tuple[dict, list]:
-    """(the COCO dict the rows refer to, the issue rows) of an instance or a semantic run."""
-    if (run / ISSUES_JSON).is_file():
-        report = load_json(run / ISSUES_JSON)
-        json_file = report.get("settings", {}).get("json_file")
-        if not json_file or not Path(json_file).is_file():
-            raise UserInputError(f"{run / ISSUES_JSON} names the dataset json {json_file!r}, which is not there")
-        return load_json(json_file), report["issues"][:top]
-    if (run / PROPOSALS_JSON).is_file():
-        proposals = load_json(run / PROPOSALS_JSON)["proposals"][:top]
-        return semantic_coco(proposals), semantic_issue_rows(proposals, image_ids=_image_ids(proposals))
-    raise UserInputError(f"--run {run} holds neither {ISSUES_JSON} nor {PROPOSALS_JSON}: give a label-error run folder")
-
-
-def _image_ids(proposals: list) -> dict:
-    return {name: number for number, name in enumerate(dict.fromkeys(p["file_name"] for p in proposals), start=1)}
-
-
-def semantic_coco(proposals: list) -> dict:
-    """A COCO dict of the proposals' images (sizes read from the files) and classes."""
-    from PIL import Image
-
-    images = []
-    for name, number in _image_ids(proposals).items():
-        try:
-            with Image.open(name) as image:
-                width, height = image.size
-        except OSError as err:
-            raise UserInputError(f"the proposals' image {name} cannot be read: {err}") from None
-        images.append({"id": number, "file_name": name, "width": width, "height": height})
-    classes = {p["class_id"]: p["class"] for p in proposals}
-    return {
-        "images": images,
-        "annotations": [],
-        "categories": [{"id": k, "name": v} for k, v in sorted(classes.items())],
-    }
 
 
 def main(argv=None) -> int:
@@ -91,7 +59,7 @@ def main(argv=None) -> int:
             raise UserInputError(f"{taken[0]} exists; pick another --output or pass --overwrite")
         if output.resolve().parent == run.resolve() and output.name in (ISSUES_JSON, PROPOSALS_JSON):
             raise UserInputError(f"--output {output} is the run's own {output.name}; pick another file")
-        coco, rows = load_run(run, args.top)
+        coco, rows = load_issue_run(run, args.top)
         if args.format == "cvat":
             save_json_atomic(cvat_coco(coco, rows), output)
             print(f"wrote {len(rows)} issues of {run} as CVAT's COCO 1.0 import: {output}")

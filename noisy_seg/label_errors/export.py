@@ -20,11 +20,23 @@ find-semantic-label-errors writes its proposals (converted by `semantic_issue_ro
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
 
 from ..utils.errors import UserInputError
+from ..utils.files import load_json
 
-__all__ = ["cvat_coco", "label_studio_config", "label_studio_tasks", "semantic_issue_rows"]
+__all__ = [
+    "ISSUES_JSON",
+    "PROPOSALS_JSON",
+    "cvat_coco",
+    "label_studio_config",
+    "label_studio_tasks",
+    "load_issue_run",
+    "semantic_issue_rows",
+]
+
+ISSUES_JSON, PROPOSALS_JSON = "issues.json", "proposals.json"
 
 
 def label_studio_tasks(
@@ -148,6 +160,47 @@ def semantic_issue_rows(proposals: Iterable[dict], image_ids: Optional[Mapping[s
             }
         )
     return rows
+
+
+def load_issue_run(run, top: Optional[int] = None) -> tuple[dict, list]:
+    """(the COCO dict the rows refer to, the first `top` issue rows) of a find-label-errors run folder (its
+    issues.json and the dataset json its settings name) or a find-semantic-label-errors one (proposals.json and its
+    images)."""
+    run = Path(run)
+    if (run / ISSUES_JSON).is_file():
+        report = load_json(run / ISSUES_JSON)
+        json_file = report.get("settings", {}).get("json_file")
+        if not json_file or not Path(json_file).is_file():
+            raise UserInputError(f"{run / ISSUES_JSON} names the dataset json {json_file!r}, which is not there")
+        return load_json(json_file), report["issues"][:top]
+    if (run / PROPOSALS_JSON).is_file():
+        proposals = load_json(run / PROPOSALS_JSON)["proposals"][:top]
+        return semantic_coco(proposals), semantic_issue_rows(proposals, image_ids=_image_ids(proposals))
+    raise UserInputError(f"--run {run} holds neither {ISSUES_JSON} nor {PROPOSALS_JSON}: give a label-error run folder")
+
+
+def _image_ids(proposals: list) -> dict:
+    return {name: number for number, name in enumerate(dict.fromkeys(p["file_name"] for p in proposals), start=1)}
+
+
+def semantic_coco(proposals: list) -> dict:
+    """A COCO dict of the proposals' images (sizes read from the files) and classes."""
+    from PIL import Image
+
+    images = []
+    for name, number in _image_ids(proposals).items():
+        try:
+            with Image.open(name) as image:
+                width, height = image.size
+        except OSError as err:
+            raise UserInputError(f"the proposals' image {name} cannot be read: {err}") from None
+        images.append({"id": number, "file_name": name, "width": width, "height": height})
+    classes = {p["class_id"]: p["class"] for p in proposals}
+    return {
+        "images": images,
+        "annotations": [],
+        "categories": [{"id": k, "name": v} for k, v in sorted(classes.items())],
+    }
 
 
 def _rectangle(box, label: str, image: dict, region: str) -> dict:

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from ..filter import box_iou
 from .rank import ImageComponents, connected_components
 
 THRESHOLDS = np.linspace(0.0, 1.0, 21)
@@ -171,12 +172,8 @@ def injected_noise_found(proposals: Sequence[dict], injected: dict, *, match_iou
         if not components:
             continue
         x0, y0, x1, y1 = proposal["bbox"]
-        boxes = np.asarray([c["box"] for c in components], np.float64)
-        low = np.maximum(boxes[:, :2], [x0, y0])
-        high = np.minimum(boxes[:, :2] + boxes[:, 2:], [x1, y1])
-        intersection = np.clip(high - low, 0, None).prod(axis=1)
-        union = boxes[:, 2:].prod(axis=1) + (x1 - x0) * (y1 - y0) - intersection
-        matched = np.flatnonzero(intersection / np.maximum(union, 1e-9) >= match_iou)
+        overlap = box_iou([[x0, y0, x1 - x0, y1 - y0]], [c["box"] for c in components])[0]
+        matched = np.flatnonzero(overlap >= match_iou)
         hits += bool(len(matched))
         for index in matched.tolist():
             found[(proposal["image_id"], index)] = True
