@@ -1,3 +1,4 @@
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -178,3 +179,51 @@ def writer_in_another_process():
             process.send_signal(signal.SIGKILL)
         process.wait()
         process.stdout.close()
+
+
+# The host-sync sentinel (no GPU here): the operations that force a device-to-host sync on CUDA (.item(), .tolist(),
+# bool()/int()/float() of a tensor, nonzero, bincount, unique, masked_select, boolean-mask indexing) raise inside it.
+_SYNCING_METHODS = ("item", "tolist", "__bool__", "__int__", "__float__", "nonzero", "unique", "masked_select", "numpy")
+_SYNCING_FUNCTIONS = ("nonzero", "bincount", "unique", "masked_select")
+
+
+@contextlib.contextmanager
+def _forbidden_host_syncs():
+    """Make the operations that would wait for the GPU raise."""
+    import torch
+
+    saved_methods = {name: getattr(torch.Tensor, name) for name in _SYNCING_METHODS}
+    saved_functions = {name: getattr(torch, name) for name in _SYNCING_FUNCTIONS}
+    saved_getitem = torch.Tensor.__getitem__
+
+    def forbidden(name):
+        def call(*args, **kwargs):
+            raise AssertionError(f"host sync: {name}")
+
+        return call
+
+    def getitem(self, index):
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool and p.dim() > 0 for p in parts):
+            raise AssertionError("host sync: boolean-mask indexing")
+        return saved_getitem(self, index)
+
+    try:
+        for name in _SYNCING_METHODS:
+            setattr(torch.Tensor, name, forbidden(f"Tensor.{name}"))
+        for name in _SYNCING_FUNCTIONS:
+            setattr(torch, name, forbidden(f"torch.{name}"))
+        torch.Tensor.__getitem__ = getitem
+        yield
+    finally:
+        for name, method in saved_methods.items():
+            setattr(torch.Tensor, name, method)
+        for name, function in saved_functions.items():
+            setattr(torch, name, function)
+        torch.Tensor.__getitem__ = saved_getitem
+
+
+@pytest.fixture
+def forbid_host_syncs():
+    """A context manager in which host syncs raise (see above): `with forbid_host_syncs(): step()`."""
+    return _forbidden_host_syncs

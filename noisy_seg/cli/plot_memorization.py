@@ -10,6 +10,11 @@ the noise changed: how often the model predicts the clean label (solid), the noi
 not read as "no memorization"). The dashed curve rising is the model memorizing the noise. A dotted vertical line
 marks where a run switched from CE to another loss (its run_info.json). The scalars are logged by noisy_seg's heads
 when the train mapper adds noise (runs logged before the third curve existed draw two).
+
+Runs with spatial noise and a noisy mask head (projects/NoisyMasks) also get a second panel: over the RoIs whose mask
+the noise changed, the mean IoU of the predicted mask with the clean mask (solid) and with the noisy one (dashed), and
+on the RoIs it left alone with their mask (dotted): the dashed curve overtaking the solid one is the mask head
+memorizing the noisy masks.
 """
 
 import argparse
@@ -34,6 +39,11 @@ CURVES = (
     ("clean", CLEAN, "-", "predicts the clean label"),
     ("noisy", NOISY, "--", "predicts the noisy label"),
     ("other", OTHER, "-.", "predicts neither (background or another class)"),
+)
+MASK_CURVES = (
+    ("mask_clean", "memorization/mask_iou_with_clean_mask", "-", "IoU with the clean mask"),
+    ("mask_noisy", "memorization/mask_iou_with_noisy_mask", "--", "IoU with the noisy mask"),
+    ("mask_kept", "memorization/mask_iou_uncorrupted", ":", "IoU on the masks the noise left alone"),
 )
 MARKERS_UP_TO = 50  # points per curve: fewer are drawn with markers too (one point alone draws no line)
 
@@ -66,18 +76,19 @@ def check_args(args) -> list[str]:
 
 
 def memorization_curves(run: Path) -> dict:
-    """{"clean" / "noisy" / "other": (iterations, values)} of a run folder ("other" empty for a run logged before it
-    existed); UserInputError when it has no metrics.json or no memorization scalars. A resumed run's repeated
+    """{"clean" / "noisy" / "other" / "mask_clean" / "mask_noisy" / "mask_kept": (iterations, values)} of a run
+    folder (empty where the run logged none: "other" before it existed, the mask curves without spatial noise or a
+    noisy mask head); UserInputError when it has no metrics.json or no memorization scalars. A resumed run's repeated
     iterations count once (read_metrics)."""
     metrics = run / "metrics.json"
     if not metrics.is_file():
         raise UserInputError(f"{run} has no metrics.json: give the train.output_dir of a training run")
     rows = read_metrics(metrics)
-    curves = {name: _points(rows, key) for name, key, _, _ in CURVES}
-    if not curves["clean"][0].size:
+    curves = {name: _points(rows, key) for name, key, _, _ in CURVES + MASK_CURVES}
+    if not curves["clean"][0].size and not curves["mask_clean"][0].size:
         raise UserInputError(
-            f"{metrics} has no memorization scalars ({CLEAN}): they are logged only when the train "
-            "mapper adds label noise (dataloader.train.mapper.noise=...), by noisy_seg's heads"
+            f"{metrics} has no memorization scalars ({CLEAN}, {MASK_CURVES[0][1]}): they are logged only when the "
+            "train mapper adds label noise (dataloader.train.mapper.noise=...), by noisy_seg's heads"
         )
     return curves
 
@@ -108,36 +119,44 @@ def switch_iteration(run: Path):
 
 def plot(runs, labels, smooth: int, output: Path) -> Figure:
     """One figure of every run's curves (checked first: a bad run stops it before anything is drawn), written to
-    `output`; returns it."""
+    `output`; returns it. A panel for the labels and, where a run logged them, one for the masks."""
     curves = [memorization_curves(run) for run in runs]
-    figure = Figure(figsize=(8, 4.5), dpi=120)
-    axes = figure.subplots()
-    for i, (run, label, run_curves) in enumerate(zip(runs, labels, curves)):
-        color = f"C{i % 10}"
-        for name, _, style, meaning in CURVES:
-            iterations, values = run_curves[name]
-            if not iterations.size:
-                continue
-            axes.plot(
-                iterations,
-                moving_average(values, smooth),
-                style,
-                color=color,
-                label=f"{label}: {meaning}",
-                marker="o" if iterations.size <= MARKERS_UP_TO else None,
-                markersize=4,
-            )
-        switch = switch_iteration(run)
-        if switch is not None:
-            axes.axvline(
-                switch[0], color=color, linestyle=":", label=f"{label}: CE -> {switch[1]} at iteration {switch[0]}"
-            )
-    axes.set_xlabel("iteration")
-    axes.set_ylabel("share of the labels the noise changed")
-    axes.set_ylim(0, 1)
-    axes.set_title("Memorization of label noise" + (f" (moving average of {smooth} points)" if smooth > 1 else ""))
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
+    panels = [
+        (kinds, ylabel, title)
+        for kinds, ylabel, title in (
+            (CURVES, "share of the labels the noise changed", "Memorization of label noise"),
+            (MASK_CURVES, "mean mask IoU in the RoI", "Memorization of mask noise"),
+        )
+        if any(run_curves[kinds[0][0]][0].size for run_curves in curves)
+    ]
+    figure = Figure(figsize=(8, 4.5 * len(panels)), dpi=120)
+    for axes, (kinds, ylabel, title) in zip(figure.subplots(len(panels), 1, squeeze=False)[:, 0], panels):
+        for i, (run, label, run_curves) in enumerate(zip(runs, labels, curves)):
+            color = f"C{i % 10}"
+            for name, _, style, meaning in kinds:
+                iterations, values = run_curves[name]
+                if not iterations.size:
+                    continue
+                axes.plot(
+                    iterations,
+                    moving_average(values, smooth),
+                    style,
+                    color=color,
+                    label=f"{label}: {meaning}",
+                    marker="o" if iterations.size <= MARKERS_UP_TO else None,
+                    markersize=4,
+                )
+            switch = switch_iteration(run)
+            if switch is not None and kinds is CURVES:
+                axes.axvline(
+                    switch[0], color=color, linestyle=":", label=f"{label}: CE -> {switch[1]} at iteration {switch[0]}"
+                )
+        axes.set_xlabel("iteration")
+        axes.set_ylabel(ylabel)
+        axes.set_ylim(0, 1)
+        axes.set_title(title + (f" (moving average of {smooth} points)" if smooth > 1 else ""))
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
     figure.tight_layout()
     save_figure(figure, output, dpi="figure")  # the figure's own dpi, as savefig's default
     return figure

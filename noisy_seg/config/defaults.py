@@ -13,6 +13,8 @@ def add_noisy_seg_config(cfg):
 
     MODEL.ROI_HEADS.NAME: "NoisyStandardROIHeads", "NoisyCascadeROIHeads" or "NoisyRes5ROIHeads" (C4) to use
     them; a class-agnostic mask head is detectron2's MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK.
+    MODEL.ROI_MASK_HEAD.NAME: "NoisyMaskRCNNConvUpsampleHead" (or Noisy Boundaries' "NoiseTolerantMaskHead") for a
+    mask loss chosen by MODEL.ROI_MASK_HEAD.LOSS ("bce", the stock loss, by default), LOSS_KWARGS, LOSS_SWITCH_ITER.
     MODEL.SEM_SEG_HEAD.NAME: "NoisySemSegFPNHead" or "NoisyDeepLabV3PlusHead" (DeepLab's own keys come from
     detectron2.projects.deeplab.add_deeplab_config).
 
@@ -47,6 +49,10 @@ def add_noisy_seg_config(cfg):
     # weight each foreground RoI's classification loss by its annotation's "loss_weight" (find_label_errors'
     # weighted.json: the GMM clean probability); see NoisyFastRCNNOutputLayers' annotation_loss_weights
     cfg.MODEL.ROI_BOX_HEAD.ANNOTATION_LOSS_WEIGHTS = False
+    # NoisyMaskRCNNConvUpsampleHead / NoiseTolerantMaskHead: a mask loss name, its options, switch point
+    cfg.MODEL.ROI_MASK_HEAD.LOSS = "bce"
+    cfg.MODEL.ROI_MASK_HEAD.LOSS_KWARGS = CN(new_allowed=True)
+    cfg.MODEL.ROI_MASK_HEAD.LOSS_SWITCH_ITER = 0
     # NoisySemSegFPNHead / NoisyDeepLabV3PlusHead: a loss name, "a * name + b * name", its options, switch point
     cfg.MODEL.SEM_SEG_HEAD.LOSS = "ce"
     cfg.MODEL.SEM_SEG_HEAD.LOSS_KWARGS = CN(new_allowed=True)

@@ -41,6 +41,7 @@ NoiseSpec = Union[None, NoisePipeline, Mapping, Sequence[Mapping]]
 _LABEL_STRIDE = 1 << 16  # > any class index: packs (noisy, clean) into one category_id
 _POSITION_STRIDE = 1 << 32  # > any packed (noisy, clean): packs the annotation's position on top (int64 classes)
 _UNCHANGED_TAGS = frozenset(("clean", *SKIPPED_NAMES))  # noise tags of annotations the noise left as they were
+_CLEAN_MASKS = "_noisy_seg_clean_masks"  # the clean segmentations riding to _transform_annotations, popped there
 NOISE_COUNTS = "noise_counts"  # key of a mapped dict's {"total", "changed"[, "class_flip"]} (noisy_seg.engine reads it)
 
 
@@ -54,8 +55,10 @@ class NoisyDatasetMapper(DatasetMapper):
         num_classes: number of thing classes; needed when `noise` is a spec.
     From a yacs config: INPUT.LABEL_NOISE (a short name) or INPUT.LABEL_NOISE_SPEC (a spec), see
     `noisy_seg.config.add_noisy_seg_config`; num_classes is MODEL.ROI_HEADS.NUM_CLASSES.
-    The `Instances` get `gt_classes` (noisy), `gt_clean_classes` and `gt_noisy` (class changed), and the mapped
-    dict "noise_counts": of the image's non-crowd annotations, how many there were ("total"), how many the noise
+    The `Instances` get `gt_classes` (noisy), `gt_clean_classes` and `gt_noisy` (class changed); under spatial noise
+    also `gt_clean_masks` (the masks before the noise, transformed as `gt_masks`) and `gt_mask_noisy` (the noise
+    changed the mask), for the mask head's memorization curve; and the mapped dict "noise_counts": of the image's
+    non-crowd annotations, how many there were ("total"), how many the noise
     changed (dropped, class flipped or mask moved: "changed") and how many it gave another class ("class_flip").
     Only training mappers (`is_train=True`) apply noise: evaluation stays on the given labels.
     When the image's annotations carry a "loss_weight" (a number in [0, 1], checked before training by
@@ -107,8 +110,17 @@ class NoisyDatasetMapper(DatasetMapper):
             for ann in annotations:
                 ann["category_id"] += _LABEL_STRIDE * ann["clean_category_id"]
         weights = None
-        if weighted:  # the annotation's position rides along too: it picks each kept instance's weight
+        keep_clean_masks = self.noise is not None and self.noise.spatial_noise is not None and self.use_instance_mask
+        if weighted:
             weights = _loss_weights(annotations)
+        if keep_clean_masks:
+            dataset_dict[_CLEAN_MASKS] = [
+                ({**ann, "segmentation": ann["clean_segmentation"]}, True)
+                if "clean_segmentation" in ann
+                else (ann, False)
+                for ann in annotations
+            ]
+        if weighted or keep_clean_masks:  # the annotation's position rides along: it picks each kept instance's extras
             annotations = [
                 dict(ann, category_id=ann["category_id"] + _POSITION_STRIDE * position)
                 for position, ann in enumerate(annotations)
@@ -120,7 +132,7 @@ class NoisyDatasetMapper(DatasetMapper):
             packed = instances.gt_classes
             if weights is not None:
                 instances.gt_loss_weights = weights[packed // _POSITION_STRIDE]
-                packed = packed % _POSITION_STRIDE
+            packed = packed % _POSITION_STRIDE
             instances.gt_classes = packed % _LABEL_STRIDE
             if self.noise is not None:
                 instances.gt_clean_classes = packed // _LABEL_STRIDE
@@ -128,6 +140,22 @@ class NoisyDatasetMapper(DatasetMapper):
         if counts is not None:
             mapped[NOISE_COUNTS] = counts
         return mapped
+
+    def _transform_annotations(self, dataset_dict, transforms, image_shape):
+        clean = dataset_dict.pop(_CLEAN_MASKS, None)
+        super()._transform_annotations(dataset_dict, transforms, image_shape)
+        if clean is None:
+            return
+        instances = dataset_dict["instances"]
+        if not instances.has("gt_masks"):  # no annotation left (detectron2 builds no gt_masks then)
+            return
+        positions = (instances.gt_classes // _POSITION_STRIDE).tolist()  # the kept annotations, in their order
+        kept = [clean[p] for p in positions]
+        annotations = [utils.transform_instance_annotations(dict(ann), transforms, image_shape) for ann, _ in kept]
+        instances.gt_clean_masks = utils.annotations_to_instances(
+            annotations, image_shape, mask_format=self.instance_mask_format
+        ).gt_masks
+        instances.gt_mask_noisy = torch.tensor([changed for _, changed in kept], dtype=torch.bool)
 
 
 class NoisySemSegDatasetMapper(DatasetMapper):

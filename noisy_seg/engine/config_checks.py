@@ -21,6 +21,7 @@ __all__ = [
     "check_config",
     "check_image_tags",
     "check_weights_name",
+    "check_yacs_mask_loss",
     "check_yacs_sem_seg_loss",
 ]
 
@@ -121,6 +122,7 @@ def check_config(cfg) -> None:
     check_weights_name(_select(cfg, "train.init_checkpoint"))
     _check_noise(cfg)
     _check_sem_seg_loss(cfg)
+    _check_mask_loss(cfg)
 
 
 def check_weights_name(weights) -> None:
@@ -163,6 +165,63 @@ def check_yacs_sem_seg_loss(cfg) -> None:
         _check_head_options(
             "MODEL.SEM_SEG_HEAD", **_loss_options(cfg), ignore_value=head.IGNORE_VALUE, num_classes=head.NUM_CLASSES
         )
+
+
+def _check_mask_loss(cfg) -> None:
+    """model.roi_heads.mask_head's loss options, as the noisy mask head checks them (the band's bound from the mask
+    pooler's grid)."""
+    from ..modeling import NoisyMaskRCNNConvUpsampleHead
+
+    head = _select(cfg, "model.roi_heads.mask_head")
+    target = _target(head)
+    if not (isinstance(target, type) and issubclass(target, NoisyMaskRCNNConvUpsampleHead)):
+        return
+    kwargs = _select(cfg, "model.roi_heads.mask_head.mask_loss_kwargs")
+    pooler = _select(cfg, "model.roi_heads.mask_pooler.output_size")
+    _mask_loss_problem(
+        "model.roi_heads.mask_head",
+        _select(cfg, "model.roi_heads.mask_head.mask_loss") or "bce",
+        OmegaConf.to_container(kwargs) if isinstance(kwargs, DictConfig) else kwargs,
+        2 * pooler if isinstance(pooler, int) else None,
+    )
+
+
+def check_yacs_mask_loss(cfg) -> None:
+    """MODEL.ROI_MASK_HEAD.LOSS / LOSS_KWARGS / LOSS_SWITCH_ITER of a yacs config, when the yacs config is loaded: a
+    mask loss other than the stock one needs a mask head (MODEL.MASK_ON) that reads it (MODEL.ROI_MASK_HEAD.NAME a
+    noisy mask head), and the loss and its options as the head checks them."""
+    from detectron2.modeling.roi_heads import ROI_MASK_HEAD_REGISTRY
+
+    from ..modeling import NoisyMaskRCNNConvUpsampleHead
+
+    head = cfg.MODEL.ROI_MASK_HEAD
+    loss, kwargs, switch = (
+        head.get("LOSS", "bce"),
+        dict(head.get("LOSS_KWARGS", {}) or {}),
+        head.get("LOSS_SWITCH_ITER", 0),
+    )
+    if loss == "bce" and not kwargs and not switch:
+        return
+    if not cfg.MODEL.MASK_ON:
+        raise UserInputError(f"MODEL.ROI_MASK_HEAD.LOSS {loss!r} needs a mask head: MODEL.MASK_ON is False")
+    registered = ROI_MASK_HEAD_REGISTRY.get(head.NAME) if head.NAME in ROI_MASK_HEAD_REGISTRY else None
+    if not (isinstance(registered, type) and issubclass(registered, NoisyMaskRCNNConvUpsampleHead)):
+        raise UserInputError(
+            f"MODEL.ROI_MASK_HEAD.LOSS is read by the noisy mask heads, not by {head.NAME!r}: set "
+            f"MODEL.ROI_MASK_HEAD.NAME to NoisyMaskRCNNConvUpsampleHead (or NoiseTolerantMaskHead)"
+        )
+    if isinstance(switch, bool) or not isinstance(switch, int) or switch < 0:
+        raise UserInputError(f"MODEL.ROI_MASK_HEAD.LOSS_SWITCH_ITER must be an int >= 0, got {switch!r}")
+    _mask_loss_problem("MODEL.ROI_MASK_HEAD", loss, kwargs, 2 * head.POOLER_RESOLUTION)
+
+
+def _mask_loss_problem(head_key: str, loss, kwargs, mask_side) -> None:
+    from ..modeling import check_mask_loss
+
+    try:
+        check_mask_loss(loss, kwargs, mask_side)
+    except ValueError as err:
+        raise UserInputError(f"{head_key}: {err}") from None
 
 
 def _is_noisy_sem_seg_head(target) -> bool:

@@ -2,7 +2,8 @@
 
 A grid is a YAML file (configs/grids/*.yaml) or the same fields from the command line:
 
-    dataset: toy                  # which NoisyClassLabels configs the loss names mean (toy, coco, cityscapes)
+    dataset: toy                  # which configs the loss names mean: NoisyClassLabels' (toy, coco, cityscapes),
+                                  # NoisySemanticLabels' (toy_semantic), NoisyMasks' mask losses (toy_masks)
     configs: {mine: path/to.py}   # more names -> LazyConfig files (optional)
     seeds: [0, 1, 2]
     overrides: [train.max_iter=300]   # applied to every cell
@@ -46,6 +47,8 @@ __all__ = [
 GRID_FOLDER = ZOO_ROOT / "configs" / "grids"  # the packaged copy of configs/grids: grid names work when installed
 _PROJECT = "projects/NoisyClassLabels/configs"
 _SEMANTIC = "projects/NoisySemanticLabels/configs"
+_MASKS = "projects/NoisyMasks/configs/toy"
+_MASK_LOSSES = ("bce", "sbce", "pixel_gce", "bootstrap_soft", "bootstrap_hard", "boundary_bce", "dice_bce")
 # loss name -> config of the NoisyClassLabels (instance) and NoisySemanticLabels (semantic) projects, per dataset
 LOSS_CONFIGS = {
     "toy_semantic": {
@@ -54,6 +57,10 @@ LOSS_CONFIGS = {
         "gce": f"{_SEMANTIC}/toy/semantic_R18_FPN_gce.py",
         "region_aware": f"{_SEMANTIC}/toy/semantic_R18_FPN_region_aware.py",
         "combination": f"{_SEMANTIC}/toy/combination_switch.py",
+    },
+    "toy_masks": {  # the mask head's losses (NoisyMasks project); the box classifier keeps CE
+        **{loss: f"{_MASKS}/mask_rcnn_R18_FPN_{loss}.py" for loss in _MASK_LOSSES},
+        "noisy_boundaries": f"{_MASKS}/mask_rcnn_R18_FPN_noisy_boundaries.py",
     },
     "toy": {
         "ce": f"{_PROJECT}/toy/mask_rcnn_R18_FPN_ce.py",

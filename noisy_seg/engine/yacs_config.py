@@ -22,7 +22,7 @@ from ..data import NoisyDatasetMapper, NoisySemSegDatasetMapper
 from ..data.datasets.coco_files import check_loss_weights
 from ..utils.errors import UserInputError, did_you_mean
 from .config_files import read_yaml_safely
-from .config_checks import check_weights_name, check_yacs_sem_seg_loss
+from .config_checks import check_weights_name, check_yacs_mask_loss, check_yacs_sem_seg_loss
 
 __all__ = ["is_yacs_config", "load_yacs_config", "train_mapper_class"]
 
@@ -69,6 +69,7 @@ def load_yacs_config(config_file: str, opts: Sequence[str]) -> CfgNode:
         cfg.MODEL.DEVICE = "cpu"
     _check_label_noise(cfg)
     check_yacs_sem_seg_loss(cfg)  # the semantic head's loss string, before any run folder
+    check_yacs_mask_loss(cfg)
     check_weights_name(cfg.MODEL.WEIGHTS)
     cfg.freeze()
     return cfg

@@ -9,6 +9,8 @@ Conventions shared by every loss here:
   non-ignored elements, NOT by the sum of weights; "sum" sums; "none" returns the per-element loss with 0 at
   ignored elements. An empty batch (or all targets ignored) gives 0, not nan.
 - fp16/bf16 logits are upcast to float32 before the softmax; float64 stays float64.
+- mask losses (`kind=MASK`, `mask.py`) take the ROI mask head's per-RoI logits (R, M, M) and the cropped
+  ground-truth masks (R, M, M), float in [0, 1] or bool; "mean" averages over all pixels, as detectron2's mask BCE.
 
 Registration: each loss is one function with its options as keyword-only parameters, and one line below it,
 `register_loss("gce", generalized_cross_entropy, kind=CLASSIFICATION_OR_DENSE, q=in_range(0, 1, low_open=True))`,
@@ -29,12 +31,24 @@ from .classification import (
 from .combination import combination_loss, foreground_instance_mask
 from .dense import ce_dice_loss, class_aware_cross_entropy, dice_loss, focal_loss, present_classes
 from .lovasz import lovasz_softmax
+from .mask import (
+    binary_cross_entropy,
+    boundary_band,
+    boundary_preserving_bce,
+    boundary_tolerant_bce,
+    dice_bce,
+    hard_bootstrapped_bce,
+    pixel_generalized_cross_entropy,
+    soft_bootstrapped_bce,
+    symmetric_binary_cross_entropy,
+)
 from .region_aware import RegionAwareLoss, confusion_ema_update, region_aware_loss
 from .registry import (
     CLASSIFICATION,
     CLASSIFICATION_OR_DENSE,
     DENSE,
     LOSS_REGISTRY,
+    MASK,
     LossModule,
     LossSpec,
     available_losses,
@@ -50,6 +64,7 @@ __all__ = [
     "CLASSIFICATION",
     "DENSE",
     "CLASSIFICATION_OR_DENSE",
+    "MASK",
     "available_losses",
     "build_loss",
     "loss_spec",
@@ -75,4 +90,14 @@ __all__ = [
     "region_aware_loss",
     "confusion_ema_update",
     "RegionAwareLoss",
+    # ROI mask head: (R, M, M) logits against the cropped ground-truth masks
+    "binary_cross_entropy",
+    "symmetric_binary_cross_entropy",
+    "pixel_generalized_cross_entropy",
+    "soft_bootstrapped_bce",
+    "hard_bootstrapped_bce",
+    "boundary_band",
+    "boundary_tolerant_bce",
+    "dice_bce",
+    "boundary_preserving_bce",
 ]

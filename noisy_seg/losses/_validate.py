@@ -94,6 +94,53 @@ def check_loss_inputs(
     return None if ignore_index is None else targets != ignore_index
 
 
+def check_mask_inputs(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    name: str,
+    *,
+    weight: Optional[torch.Tensor] = None,
+    roi_sizes: Optional[torch.Tensor] = None,
+) -> None:
+    """The per-step checks of a mask loss (metadata only, no host sync): logits (R, M, M) floating, targets of the
+    same shape, floating or bool (values in [0, 1]: the cropped ground-truth masks), weight shaped like them,
+    roi_sizes (R,) floating; all on the logits' device."""
+    if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise ValueError(
+            f"{name}: logits and targets must be torch.Tensor, got {type(logits).__name__} and {type(targets).__name__}"
+        )
+    if not logits.is_floating_point():
+        raise ValueError(f"{name}: logits must be a floating tensor, got dtype {logits.dtype}")
+    if logits.dim() != 3:
+        raise ValueError(f"{name}: expects per-RoI mask logits (R, M, M), got shape {tuple(logits.shape)}")
+    if not (targets.is_floating_point() or targets.dtype == torch.bool):
+        raise ValueError(f"{name}: targets must be float masks in [0, 1] or bool masks, got dtype {targets.dtype}")
+    if tuple(targets.shape) != tuple(logits.shape):
+        raise ValueError(f"{name}: targets shape {tuple(targets.shape)} must equal the logits' {tuple(logits.shape)}")
+    if targets.device != logits.device:
+        raise ValueError(f"{name}: targets on {targets.device} but logits on {logits.device}; move them together")
+    if weight is not None:
+        check_input_tensor(
+            weight,
+            "weight",
+            name,
+            floating=True,
+            shape=targets.shape,
+            shape_words="the targets' shape",
+            device=logits.device,
+        )
+    if roi_sizes is not None:
+        check_input_tensor(
+            roi_sizes,
+            "roi_sizes",
+            name,
+            floating=True,
+            shape=targets.shape[:1],
+            shape_words="(R,)",
+            device=logits.device,
+        )
+
+
 def nan_if_nonfinite(loss: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """`loss`, or NaN where any logit is NaN or +-inf. Some losses (Lovasz's sort, a clamp, a masked softmax, or
     CE whose non-finite logit sits on an ignored pixel) would otherwise return a finite value and slip past

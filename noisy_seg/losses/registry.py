@@ -26,7 +26,8 @@ from .options import Constraint
 CLASSIFICATION = "classification"  # (N, C) with targets (N,): the ROI box classifier
 DENSE = "dense"  # (N, C, H, W) with targets (N, H, W): semantic segmentation
 CLASSIFICATION_OR_DENSE = "classification_or_dense"
-KINDS = (CLASSIFICATION, DENSE, CLASSIFICATION_OR_DENSE)
+MASK = "mask"  # (R, M, M) per-RoI binary mask logits with float targets in [0, 1] (R, M, M): the ROI mask head
+KINDS = (CLASSIFICATION, DENSE, CLASSIFICATION_OR_DENSE, MASK)
 
 _GENERIC_CONSTRAINTS = {"reduction": constraints.reduction, "ignore_index": constraints.ignore_index}
 REQUIRED = inspect.Parameter.empty  # the default of an option that has none
@@ -38,6 +39,8 @@ class LossSpec:
 
     needs_bg_index: the loss has a `bg_index` option that must be the background logit (detectron2's box head
         fills in num_classes). needs_image_tags: the loss uses image-level tags, forward(..., present=(N, C) bool).
+        needs_roi_sizes: the loss takes each RoI's size in image pixels, forward(..., roi_sizes=(R,) float) (a mask
+        loss with widths in image pixels; the mask head passes them).
     """
 
     name: str
@@ -47,15 +50,27 @@ class LossSpec:
     constraints: Mapping[str, Constraint]
     needs_bg_index: bool = False
     needs_image_tags: bool = False
+    needs_roi_sizes: bool = False
     required_note: str = ""  # why the required options have no default, and values in use: ends the missing error
 
     @property
     def takes_classification_logits(self) -> bool:
-        return self.kind != DENSE
+        return self.kind in (CLASSIFICATION, CLASSIFICATION_OR_DENSE)
 
     @property
     def takes_dense_logits(self) -> bool:
-        return self.kind != CLASSIFICATION
+        return self.kind in (DENSE, CLASSIFICATION_OR_DENSE)
+
+    @property
+    def takes_mask_logits(self) -> bool:
+        return self.kind == MASK
+
+    @property
+    def logits_words(self) -> str:
+        """What logits the loss takes, in words, for errors that refuse it."""
+        return {CLASSIFICATION: "a classification loss", DENSE: "a dense loss", MASK: "a mask loss"}.get(
+            self.kind, "a classification / dense loss"
+        )
 
     def validated_options(self, kwargs: Mapping[str, Any]) -> Dict[str, Any]:
         """Defaults completed by `kwargs`, lists and tensors frozen to tuples; ValueError (one line) on an unknown,
@@ -113,6 +128,7 @@ def register_loss(
     kind: str,
     needs_bg_index: bool = False,
     needs_image_tags: bool = False,
+    needs_roi_sizes: bool = False,
     required_note: str = "",
     **option_constraints: Constraint,
 ) -> LossSpec:
@@ -144,6 +160,7 @@ def register_loss(
         {key: declared[key] for key in defaults if key in declared},
         needs_bg_index,
         needs_image_tags,
+        needs_roi_sizes,
         required_note,
     )
     for key, default in defaults.items():  # a default its own constraint rejects is a registration bug

@@ -92,7 +92,7 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
         if not spec.takes_classification_logits:
             box_losses = [n for n in available_losses() if loss_spec(n).takes_classification_logits]
             raise ValueError(
-                f"cls_loss={name!r} is a dense loss; the box classifier needs a classification loss: "
+                f"cls_loss={name!r} is {spec.logits_words}; the box classifier needs a classification loss: "
                 f"choose one of {', '.join(box_losses)}"
             )
         return spec

@@ -149,7 +149,7 @@ class SemSegLoss(nn.Module):
         if not spec.takes_dense_logits:
             dense = [n for n in available_losses() if loss_spec(n).takes_dense_logits]
             raise ValueError(
-                f"loss {name!r} takes classification logits only; a semantic head needs a dense loss: "
+                f"loss {name!r} is {spec.logits_words}; a semantic head needs a dense loss: "
                 f"choose one of {', '.join(dense)}"
             )
         if "ignore_index" in spec.defaults:

@@ -117,7 +117,8 @@ class NoisePipeline:
         annotations: dicts with contiguous ``category_id``, ``bbox`` (+ ``bbox_mode``) and optionally
         ``iscrowd``, ``segmentation``; image_id: the dataset's image id (int or str); image_hw (H, W): needed for
         spatial noise; image (H, W, 3) uint8 as decoded for training (BGR): needed for instance-dependent noise.
-        Each output dict also carries ``clean_category_id`` and a ``noise`` tag.
+        Each output dict also carries ``clean_category_id`` and a ``noise`` tag, and one whose mask the spatial noise
+        changed its ``clean_segmentation`` (the mapper's clean masks for the mask memorization curve).
         """
         keys = annotation_keys(annotations)
         image_keys = np.full(keys.size, to_image_key(image_id), dtype=np.int64)
@@ -145,6 +146,8 @@ class NoisePipeline:
                 ann["segmentation"], ann["bbox"], op = self.corrupt(
                     ann, image_hw, int(image_keys[index]), int(keys[index]), op, bbox_format_of(ann)
                 )
+                if op < len(OP_NAMES):  # the geometry changed (not an op that would have left no pixel)
+                    ann["clean_segmentation"] = annotations[index]["segmentation"]
             ann["clean_category_id"] = clean[index]
             ann["category_id"] = noisy[index]
             ann["noise"] = TAGS[(noisy[index] != clean[index]) * len(OP_LABELS) + op]

@@ -121,6 +121,33 @@ def test_spatial_noise_changes_masks_not_labels(dicts):
     assert changed > 0
 
 
+@pytest.mark.parametrize("noise", ["coco_n_medium", [{"type": "drop", "rate": 0.3, "seed": 1}, "coco_n_hard"]])
+def test_spatial_noise_keeps_the_clean_masks_transformed_alike(dicts, noise):
+    """gt_clean_masks are the clean mapper's gt_masks under the same flip; gt_mask_noisy marks where they differ from
+    the noisy gt_masks (and nowhere else), kept instance by kept instance when the noise also drops some."""
+    flip = [T.RandomFlip(prob=1.0)]
+    mapper = _mapper(noise=noise, augmentations=flip)
+    clean = DatasetMapper(is_train=True, augmentations=flip, image_format="BGR", use_instance_mask=True)
+    changed = 0
+    for d in dicts:
+        noisy = mapper(copy.deepcopy(d))["instances"]
+        reference = clean(copy.deepcopy(d))["instances"]
+        if not len(noisy):  # every annotation dropped
+            continue
+        kept = [i for i, a in enumerate(d["annotations"]) if not a.get("iscrowd")]
+        by_area = {round(float(a), 3): i for i, a in enumerate(reference.gt_masks.area())}
+        for j in range(len(noisy)):
+            i = by_area[round(float(noisy.gt_clean_masks[j : j + 1].area()[0]), 3)]
+            clean_mask = reference.gt_masks[i : i + 1].polygons[0]
+            assert [p.tolist() for p in noisy.gt_clean_masks[j : j + 1].polygons[0]] == [p.tolist() for p in clean_mask]
+            differs = [p.tolist() for p in noisy.gt_masks[j : j + 1].polygons[0]] != [p.tolist() for p in clean_mask]
+            assert bool(noisy.gt_mask_noisy[j]) == differs
+            changed += differs
+        assert len(noisy) <= len(kept)
+    assert changed > 0
+    assert not _mapper(noise=SYM40).__call__(copy.deepcopy(dicts[0]))["instances"].has("gt_clean_masks")
+
+
 def test_drop_noise_removes_annotations(dicts):
     mapper = _mapper(noise={"type": "drop", "rate": 0.5, "seed": 0})
     kept = sum(len(mapper(copy.deepcopy(d))["instances"]) for d in dicts)

@@ -8,14 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from noisy_seg.losses import CLASSIFICATION, CLASSIFICATION_OR_DENSE, DENSE, available_losses, build_loss, loss_spec
+from noisy_seg.losses import (
+    CLASSIFICATION,
+    CLASSIFICATION_OR_DENSE,
+    DENSE,
+    MASK,
+    available_losses,
+    build_loss,
+    loss_spec,
+)
 from noisy_seg.losses.registry import REQUIRED
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = "docs/losses.md"
 HEADING = "## Loss options"
 GENERIC = ("reduction", "ignore_index")  # stated once in the text above the table, checked below
-KINDS = {"both": CLASSIFICATION_OR_DENSE, "dense": DENSE, "classification": CLASSIFICATION}
+KINDS = {"both": CLASSIFICATION_OR_DENSE, "dense": DENSE, "classification": CLASSIFICATION, "mask": MASK}
 
 
 def table_rows():
@@ -54,6 +62,7 @@ def test_the_row_matches_the_registry(name):
     kind, *needs = [word.strip() for word in row["logits"].split(",")]
     assert KINDS[kind] == spec.kind
     assert ("image tags" in needs) == spec.needs_image_tags
+    assert ("RoI sizes" in needs) == spec.needs_roi_sizes
     options = {key: value for key, value in spec.defaults.items() if key not in GENERIC}
     assert set(code_items(row["must be given"])) == {key for key, value in options.items() if value is REQUIRED}
     documented = {}

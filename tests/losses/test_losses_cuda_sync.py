@@ -17,11 +17,16 @@ OPTIONS = {
     "gce": {"q": 0.7},
     "combination": {"bg_index": C - 1},
     "region_aware": {"num_classes": C},
+    "sbce": {"alpha": 1.0, "beta": 0.1},
 }
 
 
 def _inputs(name):
     g = torch.Generator(device="cuda").manual_seed(0)
+    if loss_spec(name).takes_mask_logits:
+        targets = torch.zeros(64, 28, 28, device="cuda")
+        targets[:, 5:20, 8:24] = 1
+        return torch.randn(64, 28, 28, device="cuda", generator=g).requires_grad_(), targets
     if not loss_spec(name).takes_dense_logits:
         logits = torch.randn(64, C, device="cuda", generator=g)
         return logits.requires_grad_(), torch.randint(0, C, (64,), device="cuda", generator=g)
@@ -36,12 +41,13 @@ def _inputs(name):
 def test_a_training_step_never_syncs_with_the_host(name, autocast):
     loss = build_loss(name, **OPTIONS.get(name, {})).cuda().train()
     logits, targets = _inputs(name)
+    inputs = {"roi_sizes": torch.full((64,), 40.0, device="cuda")} if loss_spec(name).needs_roi_sizes else {}
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for _ in range(2):  # region_aware updates its confusion EMA after the first step
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                value = loss(logits * 1.0, targets)
+                value = loss(logits * 1.0, targets, **inputs)
             value.backward()
     finally:
         torch.cuda.set_sync_debug_mode(0)

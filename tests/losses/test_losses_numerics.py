@@ -24,6 +24,17 @@ CASES = {
     "lovasz": ({"per_image": True}, False, True),
     "region_aware": ({"num_classes": 7}, False, True),
 }
+# mask losses: (R, M, M) logits against float masks, kwargs
+MASK_CASES = {
+    "bce": {},
+    "sbce": {"alpha": 1.0, "beta": 0.1},
+    "pixel_gce": {},
+    "bootstrap_soft": {},
+    "bootstrap_hard": {},
+    "boundary_bce": {"band_width": 1.0},
+    "dice_bce": {},
+    "bpm_bce": {},
+}
 SHAPED = [
     (name, dense)
     for name, (_, flat_ok, dense_ok) in CASES.items()
@@ -33,7 +44,7 @@ SHAPED = [
 
 
 def test_every_registered_loss_is_covered():
-    assert set(available_losses()) == set(CASES)
+    assert set(available_losses()) == set(CASES) | set(MASK_CASES)
 
 
 def inputs(dense, device, seed=0):
@@ -85,3 +96,30 @@ def test_bf16_autocast_gives_float32_close_to_float32(name, dense, device):
     torch.testing.assert_close(loss, reference, rtol=3e-2, atol=1e-2)
     loss.backward()
     assert all(torch.all(torch.isfinite(p.grad)) for p in head.parameters()), name
+
+
+def mask_inputs(device, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(6, 10, 10, generator=g)
+    y = torch.zeros(6, 10, 10)
+    y[:, 2:8, 3:9] = 1
+    return z.to(device), y.to(device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", sorted(MASK_CASES))
+def test_mask_losses_at_extreme_logits_and_under_bf16_autocast(name, device):
+    z, y = mask_inputs(device)
+    extreme = (torch.sign(z) * 1e4).requires_grad_(True)
+    loss = build_loss(name, **MASK_CASES[name]).to(device)(extreme, y)
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss), (name, loss)
+    assert torch.all(torch.isfinite(extreme.grad)), name
+    head = torch.nn.Linear(10, 10).to(device)
+    reference = build_loss(name, **MASK_CASES[name]).to(device)(head(z), y)
+    with torch.autocast(device_type=device, dtype=torch.bfloat16):
+        logits = head(z)
+        assert logits.dtype == torch.bfloat16
+        loss = build_loss(name, **MASK_CASES[name]).to(device)(logits, y)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss), name
+    torch.testing.assert_close(loss, reference, rtol=3e-2, atol=1e-2)

@@ -12,6 +12,7 @@ from noisy_seg.losses import (
     CLASSIFICATION,
     CLASSIFICATION_OR_DENSE,
     DENSE,
+    MASK,
     LOSS_REGISTRY,
     LossModule,
     available_losses,
@@ -235,6 +236,14 @@ BUILT_IN = {
     "ce_dice": (DENSE, False, False, {}),
     "lovasz": (DENSE, False, False, {}),
     "region_aware": (DENSE, False, False, {"num_classes": 5}),
+    "bce": (MASK, False, False, {}),
+    "sbce": (MASK, False, False, {"alpha": 1.0, "beta": 0.1}),
+    "pixel_gce": (MASK, False, False, {}),
+    "bootstrap_soft": (MASK, False, False, {}),
+    "bootstrap_hard": (MASK, False, False, {}),
+    "boundary_bce": (MASK, False, False, {}),
+    "dice_bce": (MASK, False, False, {}),
+    "bpm_bce": (MASK, False, False, {}),
 }
 
 
@@ -252,11 +261,16 @@ def test_declared_capability_of_each_built_in_loss(name):
     loss_fn = build_loss(name, **required)
     classification = (torch.randn(8, 5), torch.randint(0, 5, (8,)))
     dense = (torch.randn(2, 5, 3, 4), torch.randint(0, 5, (2, 3, 4)))
-    for inputs, accepted in [(classification, spec.takes_classification_logits), (dense, spec.takes_dense_logits)]:
+    mask = (torch.randn(3, 6, 6), (torch.rand(3, 6, 6) > 0.5).float())  # per-RoI mask logits, cropped masks
+    for inputs, accepted in [
+        (classification, spec.takes_classification_logits),
+        (dense, spec.takes_dense_logits),
+        (mask, spec.takes_mask_logits),
+    ]:
         if accepted:
             assert torch.isfinite(loss_fn(*inputs))
         else:
-            with pytest.raises(ValueError, match="expects"):
+            with pytest.raises(ValueError, match="expects|targets must be an integer"):
                 loss_fn(*inputs)
 
 

@@ -6,8 +6,6 @@ No GPU here, so the host-sync check is a sentinel: the operations that force a d
 (.item(), .tolist(), bool()/int()/float() of a tensor, nonzero, bincount, unique, masked_select, boolean-mask
 indexing) raise while the step runs."""
 
-import contextlib
-
 import pytest
 import torch
 
@@ -25,12 +23,17 @@ OPTIONS = {
     "gce": {"q": 0.7},
     "combination": {"bg_index": C - 1},
     "region_aware": {"num_classes": C},
+    "sbce": {"alpha": 1.0, "beta": 0.1},
 }
 DENSE_ONLY = {"cce", "dice", "ce_dice", "lovasz", "region_aware"}
 
 
 def _inputs(name, seed=0):
     g = torch.Generator().manual_seed(seed)
+    if loss_spec(name).takes_mask_logits:  # per-RoI mask logits and the cropped masks
+        targets = torch.zeros(6, 9, 9)
+        targets[:, 2:7, 3:8] = 1
+        return torch.randn(6, 9, 9, generator=g), targets
     if not loss_spec(name).takes_dense_logits:
         return torch.randn(16, C, generator=g), torch.randint(0, C, (16,), generator=g)
     logits = torch.randn(2, C, 6, 7, generator=g)
@@ -50,45 +53,7 @@ def test_non_finite_logits_give_a_non_finite_loss(name, value):
     assert not torch.isfinite(loss_fn(logits, targets)).all(), f"{name} hides a {value} logit"
 
 
-_SYNCING_METHODS = ("item", "tolist", "__bool__", "__int__", "__float__", "nonzero", "unique", "masked_select", "numpy")
-_SYNCING_FUNCTIONS = ("nonzero", "bincount", "unique", "masked_select")
-
-
-@contextlib.contextmanager
-def forbid_host_syncs():
-    """Make the operations that would wait for the GPU raise (see the module docstring)."""
-    saved_methods = {name: getattr(torch.Tensor, name) for name in _SYNCING_METHODS}
-    saved_functions = {name: getattr(torch, name) for name in _SYNCING_FUNCTIONS}
-    saved_getitem = torch.Tensor.__getitem__
-
-    def forbidden(name):
-        def call(*args, **kwargs):
-            raise AssertionError(f"host sync: {name}")
-
-        return call
-
-    def getitem(self, index):
-        parts = index if isinstance(index, tuple) else (index,)
-        if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool and p.dim() > 0 for p in parts):
-            raise AssertionError("host sync: boolean-mask indexing")
-        return saved_getitem(self, index)
-
-    try:
-        for name in _SYNCING_METHODS:
-            setattr(torch.Tensor, name, forbidden(f"Tensor.{name}"))
-        for name in _SYNCING_FUNCTIONS:
-            setattr(torch, name, forbidden(f"torch.{name}"))
-        torch.Tensor.__getitem__ = getitem
-        yield
-    finally:
-        for name, method in saved_methods.items():
-            setattr(torch.Tensor, name, method)
-        for name, function in saved_functions.items():
-            setattr(torch, name, function)
-        torch.Tensor.__getitem__ = saved_getitem
-
-
-def test_the_sentinel_catches_syncs():
+def test_the_sentinel_catches_syncs(forbid_host_syncs):
     x = torch.ones(3)
     with forbid_host_syncs(), pytest.raises(AssertionError, match="host sync"):
         x.sum().item()
@@ -98,7 +63,7 @@ def test_the_sentinel_catches_syncs():
 
 
 @pytest.mark.parametrize("name", available_losses())
-def test_a_loss_step_never_syncs(name):
+def test_a_loss_step_never_syncs(name, forbid_host_syncs):
     loss_fn = build_loss(name, **OPTIONS.get(name, {}))  # option checks happen here, once
     logits, targets = _inputs(name)
     logits.requires_grad_(True)
@@ -109,7 +74,7 @@ def test_a_loss_step_never_syncs(name):
 @pytest.mark.parametrize(
     "name,kwargs", [("combination", {}), ("sce", {"alpha": 1.0, "beta": 0.1}), ("gce", {"q": 0.5})]
 )
-def test_the_box_predictors_additions_never_sync(name, kwargs):
+def test_the_box_predictors_additions_never_sync(name, kwargs, forbid_host_syncs):
     predictor = NoisyFastRCNNOutputLayers(
         input_shape=ShapeSpec(channels=8),
         num_classes=C - 1,
@@ -145,6 +110,8 @@ def _nothing_to_count(name):
     """Batches with no element to count: no samples (N = 0), maps of no pixel, and every pixel ignored."""
     if loss_spec(name).takes_classification_logits:
         yield torch.zeros(0, C), torch.zeros(0, dtype=torch.long)
+    if loss_spec(name).takes_mask_logits:
+        yield torch.zeros(0, 9, 9), torch.zeros(0, 9, 9)
     if loss_spec(name).takes_dense_logits:
         yield torch.zeros(0, C, 6, 7), torch.zeros(0, 6, 7, dtype=torch.long)
         yield torch.zeros(2, C, 0, 7), torch.zeros(2, 0, 7, dtype=torch.long)

@@ -134,7 +134,7 @@ def test_a_classification_only_loss_is_refused_by_a_dense_head():
 
     register_loss("_box_only", box_only, kind=CLASSIFICATION)
     try:
-        with pytest.raises(ValueError, match="takes classification logits only"):
+        with pytest.raises(ValueError, match="is a classification loss; a semantic head needs a dense loss"):
             NoisySemSegFPNHead(**FPN_ARGS, loss="_box_only")
     finally:
         LOSS_REGISTRY.pop("_box_only", None)

@@ -19,7 +19,13 @@ from detectron2.utils.events import EventStorage
 
 from noisy_seg.config import add_noisy_seg_config, use_noisy_roi_heads
 from noisy_seg.noise import NOISE_REGISTRY, build_noise
-from noisy_seg.modeling import NoisyCascadeROIHeads, NoisyFastRCNNOutputLayers, NoisyRes5ROIHeads, NoisyStandardROIHeads
+from noisy_seg.modeling import (
+    NoisyCascadeROIHeads,
+    NoisyFastRCNNOutputLayers,
+    NoisyMaskRCNNConvUpsampleHead,
+    NoisyRes5ROIHeads,
+    NoisyStandardROIHeads,
+)
 from noisy_seg.modeling.memorization import set_memorization_log_period
 
 NUM_CLASSES = 4
@@ -150,6 +156,45 @@ def _losses(model, batch, it):
 def _predictors(model):
     heads = model.roi_heads
     return list(heads.box_predictor) if isinstance(heads, CascadeROIHeads) else [heads.box_predictor]
+
+
+def _build_with_mask_loss(family, system, repo_root, mask_loss):
+    """The tiny model of `family` from seed 0 with the noisy mask head and `mask_loss` (the box side stock)."""
+    if system == "lazy":
+        cfg = _lazy_model(family, repo_root)
+        use_noisy_roi_heads(cfg, mask_loss=mask_loss)
+    else:
+        cfg = _yacs_cfg(family, family.__name__)
+        cfg.MODEL.ROI_MASK_HEAD.NAME = "NoisyMaskRCNNConvUpsampleHead"
+        cfg.MODEL.ROI_MASK_HEAD.LOSS = mask_loss
+    torch.manual_seed(0)
+    return instantiate(cfg) if system == "lazy" else build_model(cfg)
+
+
+@pytest.mark.parametrize("system", ["lazy", "yacs"])
+@pytest.mark.parametrize("family", list(FAMILIES), ids=lambda f: f.__name__)
+@pytest.mark.slow
+def test_family_takes_a_mask_loss_stock_with_bce(family, system, repo_root):
+    stock = _build(family, system, repo_root)
+    bce = _build_with_mask_loss(family, system, repo_root, "bce")
+    dice = _build_with_mask_loss(family, system, repo_root, "dice_bce")
+    for model, loss in ((bce, "bce"), (dice, "dice_bce")):
+        head = model.roi_heads.mask_head
+        assert type(head) is NoisyMaskRCNNConvUpsampleHead and head.mask_loss_name == loss
+    stock_state = stock.state_dict()
+    for model in (bce, dice):
+        state = model.state_dict()
+        assert state.keys() == stock_state.keys() and all(torch.equal(stock_state[k], state[k]) for k in state)
+    batch = _batch()
+    stock_losses, _ = _losses(stock, batch, it=0)
+    bce_losses, _ = _losses(bce, batch, it=0)
+    dice_losses, _ = _losses(dice, batch, it=0)
+    assert bce_losses.keys() == stock_losses.keys() == dice_losses.keys()
+    assert all(torch.equal(stock_losses[k], bce_losses[k]) for k in bce_losses)
+    for k in dice_losses:  # only the mask loss differs
+        assert torch.equal(dice_losses[k], stock_losses[k]) != (k == "loss_mask"), k
+    sum(dice_losses.values()).backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in dice.parameters())
 
 
 @pytest.mark.parametrize("system", ["lazy", "yacs"])

@@ -108,6 +108,27 @@ def test_a_run_with_one_logged_point_draws_its_three_shares(tmp_path):
     ]
 
 
+def test_mask_memorization_gets_a_panel_of_its_own(runs, tmp_path):
+    """A run of a noisy mask head under spatial noise logs the mask IoU curves; a second panel draws them, for the
+    runs that have them; a run with only the mask curves draws that panel alone."""
+    keys = [key for _, key, _, _ in tool.MASK_CURVES]
+    rows = [{"iteration": i, keys[0]: 0.5 + i / 200, keys[1]: 0.6, keys[2]: 0.7} for i in (19, 39, 59)]
+    masks = _run(tmp_path / "masks", [dict(r, **{CLEAN: 0.3, NOISY: 0.2}) for r in rows])
+    figure = tool.plot([runs[0], masks], ["ce", "masks"], 1, tmp_path / "both.png")
+    labels_panel, masks_panel = figure.axes
+    assert len(labels_panel.get_lines()) == 4 and masks_panel.get_title() == "Memorization of mask noise"
+    assert [line.get_label() for line in masks_panel.get_lines()] == [
+        "masks: IoU with the clean mask",
+        "masks: IoU with the noisy mask",
+        "masks: IoU on the masks the noise left alone",
+    ]
+    assert masks_panel.get_lines()[0].get_ydata().tolist() == pytest.approx([0.595, 0.695, 0.795])
+    only_masks = _run(tmp_path / "only_masks", rows)
+    assert [a.get_title() for a in tool.plot([only_masks], ["m"], 1, tmp_path / "m.png").axes] == [
+        "Memorization of mask noise"
+    ]
+
+
 def _error(argv):
     with pytest.raises(SystemExit) as exit_info:
         tool.main([str(a) for a in argv])

@@ -1,0 +1,14 @@
+# Toy-shapes Mask R-CNN whose mask head takes its loss by name (NoisyMaskRCNNConvUpsampleHead); every mask-loss
+# variant of this project builds on it. "bce" is detectron2's own mask loss (the stock head's losses exactly), plus
+# the mask memorization curve under spatial noise. Under noise: dataloader.train.mapper.noise=coco_n_medium.
+from detectron2.config import LazyConfig
+
+from noisy_seg.config import use_noisy_roi_heads
+
+dataloader, lr_multiplier, model, optimizer, train = LazyConfig.load_rel(
+    "../../../NoisyClassLabels/configs/toy/mask_rcnn_R18_FPN_ce.py",
+    ("dataloader", "lr_multiplier", "model", "optimizer", "train"),
+)
+
+use_noisy_roi_heads(model, mask_loss="bce")
+train.output_dir = "output/NoisyMasks/toy/bce"
