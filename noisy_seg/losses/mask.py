@@ -147,38 +147,50 @@ register_loss("bootstrap_hard", hard_bootstrapped_bce, kind=MASK, beta=in_range(
 
 
 # ----------------------------------------------------------------------------------------------- boundary band
-def _boundary_distance(binary: torch.Tensor, max_distance: int) -> torch.Tensor:
-    """(R, M, M) Chebyshev distance, in mask pixels, from each pixel to the nearest pixel of the other label
-    (1 for pixels touching the boundary), max_distance + 1 where it is farther: i 3x3 max-pool dilations and
-    erosions equal one (2i + 1) window. The RoI's edge is no boundary (max-pool pads with -inf)."""
-    dilated = eroded = binary.unsqueeze(1)
-    distance = torch.full_like(binary, float(max_distance + 1))
-    for step in range(1, max_distance + 1):
-        dilated = F.max_pool2d(dilated, 3, stride=1, padding=1)
-        eroded = -F.max_pool2d(-eroded, 3, stride=1, padding=1)
-        reached = (dilated != eroded).squeeze(1) & (distance > max_distance)
-        distance = torch.where(reached, torch.full_like(distance, float(step)), distance)
-    return distance
+def _distance_to(member: torch.Tensor) -> torch.Tensor:
+    """(R, H, W) int16 Chebyshev distance from each pixel to the nearest True pixel of `member` (R, H, W) bool, or a
+    value above H + W where there is none. Separable, as distance transforms are: along each row from the running
+    index of the last member pixel on either side (cummax), then over the rows at once, d(y, x) = min over q of
+    max(|y - q|, row(q, x)): one (R, H, H, W) int16 tensor, no loop."""
+    _, height, width = member.shape
+    big = 2 * (height + width)
+    xs = torch.arange(width, dtype=torch.int16, device=member.device)
+    none = torch.full_like(xs, -big)
+    from_left = xs - torch.where(member, xs, none).cummax(dim=2).values
+    from_right = (xs - torch.where(member.flip(2), xs, none).cummax(dim=2).values).flip(2)
+    row = torch.minimum(from_left, from_right)
+    ys = torch.arange(height, dtype=torch.int16, device=member.device)
+    gap = (ys[:, None] - ys[None, :]).abs()  # (q, y)
+    return torch.maximum(row.unsqueeze(2), gap[None, :, :, None]).amin(dim=1)
+
+
+def _boundary_distance(binary: torch.Tensor) -> torch.Tensor:
+    """(R, M, M) float distance, in mask pixels, from each pixel to the nearest pixel of the other label (1 for the
+    pixels that touch the boundary, 8-connected), inf in a RoI without a boundary. The RoI's edge is no boundary."""
+    distance = torch.where(binary, _distance_to(~binary), _distance_to(binary)).to(torch.float32)
+    side = max(binary.shape[1:], default=0)
+    return torch.where(distance > 2 * side, torch.full_like(distance, float("inf")), distance)
 
 
 def boundary_band(targets: torch.Tensor, band_width: float, roi_sizes: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(R, M, M) bool: the pixels within `band_width` of the target's boundary (target > 0.5), in mask pixels, or in
     image pixels when `roi_sizes` (R,) gives each RoI's size in image pixels (sqrt of its box area): its width in
     mask pixels is band_width * M / roi_size."""
-    binary = (targets > 0.5).to(torch.float32)
-    side = targets.shape[-1]
+    binary = targets > 0.5
     if roi_sizes is None:
         width = int(band_width)
         if width < 1 or targets.numel() == 0:
-            return torch.zeros_like(binary, dtype=torch.bool)
+            return torch.zeros_like(binary)
+        # one max-pool window: pixels whose (2w + 1) neighbourhood holds both labels (-inf padding: no edge boundary)
         window = 2 * width + 1
-        dilated = F.max_pool2d(binary.unsqueeze(1), window, stride=1, padding=width)
-        eroded = -F.max_pool2d(-binary.unsqueeze(1), window, stride=1, padding=width)
+        as_float = binary.to(torch.float32).unsqueeze(1)
+        dilated = F.max_pool2d(as_float, window, stride=1, padding=width)
+        eroded = -F.max_pool2d(-as_float, window, stride=1, padding=width)
         return (dilated != eroded).squeeze(1)
     if targets.numel() == 0:
-        return torch.zeros_like(binary, dtype=torch.bool)
-    widths = band_width * side / roi_sizes.to(torch.float32).clamp_min(1.0)
-    return _boundary_distance(binary, side) <= widths[:, None, None]
+        return torch.zeros_like(binary)
+    widths = band_width * targets.shape[-1] / roi_sizes.to(torch.float32).clamp_min(1.0)
+    return _boundary_distance(binary) <= widths[:, None, None]
 
 
 def boundary_tolerant_bce(

@@ -96,6 +96,31 @@ def test_the_boundary_band_is_the_ring_within_its_width():
     assert not boundary_band(edge, 1)[0][:, 0].any()
 
 
+def _distance_by_growing(binary, steps):
+    """The reference: i 3x3 dilations and erosions reach the pixels at Chebyshev distance i from the other label."""
+    dilated = eroded = binary.float().unsqueeze(1)
+    distance = torch.full(binary.shape, float("inf"))
+    for step in range(1, steps + 1):
+        dilated = F.max_pool2d(dilated, 3, stride=1, padding=1)
+        eroded = -F.max_pool2d(-eroded, 3, stride=1, padding=1)
+        reached = (dilated != eroded).squeeze(1) & torch.isinf(distance)
+        distance = torch.where(reached, torch.full_like(distance, float(step)), distance)
+    return distance
+
+
+def test_the_separable_distance_transform_equals_growing_the_boundary():
+    from noisy_seg.losses.mask import _boundary_distance
+
+    g = torch.Generator().manual_seed(0)
+    for trial in range(20):
+        masks = torch.rand(6, 28, 28, generator=g) > torch.rand(1, generator=g).item()  # scattered pixels
+        masks[0] = False  # no boundary at all: no band at any width
+        masks[1] = True
+        masks[2] = False
+        masks[2, 4:20, 9:26] = True  # a block
+        assert torch.equal(_boundary_distance(masks), _distance_by_growing(masks, 40)), trial
+
+
 def test_boundary_bce_ignores_or_weights_the_band():
     logits, targets = _inputs()
     band = boundary_band(targets, 2)
