@@ -234,3 +234,23 @@ def test_yacs_keys_are_checked_when_the_config_is_loaded():
         check_yacs_mask_loss(cfg)
     with pytest.raises(UserInputError, match="LOSS_SWITCH_ITER must be an int >= 0"):
         check_yacs_mask_loss(_yacs(LOSS="bce", LOSS_SWITCH_ITER=-1))
+
+
+@pytest.mark.parametrize(
+    "config", ["COCO/mask_rcnn_R_50_FPN_1x.py", "Cityscapes/mask_rcnn_R_50_FPN.py"], ids=["coco", "cityscapes"]
+)
+def test_the_real_data_configs_take_a_mask_loss_in_one_override(repo_root, config):
+    from detectron2.config import instantiate
+
+    cfg = LazyConfig.load(str(repo_root / "projects/NoisyMasks/configs" / config))
+    cfg = LazyConfig.apply_overrides(
+        cfg,
+        [
+            "model.roi_heads.mask_head.mask_loss=boundary_bce",
+            "model.roi_heads.mask_head.mask_loss_kwargs={band_width: 2.0, band_unit: image}",
+        ],
+    )
+    check_config(cfg)
+    head = instantiate(cfg.model.roi_heads.mask_head)
+    assert type(head) is NoisyMaskRCNNConvUpsampleHead and head.mask_loss_name == "boundary_bce"
+    assert head.mask_loss.options["band_unit"] == "image" and head.mask_side == 28

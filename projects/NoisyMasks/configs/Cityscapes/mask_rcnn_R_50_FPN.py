@@ -1,0 +1,17 @@
+# Cityscapes Mask R-CNN R50-FPN with a mask head that takes its loss by name (NoisyMaskRCNNConvUpsampleHead, "bce":
+# the stock loss). Any mask loss is one override away, the Cityscapes-N benchmark another:
+#   python tools/train_net.py --config-file projects/NoisyMasks/configs/Cityscapes/mask_rcnn_R_50_FPN.py \
+#       model.roi_heads.mask_head.mask_loss=dice_bce dataloader.train.mapper.noise=coco_n_medium
+# (options: model.roi_heads.mask_head.mask_loss_kwargs="{band_width: 2.0, band_unit: image}"; Noisy Boundaries' head:
+# projects/NoisyMasks/configs/Cityscapes/mask_rcnn_R_50_FPN_noisy_boundaries.py).
+from detectron2.config import LazyConfig
+
+from noisy_seg.config import use_noisy_roi_heads
+
+dataloader, lr_multiplier, model, optimizer, train = LazyConfig.load_rel(
+    "../../../../configs/Cityscapes/mask_rcnn_R_50_FPN.py",
+    ("dataloader", "lr_multiplier", "model", "optimizer", "train"),
+)
+
+use_noisy_roi_heads(model, mask_loss="bce")
+train.output_dir = "output/NoisyMasks/cityscapes/bce"
