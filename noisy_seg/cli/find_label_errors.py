@@ -89,11 +89,9 @@ from detectron2.utils import comm
 
 from noisy_seg.data import (
     add_register_argument,
-    check_datasets_available,
-    register_coco_file,
     register_from_args,
 )  # (registers the toy sets)
-from noisy_seg.engine import load_lazy_config, resolve_config_file
+from noisy_seg.engine import load_lazy_config, resolve_config_file, resolve_tool_dataset
 from noisy_seg.engine.ddp import add_launch_arguments, check_launch_arguments, launch_from_args
 from noisy_seg.engine.jobs import TrainingJob, add_gpu_arguments, check_gpu_arguments, run_jobs
 from noisy_seg.engine.launcher import last_error_line, quoted, training_metrics
@@ -267,23 +265,10 @@ def check_flags(args) -> None:
     ):
         if value is not None and not 0 <= value <= 1:
             raise UserInputError(f"{flag} must lie in [0, 1], got {value:g}")
-    from_file = dataset_is_file(args)
-    if from_file and args.like is None:
-        raise UserInputError(
-            f"--dataset {args.dataset} is a json file: give --like, the registered dataset it is a "
-            "copy of (e.g. toy_shapes_train)"
-        )
-    if not from_file and (args.like is not None or args.image_root is not None):
-        raise UserInputError("--like and --image-root are for a --dataset json file; a registered dataset has both")
     keys = [opt.split("=", 1)[0].lstrip("+~") for opt in args.opts]
     taken = [key for key in keys if key in SET_BY_THE_TOOL or (key == "train.init_checkpoint" and args.weights)]
     if args.folds is not None and taken:
         raise UserInputError(f"{taken[0]} is set by the tool for the fold trainings; leave it out")
-
-
-def dataset_is_file(args) -> bool:
-    """--dataset names a COCO json file (read like --like), not a registered dataset."""
-    return args.dataset.endswith(".json")
 
 
 def check_files(args) -> None:
@@ -291,21 +276,14 @@ def check_files(args) -> None:
     args.config_file = resolve_config_file(args.config_file)  # a path, or a packaged config's name
     if args.weights is not None and not os.path.isfile(args.weights):
         raise UserInputError(f"--weights {args.weights} not found; pass a trained model's .pth file")
-    if dataset_is_file(args) and not os.path.isfile(args.dataset):
-        raise UserInputError(f"--dataset {args.dataset} not found")
-    if args.image_root is not None and not os.path.isdir(args.image_root):
-        raise UserInputError(f"--image-root {args.image_root} is not a folder")
     problem = folder_problem(args.output, "--output", resume=args.resume)
     if problem:
         raise UserInputError(problem)
 
 
 def registered_dataset(args) -> str:
-    """The name of --dataset: as given, or the registration of its json file like --like."""
-    if not dataset_is_file(args):
-        return args.dataset
-    check_datasets_available([args.like])
-    return register_coco_file(args.dataset, like=args.like, image_root=args.image_root)
+    """The name of --dataset: as given, or the registration of its json file like --like (engine.tool_dataset)."""
+    return resolve_tool_dataset(args.dataset, like=args.like, image_root=args.image_root)
 
 
 # ------------------------------------------------------------------------------------------------- K folds
@@ -465,7 +443,6 @@ def prepare(args):
     register_from_args(args)  # in every process launch starts
     cfg = load_lazy_config(args.config_file, args.opts)
     dataset = registered_dataset(args)
-    check_datasets_available([dataset])
     data = load_instance_dataset(dataset, needs_masks=not args.no_masks)
     if args.folds is not None and args.folds > len(data.records):
         raise UserInputError(f"--folds {args.folds} is more than the {len(data.records)} images of {args.dataset}")

@@ -38,7 +38,8 @@ instanceIds PNGs (from_json=False). The two ways give slightly different polygon
 file equals the on-the-fly noise of the registration read the same way.
 
 Semantic label maps: --dataset NAME (a registered detectron2 semantic dataset: records with file_name and
-sem_seg_file_name) --output DIR writes one noisy label PNG per record to DIR/<its path below the label files'
+sem_seg_file_name; or --config-file CONFIG whose code registers it, its training set unless --dataset names another)
+--output DIR writes one noisy label PNG per record to DIR/<its path below the label files'
 common folder>, plus DIR/manifest.json (spec, dataset, counts, realized changed-pixel fraction, and for component noise
 each map's changed components and how; written last, so
 a folder without it is incomplete):
@@ -98,9 +99,14 @@ MANIFEST = "manifest.json"  # noisy_label_maps.MANIFEST, named here without impo
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--input", help="COCO json, or a Cityscapes leftImg8bit/<split> dir with --gt-dir")
     source.add_argument("--dataset", help="a registered detectron2 semantic dataset: write noisy label PNGs")
+    parser.add_argument(
+        "--config-file",
+        help="with --dataset or alone: a LazyConfig .py or yacs .yaml whose code registers the semantic dataset; "
+        "without --dataset, its training set",
+    )
     parser.add_argument(
         "--output",
         required=True,
@@ -449,6 +455,10 @@ def make_noisy_semantic(args) -> int:
     spec = _semantic_spec(args)
     try:
         register_from_args(args)  # one's own semantic datasets (--register MODULE:FUNCTION)
+        if args.config_file is not None:  # its code registers the dataset; without --dataset, its training set
+            from noisy_seg.engine import resolve_tool_dataset
+
+            args.dataset = resolve_tool_dataset(args.dataset, config_file=args.config_file)
     except UserInputError as err:
         raise _fail(err) from None
     records, num_classes, ignore_label, dataset_background = _semantic_dataset(args.dataset, args.num_classes)
@@ -508,7 +518,11 @@ def make_noisy_semantic(args) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.dataset is not None:
+    if args.input is None and args.dataset is None and args.config_file is None:
+        raise _fail("give --input (a COCO json or a Cityscapes split) or --dataset / --config-file (semantic maps)")
+    if args.input is not None and args.config_file is not None:
+        raise _fail("--config-file names a semantic dataset to noise; a --input file needs none")
+    if args.dataset is not None or args.config_file is not None:
         return make_noisy_semantic(args)
     spec = _validate(args)
     try:

@@ -4,6 +4,8 @@
     python tools/visualize_noise.py --noise sym40 --output output/noise_sym40.png
     python tools/visualize_noise.py --dataset toy_shapes_train --noise coco_n_hard --images 6
     python tools/visualize_noise.py --dataset toy_shapes_cityscapes_sem_seg_train --noise sem30 --background-label 0
+    python tools/visualize_noise.py --dataset my_train.json --like toy_shapes_train --noise coco_n_medium
+    python tools/visualize_noise.py --config-file my_config.py --noise sym40   # the config's training set
 
 Left ("clean"): the dataset's labels. Right ("noisy: <noise>"): what the noisy mapper trains on for the same image
 (the same keyed noise as tools/make_noisy_dataset.py). Instance datasets: an object keeps its colour in both
@@ -33,11 +35,11 @@ from noisy_seg.data import (
     NoisyDatasetMapper,
     NoisySemSegDatasetMapper,
     add_register_argument,
-    check_datasets_available,
     register_from_args,
 )
 from noisy_seg.data.datasets.noisy_label_maps import changed_components
 from noisy_seg.data.mappers import read_label_map
+from noisy_seg.engine import add_dataset_arguments, dataset_of_args
 from noisy_seg.noise import record_image_id
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.files import write_image
@@ -53,10 +55,8 @@ _SOURCE = "visualize_noise_index"  # marks each annotation with its index, to fi
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--dataset",
-        default="toy_shapes_train",
-        help="a registered instance-segmentation or semantic-segmentation dataset",
+    add_dataset_arguments(
+        parser, dataset_help="a registered instance or semantic segmentation dataset (default: toy_shapes_train)"
     )
     parser.add_argument(
         "--noise",
@@ -89,7 +89,9 @@ def check_args(args):
         raise UserInputError(f"--output {args.output} must end in .png")
     if args.output.exists() and not args.overwrite:
         raise UserInputError(f"--output {args.output} exists; pass --overwrite to replace it")
-    check_datasets_available([args.dataset])
+    if args.dataset is None and args.config_file is None:
+        args.dataset = "toy_shapes_train"
+    args.dataset = dataset_of_args(args)
     metadata = MetadataCatalog.get(args.dataset)
     records = DatasetCatalog.get(args.dataset)
     if any(record.get("annotations") for record in records):

@@ -19,6 +19,7 @@ logger = logging.getLogger("noisy_seg")
 __all__ = [
     "check_annotation_weights",
     "check_config",
+    "dataset_names",
     "check_image_tags",
     "check_weights_name",
     "check_yacs_mask_loss",
@@ -280,7 +281,7 @@ def check_image_tags(cfg) -> None:
     class_names = _select(cfg, "dataloader.train.mapper.class_names")
     try:
         tags_by_key = read_tag_file(tag_file, num_classes, None if class_names is None else list(class_names))
-        records = [record for name in _registered(_dataset_names(cfg, "train")) for record in DatasetCatalog.get(name)]
+        records = [record for name in _registered(dataset_names(cfg, "train")) for record in DatasetCatalog.get(name)]
         untagged = check_tag_keys(tags_by_key, records, tag_file)
     except ValueError as err:
         raise UserInputError(f"dataloader.train.mapper.{err}") from None
@@ -295,9 +296,11 @@ def check_image_tags(cfg) -> None:
         )
 
 
-def _dataset_names(cfg, split: str) -> list:
+def dataset_names(cfg, split: str) -> list:
+    """The `split` dataset names of a LazyConfig; a LazyCall (e.g. L(register_coco_file)(...)) is instantiated:
+    it registers and gives the name."""
     names = _select(cfg, f"dataloader.{split}.dataset.names")
-    if isinstance(names, DictConfig):  # e.g. L(register_coco_file)(json_file=..., like=...): registers, gives the name
+    if isinstance(names, DictConfig):
         names = instantiate(names)
     return [names] if isinstance(names, str) else list(names or [])
 

@@ -254,3 +254,10 @@ def test_the_real_data_configs_take_a_mask_loss_in_one_override(repo_root, confi
     head = instantiate(cfg.model.roi_heads.mask_head)
     assert type(head) is NoisyMaskRCNNConvUpsampleHead and head.mask_loss_name == "boundary_bce"
     assert head.mask_loss.options["band_unit"] == "image" and head.mask_side == 28
+
+
+def test_a_mask_loss_is_refused_by_the_semantic_heads():
+    from noisy_seg.modeling import SemSegLoss
+
+    with pytest.raises(ValueError, match="loss 'dice_bce' is a mask loss; a semantic head needs a dense loss"):
+        SemSegLoss("dice_bce", {}, 0, ignore_value=255, num_classes=4)
