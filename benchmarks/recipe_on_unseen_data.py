@@ -167,7 +167,6 @@ OVERRIDES = {
             "dataloader.test.dataset.names=unseen_val",
             "dataloader.train.mapper.instance_mask_format=bitmask",
             f"model.roi_heads.num_classes={len(CLASSES)}",
-            f"dataloader.train.mapper.num_classes={len(CLASSES)}",
         ],
     ),
     "semantic": (
@@ -176,7 +175,6 @@ OVERRIDES = {
             "dataloader.train.dataset.names=unseen_sem_seg_train",
             "dataloader.test.dataset.names=unseen_sem_seg_val",
             f"model.sem_seg_head.num_classes={len(CLASSES) + 1}",
-            f"dataloader.train.mapper.num_classes={len(CLASSES) + 1}",
             "dataloader.train.mapper.background_label=0",
             "model.sem_seg_head.ignore_value=255",
         ],

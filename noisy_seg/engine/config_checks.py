@@ -108,9 +108,18 @@ def _check_num_classes(cfg, split: str, mapper_type, num_classes) -> None:
         classes = MetadataCatalog.get(name).get(field, None)
         if classes is not None and len(classes) != num_classes:
             raise UserInputError(
-                f"dataloader.{split}.mapper.num_classes={num_classes} but dataset '{name}' has {len(classes)} "
+                f"{_num_classes_setting(cfg, split, num_classes)} but dataset '{name}' has {len(classes)} "
                 f"{field.replace('_', ' ')}; set it to {len(classes)}"
             )
+
+
+def _num_classes_setting(cfg, split: str, value) -> str:
+    """ "key=value" of the mapper's class count: its own key, or the model's it refers to ("${model....}")."""
+    mapper = _select(cfg, f"dataloader.{split}.mapper")
+    raw = OmegaConf.to_container(mapper, resolve=False).get("num_classes") if isinstance(mapper, DictConfig) else None
+    if isinstance(raw, str) and raw.startswith("${") and raw.endswith("}") and not raw.startswith("${."):
+        return f"{raw[2:-1]}={value} (the train mapper's class count too)"
+    return f"dataloader.{split}.mapper.num_classes={value}"
 
 
 def check_config(cfg) -> None:

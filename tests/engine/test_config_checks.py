@@ -30,6 +30,10 @@ def toy_cfg(repo_root):
         ("dataloader.train.mapper.noise={type:symmetric,rate:2}", "rate must be in"),
         ("dataloader.train.mapper.noise={type:spatial,preset:hard,p:0.5}", "p must be <= 1/3"),
         ("dataloader.train.mapper.num_classes=5", "num_classes=5 but dataset 'toy_shapes_train' has 8 thing classes"),
+        (  # the mapper's count is the model's: one count to set, and the message names it
+            "model.roi_heads.num_classes=5",
+            "model.roi_heads.num_classes=5 (the train mapper's class count too) but dataset 'toy_shapes_train' has 8",
+        ),
         ("train.max_iter=0", "train.max_iter must be an int >= 1, got 0"),
         ("train.max_iter=null", "train.max_iter must be an int >= 1, got None"),
         ("train.eval_period=-1", "train.eval_period must be an int >= 0"),
@@ -44,6 +48,20 @@ def test_bad_values_are_one_line_before_launch(toy_cfg, override, message):
     with pytest.raises(UserInputError) as error:
         check_config(cfg)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_train_mapper_counts_the_models_classes(repo_root):
+    from detectron2.config import instantiate
+
+    from noisy_seg.engine import load_lazy_config
+
+    for config, key, noise in (
+        ("configs/toy/mask_rcnn_R18_FPN_ce.py", "model.roi_heads.num_classes", "sym40"),
+        ("configs/toy/semantic_R18_FPN_ce.py", "model.sem_seg_head.num_classes", "semrelabel40"),
+    ):
+        cfg = load_lazy_config(str(repo_root / config), [f"{key}=6", f"dataloader.train.mapper.noise={noise}"])
+        mapper = instantiate(cfg.dataloader.train.mapper)
+        assert (mapper.noise.class_noise if hasattr(mapper.noise, "class_noise") else mapper.noise).num_classes == 6
 
 
 def test_good_configs_pass(toy_cfg):

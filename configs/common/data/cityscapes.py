@@ -12,7 +12,6 @@ from .loaders import instance_segmentation_dataloader
 dataloader = instance_segmentation_dataloader(
     train_names="cityscapes_fine_instance_seg_train",
     test_names="cityscapes_fine_instance_seg_val",
-    num_classes=8,
     train_augmentations=[
         L(T.ResizeShortestEdge)(
             short_edge_length=(800, 832, 864, 896, 928, 960, 992, 1024),

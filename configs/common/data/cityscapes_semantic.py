@@ -12,7 +12,6 @@ from .loaders import semantic_segmentation_dataloader
 dataloader = semantic_segmentation_dataloader(
     train_names="cityscapes_fine_sem_seg_train",
     test_names="cityscapes_fine_sem_seg_val",
-    num_classes=19,
     background_label=None,  # Cityscapes has no background class; 0 is road
     train_augmentations=[
         L(T.ResizeShortestEdge)(

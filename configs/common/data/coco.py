@@ -9,5 +9,5 @@ from noisy_seg.evaluation import coco_fast_eval_available
 dataloader = model_zoo.get_config("common/data/coco.py").dataloader
 dataloader.train.mapper._target_ = NoisyDatasetMapper
 dataloader.train.mapper.noise = None
-dataloader.train.mapper.num_classes = 80
+dataloader.train.mapper.num_classes = "${model.roi_heads.num_classes}"  # the model's count: one to set
 dataloader.evaluator.use_fast_impl = coco_fast_eval_available()

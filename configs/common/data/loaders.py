@@ -39,7 +39,13 @@ def segmentation_dataloader(
     return dataloader
 
 
-def instance_segmentation_dataloader(*, num_classes, train_augmentations, **loader):
+# The train mapper's class count (the noise draws other classes from it) is the model's: one count to set, as in
+# detectron2 (an explicit dataloader.train.mapper.num_classes still wins, checked against the dataset's classes).
+MODEL_THING_CLASSES = "${model.roi_heads.num_classes}"
+MODEL_STUFF_CLASSES = "${model.sem_seg_head.num_classes}"
+
+
+def instance_segmentation_dataloader(*, train_augmentations, num_classes=MODEL_THING_CLASSES, **loader):
     return segmentation_dataloader(
         train_mapper=L(NoisyDatasetMapper)(
             is_train=True,
@@ -53,7 +59,9 @@ def instance_segmentation_dataloader(*, num_classes, train_augmentations, **load
     )
 
 
-def semantic_segmentation_dataloader(*, num_classes, background_label, train_augmentations, **loader):
+def semantic_segmentation_dataloader(
+    *, background_label, train_augmentations, num_classes=MODEL_STUFF_CLASSES, **loader
+):
     return segmentation_dataloader(
         train_mapper=L(NoisySemSegDatasetMapper)(
             is_train=True,

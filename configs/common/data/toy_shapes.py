@@ -15,7 +15,6 @@ from .loaders import instance_segmentation_dataloader  # importing noisy_seg.dat
 dataloader = instance_segmentation_dataloader(
     train_names="toy_shapes_train",
     test_names="toy_shapes_val",
-    num_classes=8,
     train_augmentations=[L(T.RandomFlip)(horizontal=True)],
     test_augmentations=[],
     total_batch_size=4,

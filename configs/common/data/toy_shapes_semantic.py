@@ -13,7 +13,6 @@ from .loaders import semantic_segmentation_dataloader  # importing noisy_seg.dat
 dataloader = semantic_segmentation_dataloader(
     train_names="toy_shapes_cityscapes_sem_seg_train",
     test_names="toy_shapes_cityscapes_sem_seg_val",
-    num_classes=19,
     background_label=0,  # road: region noise leaves it alone, "background" ops relabel to it
     train_augmentations=[L(T.RandomFlip)(horizontal=True)],
     test_augmentations=[],
