@@ -5,6 +5,7 @@ A grid is a YAML file (configs/grids/*.yaml) or the same fields from the command
     dataset: toy                  # which configs the loss names mean: NoisyClassLabels' (toy, coco, cityscapes),
                                   # NoisySemanticLabels' (toy_semantic), NoisyMasks' mask losses (toy_masks)
     configs: {mine: path/to.py}   # more names -> LazyConfig files (optional)
+    baseline: ce                  # the loss the report compares the others with (default: ce; toy_masks: bce)
     seeds: [0, 1, 2]
     overrides: [train.max_iter=300]   # applied to every cell
     blocks:                        # each block is a product of losses and noise settings
@@ -49,6 +50,8 @@ _PROJECT = "projects/NoisyClassLabels/configs"
 _SEMANTIC = "projects/NoisySemanticLabels/configs"
 _MASKS = "projects/NoisyMasks/configs/toy"
 _MASK_LOSSES = ("bce", "sbce", "pixel_gce", "bootstrap_soft", "bootstrap_hard", "boundary_bce", "dice_bce")
+# the loss each dataset's grids compare the others with: the stock loss of the sub-task its configs vary
+BASELINES = {"toy_masks": "bce"}
 # loss name -> config of the NoisyClassLabels (instance) and NoisySemanticLabels (semantic) projects, per dataset
 LOSS_CONFIGS = {
     "toy_semantic": {
@@ -118,6 +121,7 @@ class Grid:
     noise_order: list[str] = field(default_factory=list)  # column order of the report
     loss_order: list[str] = field(default_factory=list)
     known_losses: list[str] = field(default_factory=list)  # the names its configs give meaning to
+    baseline: str = "ce"  # the loss every other is compared with at the same noise (the report's "vs" column)
 
 
 @dataclass
@@ -143,7 +147,7 @@ def _as_list(value, what: str) -> list:
 
 def load_grid(spec: dict, name: str, output: Optional[Path] = None) -> Grid:
     """A Grid from a parsed grid file or command line (see the module docstring)."""
-    known = {"description", "dataset", "configs", "seeds", "overrides", "blocks", "output"}
+    known = {"description", "dataset", "configs", "seeds", "overrides", "blocks", "output", "baseline"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise UserInputError(f"grid {name}: unknown field(s) {unknown}; the fields are {sorted(known)}")
@@ -172,7 +176,8 @@ def load_grid(spec: dict, name: str, output: Optional[Path] = None) -> Grid:
                 if cell not in cells:
                     cells.append(cell)
     output = Path(output or spec.get("output") or REPO_ROOT / "output" / "grids" / name)
-    return Grid(name, cells, output, str(spec.get("description", "")), noises, losses, sorted(configs))
+    baseline = str(spec.get("baseline") or BASELINES.get(dataset, "ce"))
+    return Grid(name, cells, output, str(spec.get("description", "")), noises, losses, sorted(configs), baseline)
 
 
 def read_grid_file(name_or_path: str) -> tuple[dict, str]:

@@ -15,7 +15,6 @@ from .launcher import FG_CALLED_BACKGROUND, NO_PREDICTIONS
 __all__ = ["METRICS", "beyond_twice_the_spread", "mean_std", "summarize", "write_report"]
 
 METRICS = ("segm/AP", "bbox/AP", "segm/AP50", FG_CALLED_BACKGROUND, "sem_seg/mIoU")
-BASELINE = "ce"  # every other loss is compared with it at the same noise
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -49,7 +48,7 @@ def summarize(grid: Grid, results: list[CellResult]) -> list[dict]:
                 if values:
                     row[f"{metric} mean"], row[f"{metric} std"] = mean_std(values)
             rows.append(row)
-    _compare_with_baseline(rows)
+    _compare_with_baseline(rows, grid.baseline)
     return rows
 
 
@@ -65,18 +64,19 @@ def beyond_twice_the_spread(gap: float, stds: tuple[float, float]) -> bool | Non
     return abs(gap) > 2 * max(stds)
 
 
-def _compare_with_baseline(rows: list[dict]) -> None:
-    """Per row: its main metric minus CE's at the same noise, and whether the gap exceeds twice the larger of
-    the two standard deviations (the bar for calling a loss better or worse; needs 2+ seeds on both sides)."""
-    baseline = {r["noise"]: r for r in rows if r["loss"] == BASELINE}
+def _compare_with_baseline(rows: list[dict], baseline: str) -> None:
+    """Per row: its main metric minus the baseline loss's at the same noise ("vs <baseline>"), and whether the gap
+    exceeds twice the larger of the two standard deviations (the bar for calling a loss better or worse; needs 2+
+    seeds on both sides)."""
+    by_noise = {r["noise"]: r for r in rows if r["loss"] == baseline}
     for row in rows:
-        metric, ce = _main_metric(row), baseline.get(row["noise"])
-        if row["loss"] == BASELINE or metric is None or ce is None or f"{metric} mean" not in ce:
+        metric, base = _main_metric(row), by_noise.get(row["noise"])
+        if row["loss"] == baseline or metric is None or base is None or f"{metric} mean" not in base:
             continue
-        gap = row[f"{metric} mean"] - ce[f"{metric} mean"]
-        stds = (row.get(f"{metric} std", math.nan), ce.get(f"{metric} std", math.nan))
+        gap = row[f"{metric} mean"] - base[f"{metric} mean"]
+        stds = (row.get(f"{metric} std", math.nan), base.get(f"{metric} std", math.nan))
         beyond = beyond_twice_the_spread(gap, stds)
-        row["vs ce"] = gap
+        row[f"vs {baseline}"] = gap
         row["2 std"] = math.nan if beyond is None else 2 * max(stds)
         row["beyond 2 std"] = "n/a (one seed)" if beyond is None else ("yes" if beyond else "no")
 
@@ -89,12 +89,13 @@ def _fmt(mean: float, std: float) -> str:
 
 def markdown(rows: list[dict]) -> str:
     metrics = [m for m in METRICS if any(f"{m} mean" in r for r in rows)]
-    compared = any("vs ce" in r for r in rows)
+    versus_key = next((key for r in rows for key in r if key.startswith("vs ")), None)
+    compared = versus_key is not None
     lines = [
         "| loss | noise | what ran | "
         + " | ".join(f"{m} (mean +- std)" for m in metrics)
         + " | n |"
-        + (" vs ce, same noise (beyond 2 std?) |" if compared else ""),
+        + (f" {versus_key}, same noise (beyond 2 std?) |" if compared else ""),
         "|---|---|---|" + "---|" * len(metrics) + "---|" + ("---|" if compared else ""),
     ]
     for r in rows:
@@ -104,7 +105,7 @@ def markdown(rows: list[dict]) -> str:
             n += f" ({r[NO_PREDICTIONS]} with no predictions: AP 0)"
         versus = ""
         if compared:
-            versus = f" {r['vs ce']:+.1f} ({r['beyond 2 std']}) |" if "vs ce" in r else " |"
+            versus = f" {r[versus_key]:+.1f} ({r['beyond 2 std']}) |" if versus_key in r else " |"
         lines.append(f"| {r['loss']} | {r['noise']} | {r['what ran']} | " + " | ".join(cells) + f" | {n} |" + versus)
     return "\n".join(lines)
 

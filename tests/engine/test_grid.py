@@ -366,3 +366,22 @@ def test_an_output_that_cannot_be_made_is_one_line_and_nothing_starts(repo_root,
     assert exit_info.value.code == (
         f"error: cannot make --output {read_only / 'grid'}: Permission denied; give a folder you can write"
     )
+
+
+def test_a_mask_loss_grid_compares_with_bce(tmp_path):
+    """The NoisyMasks grid (dataset toy_masks): its names are the mask losses' configs, its baseline BCE."""
+    spec = {"dataset": "toy_masks", "seeds": [0, 1], "blocks": [{"losses": ["bce", "dice_bce"], "noise": ["clean"]}]}
+    grid = load_grid(spec, "masks", tmp_path)
+    assert grid.baseline == "bce"
+    assert [c.config for c in grid.cells][::2] == [
+        "projects/NoisyMasks/configs/toy/mask_rcnn_R18_FPN_bce.py",
+        "projects/NoisyMasks/configs/toy/mask_rcnn_R18_FPN_dice_bce.py",
+    ]
+    results = [
+        CellResult(c, "done", {"segm/AP": 20.0 + c.seed + (5 if c.loss == "dice_bce" else 0)}, 2.0, Path("l"), "x")
+        for c in grid.cells
+    ]
+    rows = summarize(grid, results)
+    assert next(r for r in rows if r["loss"] == "dice_bce")["vs bce"] == 5.0
+    assert "vs bce, same noise" in markdown(rows) and "+5.0 (yes)" in markdown(rows)
+    assert load_grid({**spec, "baseline": "dice_bce"}, "masks", tmp_path).baseline == "dice_bce"
