@@ -126,7 +126,13 @@ class NoisyMaskRCNNConvUpsampleHead(MaskRCNNConvUpsampleHead):
 
     def _mask_loss(self, logits: torch.Tensor, instances: List[Instances], log_memorization: bool) -> torch.Tensor:
         robust = self.robust_loss_active()
-        noisy_masks = log_memorization and any(i.has("gt_clean_masks") for i in instances)
+        it = _current_iter()
+        noisy_masks = (
+            log_memorization
+            and it is not None
+            and self.memorization.samples_at(it)
+            and any(i.has("gt_clean_masks") for i in instances)
+        )
         if not robust and not noisy_masks and logits.shape[-1] == self.mask_side:
             return mask_rcnn_loss(logits, instances, self.vis_period)  # stock: identical losses and logged stats
         selected, targets, boxes = roi_mask_targets(logits, instances)

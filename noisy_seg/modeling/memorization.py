@@ -130,7 +130,18 @@ class MaskMemorizationCounter(PeriodicCounts):
     predicted RoI mask with the clean mask and with the noisy one (memorization/mask_iou_with_clean_mask,
     mask_iou_with_noisy_mask; memorizing the noise is the second rising above the first), the mean IoU with the
     given mask of the RoIs the noise left alone (mask_iou_uncorrupted), and the corrupted RoIs' share
-    (mask_noisy_fraction). IoUs in the RoI's M x M grid, the prediction thresholded at logit 0."""
+    (mask_noisy_fraction). IoUs in the RoI's M x M grid, the prediction thresholded at logit 0.
+
+    The clean masks are cropped for every foreground RoI, which costs about what the mask loss's own crop costs, so
+    the counter samples: it counts the iterations `samples_at` says (every `sample_every`-th, the writer's among
+    them), and each logged value averages those of its period."""
+
+    def __init__(self, period: int = MEMORIZATION_LOG_PERIOD, sample_every: int = 5):
+        super().__init__(period)
+        self.sample_every = sample_every
+
+    def samples_at(self, iteration: int) -> bool:
+        return (iteration + 1) % self.sample_every == 0 or self.writes_at(iteration)
 
     @torch.no_grad()
     def update(

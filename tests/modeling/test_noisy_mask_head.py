@@ -261,3 +261,14 @@ def test_a_mask_loss_is_refused_by_the_semantic_heads():
 
     with pytest.raises(ValueError, match="loss 'dice_bce' is a mask loss; a semantic head needs a dense loss"):
         SemSegLoss("dice_bce", {}, 0, ignore_value=255, num_classes=4)
+
+
+def test_the_mask_curve_samples_every_fifth_iteration_and_the_writers():
+    head = _head(mask_loss="dice_bce").train()
+    with EventStorage(1):  # neither a sampled nor a writer's iteration: no clean mask is cropped
+        head(_features(), _instances(noisy_masks=True))
+    assert head.memorization._counts is None
+    with EventStorage(4):  # every fifth
+        head(_features(), _instances(noisy_masks=True))
+    assert head.memorization._counts[0].item() == 2  # the two corrupted RoIs counted
+    assert [i for i in range(40) if head.memorization.samples_at(i)] == [4, 9, 14, 19, 24, 29, 34, 39]
