@@ -10,6 +10,10 @@ VPY    := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.noisy_seg-installed
 PYTEST_ARGS ?= -q
+# the suite in 2 processes (pytest-xdist), a test file per process at a time (its module fixtures train once): the
+# tests are mostly single-threaded Python, so 2 cores run two of them; tests/conftest.py gives each 1 torch thread
+TEST_WORKERS ?= 2
+XDIST  := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install demo test test-fast pretrain bench-robust bench-semantic bench-masks pseudo-labels-toy label-correction-toy label-errors-toy bench clean-data
 
@@ -30,13 +34,13 @@ install: $(STAMP)
 test: install
 	$(VPY) -m ruff check --quiet .
 	$(VPY) -m ruff format --check --quiet .
-	$(VPY) -m pytest $(PYTEST_ARGS) tests
+	$(VPY) -m pytest $(PYTEST_ARGS) $(XDIST) tests
 
 # the edit loop: the same without the slow tier (tests marked slow in tests/conftest.py), under 3 min on 2 cores
 test-fast: install
 	$(VPY) -m ruff check --quiet .
 	$(VPY) -m ruff format --check --quiet .
-	$(VPY) -m pytest $(PYTEST_ARGS) -m "not slow" tests
+	$(VPY) -m pytest $(PYTEST_ARGS) $(XDIST) -m "not slow" tests
 
 # the toy recipes' pretrained backbone (shipped as noisy_seg://backbones/R18_tiny_corpus.pth), made again from its
 # manifest's command into output/pretrain/ (~15 min on 2 cores); compare its sha256 with the shipped one's

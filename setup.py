@@ -69,5 +69,5 @@ setup(
     # every tool as a command of the installed package: `noisy-seg train ...` (noisy_seg/cli)
     entry_points={"console_scripts": ["noisy-seg=noisy_seg.cli:main"]},
     # selenium drives Debian's chromium (+ chromium-driver) in the review page's browser test
-    extras_require={"dev": ["pytest>=7", "hypothesis>=6", "ruff==0.17.6", "selenium>=4.10"]},
+    extras_require={"dev": ["pytest>=7", "pytest-xdist>=3.5", "hypothesis>=6", "ruff==0.17.6", "selenium>=4.10"]},
 )

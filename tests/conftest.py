@@ -28,10 +28,12 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _quiet_threads():
-    # 2-core machines: keep torch from oversubscribing when tests run model code
+    # 2-core machines: keep torch from oversubscribing when tests run model code; under pytest-xdist the cores are
+    # shared by the worker processes
     import torch
 
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // workers)))
     yield
 
 
