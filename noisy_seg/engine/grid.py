@@ -49,7 +49,7 @@ GRID_FOLDER = ZOO_ROOT / "configs" / "grids"  # the packaged copy of configs/gri
 _PROJECT = "projects/NoisyClassLabels/configs"
 _SEMANTIC = "projects/NoisySemanticLabels/configs"
 _MASKS = "projects/NoisyMasks/configs/toy"
-_MASK_LOSSES = ("bce", "sbce", "pixel_gce", "bootstrap_soft", "bootstrap_hard", "boundary_bce", "dice_bce")
+_MASK_LOSSES = ("bce", "sbce", "pixel_gce", "bootstrap_soft", "bootstrap_hard", "boundary_bce", "dice_bce", "bpm_bce")
 # the loss each dataset's grids compare the others with: the stock loss of the sub-task its configs vary
 BASELINES = {"toy_masks": "bce"}
 # loss name -> config of the NoisyClassLabels (instance) and NoisySemanticLabels (semantic) projects, per dataset
@@ -64,6 +64,9 @@ LOSS_CONFIGS = {
     "toy_masks": {  # the mask head's losses (NoisyMasks project); the box classifier keeps CE
         **{loss: f"{_MASKS}/mask_rcnn_R18_FPN_{loss}.py" for loss in _MASK_LOSSES},
         "noisy_boundaries": f"{_MASKS}/mask_rcnn_R18_FPN_noisy_boundaries.py",
+        # ablations of Noisy Boundaries: its head with BCE, BCE at the 3x scale its loss has on average
+        "noise_tolerant_bce": f"{_MASKS}/mask_rcnn_R18_FPN_noise_tolerant_bce.py",
+        "bce_x3": f"{_MASKS}/mask_rcnn_R18_FPN_bce_x3.py",
     },
     "toy": {
         "ce": f"{_PROJECT}/toy/mask_rcnn_R18_FPN_ce.py",

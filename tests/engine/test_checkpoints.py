@@ -73,6 +73,7 @@ def test_eval_only_with_weights_of_another_model_is_one_line(repo_root, run6, tm
         repo_root,
         f"train.output_dir={tmp_path}",
         "model.roi_heads.num_classes=3",
+        "dataloader.train.mapper.num_classes=8",  # the data's count: only the model's differs from the weights'
         f"train.init_checkpoint={run6 / 'model_final.pth'}",
         flags=["--eval-only"],
     )

@@ -114,9 +114,12 @@ def assert_same_evidence(mine, reference, atol: float) -> None:
     assert mine.detected == reference.detected
 
 
-def _distributed_evidence(config_file: str, weights: str, output: str, toy_root: str):
-    """One of 2 processes: the toy set's evidence with the given weights, written by the first process."""
+def _distributed_evidence(config_file: str, weights: str, output: str, toy_root: str, threads: int):
+    """One of 2 processes: the toy set's evidence with the given weights, written by the first process. `threads`:
+    the test process's torch threads (other kernels sum in another order: boxes would differ in the 5th digit)."""
     from detectron2.utils import comm
+
+    torch.set_num_threads(threads)
 
     from noisy_seg.data.datasets.builtin import register_toy_datasets
     from noisy_seg.inference import build_model
@@ -144,7 +147,12 @@ def test_two_processes_give_the_evidence_of_one(tiny_toy, repo_root, random_weig
     weights = random_weights(INSTANCE_CONFIG, "inference_two_processes")
     output = tmp_path / "evidence"
     output.mkdir()
-    launch_processes(_distributed_evidence, 2, dist_url="auto", args=(config_file, weights, str(output), str(tiny_toy)))
+    launch_processes(
+        _distributed_evidence,
+        2,
+        dist_url="auto",
+        args=(config_file, weights, str(output), str(tiny_toy), torch.get_num_threads()),
+    )
     (distributed,) = load_shards(output, "test")  # written by the first process, memory-mapped
     cfg = LazyConfig.load(config_file)
     cfg.train.device = "cpu"
@@ -153,8 +161,10 @@ def test_two_processes_give_the_evidence_of_one(tiny_toy, repo_root, random_weig
     assert_same_evidence(distributed, single, atol=1e-5)
 
 
-def _distributed_correction(config_file: str, weights: str, output: str, toy_root: str):
-    """One of 2 processes: label correction of the tiny toy train set (relabel and mask flags) into `output`."""
+def _distributed_correction(config_file: str, weights: str, output: str, toy_root: str, threads: int):
+    """One of 2 processes: label correction of the tiny toy train set (relabel and mask flags) into `output`, with
+    the test process's torch threads (see _distributed_evidence)."""
+    torch.set_num_threads(threads)
     from noisy_seg.data.datasets.builtin import register_toy_datasets
     from noisy_seg.inference import build_model
     from noisy_seg.pseudo_labels.instance import correct_instance_labels
@@ -177,9 +187,12 @@ def test_label_correction_in_two_processes_writes_what_one_writes(tiny_toy, repo
     config_file = str(repo_root / INSTANCE_CONFIG)
     weights = random_weights(INSTANCE_CONFIG, "correction_two_processes")
     launch_processes(
-        _distributed_correction, 2, dist_url="auto", args=(config_file, weights, str(tmp_path / "two"), str(tiny_toy))
+        _distributed_correction,
+        2,
+        dist_url="auto",
+        args=(config_file, weights, str(tmp_path / "two"), str(tiny_toy), torch.get_num_threads()),
     )
-    _distributed_correction(config_file, weights, str(tmp_path / "one"), str(tiny_toy))
+    _distributed_correction(config_file, weights, str(tmp_path / "one"), str(tiny_toy), torch.get_num_threads())
     assert (tmp_path / "two" / "corrected.json").read_bytes() == (tmp_path / "one" / "corrected.json").read_bytes()
     one, two = (json.loads((tmp_path / name / "corrections.json").read_text()) for name in ("one", "two"))
     assert two["summary"] == one["summary"] and two["skipped"] == one["skipped"]
