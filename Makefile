@@ -58,8 +58,9 @@ demo: install
 bench-robust: install
 	$(VPY) tools/run_grid.py --grid robust
 
-# the NoisyMasks project's mask losses vs BCE at clean and COCO-N easy / medium / hard; 3 seeds
-# (configs/grids/noisy_masks.yaml; 96 toy runs, two at a time: ~6.5 min per pair on 2 cores, about 5 hours)
+# the NoisyMasks project's mask losses vs BCE at clean and COCO-N easy / medium / hard, and Noisy Boundaries'
+# ablations; 3 seeds (configs/grids/noisy_masks.yaml; 114 toy runs, two at a time: 4.5-9 min per pair on 2 cores,
+# about 6 hours)
 bench-masks: install
 	$(VPY) tools/run_grid.py --grid noisy_masks --jobs 2
 

@@ -23,4 +23,6 @@ def test_the_measured_run_writes_every_output_from_the_shards(tmp_path):
     assert len(json.loads((output / "scores.json").read_text())) == 3000
     noise = issues["summary"]["label_noise"]  # the synthesized flips, found far above chance
     assert noise["flipped"] > 0 and noise["scores"]["self_confidence"]["auroc"] > 0.8
-    assert result["array_outputs_mib"] > 0 and result["peak_above_base_mib"] >= 0 and result["output_mib"] > 0
+    # a run this small peaks at its base: the kernel's high-water mark moves in pages and lazily, so the difference
+    # may read a few KiB below 0 (-0.012 MiB seen under pytest-xdist), never a MiB
+    assert result["array_outputs_mib"] > 0 and result["peak_above_base_mib"] > -0.5 and result["output_mib"] > 0
