@@ -54,6 +54,7 @@ from .registry import (
     available_losses,
     build_loss,
     loss_spec,
+    loss_spec_for,
     register_loss,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "available_losses",
     "build_loss",
     "loss_spec",
+    "loss_spec_for",
     "register_loss",
     # classification (also dense: class axis 1)
     "cross_entropy",

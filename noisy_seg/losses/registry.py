@@ -184,6 +184,19 @@ def loss_spec(name: str) -> LossSpec:
     return LOSS_REGISTRY[name]
 
 
+def loss_spec_for(name: str, takes: str, refusal: str) -> LossSpec:
+    """The registration of `name` if it takes the logits `takes` names ("classification", "dense" or "mask": the
+    LossSpec.takes_<takes>_logits capability a head needs); one ValueError otherwise, `refusal` ("cls_loss='x'; the box
+    classifier needs a classification loss", with {kind} where the loss's own kind goes) followed by the losses that
+    fit."""
+    spec = loss_spec(name)
+    attribute = f"takes_{takes}_logits"
+    if not getattr(spec, attribute):
+        fitting = [n for n in available_losses() if getattr(loss_spec(n), attribute)]
+        raise ValueError(f"{refusal.format(kind=spec.logits_words)}: choose one of {', '.join(fitting)}")
+    return spec
+
+
 def build_loss(name: str, **kwargs: Any) -> nn.Module:
     """The loss registered as `name` with options `kwargs`, called as `loss(logits, targets, weight=None)`.
     Options are validated here, once: bad names or options raise ValueError now, not at the first step."""

@@ -11,7 +11,7 @@ from detectron2.layers import cat
 from detectron2.modeling.roi_heads import FastRCNNOutputLayers
 from detectron2.utils.events import get_event_storage
 
-from ..losses import available_losses, build_loss, loss_spec
+from ..losses import build_loss, loss_spec_for
 from .memorization import MemorizationCounter
 
 
@@ -88,14 +88,10 @@ class NoisyFastRCNNOutputLayers(FastRCNNOutputLayers):
     def check_cls_loss(name: str):
         """The registered loss `name` (its `LossSpec`) if the box classifier can use it; one ValueError if it is
         unknown or dense-only. Also called by `use_noisy_roi_heads`, so a LazyConfig fails when it is written."""
-        spec = loss_spec(name)  # what the loss declared at registration, not guessed from its signature
-        if not spec.takes_classification_logits:
-            box_losses = [n for n in available_losses() if loss_spec(n).takes_classification_logits]
-            raise ValueError(
-                f"cls_loss={name!r} is {spec.logits_words}; the box classifier needs a classification loss: "
-                f"choose one of {', '.join(box_losses)}"
-            )
-        return spec
+        # what the loss declared at registration, not guessed from its signature
+        return loss_spec_for(
+            name, "classification", f"cls_loss={name!r} is {{kind}}; the box classifier needs a classification loss"
+        )
 
     def _build_cls_loss(self, name: str, kwargs: dict):
         spec = self.check_cls_loss(name)

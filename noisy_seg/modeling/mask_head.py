@@ -12,7 +12,6 @@ from typing import List, Optional
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 import fvcore.nn.weight_init as weight_init
 from detectron2.config import configurable
@@ -25,7 +24,7 @@ from detectron2.modeling.roi_heads.mask_head import (
 )
 from detectron2.structures import Instances
 
-from ..losses import available_losses, build_loss, loss_spec
+from ..losses import binary_cross_entropy, build_loss, loss_spec, loss_spec_for
 from .fast_rcnn import _current_iter
 from .memorization import MaskMemorizationCounter
 
@@ -38,13 +37,7 @@ def check_mask_loss(name: str, kwargs: Optional[dict] = None, mask_side: Optiona
     """The `LossSpec` of mask loss `name` if the mask head can use it; one ValueError if it is unknown, a box or
     semantic loss, has a bad option, or a band wider than the RoI mask (`mask_side` pixels). Called when a head is
     built and by `use_noisy_roi_heads`, so a LazyConfig fails when it is written."""
-    spec = loss_spec(name)
-    if not spec.takes_mask_logits:
-        mask_losses = [n for n in available_losses() if loss_spec(n).takes_mask_logits]
-        raise ValueError(
-            f"mask_loss={name!r} is {spec.logits_words}; the mask head needs a mask loss: choose one of "
-            f"{', '.join(mask_losses)}"
-        )
+    spec = loss_spec_for(name, "mask", f"mask_loss={name!r} is {{kind}}; the mask head needs a mask loss")
     options = spec.validated_options(dict(kwargs or {}))
     width = options.get("band_width")
     if mask_side is not None and width is not None and options.get("band_unit") == "mask" and width > mask_side:
@@ -139,7 +132,11 @@ class NoisyMaskRCNNConvUpsampleHead(MaskRCNNConvUpsampleHead):
         if noisy_masks:
             self._log_memorization(selected, targets, boxes, instances)
         if not robust:
-            return mask_rcnn_loss(logits, instances, self.vis_period) if log_memorization else _bce(selected, targets)
+            return (
+                mask_rcnn_loss(logits, instances, self.vis_period)
+                if log_memorization
+                else binary_cross_entropy(selected, targets)
+            )
         if selected.shape[0] == 0:
             return logits.sum() * 0
         inputs = {"roi_sizes": _box_sizes(boxes)} if self._needs_roi_sizes else {}
@@ -183,12 +180,6 @@ def _box_sizes(boxes: List[torch.Tensor]) -> torch.Tensor:
     """(R,) sqrt of each proposal box's area, in input-image pixels."""
     box = cat(boxes, dim=0)
     return ((box[:, 2] - box[:, 0]).clamp_min(0) * (box[:, 3] - box[:, 1]).clamp_min(0)).sqrt()
-
-
-def _bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    if logits.shape[0] == 0:
-        return logits.sum() * 0
-    return F.binary_cross_entropy_with_logits(logits, targets, reduction="mean")
 
 
 @ROI_MASK_HEAD_REGISTRY.register()

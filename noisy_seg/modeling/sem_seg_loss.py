@@ -22,7 +22,7 @@ from torch import nn
 
 from detectron2.utils.events import get_event_storage
 
-from ..losses import available_losses, build_loss, loss_spec
+from ..losses import available_losses, build_loss, loss_spec, loss_spec_for
 from ..utils.errors import did_you_mean
 
 __all__ = ["SemSegLoss", "parse_loss_terms"]
@@ -145,13 +145,7 @@ class SemSegLoss(nn.Module):
         )
 
     def _build_term(self, name: str, options: dict, num_classes: int) -> nn.Module:
-        spec = loss_spec(name)
-        if not spec.takes_dense_logits:
-            dense = [n for n in available_losses() if loss_spec(n).takes_dense_logits]
-            raise ValueError(
-                f"loss {name!r} is {spec.logits_words}; a semantic head needs a dense loss: "
-                f"choose one of {', '.join(dense)}"
-            )
+        spec = loss_spec_for(name, "dense", f"loss {name!r} is {{kind}}; a semantic head needs a dense loss")
         if "ignore_index" in spec.defaults:
             options.setdefault("ignore_index", self.ignore_value)
         if "num_classes" in spec.defaults:
