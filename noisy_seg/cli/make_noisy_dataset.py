@@ -30,6 +30,8 @@ noise rate, 0 for none).
 --mapping FILE: asymmetric noise from a json {"src_category_id": dst_id or [dst_id, ...]}
 (dataset category ids) or a K x K matrix of target probabilities (contiguous order).
 --matrix FILE: transition_matrix noise from a json K x K row-stochastic matrix T[clean][noisy] (contiguous order).
+--noise maskboundary<NN> (maskboundarygrow<NN>, maskboundaryshrink<NN>; type mask_boundary: --rate --steps
+--grow-prob --flip-rate): the Markov boundary model on every instance mask.
 --input DIR --gt-dir DIR: a Cityscapes split (leftImg8bit/<split>, gtFine/<split>), read with
 detectron2's load_cityscapes_instances and written as COCO json (ids assigned after noising).
 --cityscapes-from json|png: read it as the dataset you train on is registered: from the polygon
@@ -134,9 +136,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--ops", type=_names, help="semantic: comma-separated ops (relabel,background,ignore,...)")
     parser.add_argument("--kernel", type=int, help="semantic: dilate/erode kernel size")
     parser.add_argument("--background-label", type=int, help="semantic noise: the background class, if any")
-    parser.add_argument("--steps", type=int, help="markov_boundary: Markov steps T (default 100)")
-    parser.add_argument("--grow-prob", type=float, help="markov_boundary: probability a step grows (default 0.5)")
-    parser.add_argument("--flip-rate", type=float, help="markov_boundary: toggle rate before smoothing (default 0)")
+    parser.add_argument("--steps", type=int, help="markov_boundary, mask_boundary: Markov steps T (default 100)")
+    parser.add_argument(
+        "--grow-prob", type=float, help="markov_boundary, mask_boundary: probability a step grows (default 0.5)"
+    )
+    parser.add_argument(
+        "--flip-rate", type=float, help="markov_boundary, mask_boundary: toggle rate before smoothing (default 0)"
+    )
     parser.add_argument(
         "--class-rate",
         type=float,

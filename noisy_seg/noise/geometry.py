@@ -23,8 +23,10 @@ __all__ = [
     "polygon_area",
     "polygon_arrays",
     "polygons_to_lists",
+    "raster_window",
     "rasterize_polygons",
     "rle_to_mask",
+    "segmentation_from_window",
     "segmentation_to_mask",
     "mask_to_rle",
     "segmentation_area",
@@ -263,3 +265,54 @@ def _check_nonempty_bool_mask(mask: np.ndarray) -> None:
         )
     if not mask.any():
         raise ValueError("mask is empty; every annotation needs at least one pixel")
+
+
+def raster_window(segmentation, image_hw, margin: int, kind: str | None = None):
+    """A segmentation's uint8 raster in a window around it, ``margin`` px wider on each side (clipped to the image)
+    -> (crop, (x0, y0)), or None when it has no pixel. An op that reaches at most ``margin`` px works the same on
+    the window as on the whole image: the object stays off the window's edges except where they are the image's."""
+    height, width = int(image_hw[0]), int(image_hw[1])
+    kind = kind or segmentation_kind(segmentation)
+    if kind == "polygons":
+        parts = polygon_arrays(segmentation)
+        if not parts:
+            return None
+        points = np.concatenate(parts)
+        low, high = np.floor(points.min(axis=0)), np.ceil(points.max(axis=0))
+    else:
+        full = rle_to_mask(segmentation) if kind == "rle" else np.asarray(segmentation)
+        if full.shape != (height, width):
+            raise ValueError(f"segmentation is {full.shape[0]}x{full.shape[1]} but image_hw is {height}x{width}")
+        ys, xs = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))
+        if ys.size == 0:
+            return None
+        low, high = np.array([xs[0], ys[0]], float), np.array([xs[-1] + 1, ys[-1] + 1], float)
+    x0, y0 = int(max(0, low[0] - margin)), int(max(0, low[1] - margin))
+    x1, y1 = int(min(width, high[0] + margin)), int(min(height, high[1] + margin))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    if kind == "polygons":
+        crop = rasterize_polygons([part - (x0, y0) for part in parts], y1 - y0, x1 - x0)
+    else:
+        crop = np.ascontiguousarray(full[y0:y1, x0:x1], dtype=np.uint8)
+    if not crop.any():
+        return None
+    return crop, (x0, y0)
+
+
+def segmentation_from_window(crop: np.ndarray, origin, like, image_hw):
+    """A window's new raster (uint8, from ``raster_window``) written back in the kind of ``like`` (polygons traced
+    at up to 4x, RLE with like's counts type, a full-image mask of like's dtype) -> segmentation, or None when
+    no pixel (or no polygon) remains."""
+    if not crop.any():
+        return None
+    x0, y0 = int(origin[0]), int(origin[1])
+    kind = segmentation_kind(like)
+    if kind == "polygons":
+        parts = [part + (x0, y0) for part in mask_to_polygons_supersampled(crop)]
+        return polygons_to_lists(parts) if parts else None
+    full = np.zeros((int(image_hw[0]), int(image_hw[1])), dtype=np.uint8)
+    full[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
+    if kind == "rle":
+        return mask_to_rle(full, like=like)
+    return full.astype(np.asarray(like).dtype)

@@ -33,9 +33,12 @@ __all__ = [
     "image_keys",
     "keyed_standard_normal",
     "keyed_uniform",
+    "key_states",
     "keyed_uniform_at",
+    "pair_key",
     "record_image_id",
     "stream_key",
+    "uniform_from_state",
 ]
 
 _MASK64 = (1 << 64) - 1
@@ -180,6 +183,12 @@ def _key_state(seed, image_keys_, ann_keys_, stream) -> np.ndarray:
     return _absorb(state, anns.view(np.uint64), 4)
 
 
+def pair_key(image_key_, ann_key_) -> int:
+    """One int64 key of an (image key, annotation key) pair: for a model that keys its draws by one image key and
+    runs per annotation (the Markov boundary model on one instance mask)."""
+    return int(_key_state(0, image_key_, ann_key_, "pair_key").view(np.int64)[0])
+
+
 def _to_unit(bits: np.ndarray) -> np.ndarray:
     """Top 53 bits -> float64 in [0, 1)."""
     return (bits >> np.uint64(11)).astype(np.float64) * _INV_2_53
@@ -192,8 +201,18 @@ def keyed_uniform_at(seed, image_keys, ann_keys, stream, draw_index) -> np.ndarr
     giving (n, d). Use it for variable-length draws (e.g. one offset per polygon vertex): draw ``j`` of an
     annotation is the same number whether 1 or 1000 draws were requested.
     """
+    return uniform_from_state(_key_state(seed, image_keys, ann_keys, stream), draw_index)
+
+
+def key_states(seed, image_keys, ann_keys, stream) -> np.ndarray:
+    """The keys' states (uint64 (n,)) before the draw index: index them and pass them to ``uniform_from_state``
+    when many draws of few keys come in rounds (the Markov boundary steps), instead of rehashing the keys."""
+    return _key_state(seed, image_keys, ann_keys, stream)
+
+
+def uniform_from_state(state: np.ndarray, draw_index) -> np.ndarray:
+    """``keyed_uniform_at`` of keys already hashed by ``key_states`` (the same numbers)."""
     draw = np.asarray(draw_index)
-    state = _key_state(seed, image_keys, ann_keys, stream)
     if draw.ndim == 2:
         state = state[:, None]  # (n, draws): one row of draws per annotation
     try:

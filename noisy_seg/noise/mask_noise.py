@@ -31,25 +31,17 @@ import numpy as np
 from shapely.geometry import Polygon
 
 from ._validation import check_non_negative, check_rate, check_seed
-from .geometry import (
-    bbox_of_segmentation,
-    mask_to_polygons_supersampled,
-    mask_to_rle,
-    polygon_arrays,
-    polygons_to_lists,
-    rasterize_polygons,
-    rle_to_mask,
-    segmentation_kind,
-)
+from .geometry import bbox_of_segmentation, raster_window, segmentation_from_window
 from .keyed_random import as_key_array, keyed_standard_normal, keyed_uniform
 from .class_noise import SymmetricNoise
 from .presets import COCO_N_PRESETS, spatial_preset
 from .registry import register_noise
 
-__all__ = ["COCO_N_PRESETS", "OP_NAMES", "SKIPPED_NAMES", "SpatialNoise", "spatial_preset"]
+__all__ = ["COCO_N_PRESETS", "OP_NAMES", "SKIPPED_NAMES", "SpatialNoise", "SpatialOps", "spatial_preset"]
 
-OP_NAMES = ("clean", "dilate", "erode", "jitter", "simplify")
-CLEAN, DILATE, ERODE, JITTER, SIMPLIFY = range(len(OP_NAMES))
+# the op codes of every spatial noise model (COCO-N's here, the Markov boundary model's in boundary_noise.py)
+OP_NAMES = ("clean", "dilate", "erode", "jitter", "simplify", "boundary")
+CLEAN, DILATE, ERODE, JITTER, SIMPLIFY, BOUNDARY = range(len(OP_NAMES))
 SKIPPED_NAMES = tuple(f"{name}_skipped" for name in OP_NAMES[1:])  # index op - 1
 OP_FAMILIES = 3  # rand (dilate / erode), localization (jitter), approximation (simplify)
 
@@ -82,8 +74,39 @@ def _filled(parts: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
+class SpatialOps:
+    """What the noise pipeline asks of a spatial noise model: ``choose_ops`` (an ``OP_NAMES`` code per annotation,
+    keyed) and ``apply_op`` (one op on one segmentation, keeping its kind; None when no pixel would remain)."""
+
+    def choose_ops(self, image_keys, ann_keys) -> np.ndarray:
+        raise NotImplementedError
+
+    def apply_op(self, segmentation, op: int, image_hw, image_key, ann_key):
+        raise NotImplementedError
+
+    def apply_one(self, segmentation, bbox, image_hw, image_key, ann_key, bbox_format: str = "xywh"):
+        """Noise one annotation -> (segmentation, bbox, op_name).
+
+        segmentation: COCO polygons, RLE dict or (H, W) mask; bbox in ``bbox_format`` ("xywh"
+        for COCO json, "xyxy" for detectron2 XYXY_ABS); image_hw (H, W). The returned bbox is
+        recomputed from the new geometry (same format); clean annotations come back unchanged.
+        """
+        op = int(self.choose_ops(image_key, np.asarray([ann_key]).reshape(-1))[0])
+        return self.corrupt(segmentation, bbox, image_hw, image_key, ann_key, op, bbox_format)
+
+    def corrupt(self, segmentation, bbox, image_hw, image_key, ann_key, op: int, bbox_format: str = "xywh"):
+        """``apply_one`` with the op code already chosen (by ``choose_ops`` on many annotations)."""
+        if op == CLEAN:
+            return segmentation, bbox, OP_NAMES[CLEAN]
+        corrupted = self.apply_op(segmentation, op, image_hw, image_key, ann_key)
+        if corrupted is None:
+            return segmentation, bbox, SKIPPED_NAMES[op - 1]
+        new_bbox = bbox_of_segmentation(corrupted)
+        return corrupted, _xywh_to(new_bbox, bbox_format), OP_NAMES[op]
+
+
 @dataclass(frozen=True, eq=False)
-class SpatialNoise:
+class SpatialNoise(SpatialOps):
     """COCO-N spatial corruption; ``p`` is each op family's probability (corrupted: 3p), so p <= 1/3."""
 
     p: float
@@ -130,36 +153,15 @@ class SpatialNoise:
         ops = np.where(family == 0, np.where(erode, ERODE, DILATE), np.where(family == 1, JITTER, SIMPLIFY))
         return np.where(corrupted, ops, CLEAN).astype(np.int8)
 
-    def apply_one(self, segmentation, bbox, image_hw, image_key, ann_key, bbox_format: str = "xywh"):
-        """Noise one annotation -> (segmentation, bbox, op_name).
-
-        segmentation: COCO polygons, RLE dict or (H, W) mask; bbox in ``bbox_format`` ("xywh"
-        for COCO json, "xyxy" for detectron2 XYXY_ABS); image_hw (H, W). The returned bbox is
-        recomputed from the new geometry (same format); clean annotations come back unchanged.
-        """
-        op = int(self.choose_ops(image_key, np.asarray([ann_key]).reshape(-1))[0])
-        return self.corrupt(segmentation, bbox, image_hw, image_key, ann_key, op, bbox_format)
-
-    def corrupt(self, segmentation, bbox, image_hw, image_key, ann_key, op: int, bbox_format: str = "xywh"):
-        """``apply_one`` with the op code already chosen (by ``choose_ops`` on many annotations)."""
-        if op == CLEAN:
-            return segmentation, bbox, OP_NAMES[CLEAN]
-        corrupted = self.apply_op(segmentation, op, image_hw, image_key, ann_key)
-        if corrupted is None:
-            return segmentation, bbox, SKIPPED_NAMES[op - 1]
-        new_bbox = bbox_of_segmentation(corrupted)
-        return corrupted, _xywh_to(new_bbox, bbox_format), OP_NAMES[op]
-
     def apply_op(self, segmentation, op: int, image_hw, image_key, ann_key):
         """Apply op code ``op`` to a segmentation -> same kind, or None if no pixel would remain."""
-        height, width = int(image_hw[0]), int(image_hw[1])
-        kind = segmentation_kind(segmentation)
         if op not in (DILATE, ERODE, JITTER, SIMPLIFY):
             raise ValueError(f"op must be one of {DILATE, ERODE, JITTER, SIMPLIFY} (see OP_NAMES), got {op!r}")
-        window = self._raster_window(segmentation, kind, height, width, op)
+        margin = int(math.ceil(_JITTER_REACH * self.jitter_sigma)) + 2 if op == JITTER else self.kernel + 1
+        window = raster_window(segmentation, image_hw, margin)
         if window is None:
             return None
-        crop, (x0, y0) = window
+        crop, origin = window
         if op in (DILATE, ERODE):
             structuring = np.ones((self.kernel, self.kernel), dtype=np.uint8)
             new = (cv2.dilate if op == DILATE else cv2.erode)(crop, structuring, iterations=1)
@@ -167,50 +169,7 @@ class SpatialNoise:
             new = self._localization(crop, image_key, ann_key)
         else:
             new = self._approximation(crop)
-        if not new.any():
-            return None
-        if kind == "polygons":
-            parts = [part + (x0, y0) for part in mask_to_polygons_supersampled(new)]
-            return polygons_to_lists(parts) if parts else None
-        full = np.zeros((height, width), dtype=np.uint8)
-        full[y0 : y0 + new.shape[0], x0 : x0 + new.shape[1]] = new
-        if kind == "rle":
-            return mask_to_rle(full, like=segmentation)
-        return full.astype(np.asarray(segmentation).dtype)
-
-    def _raster_window(self, segmentation, kind: str, height: int, width: int, op: int):
-        """The annotation's uint8 raster in a window around it wide enough for ``op`` -> (crop, (x0, y0)),
-        or None when it has no pixel. Ops on the window equal ops on the whole image: the margin keeps
-        the object off the window's edges except where they are the image's edges."""
-        if op == JITTER:
-            margin = int(math.ceil(_JITTER_REACH * self.jitter_sigma)) + 2
-        else:
-            margin = self.kernel + 1
-        if kind == "polygons":
-            parts = polygon_arrays(segmentation)
-            if not parts:
-                return None
-            points = np.concatenate(parts)
-            low, high = np.floor(points.min(axis=0)), np.ceil(points.max(axis=0))
-        else:
-            full = rle_to_mask(segmentation) if kind == "rle" else np.asarray(segmentation)
-            if full.shape != (height, width):
-                raise ValueError(f"segmentation is {full.shape[0]}x{full.shape[1]} but image_hw is {height}x{width}")
-            ys, xs = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))
-            if ys.size == 0:
-                return None
-            low, high = np.array([xs[0], ys[0]], float), np.array([xs[-1] + 1, ys[-1] + 1], float)
-        x0, y0 = int(max(0, low[0] - margin)), int(max(0, low[1] - margin))
-        x1, y1 = int(min(width, high[0] + margin)), int(min(height, high[1] + margin))
-        if x1 <= x0 or y1 <= y0:
-            return None
-        if kind == "polygons":
-            crop = rasterize_polygons([part - (x0, y0) for part in parts], y1 - y0, x1 - x0)
-        else:
-            crop = np.ascontiguousarray(full[y0:y1, x0:x1], dtype=np.uint8)
-        if not crop.any():
-            return None
-        return crop, (x0, y0)
+        return segmentation_from_window(new, origin, segmentation, image_hw)
 
     def _localization(self, mask: np.ndarray, image_key, ann_key) -> np.ndarray:
         """Gaussian offsets (sigma px) on every contour vertex, rounded, refilled."""

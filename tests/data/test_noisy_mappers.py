@@ -121,7 +121,9 @@ def test_spatial_noise_changes_masks_not_labels(dicts):
     assert changed > 0
 
 
-@pytest.mark.parametrize("noise", ["coco_n_medium", [{"type": "drop", "rate": 0.3, "seed": 1}, "coco_n_hard"]])
+@pytest.mark.parametrize(
+    "noise", ["coco_n_medium", [{"type": "drop", "rate": 0.3, "seed": 1}, "coco_n_hard"], "maskboundary5"]
+)
 def test_spatial_noise_keeps_the_clean_masks_transformed_alike(dicts, noise):
     """gt_clean_masks are the clean mapper's gt_masks under the same flip; gt_mask_noisy marks where they differ from
     the noisy gt_masks (and nowhere else), kept instance by kept instance when the noise also drops some."""

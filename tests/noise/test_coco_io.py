@@ -77,8 +77,9 @@ def offline_view(noisy_dataset):
         {"type": "symmetric", "rate": 0.5, "seed": 3},
         {"type": "asymmetric", "rate": 0.6, "seed": 1, "mapping": {0: [1, 2], 4: 5}},
         [{"type": "spatial", "preset": "hard", "seed": 2, "p": 0.3}, {"type": "drop", "rate": 0.2, "seed": 2}],
+        [{"type": "mask_boundary", "rate": 0.1, "steps": 12, "seed": 4}, {"type": "symmetric", "rate": 0.3, "seed": 4}],
     ],
-    ids=["symmetric", "asymmetric", "spatial+drop"],
+    ids=["symmetric", "asymmetric", "spatial+drop", "mask_boundary+symmetric"],
 )
 @pytest.mark.parametrize("variant", ["int_ids", "string_image_ids_no_ann_ids"])
 def test_offline_equals_on_the_fly(spec, variant):
