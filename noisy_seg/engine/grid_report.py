@@ -14,7 +14,7 @@ from .launcher import FG_CALLED_BACKGROUND, NO_PREDICTIONS
 
 __all__ = ["METRICS", "beyond_twice_the_spread", "mean_std", "summarize", "write_report"]
 
-METRICS = ("segm/AP", "bbox/AP", "segm/AP50", FG_CALLED_BACKGROUND, "sem_seg/mIoU")
+METRICS = ("segm/AP", "bbox/AP", "segm/AP50", "boundary/AP", FG_CALLED_BACKGROUND, "sem_seg/mIoU")
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -144,7 +144,7 @@ def run_tool(command: Sequence[str], log_file, *, env: Optional[dict] = None, cw
 
 
 NO_PREDICTIONS = "no predictions"
-_INSTANCE_METRICS = ("bbox/AP", "bbox/AP50", "segm/AP", "segm/AP50")
+_INSTANCE_METRICS = ("bbox/AP", "bbox/AP50", "segm/AP", "segm/AP50", "boundary/AP")
 
 
 FG_CALLED_BACKGROUND = "fg RoIs called bg (%)"  # at the end of training: is the box classifier the bottleneck?
