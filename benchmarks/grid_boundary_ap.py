@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Boundary AP of every finished instance run of a grid, and the table of it per loss and noise setting.
+
+    python benchmarks/grid_boundary_ap.py output/grids/noisy_masks_medium [--baseline bce]
+
+A run whose final evaluation already has "boundary/AP" (configs evaluating with BoundaryAPEvaluator) is read as
+it is; any other finished run (a model_final.pth and config.yaml in its folder) is evaluated again, in this
+process, with its own config's test set and BoundaryAPEvaluator, once: the result goes to <run>/boundary_ap.json
+and is reused after. Writes <grid>/boundary_ap.md: mask AP and Boundary AP, mean +- std over seeds, and each
+loss's Boundary AP minus the baseline's at the same noise, marked where beyond twice the larger std.
+"""
+
+import argparse
+import math
+import re
+from pathlib import Path
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import LazyConfig, instantiate
+from detectron2.evaluation import inference_on_dataset
+from tqdm import tqdm
+
+from noisy_seg.engine.grid_report import beyond_twice_the_spread, mean_std
+from noisy_seg.engine.metrics import final_metrics
+from noisy_seg.engine.train_loop import dataset_names, resolve_device
+from noisy_seg.evaluation import BoundaryAPEvaluator
+from noisy_seg.utils.files import load_json, save_json_atomic, write_atomic
+
+CELL = re.compile(r"^(?P<loss>.+)__(?P<noise>.+)__s(?P<seed>\d+)$")
+
+
+def evaluate_run(folder: Path) -> dict:
+    """{"segm/AP", "boundary/AP"} of a finished run's final model on its config's test set."""
+    cfg = LazyConfig.load(str(folder / "config.yaml"))
+    model = instantiate(cfg.model).to(resolve_device(cfg)).eval()
+    DetectionCheckpointer(model).load(str(folder / "model_final.pth"))
+    loader = instantiate(cfg.dataloader.test)
+    evaluator = BoundaryAPEvaluator(dataset_names(cfg.dataloader.test)[0], output_dir=None)
+    with torch.no_grad():
+        results = inference_on_dataset(model, loader, evaluator)
+    return {"segm/AP": results["segm"]["AP"], "boundary/AP": results["boundary"]["AP"]}
+
+
+def run_metrics(folder: Path) -> dict | None:
+    metrics = final_metrics(folder)
+    if "boundary/AP" in metrics:
+        return {"segm/AP": metrics["segm/AP"], "boundary/AP": metrics["boundary/AP"]}
+    cached = folder / "boundary_ap.json"
+    if cached.exists():
+        return load_json(cached)
+    if not (folder / "model_final.pth").exists() or not (folder / "config.yaml").exists():
+        return None  # not finished
+    result = evaluate_run(folder)
+    save_json_atomic(result, cached)
+    return result
+
+
+def fmt(mean: float, std: float) -> str:
+    return "-" if math.isnan(mean) else f"{mean:.1f} +- {std:.1f}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("grid", type=Path, help="a grid's output folder (tools/run_grid.py)")
+    parser.add_argument("--baseline", default="bce", help="the loss the others are compared with (default bce)")
+    args = parser.parse_args(argv)
+    cells = sorted(p for p in args.grid.iterdir() if p.is_dir() and CELL.match(p.name))
+    values: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for folder in tqdm(cells, desc="runs", unit="run"):
+        metrics = run_metrics(folder)
+        if metrics is None:
+            continue
+        match = CELL.match(folder.name)
+        group = values.setdefault((match["loss"], match["noise"]), {"segm/AP": [], "boundary/AP": []})
+        for key in group:
+            group[key].append(metrics[key])
+    lines = [
+        f"# Boundary AP of {args.grid}",
+        "",
+        f"`python benchmarks/grid_boundary_ap.py {args.grid}`: mean +- std over seeds (n), Boundary AP (Cheng et al. "
+        "2021, dilation ratio 0.02) beside mask AP; vs the baseline's Boundary AP at the same noise, * where beyond "
+        "twice the larger std.",
+        "",
+        f"| loss | noise | n | mask AP | Boundary AP | vs {args.baseline} |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (loss, noise), group in sorted(values.items(), key=lambda item: (item[0][1], item[0][0] != args.baseline)):
+        segm, boundary = mean_std(group["segm/AP"]), mean_std(group["boundary/AP"])
+        base = values.get((args.baseline, noise))
+        versus = ""
+        if base is not None and loss != args.baseline:
+            reference = mean_std(base["boundary/AP"])
+            gap = boundary[0] - reference[0]
+            versus = f"{gap:+.1f}" + ("*" if beyond_twice_the_spread(gap, (boundary[1], reference[1])) else "")
+        lines.append(f"| {loss} | {noise} | {len(group['segm/AP'])} | {fmt(*segm)} | {fmt(*boundary)} | {versus} |")
+    text = "\n".join(lines) + "\n"
+    write_atomic(args.grid / "boundary_ap.md", text.encode())
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
