@@ -60,10 +60,10 @@ bench-robust: install
 
 # the NoisyMasks project's mask losses vs BCE at clean, COCO-N easy / medium / hard and maskboundary2, and Noisy
 # Boundaries' ablations; 3 seeds (configs/grids/noisy_masks.yaml; 138 toy runs, two at a time: 4.5-9 min per pair on
-# 2 cores, about 7 hours), then the Boundary AP table (output/grids/noisy_masks/boundary_ap.md)
+# 2 cores, about 7 hours), then the Boundary AP and mask memorization table (output/grids/noisy_masks/mask_metrics.md)
 bench-masks: install
 	$(VPY) tools/run_grid.py --grid noisy_masks --jobs 2
-	$(VPY) benchmarks/grid_boundary_ap.py output/grids/noisy_masks
+	$(VPY) benchmarks/grid_mask_metrics.py output/grids/noisy_masks
 
 # the NoisySemanticLabels project's losses on the toy label maps under semrelabel40 and boundary5, clean CE;
 # 3 seeds (configs/grids/semantic.yaml; 33 toy runs, about 140 min on 2 cores: 2.5-3.2 min each, boundary5 4.7-6.5 min)
