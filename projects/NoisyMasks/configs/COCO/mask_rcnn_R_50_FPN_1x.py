@@ -4,6 +4,7 @@
 #       model.roi_heads.mask_head.mask_loss=dice_bce dataloader.train.mapper.noise=coco_n_medium
 # (options: model.roi_heads.mask_head.mask_loss_kwargs="{band_width: 2.0, band_unit: image}"; Noisy Boundaries' head:
 # projects/NoisyMasks/configs/COCO/mask_rcnn_R_50_FPN_1x_noisy_boundaries.py).
+# Boundary AP beside mask AP: dataloader.evaluator._target_=noisy_seg.evaluation.BoundaryAPEvaluator
 from detectron2.config import LazyConfig
 
 from noisy_seg.config import use_noisy_roi_heads
