@@ -12,7 +12,8 @@ written as the tool writes it, in shards of 5,000 images (pseudo_labels/evidence
 the same annotations (boxes, no polygons; `clean_category_id` on every one, as make_noisy_dataset.py writes it).
 
 The inputs are written by one process; measured in a fresh one, after they are loaded (the json read with
-load_json, the shards opened, memory-mapped) and the high-water mark reset to that ("base"): the peak resident memory
+load_json, the shards opened, memory-mapped) and the libraries the outputs import on first use are imported (matplotlib,
+PIL, OpenCV: a fixed cost, not data), and the high-water mark reset to that ("base"): the peak resident memory
 of `merge_evidence` + `label_issue_report` (confident learning, mask and missing-object issues) + writing the outputs,
 above base. The array outputs: the merged evidence's arrays and the report's (the issue table, the three scores, the
 flags, the detections' best IoU). Target: the peak above base <= 2x the array outputs, and linear in annotations (MiB
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisy_seg.utils.memory import loaded_mib, peak_mib
+from noisy_seg.utils.memory import loaded_mib, peak_mib, return_freed_arrays_promptly
 
 SHARD_IMAGES = 5_000
 ANNOTATIONS_PER_IMAGE = 10
@@ -128,6 +129,17 @@ def nbytes(tables) -> int:
     return total
 
 
+def _import_what_the_run_imports_late() -> None:
+    """The libraries the outputs load on first use (the transition matrix PNG, the review page's thumbnails, the
+    images' writer): a fixed cost of the program, not memory that grows with the annotations, so in the base."""
+    import cv2  # noqa: F401
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    from PIL import Image  # noqa: F401
+
+
 def worker(args) -> dict:
     from noisy_seg.cli.find_label_errors import detections_file
     from noisy_seg.pseudo_labels.evidence_shards import load_shards, merge_evidence
@@ -139,6 +151,8 @@ def worker(args) -> dict:
     id_map = {category["id"]: position for position, category in enumerate(coco["categories"])}
     data = InstanceDataset("synthetic", [], coco, id_map, str(folder / "dataset.json"))
     shards = load_shards(folder / "evidence", "synthetic")
+    _import_what_the_run_imports_late()
+    return_freed_arrays_promptly()  # as tools/find_label_errors.py does before its report
     base = loaded_mib()
     start = time.perf_counter()
     evidence = merge_evidence(shards)

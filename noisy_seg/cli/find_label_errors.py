@@ -124,6 +124,7 @@ from noisy_seg.pseudo_labels.label_issues import (
 from noisy_seg.utils.columns import fingerprint
 from noisy_seg.utils.errors import UserInputError, tool_exit_status
 from noisy_seg.utils.files import file_sha256, load_json, save_json_atomic, save_json_streamed
+from noisy_seg.utils.memory import return_freed_arrays_promptly
 from noisy_seg.utils.run_folder import FINISHED, RunFolder, folder_problem
 
 FOLDS_DIR = "folds"
@@ -519,6 +520,7 @@ def score_and_write(args, cfg, data, settings, evidence_options, model=None) -> 
     if not comm.is_main_process():
         return None
     folder = RunFolder.open(args.output, settings, resume=True)  # opened by main() already
+    return_freed_arrays_promptly()  # the report's array transients go back to the OS, not into the next step's peak
     report = label_issue_report(
         data,
         evidence,

@@ -128,7 +128,8 @@ def _gmm_clean_probability(losses: np.ndarray, random_state: int = 0) -> np.ndar
     spread = np.ptp(losses) if len(losses) else 0.0
     if len(losses) < 2 or spread <= 0:
         return np.ones(len(losses))
-    normalized = ((losses - losses.min()) / spread)[:, None]
+    # float32, as DivideMix fits it (its losses are a float32 tensor): half the EM's memory at dataset scale
+    normalized = ((losses - losses.min()) / spread).astype(np.float32)[:, None]
     with warnings.catch_warnings():  # 10 EM steps is DivideMix's setting, not a failure to converge
         warnings.simplefilter("ignore", ConvergenceWarning)
         gmm = GaussianMixture(random_state=random_state, **GMM_SETTINGS).fit(normalized)

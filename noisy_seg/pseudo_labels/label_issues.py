@@ -347,6 +347,7 @@ def label_issue_report(
             relabel_threshold,
         ),
     }
+    del pred_probs  # (N, K) float64, no output needs it: freed before the benchmarks' transients stack on it
     summary.update(
         _noise_benchmarks(labels, to_dataset, noise, scores, mask_iou if with_masks else None, table["flags"])
     )
@@ -530,12 +531,17 @@ def _noise_benchmarks(labels, to_dataset, noise: dict, scores: dict, mask_iou: O
     known = noise["clean"] >= 0
     found = {}
     if known.any():
-        given = np.asarray([to_dataset[label] for label in labels[known].tolist()])
+        every = bool(known.all())  # the usual case (a json the tool wrote): no copy of each score
+
+        def known_only(values: np.ndarray) -> np.ndarray:
+            return values if every else values[known]
+
+        dataset_ids = np.asarray([to_dataset[k] for k in range(len(to_dataset))], np.int64)
         found["label_noise"] = label_noise_benchmark(
-            given,
-            noise["clean"][known],
-            {name: values[known] for name, values in scores.items()},
-            {name: flagged[known] for name, flagged in flags.items()},
+            dataset_ids[known_only(labels)],
+            known_only(noise["clean"]),
+            {name: known_only(values) for name, values in scores.items()},
+            {name: known_only(flagged) for name, flagged in flags.items()},
         )
     tagged = np.asarray([tag is not None for tag in noise["tags"]], bool)
     if mask_iou is not None and tagged.any():
@@ -591,7 +597,7 @@ def write_label_issues(
         write_review_page(
             output_dir / REVIEW_DIR,
             data.coco,
-            iter(report["issues"]),
+            report["issues"],
             report["summary"],
             {category_id: names[contiguous] for category_id, contiguous in data.id_map.items()},
             {record["image_id"]: record["file_name"] for record in data.records},

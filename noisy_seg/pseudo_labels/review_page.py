@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -37,7 +37,7 @@ _MARGIN = 0.5  # context around a box, as a share of its longer side
 def write_review_page(
     folder,
     coco: dict,
-    issues: Iterable[dict],
+    issues: Sequence[dict],
     summary: dict,
     class_names: Mapping[int, str],
     image_files: Optional[Mapping] = None,
@@ -47,34 +47,35 @@ def write_review_page(
     progress: bool = True,
 ) -> Path:
     """Write the page into `folder` (made if missing): `issues` are the report's rows in rank order (the first
-    `limit` are shown), `class_names` {category id: name}, `image_files` {image id: file} for the crops (None or a
-    missing image: a card without one), `run` the key the page keeps its decisions under. Returns index.html."""
+    `limit` are shown; read twice, once for the crops and once streamed into data.js, so no row is held), `class_names`
+    {category id: name}, `image_files` {image id: file} for the crops (None or a missing image: a card without one),
+    `run` the key the page keeps its decisions under. Returns index.html."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for asset in ("index.html", "review.js"):
         shutil.copyfile(ASSETS / asset, folder / asset)
-    rows = []
-    for issue in issues:
-        if len(rows) >= limit:
-            break
-        rows.append(_page_row(issue, coco["annotations"]))
-    _write_crops(folder, rows, image_files or {}, progress)
+    shown = min(limit, len(issues))
+    annotations = coco["annotations"]
+    crops = _write_crops(folder, (issues[i] for i in range(shown)), annotations, image_files or {}, progress)
     payload = {
         "run": run,
         "summary": summary,
         "classes": {str(k): v for k, v in class_names.items()},
-        "shown": len(rows),
-        "issues": iter(rows),
+        "shown": shown,
+        "issues": (_page_row(issues[i], annotations, crops) for i in range(shown)),
     }
     save_json_streamed(payload, folder / "data.js", prefix=b"window.REVIEW = ", suffix=b";\n")
-    dataset = {**coco, "annotations": iter(coco["annotations"])}
+    dataset = {**coco, "annotations": iter(annotations)}
     save_json_streamed(dataset, folder / "dataset.js", prefix=b"window.DATASET = ", suffix=b";\n")
     return folder / "index.html"
 
 
-def _page_row(issue: dict, annotations: list) -> dict:
-    missing = issue["annotation_id"] is None
-    bbox = issue["bbox"] if missing else annotations[issue["annotation_index"]]["bbox"]
+def _issue_bbox(issue: dict, annotations: list) -> list:
+    """XYWH of the issue's object: the missing object's detection box, else the annotation's box."""
+    return issue["bbox"] if issue["annotation_id"] is None else annotations[issue["annotation_index"]]["bbox"]
+
+
+def _page_row(issue: dict, annotations: list, crops: Mapping[int, dict]) -> dict:
     return {
         "rank": issue["rank"],
         "reasons": issue["reasons"],
@@ -89,24 +90,26 @@ def _page_row(issue: dict, annotations: list) -> dict:
         "suggested_prob": issue.get("suggested_prob"),
         "mask_iou": issue.get("mask_iou"),
         "det_score": issue.get("detection_score"),
-        "bbox": [float(v) for v in bbox],
+        "bbox": [float(v) for v in _issue_bbox(issue, annotations)],
         "crop": None,
+        **crops.get(issue["rank"], {}),
     }
 
 
-def _write_crops(folder: Path, rows: list, image_files: Mapping, progress: bool) -> None:
-    """A JPEG around each row's box (each image read once); the row gets its path, size and the box in it."""
+def _write_crops(folder: Path, issues: Iterable[dict], annotations: list, image_files: Mapping, progress: bool) -> dict:
+    """A JPEG around each issue's box (each image read once) -> {rank: {"crop": path, "crop_size", "box_in_crop"}}."""
     by_image = defaultdict(list)
-    for row in rows:
-        if row["image"] in image_files:
-            by_image[row["image"]].append(row)
+    if image_files:
+        for issue in issues:
+            if issue["image_id"] in image_files:
+                by_image[issue["image_id"]].append((issue["rank"], _issue_bbox(issue, annotations)))
+    crops = {}
     for image_id, chosen in tqdm(by_image.items(), desc="review crops", disable=not progress or not by_image):
         image = cv2.imread(str(image_files[image_id]), cv2.IMREAD_COLOR)
         if image is None:
             continue
         height, width = image.shape[:2]
-        for row in chosen:
-            x, y, w, h = row["bbox"]
+        for rank, (x, y, w, h) in chosen:
             margin = _MARGIN * max(w, h) + 4
             x0, y0 = int(max(0, np.floor(x - margin))), int(max(0, np.floor(y - margin)))
             x1, y1 = int(min(width, np.ceil(x + w + margin))), int(min(height, np.ceil(y + h + margin)))
@@ -118,15 +121,16 @@ def _write_crops(folder: Path, rows: list, image_files: Mapping, progress: bool)
             ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
             if not ok:
                 continue
-            name = f"crops/{row['rank']:06d}.jpg"
+            name = f"crops/{rank:06d}.jpg"
             write_atomic(folder / name, encoded.tobytes())
-            row.update(
-                crop=name,
-                crop_size=list(size),
-                box_in_crop=[
+            crops[rank] = {
+                "crop": name,
+                "crop_size": list(size),
+                "box_in_crop": [
                     round((x - x0) * scale, 1),
                     round((y - y0) * scale, 1),
                     round(w * scale, 1),
                     round(h * scale, 1),
                 ],
-            )
+            }
+    return crops

@@ -61,8 +61,9 @@ def test_gmm_clean_probability_splits_a_bimodal_loss_as_dividemix_does():
     losses = np.clip(np.concatenate([rng.normal(0.1, 0.02, 60), rng.normal(2.0, 0.1, 20)]), 0.01, None)
     clean = gmm_clean_probability(losses)
     assert (clean[:60] > 0.99).all() and (clean[60:] < 0.01).all()
-    # DivideMix's recipe written out: min-max normalize, 2 components, posterior of the low-mean one
-    normalized = ((losses - losses.min()) / (losses.max() - losses.min()))[:, None]
+    # DivideMix's recipe written out: min-max normalize, float32 (its losses are a float32 tensor), 2 components,
+    # posterior of the low-mean one
+    normalized = ((losses - losses.min()) / (losses.max() - losses.min())).astype(np.float32)[:, None]
     gmm = GaussianMixture(n_components=2, max_iter=10, tol=1e-2, reg_covar=5e-4, random_state=0).fit(normalized)
     np.testing.assert_allclose(clean, gmm.predict_proba(normalized)[:, gmm.means_.argmin()])
     np.testing.assert_allclose(gmm_clean_probability(3 * losses + 1), clean)  # min-max: scale-free
