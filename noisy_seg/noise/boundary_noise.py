@@ -343,14 +343,9 @@ class MaskBoundaryNoise(SpatialOps):
         return segmentation_from_window(moved, origin, segmentation, image_hw)
 
 
-def mask_boundary_noise(rate: float, seed: int = 0, steps: int = 100, grow_prob: float = 0.5, flip_rate: float = 0.0):
-    """The Markov boundary model on instance masks (see MaskBoundaryNoise)."""
-    return MaskBoundaryNoise(rate, seed, steps, grow_prob, flip_rate)
-
-
 register_noise(
     "mask_boundary",
     "spatial_noise",
-    mask_boundary_noise,
+    MaskBoundaryNoise,
     short={"maskboundary": {}, "maskboundarygrow": {"grow_prob": 0.8}, "maskboundaryshrink": {"grow_prob": 0.2}},
 )
