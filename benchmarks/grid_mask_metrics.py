@@ -49,6 +49,10 @@ def evaluate_run(folder: Path) -> dict:
 
 
 def run_metrics(folder: Path) -> dict | None:
+    """None for a run the grid has not finished (an interrupted run may have evaluated midway)."""
+    status = folder / "run.json"
+    if status.exists() and not load_json(status).get("finished", False):
+        return None
     metrics = final_metrics(folder)
     if "boundary/AP" in metrics:
         return {"segm/AP": metrics["segm/AP"], "boundary/AP": metrics["boundary/AP"]}
