@@ -189,7 +189,11 @@ def build_noise(spec, num_classes: int):
         kind = item.get("type") if isinstance(item, Mapping) else None
         for slot, model in _build_parts(item, num_classes).items():
             if slot == "semantic_noise":
-                raise ValueError(f"noise type {kind!r} is for semantic label maps; use NoisySemSegDatasetMapper")
+                spatial = sorted(e.name for e in NOISE_REGISTRY.values() if e.part == "spatial_noise")
+                raise ValueError(
+                    f"noise type {kind!r} is for semantic label maps; use NoisySemSegDatasetMapper, or for instance "
+                    f"masks a spatial noise type ({', '.join(spatial)}; e.g. coco_n_medium, maskboundary5)"
+                )
             if model is None:
                 continue
             if slot in parts:

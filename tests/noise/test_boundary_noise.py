@@ -233,8 +233,9 @@ def test_short_names_and_specs():
     assert (noise.rate, noise.seed, noise.steps, noise.grow_prob, noise.flip_rate) == (0.05, 1, 100, 0.8, 0.0)
     spec = {"type": "markov_boundary", "rate": 0.05, "steps": 180, "grow_prob": 0.8, "flip_rate": 0.2}  # paper's J1
     assert build_semantic_noise(spec, 3).steps == 180
-    with pytest.raises(ValueError, match="is for semantic label maps"):
-        build_noise("boundary5", 8)
+    with pytest.raises(ValueError, match="is for semantic label maps.*maskboundary5") as err:
+        build_noise("boundary5", 8)  # the instance form has its own names, and the message gives them
+    assert "mask_boundary" in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize(
