@@ -72,6 +72,9 @@ def transition_distance(estimate, truth) -> float:
     return float(np.abs(estimate - truth).mean())
 
 
+_DPI = 110
+
+
 def draw_transition_matrices(
     matrices: Mapping[str, np.ndarray], class_names: Optional[Sequence[str]], path, *, title: str = ""
 ) -> None:
@@ -87,7 +90,13 @@ def draw_transition_matrices(
     size = next(iter(matrices.values())).shape[0]
     names = list(class_names) if class_names is not None and len(class_names) == size else [str(k) for k in range(size)]
     cell = 0.45 + 0.02 * max(len(n) for n in names)
-    figure, axes = plt.subplots(1, len(matrices), figsize=(2.2 + cell * size * len(matrices), 1.8 + cell * size))
+    figure, axes = plt.subplots(
+        # drawn at the dpi it is saved at: tight_layout's canvas is then reused by savefig, not a second one made
+        1,
+        len(matrices),
+        figsize=(2.2 + cell * size * len(matrices), 1.8 + cell * size),
+        dpi=_DPI,
+    )
     for axis, (name, matrix) in zip(np.atleast_1d(axes), matrices.items()):
         axis.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
         if size <= 30:  # the numbers stay readable
@@ -101,7 +110,7 @@ def draw_transition_matrices(
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    save_figure(figure, path)
+    save_figure(figure, path, dpi="figure")
     plt.close(figure)
 
 

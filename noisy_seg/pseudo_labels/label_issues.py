@@ -276,6 +276,8 @@ def label_issue_report(
     )
     labels = np.asarray(rows["given"], dtype=np.int64)
     pred_probs = foreground_probs(rows["class_probs"])
+    # first among the posteriors' users: cleanlab's transients then stack on the posteriors alone, not on the tables
+    noise_estimate = estimate_label_noise(labels, pred_probs) if len(labels) >= pred_probs.shape[1] else None
     mask_iou = np.asarray(rows["mask_iou"], np.float64)
     with_masks = not np.isnan(mask_iou).all()
     issues = label_filter.find_label_issue_table(
@@ -308,6 +310,7 @@ def label_issue_report(
         if method == "confident_learning"
         else label_filter.find_class_issues(labels, pred_probs, method="confident_learning")[0]
     )
+    del pred_probs  # (N, K) float64, its last use: the transients of what follows do not stack on it
     best_other_prob = np.asarray(rows["best_other_prob"], np.float64)
     relabel = flagged_by_method & decide_corrections(best_other_prob, mask_iou, relabel_threshold, None)[0]
     table = {
@@ -335,7 +338,7 @@ def label_issue_report(
             "total": int(len(combined["index"])),
         },
         "per_class": _per_class(labels, issues, relabel, data),
-        "noise_estimate": _noise_estimate(labels, pred_probs, noise, to_dataset, data),
+        "noise_estimate": _noise_estimate(noise_estimate, labels, noise, to_dataset, data),
         "corrections": _corrections(
             labels,
             best_other_prob,
@@ -347,7 +350,6 @@ def label_issue_report(
             relabel_threshold,
         ),
     }
-    del pred_probs  # (N, K) float64, no output needs it: freed before the benchmarks' transients stack on it
     summary.update(
         _noise_benchmarks(labels, to_dataset, noise, scores, mask_iou if with_masks else None, table["flags"])
     )
@@ -394,15 +396,13 @@ def _class_names(data: InstanceDataset) -> list:
     return [str(category_id) for category_id, _ in sorted(data.id_map.items(), key=lambda item: item[1])]
 
 
-def _noise_estimate(labels, pred_probs, noise: dict, to_dataset: dict, data: InstanceDataset) -> Optional[dict]:
-    """The dataset's class noise estimated by confident learning (None with fewer annotations than classes), and with
-    injected noise the true transition matrix and the estimate's mean absolute error."""
-    if len(labels) < pred_probs.shape[1]:
+def _noise_estimate(estimate: Optional[dict], labels, noise: dict, to_dataset: dict, data: InstanceDataset):
+    """The dataset's class noise estimated by confident learning (label_errors.estimate_label_noise; None with fewer
+    annotations than classes) with its dataset category ids, and with injected noise the true transition matrix
+    and the estimate's mean absolute error."""
+    if estimate is None:
         return None
-    estimate = {
-        "category_ids": [to_dataset[k] for k in range(data.num_classes)],
-        **estimate_label_noise(labels, pred_probs),
-    }
+    estimate = {"category_ids": [to_dataset[k] for k in range(data.num_classes)], **estimate}
     known = noise["clean"] >= 0
     if known.any():
         clean = np.asarray([data.id_map.get(int(c), -1) for c in noise["clean"][known].tolist()])
@@ -575,10 +575,7 @@ def write_label_issues(
     False (the quality gate failed) leaves corrected.json out; `review_limit` rows go to the review page (0: none)."""
     folder = output if isinstance(output, RunFolder) else RunFolder.open(output, settings, how_to_resume=None)
     output_dir = folder.path
-    save_json_streamed(iter(report["scores"]), output_dir / SCORES_JSON)
-    if write_corrected:
-        save_json_streamed(corrected_dataset(data, report["table"], evidence), output_dir / CORRECTED_JSON)
-    save_json_streamed(weighted_dataset(data, evidence, report["table"]["scores"]["gmm"]), output_dir / WEIGHTED_JSON)
+    # the figure first: its fixed cost (matplotlib's canvas and fonts, ~14 MiB) then stacks on the fewest transients
     noise = report["summary"].get("noise_estimate")
     if noise is not None:
         matrices = {f"estimated (noise rate {noise['noise_rate']:.2f})": noise["transition"]}
@@ -587,6 +584,10 @@ def write_label_issues(
         draw_transition_matrices(
             matrices, _class_names(data), output_dir / NOISE_PNG, title="P(given class | true class)"
         )
+    save_json_streamed(iter(report["scores"]), output_dir / SCORES_JSON)
+    if write_corrected:
+        save_json_streamed(corrected_dataset(data, report["table"], evidence), output_dir / CORRECTED_JSON)
+    save_json_streamed(weighted_dataset(data, evidence, report["table"]["scores"]["gmm"]), output_dir / WEIGHTED_JSON)
     drawn = [(kind, issue) for kind, issue in top_issues(report, top)]
     for kind, issue in tqdm(drawn, desc="drawing issues", disable=not progress or not drawn):
         image = draw_issue(data, issue, evidence, kind=kind)
