@@ -108,9 +108,7 @@ def _distance_by_growing(binary, steps):
     return distance
 
 
-def test_the_separable_distance_transform_equals_growing_the_boundary():
-    from noisy_seg.losses.mask import _boundary_distance
-
+def test_the_band_is_the_pixels_the_grown_boundary_reaches_within_each_rois_width():
     g = torch.Generator().manual_seed(0)
     for trial in range(20):
         masks = torch.rand(6, 28, 28, generator=g) > torch.rand(1, generator=g).item()  # scattered pixels
@@ -118,7 +116,14 @@ def test_the_separable_distance_transform_equals_growing_the_boundary():
         masks[1] = True
         masks[2] = False
         masks[2, 4:20, 9:26] = True  # a block
-        assert torch.equal(_boundary_distance(masks), _distance_by_growing(masks, 40)), trial
+        distance = _distance_by_growing(masks, 40)
+        for width in (0, 1, 2, 5, 30):
+            assert torch.equal(boundary_band(masks.float(), width), distance <= width), (trial, width)
+        # in image pixels: each RoI its own width in mask pixels, fractional, below 1 and beyond the mask
+        sizes = torch.tensor([0.5, 7.0, 13.3, 28.0, 61.0, 300.0])
+        widths = 3.0 * 28 / sizes.clamp_min(1.0)
+        expected = distance <= widths[:, None, None]
+        assert torch.equal(boundary_band(masks.float(), 3.0, sizes), expected), trial
 
 
 def test_boundary_bce_ignores_or_weights_the_band():
