@@ -155,10 +155,14 @@ class BoundaryNoise:
         candidates = atlas.boundary_candidates()
         owner = atlas.owner(candidates)
         cells[candidates] |= CANDIDATE
-        image_pixels = atlas.image_pixels  # draw index: step * pixels + raster index, one per (step, pixel)
-        step_states = key_states(self.seed, key, component_keys, STEP_STREAM)  # hashed once, not per step
+        # per candidate, kept beside it: its window's row stride, its key's state (hashed once, not per step) and
+        # its image raster index (the draw index is step * image pixels + raster index, one per (step, pixel))
+        stride = atlas.strides[owner]
+        states = key_states(self.seed, key, component_keys, STEP_STREAM)[owner]
+        raster = atlas.to_raster(candidates, owner)
+        step_grows = np.ascontiguousarray(grows.T)  # (T, components): one row per step
+        image_pixels = atlas.image_pixels
         for step in range(self.steps):
-            stride = atlas.strides[owner]
             near = (
                 cells[candidates - 1] | cells[candidates + 1] | cells[candidates - stride] | cells[candidates + stride]
             )
@@ -168,14 +172,14 @@ class BoundaryNoise:
             keep = outer | inner
             if not keep.all():  # no longer next to the boundary
                 cells[candidates[~keep]] &= STATE
-                candidates, owner, stride, outer = candidates[keep], owner[keep], stride[keep], outer[keep]
-            grow = grows[owner, step]
+                candidates, owner, stride, states, raster, outer = (
+                    values[keep] for values in (candidates, owner, stride, states, raster, outer)
+                )
+            grow = step_grows[step][owner]
             ring = np.flatnonzero(outer == grow)  # grow steps take outer cells, shrink steps inner ones
             if ring.size == 0:
                 continue
-            draws = uniform_from_state(
-                step_states[owner[ring]], step * image_pixels + atlas.to_raster(candidates[ring], owner[ring])
-            )
+            draws = uniform_from_state(states[ring], step * image_pixels + raster[ring])
             flipped = ring[draws < self.rate]
             if flipped.size == 0:
                 continue
@@ -184,12 +188,19 @@ class BoundaryNoise:
             # the moved cells' neighbours may now be next to the boundary: add those not yet candidates
             moved_stride = stride[flipped]
             around = np.concatenate([moved - 1, moved + 1, moved - moved_stride, moved + moved_stride])
-            around_owner = np.tile(owner[flipped], 4)
             fresh = (cells[around] & (CANDIDATE | FRAME | IGNORE_BIT)) == 0
             around, first = np.unique(around[fresh], return_index=True)
+            if around.size == 0:
+                continue
             cells[around] |= CANDIDATE
+            # each added cell's window is its moved neighbour's (windows are framed apart)
+            source = np.concatenate([flipped] * 4)[fresh][first]
+            added_owner = owner[source]
             candidates = np.concatenate([candidates, around])
-            owner = np.concatenate([owner, around_owner[fresh][first]])
+            owner = np.concatenate([owner, added_owner])
+            stride = np.concatenate([stride, stride[source]])
+            states = np.concatenate([states, states[source]])
+            raster = np.concatenate([raster, atlas.to_raster(around, added_owner)])
 
     def _toggle_and_smooth(self, mask, raster, key, component_key) -> np.ndarray:
         """The reference's final step: toggle each window pixel with probability flip_rate, then smooth."""

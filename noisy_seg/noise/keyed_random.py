@@ -46,6 +46,8 @@ _GOLDEN = 0x9E3779B97F4A7C15  # splitmix64 increment (2**64 / golden ratio)
 _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
 _INV_2_53 = 1.0 / (1 << 53)
+_MIX1_U64, _MIX2_U64 = np.uint64(_MIX1), np.uint64(_MIX2)
+_SHIFT27, _SHIFT30, _SHIFT31 = np.uint64(27), np.uint64(30), np.uint64(31)
 
 
 def _mix_int(value: int) -> int:
@@ -58,9 +60,12 @@ def _mix_int(value: int) -> int:
 
 def _mix_array(z: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer on a uint64 array; multiplication wraps modulo 2**64 by design."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
-    return z ^ (z >> np.uint64(31))
+    z = z ^ (z >> _SHIFT30)  # a new array: the caller's is not changed; in place from here (fewer temporaries)
+    z *= _MIX1_U64
+    z ^= z >> _SHIFT27
+    z *= _MIX2_U64
+    z ^= z >> _SHIFT31
+    return z
 
 
 def _absorb(state: np.ndarray, values: np.ndarray, salt: int) -> np.ndarray:
@@ -213,6 +218,8 @@ def key_states(seed, image_keys, ann_keys, stream) -> np.ndarray:
 def uniform_from_state(state: np.ndarray, draw_index) -> np.ndarray:
     """``keyed_uniform_at`` of keys already hashed by ``key_states`` (the same numbers)."""
     draw = np.asarray(draw_index)
+    if draw.shape == state.shape:  # one draw per state (the Markov steps): nothing to broadcast
+        return _to_unit(_absorb(state, draw.astype(np.int64, copy=False).view(np.uint64), 5))
     if draw.ndim == 2:
         state = state[:, None]  # (n, draws): one row of draws per annotation
     try:
