@@ -76,13 +76,18 @@ def _filled(parts: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
 
 class SpatialOps:
     """What the noise pipeline asks of a spatial noise model: ``choose_ops`` (an ``OP_NAMES`` code per annotation,
-    keyed) and ``apply_op`` (one op on one segmentation, keeping its kind; None when no pixel would remain)."""
+    keyed) and ``apply_op`` (one op on one segmentation, keeping its kind; None when no pixel would remain), or
+    ``apply_ops`` for several annotations of one image (a model that does them at once overrides it)."""
 
     def choose_ops(self, image_keys, ann_keys) -> np.ndarray:
         raise NotImplementedError
 
     def apply_op(self, segmentation, op: int, image_hw, image_key, ann_key):
         raise NotImplementedError
+
+    def apply_ops(self, segmentations, ops, image_hw, image_key, ann_keys) -> list:
+        """``apply_op`` on annotations of ONE image -> a list (segmentation, or None when no pixel would remain)."""
+        return [self.apply_op(s, op, image_hw, image_key, k) for s, op, k in zip(segmentations, ops, ann_keys)]
 
     def apply_one(self, segmentation, bbox, image_hw, image_key, ann_key, bbox_format: str = "xywh"):
         """Noise one annotation -> (segmentation, bbox, op_name).
@@ -96,13 +101,26 @@ class SpatialOps:
 
     def corrupt(self, segmentation, bbox, image_hw, image_key, ann_key, op: int, bbox_format: str = "xywh"):
         """``apply_one`` with the op code already chosen (by ``choose_ops`` on many annotations)."""
-        if op == CLEAN:
-            return segmentation, bbox, OP_NAMES[CLEAN]
-        corrupted = self.apply_op(segmentation, op, image_hw, image_key, ann_key)
-        if corrupted is None:
-            return segmentation, bbox, SKIPPED_NAMES[op - 1]
-        new_bbox = bbox_of_segmentation(corrupted)
-        return corrupted, _xywh_to(new_bbox, bbox_format), OP_NAMES[op]
+        return self.corrupt_many([segmentation], [bbox], image_hw, image_key, [ann_key], [op], [bbox_format])[0]
+
+    def corrupt_many(self, segmentations, bboxes, image_hw, image_key, ann_keys, ops, bbox_formats) -> list:
+        """``corrupt`` on annotations of ONE image (their ops applied by one ``apply_ops``) -> a list of
+        (segmentation, bbox, op_name)."""
+        chosen = [index for index, op in enumerate(ops) if op != CLEAN]
+        corrupted = self.apply_ops(
+            [segmentations[i] for i in chosen],
+            [ops[i] for i in chosen],
+            image_hw,
+            image_key,
+            [ann_keys[i] for i in chosen],
+        )
+        out = [(segmentation, bbox, OP_NAMES[CLEAN]) for segmentation, bbox in zip(segmentations, bboxes)]
+        for index, new in zip(chosen, corrupted):
+            if new is None:
+                out[index] = (segmentations[index], bboxes[index], SKIPPED_NAMES[ops[index] - 1])
+            else:
+                out[index] = (new, _xywh_to(bbox_of_segmentation(new), bbox_formats[index]), OP_NAMES[ops[index]])
+        return out
 
 
 @dataclass(frozen=True, eq=False)

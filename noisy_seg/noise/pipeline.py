@@ -109,7 +109,7 @@ class NoisePipeline:
         segmentation, bbox, op_label = self.spatial_noise.corrupt(
             annotation["segmentation"], annotation.get("bbox"), image_hw, image_key, ann_key, op, bbox_format
         )
-        return segmentation, bbox, op if op_label in OP_NAMES else op + SKIPPED_OFFSET
+        return segmentation, bbox, _op_code(op, op_label)
 
     def apply_to_annotations(self, annotations: Sequence[Mapping], image_id, image_hw=None, image=None) -> list[dict]:
         """Noisy copies of ONE image's annotations -> list of dicts (dropped ones left out).
@@ -134,18 +134,14 @@ class NoisePipeline:
 
         decisions = self.decide(labels, crowd, image_keys, keys, features_of)
         clean, noisy, ops = labels.tolist(), decisions.labels.tolist(), decisions.ops.tolist()
+        kept = np.flatnonzero(decisions.keep).tolist()  # lists, not numpy scalars: this runs per image
+        geometry = self._corrupt_image(annotations, [i for i in kept if ops[i] != CLEAN], ops, image_hw, image_id, keys)
         result = []
-        for index in np.flatnonzero(decisions.keep).tolist():  # lists, not numpy scalars: this runs per image
+        for index in kept:
             ann = dict(annotations[index])
             op = ops[index]
-            if op != CLEAN:
-                if image_hw is None:
-                    raise ValueError("spatial noise needs image_hw=(height, width) of the image")
-                if "segmentation" not in ann:
-                    raise ValueError(f"annotation {index} has no 'segmentation' for spatial noise")
-                ann["segmentation"], ann["bbox"], op = self.corrupt(
-                    ann, image_hw, int(image_keys[index]), int(keys[index]), op, bbox_format_of(ann)
-                )
+            if index in geometry:
+                ann["segmentation"], ann["bbox"], op = geometry[index]
                 if op < len(OP_NAMES):  # the geometry changed (not an op that would have left no pixel)
                     ann["clean_segmentation"] = annotations[index]["segmentation"]
             ann["clean_category_id"] = clean[index]
@@ -153,3 +149,32 @@ class NoisePipeline:
             ann["noise"] = TAGS[(noisy[index] != clean[index]) * len(OP_LABELS) + op]
             result.append(ann)
         return result
+
+    def _corrupt_image(self, annotations, chosen: list, ops: list, image_hw, image_id, keys) -> dict:
+        """{index: (segmentation, bbox, op code)} of the annotations ``chosen`` for a spatial op, all of one image
+        in one ``corrupt_many`` call (a model may walk them at once); op codes as ``corrupt`` gives them."""
+        if not chosen:
+            return {}
+        if image_hw is None:
+            raise ValueError("spatial noise needs image_hw=(height, width) of the image")
+        for index in chosen:
+            if "segmentation" not in annotations[index]:
+                raise ValueError(f"annotation {index} has no 'segmentation' for spatial noise")
+        done = self.spatial_noise.corrupt_many(
+            [annotations[i]["segmentation"] for i in chosen],
+            [annotations[i].get("bbox") for i in chosen],
+            image_hw,
+            to_image_key(image_id),
+            [int(keys[i]) for i in chosen],
+            [ops[i] for i in chosen],
+            [bbox_format_of(annotations[i]) for i in chosen],
+        )
+        return {
+            index: (segmentation, bbox, _op_code(ops[index], op_label))
+            for index, (segmentation, bbox, op_label) in zip(chosen, done)
+        }
+
+
+def _op_code(op: int, op_label: str) -> int:
+    """The op code of a spatial op the model applied (``op_label`` an OP_NAMES name) or skipped (a _skipped name)."""
+    return op if op_label in OP_NAMES else op + SKIPPED_OFFSET

@@ -66,6 +66,23 @@ def test_in_the_pipeline_every_annotation_moves_alone_and_crowd_stays():
     )
 
 
+def test_the_masks_of_one_image_walked_at_once_are_the_masks_walked_one_by_one():
+    masks = rectangles(8)  # overlapping: each walks on a map holding it alone
+    masks[3] = np.zeros(HW, dtype=np.uint8)  # no pixel: None, as apply_op gives
+    masks[4][40:44, 60:70] = 1  # two parts: two components of one annotation
+    segmentations = [POLYGON, *masks[:4], mask_to_rle(masks[4]), *masks[5:]]
+    keys = list(range(10, 10 + len(segmentations)))
+    for noise in (MaskBoundaryNoise(0.1, seed=2, steps=15), MaskBoundaryNoise(0.05, steps=10, flip_rate=0.01)):
+        together = noise.apply_ops(segmentations, [BOUNDARY] * len(segmentations), HW, 4, keys)
+        for segmentation, key, out in zip(segmentations, keys, together):
+            alone = noise.apply_op(segmentation, BOUNDARY, HW, 4, key)
+            if isinstance(alone, np.ndarray):
+                np.testing.assert_array_equal(out, alone)
+            else:
+                assert out == alone
+        assert together[4] is None and sum(out is not None for out in together) == len(segmentations) - 1
+
+
 def rectangles(count=24):
     rng = np.random.default_rng(0)
     masks = []
