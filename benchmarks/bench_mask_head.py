@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Training-iteration time of the noisy mask heads with each mask loss vs detectron2's stock MaskRCNNConvUpsampleHead.
 
-    python benchmarks/bench_mask_head.py [--iters 10] [--rounds 5] [--noise coco_n_medium]
+    python benchmarks/bench_mask_head.py [--iters 10] [--rounds 5] [--noise coco_n_medium] [--head-only]
 
 Two measurements, each in alternating rounds with the median per iteration and its ratio to stock:
 - the mask head alone: forward + backward of the head on the RoI features and foreground RoIs the toy Mask R-CNN
@@ -15,7 +15,6 @@ import argparse
 import copy
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,7 +26,7 @@ from detectron2.utils.events import EventStorage
 
 from noisy_seg.config import use_noisy_roi_heads
 from noisy_seg.data import NoisyDatasetMapper
-from noisy_seg.engine.benchmarking import alternating_medians, print_ratios, time_training_iters
+from noisy_seg.engine.benchmarking import alternating_medians, print_ratios, time_training_iters, work_clock
 
 REPO = Path(__file__).resolve().parents[1]  # for configs/, which is not part of the installed package
 
@@ -71,14 +70,15 @@ def head_inputs(model, batch):
 
 
 def time_head(head, features, instances, iters: int) -> float:
+    clock = work_clock(features.device.type)
     times = []
     with EventStorage(1):  # not a writer's iteration: the curve accumulates on the device, as in training
         for _ in range(iters):
             x = features.clone().requires_grad_(True)
-            start = time.perf_counter()
+            start = clock()
             losses = head(x, instances)
             sum(losses.values()).backward()
-            times.append(time.perf_counter() - start)
+            times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -87,6 +87,7 @@ def main(argv=None):
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--noise", default="coco_n_medium", help="the train mapper's label noise (a short name)")
+    parser.add_argument("--head-only", action="store_true", help="time the mask head alone, not the whole model")
     args = parser.parse_args(argv)
 
     cfg = LazyConfig.load(str(REPO / "configs/toy/mask_rcnn_R18_FPN_ce.py"))
@@ -113,10 +114,13 @@ def main(argv=None):
     )
     print(
         f"mask head alone ({rois} foreground RoIs, {tuple(features.shape[1:])} features, noise {args.noise}), "
-        f"{args.rounds} alternating rounds x {args.iters} iters, torch threads {torch.get_num_threads()}; "
+        f"{args.rounds} alternating rounds x {args.iters} iters, torch threads {torch.get_num_threads()}, "
+        f"clock {work_clock().__name__}; "
         "median forward + backward:"
     )
     print_ratios(head_medians, "ms", width=32)
+    if args.head_only:
+        return 0
 
     for model, optim in models.values():
         time_training_iters(model, optim, batch, 2, reseed=True)  # warm-up

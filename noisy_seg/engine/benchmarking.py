@@ -14,7 +14,7 @@ import torch
 
 from detectron2.utils.events import EventStorage
 
-__all__ = ["alternating_medians", "print_ratios", "time_training_iters"]
+__all__ = ["alternating_medians", "print_ratios", "time_training_iters", "work_clock"]
 
 
 def alternating_medians(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
@@ -38,18 +38,27 @@ def print_ratios(medians: dict[str, float], unit: str, scale: float = 1e3, width
         print(f"  {name:{width}s} {med * scale:8.3f} {unit}   ratio vs stock {med / base:.3f}")
 
 
+def work_clock(device: str = "cpu") -> Callable[[], float]:
+    """The clock to time torch work with: on the CPU with one torch thread, this thread's CPU time
+    (`time.thread_time`: the forward and backward run in the calling thread then, and other processes sharing the
+    cores barely move it, where they move wall time by tens of percent); else wall time (`time.perf_counter`)."""
+    return time.thread_time if device == "cpu" and torch.get_num_threads() == 1 else time.perf_counter
+
+
 def time_training_iters(model, optim, batch, iters: int, reseed: bool = False) -> float:
     """Median seconds of `iters` training iterations (forward + backward + optimizer step) of a detectron2 model
-    on one batch; `reseed`: torch.manual_seed(i) before iteration i (the same proposal sampling for every variant)."""
+    on one batch, by `work_clock`; `reseed`: torch.manual_seed(i) before iteration i (the same proposal sampling for
+    every variant)."""
+    clock = work_clock(next(model.parameters()).device.type)
     times = []
     with EventStorage(0):
         for i in range(iters):
             if reseed:
                 torch.manual_seed(i)
-            start = time.perf_counter()
+            start = clock()
             losses = model(batch)
             optim.zero_grad()
             sum(losses.values()).backward()
             optim.step()
-            times.append(time.perf_counter() - start)
+            times.append(clock() - start)
     return statistics.median(times)
