@@ -166,23 +166,19 @@ def boundary_band(targets: torch.Tensor, band_width: float, roi_sizes: Optional[
 
 def _box_holds_both(binary: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     """(R, H, W) bool: whether the box of `radius` (R,) pixels around each pixel, clipped to the RoI, holds pixels of
-    both labels. From one summed-area table per RoI and four lookups per pixel: O(R H W) whatever the radius,
-    a radius per RoI without a host sync."""
+    both labels. From one summed-area table per RoI and one gather of each box's four corners: O(R H W) whatever
+    the radius, a radius per RoI without a host sync, and few ops (on small heads their count is the cost)."""
     count, height, width = binary.shape
     table = F.pad(binary.to(torch.int32).cumsum(1).cumsum(2), (1, 0, 1, 0)).flatten(1)  # (R, (H+1) (W+1))
-    radius = radius.view(count, 1, 1)
-    ys = torch.arange(height, device=binary.device).view(1, height, 1)
-    xs = torch.arange(width, device=binary.device).view(1, 1, width)
-    top, bottom = (ys - radius).clamp_min(0), (ys + radius + 1).clamp_max(height)  # (R, H, 1)
-    left, right = (xs - radius).clamp_min(0), (xs + radius + 1).clamp_max(width)  # (R, 1, W)
-
-    def at(rows, cols):
-        index = (rows * (width + 1) + cols).expand(count, height, width).reshape(count, -1)
-        return table.gather(1, index).view(count, height, width)
-
-    ones = at(bottom, right) - at(top, right) - at(bottom, left) + at(top, left)
-    area = (bottom - top) * (right - left)
-    return torch.where(binary, ones < area, ones > 0)
+    # per RoI, the box's [end, start) along each axis: y + r + 1 and y - r, clipped to the RoI
+    shift = torch.stack([radius + 1, -radius], dim=1).unsqueeze(2)  # (R, 2, 1)
+    rows = (torch.arange(height, device=binary.device) + shift).clamp_(0, height)  # (R, 2, H)
+    cols = (torch.arange(width, device=binary.device) + shift).clamp_(0, width)  # (R, 2, W)
+    corners = rows[:, :, None, :, None] * (width + 1) + cols[:, None, :, None, :]  # (R, 2, 2, H, W)
+    at = table.gather(1, corners.view(count, -1)).view(count, 2, 2, height, width)
+    ones = at[:, 0, 0] - at[:, 0, 1] - at[:, 1, 0] + at[:, 1, 1]
+    area = (rows[:, 0] - rows[:, 1]).unsqueeze(2) * (cols[:, 0] - cols[:, 1]).unsqueeze(1)
+    return (ones > 0) & (ones < area)  # the pixel itself is one of the labels: both <=> neither count is 0
 
 
 def boundary_tolerant_bce(
