@@ -10,8 +10,8 @@ process, with its own config's test set and BoundaryAPEvaluator, once: the resul
 and is reused after. The memorization columns: over the last `--last` iterations, on the RoIs whose mask the noise
 changed, the mean IoU of the predicted mask with the clean mask and with the noisy one (metrics.json's
 memorization/mask_iou_with_clean_mask, ..._noisy_mask; none without spatial noise). Writes <grid>/mask_metrics.md:
-mean +- std over seeds, and each loss's Boundary AP minus the baseline's at the same noise, * where beyond twice the
-larger std.
+mean +- std over seeds, and each loss's mask AP and Boundary AP minus the baseline's at the same noise, * where beyond
+twice the larger std.
 """
 
 import argparse
@@ -102,11 +102,12 @@ def main(argv=None):
         f"# The mask side of {args.grid}",
         "",
         f"`python benchmarks/grid_mask_metrics.py {args.grid}`: mean +- std over seeds (n); Boundary AP (Cheng et al. "
-        "2021, dilation ratio 0.02) beside mask AP; vs the baseline's Boundary AP at the same noise, * where beyond "
-        f"twice the larger std; the predicted masks' IoU with the clean and the noisy masks of the RoIs the noise "
-        f"changed, over the last {args.last} iterations.",
+        "2021, dilation ratio 0.02) beside mask AP; vs the baseline's mask AP / Boundary AP at the same noise, * "
+        "where beyond twice the larger std; the predicted masks' IoU with the clean and the noisy masks of the RoIs "
+        f"the noise changed, over the last {args.last} iterations.",
         "",
-        f"| loss | noise | n | mask AP | Boundary AP | vs {args.baseline} | IoU w/ clean mask | IoU w/ noisy mask |",
+        f"| loss | noise | n | mask AP | Boundary AP | vs {args.baseline}: mask / Boundary AP | IoU w/ clean mask | "
+        "IoU w/ noisy mask |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for (loss, noise), group in sorted(values.items(), key=lambda item: (item[0][1], item[0][0] != args.baseline)):
@@ -115,9 +116,12 @@ def main(argv=None):
         base = values.get((args.baseline, noise))
         versus = ""
         if base is not None and loss != args.baseline:
-            reference = mean_std(base["boundary/AP"])
-            gap = boundary[0] - reference[0]
-            versus = f"{gap:+.1f}" + ("*" if beyond_twice_the_spread(gap, (boundary[1], reference[1])) else "")
+            gaps = []
+            for column, (mean, std) in (("segm/AP", segm), ("boundary/AP", boundary)):
+                reference = mean_std(base[column])
+                gap = mean - reference[0]
+                gaps.append(f"{gap:+.1f}" + ("*" if beyond_twice_the_spread(gap, (std, reference[1])) else ""))
+            versus = " / ".join(gaps)
         ious = f"{fmt(*clean, digits=3)} | {fmt(*noisy, digits=3)}"
         lines.append(
             f"| {loss} | {noise} | {len(group['segm/AP'])} | {fmt(*segm)} | {fmt(*boundary)} | {versus} | {ious} |"
